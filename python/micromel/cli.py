@@ -1,0 +1,88 @@
+"""The `micromel` command. Every failure the user can fix is one line on
+stderr ("micromel: error: ...") and exit code 2, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import MicromelError
+
+
+def cmd_device_info(args) -> int:
+    from .device import open_device
+
+    with open_device(args.device) as dev:
+        info = dev.info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        width = max(len(k) for k in info)
+        for k, v in info.items():
+            print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def cmd_device_ping(args) -> int:
+    from .device import open_device
+
+    with open_device(args.device) as dev:
+        times = [dev.ping(bytes(range(args.size % 256)) * (args.size // 256 + 1))
+                 for _ in range(args.count)]
+    times.sort()
+    print(f"{args.count} pings, median {1000 * times[len(times) // 2]:.2f} ms, "
+          f"max {1000 * times[-1]:.2f} ms")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="micromel",
+        description="Sound recognition on microcontrollers: train, export, build, run and verify "
+                    "bit for bit over serial.")
+    p.add_argument("--version", action="version", version=f"micromel {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    dev = sub.add_parser("device", help="talk to a device (emulated, tty or URL)")
+    dsub = dev.add_subparsers(dest="device_command", metavar="ACTION")
+    info = dsub.add_parser("info", help="print the firmware's INFO")
+    info.add_argument("--device", default="emulate",
+                      help="'emulate', a tty such as /dev/ttyACM0, or a URL such as socket://host:port")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=cmd_device_info)
+    ping = dsub.add_parser("ping", help="round-trip PINGs")
+    ping.add_argument("--device", default="emulate")
+    ping.add_argument("--count", type=int, default=20)
+    ping.add_argument("--size", type=int, default=64, help="payload bytes")
+    ping.set_defaults(func=cmd_device_ping)
+
+    demo = sub.add_parser("demo", help="the main job: the whole chain on the default task")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2 if args.command is None else 2
+    try:
+        return int(args.func(args) or 0)
+    except MicromelError as e:
+        print(f"micromel: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("micromel: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

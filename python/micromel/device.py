@@ -1,0 +1,248 @@
+"""One way to open a device, whatever it is.
+
+    open_device("emulate")              build if needed, boot QEMU, UART on a free port
+    open_device("/dev/ttyACM0")         a real board on a tty
+    open_device("socket://host:port")   any pyserial URL
+
+All return a `Device`: request/reply over the framed protocol (protocol.py),
+with resynchronisation after bad frames. An emulated device owns its QEMU
+process and shuts it down on close, on error and at interpreter exit."""
+from __future__ import annotations
+
+import atexit
+import re
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import serial
+
+from . import firmware, protocol
+from .errors import MicromelError
+
+DEFAULT_TIMEOUT = 5.0
+BAUD = 115200
+# QEMU icount shift: each instruction advances the virtual clock by 2^6 ns,
+# so SysTick counts instructions exactly (see mm_cost.c).
+ICOUNT_SHIFT = 6
+
+
+class DeviceError(MicromelError):
+    pass
+
+
+class DeviceTimeout(DeviceError):
+    pass
+
+
+class Emulator:
+    """A QEMU process running one firmware ELF, its UART on a loopback port."""
+
+    def __init__(self, elf: Path, machine: str, extra_args: list[str] | None = None):
+        self.elf = Path(elf)
+        self.machine = machine
+        self.extra_args = extra_args or []
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self.stderr_lines: list[str] = []
+
+    def start(self, timeout: float = 20.0) -> int:
+        cmd = [
+            "qemu-system-arm", "-M", self.machine, "-nographic", "-monitor", "none",
+            "-kernel", str(self.elf),
+            "-serial", "tcp:127.0.0.1:0,server=on,wait=on",
+            "-semihosting-config", "enable=on,target=native",
+            "-icount", f"shift={ICOUNT_SHIFT}",
+        ] + self.extra_args
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, text=True)
+        except FileNotFoundError:
+            raise DeviceError("qemu-system-arm not found: run scripts/setup.sh") from None
+        atexit.register(self.stop)
+        found = threading.Event()
+
+        def pump():
+            for line in self.proc.stderr:
+                self.stderr_lines.append(line.rstrip())
+                m = re.search(r"waiting for connection on: disconnected:tcp:127\.0\.0\.1:(\d+)", line)
+                if m and self.port is None:
+                    self.port = int(m.group(1))
+                    found.set()
+            found.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not found.wait(timeout) or self.port is None:
+            self.stop()
+            raise DeviceError("QEMU did not open its serial port: " + " | ".join(self.stderr_lines[-3:]))
+        return self.port
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Device:
+    """A framed-protocol connection to a device."""
+
+    def __init__(self, link: serial.SerialBase, name: str, emulator: Emulator | None = None):
+        self.link = link
+        self.name = name
+        self.emulator = emulator
+        self.parser = protocol.Parser()
+        self.pending: list[protocol.Frame] = []
+        self._seq = 0
+        self._info: dict[str, str] | None = None
+
+    # --- context manager -------------------------------------------------
+    def __enter__(self) -> "Device":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.link.close()
+        finally:
+            if self.emulator:
+                self.emulator.stop()
+
+    # --- frames ----------------------------------------------------------
+    def next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFF
+        return self._seq
+
+    def send(self, msg_type: int, payload: bytes = b"", seq: int | None = None) -> int:
+        seq = self.next_seq() if seq is None else seq
+        self.link.write(protocol.encode(msg_type, seq, payload))
+        return seq
+
+    def send_raw(self, data: bytes) -> None:
+        self.link.write(data)
+
+    def read_frame(self, timeout: float = DEFAULT_TIMEOUT) -> protocol.Frame:
+        deadline = time.monotonic() + timeout
+        while not self.pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeviceTimeout(f"{self.name}: no reply within {timeout:.1f} s")
+            self.link.timeout = min(remaining, 0.1)
+            data = self.link.read(max(1, self.link.in_waiting or 1))
+            if data:
+                self.pending.extend(self.parser.feed(data))
+            elif self.emulator and not self.emulator.alive():
+                raise DeviceError(f"{self.name}: emulator exited ({self.emulator.proc.returncode}): "
+                                  + " | ".join(self.emulator.stderr_lines[-3:]))
+        return self.pending.pop(0)
+
+    def request(self, msg_type: int, payload: bytes = b"", timeout: float = DEFAULT_TIMEOUT) -> protocol.Frame:
+        """Send a message and return its reply; an ERROR reply raises DeviceError.
+        Replies to earlier requests (stale sequence numbers) are skipped."""
+        seq = self.send(msg_type, payload)
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.read_frame(max(0.0, deadline - time.monotonic()))
+            if frame.seq != seq:
+                continue
+            if frame.type == (msg_type | protocol.REPLY_BIT):
+                return frame
+            if frame.is_error:
+                code, _, detail = frame.error()
+                raise DeviceError(f"{self.name}: {protocol.MSG_NAMES.get(msg_type, msg_type)} "
+                                  f"refused: {code} (detail {detail})")
+
+    def drain(self, quiet_for: float = 0.3) -> list[protocol.Frame]:
+        """Read and return whatever arrives until the link is quiet."""
+        frames = []
+        while True:
+            try:
+                frames.append(self.read_frame(quiet_for))
+            except DeviceTimeout:
+                return frames
+
+    def resync(self, attempts: int = 3) -> None:
+        """Bring the link back to frame boundaries after garbage: send enough
+        zero bytes to complete any partial frame the device holds (it then
+        fails its CRC and is skipped), then PING until the device answers."""
+        max_payload = int((self._info or {}).get("max_payload", protocol.FIRMWARE_MAX_PAYLOAD))
+        for _ in range(attempts):
+            self.send_raw(bytes(max_payload + protocol.OVERHEAD))
+            self.drain(0.3)
+            self.pending.clear()
+            try:
+                self.ping(b"resync", timeout=2.0)
+                return
+            except DeviceError:
+                continue
+        raise DeviceError(f"{self.name}: no answer after {attempts} resynchronisation attempts")
+
+    # --- messages --------------------------------------------------------
+    def ping(self, payload: bytes = b"", timeout: float = DEFAULT_TIMEOUT) -> float:
+        t0 = time.monotonic()
+        reply = self.request(protocol.MSG["PING"], payload, timeout)
+        if reply.payload != payload:
+            raise DeviceError(f"{self.name}: PING echo differs")
+        return time.monotonic() - t0
+
+    def info(self, refresh: bool = False) -> dict[str, str]:
+        if self._info is None or refresh:
+            self._info = protocol.parse_info(self.request(protocol.MSG["INFO"]).payload)
+        return dict(self._info)
+
+    def stats(self) -> dict[str, int]:
+        payload = self.request(protocol.MSG["STATS"]).payload
+        names = ["frames", "bad_header", "too_long", "bad_crc", "truncated", "skipped_bytes"]
+        return dict(zip(names, struct.unpack("<6I", payload[:24])))
+
+
+def open_emulated(env_name: str = "emulate", elf: Path | None = None, gen_dir: Path | None = None,
+                  model_dir: Path | None = None) -> Device:
+    board = firmware.board_json(firmware.env_board(env_name))
+    machine = board.get("micromel", {}).get("qemu_machine")
+    if not machine:
+        raise MicromelError(f"--device: environment '{env_name}' is not an emulated board")
+    elf = elf or firmware.build(env_name, gen_dir=gen_dir, model_dir=model_dir)
+    emu = Emulator(elf, machine)
+    port = emu.start()
+    try:
+        link = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=0.1)
+    except Exception as e:
+        emu.stop()
+        raise DeviceError(f"cannot connect to the emulator on port {port}: {e}") from None
+    dev = Device(link, f"emulate:{port}", emulator=emu)
+    try:
+        dev.ping(b"boot", timeout=10.0)
+    except BaseException:
+        dev.close()
+        raise
+    return dev
+
+
+def open_device(spec: str = "emulate", **kwargs) -> Device:
+    """spec: 'emulate' (or 'emulate:<env>'), a tty path, or a pyserial URL."""
+    if spec == "emulate" or spec.startswith("emulate:"):
+        env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
+        return open_emulated(env_name, **kwargs)
+    try:
+        if "://" in spec:
+            link = serial.serial_for_url(spec, timeout=0.1)
+        else:
+            if not Path(spec).exists():
+                raise MicromelError(f"--device {spec}: no such port; use 'emulate', a tty such as "
+                                    "/dev/ttyACM0, or a URL such as socket://127.0.0.1:4000")
+            link = serial.Serial(spec, BAUD, timeout=0.1)
+    except serial.SerialException as e:
+        raise MicromelError(f"--device {spec}: cannot open: {e}") from None
+    dev = Device(link, spec)
+    return dev

@@ -1,0 +1,200 @@
+"""micromel serial protocol, version 1: framing, CRCs and message ids.
+
+This module is the single source of truth for every protocol constant. The
+firmware never types them: `write_c_header` emits `mm_proto_ids.h` at build
+time (see boards/scripts/micromel_pre.py). The byte-level spec is
+docs/protocol.md.
+
+Frame layout (all integers little-endian):
+
+    0   SYNC0 0xA5
+    1   SYNC1 0x5A
+    2   TYPE  message type
+    3   SEQ   sequence number chosen by the host, echoed in the reply
+    4-5 LEN   payload length
+    6   HCRC  CRC-8 (poly 0x07, init 0x00) over bytes 2..5
+    7   PAYLOAD (LEN bytes)
+    7+LEN CRC  CRC-16/CCITT-FALSE over bytes 2 .. 6+LEN
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Iterator
+
+PROTOCOL_VERSION = 1
+SYNC0 = 0xA5
+SYNC1 = 0x5A
+HEADER_SIZE = 7
+CRC_SIZE = 2
+OVERHEAD = HEADER_SIZE + CRC_SIZE
+# Largest payload any device may accept; each device reports its own limit in INFO.
+PROTOCOL_MAX_PAYLOAD = 0xFFFF
+# Payload limit of micromel's firmware: small enough for a 64 KB-RAM board.
+FIRMWARE_MAX_PAYLOAD = 4096
+REPLY_BIT = 0x80
+# A partial frame is dropped after the link is idle this long (device side).
+IDLE_TIMEOUT_MS = 200
+
+# Message types (host -> device). The reply carries type | REPLY_BIT.
+MSG = {
+    "PING": 0x01,               # payload echoed back
+    "INFO": 0x02,               # key=value lines describing firmware, board and model
+    "STATS": 0x03,              # link counters: frames, bad CRCs, dropped bytes...
+    "BENCH": 0x04,              # cost per stage
+    "FEATURES": 0x10,           # int16 PCM in, int8 log-mel frames out
+    "FEATURES_RESET": 0x11,     # clear the streaming front end's state
+    "CLASSIFY_FEATURES": 0x20,  # int8 features in, int8 scores out
+    "CLASSIFY_AUDIO": 0x21,     # PCM clip in, per-window scores + soft vote out
+    "STREAM": 0x30,             # continuous PCM chunks in, window results out
+}
+# Device -> host only.
+MSG_ERROR = 0x7F
+
+# Error codes carried in an ERROR payload: code u8, seq u8, detail u16.
+ERR = {
+    "BAD_HEADER_CRC": 1,   # header CRC failed; seq is not trustworthy
+    "TOO_LONG": 2,         # LEN above the device's max payload; detail = max
+    "BAD_CRC": 3,          # payload CRC failed
+    "TRUNCATED": 4,        # partial frame dropped after the idle timeout
+    "UNKNOWN_TYPE": 5,     # detail = the type
+    "BAD_PAYLOAD": 6,      # payload malformed for its type
+    "UNSUPPORTED": 7,      # type known but not built into this firmware
+}
+ERR_NAMES = {v: k for k, v in ERR.items()}
+MSG_NAMES = {v: k for k, v in MSG.items()}
+
+
+def crc8(data: bytes, crc: int = 0) -> int:
+    """CRC-8/SMBUS: poly 0x07, init 0x00, no reflection, no xorout."""
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def _crc16_table() -> list[int]:
+    table = []
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) & 0xFFFF if c & 0x8000 else (c << 1) & 0xFFFF
+        table.append(c)
+    return table
+
+
+_CRC16 = _crc16_table()
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no xorout."""
+    for b in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[((crc >> 8) ^ b) & 0xFF]
+    return crc
+
+
+def encode(msg_type: int, seq: int, payload: bytes = b"") -> bytes:
+    if not 0 <= msg_type <= 0xFF or not 0 <= seq <= 0xFF:
+        raise ValueError("type and seq are bytes")
+    if len(payload) > PROTOCOL_MAX_PAYLOAD:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds {PROTOCOL_MAX_PAYLOAD}")
+    head = struct.pack("<BBH", msg_type, seq, len(payload))
+    body = head + bytes([crc8(head)]) + payload
+    return bytes([SYNC0, SYNC1]) + body + struct.pack("<H", crc16(body))
+
+
+@dataclass(frozen=True)
+class Frame:
+    type: int
+    seq: int
+    payload: bytes
+
+    @property
+    def is_error(self) -> bool:
+        return self.type == MSG_ERROR
+
+    def error(self) -> tuple[str, int, int]:
+        """(code name, seq, detail) of an ERROR frame."""
+        code, seq, detail = struct.unpack("<BBH", self.payload[:4])
+        return ERR_NAMES.get(code, f"code {code}"), seq, detail
+
+
+class Parser:
+    """Host-side frame parser with the same resynchronisation rule as the device:
+    on any bad header or CRC, drop the first byte of the candidate frame and
+    rescan what is buffered, so a valid frame hidden behind garbage is found."""
+
+    def __init__(self, max_payload: int = PROTOCOL_MAX_PAYLOAD):
+        self.buf = bytearray()
+        self.max_payload = max_payload
+        self.errors: list[str] = []
+
+    def feed(self, data: bytes) -> Iterator[Frame]:
+        self.buf += data
+        while True:
+            start = self.buf.find(bytes([SYNC0, SYNC1]))
+            if start < 0:
+                # keep a trailing SYNC0, it may start a frame
+                keep = 1 if self.buf[-1:] == bytes([SYNC0]) else 0
+                del self.buf[: len(self.buf) - keep]
+                return
+            del self.buf[:start]
+            if len(self.buf) < HEADER_SIZE:
+                return
+            head = bytes(self.buf[2:6])
+            msg_type, seq, length = struct.unpack("<BBH", head)
+            if crc8(head) != self.buf[6]:
+                self.errors.append("bad header crc")
+                del self.buf[:1]
+                continue
+            if length > self.max_payload:
+                self.errors.append("too long")
+                del self.buf[:1]
+                continue
+            total = HEADER_SIZE + length + CRC_SIZE
+            if len(self.buf) < total:
+                return
+            body = bytes(self.buf[2 : HEADER_SIZE + length])
+            (crc,) = struct.unpack("<H", self.buf[HEADER_SIZE + length : total])
+            if crc16(body) != crc:
+                self.errors.append("bad crc")
+                del self.buf[:1]
+                continue
+            payload = bytes(self.buf[HEADER_SIZE : HEADER_SIZE + length])
+            del self.buf[:total]
+            yield Frame(msg_type, seq, payload)
+
+
+def parse_info(payload: bytes) -> dict[str, str]:
+    """INFO payload: ASCII `key=value` lines separated by '\\n'."""
+    info = {}
+    for line in payload.decode("ascii", errors="replace").splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            info[k.strip()] = v.strip()
+    return info
+
+
+def c_header() -> str:
+    """The C header with every protocol constant, generated from this module."""
+    lines = [
+        "/* Generated by micromel.protocol -- do not edit. */",
+        "#ifndef MM_PROTO_IDS_H",
+        "#define MM_PROTO_IDS_H",
+        f"#define MM_PROTO_VERSION {PROTOCOL_VERSION}",
+        f"#define MM_PROTO_SYNC0 0x{SYNC0:02X}u",
+        f"#define MM_PROTO_SYNC1 0x{SYNC1:02X}u",
+        f"#define MM_PROTO_HEADER_SIZE {HEADER_SIZE}u",
+        f"#define MM_PROTO_CRC_SIZE {CRC_SIZE}u",
+        f"#define MM_PROTO_REPLY_BIT 0x{REPLY_BIT:02X}u",
+        f"#define MM_PROTO_IDLE_TIMEOUT_MS {IDLE_TIMEOUT_MS}u",
+        "#ifndef MM_PROTO_MAX_PAYLOAD",
+        f"#define MM_PROTO_MAX_PAYLOAD {FIRMWARE_MAX_PAYLOAD}u",
+        "#endif",
+        f"#define MM_MSG_ERROR 0x{MSG_ERROR:02X}u",
+    ]
+    lines += [f"#define MM_MSG_{name} 0x{val:02X}u" for name, val in MSG.items()]
+    lines += [f"#define MM_ERR_{name} {val}u" for name, val in ERR.items()]
+    lines += ["#endif", ""]
+    return "\n".join(lines)
