@@ -19,11 +19,35 @@ static void put_u32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)(v >> 24);
 }
 
+/* Weak defaults: a firmware without the front end or a model still builds. */
+__attribute__((weak)) int mm_app_frontend_handle(uint8_t type, uint8_t seq, const uint8_t *payload,
+                                                 uint16_t len) {
+  (void)type, (void)seq, (void)payload, (void)len;
+  return 0;
+}
+__attribute__((weak)) int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload,
+                                              uint16_t len) {
+  (void)type, (void)seq, (void)payload, (void)len;
+  return 0;
+}
+__attribute__((weak)) int mm_app_frontend_info(char *out, int cap) {
+  (void)out, (void)cap;
+  return 0;
+}
+__attribute__((weak)) int mm_app_model_info(char *out, int cap) {
+  (void)out, (void)cap;
+  return 0;
+}
+
+uint8_t *mm_app_reply_payload(void) { return tx + MM_PROTO_HEADER_SIZE; }
+
 static void send(uint8_t type, uint8_t seq, uint16_t len) {
   mm_proto_put_header(tx, type, seq, len);
   mm_proto_put_crc(tx, len);
   mm_port_write(tx, (size_t)MM_PROTO_HEADER_SIZE + len + MM_PROTO_CRC_SIZE);
 }
+
+void mm_app_send(uint8_t type, uint8_t seq, uint16_t len) { send(type, seq, len); }
 
 static void send_error(uint8_t code, uint8_t seq, uint16_t detail) {
   uint8_t *p = tx + MM_PROTO_HEADER_SIZE;
@@ -49,8 +73,13 @@ static uint16_t info_payload(uint8_t *out, size_t cap) {
                    mm_port_core, mm_cost_unit, (unsigned long)mm_cost_num,
                    (unsigned long)mm_cost_den, (unsigned)MM_PROTO_MAX_PAYLOAD, __VERSION__);
   if (n < 0) return 0;
-  return (uint16_t)((size_t)n < cap ? (size_t)n : cap - 1);
+  size_t used = (size_t)n < cap ? (size_t)n : cap - 1;
+  used += (size_t)mm_app_frontend_info((char *)out + used, (int)(cap - used));
+  used += (size_t)mm_app_model_info((char *)out + used, (int)(cap - used));
+  return (uint16_t)used;
 }
+
+void mm_app_send_error(uint8_t code, uint8_t seq, uint16_t detail) { send_error(code, seq, detail); }
 
 static void handle_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
   uint8_t *out = tx + MM_PROTO_HEADER_SIZE;
@@ -75,6 +104,8 @@ static void handle_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint
       break;
     }
     default:
+      if (mm_app_frontend_handle(type, seq, payload, len)) break;
+      if (mm_app_model_handle(type, seq, payload, len)) break;
       send_error(MM_ERR_UNKNOWN_TYPE, seq, type);
       break;
   }

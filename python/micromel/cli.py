@@ -42,6 +42,11 @@ def cmd_demo(args) -> int:
     return run_demo(args)
 
 
+# Modules that add their own commands: each defines register(subparsers) and
+# imports heavy dependencies (TensorFlow, librosa) only inside its handlers.
+COMMAND_MODULES: list[str] = []
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="micromel",
@@ -65,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the main job: the whole chain on the default task")
     demo.set_defaults(func=cmd_demo)
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"micromel.{name}").register(sub)
     return p
 
 
