@@ -25,6 +25,7 @@ const char mm_port_core[] = MM_CORE_NAME;
 /* Ticks of the cost counter per idle timeout: SysTick runs at 25 MHz of
  * virtual time; while the core sleeps in WFI, virtual time is real time. */
 #define TICKS_PER_MS 25000u
+#define SPIN_MS 50u
 
 void UART0RX_Handler(void) { UART_INTCLR = 0x2u; }
 
@@ -54,8 +55,12 @@ int main(void) {
       mm_app_idle();
       last_rx = mm_cost_now();
     }
-    /* Sleep until the next byte or SysTick wrap. A byte that arrives between
-     * the check above and WFI leaves its interrupt pending: WFI returns. */
+    /* QEMU hands the UART one byte per main-loop turn; polling for a while
+     * after each byte receives a burst ~1.6x faster than waking from WFI per
+     * byte. After SPIN_MS of quiet, sleep until the next byte or SysTick wrap
+     * (a byte arriving between the check and WFI leaves its interrupt
+     * pending, so WFI returns at once). */
+    if (idle < (uint64_t)SPIN_MS * TICKS_PER_MS) continue;
     __asm__ volatile("wfi");
   }
 }

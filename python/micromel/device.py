@@ -171,21 +171,25 @@ class Device:
             except DeviceTimeout:
                 return frames
 
-    def resync(self, attempts: int = 3) -> None:
+    def resync(self, timeout: float = 60.0) -> None:
         """Bring the link back to frame boundaries after garbage: send enough
         zero bytes to complete any partial frame the device holds (it then
-        fails its CRC and is skipped), then PING until the device answers."""
+        fails its CRC and is skipped), then PING until the device answers. The
+        device may still be working through a backlog of bytes (the emulated
+        UART takes ~15-30 kB/s), hence the generous deadline."""
         max_payload = int((self._info or {}).get("max_payload", protocol.FIRMWARE_MAX_PAYLOAD))
-        for _ in range(attempts):
-            self.send_raw(bytes(max_payload + protocol.OVERHEAD))
-            self.drain(0.3)
-            self.pending.clear()
+        self.send_raw(bytes(max_payload + protocol.OVERHEAD))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             try:
                 self.ping(b"resync", timeout=2.0)
+                self.pending.clear()
                 return
-            except DeviceError:
+            except DeviceTimeout:
                 continue
-        raise DeviceError(f"{self.name}: no answer after {attempts} resynchronisation attempts")
+            except DeviceError:  # an error reply to a ping mangled by the backlog
+                continue
+        raise DeviceError(f"{self.name}: no answer within {timeout:.0f} s of resynchronising")
 
     # --- messages --------------------------------------------------------
     def ping(self, payload: bytes = b"", timeout: float = DEFAULT_TIMEOUT) -> float:

@@ -1,5 +1,7 @@
 """Builder of the offline Cortex-M platform: system arm-none-eabi tools,
-bare metal, board startup and linker script from boards/<micromel_dir>/."""
+bare metal, board startup and linker script from boards/<micromel_dir>/
+(plus the shared folders the board lists in build.micromel_shared)."""
+import sys
 from glob import glob
 from os.path import dirname, isdir, join
 
@@ -46,11 +48,23 @@ env.Append(
     ),
 )
 
+# Board facts the C code needs come from the board definition, never a
+# constant typed in C: the SysTick clock, and on an emulated board the
+# SysTick-tick -> instruction ratio of QEMU's -icount mode.
+sys.path.insert(0, join(dirname(boards_root), "python"))
+from micromel.boards import board_cpp_defines  # noqa: E402
+
+env.Append(CPPDEFINES=board_cpp_defines(board.get("micromel", {}), board.get("build.defines", [])))
 # The board port includes the app and library headers; it is compiled before
 # the library builder sets their paths, so give them here.
 libs = [d for d in glob(join(env.subst("$PROJECT_DIR"), "lib", "*")) if isdir(d)]
 env.Append(CPPPATH=["$PROJECT_INCLUDE_DIR"] + sorted(libs))
 env.BuildSources(join("$BUILD_DIR", "board"), board_dir)
+# Shared board code (startup, UART ports, common linker sections): built like
+# the board folder; on the linker search path for the board's INCLUDE.
+for shared in board.get("build.micromel_shared", []):
+    env.BuildSources(join("$BUILD_DIR", shared.replace("/", "_")), join(boards_root, shared))
+    env.Append(LIBPATH=[join(boards_root, shared)])
 elf = env.BuildProgram()
 binary = env.ElfToBin(join("$BUILD_DIR", "${PROGNAME}"), elf)
 AlwaysBuild(env.Alias("size", elf, env.VerboseAction("$SIZEPRINTCMD", "Calculating size $SOURCE")))

@@ -1,0 +1,73 @@
+/* Board port for QEMU's MPS2/MPS3 machines (AN500 Cortex-M7, AN505 Cortex-M33,
+ * AN547 Cortex-M55): CMSDK APB UART0 as the host link, SysTick as the idle
+ * clock, WFI while waiting so that QEMU's -icount virtual clock follows real
+ * time when the core is idle (the idle timeout is then real).
+ * The board definition gives the UART's address and receive interrupt
+ * (MM_UART_BASE, MM_UART_RX_IRQ) and the SysTick clock (MM_BOARD_SYSTICK_HZ):
+ * they differ between the FPGA images. */
+#include <stdint.h>
+
+#include "mm_app.h"
+#include "mm_cost.h"
+#include "mm_port.h"
+#include "mm_proto.h"
+
+#if !defined(MM_UART_BASE) || !defined(MM_UART_RX_IRQ) || !defined(MM_BOARD_SYSTICK_HZ)
+#error "the board definition must give MM_UART_BASE, MM_UART_RX_IRQ and MM_BOARD_SYSTICK_HZ"
+#endif
+
+#define UART_REG(off) (*(volatile uint32_t *)((uint32_t)(MM_UART_BASE) + (off)))
+#define UART_DATA UART_REG(0x000u)
+#define UART_STATE UART_REG(0x004u)
+#define UART_CTRL UART_REG(0x008u)
+#define UART_INTCLR UART_REG(0x00Cu)
+#define UART_BAUDDIV UART_REG(0x010u)
+#define NVIC_ISER(n) (*(volatile uint32_t *)(0xE000E100u + 4u * (n)))
+
+#define STATE_TX_FULL 0x1u
+#define STATE_RX_FULL 0x2u
+
+const char mm_port_target[] = MM_TARGET_NAME;
+const char mm_port_core[] = MM_CORE_NAME;
+
+/* SysTick ticks per millisecond of virtual time (= real time while idle). */
+#define TICKS_PER_MS ((uint64_t)(MM_BOARD_SYSTICK_HZ) / 1000u)
+/* Busy-poll this long after a byte before sleeping: QEMU hands the UART one
+ * byte per main-loop turn, and polling receives a burst faster than waking
+ * from WFI for every byte. */
+#define SPIN_MS 50u
+
+void mm_board_uart_rx_irq(void) { UART_INTCLR = 0x2u; }
+
+void mm_port_write(const uint8_t *data, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    while (UART_STATE & STATE_TX_FULL) {
+    }
+    UART_DATA = data[i];
+  }
+}
+
+int main(void) {
+  UART_BAUDDIV = 16; /* the smallest divider QEMU accepts; QEMU ignores the rate */
+  UART_CTRL = 0x1u | 0x2u | 0x8u; /* TX, RX, RX interrupt */
+  NVIC_ISER((MM_UART_RX_IRQ) >> 5) = 1u << ((MM_UART_RX_IRQ) & 31);
+  mm_cost_init();
+  mm_app_init();
+  uint64_t last_rx = mm_cost_now();
+  for (;;) {
+    if (UART_STATE & STATE_RX_FULL) {
+      mm_app_rx((uint8_t)UART_DATA);
+      last_rx = mm_cost_now();
+      continue;
+    }
+    uint64_t idle = mm_cost_now() - last_rx;
+    if (idle > (uint64_t)MM_PROTO_IDLE_TIMEOUT_MS * TICKS_PER_MS) {
+      mm_app_idle();
+      last_rx = mm_cost_now();
+    }
+    if (idle < (uint64_t)SPIN_MS * TICKS_PER_MS) continue;
+    /* Sleep until the next byte or SysTick wrap (a byte arriving between the
+     * check and WFI leaves its interrupt pending, so WFI returns at once). */
+    __asm__ volatile("wfi");
+  }
+}

@@ -1,0 +1,85 @@
+/* Reset handler and vector table shared by the bare-metal Cortex-M boards
+ * (M0+, M4F, M7, M33, M55). The board definition (boards/pio/<board>.json)
+ * sizes the table and names the host link's receive interrupt:
+ *   MM_BOARD_IRQS       external interrupts in the vector table (default 32)
+ *   MM_UART_RX_IRQ      IRQ number of the UART receive interrupt, if any
+ *   MM_BOARD_SEMIHOSTING  exit through semihosting (emulated boards only; on
+ *                       silicon without a debugger bkpt would lock up). */
+#include <stdint.h>
+#include <string.h>
+
+#ifndef MM_BOARD_IRQS
+#define MM_BOARD_IRQS 32
+#endif
+
+extern uint32_t __etext_data, __data_start__, __data_end__, __bss_start__, __bss_end__;
+extern uint32_t __stack_top;
+extern int main(void);
+
+void Reset_Handler(void);
+void Default_Handler(void);
+void HardFault_Handler(void);
+void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void mm_board_uart_rx_irq(void) __attribute__((weak, alias("Default_Handler")));
+
+void mm_board_exit(int code) {
+#ifdef MM_BOARD_SEMIHOSTING
+  /* SYS_EXIT with ADP_Stopped_ApplicationExit and the exit code. */
+  uint32_t block[2] = {0x20026u, (uint32_t)code};
+  register uint32_t r0 __asm__("r0") = 0x18u;
+  register uint32_t *r1 __asm__("r1") = block;
+  __asm__ volatile("bkpt 0xAB" : : "r"(r0), "r"(r1) : "memory");
+#else
+  (void)code;
+#endif
+  for (;;) {
+  }
+}
+
+typedef void (*mm_vector)(void);
+
+/* Unused interrupts go to Default_Handler (GCC range initialisers); the
+ * UART receive interrupt, when the board has one, to the port's handler. */
+__attribute__((section(".isr_vector"), used)) static const mm_vector vectors[16 + MM_BOARD_IRQS] = {
+    (mm_vector)&__stack_top,
+    Reset_Handler,
+    Default_Handler,   /* NMI */
+    HardFault_Handler, /* HardFault */
+    HardFault_Handler, /* MemManage (v7-M, v8-M main) */
+    HardFault_Handler, /* BusFault */
+    HardFault_Handler, /* UsageFault */
+    HardFault_Handler, /* SecureFault (v8-M) */
+    0, 0, 0,
+    Default_Handler, /* SVCall */
+    Default_Handler, /* DebugMon */
+    0,
+    Default_Handler, /* PendSV */
+    SysTick_Handler,
+#if defined(MM_UART_RX_IRQ)
+#if MM_UART_RX_IRQ > 0
+    [16 ... 15 + MM_UART_RX_IRQ] = Default_Handler,
+#endif
+    [16 + MM_UART_RX_IRQ] = mm_board_uart_rx_irq,
+#if MM_UART_RX_IRQ + 1 < MM_BOARD_IRQS
+    [17 + MM_UART_RX_IRQ ... 15 + MM_BOARD_IRQS] = Default_Handler,
+#endif
+#else
+    [16 ... 15 + MM_BOARD_IRQS] = Default_Handler,
+#endif
+};
+
+void Reset_Handler(void) {
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+  /* Enable CP10/CP11 (the FPU, and MVE on M55) before any float code runs. */
+  *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+  __asm__ volatile("dsb\n isb");
+#endif
+  memcpy(&__data_start__, &__etext_data,
+         (size_t)((uint8_t *)&__data_end__ - (uint8_t *)&__data_start__));
+  memset(&__bss_start__, 0, (size_t)((uint8_t *)&__bss_end__ - (uint8_t *)&__bss_start__));
+  main();
+  mm_board_exit(0);
+}
+
+void HardFault_Handler(void) { mm_board_exit(3); }
+void Default_Handler(void) { mm_board_exit(4); }

@@ -1,0 +1,112 @@
+"""Data augmentation, in two places.
+
+On the waveform (before the front end, so the int8 features see what a microphone would
+give): gain, a parametric EQ (another drum, room or microphone colours the spectrum),
+coloured background noise at a random SNR, and a time shift (silence before the onset, so
+the hit lands anywhere in a window). These run once per training clip and variant, seeded by
+(seed, clip, variant) so results never depend on the order clips are processed, and the
+front end's output is cached: `variants` augmented copies of each training clip plus the
+clean one. Built on audiomentations.
+
+On the spectrogram (every epoch, numpy, seeded): SpecAugment time and frequency masks
+(filled with the window's minimum, i.e. the front end's quietest code) and mixup between
+windows of the batch (labels mixed with the same weight).
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    variants: int = 4                 # augmented copies of each training clip (0 = none)
+    gain_db: tuple = (-24.0, 6.0)
+    eq_p: float = 0.5
+    noise_p: float = 0.5
+    noise_snr_db: tuple = (10.0, 40.0)
+    shift_p: float = 0.5
+    shift_ms: tuple = (0.0, 200.0)
+    time_masks: int = 2
+    time_mask_frames: int = 6
+    freq_masks: int = 2
+    freq_mask_bins: int = 4
+    mixup_alpha: float = 0.2
+    mixup_p: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AugmentConfig":
+        fields = cls.__dataclass_fields__
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in fields})
+
+    def waveform_key(self) -> str:
+        """Identifies everything that changes the augmented waveforms (for the cache)."""
+        d = self.to_dict()
+        keep = ("variants", "gain_db", "eq_p", "noise_p", "noise_snr_db", "shift_p", "shift_ms")
+        return hashlib.sha256(repr([d[k] for k in keep]).encode()).hexdigest()[:12]
+
+
+def _seed_all(*parts) -> np.random.Generator:
+    h = int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
+    # audiomentations draws from the global `random` and `np.random` generators
+    random.seed(h)
+    np.random.seed(h % (2 ** 32))
+    return np.random.default_rng(h)
+
+
+def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed: int,
+                     clip: int, variant: int) -> np.ndarray:
+    """One augmented copy of an int16 clip (deterministic in seed, clip, variant)."""
+    from audiomentations import AddColorNoise, Compose, Gain, SevenBandParametricEQ
+
+    rng = _seed_all("wave", seed, clip, variant)
+    x = pcm.astype(np.float32) / 32768.0
+    if rng.random() < cfg.shift_p:
+        pad = int(rng.uniform(*cfg.shift_ms) * sample_rate / 1000)
+        x = np.concatenate([np.zeros(pad, dtype=np.float32), x])
+    chain = Compose([
+        SevenBandParametricEQ(min_gain_db=-9.0, max_gain_db=9.0, p=cfg.eq_p),
+        AddColorNoise(min_snr_db=cfg.noise_snr_db[0], max_snr_db=cfg.noise_snr_db[1],
+                      p=cfg.noise_p),
+        Gain(min_gain_db=cfg.gain_db[0], max_gain_db=cfg.gain_db[1], p=1.0),
+    ])
+    y = chain(samples=x, sample_rate=sample_rate)
+    return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def spec_augment(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Time and frequency masks on a batch of windows (n, frames, mels), in place on a copy."""
+    x = x.copy()
+    n, t, f = x.shape[:3]
+    floor = x.reshape(n, -1).min(axis=1)
+    for i in range(n):
+        for _ in range(cfg.time_masks):
+            w = int(rng.integers(0, cfg.time_mask_frames + 1))
+            if w:
+                a = int(rng.integers(0, t - w + 1))
+                x[i, a:a + w] = floor[i]
+        for _ in range(cfg.freq_masks):
+            w = int(rng.integers(0, cfg.freq_mask_bins + 1))
+            if w:
+                a = int(rng.integers(0, f - w + 1))
+                x[i, :, a:a + w] = floor[i]
+    return x
+
+
+def mixup(x: np.ndarray, y: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator):
+    """Mix a share mixup_p of the batch with a shuffled partner (features and one-hot labels)."""
+    if cfg.mixup_alpha <= 0 or cfg.mixup_p <= 0:
+        return x, y
+    n = len(x)
+    lam = rng.beta(cfg.mixup_alpha, cfg.mixup_alpha, size=n).astype(np.float32)
+    lam = np.maximum(lam, 1 - lam)               # the first sample dominates
+    lam = np.where(rng.random(n) < cfg.mixup_p, lam, 1.0).astype(np.float32)
+    perm = rng.permutation(n)
+    lx = lam.reshape((n,) + (1,) * (x.ndim - 1))
+    return lx * x + (1 - lx) * x[perm], lam[:, None] * y + (1 - lam[:, None]) * y[perm]
