@@ -4,8 +4,9 @@ Generates the headers that carry Python-side constants into C (protocol ids,
 firmware version; later the front-end and model headers) so that no constant
 is typed twice, and names the build target and core for INFO.
 
-Generated headers go to $MICROMEL_GEN_DIR when micromel drives the build (a
-model export), else to <build dir>/micromel_gen with the defaults."""
+Generated headers come from $MICROMEL_GEN_DIR when micromel drives the build
+(written by a model export), else they are generated with the defaults (no
+model) into <build dir>/micromel_gen."""
 import os
 import sys
 from os.path import abspath, dirname, join
@@ -16,8 +17,17 @@ repo = abspath(join(env.subst("$PROJECT_DIR"), ".."))  # noqa: F821
 sys.path.insert(0, join(repo, "python"))
 from micromel import codegen  # noqa: E402
 
-gen_dir = os.environ.get("MICROMEL_GEN_DIR") or join(env.subst("$BUILD_DIR"), "micromel_gen")  # noqa: F821
-codegen.write_build_headers(gen_dir, model_dir=os.environ.get("MICROMEL_MODEL_DIR") or None)
+# With MICROMEL_GEN_DIR, `micromel export` (or a test) has written the headers:
+# compile them as they are. Without it, generate the defaults (no model).
+gen_dir = os.environ.get("MICROMEL_GEN_DIR")
+if gen_dir:
+    if not os.path.isfile(join(gen_dir, "mm_proto_ids.h")):
+        sys.stderr.write("micromel: MICROMEL_GEN_DIR=%s holds no generated headers; run "
+                         "'micromel export MODEL_DIR --out %s' first\n" % (gen_dir, gen_dir))
+        env.Exit(1)  # noqa: F821
+else:
+    gen_dir = join(env.subst("$BUILD_DIR"), "micromel_gen")  # noqa: F821
+    codegen.write_build_headers(gen_dir, model_dir=None)
 
 board = env.BoardConfig()  # noqa: F821
 core = board.get("build.core_name", board.get("build.cpu", "unknown"))

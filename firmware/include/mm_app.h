@@ -24,5 +24,8 @@ int mm_app_frontend_handle(uint8_t type, uint8_t seq, const uint8_t *payload, ui
 int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len);
 int mm_app_frontend_info(char *out, int cap);
 int mm_app_model_info(char *out, int cap);
+/* The audio messages (src/app_audio.c, always built). */
+int mm_app_audio_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len);
+int mm_app_audio_info(char *out, int cap);
 
 #endif

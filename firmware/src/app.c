@@ -76,6 +76,7 @@ static uint16_t info_payload(uint8_t *out, size_t cap) {
   size_t used = (size_t)n < cap ? (size_t)n : cap - 1;
   used += (size_t)mm_app_frontend_info((char *)out + used, (int)(cap - used));
   used += (size_t)mm_app_model_info((char *)out + used, (int)(cap - used));
+  used += (size_t)mm_app_audio_info((char *)out + used, (int)(cap - used));
   return (uint16_t)used;
 }
 
@@ -106,6 +107,7 @@ static void handle_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint
     default:
       if (mm_app_frontend_handle(type, seq, payload, len)) break;
       if (mm_app_model_handle(type, seq, payload, len)) break;
+      if (mm_app_audio_handle(type, seq, payload, len)) break;
       send_error(MM_ERR_UNKNOWN_TYPE, seq, type);
       break;
   }

@@ -44,7 +44,7 @@ def cmd_demo(args) -> int:
 
 # Modules that add their own commands: each defines register(subparsers) and
 # imports heavy dependencies (TensorFlow, librosa) only inside its handlers.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["app_cli", "boards_cli", "segment_cli", "train_cli"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     ping.add_argument("--size", type=int, default=64, help="payload bytes")
     ping.set_defaults(func=cmd_device_ping)
 
-    demo = sub.add_parser("demo", help="the main job: the whole chain on the default task")
+    demo = sub.add_parser("demo", help="the main job: dataset, train, export, build, emulate, verify")
+    demo.add_argument("--retrain", action="store_true", help="train anew instead of using models/drums")
+    demo.add_argument("--model-out", help="where --retrain writes the model (default build/models/drums)")
+    demo.add_argument("--data", help="dataset folder (default build/datasets/drums)")
+    demo.add_argument("--devices", type=int, default=2, help="emulated boards to shard the clips over")
+    demo.add_argument("--mode", choices=["audio", "features"], default="audio")
+    demo.add_argument("--limit", type=int, help="verify only the first N test clips")
+    demo.add_argument("--resume", action="store_true", help="continue an interrupted verify")
     demo.set_defaults(func=cmd_demo)
 
     import importlib

@@ -42,4 +42,21 @@ def write_build_headers(gen_dir: str | os.PathLike, model_dir: str | None = None
     gen = Path(gen_dir)
     write_text_atomic(gen / "mm_proto_ids.h", protocol.c_header())
     write_text_atomic(gen / "mm_build_info.h", build_info_header())
+    from .frontend import header as fe_header
+    from .frontend.config import FrontendConfig, config_from_model
+
+    fe_cfg = config_from_model(model_dir) if model_dir else FrontendConfig()
+    write_text_atomic(gen / fe_header.HEADER_NAME, fe_header.c_header(fe_cfg))
+    from . import clip_header
+
+    write_text_atomic(gen / "mm_clip_config.h", clip_header.c_header(model_dir))
+    from . import segment
+
+    write_text_atomic(gen / "mm_segment_config.h", segment.c_header(model_dir))
+    from .engine import export as engine_export
+
+    # model headers (mm_model_config.h, mm_model_data.h), or "no model";
+    # the kernel path chosen at export stays with the folder
+    engine_export.write_model_headers(gen, Path(model_dir) if model_dir else None,
+                                      engine_export.kernels_choice_of(gen))
     return gen

@@ -37,11 +37,22 @@ class DeviceTimeout(DeviceError):
     pass
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Emulator:
     """A QEMU process running one firmware ELF, its UART on a loopback port."""
 
-    def __init__(self, elf: Path, machine: str, extra_args: list[str] | None = None):
+    def __init__(self, elf: Path, machine: str, extra_args: list[str] | None = None,
+                 wait: bool = True, system: str = "qemu-system-arm"):
         self.elf = Path(elf)
+        self.system = system  # the QEMU binary: the board JSON's micromel.qemu_system
+        self.wait = wait  # wait=True: the core starts when the first client connects
         self.machine = machine
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen | None = None
@@ -50,9 +61,10 @@ class Emulator:
 
     def start(self, timeout: float = 20.0) -> int:
         cmd = [
-            "qemu-system-arm", "-M", self.machine, "-nographic", "-monitor", "none",
+            self.system, "-M", self.machine, "-nographic", "-monitor", "none",
             "-kernel", str(self.elf),
-            "-serial", "tcp:127.0.0.1:0,server=on,wait=on",
+            "-serial", f"tcp:127.0.0.1:{0 if self.wait else _free_port()},server=on,"
+                       f"wait={'on' if self.wait else 'off'}",
             "-semihosting-config", "enable=on,target=native",
             "-icount", f"shift={ICOUNT_SHIFT}",
         ] + self.extra_args
@@ -60,20 +72,27 @@ class Emulator:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.PIPE, text=True)
         except FileNotFoundError:
-            raise DeviceError("qemu-system-arm not found: run scripts/setup.sh") from None
+            raise DeviceError(f"{self.system} not found: run scripts/setup.sh") from None
         atexit.register(self.stop)
         found = threading.Event()
 
         def pump():
             for line in self.proc.stderr:
                 self.stderr_lines.append(line.rstrip())
-                m = re.search(r"waiting for connection on: disconnected:tcp:127\.0\.0\.1:(\d+)", line)
+                m = re.search(r"(?:waiting for connection on|listening on): disconnected:tcp:127\.0\.0\.1:(\d+)", line)
                 if m and self.port is None:
                     self.port = int(m.group(1))
                     found.set()
             found.set()
 
         threading.Thread(target=pump, daemon=True).start()
+        if not self.wait:
+            # QEMU announces nothing when it does not wait; the port is the one we chose.
+            self.port = int(cmd[cmd.index("-serial") + 1].split(":")[2].split(",")[0])
+            time.sleep(0.2)
+            if not self.alive():
+                raise DeviceError("QEMU exited at start: " + " | ".join(self.stderr_lines[-3:]))
+            return self.port
         if not found.wait(timeout) or self.port is None:
             self.stop()
             raise DeviceError("QEMU did not open its serial port: " + " | ".join(self.stderr_lines[-3:]))
@@ -217,7 +236,9 @@ def open_emulated(env_name: str = "emulate", elf: Path | None = None, gen_dir: P
     if not machine:
         raise MicromelError(f"--device: environment '{env_name}' is not an emulated board")
     elf = elf or firmware.build(env_name, gen_dir=gen_dir, model_dir=model_dir)
-    emu = Emulator(elf, machine)
+    mm = board.get("micromel", {})
+    emu = Emulator(elf, machine, extra_args=mm.get("qemu_args"),
+                   system=mm.get("qemu_system", "qemu-system-arm"))
     port = emu.start()
     try:
         link = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=0.1)

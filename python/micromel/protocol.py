@@ -46,6 +46,7 @@ MSG = {
     "FEATURES_RESET": 0x11,     # clear the streaming front end's state
     "CLASSIFY_FEATURES": 0x20,  # int8 features in, int8 scores out
     "CLASSIFY_AUDIO": 0x21,     # PCM clip in, per-window scores + soft vote out
+    "MODEL_TAP": 0x22,          # layer-by-layer check: per-layer CRC-32s or one layer's bytes
     "STREAM": 0x30,             # continuous PCM chunks in, window results out
 }
 # Device -> host only.

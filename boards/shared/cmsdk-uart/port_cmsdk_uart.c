@@ -47,11 +47,32 @@ void mm_port_write(const uint8_t *data, size_t n) {
   }
 }
 
+#ifdef MM_BOARD_COST_SELFTEST
+#include <stdio.h>
+/* Test build only (tests/test_boards_emulated.py): run a loop of a known
+ * number of instructions and print what the cost counter made of it, so a
+ * wrong SysTick clock or icount ratio in the board definition shows. */
+static void cost_selftest(void) {
+  char line[96];
+  uint32_t n = 1000000u;
+  uint64_t t0 = mm_cost_now();
+  __asm__ volatile("1: subs %0, %0, #1\n bne 1b" : "+l"(n) : : "cc"); /* 2 per turn */
+  uint64_t t1 = mm_cost_now();
+  uint64_t counted = (t1 - t0) * mm_cost_num / mm_cost_den;
+  int len = snprintf(line, sizeof line, "cost_selftest loop_instructions=%lu counted=%lu\n",
+                     2000000ul, (unsigned long)counted);
+  mm_port_write((const uint8_t *)line, (size_t)len);
+}
+#endif
+
 int main(void) {
   UART_BAUDDIV = 16; /* the smallest divider QEMU accepts; QEMU ignores the rate */
   UART_CTRL = 0x1u | 0x2u | 0x8u; /* TX, RX, RX interrupt */
   NVIC_ISER((MM_UART_RX_IRQ) >> 5) = 1u << ((MM_UART_RX_IRQ) & 31);
   mm_cost_init();
+#ifdef MM_BOARD_COST_SELFTEST
+  cost_selftest();
+#endif
   mm_app_init();
   uint64_t last_rx = mm_cost_now();
   for (;;) {

@@ -1,18 +1,23 @@
 #include "mm_cost.h"
 
 #if defined(MM_COST_QEMU_ICOUNT)
-/* SysTick on the core clock reference. QEMU's mps2 boards clock SysTick at
- * 25 MHz (40 ns per tick); with -icount shift=6 each instruction advances the
- * virtual clock by 64 ns, so ticks = instructions * 64 / 40 and
- * instructions = ticks * 5 / 8. The 24-bit counter wraps every ~10.5 M
- * instructions; the SysTick exception counts the wraps. */
+/* SysTick on the core clock reference. With -icount shift=N each instruction
+ * advances QEMU's virtual clock by 2^N ns, so SysTick ticks at a fixed ratio
+ * to instructions: instructions = ticks * 1e9 / (SysTick Hz * 2^N). The
+ * SysTick clock differs per machine (mps2-an386/an500: 25 MHz, mps2-an505:
+ * 20 MHz, mps3-an547: 32 MHz), so the board definition gives the reduced
+ * ratio (micromel.boards.board_cpp_defines; e.g. 5/8 at 25 MHz, shift 6).
+ * The 24-bit counter wraps; the SysTick exception counts the wraps. */
+#if !defined(MM_COST_ICOUNT_NUM) || !defined(MM_COST_ICOUNT_DEN)
+#error "MM_COST_QEMU_ICOUNT needs MM_COST_ICOUNT_NUM/DEN from the board definition (micromel.systick_hz)"
+#endif
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
 static volatile uint32_t wraps;
 const char mm_cost_unit[] = "instructions";
-const uint32_t mm_cost_num = 5;
-const uint32_t mm_cost_den = 8;
+const uint32_t mm_cost_num = MM_COST_ICOUNT_NUM;
+const uint32_t mm_cost_den = MM_COST_ICOUNT_DEN;
 
 void SysTick_Handler(void) { wraps++; }
 
@@ -29,6 +34,31 @@ uint64_t mm_cost_now(void) {
     v = SYST_CVR;
   } while (w != wraps);
   return ((uint64_t)w << 24) + (0x00FFFFFFu - v);
+}
+
+#elif defined(MM_COST_QEMU_MTIME)
+/* RISC-V under QEMU -icount: the machine timer (mtime, 64 bit, memory-mapped
+ * at MM_MTIME_ADDR by the board definition) counts virtual time, so it too
+ * ticks at a fixed ratio to instructions, given by the board definition like
+ * SysTick's (micromel.boards.board_cpp_defines; 25/16 at 10 MHz, shift 6). */
+#if !defined(MM_COST_ICOUNT_NUM) || !defined(MM_COST_ICOUNT_DEN) || !defined(MM_MTIME_ADDR)
+#error "MM_COST_QEMU_MTIME needs MM_MTIME_ADDR and MM_COST_ICOUNT_NUM/DEN from the board definition"
+#endif
+#define MTIME_LO (*(volatile uint32_t *)(uintptr_t)(MM_MTIME_ADDR))
+#define MTIME_HI (*(volatile uint32_t *)((uintptr_t)(MM_MTIME_ADDR) + 4u))
+const char mm_cost_unit[] = "instructions";
+const uint32_t mm_cost_num = MM_COST_ICOUNT_NUM;
+const uint32_t mm_cost_den = MM_COST_ICOUNT_DEN;
+
+void mm_cost_init(void) {}
+
+uint64_t mm_cost_now(void) {
+  uint32_t hi, lo;
+  do {
+    hi = MTIME_HI;
+    lo = MTIME_LO;
+  } while (hi != MTIME_HI);
+  return ((uint64_t)hi << 32) | lo;
 }
 
 #elif defined(MM_COST_DWT)

@@ -1,6 +1,7 @@
 /* Cost counter: one interface over whatever the target can count.
  *   - QEMU with -icount shift=6: SysTick ticks at a fixed ratio to executed
- *     instructions (exact, repeatable): MM_COST_QEMU_ICOUNT.
+ *     instructions (exact, repeatable): MM_COST_QEMU_ICOUNT; on RISC-V the
+ *     machine timer (mtime) in the same way: MM_COST_QEMU_MTIME.
  *   - Cortex-M3/M4/M7/M33 silicon: the DWT cycle counter: MM_COST_DWT.
  *   - host build: a monotonic clock in nanoseconds: MM_COST_HOST.
  * Counts are raw; the host converts with mm_cost_num/mm_cost_den into the

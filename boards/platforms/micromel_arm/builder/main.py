@@ -50,11 +50,13 @@ env.Append(
 
 # Board facts the C code needs come from the board definition, never a
 # constant typed in C: the SysTick clock, and on an emulated board the
-# SysTick-tick -> instruction ratio of QEMU's -icount mode.
+# SysTick-tick -> instruction ratio of QEMU's -icount mode, the core clock.
 sys.path.insert(0, join(dirname(boards_root), "python"))
 from micromel.boards import board_cpp_defines  # noqa: E402
 
-env.Append(CPPDEFINES=board_cpp_defines(board.get("micromel", {}), board.get("build.defines", [])))
+env.Append(CPPDEFINES=board_cpp_defines(board.get("micromel", {}), board.get("build.defines", []),
+                                        board.get("build.f_cpu", "")))
+
 # The board port includes the app and library headers; it is compiled before
 # the library builder sets their paths, so give them here.
 libs = [d for d in glob(join(env.subst("$PROJECT_DIR"), "lib", "*")) if isdir(d)]
@@ -66,6 +68,9 @@ for shared in board.get("build.micromel_shared", []):
     env.BuildSources(join("$BUILD_DIR", shared.replace("/", "_")), join(boards_root, shared))
     env.Append(LIBPATH=[join(boards_root, shared)])
 elf = env.BuildProgram()
+# The board's linker script INCLUDEs shared ones: relink when they change.
+env.Depends(elf, [f for shared in board.get("build.micromel_shared", [])
+                  for f in glob(join(boards_root, shared, "*.ld"))])
 binary = env.ElfToBin(join("$BUILD_DIR", "${PROGNAME}"), elf)
 AlwaysBuild(env.Alias("size", elf, env.VerboseAction("$SIZEPRINTCMD", "Calculating size $SOURCE")))
 Default([binary])

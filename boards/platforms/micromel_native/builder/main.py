@@ -24,4 +24,8 @@ env.Append(
 libs = [d for d in glob(join(env.subst("$PROJECT_DIR"), "lib", "*")) if isdir(d)]
 env.Append(CPPPATH=["$PROJECT_INCLUDE_DIR"] + sorted(libs))
 env.BuildSources(join("$BUILD_DIR", "board"), board_dir)
+# The host library carries every firmware library so that tests can call any
+# of them; the dependency finder only scans src/, so name them all here.
+env.GetProjectConfig().set("env:" + env["PIOENV"], "lib_deps",
+                           sorted(d.rsplit("/", 1)[-1] for d in libs))
 Default([env.BuildProgram()])

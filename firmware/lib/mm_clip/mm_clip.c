@@ -1,0 +1,57 @@
+#include "mm_clip.h"
+
+#include <string.h>
+
+void mm_clip_reset(mm_clip_state *s) { memset(s, 0, sizeof(*s)); }
+
+void mm_clip_push_block(mm_clip_state *s, const int16_t *block) {
+  int64_t e = 0;
+  for (uint32_t i = 0; i < MM_CLIP_BLOCK; i++) {
+    int32_t v = block[i];
+    e += (int64_t)(v * v); /* v*v <= 2^30 fits int32 */
+  }
+  s->block_energy[s->n_blocks % MM_CLIP_WINDOW_BLOCKS] = e;
+  s->n_blocks++;
+}
+
+int32_t mm_clip_push_frame(mm_clip_state *s, const int8_t *frame) {
+  memcpy(s->frames[s->n_frames % MM_CLIP_FRAMES], frame, MM_CLIP_N_MELS);
+  uint32_t f = s->n_frames++;
+  if (f + 1 < MM_CLIP_FRAMES) return -1;
+  uint32_t first = f + 1 - MM_CLIP_FRAMES; /* first frame of the candidate window */
+  if (first % MM_CLIP_HOP_FRAMES) return -1;
+  return (int32_t)(first / MM_CLIP_HOP_FRAMES);
+}
+
+/* Window w covers blocks [w*S, w*S + WINDOW_BLOCKS): the frame that completes
+ * it is emitted together with its last block, so they are the latest blocks. */
+int64_t mm_clip_window_energy(const mm_clip_state *s) {
+  int64_t e = 0;
+  for (uint32_t i = 0; i < MM_CLIP_WINDOW_BLOCKS; i++) e += s->block_energy[i];
+  return e;
+}
+
+int mm_clip_window_silent(const mm_clip_state *s) {
+  return mm_clip_window_energy(s) < (int64_t)MM_CLIP_GATE_THRESHOLD;
+}
+
+void mm_clip_copy_window(const mm_clip_state *s, int8_t *dst) {
+  uint32_t oldest = s->n_frames; /* ring slot of the oldest frame, modulo FRAMES */
+  for (uint32_t i = 0; i < MM_CLIP_FRAMES; i++) {
+    memcpy(dst + i * MM_CLIP_N_MELS, s->frames[(oldest + i) % MM_CLIP_FRAMES], MM_CLIP_N_MELS);
+  }
+}
+
+void mm_clip_vote_add(mm_clip_state *s, const int8_t *scores) {
+  for (uint32_t c = 0; c < MM_CLIP_N_CLASSES; c++) s->acc[c] += (int32_t)scores[c] + 128;
+  s->n_nonsilent++;
+}
+
+int32_t mm_clip_vote(const mm_clip_state *s) {
+  if (!s->n_nonsilent) return -1;
+  int32_t best = 0;
+  for (uint32_t c = 1; c < MM_CLIP_N_CLASSES; c++) {
+    if (s->acc[c] > s->acc[best]) best = (int32_t)c;
+  }
+  return best;
+}

@@ -1,0 +1,215 @@
+/* The matrix engine under CONV_2D, the 1x1 fast path and FULLY_CONNECTED:
+ * two pixels times all output channels, accumulate, requantize.
+ *
+ * DSP layout (the exporter writes the weights this way, docs/engine.md):
+ * k values are taken in groups of 4 (x0 x1 x2 x3), which SXTB16 splits into
+ * the int16 pairs (x0, x2) and (x1, x3); a last group of 3 is padded with a
+ * zero, a last 1 or 2 values form a "tail" pair (x0, x1). The packed pixels
+ * are interleaved per group: A(x0,x2) A(x1,x3) B(x0,x2) B(x1,x3) ... then
+ * the tail A(x0,x1) B(x0,x1). Weights (int16, doubled so the accumulator is
+ * 2*acc as the fast requantization wants) follow the same split, channels
+ * interleaved in pairs: c(w0,w2) c(w1,w3) c+1(w0,w2) c+1(w1,w3) ..., a last
+ * odd channel alone. One SMLAD then does two multiply-accumulates. */
+#include "mm_nn_internal.h"
+
+#if MM_NN_DSP
+
+void mm_nn_pack2(const int8_t *a, const int8_t *b, int k, void *x) {
+  int32_t *o = (int32_t *)x;
+  int g;
+  for (g = k >> 2; g; g--) {
+    int32_t va = mm_read32(a), vb = mm_read32(b);
+    a += 4;
+    b += 4;
+    o[0] = mm_sxtb16(va);
+    o[1] = mm_sxtb16_ror8(va);
+    o[2] = mm_sxtb16(vb);
+    o[3] = mm_sxtb16_ror8(vb);
+    o += 4;
+  }
+  switch (k & 3) {
+    case 3: {
+      int32_t va = (int32_t)((uint32_t)(uint8_t)a[0] | (uint32_t)(uint8_t)a[1] << 8 |
+                             (uint32_t)(uint8_t)a[2] << 16);
+      int32_t vb = (int32_t)((uint32_t)(uint8_t)b[0] | (uint32_t)(uint8_t)b[1] << 8 |
+                             (uint32_t)(uint8_t)b[2] << 16);
+      o[0] = mm_sxtb16(va);
+      o[1] = mm_sxtb16_ror8(va);
+      o[2] = mm_sxtb16(vb);
+      o[3] = mm_sxtb16_ror8(vb);
+      break;
+    }
+    case 2:
+      o[0] = (int32_t)(((uint32_t)(int32_t)a[0] & 0xFFFFu) | (uint32_t)(int32_t)a[1] << 16);
+      o[1] = (int32_t)(((uint32_t)(int32_t)b[0] & 0xFFFFu) | (uint32_t)(int32_t)b[1] << 16);
+      break;
+    case 1:
+      o[0] = (int32_t)((uint32_t)(int32_t)a[0] & 0xFFFFu);
+      o[1] = (int32_t)((uint32_t)(int32_t)b[0] & 0xFFFFu);
+      break;
+    default:
+      break;
+  }
+}
+
+/* Accumulate `groups` groups of 4 k values for pixels A, B and channels
+ * c, c+1; advances *xp and *wp. The assembly form keeps everything in
+ * registers and uses LDRD: 12 instructions per 16 multiply-accumulates. */
+MM_NN_INLINE void mac2x2(const int32_t **xp, const int32_t **wp, int groups, int32_t *pa0,
+                         int32_t *pa1, int32_t *pb0, int32_t *pb1) {
+  const int32_t *x = *xp, *w = *wp;
+  int32_t a0 = *pa0, a1 = *pa1, b0 = *pb0, b1 = *pb1;
+#if MM_NN_NATIVE_DSP
+  if (groups > 0) {
+    int32_t xa0, xa1, xb0, xb1, w0, w1;
+    int n = groups;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd %[xa0], %[xa1], [%[x]], #8\n\t"
+        "ldrd %[xb0], %[xb1], [%[x]], #8\n\t"
+        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
+        "smlad %[a0], %[xa0], %[w0], %[a0]\n\t"
+        "smlad %[b0], %[xb0], %[w0], %[b0]\n\t"
+        "smlad %[a0], %[xa1], %[w1], %[a0]\n\t"
+        "smlad %[b0], %[xb1], %[w1], %[b0]\n\t"
+        "ldrd %[w0], %[w1], [%[w]], #8\n\t"
+        "smlad %[a1], %[xa0], %[w0], %[a1]\n\t"
+        "smlad %[b1], %[xb0], %[w0], %[b1]\n\t"
+        "smlad %[a1], %[xa1], %[w1], %[a1]\n\t"
+        "smlad %[b1], %[xb1], %[w1], %[b1]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [x] "+r"(x), [w] "+r"(w),
+          [n] "+r"(n), [xa0] "=&r"(xa0), [xa1] "=&r"(xa1), [xb0] "=&r"(xb0), [xb1] "=&r"(xb1),
+          [w0] "=&r"(w0), [w1] "=&r"(w1)
+        :
+        : "cc", "memory");
+  }
+#else
+  int g;
+  for (g = groups; g; g--) {
+    int32_t xa0 = x[0], xa1 = x[1], xb0 = x[2], xb1 = x[3];
+    int32_t w0 = w[0], w1 = w[1];
+    a0 = mm_smlad(xa0, w0, a0);
+    a0 = mm_smlad(xa1, w1, a0);
+    b0 = mm_smlad(xb0, w0, b0);
+    b0 = mm_smlad(xb1, w1, b0);
+    w0 = w[2];
+    w1 = w[3];
+    a1 = mm_smlad(xa0, w0, a1);
+    a1 = mm_smlad(xa1, w1, a1);
+    b1 = mm_smlad(xb0, w0, b1);
+    b1 = mm_smlad(xb1, w1, b1);
+    x += 4;
+    w += 4;
+  }
+#endif
+  *xp = x;
+  *wp = w;
+  *pa0 = a0;
+  *pa1 = a1;
+  *pb0 = b0;
+  *pb1 = b1;
+}
+
+MM_NN_INLINE void matmul2_dsp(const mm_nn_conv_params *p, const int32_t *x, int8_t *oa,
+                              int8_t *ob, const int mode) {
+  const int k = p->k;
+  const int groups = (k >> 2) + ((k & 3) == 3);
+  const int tail = (k & 3) == 1 || (k & 3) == 2;
+  const int cout = p->out_c;
+  const int32_t *w = (const int32_t *)p->weights;
+  const mm_nn_rq *rq = p->out.rq;
+  int c;
+  for (c = 0; c + 2 <= cout; c += 2, rq += 2) {
+    int32_t a0 = rq[0].bias, a1 = rq[1].bias;
+    int32_t b0 = a0, b1 = a1;
+    const int32_t *xp = x;
+    mac2x2(&xp, &w, groups, &a0, &a1, &b0, &b1);
+    if (tail) {
+      int32_t xa = xp[0], xb = xp[1];
+      int32_t w0 = w[0], w1 = w[1];
+      w += 2;
+      a0 = mm_smlad(xa, w0, a0);
+      b0 = mm_smlad(xb, w0, b0);
+      a1 = mm_smlad(xa, w1, a1);
+      b1 = mm_smlad(xb, w1, b1);
+    }
+    oa[c] = mm_requant(a0, &rq[0], &p->out, mode);
+    ob[c] = mm_requant(b0, &rq[0], &p->out, mode);
+    oa[c + 1] = mm_requant(a1, &rq[1], &p->out, mode);
+    ob[c + 1] = mm_requant(b1, &rq[1], &p->out, mode);
+  }
+  if (c < cout) {
+    int32_t a0 = rq[0].bias, b0 = a0;
+    const int32_t *xp = x;
+    int g;
+    for (g = groups; g; g--) {
+      a0 = mm_smlad(xp[0], w[0], a0);
+      a0 = mm_smlad(xp[1], w[1], a0);
+      b0 = mm_smlad(xp[2], w[0], b0);
+      b0 = mm_smlad(xp[3], w[1], b0);
+      xp += 4;
+      w += 2;
+    }
+    if (tail) {
+      a0 = mm_smlad(xp[0], w[0], a0);
+      b0 = mm_smlad(xp[1], w[0], b0);
+    }
+    oa[c] = mm_requant(a0, &rq[0], &p->out, mode);
+    ob[c] = mm_requant(b0, &rq[0], &p->out, mode);
+  }
+}
+
+void mm_nn_matmul2(const mm_nn_conv_params *p, const void *xa, const int8_t *xb, int8_t *out_a,
+                   int8_t *out_b) {
+  (void)xb;
+  switch (mm_rq_mode(&p->out)) {
+    case MM_RQ_FAST_FULL:
+      matmul2_dsp(p, (const int32_t *)xa, out_a, out_b, MM_RQ_FAST_FULL);
+      break;
+    case MM_RQ_FAST_CLAMP:
+      matmul2_dsp(p, (const int32_t *)xa, out_a, out_b, MM_RQ_FAST_CLAMP);
+      break;
+    default:
+      matmul2_dsp(p, (const int32_t *)xa, out_a, out_b, MM_RQ_EXACT);
+      break;
+  }
+}
+
+#else /* portable */
+
+MM_NN_INLINE void matmul2_ref(const mm_nn_conv_params *p, const int8_t *xa, const int8_t *xb,
+                              int8_t *oa, int8_t *ob, const int mode) {
+  const int k = p->k;
+  const int8_t *w = (const int8_t *)p->weights;
+  int c, i;
+  for (c = 0; c < p->out_c; c++, w += k) {
+    int32_t sa = 0, sb = 0;
+    for (i = 0; i < k; i++) {
+      sa += (int32_t)xa[i] * w[i];
+      sb += (int32_t)xb[i] * w[i];
+    }
+    const mm_nn_rq *q = &p->out.rq[c];
+    oa[c] = mm_requant((int32_t)((uint32_t)q->bias + 2u * (uint32_t)sa), q, &p->out, mode);
+    ob[c] = mm_requant((int32_t)((uint32_t)q->bias + 2u * (uint32_t)sb), q, &p->out, mode);
+  }
+}
+
+void mm_nn_matmul2(const mm_nn_conv_params *p, const void *xa, const int8_t *xb, int8_t *out_a,
+                   int8_t *out_b) {
+  const int8_t *a = (const int8_t *)xa;
+  switch (mm_rq_mode(&p->out)) {
+    case MM_RQ_FAST_FULL:
+      matmul2_ref(p, a, xb, out_a, out_b, MM_RQ_FAST_FULL);
+      break;
+    case MM_RQ_FAST_CLAMP:
+      matmul2_ref(p, a, xb, out_a, out_b, MM_RQ_FAST_CLAMP);
+      break;
+    default:
+      matmul2_ref(p, a, xb, out_a, out_b, MM_RQ_EXACT);
+      break;
+  }
+}
+
+#endif

@@ -1,0 +1,216 @@
+/* Audio messages: CLASSIFY_AUDIO (a clip in chunks: per-window scores, the
+ * silence gate and the soft vote) and STREAM (continuous chunks: per-window
+ * results as they are ready). Both run the same path per hop block of PCM:
+ *   block energy (gate) -> front end -> frame ring -> window complete? ->
+ *   gate -> model -> vote.
+ * Every chunk gets exactly one reply, which is the flow control: the host
+ * sends the next chunk after the reply, so nothing is dropped; STREAM chunks
+ * also carry an index the device checks, so nothing is reordered or repeated.
+ * Byte layouts: docs/protocol.md ("Application"). */
+#include <stdio.h>
+#include <string.h>
+
+#include "mm_app.h"
+#include "mm_clip.h"
+#include "mm_frontend.h"
+#include "mm_nn_model.h"
+#include "mm_proto_ids.h"
+
+#define FLAG_START 0x01u
+#define FLAG_END 0x02u
+#define FLAG_FEATURES 0x04u
+#define REPLY_RESULT 0x01u
+#define REPLY_FRAMES 0x02u
+#define HEAD_BYTES 5u /* u16 n_frames, u16 n_windows, u8 flags */
+
+#if MM_MODEL_PRESENT
+
+#if MM_CLIP_N_MELS != MM_FE_N_MELS || MM_CLIP_BLOCK != MM_FE_HOP
+#error "mm_clip_config.h and mm_frontend_config.h come from different configs"
+#endif
+#if MM_MODEL_INPUT_BYTES != MM_CLIP_FRAMES * MM_CLIP_N_MELS
+#error "the model's input is not one window of front-end frames"
+#endif
+
+#define WIN_BYTES (5u + MM_CLIP_N_CLASSES) /* u32 index, u8 silent, scores */
+#define RESULT_BYTES (3u + 4u * MM_CLIP_N_CLASSES)
+/* Frames one reply can carry: a full chunk, or a short clip padded to one window. */
+#define CHUNK_MAX ((MM_PROTO_MAX_PAYLOAD - 5u) / 2u)
+#define FRAMES_MAX (CHUNK_MAX / MM_CLIP_BLOCK + 1u > MM_CLIP_FRAMES ? CHUNK_MAX / MM_CLIP_BLOCK + 1u \
+                                                                    : MM_CLIP_FRAMES)
+#define WINDOWS_MAX (FRAMES_MAX / MM_CLIP_HOP_FRAMES + 2u)
+/* Fails to compile if the largest reply does not fit one frame. */
+typedef char mm_audio_reply_fits[(HEAD_BYTES + FRAMES_MAX * MM_CLIP_N_MELS + WINDOWS_MAX * WIN_BYTES +
+                                  RESULT_BYTES <= MM_PROTO_MAX_PAYLOAD) ? 1 : -1];
+
+static mm_fe_state fe;
+static mm_fe_scratch fe_scratch;
+static mm_clip_state clip;
+static int16_t block[MM_CLIP_BLOCK];
+static uint32_t block_fill;
+static uint32_t clip_samples;     /* samples of the current clip so far */
+static uint32_t stream_next = 0;  /* the STREAM chunk index expected next */
+static uint8_t windows_out[WINDOWS_MAX * WIN_BYTES];
+
+/* What one chunk produced, written into the reply as it happens. */
+typedef struct {
+  uint8_t *frames; /* next frame slot in the reply (NULL: frames not wanted) */
+  uint16_t n_frames;
+  uint16_t n_windows;
+} reply_state;
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+
+static void reset(void) {
+  mm_fe_reset(&fe);
+  mm_clip_reset(&clip);
+  block_fill = 0;
+  clip_samples = 0;
+}
+
+/* One complete hop block: gate energy, front end, window, model, vote. */
+static void run_block(reply_state *r) {
+  int8_t frame[MM_FE_N_MELS];
+  mm_clip_push_block(&clip, block);
+  if (mm_fe_process(&fe, &fe_scratch, block, MM_CLIP_BLOCK, frame, 1, NULL) == 0) return;
+  if (r->frames) {
+    memcpy(r->frames, frame, MM_FE_N_MELS);
+    r->frames += MM_FE_N_MELS;
+  }
+  r->n_frames++;
+  int32_t w = mm_clip_push_frame(&clip, frame);
+  if (w < 0 || r->n_windows >= WINDOWS_MAX) return;
+  uint8_t *o = windows_out + (uint32_t)r->n_windows * WIN_BYTES;
+  put_u32(o, (uint32_t)w);
+  o[4] = (uint8_t)mm_clip_window_silent(&clip);
+  if (o[4]) {
+    memset(o + 5, 0, MM_CLIP_N_CLASSES);
+  } else {
+    mm_clip_copy_window(&clip, mm_nn_model_input());
+    const int8_t *scores = mm_nn_model_run();
+    memcpy(o + 5, scores, MM_CLIP_N_CLASSES);
+    mm_clip_vote_add(&clip, scores);
+  }
+  r->n_windows++;
+}
+
+static void push_samples(const uint8_t *pcm, uint32_t n, reply_state *r) {
+  for (uint32_t i = 0; i < n; i++) {
+    block[block_fill++] = (int16_t)(pcm[2 * i] | (pcm[2 * i + 1] << 8));
+    if (block_fill == MM_CLIP_BLOCK) {
+      block_fill = 0;
+      run_block(r);
+    }
+  }
+  clip_samples += n;
+}
+
+/* Zeros after a clip shorter than one window (windows.py: pad_clip). */
+static void pad_clip(reply_state *r) {
+  static const uint8_t zeros[2 * MM_CLIP_BLOCK];
+  while (clip_samples < MM_CLIP_WINDOW_SAMPLES) {
+    uint32_t n = MM_CLIP_WINDOW_SAMPLES - clip_samples;
+    push_samples(zeros, n < MM_CLIP_BLOCK ? n : MM_CLIP_BLOCK, r);
+  }
+}
+
+/* Header, frames (already in place), windows, result. */
+static uint16_t finish_reply(const reply_state *r, int want_frames, int with_result) {
+  uint8_t *out = mm_app_reply_payload();
+  uint32_t off = HEAD_BYTES + (want_frames ? (uint32_t)r->n_frames * MM_FE_N_MELS : 0u);
+  out[0] = (uint8_t)r->n_frames;
+  out[1] = (uint8_t)(r->n_frames >> 8);
+  out[2] = (uint8_t)r->n_windows;
+  out[3] = (uint8_t)(r->n_windows >> 8);
+  out[4] = (uint8_t)((with_result ? REPLY_RESULT : 0u) | (want_frames ? REPLY_FRAMES : 0u));
+  memcpy(out + off, windows_out, (uint32_t)r->n_windows * WIN_BYTES);
+  off += (uint32_t)r->n_windows * WIN_BYTES;
+  if (with_result) {
+    int32_t vote = mm_clip_vote(&clip);
+    out[off] = (uint8_t)(int8_t)vote;
+    out[off + 1] = (uint8_t)clip.n_nonsilent;
+    out[off + 2] = (uint8_t)(clip.n_nonsilent >> 8);
+    off += 3;
+    for (uint32_t c = 0; c < MM_CLIP_N_CLASSES; c++, off += 4) put_u32(out + off, (uint32_t)clip.acc[c]);
+  }
+  return (uint16_t)off;
+}
+
+static void classify_audio(uint8_t seq, const uint8_t *payload, uint16_t len) {
+  if (len < 1 || (len - 1u) % 2u) {
+    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
+    return;
+  }
+  uint8_t flags = payload[0];
+  int want_frames = (flags & FLAG_FEATURES) != 0;
+  reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0};
+  if (flags & FLAG_START) reset();
+  push_samples(payload + 1, (len - 1u) / 2u, &r);
+  if (flags & FLAG_END) pad_clip(&r);
+  uint16_t n = finish_reply(&r, want_frames, (flags & FLAG_END) != 0);
+  mm_app_send(MM_MSG_CLASSIFY_AUDIO | MM_PROTO_REPLY_BIT, seq, n);
+}
+
+static void stream(uint8_t seq, const uint8_t *payload, uint16_t len) {
+  if (len < 5 || (len - 5u) % 2u) {
+    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
+    return;
+  }
+  uint8_t flags = payload[0];
+  uint32_t index = (uint32_t)payload[1] | (uint32_t)payload[2] << 8 | (uint32_t)payload[3] << 16 |
+                   (uint32_t)payload[4] << 24;
+  if (flags & FLAG_START) {
+    reset();
+    stream_next = 0;
+  }
+  if (index != stream_next) { /* dropped, repeated or reordered: refuse, state unchanged */
+    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, (uint16_t)stream_next);
+    return;
+  }
+  stream_next++;
+  int want_frames = (flags & FLAG_FEATURES) != 0;
+  reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0};
+  push_samples(payload + 5, (len - 5u) / 2u, &r);
+  uint16_t n = finish_reply(&r, want_frames, 0);
+  mm_app_send(MM_MSG_STREAM | MM_PROTO_REPLY_BIT, seq, n);
+}
+
+int mm_app_audio_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
+  if (type == MM_MSG_CLASSIFY_AUDIO) {
+    classify_audio(seq, payload, len);
+    return 1;
+  }
+  if (type == MM_MSG_STREAM) {
+    stream(seq, payload, len);
+    return 1;
+  }
+  return 0;
+}
+
+int mm_app_audio_info(char *out, int cap) {
+  int n = snprintf(out, (size_t)cap, "window_frames=%u\nwindow_hop_frames=%u\n",
+                   (unsigned)MM_CLIP_FRAMES, (unsigned)MM_CLIP_HOP_FRAMES);
+  return (n < 0 || n >= cap) ? 0 : n;
+}
+
+#else /* no model: the audio messages are not built in */
+
+int mm_app_audio_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
+  (void)payload, (void)len;
+  if (type == MM_MSG_CLASSIFY_AUDIO || type == MM_MSG_STREAM) {
+    mm_app_send_error(MM_ERR_UNSUPPORTED, seq, type);
+    return 1;
+  }
+  return 0;
+}
+
+int mm_app_audio_info(char *out, int cap) {
+  (void)out, (void)cap;
+  return 0;
+}
+#endif

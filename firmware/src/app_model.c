@@ -1,0 +1,203 @@
+/* Model messages: CLASSIFY_FEATURES (int8 features in, int8 scores out),
+ * MODEL_TAP (layer-by-layer checks) and BENCH part 2 (instructions per
+ * inference and per layer). Byte layouts: docs/protocol.md. */
+#include <stdio.h>
+#include <string.h>
+
+#include "mm_app.h"
+#include "mm_cost.h"
+#include "mm_nn_model.h"
+#include "mm_proto_ids.h"
+
+#define BENCH_PART_MODEL 2
+#define TAP_CRC 1
+#define TAP_RANDOM 2
+#define TAP_SLICE 3
+
+#if MM_MODEL_PRESENT
+
+#define RECORD_BYTES (MM_MODEL_OUTPUT_BYTES + 4u * MM_MODEL_N_LAYERS)
+
+static uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static void put_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+static void put_u64(uint8_t *p, uint64_t v) {
+  put_u32(p, (uint32_t)v);
+  put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* xorshift32: the random inputs of MODEL_TAP (twin in engine/runner.py). */
+static uint32_t xorshift32(uint32_t x) {
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return x;
+}
+
+static uint32_t random_input(uint32_t state, int8_t *dst) {
+  uint32_t i;
+  for (i = 0; i < MM_MODEL_INPUT_BYTES; i += 4) {
+    uint8_t b[4];
+    state = xorshift32(state);
+    put_u32(b, state);
+    memcpy(dst + i, b, MM_MODEL_INPUT_BYTES - i < 4 ? MM_MODEL_INPUT_BYTES - i : 4);
+  }
+  return state;
+}
+
+/* One inference with per-layer CRCs: scores then the CRCs into out. */
+static void run_record(uint8_t *out) {
+  uint32_t crcs[MM_MODEL_N_LAYERS];
+  int i;
+  mm_nn_model_tap_crc(crcs);
+  memcpy(out, mm_nn_model_run(), MM_MODEL_OUTPUT_BYTES);
+  for (i = 0; i < MM_MODEL_N_LAYERS; i++) put_u32(out + MM_MODEL_OUTPUT_BYTES + 4 * i, crcs[i]);
+}
+
+static void classify(uint8_t seq, const uint8_t *payload, uint16_t len) {
+  uint8_t *out = mm_app_reply_payload();
+  uint16_t n, i;
+  if (len == 0 || len % MM_MODEL_INPUT_BYTES) {
+    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, (uint16_t)MM_MODEL_INPUT_BYTES);
+    return;
+  }
+  n = (uint16_t)(len / MM_MODEL_INPUT_BYTES);
+  for (i = 0; i < n; i++) {
+    memcpy(mm_nn_model_input(), payload + (uint32_t)i * MM_MODEL_INPUT_BYTES,
+           MM_MODEL_INPUT_BYTES);
+    memcpy(out + (uint32_t)i * MM_MODEL_OUTPUT_BYTES, mm_nn_model_run(), MM_MODEL_OUTPUT_BYTES);
+  }
+  mm_app_send(MM_MSG_CLASSIFY_FEATURES | MM_PROTO_REPLY_BIT, seq,
+              (uint16_t)(n * MM_MODEL_OUTPUT_BYTES));
+}
+
+static void tap(uint8_t seq, const uint8_t *payload, uint16_t len) {
+  uint8_t *out = mm_app_reply_payload();
+  const uint8_t reply = MM_MSG_MODEL_TAP | MM_PROTO_REPLY_BIT;
+  uint32_t n, i;
+  if (len >= 1 && payload[0] == TAP_CRC && len > 1 && (len - 1u) % MM_MODEL_INPUT_BYTES == 0) {
+    n = (len - 1u) / MM_MODEL_INPUT_BYTES;
+    if (n * RECORD_BYTES <= MM_PROTO_MAX_PAYLOAD) {
+      for (i = 0; i < n; i++) {
+        memcpy(mm_nn_model_input(), payload + 1 + i * MM_MODEL_INPUT_BYTES, MM_MODEL_INPUT_BYTES);
+        run_record(out + i * RECORD_BYTES);
+      }
+      mm_app_send(reply, seq, (uint16_t)(n * RECORD_BYTES));
+      return;
+    }
+  } else if (len == 7 && payload[0] == TAP_RANDOM) {
+    uint32_t state = get_u32(payload + 1);
+    n = get_u16(payload + 5);
+    if (state != 0 && n * RECORD_BYTES <= MM_PROTO_MAX_PAYLOAD) {
+      for (i = 0; i < n; i++) {
+        state = random_input(state, mm_nn_model_input());
+        run_record(out + i * RECORD_BYTES);
+      }
+      mm_app_send(reply, seq, (uint16_t)(n * RECORD_BYTES));
+      return;
+    }
+  } else if (len == 9 + MM_MODEL_INPUT_BYTES && payload[0] == TAP_SLICE) {
+    int layer = get_u16(payload + 1);
+    uint32_t offset = get_u32(payload + 3), count = get_u16(payload + 7);
+    uint32_t size = mm_nn_model_layer_bytes(layer);
+    if (size && offset <= size && count <= size - offset && count <= MM_PROTO_MAX_PAYLOAD) {
+      memcpy(mm_nn_model_input(), payload + 9, MM_MODEL_INPUT_BYTES);
+      mm_nn_model_tap_slice(layer, offset, count, (int8_t *)out);
+      mm_nn_model_run();
+      mm_app_send(reply, seq, (uint16_t)count);
+      return;
+    }
+  }
+  mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
+}
+
+/* BENCH part 2: one run as is (total), one with per-layer costs. Raw
+ * mm_cost counts; INFO's counter_num/den convert them. */
+static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
+  static uint64_t costs[MM_MODEL_N_LAYERS];
+  uint8_t *out = mm_app_reply_payload();
+  uint64_t t0, total;
+  int i;
+  if (len == 1 + MM_MODEL_INPUT_BYTES) {
+    memcpy(mm_nn_model_input(), payload + 1, MM_MODEL_INPUT_BYTES);
+  } else if (len == 1) {
+    random_input(1u, mm_nn_model_input());
+  } else {
+    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
+    return;
+  }
+  t0 = mm_cost_now();
+  mm_nn_model_run();
+  total = mm_cost_now() - t0;
+  if (len == 1) {
+    random_input(1u, mm_nn_model_input());
+  } else {
+    memcpy(mm_nn_model_input(), payload + 1, MM_MODEL_INPUT_BYTES);
+  }
+  memset(costs, 0, sizeof costs);
+  mm_nn_model_profile(costs);
+  mm_nn_model_run();
+  mm_nn_model_profile(0);
+  out[0] = BENCH_PART_MODEL;
+  out[1] = 0;
+  out[2] = (uint8_t)MM_MODEL_N_LAYERS;
+  out[3] = (uint8_t)(MM_MODEL_N_LAYERS >> 8);
+  put_u64(out + 4, total);
+  for (i = 0; i < MM_MODEL_N_LAYERS; i++) put_u64(out + 12 + 8 * i, costs[i]);
+  mm_app_send(MM_MSG_BENCH | MM_PROTO_REPLY_BIT, seq, (uint16_t)(12 + 8 * MM_MODEL_N_LAYERS));
+}
+
+int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
+  switch (type) {
+    case MM_MSG_CLASSIFY_FEATURES:
+      classify(seq, payload, len);
+      return 1;
+    case MM_MSG_MODEL_TAP:
+      tap(seq, payload, len);
+      return 1;
+    case MM_MSG_BENCH:
+      if (len < 1 || payload[0] != BENCH_PART_MODEL) return 0;
+      bench(seq, payload, len);
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+int mm_app_model_info(char *out, int cap) {
+  int n = snprintf(out, (size_t)cap,
+                   "model=%s\nmodel_hash=%s\nlabels=%s\nn_classes=%u\ninput_shape=%ux%ux%u\n"
+                   "arena_bytes=%lu\nmodel_layers=%u\nmodel_macs=%lu\nkernels=%s\n",
+                   MM_MODEL_NAME, MM_MODEL_HASH, MM_MODEL_LABELS, (unsigned)MM_MODEL_N_CLASSES,
+                   (unsigned)MM_MODEL_INPUT_H, (unsigned)MM_MODEL_INPUT_W,
+                   (unsigned)MM_MODEL_INPUT_C, (unsigned long)MM_MODEL_ARENA_BYTES,
+                   (unsigned)MM_MODEL_N_LAYERS, (unsigned long)MM_MODEL_MACS, mm_nn_model_kernels);
+  if (n < 0) return 0;
+  return n < cap ? n : cap - 1;
+}
+
+#else /* no model in this firmware */
+
+int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
+  if (type == MM_MSG_CLASSIFY_FEATURES || type == MM_MSG_MODEL_TAP ||
+      (type == MM_MSG_BENCH && len >= 1 && payload[0] == BENCH_PART_MODEL)) {
+    mm_app_send_error(MM_ERR_UNSUPPORTED, seq, type);
+    return 1;
+  }
+  return 0;
+}
+
+int mm_app_model_info(char *out, int cap) {
+  int n = snprintf(out, (size_t)cap, "model=none\n");
+  if (n < 0) return 0;
+  return n < cap ? n : cap - 1;
+}
+
+#endif

@@ -1,0 +1,190 @@
+"""The model card (card.md) and confusion matrix (confusion.png) written into models/NAME/."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .models_cnn import ARCHS
+
+
+def confusion_png(path: Path, confusion, labels_cols, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(confusion)
+    rows = labels_cols[: m.shape[0]]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * m.shape[1], 1.0 + 0.8 * m.shape[0]), dpi=100)
+    ax.imshow(m, cmap="Blues")
+    ax.set_xticks(range(m.shape[1]), labels_cols, rotation=30, ha="right")
+    ax.set_yticks(range(m.shape[0]), rows)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    vmax = m.max() if m.size else 1
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center",
+                    color="white" if m[i, j] > 0.6 * vmax else "black", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _seed_table(metrics: dict) -> list[str]:
+    seeds = metrics.get("seeds") or []
+    out = ["| seed | float acc | int8 acc | int8 macro-F1 | best epoch |", "|---:|---:|---:|---:|---:|"]
+    for s in seeds:
+        f, q = s.get("test_float") or {}, s.get("test_int8") or {}
+        out.append(f"| {s['seed']} | {_pct(f.get('accuracy'))} | {_pct(q.get('accuracy'))} | "
+                   f"{_pct(q.get('macro_f1'))} | {s.get('best_epoch')} |")
+    accs = [s["test_int8"]["accuracy"] for s in seeds if s.get("test_int8")]
+    if len(accs) > 1:
+        a = np.array(accs)
+        fa = np.array([s["test_float"]["accuracy"] for s in seeds if s.get("test_float")])
+        out.append("")
+        out.append(f"int8 accuracy over {len(a)} seeds: mean {100 * a.mean():.1f}%, standard "
+                   f"deviation {100 * a.std(ddof=1):.1f} points, min {100 * a.min():.1f}%, "
+                   f"max {100 * a.max():.1f}%. Float: mean {100 * fa.mean():.1f}%.")
+    return out
+
+
+def render(config: dict, metrics: dict, notes: str | None = None) -> str:
+    labels = config["labels"]
+    tf_, ti = metrics.get("test_float"), metrics.get("test_int8")
+    forest = metrics.get("forest_test")
+    m = metrics["model"]
+    w = config["window"]
+    fe = config["frontend"]
+    arch = config["arch"]
+    L = []
+    L.append(f"# Model card: {config['name']}")
+    L.append("")
+    L.append(f"Classes: {', '.join(labels)}. Architecture `{arch}` "
+             f"({ARCHS[arch].description if arch in ARCHS else 'custom'}), seed {config['seed']}.")
+    L.append("")
+    L.append("## Data and split")
+    L.append("")
+    L.append(f"Dataset: `{config['dataset']['source']}` (digest {config['dataset']['digest']}).")
+    L.append("")
+    counts = metrics["counts"]
+    L.append("| split | " + " | ".join(labels) + " | total |")
+    L.append("|---|" + "---:|" * (len(labels) + 1))
+    for s in ("train", "val", "test"):
+        row = [counts[s][lab] for lab in labels]
+        L.append(f"| {s} | " + " | ".join(str(v) for v in row) + f" | {sum(row)} |")
+    win = metrics.get("windows", {})
+    if win:
+        L.append("")
+        L.append("Windows at the configured hop (non-silent / all): " + ", ".join(
+            f"{s} {v['nonsilent']}/{v['windows']}" for s, v in win.items())
+            + f". Training uses the clips plus {config['train']['augment']['variants']} "
+              "waveform-augmented copies of each.")
+    if notes:
+        L.append("")
+        L.append(notes.strip())
+    L.append("")
+    L.append("## Results on the test split (clip level)")
+    L.append("")
+    L.append("| model | accuracy | macro-F1 |")
+    L.append("|---|---:|---:|")
+    if tf_:
+        L.append(f"| CNN float | {_pct(tf_['accuracy'])} | {_pct(tf_['macro_f1'])} |")
+    if ti:
+        L.append(f"| CNN int8 (shipped, model.tflite) | {_pct(ti['accuracy'])} | {_pct(ti['macro_f1'])} |")
+    if forest:
+        L.append(f"| random forest (forest.h, emlearn) | {_pct(forest['accuracy'])} | "
+                 f"{_pct(forest['macro_f1'])} |")
+    if tf_ and ti:
+        L.append("")
+        L.append(f"Float to int8 accuracy change: {100 * (ti['accuracy'] - tf_['accuracy']):+.1f} points.")
+    if ti:
+        L.append("")
+        L.append("Per-class F1 (int8 CNN" + (", forest" if forest else "") + "):")
+        L.append("")
+        L.append("| class | int8 CNN F1 | precision | recall | clips |" + (" forest F1 |" if forest else ""))
+        L.append("|---|---:|---:|---:|---:|" + ("---:|" if forest else ""))
+        for lab in labels:
+            c = ti["per_class"][lab]
+            row = (f"| {lab} | {_pct(c['f1'])} | {_pct(c['precision'])} | {_pct(c['recall'])} | "
+                   f"{c['support']} |")
+            if forest:
+                row += f" {_pct(forest['per_class'][lab]['f1'])} |"
+            L.append(row)
+        L.append("")
+        L.append("Confusion matrix of the int8 CNN (rows true, columns predicted): "
+                 "![confusion](confusion.png)")
+        L.append("")
+        cols = ti["confusion_labels"]
+        L.append("| true \\ predicted | " + " | ".join(cols) + " |")
+        L.append("|---|" + "---:|" * len(cols))
+        for lab, row in zip(labels, ti["confusion"]):
+            L.append(f"| {lab} | " + " | ".join(str(v) for v in row) + " |")
+    L.append("")
+    L.append("### Over training seeds")
+    L.append("")
+    L.extend(_seed_table(metrics))
+    L.append("")
+    L.append("## Model")
+    L.append("")
+    L.append(f"- Input: {w['frames']} frames x {fe['n_mels']} mel bands int8 (the front end's codes; "
+             f"input scale 1.0, zero point 0), {fe['sample_rate']} Hz, FFT {fe['n_fft']}, hop "
+             f"{fe['hop_length']} samples: {config['window_samples']} samples = "
+             f"{config['window_samples'] / fe['sample_rate']:.2f} s per window, a new window every "
+             f"{w['hop_frames']} frames.")
+    L.append(f"- Silence gate: a window is skipped when its RMS is below {w['silence_rms_dbfs']} dBFS "
+             f"(integer threshold {config['gate_threshold']} on the sum of squares of "
+             f"{config['window_samples']} samples).")
+    L.append(f"- Parameters: {metrics['float_params']} in the float model (BatchNorm included), "
+             f"{m['params']} in the int8 model after folding.")
+    L.append(f"- MACs per window: {m['macs']:,}.")
+    L.append(f"- Weight bytes (int8 weights + int32 biases): {m['weight_bytes']:,}; "
+             f"model.tflite {m['flatbuffer_bytes']:,} bytes.")
+    L.append(f"- Largest activation pair (input + output of one op, int8): "
+             f"{m['peak_activation_bytes']:,} bytes.")
+    ops = metrics.get("ops") or []
+    if ops:
+        L.append("- Ops: " + ", ".join(f"{o['op']} {'x'.join(str(v) for v in o['out_shape'][1:])}"
+                                       for o in ops) + ".")
+    t = metrics.get("timing", {})
+    L.append("")
+    L.append("## Training")
+    L.append("")
+    tr = config["train"]
+    L.append(f"- {metrics['epochs_run']} epochs run (max {tr['epochs']}), best validation loss at "
+             f"epoch {metrics['best_epoch']}; {tr['epoch_windows']} class-balanced windows per epoch, "
+             f"batch {tr['batch_size']}, Adam lr {tr['learning_rate']} cosine-decayed, label "
+             f"smoothing {tr['label_smoothing']}, early stopping patience {tr['patience']}.")
+    a = tr["augment"]
+    L.append(f"- Augmentation: waveform (gain {a['gain_db'][0]}..{a['gain_db'][1]} dB, 7-band EQ "
+             f"p={a['eq_p']}, coloured noise {a['noise_snr_db'][0]}..{a['noise_snr_db'][1]} dB SNR "
+             f"p={a['noise_p']}, onset delay {a['shift_ms'][0]}..{a['shift_ms'][1]} ms p={a['shift_p']}), "
+             f"random window start, SpecAugment ({a['time_masks']} time masks <= "
+             f"{a['time_mask_frames']} frames, {a['freq_masks']} frequency masks <= "
+             f"{a['freq_mask_bins']} bands), mixup (alpha {a['mixup_alpha']}, p={a['mixup_p']}).")
+    if t:
+        L.append(f"- Wall time: {t.get('total_seconds')} s in all (features {t.get('features_seconds')} s, "
+                 f"CNN fit {t.get('fit_seconds')} s) on {t.get('cpus')} CPUs.")
+    L.append("")
+    L.append("## Reproduce")
+    L.append("")
+    L.append("```")
+    L.append(metrics.get("command") or "(not recorded)")
+    L.append("```")
+    L.append("")
+    return "\n".join(L)

@@ -1,0 +1,11 @@
+"""micromel's int8 inference engine: from a .tflite to plain C.
+
+tflite.py    read the flatbuffer, refuse what is not supported
+plan.py      layers with TFLite Micro's integer parameters; the numpy twin
+kernels.py   weights and requantization records as the C kernels want them
+schedule.py  row streaming and the static arena plan
+cgen.py      the generated headers
+export.py    `micromel export`
+runner.py    run a model on the host build, a device, or TFLite Micro
+bench.py     `micromel bench model`
+"""

@@ -1,0 +1,205 @@
+"""`micromel evaluate-segments`: segment-based and event-based precision, recall and F1 of
+one class (sed_eval) for micromel's segmentation and for auditok's energy-only detection on
+the same streams.
+
+- Streams: every `*.wav` in the folder with a `<stem>.events.tsv` ground truth beside it
+  (`micromel dataset streams`). Only events of the evaluated class are the reference.
+- micromel: `micromel segment` on the host (front-end twin, TFLite Micro reference, the
+  integer state machine) with the model's segment config and the command line's overrides.
+- auditok (PyPI, energy-only): `auditok.split` with the same minimum duration, maximum
+  silence and maximum duration, analysis window 50 ms, trailing silence dropped, over a grid
+  of energy thresholds; the best threshold (by segment-based F1) is reported, as its best
+  case. Every region it finds counts as the evaluated class (it cannot tell classes apart).
+- Metrics (sed_eval.sound_event): segment-based with `--resolution` seconds (default 0.1),
+  event-based with an onset collar of `--collar` seconds and an offset collar of
+  max(collar, 20 % of the event's length), accumulated over all streams (micro-averaged)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import MicromelError
+
+
+def _container(events, filename):
+    import dcase_util
+
+    return dcase_util.containers.MetaDataContainer([
+        {"event_label": lab, "onset": float(a), "offset": float(b), "filename": filename}
+        for a, b, lab in events])
+
+
+class Scores:
+    """sed_eval segment- and event-based metrics of one system, accumulated over files."""
+
+    def __init__(self, label: str, resolution: float, collar: float):
+        import sed_eval
+
+        self.label = label
+        self.seg = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=[label],
+                                                            time_resolution=resolution)
+        self.ev = sed_eval.sound_event.EventBasedMetrics(event_label_list=[label], t_collar=collar,
+                                                         percentage_of_length=0.2)
+
+    def add(self, truth, est, filename: str) -> None:
+        ref = _container([t for t in truth if t[2] == self.label], filename)
+        hyp = _container([e for e in est if e[2] == self.label], filename)
+        self.seg.evaluate(reference_event_list=ref, estimated_event_list=hyp)
+        self.ev.evaluate(reference_event_list=ref, estimated_event_list=hyp)
+
+    def summary(self) -> dict:
+        s = self.seg.results_overall_metrics()["f_measure"]
+        e = self.ev.results_overall_metrics()["f_measure"]
+        return {"segment": {k: round(float(s[k]), 4) for k in ("precision", "recall", "f_measure")},
+                "event": {k: round(float(e[k]), 4) for k in ("precision", "recall", "f_measure")}}
+
+
+def streams_in(folder: Path, limit: int | None = None) -> list[Path]:
+    from .speech_data import truth_path
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MicromelError(f"STREAMS {folder}: no such folder (make one with "
+                            "'micromel dataset streams')")
+    wavs = [p for p in sorted(folder.glob("*.wav")) if truth_path(p).exists()]
+    if not wavs:
+        raise MicromelError(f"STREAMS {folder}: no *.wav with a <stem>.events.tsv beside it")
+    return wavs[:limit] if limit else wavs
+
+
+def auditok_events(wav: Path, threshold: float, cfg, label: str) -> list:
+    import auditok
+
+    regions = auditok.split(str(wav), min_dur=max(cfg.min_duration, 0.05),
+                            max_dur=cfg.max_duration or 3600.0, max_silence=cfg.max_gap,
+                            drop_trailing_silence=True, energy_threshold=threshold,
+                            analysis_window=0.05)
+    return [(float(r.start), float(r.end), label) for r in regions]
+
+
+TUNE_GRID = {
+    "median": (1, 3, 5, 7),
+    "enter": (0.5, 0.6, 0.7),
+    "exit": (0.3, 0.4, 0.5),
+    "min_duration": (0.1, 0.2, 0.3),
+    "max_gap": (0.1, 0.2, 0.3, 0.5),
+}
+
+
+def tune(args) -> int:
+    """Grid search of the segment config on these streams (use VALIDATION streams, never the
+    test streams): the model runs once per stream, the state machine once per grid point.
+    --write saves the best config into the model's config.json["segment"]."""
+    import itertools
+
+    from . import segment as S
+    from . import segment_run as run
+    from .codegen import write_text_atomic
+    from .segment_cli import _model_dir, _seg_config
+    from .speech_data import read_truth, truth_path
+
+    model_dir = _model_dir(args.model_dir)
+    base = _seg_config(args, S.config_from_model(model_dir))
+    p0 = S.params_from_model(model_dir, base)
+    scorer = run.Scorer(model_dir)
+    cached = []
+    for wav in streams_in(Path(args.streams), args.limit):
+        audio = run.open_audio(wav, p0.sample_rate)
+        results = list(run.host_window_results(audio.chunks(), model_dir, p0, scorer))
+        cached.append((wav.name, read_truth(truth_path(wav)), results))
+    labels = json.loads((model_dir / "config.json").read_text())["labels"]
+    best = None
+    keys = list(TUNE_GRID)
+    for combo in itertools.product(*(TUNE_GRID[k] for k in keys)):
+        kw = dict(zip(keys, combo))
+        if kw["exit"] > kw["enter"]:
+            continue
+        cfg = base.replace(**kw)
+        p = S.params_from_model(model_dir, cfg)
+        sc = Scores(args.class_name, args.resolution, args.collar)
+        for name, truth, results in cached:
+            ev = S.timed(S.segment_windows(results, p), labels, S.Timebase.of(p))
+            sc.add(truth, [(e.start, e.end, e.label) for e in ev], name)
+        f = sc.summary()["segment"]["f_measure"]
+        if best is None or f > best[0]:
+            best = (f, cfg)
+            if not args.quiet:
+                print(f"  segment F1 {f:.4f}: {kw}", file=sys.stderr)
+    f, cfg = best
+    print(f"best segment F1 on {len(cached)} streams: {f:.4f} with "
+          + json.dumps({k: getattr(cfg, k) for k in keys}))
+    if args.write:
+        path = model_dir / "config.json"
+        doc = json.loads(path.read_text())
+        doc["segment"] = cfg.to_dict()
+        write_text_atomic(path, json.dumps(doc, indent=2) + "\n")
+        print(f"wrote the segment config into {path}")
+    return 0
+
+
+def run_evaluation(args) -> int:
+    if args.tune:
+        return tune(args)
+    from . import segment as S
+    from . import segment_run as run
+    from .segment_cli import _model_dir, _seg_config
+    from .speech_data import read_truth, truth_path
+
+    model_dir = _model_dir(args.model_dir)
+    cfg = _seg_config(args, S.config_from_model(model_dir))
+    p = S.params_from_model(model_dir, cfg)
+    label = args.class_name
+    wavs = streams_in(Path(args.streams), args.limit)
+    try:
+        grid = [float(v) for v in args.auditok_thresholds.split(",") if v.strip()]
+    except ValueError:
+        raise MicromelError(f"--auditok-thresholds {args.auditok_thresholds}: expected numbers "
+                            "separated by commas") from None
+    mm = Scores(label, args.resolution, args.collar)
+    au = {t: Scores(label, args.resolution, args.collar) for t in grid}
+    scorer = run.Scorer(model_dir)
+    total_s, t0 = 0.0, time.time()
+    for k, wav in enumerate(wavs):
+        truth = read_truth(truth_path(wav))
+        res = run.segment_file(wav, model_dir, p, scorer)
+        total_s += res.duration
+        mm.add(truth, [(e.start, e.end, e.label) for e in res.events], wav.name)
+        for t in grid:
+            au[t].add(truth, auditok_events(wav, t, cfg, label), wav.name)
+        if not args.quiet:
+            print(f"[{k + 1}/{len(wavs)}] {wav.name}: {len(res.events)} events "
+                  f"({time.time() - t0:.0f} s)", file=sys.stderr)
+    au_sum = {t: s.summary() for t, s in au.items()}
+    best = max(grid, key=lambda t: au_sum[t]["segment"]["f_measure"])
+    out = {
+        "model": str(model_dir), "streams": str(args.streams), "files": len(wavs),
+        "seconds": round(total_s, 1), "class": label, "resolution": args.resolution,
+        "collar": args.collar, "segment_config": cfg.to_dict(),
+        "micromel": mm.summary(),
+        "auditok": {"best_threshold": best, "best": au_sum[best],
+                    "grid": {str(t): au_sum[t] for t in grid}},
+    }
+    f_mm = out["micromel"]["segment"]["f_measure"]
+    f_au = au_sum[best]["segment"]["f_measure"]
+    out["segment_f1_margin"] = round(f_mm - f_au, 4)
+    print(f"{len(wavs)} streams, {total_s / 60:.1f} min, class '{label}', "
+          f"segments {args.resolution * 1000:.0f} ms, event collar {args.collar * 1000:.0f} ms")
+    print(f"{'system':<28} {'seg P':>6} {'seg R':>6} {'seg F1':>6}   {'ev P':>6} {'ev R':>6} {'ev F1':>6}")
+
+    def row(name, s):
+        a, b = s["segment"], s["event"]
+        print(f"{name:<28} {a['precision']:6.3f} {a['recall']:6.3f} {a['f_measure']:6.3f}   "
+              f"{b['precision']:6.3f} {b['recall']:6.3f} {b['f_measure']:6.3f}")
+
+    row(f"micromel ({model_dir.name})", out["micromel"])
+    for t in grid:
+        row(f"auditok energy {t:g}" + (" (best)" if t == best else ""), au_sum[t])
+    print(f"segment F1: micromel {f_mm:.3f}, auditok best {f_au:.3f} (threshold {best:g}), "
+          f"margin {f_mm - f_au:+.3f}")
+    if args.json:
+        from .codegen import write_text_atomic
+
+        write_text_atomic(Path(args.json), json.dumps(out, indent=1) + "\n")
+    return 0

@@ -1,0 +1,158 @@
+"""CLI commands `micromel dataset`, `micromel train` and `micromel evaluate`.
+Heavy imports (TensorFlow, librosa) happen inside the handlers only."""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from .errors import MicromelError
+
+
+def _seeds(text: str) -> list[int]:
+    if not text:
+        return []
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise MicromelError(f"--spread-seeds {text!r}: expected comma-separated integers, e.g. 1,2,3") from None
+
+
+def cmd_dataset_drums(args) -> int:
+    from .datasets import build_drums
+
+    build_drums(Path(args.out), quiet=args.quiet)
+    return 0
+
+
+def cmd_dataset_check(args) -> int:
+    from .datasets import SPLITS, load_dataset, summary_table
+
+    ds = load_dataset(args.data)
+    rows = [{"label": lab, "split": s} for _, lab, s in ds.items]
+    print(f"{ds.source}: {len(ds.items)} files, {len(ds.labels)} classes")
+    print(summary_table(rows, ds.labels))
+    empty = [f"{lab} ({s})" for s in SPLITS for lab, c in ds.counts()[s].items() if c == 0]
+    if empty:
+        print("no files for: " + ", ".join(empty))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from . import train as tr
+    from .augment import AugmentConfig
+    from .windows import WindowConfig
+
+    if args.epochs < 1:
+        raise MicromelError("--epochs must be at least 1")
+    w = WindowConfig(frames=args.window_frames, hop_frames=args.hop_frames,
+                     silence_rms_dbfs=args.silence_dbfs)
+    if not 1 <= w.hop_frames:
+        raise MicromelError("--hop-frames must be at least 1")
+    cfg = tr.TrainConfig(arch=args.arch, epochs=args.epochs, seed=args.seed, window=w,
+                         augment=AugmentConfig(variants=args.variants), forest=not args.no_forest,
+                         patience=args.patience)
+    command = "micromel " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None \
+        else args.command_line
+    m = tr.run(args.data, args.out, cfg, spread_seeds=_seeds(args.spread_seeds), command=command,
+               quiet=args.quiet)
+    from .evaluate import format_metrics
+
+    if m.get("test_int8"):
+        print(f"test split, int8 CNN ({args.out}/model.tflite):")
+        print(format_metrics(m["test_int8"], m["labels"]))
+        tf = m["test_float"]
+        print(f"float CNN: accuracy {100 * tf['accuracy']:.1f}%  macro-F1 {100 * tf['macro_f1']:.1f}%")
+        if m.get("forest_test"):
+            ft = m["forest_test"]
+            print(f"forest:    accuracy {100 * ft['accuracy']:.1f}%  macro-F1 {100 * ft['macro_f1']:.1f}%")
+        if len(m["seeds"]) > 1:
+            import numpy as np
+
+            a = np.array([s["test_int8"]["accuracy"] for s in m["seeds"]])
+            print(f"int8 accuracy over seeds {[s['seed'] for s in m['seeds']]}: "
+                  f"mean {100 * a.mean():.1f}% sd {100 * a.std(ddof=1):.1f}")
+    else:
+        print("no test split: nothing evaluated (give a split column with 'test' rows)")
+    print(f"wrote {args.out}/ (model.tflite, config.json, card.md) in "
+          f"{m['timing']['total_seconds']} s")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate_model_dir, format_metrics, load_model_dir
+
+    m = evaluate_model_dir(args.model_dir, args.data, split=args.split, impl=args.impl,
+                           quiet=args.quiet)
+    if args.json:
+        print(json.dumps(m, indent=2))
+    else:
+        labels = load_model_dir(args.model_dir)["labels"]
+        print(f"{args.model_dir} ({args.impl}) on {args.data} [{args.split}]")
+        print(format_metrics(m, labels))
+    return 0
+
+
+def _dataset_subparsers(sub):
+    """The `dataset` command's action parsers (other modules add their own builders to it,
+    so reuse it if one of them registered first)."""
+    import argparse
+
+    ds = sub.choices.get("dataset")
+    if ds is None:
+        ds = sub.add_parser("dataset", help="build or check a labelled audio dataset")
+        return ds.add_subparsers(dest="dataset_command", metavar="ACTION")
+    for action in ds._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return ds.add_subparsers(dest="dataset_command", metavar="ACTION")
+
+
+def register(sub) -> None:
+    from .models_cnn import ARCHS, DEFAULT_ARCH
+
+    dsub = _dataset_subparsers(sub)
+    drums = dsub.add_parser("drums", help="the 5-class drums dataset from Debian's hydrogen packages")
+    drums.add_argument("--out", default="data/drums", help="output folder (default data/drums)")
+    drums.add_argument("--quiet", action="store_true")
+    drums.set_defaults(func=cmd_dataset_drums)
+    chk = dsub.add_parser("check", help="validate a dataset folder or manifest and count its files")
+    chk.add_argument("data", help="folder with one sub-folder per class, or a CSV/TSV manifest")
+    chk.set_defaults(func=cmd_dataset_check)
+
+    t = sub.add_parser("train", help="train, quantize (int8) and evaluate a model")
+    t.add_argument("data", help="dataset folder (one sub-folder per class, or with manifest.csv) "
+                                "or a CSV/TSV manifest path,label[,split]")
+    t.add_argument("--out", required=True, help="model folder to write, e.g. models/NAME")
+    t.add_argument("--arch", default=DEFAULT_ARCH, choices=sorted(ARCHS))
+    t.add_argument("--epochs", type=int, default=60, help="maximum epochs (early stopping on val)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--spread-seeds", default="",
+                   help="also train these seeds (e.g. 1,2,3) and report mean and spread in the card")
+    t.add_argument("--window-frames", type=int, default=64, help="frames per model window")
+    t.add_argument("--hop-frames", type=int, default=32, help="frames between windows of a clip")
+    t.add_argument("--silence-dbfs", type=float, default=-50.0,
+                   help="windows quieter than this RMS (dBFS) are skipped")
+    t.add_argument("--variants", type=int, default=4,
+                   help="waveform-augmented copies of each training clip")
+    t.add_argument("--patience", type=int, default=15, help="early-stopping patience (epochs)")
+    t.add_argument("--no-forest", action="store_true", help="skip the random forest")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--command-line", default=None, help=argparse_suppress())
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="clip-level accuracy of a model folder on a dataset split")
+    e.add_argument("model_dir")
+    e.add_argument("data")
+    e.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    e.add_argument("--impl", default="int8", choices=["int8", "float"])
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS

@@ -1,0 +1,47 @@
+"""The board matrix: the firmware without a model and every committed model
+(models/*/) build for every offline target of the catalogue with the Debian
+toolchains, and fit the budget of every board they are meant for."""
+from pathlib import Path
+
+import pytest
+
+from micromel import boards
+from micromel.paths import MODELS_DIR
+
+pytestmark = pytest.mark.slow
+
+CATALOGUE = boards.load_catalogue()
+MODELS = sorted(p.parent for p in Path(MODELS_DIR).glob("*/config.json")
+                if (p.parent / "model.tflite").exists())
+
+
+def _check(report):
+    assert isinstance(report, boards.SizeReport), boards.format_text([report])
+    secs = boards.elf_sections(report.elf)
+    assert report.flash_total == sum(s.size for s in secs if not s.nobits)
+    assert report.ram["stack"] > 0 and report.flash["app"] > 0 and report.flash["libc"] > 0
+
+
+@pytest.mark.parametrize("board", CATALOGUE, ids=lambda b: b.offline_env)
+def test_firmware_without_a_model_builds_and_fits(board):
+    r = boards.build_board(board, None)
+    _check(r)
+    assert r.flash["weights"] == 0
+    assert r.fits, boards.format_text([r])
+
+
+@pytest.mark.parametrize("model_dir", MODELS, ids=lambda p: p.name)
+def test_every_committed_model_builds_for_every_target(model_dir):
+    pytest.importorskip("micromel.engine.export", reason="model export not in this checkout")
+    targets = boards.model_targets(model_dir)
+    gen_dir = boards.export(model_dir)
+    reports = [boards.build_board(b, model_dir, gen_dir) for b in CATALOGUE]
+    table = boards.format_text(reports, targets)
+    for r in reports:
+        if isinstance(r, boards.LinkOverflow) and targets is not None and r.board.name not in targets:
+            continue  # too big for a board it is not meant for: allowed
+        _check(r)
+        assert r.flash["weights"] > 0, f"{r.board.name}: no model arrays found in the image\n{table}"
+        assert r.flash["engine"] > 0, f"{r.board.name}: no engine code in the image\n{table}"
+        if targets is None or r.board.name in targets:
+            assert r.fits, f"{model_dir.name} does not fit {r.board.name}\n{table}"

@@ -1,0 +1,77 @@
+"""Every emulated core of the catalogue (QEMU mps2-an386 M4F, mps2-an500 M7,
+mps2-an505 M33, mps3-an547 M55, riscv32 virt) boots the firmware and answers
+over its UART, and its cost counter counts instructions at the right ratio."""
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from micromel import boards, firmware, protocol
+from micromel.device import Emulator, open_device
+from micromel.paths import BOARDS_DIR
+
+pytestmark = pytest.mark.emulator
+
+EMULATED = [b for b in boards.load_catalogue() if b.emulated]
+
+
+def _pio_board(board):
+    return firmware.board_json(firmware.env_board(board.offline_env))
+
+
+@pytest.mark.parametrize("board", EMULATED, ids=lambda b: b.offline_env)
+def test_core_boots_and_answers(board):
+    with open_device(f"emulate:{board.offline_env}") as dev:
+        payload = bytes(range(256)) * 8
+        assert dev.request(protocol.MSG["PING"], payload).payload == payload
+        info = dev.info()
+        assert info["target"] == board.offline_env
+        assert info["core"] == board.core
+        assert info["counter_unit"] == "instructions"
+        mm = _pio_board(board)["micromel"]
+        ratio = boards.icount_ratio(mm.get("systick_hz") or mm["mtime_hz"])
+        assert (int(info["counter_num"]), int(info["counter_den"])) == ratio
+        stats = dev.stats()
+        assert stats["frames"] >= 3
+        assert stats["bad_crc"] == stats["bad_header"] == stats["truncated"] == 0
+
+
+def _has_selftest(board) -> bool:
+    build = _pio_board(board)["build"]
+    dirs = [build["micromel_dir"]] + build.get("micromel_shared", [])
+    return any("MM_BOARD_COST_SELFTEST" in f.read_text() for d in dirs for f in (BOARDS_DIR / d).glob("*.c"))
+
+
+# Every emulated port but mps2-an386's own carries the self-test.
+SELFTEST = [b for b in EMULATED if _has_selftest(b)]
+
+
+@pytest.mark.parametrize("board", SELFTEST, ids=lambda b: b.offline_env)
+def test_cost_counter_counts_instructions(board, tmp_path):
+    """A loop of 2,000,000 instructions (built in with MM_BOARD_COST_SELFTEST)
+    reads as 2,000,000 on the cost counter, give or take the counter reads:
+    a wrong SysTick clock or ratio in the board JSON is off by 20% or more."""
+    build = tmp_path / "build"
+    env = firmware.pio_environ({"PLATFORMIO_BUILD_DIR": str(build),
+                                "PLATFORMIO_BUILD_FLAGS": "-DMM_BOARD_COST_SELFTEST"})
+    proc = subprocess.run([sys.executable, "-m", "platformio", "run", "-d", str(firmware.FIRMWARE_DIR),
+                           "-e", board.offline_env], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    mm = _pio_board(board)["micromel"]
+    emu = Emulator(build / board.offline_env / "program.elf", board.qemu_machine,
+                   extra_args=mm.get("qemu_args"), system=mm.get("qemu_system", "qemu-system-arm"))
+    port = emu.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+            line = b""
+            while not line.endswith(b"\n"):
+                chunk = s.recv(1)
+                assert chunk, "the emulator closed the UART"
+                line += chunk
+    finally:
+        emu.stop()
+    fields = dict(kv.split("=") for kv in line.decode().split()[1:])
+    expected, counted = int(fields["loop_instructions"]), int(fields["counted"])
+    assert expected == 2_000_000
+    assert 0 <= counted - expected <= 64, line

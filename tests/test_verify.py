@@ -1,0 +1,200 @@
+"""Host-in-the-loop verification: the firmware app (front end + windows + gate
++ model + vote) on the emulated board against the twin + TFLite Micro, clip by
+clip, with sharding, resume after a killed emulator, and model-hash refusal."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from micromel import audio_link, debpkg, firmware, native, protocol
+from micromel import windows as win
+from micromel.errors import MicromelError
+from micromel.reference import Reference
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from micromel.engine import zoo
+
+    return zoo.make("drums", tmp_path_factory.mktemp("model") / "m", seed=3, input_shape=(64, 40, 1))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, model_dir):
+    """Real drum hits, shortened, labelled with the test model's classes."""
+    root = debpkg.fetch("hydrogen-data") / "usr/share/hydrogen/data/drumkits"
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".wav", ".flac"))[:10]
+    out = tmp_path_factory.mktemp("data")
+    labels = json.loads((model_dir / "config.json").read_text())["labels"]
+    rows = ["path,label,split"]
+    from micromel.frontend import load_audio
+
+    for i, f in enumerate(files):
+        pcm = load_audio(f, 16000)[: 16000 + 4000 * (i % 4)]   # 1.0 .. 1.75 s
+        name = f"clip{i:02d}.wav"
+        sf.write(out / name, pcm, 16000, subtype="PCM_16")
+        rows.append(f"{name},{labels[i % len(labels)]},test")
+    # edge cases: a short clip (padded to one window), digital silence
+    sf.write(out / "short.wav", load_audio(files[0], 16000)[:3000], 16000, subtype="PCM_16")
+    sf.write(out / "silence.wav", np.zeros(20000, np.int16), 16000, subtype="PCM_16")
+    rows += [f"short.wav,{labels[0]},test", f"silence.wav,{labels[1]},test"]
+    (out / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return out / "manifest.csv"
+
+
+def _run_cli(*args, timeout=900):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "python")}
+    return subprocess.run([sys.executable, "-m", "micromel", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+STABLE = ("clips_total", "clips_verified", "clips_bit_exact", "features_mismatches",
+          "scores_mismatches", "windows", "silent_windows", "accuracy_device",
+          "accuracy_reference", "predictions_agree", "confusion_device", "first_mismatch")
+
+
+def test_verify_audio_mode_bit_exact(model_dir, dataset, tmp_path):
+    from micromel.verify import run_verify
+
+    s = run_verify(model_dir, str(dataset), ["emulate"], mode="audio", report_dir=tmp_path, progress=False)
+    assert s["clips_verified"] == s["clips_total"] == 12
+    assert s["clips_bit_exact"] == 12, (tmp_path / "report.md").read_text()
+    assert s["accuracy_device"] == s["accuracy_reference"]
+    assert s["silent_windows"] >= 1  # the digital-silence clip is gated
+    for name in ("summary.json", "report.md", "confusion.png", "results.jsonl"):
+        assert (tmp_path / name).stat().st_size > 0
+    (tmp_path.parent / "uninterrupted.json").write_text(json.dumps({k: s[k] for k in STABLE}))
+
+
+def test_verify_features_mode_two_devices(model_dir, dataset, tmp_path):
+    from micromel.verify import _read_results, run_verify
+
+    s = run_verify(model_dir, str(dataset), ["emulate", "emulate"], mode="features",
+                   report_dir=tmp_path, progress=False)
+    assert s["clips_bit_exact"] == s["clips_verified"] == 12
+    used = {r["device"] for r in _read_results(tmp_path / "results.jsonl")}
+    assert len(used) == 2  # both devices took clips
+
+
+def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_path):
+    report = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "micromel", "verify", str(model_dir), str(dataset),
+                             "--device", "emulate", "--report", str(report), "--quiet"],
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "python")},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = report / "results.jsonl"
+    deadline = time.time() + 600
+    while time.time() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 4):
+        time.sleep(0.2)
+    assert results.exists(), proc.communicate()[1]
+    qemu = subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "qemu-system-arm"], capture_output=True, text=True)
+    pids = [int(p) for p in qemu.stdout.split()]
+    assert pids, "no emulator child found"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "--resume" in err and "Traceback" not in err
+    partial = len(results.read_text().splitlines())
+    assert 4 <= partial < 12
+    r = _run_cli("verify", str(model_dir), str(dataset), "--device", "emulate", "--report", str(report),
+                 "--resume", "--quiet")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((report / "summary.json").read_text())
+    clips = [json.loads(line)["clip"] for line in results.read_text().splitlines()]
+    assert sorted(clips) == sorted(set(clips)) and len(clips) == 12  # none lost, none twice
+    baseline = tmp_path.parent / "uninterrupted.json"
+    if baseline.exists():
+        assert {k: summary[k] for k in STABLE} == json.loads(baseline.read_text())
+
+
+def test_device_with_other_model_is_refused(model_dir, dataset, tmp_path):
+    from micromel.engine import zoo
+    from micromel.engine.export import export_model
+    from micromel.verify import _check_device_model
+    from micromel.device import open_device
+    from micromel.reference import model_hash
+
+    other = zoo.make("drums", tmp_path / "other", seed=4, input_shape=(64, 40, 1))
+    gen = tmp_path / "gen"
+    export_model(other, gen)
+    with open_device("emulate", gen_dir=gen, model_dir=other) as dev:
+        with pytest.raises(MicromelError, match="runs model"):
+            _check_device_model(dev, Reference(model_dir), model_hash(model_dir))
+
+
+def test_stream_rejects_out_of_order_chunks_and_matches_twin(model_dir, tmp_path):
+    """STREAM on the host build of the app: windows over a continuous stream
+    equal the twin's, and a skipped chunk index is refused."""
+    from micromel.engine.export import export_model
+
+    gen = tmp_path / "gen"
+    export_model(model_dir, gen)
+    app = native.HostApp(native.load(str(gen), str(model_dir)))
+    ref = Reference(model_dir)
+    rng = np.random.default_rng(5)
+    pcm = (rng.standard_normal(40000) * 3000).astype(np.int16)
+    pcm[10000:20000] = 0  # a silent stretch
+    got = audio_link.AudioResult()
+    step = 1500
+    for i, a in enumerate(range(0, len(pcm), step)):
+        payload = bytes([1 if i == 0 else 0]) + i.to_bytes(4, "little") + pcm[a:a + step].tobytes()
+        app.rx(protocol.encode(protocol.MSG["STREAM"], i & 0xFF, payload))
+        (frame,) = protocol.Parser().feed(app.read())
+        audio_link.parse_audio_reply(frame.payload, ref.n_mels, ref.n_classes, got)
+    feats = ref.features(pcm)
+    wins = win.cut_windows(feats, ref.wcfg)
+    mask = win.nonsilent_mask(pcm, len(wins), ref.wcfg, ref.framing)
+    assert [w.index for w in got.windows] == list(range(len(wins)))
+    assert [not w.silent for w in got.windows] == list(mask)
+    for w, window, m in zip(got.windows, wins, mask):
+        if m:
+            assert np.array_equal(w.scores, ref.scores(window))
+    # chunk 99 when 0 is expected after a fresh START: refused, nothing consumed
+    app.rx(protocol.encode(protocol.MSG["STREAM"], 1, bytes([1]) + (0).to_bytes(4, "little")))
+    app.read()
+    app.rx(protocol.encode(protocol.MSG["STREAM"], 2, bytes([0]) + (99).to_bytes(4, "little") + bytes(100)))
+    (frame,) = protocol.Parser().feed(app.read())
+    assert frame.is_error and frame.error()[0] == "BAD_PAYLOAD" and frame.error()[2] == 1
+
+
+@pytest.mark.parametrize("kind", ["square", "short", "exact_window", "silence", "noise"])
+def test_classify_audio_host_build_edge_cases(model_dir, tmp_path, kind):
+    from micromel.engine.export import export_model
+
+    gen = tmp_path / "gen"
+    export_model(model_dir, gen)
+    app = native.HostApp(native.load(str(gen), str(model_dir)))
+    ref = Reference(model_dir)
+    ws = win.window_samples(ref.wcfg, ref.framing)
+    rng = np.random.default_rng(1)
+    pcm = {
+        "square": np.tile(np.array([32767] * 20 + [-32768] * 20, np.int16), 900),
+        "short": (rng.standard_normal(700) * 8000).astype(np.int16),
+        "exact_window": (rng.standard_normal(ws) * 2000).astype(np.int16),
+        "silence": np.zeros(30000, np.int16),
+        "noise": rng.integers(-32768, 32768, 50000).astype(np.int16),
+    }[kind]
+    got = audio_link.AudioResult()
+    starts = list(range(0, len(pcm), audio_link.CHUNK_SAMPLES))
+    for i, a in enumerate(starts):
+        flags = (1 if i == 0 else 0) | (2 if i == len(starts) - 1 else 0) | 4
+        app.rx(protocol.encode(protocol.MSG["CLASSIFY_AUDIO"], i & 0xFF,
+                               bytes([flags]) + pcm[a:a + audio_link.CHUNK_SAMPLES].tobytes()))
+        (frame,) = protocol.Parser().feed(app.read())
+        audio_link.parse_audio_reply(frame.payload, ref.n_mels, ref.n_classes, got)
+    host = ref.clip(pcm)
+    assert np.array_equal(got.features(ref.n_mels), host.features)
+    assert [w.silent for w in got.windows] == [s is None for s in host.scores]
+    assert got.vote == host.vote and np.array_equal(got.acc, host.acc)
+    if kind == "silence":
+        assert got.vote == win.SILENCE
