@@ -130,11 +130,14 @@ def synthetic_link(tmp_path_factory):
            "#include <stdint.h>\nstatic int32_t arena[64];\n"
            "int mm_test_nn(const int8_t *w, int n) { int32_t s = 0;"
            " for (int i = 0; i < n; i++) { arena[i & 63] += w[i]; s += arena[i & 63]; } return (int)s; }\n")
+    _write(d / "src" / "app_frontend.c",  # a message group's glue: its part's RAM
+           "#include <stdint.h>\nint mm_test_fe(int);\nstatic int32_t fe_buf[32];\n"
+           "int mm_test_fe_handle(int i) { fe_buf[i & 31] += mm_test_fe(i); return fe_buf[3]; }\n")
     _write(d / "src" / "app.c",
            "#include <stdio.h>\n#include \"mm_model_data.h\"\n"
-           "int mm_test_fe(int); int mm_test_nn(const signed char *, int);\n"
+           "int mm_test_fe_handle(int); int mm_test_nn(const signed char *, int);\n"
            "static char out[64];\n"
-           "int main(void) { volatile int k = 1; int a = mm_test_fe(5) + mm_test_nn(mm_test_model_weights, "
+           "int main(void) { volatile int k = 1; int a = mm_test_fe_handle(5) + mm_test_nn(mm_test_model_weights, "
            f"{WEIGHTS}) + (int)mm_test_model_bias[k];\n"
            "  return snprintf(out, sizeof out, \"%d\", a); }\n")
     _write(d / "linker.ld", "MEMORY\n{\n  FLASH (rx) : ORIGIN = 0x08000000, LENGTH = 64K\n"
@@ -147,10 +150,11 @@ def synthetic_link(tmp_path_factory):
         run(*cc, "-c", f"lib/{lib}/{src}.c", "-o", f"lib/{lib}/{src}.o")
         run("arm-none-eabi-ar", "rcs", f"lib/lib{lib}.a", f"lib/{lib}/{src}.o")
     run(*cc, f"-I{gen}", "-c", "src/app.c", "-o", "src/app.o")
+    run(*cc, "-c", "src/app_frontend.c", "-o", "src/app_frontend.o")
     shared = BOARDS_DIR / "shared" / "cortex-m"
     run(*cc, "-c", str(shared / "startup.c"), "-o", "startup.o")
     run(*cc, "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections", f"-L{shared}",
-        "-T", "linker.ld", "-Wl,-Map,firmware.map", "-o", "program.elf", "startup.o", "src/app.o",
+        "-T", "linker.ld", "-Wl,-Map,firmware.map", "-o", "program.elf", "startup.o", "src/app.o", "src/app_frontend.o",
         "lib/libmm_nn.a", "lib/libmm_frontend.a")
     board = boards.Board(name="synthetic", title="t", kind="real", offline_env="x", real_env="y",
                          flash_budget=64 * 1024, ram_budget=16 * 1024)
@@ -174,7 +178,7 @@ def test_parts_are_attributed(synthetic_link):
     assert r.flash["app"] > 0 and r.ram["app"] >= 64
     assert r.flash["libc"] > 500  # snprintf
     assert 2048 <= r.ram["stack"] < 2048 + 8
-    assert r.ram["weights"] == 0 and r.ram["frontend"] == 0
+    assert r.ram["weights"] == 0 and r.ram["frontend"] == 32 * 4  # app_frontend.c's buffer
     assert {s for s, _ in r.symbols["weights"]} == {"mm_test_model_weights", "mm_test_model_bias"}
 
 

@@ -1,12 +1,15 @@
 """The board matrix: the firmware without a model and every committed model
 (models/*/) build for every offline target of the catalogue with the Debian
 toolchains, and fit the budget of every board they are meant for."""
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from micromel import boards
-from micromel.paths import MODELS_DIR
+from micromel import boards, firmware
+from micromel.paths import FIRMWARE_DIR, MODELS_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -45,3 +48,17 @@ def test_every_committed_model_builds_for_every_target(model_dir):
         assert r.flash["engine"] > 0, f"{r.board.name}: no engine code in the image\n{table}"
         if targets is None or r.board.name in targets:
             assert r.fits, f"{model_dir.name} does not fit {r.board.name}\n{table}"
+
+
+# One offline target per local platform, built in a network namespace with
+# only a down loopback: no PlatformIO registry, no download of any kind.
+@pytest.mark.parametrize("env_name", ["xc_rp2040", "xc_esp32c3"])
+def test_offline_targets_build_without_network(env_name, tmp_path):
+    if not (shutil.which("unshare") and subprocess.run(["unshare", "-rn", "true"]).returncode == 0):
+        pytest.skip("unshare -rn (network namespaces) not available here")
+    env = firmware.pio_environ({"PLATFORMIO_BUILD_DIR": str(tmp_path / "build")})
+    cmd = ["unshare", "-rn", sys.executable, "-m", "platformio", "run", "-d", str(FIRMWARE_DIR),
+           "-e", env_name]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / "build" / env_name / "firmware.map").stat().st_size > 0

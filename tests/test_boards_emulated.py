@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from micromel import boards, firmware, protocol
+from micromel import boards, cores, firmware, protocol
 from micromel.device import Emulator, open_device
 from micromel.paths import BOARDS_DIR
 
@@ -75,3 +75,25 @@ def test_cost_counter_counts_instructions(board, tmp_path):
     expected, counted = int(fields["loop_instructions"]), int(fields["counted"])
     assert expected == 2_000_000
     assert 0 <= counted - expected <= 64, line
+
+
+@pytest.fixture(scope="module")
+def zoo_model(tmp_path_factory):
+    """A drums-shaped int8 CNN (the engine's zoo) and its exported headers."""
+    zoo = pytest.importorskip("micromel.engine.zoo")
+    model_dir = zoo.make("drums", tmp_path_factory.mktemp("models") / "drums", seed=3)
+    return model_dir, boards.export(model_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", EMULATED, ids=lambda b: b.offline_env)
+def test_front_end_and_model_are_bit_exact_on_every_core(board, zoo_model):
+    """The same firmware on each core: front-end frames equal the numpy twin,
+    every layer of the model equals tflite_micro, and BENCH counts the cost."""
+    model_dir, gen_dir = zoo_model
+    r = cores.run_core(board, model_dir, gen_dir, inputs=4)
+    assert r.frontend is not None, r.missing
+    assert r.frontend["bit_exact"] and r.frontend["frames"] > 0
+    assert r.model["bit_exact"] and r.model["inputs"] == 4
+    assert r.info["kernels"] == ("dsp" if board.dsp else "portable")
+    assert r.frontend["per_frame"] > 0 and r.model["per_inference"] > 0

@@ -130,3 +130,30 @@ def test_segment_cli_with_the_speech_model_and_plot(tmp_path):
     doc = json.loads((out / "tones.events.json").read_text())
     assert doc["labels"] == json.loads((MODEL / "config.json").read_text())["labels"]
     assert (out / "segments_speech.tsv").exists()
+
+
+def test_window_cutter_memory_does_not_grow_with_the_stream():
+    fe = FrontendConfig()
+    cut = R.WindowCutter(fe, 32, 6)
+    rng = np.random.default_rng(0)
+    chunk = (rng.standard_normal(4000) * 1000).astype(np.int16)
+    sizes = []
+    for _ in range(300):                       # 75 s
+        for _ in cut.push(chunk):
+            pass
+        sizes.append((len(cut.pcm), len(cut.frames)))
+    assert max(s[0] for s in sizes) <= cut.span + len(chunk)
+    assert max(s[1] for s in sizes) <= 32 + len(chunk) // 256 + 1
+
+
+def test_device_option_without_stream_support_is_a_one_line_error(tmp_path, capsys):
+    if not (MODEL / "model.tflite").exists():
+        pytest.skip("models/speech not trained")
+    try:
+        import micromel.stream  # noqa: F401
+        pytest.skip("STREAM support exists")
+    except ImportError:
+        pass
+    wav = _tone_file(tmp_path / "t.wav")
+    assert main(["segment", str(MODEL), str(wav), "--device", "emulate"]) == 2
+    assert "--device" in capsys.readouterr().err

@@ -198,3 +198,32 @@ def test_classify_audio_host_build_edge_cases(model_dir, tmp_path, kind):
     assert got.vote == host.vote and np.array_equal(got.acc, host.acc)
     if kind == "silence":
         assert got.vote == win.SILENCE
+
+
+def test_corrupted_weights_are_caught_with_layer_diff(model_dir, dataset, tmp_path):
+    """A device whose first conv weights differ (patched generated header):
+    verify flags the clip and the per-layer diff names layer 0."""
+    import re
+
+    from micromel.device import open_device
+    from micromel.engine.export import export_model
+    from micromel.frontend import load_audio
+    from micromel.verify import Clip, _layer_diff_done, check_clip_features
+
+    gen = tmp_path / "gen"
+    export_model(model_dir, gen)
+    data_h = gen / "mm_model_data.h"
+    text = data_h.read_text()
+    m = re.search(r"(mm_model_w0\[\d+\][^{]*\{)([^}]*)(\})", text)
+    vals = [int(v) for v in m.group(2).replace("\n", " ").split(",") if v.strip()]
+    flipped = ", ".join(str(max(-128, min(127, -v - 1))) for v in vals)
+    data_h.write_text(text[:m.start(2)] + flipped + text[m.end(2):])
+    elf = firmware.build("emulate", gen_dir=gen, model_dir=model_dir)
+    ref = Reference(model_dir)
+    path = dataset.parent / "clip01.wav"
+    _layer_diff_done["done"] = False
+    with open_device("emulate", elf=elf) as dev:
+        rec = check_clip_features(dev, ref, Clip("clip01.wav", path, ref.labels[0]),
+                                  load_audio(path, 16000))
+    assert not rec["scores_match"]
+    assert rec["layer_diff"]["layer"] == 0 and rec["layer_diff"]["mismatches"] > 0

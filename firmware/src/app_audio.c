@@ -15,12 +15,14 @@
 #include "mm_frontend.h"
 #include "mm_nn_model.h"
 #include "mm_proto_ids.h"
+#include "mm_segment.h"
 
 #define FLAG_START 0x01u
 #define FLAG_END 0x02u
 #define FLAG_FEATURES 0x04u
 #define REPLY_RESULT 0x01u
 #define REPLY_FRAMES 0x02u
+#define REPLY_EVENTS 0x04u
 #define HEAD_BYTES 5u /* u16 n_frames, u16 n_windows, u8 flags */
 
 #if MM_MODEL_PRESENT
@@ -31,6 +33,9 @@
 #if MM_MODEL_INPUT_BYTES != MM_CLIP_FRAMES * MM_CLIP_N_MELS
 #error "the model's input is not one window of front-end frames"
 #endif
+#if MM_SEG_WINDOW_FRAMES != MM_CLIP_FRAMES
+#error "mm_segment_config.h and mm_clip_config.h come from different configs"
+#endif
 
 #define WIN_BYTES (5u + MM_CLIP_N_CLASSES) /* u32 index, u8 silent, scores */
 #define RESULT_BYTES (3u + 4u * MM_CLIP_N_CLASSES)
@@ -38,10 +43,14 @@
 #define CHUNK_MAX ((MM_PROTO_MAX_PAYLOAD - 5u) / 2u)
 #define FRAMES_MAX (CHUNK_MAX / MM_CLIP_BLOCK + 1u > MM_CLIP_FRAMES ? CHUNK_MAX / MM_CLIP_BLOCK + 1u \
                                                                     : MM_CLIP_FRAMES)
-#define WINDOWS_MAX (FRAMES_MAX / MM_CLIP_HOP_FRAMES + 2u)
+#define HOP_MIN (MM_SEG_HOP_FRAMES < MM_CLIP_HOP_FRAMES ? MM_SEG_HOP_FRAMES : MM_CLIP_HOP_FRAMES)
+#define WINDOWS_MAX (FRAMES_MAX / HOP_MIN + 2u)
+#define EVENT_BYTES 10u /* u32 start, u32 end, u8 label, u8 confidence */
+#define EVENTS_MAX (WINDOWS_MAX + MM_SEG_FINISH_MAX)
 /* Fails to compile if the largest reply does not fit one frame. */
 typedef char mm_audio_reply_fits[(HEAD_BYTES + FRAMES_MAX * MM_CLIP_N_MELS + WINDOWS_MAX * WIN_BYTES +
-                                  RESULT_BYTES <= MM_PROTO_MAX_PAYLOAD) ? 1 : -1];
+                                  RESULT_BYTES + 2u + EVENTS_MAX * EVENT_BYTES <=
+                                  MM_PROTO_MAX_PAYLOAD) ? 1 : -1];
 
 static mm_fe_state fe;
 static mm_fe_scratch fe_scratch;
@@ -51,12 +60,20 @@ static uint32_t block_fill;
 static uint32_t clip_samples;     /* samples of the current clip so far */
 static uint32_t stream_next = 0;  /* the STREAM chunk index expected next */
 static uint8_t windows_out[WINDOWS_MAX * WIN_BYTES];
+/* STREAM: windows slide every MM_SEG_HOP_FRAMES and feed the segmenter. */
+static const mm_seg_params seg_params = MM_SEG_PARAMS_DEFAULT;
+static mm_seg seg;
+static mm_seg_gate seg_gate;
+static int streaming;       /* the current session is a STREAM (not a clip) */
+static uint32_t windows_done; /* windows completed since START */
+static mm_seg_event events_out[EVENTS_MAX];
 
 /* What one chunk produced, written into the reply as it happens. */
 typedef struct {
   uint8_t *frames; /* next frame slot in the reply (NULL: frames not wanted) */
   uint16_t n_frames;
   uint16_t n_windows;
+  uint16_t n_events;
 } reply_state;
 
 static void put_u32(uint8_t *p, uint32_t v) {
@@ -66,11 +83,16 @@ static void put_u32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)(v >> 24);
 }
 
-static void reset(void) {
+static int reset(int stream_session) {
   mm_fe_reset(&fe);
   mm_clip_reset(&clip);
   block_fill = 0;
   clip_samples = 0;
+  windows_done = 0;
+  streaming = stream_session;
+  if (!stream_session) return 0;
+  mm_seg_gate_init(&seg_gate, &seg_params);
+  return mm_seg_init(&seg, &seg_params);
 }
 
 /* One complete hop block: gate energy, front end, window, model, vote. */
@@ -83,20 +105,30 @@ static void run_block(reply_state *r) {
     r->frames += MM_FE_N_MELS;
   }
   r->n_frames++;
-  int32_t w = mm_clip_push_frame(&clip, frame);
+  int32_t w = streaming ? mm_clip_push_frame_every(&clip, frame, MM_SEG_HOP_FRAMES)
+                        : mm_clip_push_frame(&clip, frame);
   if (w < 0 || r->n_windows >= WINDOWS_MAX) return;
+  windows_done++;
   uint8_t *o = windows_out + (uint32_t)r->n_windows * WIN_BYTES;
   put_u32(o, (uint32_t)w);
-  o[4] = (uint8_t)mm_clip_window_silent(&clip);
+  /* clips: the fixed gate of windows.py; streams: the segmenter's gate, which
+   * may calibrate its threshold on the first windows */
+  o[4] = (uint8_t)(streaming ? mm_seg_gate_silent(&seg_gate, (uint64_t)mm_clip_window_energy(&clip))
+                             : mm_clip_window_silent(&clip));
+  const int8_t *scores = NULL;
   if (o[4]) {
     memset(o + 5, 0, MM_CLIP_N_CLASSES);
   } else {
     mm_clip_copy_window(&clip, mm_nn_model_input());
-    const int8_t *scores = mm_nn_model_run();
+    scores = mm_nn_model_run();
     memcpy(o + 5, scores, MM_CLIP_N_CLASSES);
     mm_clip_vote_add(&clip, scores);
   }
   r->n_windows++;
+  if (streaming && r->n_events < EVENTS_MAX &&
+      mm_seg_push(&seg, scores ? scores : (const int8_t *)(o + 5), o[4], &events_out[r->n_events])) {
+    r->n_events++;
+  }
 }
 
 static void push_samples(const uint8_t *pcm, uint32_t n, reply_state *r) {
@@ -110,16 +142,17 @@ static void push_samples(const uint8_t *pcm, uint32_t n, reply_state *r) {
   clip_samples += n;
 }
 
-/* Zeros after a clip shorter than one window (windows.py: pad_clip). */
+/* Zeros after a clip (or a stream with no window yet) shorter than one
+ * window (windows.py: pad_clip; segment_run.WindowCutter.finish). */
 static void pad_clip(reply_state *r) {
   static const uint8_t zeros[2 * MM_CLIP_BLOCK];
-  while (clip_samples < MM_CLIP_WINDOW_SAMPLES) {
+  while (clip_samples < MM_CLIP_WINDOW_SAMPLES && windows_done == 0) {
     uint32_t n = MM_CLIP_WINDOW_SAMPLES - clip_samples;
     push_samples(zeros, n < MM_CLIP_BLOCK ? n : MM_CLIP_BLOCK, r);
   }
 }
 
-/* Header, frames (already in place), windows, result. */
+/* Header, frames (already in place), windows, result, events (STREAM). */
 static uint16_t finish_reply(const reply_state *r, int want_frames, int with_result) {
   uint8_t *out = mm_app_reply_payload();
   uint32_t off = HEAD_BYTES + (want_frames ? (uint32_t)r->n_frames * MM_FE_N_MELS : 0u);
@@ -127,7 +160,8 @@ static uint16_t finish_reply(const reply_state *r, int want_frames, int with_res
   out[1] = (uint8_t)(r->n_frames >> 8);
   out[2] = (uint8_t)r->n_windows;
   out[3] = (uint8_t)(r->n_windows >> 8);
-  out[4] = (uint8_t)((with_result ? REPLY_RESULT : 0u) | (want_frames ? REPLY_FRAMES : 0u));
+  out[4] = (uint8_t)((with_result ? REPLY_RESULT : 0u) | (want_frames ? REPLY_FRAMES : 0u) |
+                     (streaming ? REPLY_EVENTS : 0u));
   memcpy(out + off, windows_out, (uint32_t)r->n_windows * WIN_BYTES);
   off += (uint32_t)r->n_windows * WIN_BYTES;
   if (with_result) {
@@ -137,6 +171,17 @@ static uint16_t finish_reply(const reply_state *r, int want_frames, int with_res
     out[off + 2] = (uint8_t)(clip.n_nonsilent >> 8);
     off += 3;
     for (uint32_t c = 0; c < MM_CLIP_N_CLASSES; c++, off += 4) put_u32(out + off, (uint32_t)clip.acc[c]);
+  }
+  if (streaming) {
+    out[off] = (uint8_t)r->n_events;
+    out[off + 1] = (uint8_t)(r->n_events >> 8);
+    off += 2;
+    for (uint32_t i = 0; i < r->n_events; i++, off += EVENT_BYTES) {
+      put_u32(out + off, events_out[i].start);
+      put_u32(out + off + 4, events_out[i].end);
+      out[off + 8] = events_out[i].label;
+      out[off + 9] = events_out[i].confidence;
+    }
   }
   return (uint16_t)off;
 }
@@ -148,8 +193,12 @@ static void classify_audio(uint8_t seq, const uint8_t *payload, uint16_t len) {
   }
   uint8_t flags = payload[0];
   int want_frames = (flags & FLAG_FEATURES) != 0;
-  reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0};
-  if (flags & FLAG_START) reset();
+  reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0, 0};
+  if (flags & FLAG_START) reset(0);
+  if (streaming) { /* a clip message in the middle of a stream: start over */
+    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, 0);
+    return;
+  }
   push_samples(payload + 1, (len - 1u) / 2u, &r);
   if (flags & FLAG_END) pad_clip(&r);
   uint16_t n = finish_reply(&r, want_frames, (flags & FLAG_END) != 0);
@@ -165,8 +214,15 @@ static void stream(uint8_t seq, const uint8_t *payload, uint16_t len) {
   uint32_t index = (uint32_t)payload[1] | (uint32_t)payload[2] << 8 | (uint32_t)payload[3] << 16 |
                    (uint32_t)payload[4] << 24;
   if (flags & FLAG_START) {
-    reset();
+    if (reset(1) != 0) {
+      mm_app_send_error(MM_ERR_UNSUPPORTED, seq, 0); /* params do not fit the build */
+      return;
+    }
     stream_next = 0;
+  }
+  if (!streaming) {
+    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, 0); /* no STREAM started */
+    return;
   }
   if (index != stream_next) { /* dropped, repeated or reordered: refuse, state unchanged */
     mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, (uint16_t)stream_next);
@@ -174,9 +230,14 @@ static void stream(uint8_t seq, const uint8_t *payload, uint16_t len) {
   }
   stream_next++;
   int want_frames = (flags & FLAG_FEATURES) != 0;
-  reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0};
+  reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0, 0};
   push_samples(payload + 5, (len - 5u) / 2u, &r);
+  if (flags & FLAG_END) { /* end of stream: pad a stream shorter than one window, close events */
+    pad_clip(&r);
+    r.n_events = (uint16_t)(r.n_events + mm_seg_finish(&seg, &events_out[r.n_events]));
+  }
   uint16_t n = finish_reply(&r, want_frames, 0);
+  if (flags & FLAG_END) streaming = 0; /* the segmenter must be re-initialised (START) */
   mm_app_send(MM_MSG_STREAM | MM_PROTO_REPLY_BIT, seq, n);
 }
 

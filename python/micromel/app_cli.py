@@ -110,7 +110,27 @@ def cmd_flash(args) -> int:
     return subprocess.run(cmd, env=env).returncode
 
 
+def cmd_stream_check(args) -> int:
+    from .stream import check_against_twin
+
+    t = check_against_twin(_model_dir(args.model_dir), [Path(a) for a in args.audio], args.device,
+                           seconds=args.seconds, progress=not args.quiet)
+    print(json.dumps(t, indent=1))
+    ok = t["window_mismatches"] == 0 and t["event_mismatch_files"] == 0
+    print("device == twin: every window and every event" if ok else "MISMATCH between device and twin")
+    return 0 if ok else 1
+
+
 def register(sub) -> None:
+    s = sub.add_parser("stream-check", help="stream audio through a device (STREAM) and the twin; "
+                                            "compare every window result and every event")
+    s.add_argument("model_dir", metavar="MODEL_DIR")
+    s.add_argument("audio", metavar="AUDIO", nargs="+")
+    s.add_argument("--device", default="emulate")
+    s.add_argument("--seconds", type=float, help="only the first SECONDS of each file")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_stream_check)
+
     v = sub.add_parser("verify", help="stream a test split to devices and check them bit for bit")
     v.add_argument("model_dir", metavar="MODEL_DIR")
     v.add_argument("data", metavar="DATA", help="dataset folder (a folder per class) or manifest")

@@ -28,6 +28,7 @@ class WindowResult:
 class AudioResult:
     frames: list[np.ndarray] = field(default_factory=list)   # int8 (n_mels,) each
     windows: list[WindowResult] = field(default_factory=list)
+    events: list = field(default_factory=list)  # (start, end, label, confidence), STREAM
     vote: int | None = None          # class index, -1 for silence
     acc: np.ndarray | None = None    # int32 (classes,)
     n_nonsilent: int = 0
@@ -42,7 +43,8 @@ def parse_audio_reply(payload: bytes, n_mels: int, n_classes: int, into: AudioRe
     """Reply: u16 n_frames, u16 n_windows, u8 flags (bit0: result present, bit1:
     frames included), n_frames x n_mels int8 (only if bit1; else n_frames just counts them),
     n_windows x (u32 index, u8 silent, n_classes int8 scores),
-    result: i8 class, u16 n_nonsilent, n_classes x u32 acc."""
+    result: i8 class, u16 n_nonsilent, n_classes x u32 acc (only if bit0),
+    events (only if bit2, STREAM): u16 n, n x (u32 start, u32 end, u8 label, u8 conf)."""
     try:
         n_frames, n_windows, flags = struct.unpack_from("<HHB", payload, 0)
         off = 5
@@ -62,6 +64,12 @@ def parse_audio_reply(payload: bytes, n_mels: int, n_classes: int, into: AudioRe
             into.acc = np.frombuffer(payload, "<u4", n_classes, off).astype(np.int32)
             off += 4 * n_classes
             into.vote, into.n_nonsilent = int(vote), int(nns)
+        if flags & 0x04:
+            (n_events,) = struct.unpack_from("<H", payload, off)
+            off += 2
+            for _ in range(n_events):
+                into.events.append(struct.unpack_from("<IIBB", payload, off))
+                off += 10
     except struct.error:
         raise DeviceError(f"malformed audio reply of {len(payload)} bytes") from None
     if off != len(payload):
@@ -97,15 +105,26 @@ class Stream:
         self.want_features = want_features
         self.index = 0
 
+    def _chunk(self, pcm: np.ndarray, end: bool, out: AudioResult, timeout: float) -> None:
+        flags = (FLAG_START if self.index == 0 else 0) | (FLAG_FEATURES if self.want_features else 0)
+        flags |= FLAG_END if end else 0
+        payload = bytes([flags]) + struct.pack("<I", self.index) + pcm.tobytes()
+        reply = self.dev.request(protocol.MSG["STREAM"], payload, timeout=timeout)
+        self.index += 1
+        parse_audio_reply(reply.payload, self.n_mels, self.n_classes, out)
+
     def send(self, pcm: np.ndarray, timeout: float = 30.0) -> AudioResult:
         """Send samples (any length; split into chunks); returns what they produced."""
         pcm = np.asarray(pcm, dtype="<i2")
         out = AudioResult()
         step = CHUNK_SAMPLES - 2  # room for the 4-byte chunk index
         for a in range(0, len(pcm), step):
-            flags = (FLAG_START if self.index == 0 else 0) | (FLAG_FEATURES if self.want_features else 0)
-            payload = bytes([flags]) + struct.pack("<I", self.index) + pcm[a:a + step].tobytes()
-            reply = self.dev.request(protocol.MSG["STREAM"], payload, timeout=timeout)
-            self.index += 1
-            parse_audio_reply(reply.payload, self.n_mels, self.n_classes, out)
+            self._chunk(pcm[a:a + step], False, out, timeout)
+        return out
+
+    def finish(self, timeout: float = 30.0) -> AudioResult:
+        """End the stream: the device pads a stream shorter than one window and
+        closes its open events."""
+        out = AudioResult()
+        self._chunk(np.zeros(0, "<i2"), True, out, timeout)
         return out

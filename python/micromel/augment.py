@@ -28,8 +28,8 @@ class AugmentConfig:
     eq_p: float = 0.5
     noise_p: float = 0.5
     noise_snr_db: tuple = (10.0, 40.0)
-    shift_p: float = 0.5
-    shift_ms: tuple = (0.0, 200.0)
+    shift_p: float = 0.7
+    shift_ms: tuple = (0.0, 250.0)
     time_masks: int = 2
     time_mask_frames: int = 6
     freq_masks: int = 2

@@ -36,9 +36,12 @@ PART_TITLES = {
     "libc": "libc",
     "stack": "stack",
 }
-# Firmware libraries (firmware/lib/<name>) that are parts of their own; every
-# other library, firmware/src and the board port are the app.
+# Firmware libraries (firmware/lib/<name>) that are parts of their own, and
+# the message-group files of firmware/src that serve them (their handlers and
+# the state they keep: the front end's buffers, the model's arena); every
+# other library, the rest of firmware/src and the board port are the app.
 LIBRARY_PARTS = {"mm_frontend": "frontend", "mm_nn": "engine"}
+SRC_PARTS = {"app_frontend": "frontend", "app_model": "engine"}
 TOOLCHAIN_LIBS = re.compile(r"(^|/)(lib(c|c_nano|g|g_nano|m|gcc|nosys|semihost|dummyhost|"
                             r"picolibc)\.a|crt\w*\.o)(\(|$)")
 
@@ -309,6 +312,9 @@ def object_part(origin: str) -> str:
     for lib, part in LIBRARY_PARTS.items():
         if f"/{lib}/" in origin:
             return part
+    m = re.search(r"(?:^|/)src/(\w+)\.(?:c|cpp)?\.?o$", origin)
+    if m and m.group(1) in SRC_PARTS:
+        return SRC_PARTS[m.group(1)]
     if TOOLCHAIN_LIBS.search(origin) or "/usr/lib/" in origin:
         return "libc"
     return "app"
@@ -537,7 +543,7 @@ def build_board(board: Board, model_dir: Path | None, gen_dir: Path | None = Non
 
 
 def export(model_dir: Path) -> Path:
-    """The generated headers of one model, in build/export/<model>/: one
+    """The generated headers of one model, in build/export/<model>-<path hash>/: one
     export serves every board (the engine picks its kernels at compile time
     from the core's features; the size table checks each board's budget)."""
     from .paths import BUILD_DIR
@@ -547,8 +553,11 @@ def export(model_dir: Path) -> Path:
     except ImportError:
         raise MicromelError("model export is not available in this checkout "
                             "(micromel.engine.export); build with MODEL_DIR 'none'") from None
-    out = BUILD_DIR / "export" / Path(model_dir).resolve().name
-    return Path(export_model(Path(model_dir), out, board=None))
+    import hashlib
+
+    src = Path(model_dir).resolve()
+    out = BUILD_DIR / "export" / f"{src.name}-{hashlib.sha1(str(src).encode()).hexdigest()[:8]}"
+    return Path(export_model(src, out, board=None))
 
 
 def emulated_envs() -> list[str]:

@@ -2,6 +2,7 @@
 
     micromel boards [--json]
     micromel build MODEL_DIR|none --board NAME|all [--check] [--md FILE] [--json FILE]
+    micromel cores MODEL_DIR|none [--board NAME|all] [--inputs N] [--md FILE] [--json FILE]
 """
 from __future__ import annotations
 
@@ -93,6 +94,41 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_cores(args) -> int:
+    from . import boards, cores
+    from .codegen import write_text_atomic
+
+    model_dir = _model_dir(args.model_dir)
+    picked = [b for b in boards.find_boards(args.board) if b.emulated]
+    if not picked:
+        raise MicromelError(f"--board {args.board}: no emulated board among them "
+                            "(see `micromel boards`)")
+    gen_dir = boards.export(model_dir) if model_dir else None
+    results = []
+    for b in picked:
+        r = cores.run_core(b, model_dir, gen_dir, inputs=args.inputs)
+        results.append(r)
+        print(f"ran {b.offline_env:<13} {b.name:<14} {r.seconds:5.1f} s"
+              + (f"  (missing: {'; '.join(r.missing)})" if r.missing else ""), flush=True)
+    print()
+    print(cores.format_table(results), end="")
+    title = model_dir.resolve().name if model_dir else "firmware without a model"
+    if args.md:
+        write_text_atomic(Path(args.md), f"## Emulated cores: {title}\n\n"
+                          "Instructions counted by QEMU -icount (not cycles of a real core).\n\n"
+                          + cores.format_table(results, markdown=True))
+        print(f"\nMarkdown: {args.md}")
+    if args.json:
+        write_text_atomic(Path(args.json), json.dumps(
+            {"model": title, "cores": [r.to_dict() for r in results]}, indent=2) + "\n")
+        print(f"JSON: {args.json}")
+    bad = [r.board.name for r in results if not r.bit_exact]
+    if bad:
+        print(f"micromel: not bit-exact on: {', '.join(bad)}")
+        return 1
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("boards", help="list the boards micromel builds for (boards/catalogue.json)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -113,3 +149,18 @@ def register(sub) -> None:
     b.add_argument("--md", metavar="FILE", help="also write the size table as Markdown")
     b.add_argument("--json", metavar="FILE", help="also write the sizes as JSON")
     b.set_defaults(func=cmd_build)
+
+    c = sub.add_parser("cores", help="run the firmware on every emulated core: bit-exact checks and "
+                                     "instructions per inference",
+                       description="Build and boot MODEL_DIR's firmware on each emulated board "
+                                   "(QEMU: Cortex-M4F, M7, M33, M55, RV32), compare the front end "
+                                   "and the model bit for bit with their references, and print "
+                                   "instructions per front-end frame and per inference.")
+    c.add_argument("model_dir", metavar="MODEL_DIR",
+                   help="model folder (models/NAME), or 'none' for the firmware without a model")
+    c.add_argument("--board", default="all", help="emulated board(s) or environment(s); default all")
+    c.add_argument("--inputs", type=int, default=8,
+                   help="random model inputs generated on the device and compared (default 8)")
+    c.add_argument("--md", metavar="FILE", help="also write the table as Markdown")
+    c.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    c.set_defaults(func=cmd_cores)

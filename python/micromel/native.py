@@ -76,3 +76,38 @@ class HostParser:
 
     def buffered(self) -> int:
         return int(self.lib.mm_host_parser_buffered())
+
+
+class HostLink:
+    """A pyserial-like link to the firmware app running in-process (HostApp),
+    so `device.Device` drives the host build exactly as it drives a board."""
+
+    def __init__(self, app: HostApp):
+        self.app = app
+        self.buf = bytearray()
+        self.timeout = 0.1
+
+    @property
+    def in_waiting(self) -> int:
+        self.buf += self.app.read()
+        return len(self.buf)
+
+    def write(self, data: bytes) -> int:
+        self.app.rx(bytes(data))
+        return len(data)
+
+    def read(self, n: int = 1) -> bytes:
+        self.buf += self.app.read()
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def host_device(gen_dir, model_dir):
+    """A Device backed by the host build of the firmware for one model."""
+    from .device import Device
+
+    return Device(HostLink(HostApp(load(str(gen_dir), str(model_dir)))), "host-build")

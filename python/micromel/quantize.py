@@ -22,6 +22,7 @@ def to_int8(model, representative: np.ndarray, n_calib: int = 300, seed: int = 0
     """Convert a Keras model to a full-integer int8 TFLite flatbuffer and verify it."""
     import contextlib
     import io
+    import warnings
 
     import keras
     import tensorflow as tf
@@ -48,7 +49,10 @@ def to_int8(model, representative: np.ndarray, n_calib: int = 300, seed: int = 0
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    with contextlib.redirect_stdout(io.StringIO()):   # the converter prints its temp SavedModel
+    # the converter prints its temp SavedModel and warns about input statistics it does not
+    # need (the representative set calibrates the input)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         flat = conv.convert()
     check_int8_contract(flat)
     return flat

@@ -161,7 +161,7 @@ def register(sub) -> None:
     s = sub.add_parser(
         "segment", help="labelled events (start, end, label, confidence) in audio streams",
         description="Slide the model over each file, gate by energy, smooth, and write events.")
-    s.add_argument("paths", nargs="+", metavar="MODEL_DIR AUDIO",
+    s.add_argument("paths", nargs="+", metavar="PATH",
                    help="model folder then audio files (only audio files with --activity-only)")
     s.add_argument("--device", help="run on a device: 'emulate', a tty or a URL (STREAM mode)")
     s.add_argument("--out", help="output folder (default: print events to stdout)")
@@ -186,7 +186,7 @@ def register(sub) -> None:
     e.add_argument("--class", dest="class_name", default="speech")
     e.add_argument("--resolution", type=float, default=0.1, help="segment length (s)")
     e.add_argument("--collar", type=float, default=0.2, help="event onset/offset collar (s)")
-    e.add_argument("--auditok-thresholds", default="40,45,50,55,60,65",
+    e.add_argument("--auditok-thresholds", default="35,40,45,50,55,60",
                    help="auditok energy thresholds to try (its dB scale)")
     e.add_argument("--limit", type=int, help="only the first N streams")
     e.add_argument("--json", help="also write the results as JSON here")

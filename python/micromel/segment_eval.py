@@ -8,8 +8,8 @@ the same streams.
   integer state machine) with the model's segment config and the command line's overrides.
 - auditok (PyPI, energy-only): `auditok.split` with the same minimum duration, maximum
   silence and maximum duration, analysis window 50 ms, trailing silence dropped, over a grid
-  of energy thresholds; the best threshold (by segment-based F1) is reported, as its best
-  case. Every region it finds counts as the evaluated class (it cannot tell classes apart).
+  of energy thresholds and two maximum silences (micromel's max_gap and auditok's default
+  0.3 s); the best pair (by segment-based F1) is reported, as its best case. Every region it finds counts as the evaluated class (it cannot tell classes apart).
 - Metrics (sed_eval.sound_event): segment-based with `--resolution` seconds (default 0.1),
   event-based with an onset collar of `--collar` seconds and an offset collar of
   max(collar, 20 % of the event's length), accumulated over all streams (micro-averaged)."""
@@ -69,22 +69,26 @@ def streams_in(folder: Path, limit: int | None = None) -> list[Path]:
     return wavs[:limit] if limit else wavs
 
 
-def auditok_events(wav: Path, threshold: float, cfg, label: str) -> list:
+def auditok_events(wav: Path, threshold: float, cfg, label: str,
+                   max_silence: float | None = None) -> list:
     import auditok
 
     regions = auditok.split(str(wav), min_dur=max(cfg.min_duration, 0.05),
-                            max_dur=cfg.max_duration or 3600.0, max_silence=cfg.max_gap,
+                            max_dur=cfg.max_duration or 3600.0,
+                            max_silence=cfg.max_gap if max_silence is None else max_silence,
                             drop_trailing_silence=True, energy_threshold=threshold,
                             analysis_window=0.05)
     return [(float(r.start), float(r.end), label) for r in regions]
 
 
+AUDITOK_DEFAULT_MAX_SILENCE = 0.3
+
 TUNE_GRID = {
-    "median": (1, 3, 5, 7),
-    "enter": (0.5, 0.6, 0.7),
-    "exit": (0.3, 0.4, 0.5),
-    "min_duration": (0.1, 0.2, 0.3),
-    "max_gap": (0.1, 0.2, 0.3, 0.5),
+    "median": (1, 3, 5, 7, 9, 11),
+    "enter": (0.5, 0.6, 0.7, 0.8),
+    "exit": (0.2, 0.3, 0.4, 0.5),
+    "min_duration": (0.1, 0.3),
+    "max_gap": (0.1, 0.3),
 }
 
 
@@ -157,8 +161,10 @@ def run_evaluation(args) -> int:
     except ValueError:
         raise MicromelError(f"--auditok-thresholds {args.auditok_thresholds}: expected numbers "
                             "separated by commas") from None
+    silences = sorted({round(cfg.max_gap, 3), AUDITOK_DEFAULT_MAX_SILENCE})
+    grid = [(t, ms) for ms in silences for t in grid]
     mm = Scores(label, args.resolution, args.collar)
-    au = {t: Scores(label, args.resolution, args.collar) for t in grid}
+    au = {g: Scores(label, args.resolution, args.collar) for g in grid}
     scorer = run.Scorer(model_dir)
     total_s, t0 = 0.0, time.time()
     for k, wav in enumerate(wavs):
@@ -166,8 +172,8 @@ def run_evaluation(args) -> int:
         res = run.segment_file(wav, model_dir, p, scorer)
         total_s += res.duration
         mm.add(truth, [(e.start, e.end, e.label) for e in res.events], wav.name)
-        for t in grid:
-            au[t].add(truth, auditok_events(wav, t, cfg, label), wav.name)
+        for t, ms in grid:
+            au[(t, ms)].add(truth, auditok_events(wav, t, cfg, label, ms), wav.name)
         if not args.quiet:
             print(f"[{k + 1}/{len(wavs)}] {wav.name}: {len(res.events)} events "
                   f"({time.time() - t0:.0f} s)", file=sys.stderr)
@@ -178,8 +184,9 @@ def run_evaluation(args) -> int:
         "seconds": round(total_s, 1), "class": label, "resolution": args.resolution,
         "collar": args.collar, "segment_config": cfg.to_dict(),
         "micromel": mm.summary(),
-        "auditok": {"best_threshold": best, "best": au_sum[best],
-                    "grid": {str(t): au_sum[t] for t in grid}},
+        "auditok": {"best_threshold": best[0], "best_max_silence": best[1], "best": au_sum[best],
+                    "grid": {f"{t:g} dB, max_silence {ms:g} s": au_sum[(t, ms)]
+                             for t, ms in grid}},
     }
     f_mm = out["micromel"]["segment"]["f_measure"]
     f_au = au_sum[best]["segment"]["f_measure"]
@@ -194,10 +201,10 @@ def run_evaluation(args) -> int:
               f"{b['precision']:6.3f} {b['recall']:6.3f} {b['f_measure']:6.3f}")
 
     row(f"micromel ({model_dir.name})", out["micromel"])
-    for t in grid:
-        row(f"auditok energy {t:g}" + (" (best)" if t == best else ""), au_sum[t])
-    print(f"segment F1: micromel {f_mm:.3f}, auditok best {f_au:.3f} (threshold {best:g}), "
-          f"margin {f_mm - f_au:+.3f}")
+    for t, ms in grid:
+        row(f"auditok {t:g} dB, sil {ms:g} s" + (" *" if (t, ms) == best else ""), au_sum[(t, ms)])
+    print(f"segment F1: micromel {f_mm:.3f}, auditok best (*) {f_au:.3f} (threshold {best[0]:g}, "
+          f"max_silence {best[1]:g} s), margin {f_mm - f_au:+.3f}")
     if args.json:
         from .codegen import write_text_atomic
 

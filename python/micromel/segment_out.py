@@ -102,7 +102,8 @@ def plot(res, pcm, frontend_cfg, out_png: Path, truth: list | None = None) -> Pa
                             for j in range(len(res.trace.silent))])
         ax = axes[2]
         for c, lab in enumerate(labels):
-            pr = np.array([(s[c] + 128) / 256 if s is not None else 0.0 for s in res.trace.scores])
+            pr = np.array([(int(s[c]) + 128) / 256 if s is not None else 0.0
+                           for s in res.trace.scores])
             ax.plot(centres, pr, lw=1, color=colors[c % len(colors)], label=lab)
         ax.axhline((res.params.enter_q + 128) / 256, ls="--", lw=0.6, color="k")
         ax.axhline((res.params.exit_q + 128) / 256, ls=":", lw=0.6, color="k")

@@ -7,9 +7,9 @@ Pipeline:
    build/cache/features/ keyed by the front-end config, window length, the dataset's file
    list (path, label, split, size, mtime), the augmentation settings and the seed.
 2. CNN (micromel.models_cnn): every epoch draws a class-balanced sample of windows (a class
-   is drawn uniformly, then a clip of it, then a random non-silent start frame of that clip,
-   so the hit lands anywhere in the window), applies SpecAugment and mixup, and takes one
-   pass. Adam with cosine-decayed learning rate, label smoothing. Early stopping on the
+   is drawn uniformly, then a clip of it, then one of the clip's non-silent windows on the
+   evaluation grid; waveform time shifts move the onset within the first window), applies
+   SpecAugment and mixup, and takes one pass. Adam with cosine-decayed learning rate, label smoothing. Early stopping on the
    validation split's window loss (patience), best weights restored.
 3. int8 conversion (micromel.quantize) with the int8-input contract verified.
 4. Forest (micromel.forest) on the same windows, exported as forest.h with emlearn.
@@ -242,13 +242,17 @@ def eval_windows(cf: ClipFeatures, w: win.WindowConfig, fr: win.Framing):
 
 
 class EpochSampler:
-    """Class-balanced windows at random non-silent start frames."""
+    """Class-balanced windows: a class, then one of its clips (or augmented copies), then one
+    of that clip's non-silent windows on the evaluation grid (start frames 0, S, 2S, ...),
+    so training sees windows where evaluation and the device see them: the first one
+    holds the onset (moved by the waveform time-shift augmentation), later ones the decay."""
 
     def __init__(self, cf: ClipFeatures, w: win.WindowConfig, fr: win.Framing, n_classes: int):
         thr = win.gate_threshold(w, fr)
         self.cf = cf
         self.w = w
         self.starts = [np.flatnonzero(e >= thr) for e in cf.energy]
+        self.starts = [s[s % w.hop_frames == 0] for s in self.starts]
         usable = np.array([len(s) > 0 for s in self.starts])
         self.by_class = [np.flatnonzero((cf.label == c) & usable) for c in range(n_classes)]
         self.n_classes = n_classes

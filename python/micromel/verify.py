@@ -80,6 +80,37 @@ def _first_diff(a: np.ndarray, b: np.ndarray) -> dict | None:
     return {"count": int(len(idx)), "first_index": list(i), "host": int(a[i]), "device": int(b[i])}
 
 
+_layer_diff_lock = threading.Lock()
+_layer_diff_done = {"done": False}
+
+
+def layer_diff(dev, ref: Reference, window: np.ndarray) -> dict:
+    """Where a window's scores first differ: every layer of the model on the
+    device (fetched in slices) against TFLite Micro's intermediate tensors."""
+    from .engine.export import compile_model
+    from .engine.runner import DeviceModel, Tflm, first_difference
+
+    plan = compile_model(ref.model_dir).plan
+    want = Tflm(plan).run(window)
+    got = DeviceModel(plan, dev)
+    return first_difference(plan, want, lambda i: got.layer(window, i)) or {"layer": None}
+
+
+def _maybe_layer_diff(dev, ref: Reference, host, score_diffs: list) -> dict | None:
+    """Only for the first clip with a score mismatch (it costs a layer dump)."""
+    w = next((d["window"] for d in score_diffs if "window" in d and "host" in d), None)
+    if w is None:
+        return None
+    with _layer_diff_lock:
+        if _layer_diff_done["done"]:
+            return None
+        _layer_diff_done["done"] = True
+    try:
+        return {"window": w, **layer_diff(dev, ref, host.windows[w])}
+    except Exception as e:  # noqa: BLE001 - the diff is a diagnosis, never fatal
+        return {"window": w, "error": str(e)}
+
+
 def check_clip_audio(dev, ref: Reference, clip: Clip, pcm: np.ndarray) -> dict:
     """Audio mode: the device runs front end + windows + gate + model + vote."""
     host = ref.clip(pcm)
@@ -97,6 +128,7 @@ def check_clip_audio(dev, ref: Reference, clip: Clip, pcm: np.ndarray) -> dict:
                 score_diffs.append({"window": w, "host": hs.tolist(), "device": dw.scores.tolist()})
     vote_match = got.vote == host.vote and np.array_equal(got.acc, host.acc)
     return {
+        "layer_diff": _maybe_layer_diff(dev, ref, host, score_diffs),
         "features_match": feat_diff is None,
         "features_diff": feat_diff,
         "scores_match": not score_diffs and vote_match,
@@ -129,6 +161,7 @@ def check_clip_features(dev, ref: Reference, clip: Clip, pcm: np.ndarray) -> dic
     else:
         vote = win.SILENCE
     return {
+        "layer_diff": _maybe_layer_diff(dev, ref, host, score_diffs),
         "features_match": True,  # the device was given the host's features
         "features_diff": None,
         "scores_match": not score_diffs,
@@ -171,6 +204,7 @@ def run_verify(model_dir: Path, data: str, devices: list[str], mode: str = "audi
     model_dir = Path(model_dir)
     ref = Reference(model_dir)
     want_hash = model_hash(model_dir)
+    _layer_diff_done["done"] = False
     ds = load_dataset(data, labels=ref.labels, check_files=False)
     items = ds.split(split)
     if not items:
@@ -350,4 +384,10 @@ def write_report(report_dir: Path, summary: dict, records: list[dict], ref: Refe
         rec = next(r for r in records if r["clip"] == s["first_mismatch"])
         lines += ["## First mismatch", "", f"clip `{rec['clip']}`", "", "```",
                   json.dumps({k: rec[k] for k in ("features_diff", "scores_diff")}, indent=1), "```", ""]
+        diff = next((r["layer_diff"] for r in records if r.get("layer_diff")), None)
+        if diff:
+            lines += ["## Per-layer diff (first clip with a score mismatch)", "",
+                      "Every layer's output on the device against TFLite Micro's intermediate "
+                      "tensors for the first mismatching window:", "", "```",
+                      json.dumps(diff, indent=1), "```", ""]
     write_text_atomic(report_dir / "report.md", "\n".join(lines))

@@ -15,12 +15,16 @@ void mm_clip_push_block(mm_clip_state *s, const int16_t *block) {
 }
 
 int32_t mm_clip_push_frame(mm_clip_state *s, const int8_t *frame) {
+  return mm_clip_push_frame_every(s, frame, MM_CLIP_HOP_FRAMES);
+}
+
+int32_t mm_clip_push_frame_every(mm_clip_state *s, const int8_t *frame, uint32_t hop_frames) {
   memcpy(s->frames[s->n_frames % MM_CLIP_FRAMES], frame, MM_CLIP_N_MELS);
   uint32_t f = s->n_frames++;
   if (f + 1 < MM_CLIP_FRAMES) return -1;
   uint32_t first = f + 1 - MM_CLIP_FRAMES; /* first frame of the candidate window */
-  if (first % MM_CLIP_HOP_FRAMES) return -1;
-  return (int32_t)(first / MM_CLIP_HOP_FRAMES);
+  if (first % hop_frames) return -1;
+  return (int32_t)(first / hop_frames);
 }
 
 /* Window w covers blocks [w*S, w*S + WINDOW_BLOCKS): the frame that completes

@@ -30,6 +30,9 @@ void mm_clip_push_block(mm_clip_state *s, const int16_t *block);
 
 /* Push the next frame. Returns the index of the window it completes, or -1. */
 int32_t mm_clip_push_frame(mm_clip_state *s, const int8_t *frame);
+/* The same with windows every hop_frames frames (STREAM slides with the
+ * segmentation hop, classification of clips with MM_CLIP_HOP_FRAMES). */
+int32_t mm_clip_push_frame_every(mm_clip_state *s, const int8_t *frame, uint32_t hop_frames);
 
 /* Sum of squares of the samples the window just completed covers. */
 int64_t mm_clip_window_energy(const mm_clip_state *s);

@@ -4,30 +4,47 @@
  * exact in 64 bits (UMLAL): no rounding at all. */
 #include "mm_frontend.h"
 
-#if defined(__ARM_FEATURE_DSP)
-/* one UMLAL per weight (GCC may otherwise split 64-bit sums into UMULL + ADDS/ADC) */
-#define MAC(lo, hi, p, w) __asm__("umlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(p), "r"(w))
-#else
-#define MAC(lo, hi, p, w)                                              \
-  do {                                                                 \
-    const uint64_t acc_ = ((uint64_t)(hi) << 32 | (lo)) + (uint64_t)(p) * (w); \
-    (lo) = (uint32_t)acc_, (hi) = (uint32_t)(acc_ >> 32);              \
-  } while (0)
-#endif
-
 void mm_fe_filterbank(const uint32_t *power, uint64_t *mel) {
   const uint32_t *p = power + MM_FE_BIN_LO;
-  const uint16_t *wd = mm_fe_mel_w_down, *wu = mm_fe_mel_w_up;
+  const uint16_t *w = mm_fe_mel_weights; /* (down, up) per bin */
+#if defined(__ARM_FEATURE_DSP)
+  /* the bin loop in assembly: 7 instructions per bin (GCC's version spills and splits
+   * the 64-bit sums) */
   uint32_t dlo = 0, dhi = 0; /* band s - 1, completed in segment s */
-  int k = MM_FE_BIN_LO;
   for (int s = 0; s <= MM_FE_N_MELS; s++) {
+    const uint32_t *end = power + mm_fe_mel_seg_end[s];
     uint32_t ulo = 0, uhi = 0; /* band s, started in segment s */
-    for (const int end = mm_fe_mel_seg_end[s]; k < end; k++) {
-      const uint32_t pk = *p++, w_down = *wd++, w_up = *wu++;
-      MAC(dlo, dhi, pk, w_down);
-      MAC(ulo, uhi, pk, w_up);
-    }
+    uint32_t pk, wd, wu;
+    __asm__ volatile(
+        "cmp %[p], %[end]\n\t"
+        "bhs 2f\n"
+        "1:\n\t"
+        "ldr %[pk], [%[p]], #4\n\t"
+        "ldrh %[wd], [%[w]], #2\n\t"
+        "ldrh %[wu], [%[w]], #2\n\t"
+        "umlal %[dlo], %[dhi], %[pk], %[wd]\n\t"
+        "umlal %[ulo], %[uhi], %[pk], %[wu]\n\t"
+        "cmp %[p], %[end]\n\t"
+        "blo 1b\n"
+        "2:"
+        : [p] "+r"(p), [w] "+r"(w), [dlo] "+r"(dlo), [dhi] "+r"(dhi), [ulo] "+r"(ulo),
+          [uhi] "+r"(uhi), [pk] "=&r"(pk), [wd] "=&r"(wd), [wu] "=&r"(wu)
+        : [end] "r"(end)
+        : "cc", "memory");
     if (s > 0) mel[s - 1] = (uint64_t)dhi << 32 | dlo;
     dlo = ulo, dhi = uhi;
   }
+#else
+  uint64_t down = 0; /* band s - 1, completed in segment s */
+  for (int s = 0; s <= MM_FE_N_MELS; s++) {
+    const uint32_t *end = power + mm_fe_mel_seg_end[s];
+    uint64_t up = 0; /* band s, started in segment s */
+    for (; p < end; p++, w += 2) {
+      down += (uint64_t)*p * w[0];
+      up += (uint64_t)*p * w[1];
+    }
+    if (s > 0) mel[s - 1] = down;
+    down = up;
+  }
+#endif
 }

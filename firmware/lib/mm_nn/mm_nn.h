@@ -49,14 +49,17 @@ typedef struct {
   uint8_t exact;      /* 1: TFLite's arithmetic in int64 (the exporter's choice) */
 } mm_nn_out;
 
-/* CONV_2D (general, and FULLY_CONNECTED as a 1x1 conv over `rows` pixels).
- * Weights: portable path int8 [out_c][k] with k = kh*kw*in_c in (ky, kx, c)
- * order; DSP path int16 (doubled values) packed for mm_nn_matmul. */
+/* CONV_2D (general and 1x1) and FULLY_CONNECTED.
+ * Weights: portable path int8 [out_c][k]; DSP path int16 (doubled values)
+ * packed for mm_nn_matmul2. For a general conv, k = kh * row_k: each kernel
+ * row's kw * in_c weights in (kx, c) order, padded with zeros to row_k (a
+ * multiple of 4). For 1x1 and FULLY_CONNECTED, k = in_c and row_k = k. */
 typedef struct {
   const void *weights;
   mm_nn_out out;
   uint16_t in_w, in_c, out_w, out_c;
-  uint16_t k;          /* kh * kw * in_c */
+  uint16_t k;          /* values per output: kh * row_k (general conv) or in_c */
+  uint16_t row_k;      /* general conv: kw * in_c rounded up to 4 */
   uint8_t kh, kw, sh, sw;
   int16_t pad_l;       /* columns of padding on the left */
   int8_t zp_in;
@@ -82,10 +85,14 @@ typedef struct {
   int16_t pad_l;
   int8_t zp_in;
   uint8_t dsp_ok;      /* the DSP layout exists (c % 4 == 0) */
+  const int32_t *edge; /* DSP 3x3: 2 * zp_in * (sum of the first, then the last,
+                          kernel column's weights) per channel; or NULL */
 } mm_nn_dwconv_params;
 
-/* rows[ky]: input row, or a row of zero points (never NULL). */
-void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out);
+/* rows[ky]: input row, or a row of zero points (never NULL). scratch:
+ * kh * kw * c bytes. */
+void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out,
+                      void *scratch);
 
 /* AVERAGE_POOL_2D and MAX_POOL_2D: rows[ky] NULL when padding (excluded). */
 typedef struct {

@@ -1,72 +1,80 @@
-/* CONV_2D, general kernel size, stride and padding: im2col of two output
- * pixels at a time (padding filled with the input zero point, which the
- * bias already accounts for), then the matrix engine. */
+/* CONV_2D, general kernel size, stride and padding. Each kernel row of a
+ * window is kw * in_c contiguous input bytes; the exporter pads it to
+ * row_k, a multiple of 4, with zero weights, so the DSP path reads every
+ * kernel row with word loads straight from the input row (the bytes past
+ * the window meet zero weights) and packs two pixels for the matrix engine.
+ * A window that leaves the input (padding) is staged first, the input zero
+ * point outside (which the bias already accounts for). */
 #include "mm_nn_internal.h"
 
-/* Copy n bytes; the kernel rows of small convolutions are a few bytes. */
-MM_NN_INLINE void copy_small(int8_t *dst, const int8_t *src, int n) {
-  if (n > 16) {
-    memcpy(dst, src, (size_t)n);
-  } else {
-    while (n--) *dst++ = *src++;
-  }
-}
-
-MM_NN_INLINE void fill_small(int8_t *dst, int8_t v, int n) {
-  if (n > 16) {
-    memset(dst, v, (size_t)n);
-  } else {
-    while (n--) *dst++ = v;
-  }
-}
-
-/* The k = kh*kw*in_c input values of output column ox, in (ky, kx, c) order. */
-static void gather(const mm_nn_conv_params *p, const int8_t *const *rows, int ox, int8_t *dst) {
-  const int c = p->in_c, kw = p->kw;
+/* Where each kernel row of output column ox starts. */
+static void sources(const mm_nn_conv_params *p, const int8_t *const *rows, int ox,
+                    const int8_t **src, int8_t *stage) {
+  const int c = p->in_c, kw = p->kw, rk = p->row_k;
   const int ix0 = ox * p->sw - p->pad_l;
   const int inside = ix0 >= 0 && ix0 + kw <= p->in_w;
   int ky, kx;
-  for (ky = 0; ky < p->kh; ky++, dst += kw * c) {
+  for (ky = 0; ky < p->kh; ky++, stage += rk) {
     const int8_t *row = rows[ky];
-    if (!row) {
-      fill_small(dst, p->zp_in, kw * c);
-    } else if (inside) {
-      copy_small(dst, row + ix0 * c, kw * c);
-    } else {
+    if (row && inside) {
+      src[ky] = row + ix0 * c;
+      continue;
+    }
+    memset(stage, p->zp_in, (size_t)rk);
+    if (row) {
       for (kx = 0; kx < kw; kx++) {
         int ix = ix0 + kx;
-        if (ix >= 0 && ix < p->in_w) {
-          copy_small(dst + kx * c, row + ix * c, c);
-        } else {
-          fill_small(dst + kx * c, p->zp_in, c);
-        }
+        if (ix >= 0 && ix < p->in_w) memcpy(stage + kx * c, row + ix * c, (size_t)c);
       }
     }
+    src[ky] = stage;
   }
 }
 
-/* scratch: 2*k bytes of im2col, the packed pair (DSP), out_c junk bytes. */
+/* scratch: two staged windows (2 * kh * row_k), then the packed pair (DSP)
+ * or the two pixels' values (portable), then out_c junk bytes. */
 void mm_nn_conv_row(const mm_nn_conv_params *p, const int8_t *const *rows, int8_t *out,
                     void *scratch) {
-  const int k = p->k, cout = p->out_c;
-  int8_t *col_a = (int8_t *)scratch;
-  int8_t *col_b = col_a + k;
+  const int kh = p->kh, rk = p->row_k, k = p->k, cout = p->out_c;
+  const int8_t *sa[16], *sb[16];
+  int8_t *stage_a = (int8_t *)scratch;
+  int8_t *stage_b = stage_a + kh * rk;
+  int8_t *buf = stage_b + kh * rk; /* 4-aligned: rk is a multiple of 4 */
 #if MM_NN_DSP
-  int32_t *packed = (int32_t *)(((uintptr_t)(col_b + k) + 3u) & ~(uintptr_t)3u);
-  int8_t *junk = (int8_t *)packed + mm_nn_pack2_bytes(k);
+  int8_t *junk = buf + mm_nn_pack2_bytes(k);
 #else
-  int8_t *junk = col_b + k;
+  int8_t *junk = buf + 2 * k;
 #endif
-  int ox;
+  int ox, ky, j;
   for (ox = 0; ox < p->out_w; ox += 2, out += 2 * cout) {
     const int pair = ox + 1 < p->out_w;
-    gather(p, rows, ox, col_a);
-    if (pair) gather(p, rows, ox + 1, col_b);
+    sources(p, rows, ox, sa, stage_a);
+    if (pair) {
+      sources(p, rows, ox + 1, sb, stage_b);
+    } else {
+      for (ky = 0; ky < kh; ky++) sb[ky] = sa[ky];
+    }
 #if MM_NN_DSP
-    mm_nn_pack2(col_a, pair ? col_b : col_a, k, packed);
-    mm_nn_matmul2(p, packed, 0, out, pair ? out + cout : junk);
+    {
+      int32_t *o = (int32_t *)buf;
+      for (ky = 0; ky < kh; ky++) {
+        const int8_t *a = sa[ky], *b = sb[ky];
+        for (j = 0; j < rk; j += 4, o += 4) {
+          int32_t va = mm_read32(a + j), vb = mm_read32(b + j);
+          o[0] = mm_sxtb16(va);
+          o[1] = mm_sxtb16_ror8(va);
+          o[2] = mm_sxtb16(vb);
+          o[3] = mm_sxtb16_ror8(vb);
+        }
+      }
+      mm_nn_matmul2(p, buf, 0, out, pair ? out + cout : junk);
+    }
 #else
-    mm_nn_matmul2(p, col_a, pair ? col_b : col_a, out, pair ? out + cout : junk);
+    for (ky = 0; ky < kh; ky++) {
+      memcpy(buf + ky * rk, sa[ky], (size_t)rk);
+      memcpy(buf + k + ky * rk, sb[ky], (size_t)rk);
+    }
+    mm_nn_matmul2(p, buf, buf + k, out, pair ? out + cout : junk);
 #endif
   }
 }

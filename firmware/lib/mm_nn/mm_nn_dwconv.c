@@ -1,51 +1,33 @@
 /* DEPTHWISE_CONV_2D, depth multiplier 1, any kernel size, stride and
- * padding. Rows of vertical padding arrive as rows of the input zero point;
- * columns of horizontal padding are handled here (output pixels whose
- * window leaves the row take the exact slow path).
+ * padding. Rows of vertical padding arrive as rows of the input zero point
+ * (the bias already accounts for zero-point inputs); an output pixel whose
+ * window leaves the row horizontally has its window copied into scratch with
+ * zero points around, so every pixel takes the same arithmetic.
  *
  * DSP path (channels a multiple of 4): one 32-bit load brings 4 channels of
  * one tap; SXTB16 splits them into (c0, c2) and (c1, c3); the weights are
  * stored per group of 4 channels and per tap as the int16 pairs
- * (w_c0, w_c2) (w_c1, w_c3), doubled; SMLABB/SMLATT accumulate each lane. */
+ * (w_c0, w_c2) (w_c1, w_c3), doubled; SMLABB/SMLATT accumulate each lane.
+ * 3x3 kernels (the usual) run in assembly, 8 instructions per tap of 4
+ * channels and 7 per requantized output. */
 #include "mm_nn_internal.h"
 
-/* One output pixel, every channel, taps outside the row read as zp_in. */
-MM_NN_INLINE void pixel_ref(const mm_nn_dwconv_params *p, const int8_t *const *rows, int ix0,
-                            int8_t *out, const int mode) {
-  const int c = p->c, kw = p->kw;
-  const int8_t *w = (const int8_t *)p->weights;
-  int ch, ky, kx;
 #if MM_NN_DSP
-  /* the DSP layout: group g, tap t, lane pair */
-  const int16_t *w16 = (const int16_t *)p->weights;
-#endif
-  for (ch = 0; ch < c; ch++) {
-    int32_t acc = 0;
-    for (ky = 0; ky < p->kh; ky++) {
-      for (kx = 0; kx < kw; kx++) {
-        int ix = ix0 + kx;
-        int32_t x = (ix >= 0 && ix < p->in_w) ? rows[ky][ix * c + ch] : p->zp_in;
-#if MM_NN_DSP
-        if (p->dsp_ok) {
-          int g = ch >> 2, lane = ch & 3, t = ky * kw + kx;
-          /* words: (c0,c2) (c1,c3) -> int16 index */
-          int idx = ((g * p->kh * kw + t) * 2 + (lane & 1)) * 2 + (lane >> 1);
-          acc += x * w16[idx];
-          continue;
-        }
-#endif
-        acc += 2 * x * w[(ky * kw + kx) * c + ch];
-      }
-    }
-    const mm_nn_rq *q = &p->out.rq[ch];
-    out[ch] = mm_requant((int32_t)((uint32_t)q->bias + (uint32_t)acc), q, &p->out, mode);
-  }
-}
+/* One tap of 4 channels into accumulators a[0..3]. */
+#define TAP4(x, wp, a0, a1, a2, a3)        \
+  do {                                     \
+    int32_t xe_ = mm_sxtb16(x);            \
+    int32_t xo_ = mm_sxtb16_ror8(x);       \
+    a0 = mm_smlabb(xe_, (wp)[0], a0);      \
+    a2 = mm_smlatt(xe_, (wp)[0], a2);      \
+    a1 = mm_smlabb(xo_, (wp)[1], a1);      \
+    a3 = mm_smlatt(xo_, (wp)[1], a3);      \
+  } while (0)
 
-#if MM_NN_DSP
-/* Interior pixel, 4 channels per step. */
-MM_NN_INLINE void pixel_dsp(const mm_nn_dwconv_params *p, const int8_t *const *rows, int ix0,
-                            int8_t *out, const int mode) {
+/* One output pixel: rows[ky] + col0 is the window's first column, pixels
+ * `c` bytes apart. */
+MM_NN_INLINE void pixel1(const mm_nn_dwconv_params *p, const int8_t *const *rows, int col0,
+                         int8_t *out, const int mode) {
   const int c = p->c, kh = p->kh, kw = p->kw;
   const int32_t *w = (const int32_t *)p->weights;
   const mm_nn_rq *q = p->out.rq;
@@ -53,16 +35,8 @@ MM_NN_INLINE void pixel_dsp(const mm_nn_dwconv_params *p, const int8_t *const *r
   for (ch = 0; ch < c; ch += 4, q += 4, out += 4) {
     int32_t a0 = q[0].bias, a1 = q[1].bias, a2 = q[2].bias, a3 = q[3].bias;
     for (ky = 0; ky < kh; ky++) {
-      const int8_t *r = rows[ky] + ix0 * c + ch;
-      for (kx = 0; kx < kw; kx++, r += c, w += 2) {
-        int32_t x = mm_read32(r);
-        int32_t xe = mm_sxtb16(x), xo = mm_sxtb16_ror8(x);
-        int32_t w02 = w[0], w13 = w[1];
-        a0 = mm_smlabb(xe, w02, a0);
-        a2 = mm_smlatt(xe, w02, a2);
-        a1 = mm_smlabb(xo, w13, a1);
-        a3 = mm_smlatt(xo, w13, a3);
-      }
+      const int8_t *r = rows[ky] + col0 + ch;
+      for (kx = 0; kx < kw; kx++, r += c, w += 2) TAP4(mm_read32(r), w, a0, a1, a2, a3);
     }
     out[0] = mm_requant(a0, &q[0], &p->out, mode);
     out[1] = mm_requant(a1, &q[1], &p->out, mode);
@@ -70,33 +44,245 @@ MM_NN_INLINE void pixel_dsp(const mm_nn_dwconv_params *p, const int8_t *const *r
     out[3] = mm_requant(a3, &q[3], &p->out, mode);
   }
 }
+
+#if MM_NN_NATIVE_DSP
+/* One 3x3 output pixel, every group of 4 channels, in assembly: each kernel
+ * row pointer moves 4 bytes with a pre-indexed load (the first tap), the
+ * other two taps are at [r, c] and [r, c, lsl #1]; weights come by
+ * post-incremented LDRD. 8 instructions per tap of 4 channels. */
+#define MM_DW_TAP(addr)                          \
+  "ldr %[x], " addr "\n\t"                       \
+  "ldrd %[w0], %[w1], [%[w]], #8\n\t"            \
+  "sxtb16 %[xo], %[x], ror #8\n\t"               \
+  "sxtb16 %[x], %[x]\n\t"                        \
+  "smlabb %[a0], %[x], %[w0], %[a0]\n\t"         \
+  "smlatt %[a2], %[x], %[w0], %[a2]\n\t"         \
+  "smlabb %[a1], %[xo], %[w1], %[a1]\n\t"        \
+  "smlatt %[a3], %[xo], %[w1], %[a3]\n\t"
+
+/* edge: 0 all three columns; 1 the window's first column is left padding;
+ * 2 its last column is right padding. A padding column would multiply the
+ * zero point: the exporter's per-channel sums p->edge (left then right,
+ * doubled) add that in, so border pixels need no copy. */
+MM_NN_INLINE void pixel_k3(const mm_nn_dwconv_params *p, const int8_t *const *rows, int col0,
+                           int8_t *out, const int mode, const int edge) {
+  const int c = p->c;
+  const int32_t cs = c;
+  const int32_t *w = (const int32_t *)p->weights;
+  const mm_nn_rq *q = p->out.rq;
+  const int32_t *corr = edge == 1 ? p->edge : p->edge + c;
+  /* 4 bytes before the first tap: the pre-indexed load moves them on */
+  const int8_t *r0 = rows[0] + col0 - 4, *r1 = rows[1] + col0 - 4, *r2 = rows[2] + col0 - 4;
+  int ch;
+  for (ch = 0; ch < c; ch += 4, q += 4, out += 4) {
+    int32_t a0 = q[0].bias, a1 = q[1].bias, a2 = q[2].bias, a3 = q[3].bias;
+    int32_t x, xo, w0, w1;
+    if (edge) {
+      a0 += corr[ch];
+      a1 += corr[ch + 1];
+      a2 += corr[ch + 2];
+      a3 += corr[ch + 3];
+    }
+#define MM_DW_ASM(code, ptr)                                                             \
+  __asm__ volatile(code                                                                   \
+                   : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),          \
+                     [r] "+r"(ptr), [w] "+r"(w), [x] "=&r"(x), [xo] "=&r"(xo),              \
+                     [w0] "=&r"(w0), [w1] "=&r"(w1)                                       \
+                   : [c] "r"(cs)                                                          \
+                   : "memory")
+#define MM_DW_FULL MM_DW_TAP("[%[r], #4]!") MM_DW_TAP("[%[r], %[c]]") \
+  MM_DW_TAP("[%[r], %[c], lsl #1]")
+#define MM_DW_LEFT "add %[r], %[r], #4\n\tadd %[w], %[w], #8\n\t" \
+  MM_DW_TAP("[%[r], %[c]]") MM_DW_TAP("[%[r], %[c], lsl #1]")
+#define MM_DW_RIGHT MM_DW_TAP("[%[r], #4]!") MM_DW_TAP("[%[r], %[c]]") \
+  "add %[w], %[w], #8\n\t"
+    /* one statement per kernel row: eleven registers each */
+    if (edge == 0) {
+      MM_DW_ASM(MM_DW_FULL, r0);
+      MM_DW_ASM(MM_DW_FULL, r1);
+      MM_DW_ASM(MM_DW_FULL, r2);
+    } else if (edge == 1) {
+      MM_DW_ASM(MM_DW_LEFT, r0);
+      MM_DW_ASM(MM_DW_LEFT, r1);
+      MM_DW_ASM(MM_DW_LEFT, r2);
+    } else {
+      MM_DW_ASM(MM_DW_RIGHT, r0);
+      MM_DW_ASM(MM_DW_RIGHT, r1);
+      MM_DW_ASM(MM_DW_RIGHT, r2);
+    }
+#undef MM_DW_ASM
+#undef MM_DW_FULL
+#undef MM_DW_LEFT
+#undef MM_DW_RIGHT
+    if (mode == MM_RQ_FAST_FULL) {
+      int32_t m, ad, sh, t;
+      __asm__ volatile(
+#define MM_DW_STORE(i, a)                                   \
+  "ldrd %[m], %[ad], [%[q], #" #i "*16+4]\n\t"              \
+  "ldr %[sh], [%[q], #" #i "*16+12]\n\t"                    \
+  "add %[t], %[ad], %[" a "], asr #31\n\t"                  \
+  "smmlar %[" a "], %[" a "], %[m], %[t]\n\t"               \
+  "asr %[" a "], %[" a "], %[sh]\n\t"                       \
+  "ssat %[" a "], #8, %[" a "]\n\t"                         \
+  "strb %[" a "], [%[o], #" #i "]\n\t"
+          MM_DW_STORE(0, "a0") MM_DW_STORE(1, "a1") MM_DW_STORE(2, "a2") MM_DW_STORE(3, "a3")
+#undef MM_DW_STORE
+          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m),
+            [ad] "=&r"(ad), [sh] "=&r"(sh), [t] "=&r"(t)
+          : [q] "r"(q), [o] "r"(out)
+          : "memory");
+    } else {
+      out[0] = mm_requant(a0, &q[0], &p->out, mode);
+      out[1] = mm_requant(a1, &q[1], &p->out, mode);
+      out[2] = mm_requant(a2, &q[2], &p->out, mode);
+      out[3] = mm_requant(a3, &q[3], &p->out, mode);
+    }
+  }
+}
+#undef MM_DW_TAP
+
+/* Out of line: the assembly wants nearly every register, so it must not be
+ * inlined into a caller with more live values. */
+static __attribute__((noinline)) void k3_pixel(const mm_nn_dwconv_params *p,
+                                               const int8_t *const *rows, int col0, int8_t *out,
+                                               int mode, int edge) {
+#define MM_K3(m)                                            \
+  do {                                                      \
+    if (edge == 0) pixel_k3(p, rows, col0, out, m, 0);      \
+    else if (edge == 1) pixel_k3(p, rows, col0, out, m, 1); \
+    else pixel_k3(p, rows, col0, out, m, 2);                \
+  } while (0)
+  if (mode == MM_RQ_FAST_FULL) {
+    MM_K3(MM_RQ_FAST_FULL);
+  } else if (mode == MM_RQ_FAST_CLAMP) {
+    MM_K3(MM_RQ_FAST_CLAMP);
+  } else {
+    MM_K3(MM_RQ_EXACT);
+  }
+#undef MM_K3
+}
+#endif
 #endif
 
-MM_NN_INLINE void row_impl(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out,
-                           const int mode) {
-  int ox;
-  for (ox = 0; ox < p->out_w; ox++, out += p->c) {
-    const int ix0 = ox * p->sw - p->pad_l;
-#if MM_NN_DSP
-    if (p->dsp_ok && ix0 >= 0 && ix0 + p->kw <= p->in_w) {
-      pixel_dsp(p, rows, ix0, out, mode);
-      continue;
+/* Portable (and channels not a multiple of 4): one pixel, one channel. */
+MM_NN_INLINE void pixel_ref(const mm_nn_dwconv_params *p, const int8_t *const *rows, int col0,
+                            int8_t *out, const int mode) {
+  const int c = p->c, kw = p->kw;
+  const int8_t *w = (const int8_t *)p->weights;
+  int ch, ky, kx;
+  for (ch = 0; ch < c; ch++) {
+    int32_t acc = 0;
+    for (ky = 0; ky < p->kh; ky++) {
+      const int8_t *r = rows[ky] + col0 + ch;
+      for (kx = 0; kx < kw; kx++) acc += (int32_t)r[kx * c] * w[(ky * kw + kx) * c + ch];
     }
-#endif
-    pixel_ref(p, rows, ix0, out, mode);
+    const mm_nn_rq *q = &p->out.rq[ch];
+    out[ch] = mm_requant((int32_t)((uint32_t)q->bias + 2u * (uint32_t)acc), q, &p->out, mode);
   }
 }
 
-void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out) {
-  switch (mm_rq_mode(&p->out)) {
+MM_NN_INLINE void pixel(const mm_nn_dwconv_params *p, const int8_t *const *rows, int col0,
+                        int8_t *out, const int mode) {
+#if MM_NN_DSP
+  if (p->dsp_ok) {
+#if MM_NN_NATIVE_DSP
+    if (p->kh == 3 && p->kw == 3) {
+      k3_pixel(p, rows, col0, out, mode, 0);
+      return;
+    }
+#endif
+    pixel1(p, rows, col0, out, mode);
+    return;
+  }
+#endif
+  pixel_ref(p, rows, col0, out, mode);
+}
+
+/* Not inlined into border(): the assembly wants every register. */
+static __attribute__((noinline)) void pixel_window(const mm_nn_dwconv_params *p,
+                                                   const int8_t *const *rows, int8_t *out,
+                                                   const int mode) {
+  switch (mode) {
     case MM_RQ_FAST_FULL:
-      row_impl(p, rows, out, MM_RQ_FAST_FULL);
+      pixel(p, rows, 0, out, MM_RQ_FAST_FULL);
       break;
     case MM_RQ_FAST_CLAMP:
-      row_impl(p, rows, out, MM_RQ_FAST_CLAMP);
+      pixel(p, rows, 0, out, MM_RQ_FAST_CLAMP);
       break;
     default:
-      row_impl(p, rows, out, MM_RQ_EXACT);
+      pixel(p, rows, 0, out, MM_RQ_EXACT);
+      break;
+  }
+}
+
+/* A window that leaves the row: copy it, zero points outside. */
+static void border(const mm_nn_dwconv_params *p, const int8_t *const *rows, int ix0, int8_t *out,
+                   int8_t *win, const int mode) {
+  const int c = p->c, kw = p->kw;
+  const int8_t *wrows[16];
+  int ky, kx;
+  for (ky = 0; ky < p->kh; ky++) {
+    int8_t *dst = win + ky * kw * c;
+    for (kx = 0; kx < kw; kx++, dst += c) {
+      int ix = ix0 + kx;
+      if (ix >= 0 && ix < p->in_w) {
+        memcpy(dst, rows[ky] + ix * c, (size_t)c);
+      } else {
+        memset(dst, p->zp_in, (size_t)c);
+      }
+    }
+    wrows[ky] = win + ky * kw * c;
+  }
+  pixel_window(p, wrows, out, mode);
+}
+
+MM_NN_INLINE void row_impl(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out,
+                           int8_t *win, const int mode) {
+  const int c = p->c;
+  int ox = 0;
+  while (ox < p->out_w) {
+    const int ix0 = ox * p->sw - p->pad_l;
+    if (ix0 < 0 || ix0 + p->kw > p->in_w) {
+#if MM_NN_NATIVE_DSP
+      if (p->edge && p->kh == 3 && p->kw == 3 && p->in_w >= 2) {
+        if (ix0 == -1) {
+          k3_pixel(p, rows, ix0 * c, out, mode, 1);
+          ox++;
+          out += c;
+          continue;
+        }
+        if (ix0 + 2 == p->in_w) {
+          k3_pixel(p, rows, ix0 * c, out, mode, 2);
+          ox++;
+          out += c;
+          continue;
+        }
+      }
+#endif
+      border(p, rows, ix0, out, win, mode);
+      ox++;
+      out += c;
+      continue;
+    }
+    pixel(p, rows, ix0 * c, out, mode);
+    ox++;
+    out += c;
+  }
+}
+
+/* scratch: kh * kw * c bytes (a border window). */
+void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out,
+                      void *scratch) {
+  int8_t *win = (int8_t *)scratch;
+  switch (mm_rq_mode(&p->out)) {
+    case MM_RQ_FAST_FULL:
+      row_impl(p, rows, out, win, MM_RQ_FAST_FULL);
+      break;
+    case MM_RQ_FAST_CLAMP:
+      row_impl(p, rows, out, win, MM_RQ_FAST_CLAMP);
+      break;
+    default:
+      row_impl(p, rows, out, win, MM_RQ_EXACT);
       break;
   }
 }

@@ -152,7 +152,8 @@ def _layer_data(lay, kd: KernelData) -> str:
             c, oc, w, ow, pad_l = kd.k, lay.weights.shape[0], p["rows"], p["rows"], 0
         o.append(f"static const mm_nn_conv_params mm_model_p{i} = {{\n"
                  f"  .weights = mm_model_w{i}, .out = {_out(kd, i)},\n"
-                 f"  .in_w = {w}, .in_c = {c}, .out_w = {ow}, .out_c = {oc}, .k = {kd.k},\n"
+                 f"  .in_w = {w}, .in_c = {c}, .out_w = {ow}, .out_c = {oc}, .k = {kd.k}, "
+                 f".row_k = {kd.extra['row_k']},\n"
                  f"  .kh = {kh}, .kw = {kw}, .sh = {sh}, .sw = {sw}, .pad_l = {pad_l}, "
                  f".zp_in = {int(p['zp_in'])}}};\n\n")
     elif lay.kind == "dwconv":
@@ -166,11 +167,17 @@ def _layer_data(lay, kd: KernelData) -> str:
             o.append(_array("int8_t", f"mm_model_w{i}", kd.w8, 32))
             dsp_ok = "0"
         o.append(_rq_array(f"mm_model_rq{i}", kd.rq))
+        if "edge" in kd.extra:
+            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_edge{i}", kd.extra["edge"], 8)
+                     + f"#define MM_MODEL_EDGE{i} mm_model_edge{i}\n#else\n"
+                     f"#define MM_MODEL_EDGE{i} 0\n#endif\n")
+        else:
+            o.append(f"#define MM_MODEL_EDGE{i} 0\n")
         o.append(f"static const mm_nn_dwconv_params mm_model_p{i} = {{\n"
                  f"  .weights = mm_model_w{i}, .out = {_out(kd, i)},\n"
                  f"  .in_w = {w}, .c = {c}, .out_w = {lay.out_shape[1]}, .kh = {kh}, .kw = {kw}, "
                  f".sh = {sh}, .sw = {sw}, .pad_l = {p['pad'][1]}, .zp_in = {int(p['zp_in'])}, "
-                 f".dsp_ok = {dsp_ok}}};\n\n")
+                 f".dsp_ok = {dsp_ok}, .edge = MM_MODEL_EDGE{i}}};\n\n")
     elif lay.kind in ("avgpool", "maxpool"):
         h, w, c = lay.in_shape
         (kh, kw), (sh, sw) = p["filter"], p["stride"]
@@ -251,7 +258,7 @@ def _layer_code(lay, kd: KernelData, sched: Schedule) -> str:
                 if lay.kind == "conv":
                     call = f"mm_nn_conv_row(&mm_model_p{i}, rows, dst, {_scratch(sched, i)})"
                 elif lay.kind == "dwconv":
-                    call = f"mm_nn_dwconv_row(&mm_model_p{i}, rows, dst)"
+                    call = f"mm_nn_dwconv_row(&mm_model_p{i}, rows, dst, {_scratch(sched, i)})"
                 elif lay.kind == "avgpool":
                     call = f"mm_nn_avgpool_row(&mm_model_p{i}, rows, dst, {_scratch(sched, i)})"
                 else:

@@ -121,12 +121,12 @@ def fast_requant(acc: np.ndarray, rq: np.ndarray) -> np.ndarray:
     return t >> rq[..., 3].astype(np.int64)
 
 
-def conv_scratch(k: int, cout: int, general: bool) -> int:
-    """Bytes of scratch mm_nn_conv_row / conv_1x1_row / fc use (the larger
-    of the two paths), see those files."""
-    pack = 16 * ((k + 3) // 4)
-    dsp = (2 * k + 3 + pack if general else pack) + cout
-    portable = (2 * k if general else 0) + cout
+def conv_scratch(k: int, cout: int, general: bool, staged: int = 0) -> int:
+    """Bytes of scratch mm_nn_conv_row / conv_1x1_row use (the larger of the
+    two paths), see those files: two staged windows, the packed pair (DSP) or
+    the two pixels (portable), out_c junk bytes."""
+    dsp = (2 * staged if general else 0) + 16 * ((k + 3) // 4) + cout
+    portable = (2 * staged + 2 * k if general else 0) + cout
     return max(dsp, portable)
 
 
@@ -134,22 +134,31 @@ def prepare(lay: Layer) -> KernelData:
     p = lay.params
     kd = KernelData(lay)
     if lay.kind == "conv":
-        cout = lay.weights.shape[0]
-        w_rows = lay.weights.reshape(cout, -1)
+        cout, kh, kw, cin = lay.weights.shape
+        general = not (kh == 1 and kw == 1)
+        if general:
+            # each kernel row padded to a multiple of 4 values (zero weights)
+            row_k = (kw * cin + 3) // 4 * 4
+            w_rows = np.zeros((cout, kh, row_k), np.int8)
+            w_rows[:, :, :kw * cin] = lay.weights.reshape(cout, kh, kw * cin)
+            w_rows = w_rows.reshape(cout, kh * row_k)
+        else:
+            w_rows = lay.weights.reshape(cout, cin)
+            row_k = cin
         kd.k = w_rows.shape[1]
+        kd.extra["row_k"] = row_k
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w_rows.astype(np.int8)
         kd.w_dsp = pack_matmul_dsp(w_rows)
-        kh, kw = p["kernel"]
-        general = not (kh == 1 and kw == 1)
         kd.extra["pointwise"] = not general
-        kd.scratch = conv_scratch(kd.k, cout, general)
+        kd.scratch = conv_scratch(kd.k, cout, general, kh * row_k)
     elif lay.kind == "fc":
         w_rows = lay.weights
         kd.k = w_rows.shape[1]
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w_rows.astype(np.int8)
         kd.w_dsp = pack_matmul_dsp(w_rows)   # read in place: no scratch
+        kd.extra["row_k"] = kd.k
     elif lay.kind == "dwconv":
         w = lay.weights[0]                                  # kh, kw, c
         kh, kw, c = w.shape
@@ -158,6 +167,12 @@ def prepare(lay: Layer) -> KernelData:
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w.reshape(-1).astype(np.int8)               # (ky, kx, c)
         kd.w_dsp = pack_dwconv_dsp(w) if c % 4 == 0 else None
+        kd.scratch = kh * kw * c                            # a border window
+        if kh == 3 and kw == 3 and c % 4 == 0:
+            # what the padding column would add (zero point x that column's weights)
+            col = w.astype(np.int64).sum(axis=0)            # kw, c
+            kd.extra["edge"] = (2 * int(lay.params["zp_in"]) * np.concatenate(
+                [col[0], col[2]])).astype(np.int32)
     elif lay.kind == "avgpool":
         kd.scratch = 4 * lay.in_shape[-1]    # per-window sums (a global pool uses its own)
     elif lay.kind == "add":

@@ -121,6 +121,8 @@ def _conv_common(op, g, kind, lay: Layer):
     if o.get("dilationHFactor", 1) != 1 or o.get("dilationWFactor", 1) != 1:
         _fail(op, g, "dilation other than 1 is not supported")
     kh, kw = w.shape[1], w.shape[2]
+    if kh > 16 or kw > 16:
+        _fail(op, g, f"kernel {kh}x{kw} is larger than 16x16")
     sh, sw = o.get("strideH", 1), o.get("strideW", 1)
     pad = padding(op, g)
     oh, ph = ops.out_size(h, kh, sh, pad)

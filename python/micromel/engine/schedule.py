@@ -211,7 +211,8 @@ def build(plan: Plan, kdata: dict) -> Schedule:
     for b in scratch.values():
         if b.offset < 0:
             b.offset = 0
-    arena = max((b.offset + b.size for b in buffers), default=0)
+    # + ALIGN: kernels may read up to 3 bytes past a tensor (into zero weights)
+    arena = max((b.offset + b.size for b in buffers), default=0) + ALIGN
 
     pad_rows: dict[int, int] = {}
     for lay in plan.layers:

@@ -12,8 +12,10 @@ __all__ = ["ALGORITHM_VERSION", "FrontendConfig", "StreamingFrontend", "config_f
            "features", "load_audio", "load_config"]
 
 
-def load_audio(path, sample_rate: int = 16000):
-    """int16 mono PCM of any audio file soundfile reads, resampled to sample_rate."""
+def load_audio(path, sample_rate: int = 16000, notes: list | None = None):
+    """int16 mono PCM of any audio file soundfile reads, downmixed and resampled to
+    sample_rate (what was changed is appended to notes); bad input raises a one-line
+    MicromelError."""
     from .audio import load_audio as _load
 
-    return _load(path, sample_rate)
+    return _load(path, sample_rate, notes)

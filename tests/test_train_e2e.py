@@ -1,0 +1,176 @@
+"""A tiny end-to-end run on real drums (a few clips, a few epochs): train, int8 quantize,
+evaluate, model folder contract. Not a quality test: full training is not run in tests."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from micromel import windows as win
+from micromel.errors import MicromelError
+
+CLASSES = ("kick", "hihat", "cymbal")
+PER_SPLIT = {"train": 6, "val": 2, "test": 3}
+
+
+@pytest.fixture(scope="module")
+def tiny_manifest(tmp_path_factory) -> Path:
+    from micromel.datasets import build_drums
+    from micromel.debpkg import data_root
+
+    drums = build_drums(data_root() / "drums", quiet=True).parent
+    rows = list(csv.DictReader(open(drums / "manifest.csv")))
+    out = tmp_path_factory.mktemp("tiny")
+    lines = ["path,label,split"]
+    for split, n in PER_SPLIT.items():
+        for lab in CLASSES:
+            pick = [r for r in rows if r["split"] == split and r["label"] == lab][:: 3][:n]
+            assert len(pick) == n
+            lines += [f"{drums / r['path']},{lab},{split}" for r in pick]
+    (out / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return out / "manifest.csv"
+
+
+def _cfg(seed=3):
+    from micromel.augment import AugmentConfig
+    from micromel.train import TrainConfig
+
+    return TrainConfig(arch="dscnn-m0", epochs=3, seed=seed, epoch_windows=256, patience=10,
+                       window=win.WindowConfig(frames=32, hop_frames=16, silence_rms_dbfs=-65.0),
+                       augment=AugmentConfig(variants=1))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_manifest, tmp_path_factory):
+    from micromel import train
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MICROMEL_CACHE", str(tmp_path_factory.mktemp("cache")))
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    metrics = train.run(tiny_manifest, out, _cfg(), spread_seeds=[4], command="pytest", quiet=True)
+    yield out, metrics
+    mp.undo()
+
+
+def test_model_folder_contract(trained):
+    out, metrics = trained
+    for name in ("model.tflite", "model_float.tflite", "config.json", "card.md", "metrics.json",
+                 "confusion.png", "forest.h"):
+        assert (out / name).is_file(), name
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["labels"] == sorted(CLASSES)
+    assert cfg["window"] == {"frames": 32, "hop_frames": 16, "silence_rms_dbfs": -65.0}
+    assert cfg["input_shape"] == [32, cfg["frontend"]["n_mels"], 1]
+    assert cfg["frontend"]["window_frames"] == 32
+    assert cfg["arch"] == "dscnn-m0" and cfg["seed"] == 3 and cfg["name"] == "tiny"
+    from micromel.frontend import FrontendConfig, config_from_model
+
+    assert config_from_model(out) == FrontendConfig.from_dict(cfg["frontend"])
+    fr = win.Framing(cfg["frontend"]["hop_length"], cfg["frontend"]["n_fft"])
+    assert cfg["gate_threshold"] == win.gate_threshold(win.WindowConfig.from_dict(cfg["window"]), fr)
+    card = (out / "card.md").read_text()
+    for needle in ("## Data and split", "macro-F1", "CNN int8", "random forest", "MACs",
+                   "Weight bytes", "Over training seeds", "## Reproduce", "pytest"):
+        assert needle in card, needle
+    assert len(metrics["seeds"]) == 2 and [s["seed"] for s in metrics["seeds"]] == [3, 4]
+
+
+def test_int8_contract(trained):
+    from micromel import quantize
+
+    out, _ = trained
+    flat = (out / "model.tflite").read_bytes()
+    quantize.check_int8_contract(flat)
+    it = quantize.interpreter(flat)
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    assert i["dtype"] == np.int8 and o["dtype"] == np.int8
+    assert i["quantization"] == (1.0, 0)
+    assert list(i["shape"]) == [1, 32, 40, 1]
+    assert set(quantize.op_names(flat)) <= quantize.SUPPORTED_OPS
+    # the float model is refused by the same check (the check can fail)
+    with pytest.raises(MicromelError):
+        quantize.check_int8_contract((out / "model_float.tflite").read_bytes())
+
+
+def test_evaluate_reproduces_training_metrics(trained, tiny_manifest, capsys):
+    from micromel.cli import main
+    from micromel.evaluate import evaluate_model_dir
+
+    out, metrics = trained
+    m8 = evaluate_model_dir(out, tiny_manifest, split="test", impl="int8", quiet=True)
+    assert m8["confusion"] == metrics["test_int8"]["confusion"]
+    assert m8["clips"] == PER_SPLIT["test"] * len(CLASSES)
+    mf = evaluate_model_dir(out, tiny_manifest, split="test", impl="float", quiet=True)
+    assert mf["clips"] == m8["clips"]
+    # float from the float .tflite agrees with the Keras model at training time
+    assert abs(mf["accuracy"] - metrics["test_float"]["accuracy"]) < 1e-9
+    assert main(["evaluate", str(out), str(tiny_manifest), "--split", "val", "--quiet"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_evaluate_errors_are_one_line(trained, tiny_manifest, tmp_path, capsys):
+    from micromel.cli import main
+
+    out, _ = trained
+    assert main(["evaluate", str(tmp_path / "nope"), str(tiny_manifest), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("micromel: error:") and "\n" not in err and "nope" in err
+    bad = tmp_path / "m.csv"
+    bad.write_text(f"path,label,split\n{tiny_manifest.parent}/x.wav,snare,test\n")
+    assert main(["evaluate", str(out), str(bad), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'snare'" in err and "\n" not in err
+
+
+def test_soft_vote_in_evaluation_matches_windows_module(trained, tiny_manifest):
+    """int8 clip predictions = micromel.windows rules applied to LiteRT scores by hand."""
+    from micromel import quantize, train
+    from micromel.datasets import load_dataset
+    from micromel.evaluate import int8_clip_predictions
+    from micromel.frontend import FrontendConfig, features, load_audio
+
+    out, _ = trained
+    cfg = json.loads((out / "config.json").read_text())
+    fe = FrontendConfig.from_dict(cfg["frontend"])
+    w = win.WindowConfig.from_dict(cfg["window"])
+    fr = train.framing(fe)
+    flat = (out / "model.tflite").read_bytes()
+    ds = load_dataset(tiny_manifest, labels=cfg["labels"])
+    items = ds.split("test")
+    cf = train.extract(items, cfg["labels"], fe, w, None, 0, "t", quiet=True)
+    pred = int8_clip_predictions(flat, cf, w, fr)
+    for k, (path, _, _) in enumerate(items):
+        wins, ns = win.clip_windows(load_audio(path, 16000), lambda p: features(p, fe), w, fr)
+        scores = quantize.run_int8(flat, wins)
+        assert win.soft_vote(scores, ns)[0] == pred[k]
+
+
+def test_forest_header_compiles(trained, tmp_path):
+    import emlearn
+
+    out, _ = trained
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        pytest.skip("no host C compiler")
+    src = tmp_path / "f.c"
+    src.write_text(f'#include "{out / "forest.h"}"\n'
+                   "int predict(const int16_t *x, int n) { return eml_trees_predict(&mm_forest, x, n); }\n")
+    r = subprocess.run([gcc, "-std=c99", "-fsyntax-only", "-Wall", f"-I{emlearn.includedir}", str(src)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_training_is_deterministic(trained, tiny_manifest, tmp_path, monkeypatch):
+    from micromel import train
+
+    out, _ = trained
+    cfg = _cfg()
+    cfg.forest = False
+    again = tmp_path / "tiny"
+    train.run(tiny_manifest, again, cfg, command="pytest", quiet=True)
+    assert (again / "model.tflite").read_bytes() == (out / "model.tflite").read_bytes()
