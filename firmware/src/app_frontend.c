@@ -176,11 +176,7 @@ int mm_app_frontend_handle(uint8_t type, uint8_t seq, const uint8_t *payload, ui
 }
 
 int mm_app_frontend_info(char *out, int cap) {
-#if defined(__ARM_FEATURE_DSP)
-  const int dsp = 1;
-#else
-  const int dsp = 0;
-#endif
+  const int dsp = MM_FE_USE_DSP;
   int n = snprintf(out, (size_t)cap, MM_FE_INFO_LINES "fe_state_bytes=%u\nfe_scratch_bytes=%u\nfe_dsp=%d\n",
                    (unsigned)sizeof(mm_fe_state), (unsigned)sizeof(mm_fe_scratch), dsp);
   if (n < 0) return 0;

@@ -44,7 +44,8 @@ def cmd_demo(args) -> int:
 
 # Modules that add their own commands: each defines register(subparsers) and
 # imports heavy dependencies (TensorFlow, librosa) only inside its handlers.
-COMMAND_MODULES: list[str] = ["app_cli", "boards_cli", "segment_cli", "train_cli", "frontend.cli"]
+COMMAND_MODULES: list[str] = ["app_cli", "boards_cli", "segment_cli", "train_cli", "frontend.cli",
+                               "engine.cli"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -389,6 +389,7 @@ def load_dataset(path: str | Path, labels: list[str] | None = None,
     path = Path(path)
     if not path.exists():
         raise MicromelError(f"{path}: no such dataset folder or manifest")
+    path = path.resolve()
     if path.is_dir() and (path / "manifest.csv").is_file():
         path = path / "manifest.csv"
     if path.is_dir():

@@ -41,6 +41,7 @@ class CnnSpec:
     blocks: tuple            # ((stride, channels), ...)
     dropout: float
     description: str
+    keep_freq: bool = True
 
 
 ARCHS: dict[str, CnnSpec] = {
@@ -77,7 +78,9 @@ def build(arch: str, input_shape: tuple, n_classes: int, batch_size: int | None 
         x = layers.BatchNormalization(name=f"pw{i}_bn")(x)
         x = layers.ReLU(name=f"pw{i}_relu")(x)
     h, w = x.shape[1], x.shape[2]
-    x = layers.AveragePooling2D(pool_size=(h, w), name="pool")(x)
+    # average over time only: where in frequency the energy sits is what tells a kick from a
+    # tom and a hi-hat from a snare, so the classifier sees every frequency row
+    x = layers.AveragePooling2D(pool_size=(h, 1 if spec.keep_freq else w), name="pool")(x)
     x = layers.Flatten(name="flatten")(x)
     if spec.dropout:
         x = layers.Dropout(spec.dropout, name="dropout")(x)

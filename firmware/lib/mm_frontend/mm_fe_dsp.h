@@ -1,5 +1,5 @@
 /* Packed 16-bit and saturating helpers of the front end: the Cortex-M DSP instruction
- * where the core has it (__ARM_FEATURE_DSP), else a portable C expression giving the
+ * where the core has it (MM_FE_USE_DSP), else a portable C expression giving the
  * same integers. Values are int16 pairs packed in a uint32 (low half first).
  * Right shifts of negative values are arithmetic (floor), as in GCC and Clang. */
 #ifndef MM_FE_DSP_H
@@ -7,7 +7,9 @@
 
 #include <stdint.h>
 
-#if defined(__ARM_FEATURE_DSP)
+#include "mm_frontend.h" /* MM_FE_USE_DSP */
+
+#if MM_FE_USE_DSP
 #include <arm_acle.h>
 #endif
 
@@ -17,7 +19,7 @@ static inline uint32_t mm_fe_pack(int32_t lo, int32_t hi) {
   return (uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16);
 }
 
-#if defined(__ARM_FEATURE_DSP)
+#if MM_FE_USE_DSP
 #define mm_fe_shadd16(a, b) ((uint32_t)__shadd16((int32_t)(a), (int32_t)(b)))
 #define mm_fe_shsub16(a, b) ((uint32_t)__shsub16((int32_t)(a), (int32_t)(b)))
 #define mm_fe_shasx(a, b) ((uint32_t)__shasx((int32_t)(a), (int32_t)(b)))
@@ -78,7 +80,7 @@ static inline int32_t mm_fe_smlawb(int32_t a, uint32_t b, int32_t c) { return c 
 static inline int32_t mm_fe_smlawt(int32_t a, uint32_t b, int32_t c) { return c + mm_fe_smulwt(a, b); }
 #endif
 
-#if defined(__ARM_FEATURE_DSP)
+#if MM_FE_USE_DSP
 /* PKHBT: lo | hi << 16 in one instruction */
 static inline uint32_t mm_fe_pack_dsp(int32_t lo, int32_t hi) {
   uint32_t r;

@@ -31,28 +31,32 @@ static void stage16(uint32_t *buf, int len) {
   }
 }
 
-/* The last stage: one group of MM_FE_FFT_N, sums exact in 32 bits. */
+/* The last stage: one group of MM_FE_FFT_N, sums exact in 32 bits. b, c, d arrive rotated
+ * (re, im as int32); results to o[0], o[Q], o[2Q], o[3Q]. */
+static inline void butterfly32(mm_fe_cpx *o, uint32_t a, int32_t br, int32_t bi, int32_t cr,
+                               int32_t ci, int32_t dr, int32_t di) {
+  const int32_t ar = mm_fe_lo(a), ai = mm_fe_hi(a);
+  const int32_t t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
+  const int32_t t2r = br + dr, t2i = bi + di, t3r = br - dr, t3i = bi - di;
+  o[0] = (mm_fe_cpx){t0r + t2r, t0i + t2i};
+  o[Q] = (mm_fe_cpx){t1r + t3i, t1i - t3r};
+  o[2 * Q] = (mm_fe_cpx){t0r - t2r, t0i - t2i};
+  o[3 * Q] = (mm_fe_cpx){t1r - t3i, t1i + t3r};
+}
+
 static void stage_last(const uint32_t *buf, mm_fe_cpx *spec) {
-  for (int n = 0; n < Q; n++) {
-    const uint32_t a = buf[n], b = buf[n + Q], c = buf[n + 2 * Q], d = buf[n + 3 * Q];
-    int32_t br, bi, cr, ci, dr, di;
-    if (n == 0) {
-      br = mm_fe_lo(b), bi = mm_fe_hi(b), cr = mm_fe_lo(c), ci = mm_fe_hi(c);
-      dr = mm_fe_lo(d), di = mm_fe_hi(d);
-    } else {
-      const uint32_t w1 = mm_fe_twiddle[n], w2 = mm_fe_twiddle[2 * n], w3 = mm_fe_twiddle[3 * n];
-      br = mm_fe_smlsd(b, w1, 1 << 14) >> 15, bi = mm_fe_smladx(b, w1, 1 << 14) >> 15;
-      cr = mm_fe_smlsd(c, w2, 1 << 14) >> 15, ci = mm_fe_smladx(c, w2, 1 << 14) >> 15;
-      dr = mm_fe_smlsd(d, w3, 1 << 14) >> 15, di = mm_fe_smladx(d, w3, 1 << 14) >> 15;
-    }
-    const int32_t ar = mm_fe_lo(a), ai = mm_fe_hi(a);
-    const int32_t t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
-    const int32_t t2r = br + dr, t2i = bi + di, t3r = br - dr, t3i = bi - di;
-    mm_fe_cpx *o = spec + n;
-    o[0] = (mm_fe_cpx){t0r + t2r, t0i + t2i};
-    o[Q] = (mm_fe_cpx){t1r + t3i, t1i - t3r};
-    o[2 * Q] = (mm_fe_cpx){t0r - t2r, t0i - t2i};
-    o[3 * Q] = (mm_fe_cpx){t1r - t3i, t1i + t3r};
+  { /* n = 0: twiddles are 1 */
+    const uint32_t b = buf[Q], c = buf[2 * Q], d = buf[3 * Q];
+    butterfly32(spec, buf[0], mm_fe_lo(b), mm_fe_hi(b), mm_fe_lo(c), mm_fe_hi(c), mm_fe_lo(d),
+                mm_fe_hi(d));
+  }
+  const uint32_t *w1 = mm_fe_twiddle + 1, *w2 = mm_fe_twiddle + 2, *w3 = mm_fe_twiddle + 3;
+  for (int n = 1; n < Q; n++, w1 += 1, w2 += 2, w3 += 3) {
+    const uint32_t b = buf[n + Q], c = buf[n + 2 * Q], d = buf[n + 3 * Q];
+    butterfly32(spec + n, buf[n], mm_fe_smlsd(b, *w1, 1 << 14) >> 15,
+                mm_fe_smladx(b, *w1, 1 << 14) >> 15, mm_fe_smlsd(c, *w2, 1 << 14) >> 15,
+                mm_fe_smladx(c, *w2, 1 << 14) >> 15, mm_fe_smlsd(d, *w3, 1 << 14) >> 15,
+                mm_fe_smladx(d, *w3, 1 << 14) >> 15);
   }
 }
 

@@ -7,9 +7,9 @@
 void mm_fe_filterbank(const uint32_t *power, uint64_t *mel) {
   const uint32_t *p = power + MM_FE_BIN_LO;
   const uint16_t *w = mm_fe_mel_weights; /* (down, up) per bin */
-#if defined(__ARM_FEATURE_DSP)
-  /* the bin loop in assembly: 7 instructions per bin (GCC's version spills and splits
-   * the 64-bit sums) */
+#if MM_FE_USE_DSP
+  /* the bin loop in assembly: 7 instructions per bin (GCC's version spills registers and
+   * splits the 64-bit sums) */
   uint32_t dlo = 0, dhi = 0; /* band s - 1, completed in segment s */
   for (int s = 0; s <= MM_FE_N_MELS; s++) {
     const uint32_t *end = power + mm_fe_mel_seg_end[s];

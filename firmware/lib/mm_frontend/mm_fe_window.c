@@ -21,11 +21,28 @@ void mm_fe_segment_bits(const int16_t *x, int n_segs, uint8_t *bits) {
     uint32_t acc = 0;
     /* x ^ (x >> 15) is x for x >= 0 and -x - 1 for x < 0: its bit length e gives
      * -2^e <= x < 2^e */
+#if MM_FE_USE_DSP
+    /* two samples per word: SSUB16 sets GE where a half is >= 0, SEL takes x there and
+     * ~x (= -x - 1) elsewhere; segments start 4-byte aligned */
+    const uint32_t *w = (const uint32_t *)(const void *)x;
+#pragma GCC unroll 8
+    for (int i = 0; i < MM_FE_SEG_LEN / 2; i++) {
+      const uint32_t v = w[i];
+      uint32_t t, a;
+      __asm__("ssub16 %0, %2, %3\n\tsel %1, %2, %4"
+              : "=&r"(t), "=r"(a)
+              : "r"(v), "r"(0u), "r"(~v)
+              : "cc");
+      acc |= a;
+    }
+    acc = (acc | (acc >> 16)) & 0xFFFFu;
+#else
 #pragma GCC unroll 16
     for (int i = 0; i < MM_FE_SEG_LEN; i++) {
       const int32_t v = x[i];
       acc |= (uint32_t)(v ^ (v >> 15));
     }
+#endif
     bits[s] = bit_length(acc);
   }
 }
@@ -42,7 +59,7 @@ int mm_fe_window_shift(const uint8_t *seg_bits) {
 /* windowed pair i, packed: (x * win + 2^(f-1)) >> f for both samples */
 static inline uint32_t windowed_pair(const int16_t *frame, int i, int shift, int32_t round) {
   const uint32_t w = mm_fe_window_pairs[i];
-#if defined(__ARM_FEATURE_DSP)
+#if MM_FE_USE_DSP
   const uint32_t x = ((const uint32_t *)(const void *)frame)[i]; /* 4-byte aligned */
   return mm_fe_pack_dsp(mm_fe_smlabb(x, w, round) >> shift, mm_fe_smlatt(x, w, round) >> shift);
 #else

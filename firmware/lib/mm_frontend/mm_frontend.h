@@ -21,6 +21,14 @@
 
 #include "mm_frontend_config.h" /* generated from the Python FrontendConfig */
 
+/* The Cortex-M DSP path (SIMD, saturating and 32x16 multiply instructions) where the core
+ * has them; define MM_FE_PORTABLE to force the portable C path (the same integers). */
+#if defined(__ARM_FEATURE_DSP) && !defined(MM_FE_PORTABLE)
+#define MM_FE_USE_DSP 1
+#else
+#define MM_FE_USE_DSP 0
+#endif
+
 typedef struct {
   int16_t buf[MM_FE_N_FFT] __attribute__((aligned(4))); /* the next frame's samples */
   uint16_t fill;                   /* samples in buf */
@@ -49,11 +57,13 @@ void mm_fe_reset(mm_fe_state *s);
 size_t mm_fe_process(mm_fe_state *s, mm_fe_scratch *scratch, const int16_t *pcm, size_t n,
                      int8_t *out, size_t max_frames, size_t *consumed);
 
-/* One frame of MM_FE_N_FFT samples whose per-segment bits are known -> MM_FE_N_MELS int8. */
+/* One frame of MM_FE_N_FFT samples (4-byte aligned) whose per-segment bits are known ->
+ * MM_FE_N_MELS int8. */
 void mm_fe_frame(const int16_t *frame, const uint8_t *seg_bits, mm_fe_scratch *scratch,
                  int8_t *out);
 
 /* --- the stages (used by mm_fe_frame, the tests and the benchmark) ---------------- */
+/* Sample pointers passed to the stages must be 4-byte aligned (pairs are read as words). */
 /* Bits of n_segs segments of MM_FE_SEG_LEN samples. */
 void mm_fe_segment_bits(const int16_t *x, int n_segs, uint8_t *bits);
 /* The frame's normalisation shift f (1..16) from its segments' bits. */

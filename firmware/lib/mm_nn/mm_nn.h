@@ -56,6 +56,9 @@ typedef struct {
  * multiple of 4). For 1x1 and FULLY_CONNECTED, k = in_c and row_k = k. */
 typedef struct {
   const void *weights;
+  const int32_t *stream; /* DSP, fast full-range requantization, even out_c,
+                            k % 4 == 0: weights and records interleaved for
+                            mm_nn_matmul_m4.S (then weights is NULL) */
   mm_nn_out out;
   uint16_t in_w, in_c, out_w, out_c;
   uint16_t k;          /* values per output: kh * row_k (general conv) or in_c */
@@ -89,10 +92,8 @@ typedef struct {
                           kernel column's weights) per channel; or NULL */
 } mm_nn_dwconv_params;
 
-/* rows[ky]: input row, or a row of zero points (never NULL). scratch:
- * kh * kw * c bytes. */
-void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out,
-                      void *scratch);
+/* rows[ky]: input row, or a row of zero points (never NULL). */
+void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out);
 
 /* AVERAGE_POOL_2D and MAX_POOL_2D: rows[ky] NULL when padding (excluded). */
 typedef struct {

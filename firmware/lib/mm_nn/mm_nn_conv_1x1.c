@@ -8,7 +8,7 @@ void mm_nn_conv_1x1_row(const mm_nn_conv_params *p, const int8_t *in, int8_t *ou
   const int k = p->in_c, cout = p->out_c;
   const int step = p->sw * k;
 #if MM_NN_DSP
-  int8_t *junk = (int8_t *)scratch + mm_nn_pack2_bytes(k);
+  int8_t *junk = p->stream ? (int8_t *)0 : (int8_t *)scratch + mm_nn_pack2_bytes(k);
 #else
   int8_t *junk = (int8_t *)scratch;
 #endif

@@ -1,8 +1,9 @@
 /* DEPTHWISE_CONV_2D, depth multiplier 1, any kernel size, stride and
  * padding. Rows of vertical padding arrive as rows of the input zero point
- * (the bias already accounts for zero-point inputs); an output pixel whose
- * window leaves the row horizontally has its window copied into scratch with
- * zero points around, so every pixel takes the same arithmetic.
+ * (the bias already accounts for zero-point inputs). Columns of horizontal
+ * padding: the 3x3 DSP path adds the exporter's per-channel sums for a
+ * missing first or last column (p->edge); other cases take the reference
+ * loop, which reads the zero point there.
  *
  * DSP path (channels a multiple of 4): one 32-bit load brings 4 channels of
  * one tap; SXTB16 splits them into (c0, c2) and (c1, c3); the weights are
@@ -164,125 +165,82 @@ static __attribute__((noinline)) void k3_pixel(const mm_nn_dwconv_params *p,
 #endif
 #endif
 
-/* Portable (and channels not a multiple of 4): one pixel, one channel. */
-MM_NN_INLINE void pixel_ref(const mm_nn_dwconv_params *p, const int8_t *const *rows, int col0,
+/* Portable (and channels not a multiple of 4): one pixel, one channel.
+ * Taps left or right of the row read as zp_in. */
+MM_NN_INLINE void pixel_ref(const mm_nn_dwconv_params *p, const int8_t *const *rows, int ix0,
                             int8_t *out, const int mode) {
   const int c = p->c, kw = p->kw;
-  const int8_t *w = (const int8_t *)p->weights;
   int ch, ky, kx;
+#if MM_NN_DSP
+  /* the DSP layout: group, tap, then the words (c0, c2) (c1, c3) */
+  const int16_t *w16 = (const int16_t *)p->weights;
+#endif
+  const int8_t *w8 = (const int8_t *)p->weights;
   for (ch = 0; ch < c; ch++) {
     int32_t acc = 0;
     for (ky = 0; ky < p->kh; ky++) {
-      const int8_t *r = rows[ky] + col0 + ch;
-      for (kx = 0; kx < kw; kx++) acc += (int32_t)r[kx * c] * w[(ky * kw + kx) * c + ch];
-    }
-    const mm_nn_rq *q = &p->out.rq[ch];
-    out[ch] = mm_requant((int32_t)((uint32_t)q->bias + 2u * (uint32_t)acc), q, &p->out, mode);
-  }
-}
-
-MM_NN_INLINE void pixel(const mm_nn_dwconv_params *p, const int8_t *const *rows, int col0,
-                        int8_t *out, const int mode) {
+      for (kx = 0; kx < kw; kx++) {
+        const int ix = ix0 + kx;
+        const int32_t x = (ix >= 0 && ix < p->in_w) ? rows[ky][ix * c + ch] : p->zp_in;
+        const int t = ky * kw + kx;
 #if MM_NN_DSP
-  if (p->dsp_ok) {
-#if MM_NN_NATIVE_DSP
-    if (p->kh == 3 && p->kw == 3) {
-      k3_pixel(p, rows, col0, out, mode, 0);
-      return;
-    }
+        if (p->dsp_ok) {
+          const int g = ch >> 2, lane = ch & 3;
+          acc += x * w16[((g * p->kh * kw + t) * 2 + (lane & 1)) * 2 + (lane >> 1)];
+          continue;
+        }
 #endif
-    pixel1(p, rows, col0, out, mode);
-    return;
-  }
-#endif
-  pixel_ref(p, rows, col0, out, mode);
-}
-
-/* Not inlined into border(): the assembly wants every register. */
-static __attribute__((noinline)) void pixel_window(const mm_nn_dwconv_params *p,
-                                                   const int8_t *const *rows, int8_t *out,
-                                                   const int mode) {
-  switch (mode) {
-    case MM_RQ_FAST_FULL:
-      pixel(p, rows, 0, out, MM_RQ_FAST_FULL);
-      break;
-    case MM_RQ_FAST_CLAMP:
-      pixel(p, rows, 0, out, MM_RQ_FAST_CLAMP);
-      break;
-    default:
-      pixel(p, rows, 0, out, MM_RQ_EXACT);
-      break;
-  }
-}
-
-/* A window that leaves the row: copy it, zero points outside. */
-static void border(const mm_nn_dwconv_params *p, const int8_t *const *rows, int ix0, int8_t *out,
-                   int8_t *win, const int mode) {
-  const int c = p->c, kw = p->kw;
-  const int8_t *wrows[16];
-  int ky, kx;
-  for (ky = 0; ky < p->kh; ky++) {
-    int8_t *dst = win + ky * kw * c;
-    for (kx = 0; kx < kw; kx++, dst += c) {
-      int ix = ix0 + kx;
-      if (ix >= 0 && ix < p->in_w) {
-        memcpy(dst, rows[ky] + ix * c, (size_t)c);
-      } else {
-        memset(dst, p->zp_in, (size_t)c);
+        acc += 2 * x * w8[t * c + ch];
       }
     }
-    wrows[ky] = win + ky * kw * c;
+    const mm_nn_rq *q = &p->out.rq[ch];
+    out[ch] = mm_requant((int32_t)((uint32_t)q->bias + (uint32_t)acc), q, &p->out, mode);
   }
-  pixel_window(p, wrows, out, mode);
 }
 
 MM_NN_INLINE void row_impl(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out,
-                           int8_t *win, const int mode) {
+                           const int mode) {
   const int c = p->c;
-  int ox = 0;
-  while (ox < p->out_w) {
+  int ox;
+  for (ox = 0; ox < p->out_w; ox++, out += c) {
     const int ix0 = ox * p->sw - p->pad_l;
-    if (ix0 < 0 || ix0 + p->kw > p->in_w) {
+    const int inside = ix0 >= 0 && ix0 + p->kw <= p->in_w;
 #if MM_NN_NATIVE_DSP
-      if (p->edge && p->kh == 3 && p->kw == 3 && p->in_w >= 2) {
-        if (ix0 == -1) {
-          k3_pixel(p, rows, ix0 * c, out, mode, 1);
-          ox++;
-          out += c;
-          continue;
-        }
-        if (ix0 + 2 == p->in_w) {
-          k3_pixel(p, rows, ix0 * c, out, mode, 2);
-          ox++;
-          out += c;
-          continue;
-        }
+    if (p->dsp_ok && p->kh == 3 && p->kw == 3) {
+      if (inside) {
+        k3_pixel(p, rows, ix0 * c, out, mode, 0);
+        continue;
       }
+      if (p->edge && p->in_w >= 2 && ix0 == -1) {
+        k3_pixel(p, rows, ix0 * c, out, mode, 1);
+        continue;
+      }
+      if (p->edge && p->in_w >= 2 && ix0 + 2 == p->in_w) {
+        k3_pixel(p, rows, ix0 * c, out, mode, 2);
+        continue;
+      }
+    }
 #endif
-      border(p, rows, ix0, out, win, mode);
-      ox++;
-      out += c;
+#if MM_NN_DSP
+    if (p->dsp_ok && inside) {
+      pixel1(p, rows, ix0 * c, out, mode);
       continue;
     }
-    pixel(p, rows, ix0 * c, out, mode);
-    ox++;
-    out += c;
+#endif
+    pixel_ref(p, rows, ix0, out, mode);
   }
 }
 
-/* scratch: kh * kw * c bytes (a border window). */
-void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out,
-                      void *scratch) {
-  int8_t *win = (int8_t *)scratch;
+void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out) {
   switch (mm_rq_mode(&p->out)) {
     case MM_RQ_FAST_FULL:
-      row_impl(p, rows, out, win, MM_RQ_FAST_FULL);
+      row_impl(p, rows, out, MM_RQ_FAST_FULL);
       break;
     case MM_RQ_FAST_CLAMP:
-      row_impl(p, rows, out, win, MM_RQ_FAST_CLAMP);
+      row_impl(p, rows, out, MM_RQ_FAST_CLAMP);
       break;
     default:
-      row_impl(p, rows, out, win, MM_RQ_EXACT);
+      row_impl(p, rows, out, MM_RQ_EXACT);
       break;
   }
 }

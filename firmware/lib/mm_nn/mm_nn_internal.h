@@ -152,7 +152,8 @@ MM_NN_INLINE int8_t mm_requant(int32_t acc2, const mm_nn_rq *q, const mm_nn_out 
  * into the int16 layout mm_nn_matmul2 reads; x holds mm_nn_pack2_bytes(k). */
 void mm_nn_pack2(const int8_t *a, const int8_t *b, int k, void *x);
 /* Two pixels times every output channel of p, written to out_a[] and
- * out_b[] (out_b may be a junk buffer for a lone pixel). DSP path: xa is
+ * out_b[] (for a lone pixel, out_b is a junk buffer, or NULL when p->stream
+ * is set). DSP path: xa is
  * the packed pair and xb is unused; portable path: xa and xb are the two
  * pixels' k int8 values. */
 void mm_nn_matmul2(const mm_nn_conv_params *p, const void *xa, const int8_t *xb, int8_t *out_a,

@@ -223,9 +223,60 @@ MM_NN_INLINE void matmul2_dsp(const mm_nn_conv_params *p, const int32_t *x, int8
   }
 }
 
+#if !MM_NN_NATIVE_DSP
+/* The C twin of mm_nn_matmul_m4.S (the DSP path emulated on a host). */
+static void stream_c(const int32_t *x, const int32_t *s, int8_t *oa, int8_t *ob, int pairs,
+                     int groups) {
+  int c, g;
+  for (c = 0; c < pairs; c++) {
+    int32_t a0 = s[0], a1 = s[1], b0 = a0, b1 = a1;
+    const int32_t *xp = x;
+    mm_nn_rq q0, q1;
+    s += 2;
+    for (g = 0; g < groups; g++, xp += 4, s += 4) {
+      a0 = mm_smlad(xp[1], s[1], mm_smlad(xp[0], s[0], a0));
+      b0 = mm_smlad(xp[3], s[1], mm_smlad(xp[2], s[0], b0));
+      a1 = mm_smlad(xp[1], s[3], mm_smlad(xp[0], s[2], a1));
+      b1 = mm_smlad(xp[3], s[3], mm_smlad(xp[2], s[2], b1));
+    }
+    q0.mult = s[0], q0.add = s[1], q0.shift = s[2];
+    q1.mult = s[3], q1.add = s[4], q1.shift = s[5];
+    s += 6;
+    *oa++ = (int8_t)mm_ssat8(mm_rq_fast(a0, &q0));
+    *oa++ = (int8_t)mm_ssat8(mm_rq_fast(a1, &q1));
+    if (ob) {
+      *ob++ = (int8_t)mm_ssat8(mm_rq_fast(b0, &q0));
+      *ob++ = (int8_t)mm_ssat8(mm_rq_fast(b1, &q1));
+    }
+  }
+}
+#endif
+
+#if MM_NN_NATIVE_DSP
+int32_t *mm_nn_mm2x2_m4(const int32_t *x, const int32_t *stream, int8_t *out_a, int8_t *out_b,
+                        int pairs, int groups);
+int32_t *mm_nn_mm1x2_m4(const int32_t *x, const int32_t *stream, int8_t *out_a, int pairs,
+                        int groups);
+#endif
+
 void mm_nn_matmul2(const mm_nn_conv_params *p, const void *xa, const int8_t *xb, int8_t *out_a,
                    int8_t *out_b) {
   (void)xb;
+#if MM_NN_NATIVE_DSP
+  if (p->stream) {
+    if (out_b) {
+      mm_nn_mm2x2_m4((const int32_t *)xa, p->stream, out_a, out_b, p->out_c >> 1, p->k >> 2);
+    } else {
+      mm_nn_mm1x2_m4((const int32_t *)xa, p->stream, out_a, p->out_c >> 1, p->k >> 2);
+    }
+    return;
+  }
+#else
+  if (p->stream) {
+    stream_c((const int32_t *)xa, p->stream, out_a, out_b, p->out_c >> 1, p->k >> 2);
+    return;
+  }
+#endif
   switch (mm_rq_mode(&p->out)) {
     case MM_RQ_FAST_FULL:
       matmul2_dsp(p, (const int32_t *)xa, out_a, out_b, MM_RQ_FAST_FULL);

@@ -32,6 +32,7 @@ static void tap(int layer, const int8_t *data, uint32_t n) {
   do {                            \
     if (tap_on) tap((layer), (data), (n)); \
   } while (0)
+#define MM_NN_TAPPING() (tap_on)
 #define MM_NN_PROF_BEGIN() uint64_t prof_t0 = prof ? mm_cost_now() : 0
 #define MM_NN_PROF_END(layer)                                  \
   do {                                                         \

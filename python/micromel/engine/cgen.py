@@ -117,8 +117,19 @@ def data_header(meta: dict, plan: Plan, sched: Schedule, kdata: dict) -> str:
     o.append("static void mm_model_layers(void) {\n")
     for tid in rings:
         o.append(f"  mm_model_done{tid} = 0;\n")
-    for li in sched.steps:
+    for s, li in enumerate(sched.steps):
         o.append(f"  mm_model_step{li}(); /* {plan.layers[li].op} -> {plan.layers[li].name[:60]} */\n")
+        # Rows no reader needs (a stride skipping the last rows) are left out,
+        # except when tapping: then every layer's output is complete. Latest
+        # first: completing a tensor must not overwrite ring rows a later
+        # tensor still reads.
+        late = [lay for lay in reversed(plan.layers)
+                if sched.step_of[lay.index] == s and sched.places[lay.output].kind == "ring"]
+        if late:
+            o.append("  if (MM_NN_TAPPING()) {\n")
+            for lay in late:
+                o.append(f"    mm_model_need{lay.output}({sched.places[lay.output].rows - 1});\n")
+            o.append("  }\n")
     o.append("}\n")
     return "".join(o)
 
@@ -130,7 +141,8 @@ def _rq_array(name: str, rq: np.ndarray) -> str:
 
 def _out(kd: KernelData, i: int) -> str:
     p = kd.layer.params
-    return (f"{{mm_model_rq{i}, {int(p['act_min'])}, {int(p['act_max'])}, "
+    rq = f"MM_MODEL_RQ{i}" if kd.layer.kind in ("conv", "fc") else f"mm_model_rq{i}"
+    return (f"{{{rq}, {int(p['act_min'])}, {int(p['act_max'])}, "
             f"{1 if kd.exact else 0}}}")
 
 
@@ -139,9 +151,20 @@ def _layer_data(lay, kd: KernelData) -> str:
     p = lay.params
     o = [f"/* layer {i}: {lay.op} {lay.in_shape} -> {lay.out_shape} '{lay.name[:80]}' */\n"]
     if lay.kind in ("conv", "fc"):
-        o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_w{i}", kd.w_dsp, 8)
-                 + "#else\n" + _array("int8_t", f"mm_model_w{i}", kd.w8, 32) + "#endif\n")
-        o.append(_rq_array(f"mm_model_rq{i}", kd.rq))
+        if "stream" in kd.extra:
+            # the stream carries the records too: the array is for the portable path
+            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_s{i}", kd.extra["stream"], 8)
+                     + f"#define MM_MODEL_W{i} 0\n#define MM_MODEL_S{i} mm_model_s{i}\n"
+                     f"#define MM_MODEL_RQ{i} 0\n#else\n"
+                     + _array("int8_t", f"mm_model_w{i}", kd.w8, 32)
+                     + _rq_array(f"mm_model_rq{i}", kd.rq)
+                     + f"#define MM_MODEL_W{i} mm_model_w{i}\n#define MM_MODEL_S{i} 0\n"
+                     f"#define MM_MODEL_RQ{i} mm_model_rq{i}\n#endif\n")
+        else:
+            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_w{i}", kd.w_dsp, 8)
+                     + "#else\n" + _array("int8_t", f"mm_model_w{i}", kd.w8, 32) + "#endif\n"
+                     + f"#define MM_MODEL_W{i} mm_model_w{i}\n#define MM_MODEL_S{i} 0\n"
+                     + _rq_array(f"mm_model_rq{i}", kd.rq) + f"#define MM_MODEL_RQ{i} mm_model_rq{i}\n")
         if lay.kind == "conv":
             (kh, kw), (sh, sw) = p["kernel"], p["stride"]
             h, w, c = lay.in_shape
@@ -151,7 +174,7 @@ def _layer_data(lay, kd: KernelData) -> str:
             kh = kw = sh = sw = 1
             c, oc, w, ow, pad_l = kd.k, lay.weights.shape[0], p["rows"], p["rows"], 0
         o.append(f"static const mm_nn_conv_params mm_model_p{i} = {{\n"
-                 f"  .weights = mm_model_w{i}, .out = {_out(kd, i)},\n"
+                 f"  .weights = MM_MODEL_W{i}, .stream = MM_MODEL_S{i}, .out = {_out(kd, i)},\n"
                  f"  .in_w = {w}, .in_c = {c}, .out_w = {ow}, .out_c = {oc}, .k = {kd.k}, "
                  f".row_k = {kd.extra['row_k']},\n"
                  f"  .kh = {kh}, .kw = {kw}, .sh = {sh}, .sw = {sw}, .pad_l = {pad_l}, "
@@ -258,7 +281,7 @@ def _layer_code(lay, kd: KernelData, sched: Schedule) -> str:
                 if lay.kind == "conv":
                     call = f"mm_nn_conv_row(&mm_model_p{i}, rows, dst, {_scratch(sched, i)})"
                 elif lay.kind == "dwconv":
-                    call = f"mm_nn_dwconv_row(&mm_model_p{i}, rows, dst, {_scratch(sched, i)})"
+                    call = f"mm_nn_dwconv_row(&mm_model_p{i}, rows, dst)"
                 elif lay.kind == "avgpool":
                     call = f"mm_nn_avgpool_row(&mm_model_p{i}, rows, dst, {_scratch(sched, i)})"
                 else:

@@ -36,10 +36,12 @@ class Compiled:
 
     @property
     def param_bytes(self) -> int:
-        """Flash of requantization records, lookup tables and padding rows."""
-        n = sum(16 * len(kd.rq) for kd in self.kdata.values() if kd.rq is not None)
-        n += sum(4 * v.size for kd in self.kdata.values() for v in kd.extra.values()
-                 if hasattr(v, "size"))
+        """Flash of requantization records (DSP build: those not inside a
+        weight stream), lookup tables, border sums and padding rows."""
+        n = sum(16 * len(kd.rq) for kd in self.kdata.values()
+                if kd.rq is not None and "stream" not in kd.extra)
+        n += sum(4 * kd.extra[key].size for kd in self.kdata.values()
+                 for key in ("lut1", "lut2", "edge") if key in kd.extra)
         return n + sum(self.sched.pad_rows.values())
 
 

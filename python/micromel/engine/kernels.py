@@ -35,6 +35,8 @@ class KernelData:
 
     @property
     def weight_bytes_dsp(self) -> int:
+        if "stream" in self.extra:
+            return int(self.extra["stream"].size * 4)
         if self.w_dsp is not None:
             return int(self.w_dsp.size * 4)
         return self.weight_bytes_portable
@@ -87,6 +89,21 @@ def pack_dwconv_dsp(w: np.ndarray) -> np.ndarray:
     even = _pair(taps[:, :, 0], taps[:, :, 2])                      # tap, group
     odd = _pair(taps[:, :, 1], taps[:, :, 3])
     return np.stack([even.T, odd.T], axis=2).reshape(-1).astype(np.int32)
+
+
+def matmul_stream(w_dsp: np.ndarray, rq: np.ndarray, k: int) -> np.ndarray:
+    """The interleaved stream mm_nn_matmul_m4.S reads: per channel pair the
+    two biases, the pair's weight words, then (mult, add, shift) twice."""
+    groups = k // 4
+    cout = len(rq)
+    per = 4 * groups
+    words = []
+    for c in range(0, cout, 2):
+        words.append(rq[c:c + 2, 0])
+        words.append(w_dsp[(c // 2) * per:(c // 2 + 1) * per])
+        words.append(rq[c, 1:4])
+        words.append(rq[c + 1, 1:4])
+    return np.concatenate(words).astype(np.int32)
 
 
 def requant_records(lay: Layer, w_rows: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -151,6 +168,9 @@ def prepare(lay: Layer) -> KernelData:
         kd.w8 = w_rows.astype(np.int8)
         kd.w_dsp = pack_matmul_dsp(w_rows)
         kd.extra["pointwise"] = not general
+        if (not kd.exact and (lay.params["act_min"], lay.params["act_max"]) == (-128, 127)
+                and kd.k % 4 == 0 and cout % 2 == 0):
+            kd.extra["stream"] = matmul_stream(kd.w_dsp, kd.rq, kd.k)
         kd.scratch = conv_scratch(kd.k, cout, general, kh * row_k)
     elif lay.kind == "fc":
         w_rows = lay.weights
@@ -167,7 +187,6 @@ def prepare(lay: Layer) -> KernelData:
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w.reshape(-1).astype(np.int8)               # (ky, kx, c)
         kd.w_dsp = pack_dwconv_dsp(w) if c % 4 == 0 else None
-        kd.scratch = kh * kw * c                            # a border window
         if kh == 3 and kw == 3 and c % 4 == 0:
             # what the padding column would add (zero point x that column's weights)
             col = w.astype(np.int64).sum(axis=0)            # kw, c

@@ -281,3 +281,35 @@ def first_difference(plan: Plan, ref: dict, get_layer) -> dict | None:
                     "first": [{"at": [int(v) for v in i], "want": int(want[tuple(i)]),
                                "got": int(got[tuple(i)])} for i in idx[:5]]}
     return None
+
+
+# --- real features ----------------------------------------------------------------
+def real_windows(model_dir: Path, count: int, package: str = "hydrogen-data") -> np.ndarray:
+    """Up to `count` int8 feature windows of real audio (a Debian package's
+    sound files through the model's front end, cut into the model's windows):
+    inputs for bit-exactness checks. Shape (n, frames, n_mels)."""
+    import json
+
+    from .. import debpkg, windows as win
+    from ..frontend import FrontendConfig, features, load_audio
+
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    fe = FrontendConfig.from_dict(cfg["frontend"])
+    wcfg = win.WindowConfig.from_dict(cfg["window"])
+    framing = win.Framing(hop_samples=fe.hop_length, frame_samples=fe.n_fft)
+    root = debpkg.fetch(package, quiet=True)
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".flac", ".wav", ".ogg"))
+    out = []
+    for path in files:
+        try:
+            pcm = load_audio(path, fe.sample_rate)
+        except MicromelError:
+            continue
+        feats = features(win.pad_clip(pcm, wcfg, framing), fe)
+        for w in win.cut_windows(feats, wcfg):
+            out.append(np.asarray(w, np.int8))
+            if len(out) >= count:
+                return np.stack(out)
+    if not out:
+        raise MicromelError(f"{package}: no audio file gave a window")
+    return np.stack(out)

@@ -209,10 +209,109 @@ def random_arch(seed: int, input_shape: tuple | None = None):
     return keras.Model(inp, x)
 
 
+def cached(kind: str, seed: int, root: Path | None = None) -> Path:
+    """A model folder from make(), converted once per machine: the folder's
+    name carries a hash of this file and of TensorFlow's version."""
+    import hashlib
+
+    from ..paths import BUILD_DIR
+
+    try:
+        import tensorflow as tf
+        tfv = tf.__version__
+    except ImportError:  # pragma: no cover
+        tfv = "?"
+    key = hashlib.sha256(Path(__file__).read_bytes() + tfv.encode()).hexdigest()[:10]
+    path = Path(root or BUILD_DIR / "test-models") / f"{kind}{seed}-{key}"
+    if not (path / "config.json").exists():
+        tmp = path.with_name(path.name + ".tmp")
+        make(kind, tmp, seed=seed)
+        import shutil
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    return path
+
+
+def randomize(model, seed: int) -> None:
+    """Random weights with useful spreads: nonzero biases, BatchNorm
+    statistics far from identity (folded into varied per-channel scales)."""
+    rng = np.random.default_rng(seed + 1000)
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if not ws:
+            continue
+        name = type(layer).__name__
+        new = []
+        for i, w in enumerate(ws):
+            if name == "BatchNormalization":   # gamma, beta, mean, variance
+                new.append([rng.uniform(0.5, 1.5, w.shape), rng.normal(0, 0.3, w.shape),
+                            rng.normal(0, 0.3, w.shape), rng.uniform(0.3, 2.0, w.shape)][i])
+            elif w.ndim == 1:                  # biases
+                new.append(rng.normal(0, 0.3, w.shape))
+            else:                              # kernels: fan-in scaled
+                fan_in = int(np.prod(w.shape[:-1])) if name != "DepthwiseConv2D" else \
+                    int(np.prod(w.shape[:2]))
+                new.append(rng.normal(0, 1.5 / np.sqrt(fan_in), w.shape))
+        layer.set_weights([n.astype(np.float32) for n in new])
+
+
+def kitchen_sink(variant: int, seed: int = 0):
+    """Fixed architectures that between them use every op and option the
+    engine supports (see tests/test_engine_models.py for the checklist)."""
+    keras = _keras()
+    L = keras.layers
+    keras.utils.set_random_seed(seed)
+    if variant == 0:
+        i = keras.Input((20, 16, 1), batch_size=1)
+        x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(i)
+        x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)      # 3x3, both borders
+        x = L.Conv2D(12, 1)(x)                                               # 1x1, even out
+        x = L.BatchNormalization()(x)
+        x = L.DepthwiseConv2D(5, padding="valid")(x)                          # 5x5 valid
+        x = L.MaxPooling2D(2, strides=1, padding="same")(x)
+        x = L.AveragePooling2D(3, strides=1, padding="same")(x)              # counts exclude padding
+        y = L.Conv2D(12, 3, padding="same", activation="relu")(x)
+        x = L.ReLU()(L.Add()([x, y]))                                        # ADD + fused RELU
+        x = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
+        x = L.GlobalAveragePooling2D()(x)                                     # MEAN
+        x = L.Dense(10, activation="relu")(x)
+        x = L.Dense(5, activation="softmax")(x)
+    elif variant == 1:
+        i = keras.Input((33, 21, 1), batch_size=1)
+        x = L.Conv2D(5, (5, 3), padding="valid")(i)                          # odd out, K % 4 == 3
+        x = L.DepthwiseConv2D(3, strides=2, padding="valid", activation="relu")(x)  # c % 4 != 0
+        x = L.Conv2D(7, 1, strides=2)(x)                                      # strided 1x1, odd
+        x = L.MaxPooling2D(3, strides=1, padding="valid")(x)
+        x = L.AveragePooling2D(2, strides=2, padding="same")(x)
+        x = L.GlobalAveragePooling2D(keepdims=True)(x)                        # MEAN keep_dims
+        x = L.Flatten()(x)
+        x = L.Dense(3, activation="softmax")(x)
+    else:
+        i = keras.Input((12, 10, 1), batch_size=1)
+        x = L.Conv2D(6, (2, 4), padding="same", activation="relu")(i)
+        x = L.Conv2D(8, 3, strides=(2, 1), padding="same")(x)                 # strides differ
+        x = L.DepthwiseConv2D(3, padding="valid", activation="relu6")(x)      # c % 4 == 0
+        a = L.Conv2D(8, 1, activation="relu")(x)
+        b = L.Conv2D(8, 1)(x)
+        x = L.Add()([a, b])                                                   # ADD, no activation
+        x = L.AveragePooling2D(pool_size=(x.shape[1], x.shape[2]))(x)         # global pool
+        x = L.Flatten()(x)
+        x = L.Dense(9, use_bias=False)(x)
+        x = L.Dense(4, activation="softmax")(x)
+    model = keras.Model(i, x)
+    randomize(model, seed + variant)
+    return model
+
+
 def make(kind: str, path: Path, seed: int = 0, **kw) -> Path:
-    """Build, convert and write one model folder: kind in random, dscnn, drums."""
-    if kind == "random":
+    """Build, convert and write one model folder: kind in random, sink, dscnn, drums
+    (sink: seed picks the kitchen-sink variant 0..2)."""
+    if kind == "sink":
+        model = kitchen_sink(seed)
+    elif kind == "random":
         model = random_arch(seed, **kw)
+        randomize(model, seed)
     elif kind == "dscnn":
         model = dscnn(seed=seed, **kw)
     elif kind == "drums":
@@ -223,3 +322,57 @@ def make(kind: str, path: Path, seed: int = 0, **kw) -> Path:
     shape = tuple(model.inputs[0].shape[1:])
     n_classes = int(model.outputs[0].shape[-1])
     return write_model_dir(path, data, shape, n_classes, name=f"{kind}{seed}", arch=kind, seed=seed)
+
+
+# The test set: the kitchen sinks and random architectures that, between
+# them, cover every supported op and option (tests/test_engine_models.py
+# checks the list), and a sink edited so some layers need the exact
+# (int64) requantization and a clamped activation range.
+TEST_SET = (("sink", 0), ("sink", 1), ("sink", 2), ("random", 3), ("random", 8),
+            ("random", 10), ("random", 13))
+
+
+def edit_quantization(model_dir: Path, out_dir: Path, scale_factor: dict,
+                      zero_point: dict | None = None) -> Path:
+    """A copy of a model folder whose listed layers' output tensors get their
+    scale multiplied (scale_factor: op index -> factor) or their zero point
+    replaced (zero_point: op index -> zp). TFLite Micro runs such a model as
+    any other; it exercises requantization paths training rarely produces
+    (multipliers of 0.5 and more, activation ranges narrower than int8)."""
+    import shutil
+
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as S
+
+    src = Path(model_dir)
+    out = Path(out_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(src, out)
+    m = S.ModelT.InitFromObj(S.Model.GetRootAsModel((src / "model.tflite").read_bytes(), 0))
+    g = m.subgraphs[0]
+    for op_index, f in scale_factor.items():
+        q = g.tensors[g.operators[op_index].outputs[0]].quantization
+        q.scale = [float(np.float32(s * f)) for s in q.scale]
+    for op_index, zp in (zero_point or {}).items():
+        q = g.tensors[g.operators[op_index].outputs[0]].quantization
+        q.zeroPoint = [int(zp) for _ in q.zeroPoint]
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    (out / "model.tflite").write_bytes(bytes(b.Output()))
+    return out
+
+
+def test_models(root: Path | None = None) -> list:
+    """The test set's model folders (converted once per machine), plus the
+    edited sink."""
+    dirs = [cached(kind, seed, root) for kind, seed in TEST_SET]
+    sink0 = dirs[0]
+    edited = sink0.with_name(sink0.name + "-edited")
+    if not (edited / "model.tflite").exists():
+        # layer 0: output scale / 16 -> multipliers above 0.5 (the exact path);
+        # layer 10 (a RELU dense layer): zero point -90 -> a clamped range
+        edit_quantization(sink0, edited.with_name(edited.name + ".tmp"), {0: 1 / 16.0},
+                          {10: -90})
+        (edited.with_name(edited.name + ".tmp")).rename(edited)
+    return dirs + [edited]

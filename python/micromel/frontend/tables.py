@@ -176,7 +176,7 @@ def tables_for(cfg: FrontendConfig) -> FrontendTables:
     seg_of = np.repeat(np.arange(n // seg), seg)
     bound = float(np.minimum(2.0 ** 14, 2.0 ** (14 - seg_bits[seg_of].astype(np.float64))
                              * np.abs(win.astype(np.float64))).sum())
-    if (bound / (half // 2)) ** 2 >= 2.0 ** 32:
+    if (bound / (half // 2) + 8) ** 2 >= 2.0 ** 32:   # + a few LSB of rounding
         raise ValueError("window too wide for the 32-bit power spectrum")
 
     log_table = np.round(np.log2(1.0 + np.arange(2 ** LOG_TABLE_BITS + 1) / 2 ** LOG_TABLE_BITS)

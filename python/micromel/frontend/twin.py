@@ -4,7 +4,7 @@ vectorised over all frames of a clip (a few ms per second of audio).
 Every operation is spelled the way the C computes it; the names in comments are the
 Cortex-M4 DSP instructions the C uses (its portable path computes the same integers):
   shadd(a, b) = (a + b) >> 1          SHADD16 (halving add, arithmetic shift = floor)
-  cmul_r(y, w) = (y * w + 2^14) >> 15 SMLSD/SMLADX with a rounding accumulator, then >> 15
+  cmul_q15(y, w) = (y w + 2^14) >> 15 SMLSD/SMLADX with a rounding accumulator, ASR 15
 The stage functions take and return plain integer arrays so tests can compare every
 intermediate with the C host build.
 """
@@ -27,7 +27,7 @@ def _bit_length(v: np.ndarray) -> np.ndarray:
 # --- stage 1: normalisation shift and window --------------------------------------------
 def segment_bits(x: np.ndarray, seg_len: int) -> np.ndarray:
     """Per segment of seg_len samples: bit length of OR(x ^ (x >> 15)), i.e. the smallest
-    e with |x| <= 2^e for every sample (x = -2^e included). x: int16 [n * seg_len]."""
+    e with -2^e <= x < 2^e for every sample. x: int16 [n * seg_len]."""
     v = x.astype(np.int32).reshape(-1, seg_len)
     v = v ^ (v >> 15)
     return _bit_length(np.bitwise_or.reduce(v, axis=1))
@@ -57,7 +57,8 @@ def cmul_q15(yr, yi, wr, wi):
 def fft_radix4(re: np.ndarray, im: np.ndarray, t: FrontendTables) -> tuple[np.ndarray, np.ndarray]:
     """Radix-4 decimation-in-time FFT of z = re + j im ([F, M], values within int16) given in
     natural order; returns Z = FFT_M(z) / (M/4) in natural order as int32 [F, M] each.
-    The C reads its input in digit-reversed order (t.fft_perm); each stage of length L
+    The C's window stage writes the input in digit-reversed order (t.fft_perm) and runs
+    the first stage (L = 4) itself; each stage of length L
     (q = L/4) combines the four sub-transforms F0..F3 of every group of L:
         B = F1[n] w^n, C = F2[n] w^2n, D = F3[n] w^3n   (cmul_q15; skipped for n = 0)
         16-bit stages:  t0 = (A+C)>>1  t1 = (A-C)>>1  t2 = (B+D)>>1  t3 = (B-D)>>1  SHADD16/SHSUB16

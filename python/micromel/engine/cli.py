@@ -1,0 +1,76 @@
+"""Commands of the engine: `micromel export` and `micromel bench model`."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def cmd_export(args) -> int:
+    from ..paths import BUILD_DIR
+    from . import export, runner
+
+    model_dir = Path(args.model_dir)
+    out = Path(args.out) if args.out else BUILD_DIR / "gen" / model_dir.resolve().name
+    export.export_model(model_dir, out, board=args.board, kernels=args.kernels)
+    c = export.compile_model(model_dir)
+    tflm = runner.tflm_arena_bytes(c.plan.graph.raw)
+    streamed = sum(1 for p in c.sched.places.values() if p.kind == "ring")
+    summary = {
+        "model": c.meta["name"], "model_hash": c.meta["hash"], "out": str(out),
+        "layers": len(c.plan.layers), "streamed_tensors": streamed, "macs": c.plan.macs,
+        "arena_bytes": c.sched.arena_bytes, "tflm_arena_bytes": tflm,
+        "weight_bytes_dsp": c.weight_bytes_dsp, "weight_bytes_portable": c.weight_bytes_portable,
+        "param_bytes": c.param_bytes, "kernels": args.kernels,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"exported {c.meta['name']} ({c.meta['hash']}) to {out}: {summary['layers']} layers "
+              f"({streamed} streamed), {c.plan.macs} MACs; arena {c.sched.arena_bytes} bytes "
+              f"(TFLite Micro: {tflm}); weights {c.weight_bytes_dsp} bytes (DSP layout) / "
+              f"{c.weight_bytes_portable} (portable), parameters {c.param_bytes} bytes")
+    return 0
+
+
+def cmd_bench_model(args) -> int:
+    from . import bench
+
+    r = bench.run(Path(args.model_dir), args.device, args.kernels)
+    print(json.dumps(r, indent=2) if args.json else bench.format_report(r))
+    return 0
+
+
+def _bench_subparsers(sub) -> argparse._SubParsersAction:
+    """The `bench` command's sub-commands (shared with `bench frontend`)."""
+    b = sub.choices.get("bench")
+    if b is None:
+        b = sub.add_parser("bench", help="measure cost on a device (instructions, memory)")
+    for action in b._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return b.add_subparsers(dest="bench_command", metavar="PART")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="compile a model folder into the C headers the firmware builds")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (model.tflite, config.json)")
+    p.add_argument("--board", help="refuse a model that does not fit this board's RAM or flash "
+                                   "budget (boards/catalogue.json)")
+    p.add_argument("--out", help="output folder (default build/gen/NAME)")
+    p.add_argument("--kernels", choices=("auto", "portable", "dsp"), default="auto",
+                   help="kernel path: auto (DSP on cores that have it), portable, or dsp "
+                        "(on a host: the DSP layout run on C emulations of the intrinsics)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=cmd_export)
+
+    b = _bench_subparsers(sub).add_parser(
+        "model", help="instructions per inference and per layer, MACs, arena and flash")
+    b.add_argument("model_dir", metavar="MODEL_DIR")
+    b.add_argument("--device", default="emulate",
+                   help="'emulate' (default: build and boot the emulated Cortex-M4), "
+                        "'emulate:ENV', a tty or a URL (a board flashed with this model)")
+    b.add_argument("--kernels", choices=("auto", "portable", "dsp"), default="auto",
+                   help="kernel path of the emulated build (default auto: DSP on the M4)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_bench_model)

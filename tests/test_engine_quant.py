@@ -1,0 +1,113 @@
+"""The engine's integer arithmetic and layouts, without TensorFlow or a
+build: TFLite's primitives, the fast requantization identity the kernels
+rely on, the DSP weight layouts, the device's random inputs."""
+import math
+
+import numpy as np
+import pytest
+
+from micromel.engine import kernels, quant, runner
+
+
+def test_quantize_multiplier_matches_tflite_rules():
+    assert quant.quantize_multiplier(0.5) == (1 << 30, 0)
+    assert quant.quantize_multiplier(1.0) == (1 << 30, 1)
+    assert quant.quantize_multiplier(0.0) == (0, 0)
+    assert quant.quantize_multiplier(1e-12) == (0, 0)          # shift below -31: zero
+    q, s = quant.quantize_multiplier(0.3)
+    assert (1 << 30) <= q < (1 << 31) and abs(q * 2.0 ** (s - 31) - 0.3) < 1e-9
+    # rounding up to 2^31 renormalizes
+    m = (2 ** 31 - 0.25) / 2 ** 31
+    assert quant.quantize_multiplier(m) == (1 << 30, 1)
+
+
+def test_srdhm_and_rounding_divide_by_pot():
+    assert int(quant.srdhm(quant.INT32_MIN, quant.INT32_MIN)) == quant.INT32_MAX
+    # round half away from zero
+    assert [int(v) for v in quant.rounding_divide_by_pot(np.array([5, -5, 6, -6, 7, -7]), 1)] == \
+        [3, -3, 3, -3, 4, -4]
+    # SaturatingRoundingDoublingHighMul rounds half up (its nudge and the
+    # truncating division make -x.5 go to -x)
+    a = np.array([1 << 30, -(1 << 30), 12345, -12345])
+    want = [int(math.floor(x * (1 << 30) / 2 ** 31 + 0.5)) for x in a.tolist()]
+    assert quant.srdhm(a, 1 << 30).tolist() == want == [536870912, -536870912, 6173, -6172]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_requantization_equals_tflite(seed):
+    """mm_rq_fast: (add + smmlar(2*acc, mult)) >> shift, with
+    add = 2^(shift-1) + zp*2^shift and the sign of acc, equals TFLite's
+    MultiplyByQuantizedMultiplier + zp for every accumulator within bounds
+    (including exact ties)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        m = float(np.exp(rng.uniform(np.log(1e-6), np.log(0.49))))
+        q, s = quant.quantize_multiplier(m)
+        e = -s
+        if not 1 <= e <= kernels.MAX_FAST_SHIFT:
+            continue
+        zp = int(rng.integers(-128, 128))
+        rq = np.array([[0, q, (1 << (e - 1)) + (zp << e), e]])
+        acc = np.concatenate([rng.integers(-2 ** 29, 2 ** 29, 400), rng.integers(-3000, 3000, 400),
+                              [0, 1, -1, 2 ** 29 - 1, -2 ** 29]])
+        # accumulators that land exactly on rounding ties of the first step
+        k = rng.integers(-1000, 1000, 50)
+        ties = (k * (1 << 31) + (1 << 30)) // q
+        acc = np.concatenate([acc, ties, ties + 1, ties - 1, -ties])
+        acc = acc[np.abs(acc) < 2 ** 29]
+        got = kernels.fast_requant(acc, np.broadcast_to(rq, (len(acc), 4)))
+        assert np.array_equal(got, quant.mbqm(acc, q, s) + zp)
+
+
+def test_matmul_dsp_layout():
+    """Channel pairs, groups of 4 split (w0,w2) (w1,w3), doubled; a tail pair;
+    a lone last channel."""
+    w = np.arange(2 * 3 * 6, dtype=np.int64).reshape(6, 6)[:3] - 20   # 3 channels, k=6
+    w = w.astype(np.int8)
+    words = kernels.pack_matmul_dsp(w).astype(np.int64)
+    lo = ((words & 0xFFFF) ^ 0x8000) - 0x8000
+    hi = words >> 16
+    pairs = list(zip(lo.tolist(), hi.tolist()))
+    d = 2 * w.astype(int)
+    want = [(d[0, 0], d[0, 2]), (d[0, 1], d[0, 3]), (d[1, 0], d[1, 2]), (d[1, 1], d[1, 3]),
+            (d[0, 4], d[0, 5]), (d[1, 4], d[1, 5]),
+            (d[2, 0], d[2, 2]), (d[2, 1], d[2, 3]), (d[2, 4], d[2, 5])]
+    assert pairs == want
+
+
+def test_dwconv_dsp_layout():
+    w = (np.arange(3 * 3 * 8) - 30).reshape(3, 3, 8).astype(np.int8)
+    words = kernels.pack_dwconv_dsp(w).astype(np.int64)
+    lo = ((words & 0xFFFF) ^ 0x8000) - 0x8000
+    hi = words >> 16
+    # group 1 (channels 4..7), tap 4 (ky=1, kx=1): words 2*(9+4), 2*(9+4)+1
+    i = 2 * (9 + 4)
+    assert (lo[i], hi[i], lo[i + 1], hi[i + 1]) == tuple(2 * int(w[1, 1, c]) for c in (4, 6, 5, 7))
+
+
+def test_device_random_inputs_twin():
+    xs, state = runner.random_inputs(1, 2, 6)
+    x = 1
+    raw = b""
+    for _ in range(4):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        raw += x.to_bytes(4, "little")
+    assert xs[0].tobytes() == raw[:6] and xs[1].tobytes() == raw[8:14]
+    assert state == x
+    more, _ = runner.random_inputs(state, 1, 6)
+    both, _ = runner.random_inputs(1, 3, 6)
+    assert np.array_equal(both[2], more[0])
+
+
+def test_softmax_twin_close_to_float():
+    from micromel.engine import ops
+
+    x = np.array([[-128, -20, 0, 30, 127, 5]], np.int8)
+    scale = 0.05
+    m, ls, dmin = quant.softmax_params(1.0, scale)
+    got = ops.softmax(x, {"mult": m, "left_shift": ls, "diff_min": dmin}).astype(int) + 128
+    f = np.exp(scale * (x.astype(float) - x.max()))
+    want = f / f.sum() * 256
+    assert np.max(np.abs(got - want)) <= 1.5
