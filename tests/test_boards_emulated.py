@@ -9,7 +9,7 @@ import pytest
 
 from micromel import boards, cores, firmware, protocol
 from micromel.device import Emulator, open_device
-from micromel.paths import BOARDS_DIR
+from micromel.paths import BOARDS_DIR, MODELS_DIR
 
 pytestmark = pytest.mark.emulator
 
@@ -78,19 +78,24 @@ def test_cost_counter_counts_instructions(board, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def zoo_model(tmp_path_factory):
-    """A drums-shaped int8 CNN (the engine's zoo) and its exported headers."""
-    zoo = pytest.importorskip("micromel.engine.zoo")
-    model_dir = zoo.make("drums", tmp_path_factory.mktemp("models") / "drums", seed=3)
+def a_model(tmp_path_factory):
+    """A committed model (its builds are shared with test_boards_build), else
+    a drums-shaped int8 CNN of the engine's zoo; and its exported headers."""
+    committed = sorted(p.parent for p in MODELS_DIR.glob("*/model.tflite"))
+    if committed:
+        model_dir = committed[0]
+    else:
+        zoo = pytest.importorskip("micromel.engine.zoo")
+        model_dir = zoo.make("drums", tmp_path_factory.mktemp("models") / "drums", seed=3)
     return model_dir, boards.export(model_dir)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board", EMULATED, ids=lambda b: b.offline_env)
-def test_front_end_and_model_are_bit_exact_on_every_core(board, zoo_model):
+def test_front_end_and_model_are_bit_exact_on_every_core(board, a_model):
     """The same firmware on each core: front-end frames equal the numpy twin,
     every layer of the model equals tflite_micro, and BENCH counts the cost."""
-    model_dir, gen_dir = zoo_model
+    model_dir, gen_dir = a_model
     r = cores.run_core(board, model_dir, gen_dir, inputs=4)
     assert r.frontend is not None, r.missing
     assert r.frontend["bit_exact"] and r.frontend["frames"] > 0

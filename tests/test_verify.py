@@ -227,3 +227,15 @@ def test_corrupted_weights_are_caught_with_layer_diff(model_dir, dataset, tmp_pa
                                   load_audio(path, 16000))
     assert not rec["scores_match"]
     assert rec["layer_diff"]["layer"] == 0 and rec["layer_diff"]["mismatches"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_name", [e for e in __import__("micromel.boards", fromlist=["x"]).emulated_envs()
+                                      if e != "emulate"])
+def test_verify_on_every_other_emulated_core(model_dir, dataset, tmp_path, env_name):
+    """The same clip-by-clip bit-exact verify on the M7, M33, M55 and RV32 cores."""
+    from micromel.verify import run_verify
+
+    s = run_verify(model_dir, str(dataset), [f"emulate:{env_name}"], mode="audio", report_dir=tmp_path,
+                   progress=False, limit=3)
+    assert s["clips_verified"] == 3 and s["clips_bit_exact"] == 3, (tmp_path / "report.md").read_text()
