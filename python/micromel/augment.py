@@ -1,7 +1,7 @@
 """Data augmentation, in two places.
 
 On the waveform (before the front end, so the int8 features see what a microphone would
-give): gain, a parametric EQ (another drum, room or microphone colours the spectrum),
+give): a random level (peak normalised to a random dBFS), a parametric EQ (another drum, room or microphone colours the spectrum),
 coloured background noise at a random SNR, and a time shift (silence before the onset, so
 the hit lands anywhere in a window). These run once per training clip and variant, seeded by
 (seed, clip, variant) so results never depend on the order clips are processed, and the
@@ -24,7 +24,7 @@ import numpy as np
 @dataclass(frozen=True)
 class AugmentConfig:
     variants: int = 4                 # augmented copies of each training clip (0 = none)
-    gain_db: tuple = (-24.0, 6.0)
+    peak_dbfs: tuple = (-40.0, -1.0)     # level of an augmented copy: its peak, drawn uniformly
     eq_p: float = 0.5
     noise_p: float = 0.5
     noise_snr_db: tuple = (10.0, 40.0)
@@ -48,7 +48,7 @@ class AugmentConfig:
     def waveform_key(self) -> str:
         """Identifies everything that changes the augmented waveforms (for the cache)."""
         d = self.to_dict()
-        keep = ("variants", "gain_db", "eq_p", "noise_p", "noise_snr_db", "shift_p", "shift_ms")
+        keep = ("variants", "peak_dbfs", "eq_p", "noise_p", "noise_snr_db", "shift_p", "shift_ms")
         return hashlib.sha256(repr([d[k] for k in keep]).encode()).hexdigest()[:12]
 
 
@@ -63,7 +63,7 @@ def _seed_all(*parts) -> np.random.Generator:
 def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed: int,
                      clip: int, variant: int) -> np.ndarray:
     """One augmented copy of an int16 clip (deterministic in seed, clip, variant)."""
-    from audiomentations import AddColorNoise, Compose, Gain, SevenBandParametricEQ
+    from audiomentations import AddColorNoise, Compose, SevenBandParametricEQ
 
     rng = _seed_all("wave", seed, clip, variant)
     x = pcm.astype(np.float32) / 32768.0
@@ -74,9 +74,14 @@ def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed
         SevenBandParametricEQ(min_gain_db=-9.0, max_gain_db=9.0, p=cfg.eq_p),
         AddColorNoise(min_snr_db=cfg.noise_snr_db[0], max_snr_db=cfg.noise_snr_db[1],
                       p=cfg.noise_p),
-        Gain(min_gain_db=cfg.gain_db[0], max_gain_db=cfg.gain_db[1], p=1.0),
     ])
     y = chain(samples=x, sample_rate=sample_rate)
+    # Level: a random peak level, whatever the clip's own. Drum kits are recorded with
+    # kicks and snares near full scale and hi-hats and cymbals 10 dB lower; without this,
+    # the model learns loudness as a class cue and calls a loud hi-hat a snare.
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak > 0:
+        y = y * (10.0 ** (rng.uniform(*cfg.peak_dbfs) / 20.0) / peak)
     return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
 
 

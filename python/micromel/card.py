@@ -171,7 +171,7 @@ def render(config: dict, metrics: dict, notes: str | None = None) -> str:
              f"batch {tr['batch_size']}, Adam lr {tr['learning_rate']} cosine-decayed, label "
              f"smoothing {tr['label_smoothing']}, early stopping patience {tr['patience']}.")
     a = tr["augment"]
-    L.append(f"- Augmentation: waveform (gain {a['gain_db'][0]}..{a['gain_db'][1]} dB, 7-band EQ "
+    L.append(f"- Augmentation: waveform (random peak level {a['peak_dbfs'][0]}..{a['peak_dbfs'][1]} dBFS, 7-band EQ "
              f"p={a['eq_p']}, coloured noise {a['noise_snr_db'][0]}..{a['noise_snr_db'][1]} dB SNR "
              f"p={a['noise_p']}, onset delay {a['shift_ms'][0]}..{a['shift_ms'][1]} ms p={a['shift_p']}), "
              f"random window start, SpecAugment ({a['time_masks']} time masks <= "

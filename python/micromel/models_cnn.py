@@ -41,7 +41,7 @@ class CnnSpec:
     blocks: tuple            # ((stride, channels), ...)
     dropout: float
     description: str
-    keep_freq: bool = True
+    keep_freq: bool = False
 
 
 ARCHS: dict[str, CnnSpec] = {

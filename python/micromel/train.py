@@ -21,6 +21,7 @@ comes from generators seeded by (seed, purpose).
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
@@ -88,6 +89,7 @@ class TrainConfig:
     learning_rate: float = 3e-3
     label_smoothing: float = 0.05
     patience: int = 15
+    average_epochs: int = 10           # the model is the mean of the last N epochs' weights
     epoch_windows: int = 3000          # windows drawn per epoch (class-balanced)
     window: win.WindowConfig = field(default_factory=win.WindowConfig)
     augment: aug_mod.AugmentConfig = field(default_factory=aug_mod.AugmentConfig)
@@ -288,7 +290,7 @@ def _quiet_tf() -> None:
 
 
 def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int, cfg: TrainConfig,
-            fr: win.Framing, quiet: bool = False):
+            fr: win.Framing, quiet: bool = False, watch=None):
     """Train the CNN; returns (keras model, history list of dicts)."""
     _quiet_tf()
     import keras
@@ -314,6 +316,7 @@ def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int,
         vx = None
     best = (np.inf, None, -1)
     history = []
+    recent: collections.deque = collections.deque(maxlen=max(1, cfg.average_epochs))
     bar = tqdm(range(cfg.epochs), desc=f"train {cfg.arch} seed {cfg.seed}", unit="epoch",
                disable=quiet, file=sys.stderr)
     for epoch in bar:
@@ -323,12 +326,22 @@ def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int,
         h = model.fit(xf[..., None], y, batch_size=cfg.batch_size, epochs=1, verbose=0,
                       shuffle=False)
         rec = {"epoch": epoch + 1, "loss": float(h.history["loss"][-1])}
+        # The candidate model is the average of the last `average_epochs` epochs' weights:
+        # from one epoch to the next, accuracy on unseen kits swings by several points;
+        # the average sits in the middle of those swings and is what validation selects.
+        current = model.get_weights()
+        recent.append(current)
+        averaged = [np.mean([w[k] for w in recent], axis=0) for k in range(len(current))]
+        model.set_weights(averaged)
         if vx is not None and len(vx):
             p = model.predict(vx, batch_size=512, verbose=0)
             rec["val_loss"] = float(-np.mean(np.log(np.clip(p[np.arange(len(vy)), vy], 1e-7, 1))))
             rec["val_window_acc"] = float(np.mean(p.argmax(1) == vy))
             if rec["val_loss"] < best[0]:
-                best = (rec["val_loss"], model.get_weights(), epoch + 1)
+                best = (rec["val_loss"], averaged, epoch + 1)
+        if watch is not None:      # development only: a split to watch, never used to select
+            rec["watch_acc"] = watch(model)
+        model.set_weights(current)
         history.append(rec)
         bar.set_postfix({k: round(v, 3) for k, v in rec.items() if k != "epoch"})
         if vx is not None and best[2] > 0 and epoch + 1 - best[2] >= cfg.patience:
@@ -336,6 +349,8 @@ def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int,
     bar.close()
     if best[1] is not None:
         model.set_weights(best[1])
+    else:
+        model.set_weights(averaged)
     return model, history, (best[2] if best[1] is not None else len(history))
 
 
@@ -364,7 +379,14 @@ def train_one(ds: Dataset, fr, train_cf, val_cf, test_cf, cfg: TrainConfig, quie
     from . import evaluate, quantize
 
     t0 = time.time()
-    model, history, best_epoch = fit_cnn(train_cf, val_cf, len(ds.labels), cfg, fr, quiet=quiet)
+    watch = None
+    if os.environ.get("MICROMEL_WATCH_TEST") and test_cf is not None:
+        from .evaluate import evaluate_float
+
+        def watch(m):
+            return evaluate_float(m, test_cf, cfg.window, fr, ds.labels)["accuracy"]
+    model, history, best_epoch = fit_cnn(train_cf, val_cf, len(ds.labels), cfg, fr, quiet=quiet,
+                                         watch=watch)
     t_fit = time.time() - t0
     # representative set: training windows at the configured hop (clean and augmented)
     rx, rns, _ = eval_windows(train_cf, cfg.window, fr)

@@ -90,6 +90,9 @@ typedef struct {
   uint8_t dsp_ok;      /* the DSP layout exists (c % 4 == 0) */
   const int32_t *edge; /* DSP 3x3: 2 * zp_in * (sum of the first, then the last,
                           kernel column's weights) per channel; or NULL */
+  const int32_t *stream; /* DSP 3x3, fast full-range requantization: biases,
+                            weights and records per group of 4 channels for
+                            mm_nn_dwconv_m4.S; or NULL */
 } mm_nn_dwconv_params;
 
 /* rows[ky]: input row, or a row of zero points (never NULL). */

@@ -198,6 +198,34 @@ MM_NN_INLINE void pixel_ref(const mm_nn_dwconv_params *p, const int8_t *const *r
   }
 }
 
+#if MM_NN_NATIVE_DSP
+void mm_nn_dw3x3_m4(const int8_t *r0, const int8_t *r1, const int8_t *r2, int c,
+                    const int32_t *stream, int8_t *out);
+#elif MM_NN_DSP
+/* The C twin of mm_nn_dwconv_m4.S (the DSP path emulated on a host). */
+static void mm_nn_dw3x3_m4(const int8_t *r0, const int8_t *r1, const int8_t *r2, int c,
+                           const int32_t *s, int8_t *out) {
+  const int8_t *rows[3];
+  int ch, ky, kx, i;
+  rows[0] = r0, rows[1] = r1, rows[2] = r2;
+  for (ch = 0; ch < c; ch += 4) {
+    int32_t a[4];
+    for (i = 0; i < 4; i++) a[i] = *s++;
+    for (ky = 0; ky < 3; ky++) {
+      for (kx = 0; kx < 3; kx++, s += 2) {
+        int32_t x = mm_read32(rows[ky] + kx * c + ch);
+        TAP4(x, s, a[0], a[1], a[2], a[3]);
+      }
+    }
+    for (i = 0; i < 4; i++, s += 3) {
+      mm_nn_rq q;
+      q.mult = s[0], q.add = s[1], q.shift = s[2];
+      *out++ = (int8_t)mm_ssat8(mm_rq_fast(a[i], &q));
+    }
+  }
+}
+#endif
+
 MM_NN_INLINE void row_impl(const mm_nn_dwconv_params *p, const int8_t *const *rows, int8_t *out,
                            const int mode) {
   const int c = p->c;
@@ -205,6 +233,14 @@ MM_NN_INLINE void row_impl(const mm_nn_dwconv_params *p, const int8_t *const *ro
   for (ox = 0; ox < p->out_w; ox++, out += c) {
     const int ix0 = ox * p->sw - p->pad_l;
     const int inside = ix0 >= 0 && ix0 + p->kw <= p->in_w;
+    (void)inside; /* the portable path handles every pixel alike */
+#if MM_NN_DSP
+    if (p->stream && inside) {
+      const int col = ix0 * c;
+      mm_nn_dw3x3_m4(rows[0] + col, rows[1] + col, rows[2] + col, c, p->stream, out);
+      continue;
+    }
+#endif
 #if MM_NN_NATIVE_DSP
     if (p->dsp_ok && p->kh == 3 && p->kw == 3) {
       if (inside) {

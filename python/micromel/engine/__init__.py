@@ -6,6 +6,10 @@ kernels.py   weights and requantization records as the C kernels want them
 schedule.py  row streaming and the static arena plan
 cgen.py      the generated headers
 export.py    `micromel export`
-runner.py    run a model on the host build, a device, or TFLite Micro
+runner.py    run a model on the host build, a device, or TFLite Micro, layer by layer
 bench.py     `micromel bench model`
+cli.py       the `export` and `bench model` commands
+zoo.py       small converted models for tests and benchmarks
+
+docs/engine.md tells the whole story.
 """

@@ -77,7 +77,7 @@ def run(model_dir: Path, device: str = "emulate", kernels: str = "auto") -> dict
         "arena_bytes": c.sched.arena_bytes, "tflm_arena_bytes": tflm_arena,
         "arena_ratio": round(c.sched.arena_bytes / tflm_arena, 3),
         "weight_bytes": c.weight_bytes_dsp if info.get("kernels") == "dsp" else c.weight_bytes_portable,
-        "param_bytes": c.param_bytes,
+        "param_bytes": c.param_bytes_for(info.get("kernels") == "dsp"),
         "tflite_bytes": len(plan.graph.raw),
     }
     if elf is not None:

@@ -196,11 +196,17 @@ def _layer_data(lay, kd: KernelData) -> str:
                      f"#define MM_MODEL_EDGE{i} 0\n#endif\n")
         else:
             o.append(f"#define MM_MODEL_EDGE{i} 0\n")
+        if "stream" in kd.extra:
+            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_s{i}", kd.extra["stream"], 8)
+                     + f"#define MM_MODEL_S{i} mm_model_s{i}\n#else\n"
+                     f"#define MM_MODEL_S{i} 0\n#endif\n")
+        else:
+            o.append(f"#define MM_MODEL_S{i} 0\n")
         o.append(f"static const mm_nn_dwconv_params mm_model_p{i} = {{\n"
                  f"  .weights = mm_model_w{i}, .out = {_out(kd, i)},\n"
                  f"  .in_w = {w}, .c = {c}, .out_w = {lay.out_shape[1]}, .kh = {kh}, .kw = {kw}, "
                  f".sh = {sh}, .sw = {sw}, .pad_l = {p['pad'][1]}, .zp_in = {int(p['zp_in'])}, "
-                 f".dsp_ok = {dsp_ok}, .edge = MM_MODEL_EDGE{i}}};\n\n")
+                 f".dsp_ok = {dsp_ok}, .edge = MM_MODEL_EDGE{i}, .stream = MM_MODEL_S{i}}};\n\n")
     elif lay.kind in ("avgpool", "maxpool"):
         h, w, c = lay.in_shape
         (kh, kw), (sh, sw) = p["filter"], p["stride"]

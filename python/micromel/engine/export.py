@@ -36,12 +36,17 @@ class Compiled:
 
     @property
     def param_bytes(self) -> int:
-        """Flash of requantization records (DSP build: those not inside a
-        weight stream), lookup tables, border sums and padding rows."""
+        return self.param_bytes_for(dsp=True)
+
+    def param_bytes_for(self, dsp: bool) -> int:
+        """Flash of requantization records (in a DSP build, those not inside
+        a weight stream), lookup tables, border sums and padding rows."""
         n = sum(16 * len(kd.rq) for kd in self.kdata.values()
-                if kd.rq is not None and "stream" not in kd.extra)
+                if kd.rq is not None and not (dsp and "stream" in kd.extra
+                                              and kd.layer.kind != "dwconv"))
         n += sum(4 * kd.extra[key].size for kd in self.kdata.values()
-                 for key in ("lut1", "lut2", "edge") if key in kd.extra)
+                 for key in (("lut1", "lut2", "edge") if dsp else ("lut1", "lut2"))
+                 if key in kd.extra)
         return n + sum(self.sched.pad_rows.values())
 
 
@@ -119,7 +124,7 @@ def _board(name: str):
 def check_board(c: Compiled, board_name: str) -> None:
     """Refuse a model that does not fit the board's budget for micromel."""
     b = _board(board_name)
-    flash = (c.weight_bytes_dsp if b.dsp else c.weight_bytes_portable) + c.param_bytes
+    flash = (c.weight_bytes_dsp if b.dsp else c.weight_bytes_portable) + c.param_bytes_for(b.dsp)
     ram = c.sched.arena_bytes
     problems = []
     if ram > b.ram_budget:

@@ -35,6 +35,9 @@ class KernelData:
 
     @property
     def weight_bytes_dsp(self) -> int:
+        if "stream" in self.extra and self.layer.kind == "dwconv":
+            # the stream, and the plain layout the border pixels use
+            return int(self.extra["stream"].size * 4 + self.w_dsp.size * 4)
         if "stream" in self.extra:
             return int(self.extra["stream"].size * 4)
         if self.w_dsp is not None:
@@ -103,6 +106,17 @@ def matmul_stream(w_dsp: np.ndarray, rq: np.ndarray, k: int) -> np.ndarray:
         words.append(w_dsp[(c // 2) * per:(c // 2 + 1) * per])
         words.append(rq[c, 1:4])
         words.append(rq[c + 1, 1:4])
+    return np.concatenate(words).astype(np.int32)
+
+
+def dwconv_stream(w_dsp: np.ndarray, rq: np.ndarray) -> np.ndarray:
+    """The stream mm_nn_dwconv_m4.S reads: per group of 4 channels the four
+    biases, the 9 taps' weight words, then (mult, add, shift) four times."""
+    words = []
+    for g in range(len(rq) // 4):
+        words.append(rq[4 * g:4 * g + 4, 0])
+        words.append(w_dsp[18 * g:18 * (g + 1)])
+        words.append(rq[4 * g:4 * g + 4, 1:4].reshape(-1))
     return np.concatenate(words).astype(np.int32)
 
 
@@ -187,6 +201,9 @@ def prepare(lay: Layer) -> KernelData:
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w.reshape(-1).astype(np.int8)               # (ky, kx, c)
         kd.w_dsp = pack_dwconv_dsp(w) if c % 4 == 0 else None
+        if (kh == 3 and kw == 3 and c % 4 == 0 and not kd.exact
+                and (lay.params["act_min"], lay.params["act_max"]) == (-128, 127)):
+            kd.extra["stream"] = dwconv_stream(kd.w_dsp, kd.rq)
         if kh == 3 and kw == 3 and c % 4 == 0:
             # what the padding column would add (zero point x that column's weights)
             col = w.astype(np.int64).sum(axis=0)            # kw, c

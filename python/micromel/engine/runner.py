@@ -240,14 +240,16 @@ class DeviceModel:
             done += n
         return np.concatenate(xs), np.concatenate(scores), np.concatenate(crcs)
 
-    def layer(self, x: np.ndarray, layer: int) -> np.ndarray:
-        """One layer's whole output, fetched in slices of one frame each."""
+    def layer(self, x: np.ndarray, layer: int, chunk: int | None = None) -> np.ndarray:
+        """One layer's whole output, fetched in slices of at most one frame
+        (or `chunk` bytes) each: one inference per slice."""
         lay = self.plan.layers[layer]
         size = int(np.prod(lay.out_shape))
         x = np.asarray(x, np.int8).reshape(-1).tobytes()
+        step = min(chunk or self.max_payload, self.max_payload)
         parts = []
-        for off in range(0, size, self.max_payload):
-            n = min(self.max_payload, size - off)
+        for off in range(0, size, step):
+            n = min(step, size - off)
             r = self.dev.request(self.P.MSG["MODEL_TAP"],
                                  struct.pack("<BHIH", TAP_SLICE, layer, off, n) + x, timeout=30)
             parts.append(r.payload)

@@ -224,6 +224,9 @@ def cached(kind: str, seed: int, root: Path | None = None) -> Path:
     key = hashlib.sha256(Path(__file__).read_bytes() + tfv.encode()).hexdigest()[:10]
     path = Path(root or BUILD_DIR / "test-models") / f"{kind}{seed}-{key}"
     if not (path / "config.json").exists():
+        import shutil
+        for old in path.parent.glob(f"{kind}{seed}-*"):   # other versions of this file
+            shutil.rmtree(old, ignore_errors=True)
         tmp = path.with_name(path.name + ".tmp")
         make(kind, tmp, seed=seed)
         import shutil
@@ -283,7 +286,7 @@ def kitchen_sink(variant: int, seed: int = 0):
         x = L.DepthwiseConv2D(3, strides=2, padding="valid", activation="relu")(x)  # c % 4 != 0
         x = L.Conv2D(7, 1, strides=2)(x)                                      # strided 1x1, odd
         x = L.MaxPooling2D(3, strides=1, padding="valid")(x)
-        x = L.AveragePooling2D(2, strides=2, padding="same")(x)
+        x = L.AveragePooling2D(2, strides=2, padding="valid")(x)
         x = L.GlobalAveragePooling2D(keepdims=True)(x)                        # MEAN keep_dims
         x = L.Flatten()(x)
         x = L.Dense(3, activation="softmax")(x)
@@ -328,8 +331,7 @@ def make(kind: str, path: Path, seed: int = 0, **kw) -> Path:
 # them, cover every supported op and option (tests/test_engine_models.py
 # checks the list), and a sink edited so some layers need the exact
 # (int64) requantization and a clamped activation range.
-TEST_SET = (("sink", 0), ("sink", 1), ("sink", 2), ("random", 3), ("random", 8),
-            ("random", 10), ("random", 13))
+TEST_SET = (("sink", 0), ("sink", 1), ("sink", 2), ("random", 3), ("random", 13))
 
 
 def edit_quantization(model_dir: Path, out_dir: Path, scale_factor: dict,
