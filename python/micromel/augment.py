@@ -1,7 +1,8 @@
 """Data augmentation, in two places.
 
 On the waveform (before the front end, so the int8 features see what a microphone would
-give): a random level (peak normalised to a random dBFS), a parametric EQ (another drum, room or microphone colours the spectrum),
+give): another training clip mixed in underneath (bleed), a random level (peak normalised
+to a random dBFS), a parametric EQ (another drum, room or microphone colours the spectrum),
 coloured background noise at a random SNR, and a time shift (silence before the onset, so
 the hit lands anywhere in a window). These run once per training clip and variant, seeded by
 (seed, clip, variant) so results never depend on the order clips are processed, and the
@@ -29,6 +30,8 @@ class AugmentConfig:
     noise_p: float = 0.5
     noise_snr_db: tuple = (10.0, 40.0)
     shift_p: float = 0.7
+    background_p: float = 0.5         # mix another training clip underneath ...
+    background_db: tuple = (-24.0, -6.0)   # ... this far below the clip (peak to peak)
     shift_ms: tuple = (0.0, 250.0)
     time_masks: int = 2
     time_mask_frames: int = 6
@@ -48,7 +51,8 @@ class AugmentConfig:
     def waveform_key(self) -> str:
         """Identifies everything that changes the augmented waveforms (for the cache)."""
         d = self.to_dict()
-        keep = ("variants", "peak_dbfs", "eq_p", "noise_p", "noise_snr_db", "shift_p", "shift_ms")
+        keep = ("variants", "peak_dbfs", "eq_p", "noise_p", "noise_snr_db", "shift_p", "shift_ms",
+                "background_p", "background_db")
         return hashlib.sha256(repr([d[k] for k in keep]).encode()).hexdigest()[:12]
 
 
@@ -61,12 +65,22 @@ def _seed_all(*parts) -> np.random.Generator:
 
 
 def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed: int,
-                     clip: int, variant: int) -> np.ndarray:
-    """One augmented copy of an int16 clip (deterministic in seed, clip, variant)."""
+                     clip, variant: int, background: np.ndarray | None = None) -> np.ndarray:
+    """One augmented copy of an int16 clip (deterministic in seed, clip, variant). With
+    `background` (another training clip), that clip is mixed in underneath, its peak
+    background_db below the clip's: the bleed of other instruments a real recording has."""
     from audiomentations import AddColorNoise, Compose, SevenBandParametricEQ
 
     rng = _seed_all("wave", seed, clip, variant)
     x = pcm.astype(np.float32) / 32768.0
+    if background is not None and len(background) and np.any(background) and np.any(x):
+        b = background.astype(np.float32) / 32768.0
+        start = int(rng.integers(0, max(1, len(x))))       # the other hit comes at any time
+        b = np.concatenate([np.zeros(start, np.float32), b])[:max(len(x), len(b))]
+        x = np.pad(x, (0, max(0, len(b) - len(x))))[:len(b)] if len(b) > len(x) else x
+        b = np.pad(b, (0, len(x) - len(b)))
+        g = 10.0 ** (rng.uniform(*cfg.background_db) / 20.0) * np.max(np.abs(x)) / np.max(np.abs(b))
+        x = x + g * b
     if rng.random() < cfg.shift_p:
         pad = int(rng.uniform(*cfg.shift_ms) * sample_rate / 1000)
         x = np.concatenate([np.zeros(pad, dtype=np.float32), x])

@@ -44,15 +44,19 @@ def cmd_train(args) -> int:
     from .augment import AugmentConfig
     from .windows import WindowConfig
 
-    if args.epochs < 1:
+    d = tr.TrainConfig()
+    w = WindowConfig(frames=args.window_frames or d.window.frames,
+                     hop_frames=args.hop_frames or d.window.hop_frames,
+                     silence_rms_dbfs=d.window.silence_rms_dbfs if args.silence_dbfs is None
+                     else args.silence_dbfs)
+    if args.epochs is not None and args.epochs < 1:
         raise MicromelError("--epochs must be at least 1")
-    w = WindowConfig(frames=args.window_frames, hop_frames=args.hop_frames,
-                     silence_rms_dbfs=args.silence_dbfs)
-    if not 1 <= w.hop_frames:
-        raise MicromelError("--hop-frames must be at least 1")
-    cfg = tr.TrainConfig(arch=args.arch, epochs=args.epochs, seed=args.seed, window=w,
-                         augment=AugmentConfig(variants=args.variants), forest=not args.no_forest,
-                         patience=args.patience)
+    if w.frames < 8 or w.hop_frames < 1:
+        raise MicromelError("--window-frames must be at least 8 and --hop-frames at least 1")
+    aug = d.augment if args.variants is None else AugmentConfig(variants=args.variants)
+    cfg = tr.TrainConfig(arch=args.arch, epochs=args.epochs or d.epochs, seed=args.seed, window=w,
+                         augment=aug, forest=not args.no_forest,
+                         patience=args.patience or d.patience)
     command = "micromel " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None \
         else args.command_line
     m = tr.run(args.data, args.out, cfg, spread_seeds=_seeds(args.spread_seeds), command=command,
@@ -110,7 +114,10 @@ def _dataset_subparsers(sub):
 
 
 def register(sub) -> None:
+    # light imports only (no TensorFlow): dataclasses with the defaults
+    from .augment import AugmentConfig
     from .models_cnn import ARCHS, DEFAULT_ARCH
+    from .train import TrainConfig
 
     dsub = _dataset_subparsers(sub)
     drums = dsub.add_parser("drums", help="the 5-class drums dataset from Debian's hydrogen packages")
@@ -126,17 +133,23 @@ def register(sub) -> None:
                                 "or a CSV/TSV manifest path,label[,split]")
     t.add_argument("--out", required=True, help="model folder to write, e.g. models/NAME")
     t.add_argument("--arch", default=DEFAULT_ARCH, choices=sorted(ARCHS))
-    t.add_argument("--epochs", type=int, default=60, help="maximum epochs (early stopping on val)")
+    t.add_argument("--epochs", type=int, default=None,
+                   help="maximum epochs (early stopping on val); default %d" % TrainConfig.epochs)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spread-seeds", default="",
                    help="also train these seeds (e.g. 1,2,3) and report mean and spread in the card")
-    t.add_argument("--window-frames", type=int, default=64, help="frames per model window")
-    t.add_argument("--hop-frames", type=int, default=32, help="frames between windows of a clip")
-    t.add_argument("--silence-dbfs", type=float, default=-50.0,
-                   help="windows quieter than this RMS (dBFS) are skipped")
-    t.add_argument("--variants", type=int, default=4,
-                   help="waveform-augmented copies of each training clip")
-    t.add_argument("--patience", type=int, default=15, help="early-stopping patience (epochs)")
+    t.add_argument("--window-frames", type=int, default=None,
+                   help="front-end frames per model window (default %d)" % TrainConfig().window.frames)
+    t.add_argument("--hop-frames", type=int, default=None,
+                   help="frames between windows of a clip (default %d)" % TrainConfig().window.hop_frames)
+    t.add_argument("--silence-dbfs", type=float, default=None,
+                   help="windows quieter than this RMS are skipped (default %g dBFS)"
+                        % TrainConfig().window.silence_rms_dbfs)
+    t.add_argument("--variants", type=int, default=None,
+                   help="waveform-augmented copies of each training clip (default %d)"
+                        % AugmentConfig().variants)
+    t.add_argument("--patience", type=int, default=None,
+                   help="early-stopping patience in epochs (default %d)" % TrainConfig.patience)
     t.add_argument("--no-forest", action="store_true", help="skip the random forest")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.add_argument("--command-line", default=None, help=argparse_suppress())
