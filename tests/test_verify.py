@@ -62,17 +62,24 @@ STABLE = ("clips_total", "clips_verified", "clips_bit_exact", "features_mismatch
           "accuracy_reference", "predictions_agree", "confusion_device", "first_mismatch")
 
 
-def test_verify_audio_mode_bit_exact(model_dir, dataset, tmp_path):
+@pytest.fixture(scope="module")
+def audio_run(model_dir, dataset, tmp_path_factory):
+    """One uninterrupted audio-mode verify: (summary, report folder)."""
     from micromel.verify import run_verify
 
-    s = run_verify(model_dir, str(dataset), ["emulate"], mode="audio", report_dir=tmp_path, progress=False)
+    report = tmp_path_factory.mktemp("audio_run")
+    return run_verify(model_dir, str(dataset), ["emulate"], mode="audio", report_dir=report,
+                      progress=False), report
+
+
+def test_verify_audio_mode_bit_exact(audio_run):
+    s, report = audio_run
     assert s["clips_verified"] == s["clips_total"] == 12
-    assert s["clips_bit_exact"] == 12, (tmp_path / "report.md").read_text()
+    assert s["clips_bit_exact"] == 12, (report / "report.md").read_text()
     assert s["accuracy_device"] == s["accuracy_reference"]
     assert s["silent_windows"] >= 1  # the digital-silence clip is gated
     for name in ("summary.json", "report.md", "confusion.png", "results.jsonl"):
-        assert (tmp_path / name).stat().st_size > 0
-    (tmp_path.parent / "uninterrupted.json").write_text(json.dumps({k: s[k] for k in STABLE}))
+        assert (report / name).stat().st_size > 0
 
 
 def test_verify_features_mode_two_devices(model_dir, dataset, tmp_path):
@@ -85,7 +92,7 @@ def test_verify_features_mode_two_devices(model_dir, dataset, tmp_path):
     assert len(used) == 2  # both devices took clips
 
 
-def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_path):
+def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_path, audio_run):
     report = tmp_path / "r"
     proc = subprocess.Popen([sys.executable, "-m", "micromel", "verify", str(model_dir), str(dataset),
                              "--device", "emulate", "--report", str(report), "--quiet"],
@@ -112,9 +119,7 @@ def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_
     summary = json.loads((report / "summary.json").read_text())
     clips = [json.loads(line)["clip"] for line in results.read_text().splitlines()]
     assert sorted(clips) == sorted(set(clips)) and len(clips) == 12  # none lost, none twice
-    baseline = tmp_path.parent / "uninterrupted.json"
-    if baseline.exists():
-        assert {k: summary[k] for k in STABLE} == json.loads(baseline.read_text())
+    assert {k: summary[k] for k in STABLE} == {k: audio_run[0][k] for k in STABLE}
 
 
 def test_device_with_other_model_is_refused(model_dir, dataset, tmp_path):
@@ -133,38 +138,34 @@ def test_device_with_other_model_is_refused(model_dir, dataset, tmp_path):
 
 
 def test_stream_rejects_out_of_order_chunks_and_matches_twin(model_dir, tmp_path):
-    """STREAM on the host build of the app: windows over a continuous stream
-    equal the twin's, and a skipped chunk index is refused."""
+    """STREAM on the host build of the app: every window and event over a
+    continuous stream equals the twin's, and a skipped chunk index is refused."""
     from micromel.engine.export import export_model
+    from micromel.stream import check_against_twin
 
     gen = tmp_path / "gen"
     export_model(model_dir, gen)
-    app = native.HostApp(native.load(str(gen), str(model_dir)))
-    ref = Reference(model_dir)
     rng = np.random.default_rng(5)
     pcm = (rng.standard_normal(40000) * 3000).astype(np.int16)
     pcm[10000:20000] = 0  # a silent stretch
-    got = audio_link.AudioResult()
-    step = 1500
-    for i, a in enumerate(range(0, len(pcm), step)):
-        payload = bytes([1 if i == 0 else 0]) + i.to_bytes(4, "little") + pcm[a:a + step].tobytes()
-        app.rx(protocol.encode(protocol.MSG["STREAM"], i & 0xFF, payload))
-        (frame,) = protocol.Parser().feed(app.read())
-        audio_link.parse_audio_reply(frame.payload, ref.n_mels, ref.n_classes, got)
-    feats = ref.features(pcm)
-    wins = win.cut_windows(feats, ref.wcfg)
-    mask = win.nonsilent_mask(pcm, len(wins), ref.wcfg, ref.framing)
-    assert [w.index for w in got.windows] == list(range(len(wins)))
-    assert [not w.silent for w in got.windows] == list(mask)
-    for w, window, m in zip(got.windows, wins, mask):
-        if m:
-            assert np.array_equal(w.scores, ref.scores(window))
-    # chunk 99 when 0 is expected after a fresh START: refused, nothing consumed
+    wav = tmp_path / "s.wav"
+    sf.write(wav, pcm, 16000, subtype="PCM_16")
+    t = check_against_twin(model_dir, [wav], native.host_device(gen, model_dir), progress=False)
+    assert t["windows"] > 10 and t["window_mismatches"] == 0 and t["event_mismatch_files"] == 0
+
+    app = native.HostApp(native.load(str(gen), str(model_dir)))
     app.rx(protocol.encode(protocol.MSG["STREAM"], 1, bytes([1]) + (0).to_bytes(4, "little")))
     app.read()
+    # chunk 99 when 1 is expected: refused, nothing consumed
     app.rx(protocol.encode(protocol.MSG["STREAM"], 2, bytes([0]) + (99).to_bytes(4, "little") + bytes(100)))
     (frame,) = protocol.Parser().feed(app.read())
     assert frame.is_error and frame.error()[0] == "BAD_PAYLOAD" and frame.error()[2] == 1
+    # STREAM without START after a clip message: refused
+    app.rx(protocol.encode(protocol.MSG["CLASSIFY_AUDIO"], 3, bytes([3]) + bytes(200)))
+    app.read()
+    app.rx(protocol.encode(protocol.MSG["STREAM"], 4, bytes([0]) + (1).to_bytes(4, "little")))
+    (frame,) = protocol.Parser().feed(app.read())
+    assert frame.is_error and frame.error()[0] == "BAD_PAYLOAD"
 
 
 @pytest.mark.parametrize("kind", ["square", "short", "exact_window", "silence", "noise"])
@@ -214,10 +215,14 @@ def test_corrupted_weights_are_caught_with_layer_diff(model_dir, dataset, tmp_pa
     export_model(model_dir, gen)
     data_h = gen / "mm_model_data.h"
     text = data_h.read_text()
-    m = re.search(r"(mm_model_w0\[\d+\][^{]*\{)([^}]*)(\})", text)
-    vals = [int(v) for v in m.group(2).replace("\n", " ").split(",") if v.strip()]
-    flipped = ", ".join(str(max(-128, min(127, -v - 1))) for v in vals)
-    data_h.write_text(text[:m.start(2)] + flipped + text[m.end(2):])
+    # flip every bit of layer 0's weight arrays (int8 and the DSP path's packed copy)
+    def flip(m):
+        vals = [int(v) for v in m.group(2).replace("\n", " ").split(",") if v.strip()]
+        return m.group(1) + ", ".join(str(~v) for v in vals) + m.group(3)
+
+    text, n = re.subn(r"(mm_model_[ws]0\[\d+\][^{]*\{)([^}]*)(\})", flip, text)
+    assert n >= 1
+    data_h.write_text(text)
     elf = firmware.build("emulate", gen_dir=gen, model_dir=model_dir)
     ref = Reference(model_dir)
     path = dataset.parent / "clip01.wav"

@@ -48,11 +48,11 @@ def _pct(x) -> str:
 
 def _seed_table(metrics: dict) -> list[str]:
     seeds = metrics.get("seeds") or []
-    out = ["| seed | float acc | int8 acc | int8 macro-F1 | best epoch |", "|---:|---:|---:|---:|---:|"]
+    out = ["| seed | float acc | int8 acc | int8 macro-F1 | epochs run |", "|---:|---:|---:|---:|---:|"]
     for s in seeds:
         f, q = s.get("test_float") or {}, s.get("test_int8") or {}
         out.append(f"| {s['seed']} | {_pct(f.get('accuracy'))} | {_pct(q.get('accuracy'))} | "
-                   f"{_pct(q.get('macro_f1'))} | {s.get('best_epoch')} |")
+                   f"{_pct(q.get('macro_f1'))} | {s.get('epochs_run', '')} |")
     accs = [s["test_int8"]["accuracy"] for s in seeds if s.get("test_int8")]
     if len(accs) > 1:
         a = np.array(accs)
@@ -166,10 +166,12 @@ def render(config: dict, metrics: dict, notes: str | None = None) -> str:
     L.append("## Training")
     L.append("")
     tr = config["train"]
-    L.append(f"- {metrics['epochs_run']} epochs run (max {tr['epochs']}), best validation loss at "
-             f"epoch {metrics['best_epoch']}; {tr['epoch_windows']} class-balanced windows per epoch, "
+    L.append(f"- {metrics['epochs_run']} epochs run (max {tr['epochs']}); the model is the average of "
+             f"the last {tr.get('average_epochs', 1)} epochs' weights; early stopping when the validation "
+             f"loss of that average has not improved for {tr['patience']} epochs (lowest at epoch "
+             f"{metrics['best_epoch']}). {tr['epoch_windows']} class-balanced windows per epoch, "
              f"batch {tr['batch_size']}, Adam lr {tr['learning_rate']} cosine-decayed, label "
-             f"smoothing {tr['label_smoothing']}, early stopping patience {tr['patience']}.")
+             f"smoothing {tr['label_smoothing']}.")
     a = tr["augment"]
     L.append(f"- Augmentation: waveform (random peak level {a['peak_dbfs'][0]}..{a['peak_dbfs'][1]} dBFS, 7-band EQ "
              f"p={a['eq_p']}, coloured noise {a['noise_snr_db'][0]}..{a['noise_snr_db'][1]} dB SNR "

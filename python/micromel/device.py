@@ -144,11 +144,14 @@ class Device:
 
     def send(self, msg_type: int, payload: bytes = b"", seq: int | None = None) -> int:
         seq = self.next_seq() if seq is None else seq
-        self.link.write(protocol.encode(msg_type, seq, payload))
+        self.send_raw(protocol.encode(msg_type, seq, payload))
         return seq
 
     def send_raw(self, data: bytes) -> None:
-        self.link.write(data)
+        try:
+            self.link.write(data)
+        except (serial.SerialException, OSError) as e:
+            raise DeviceError(f"{self.name}: link lost while sending ({e})") from None
 
     def read_frame(self, timeout: float = DEFAULT_TIMEOUT) -> protocol.Frame:
         deadline = time.monotonic() + timeout
@@ -156,8 +159,11 @@ class Device:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DeviceTimeout(f"{self.name}: no reply within {timeout:.1f} s")
-            self.link.timeout = min(remaining, 0.1)
-            data = self.link.read(max(1, self.link.in_waiting or 1))
+            try:
+                self.link.timeout = min(remaining, 0.1)
+                data = self.link.read(max(1, self.link.in_waiting or 1))
+            except (serial.SerialException, OSError) as e:
+                raise DeviceError(f"{self.name}: link lost ({e})") from None
             if data:
                 self.pending.extend(self.parser.feed(data))
             elif self.emulator and not self.emulator.alive():

@@ -45,8 +45,10 @@ class CnnSpec:
 
 
 ARCHS: dict[str, CnnSpec] = {
-    "dscnn-m4": CnnSpec(32, (3, 3), ((2, 64), (1, 64), (2, 96), (1, 96)), 0.2,
+    "dscnn-m4": CnnSpec(24, (3, 3), ((2, 32), (1, 32), (2, 64), (1, 64)), 0.2,
                         "DS-CNN / Stride-DS, 4 separable blocks, for a 64 KB-RAM Cortex-M4"),
+    "dscnn-m4-wide": CnnSpec(32, (3, 3), ((2, 64), (1, 64), (2, 96), (1, 96)), 0.2,
+                             "DS-CNN / Stride-DS, 4 wide separable blocks, for a Cortex-M4/M7"),
     "dscnn-m0": CnnSpec(16, (3, 3), ((2, 32), (2, 48)), 0.1,
                         "DS-CNN / Stride-DS, 2 separable blocks, for a Cortex-M0+"),
 }
