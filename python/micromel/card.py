@@ -190,3 +190,21 @@ def render(config: dict, metrics: dict, notes: str | None = None) -> str:
     L.append("```")
     L.append("")
     return "\n".join(L)
+
+
+def notes_for(dataset_root) -> str | None:
+    """Task notes for the card: the drums dataset gets its reference numbers and what made
+    the difference (docs/training.md has the measurements)."""
+    root = Path(dataset_root)
+    stamp = root / ".micromel-dataset"
+    if not stamp.is_file() or "hydrogen-drumkits" not in stamp.read_text():
+        return None
+    return DRUMS_NOTES
+
+
+DRUMS_NOTES = """\
+The drums dataset (`micromel dataset drums`): one-shots from Debian's hydrogen-drumkits and
+hydrogen-data, labelled from drumkit.xml instrument names, split by kit (test kits
+ColomboAcousticDrumkit, HardElectro1, Millo_MultiLayered3, rumpf_kit_z01_h2; validation kits
+Audiophob, Millo-Drums_v.1, VariBreaks). Rules: docs/training.md.
+"""
