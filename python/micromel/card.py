@@ -36,10 +36,38 @@ def confusion_png(path: Path, confusion, labels_cols, title: str) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, format="png")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         plt.close(fig)
         Path(tmp).unlink(missing_ok=True)
+
+
+def _rel(path: str) -> str:
+    from .paths import REPO
+
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def rerender(model_dir, dataset_root=None) -> str:
+    """Write card.md again from config.json and metrics.json (no retraining)."""
+    import json
+
+    from .codegen import write_text_atomic
+
+    model_dir = Path(model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    from .paths import REPO
+
+    source = Path(config["dataset"]["source"])
+    root = dataset_root or (source if source.is_absolute() else REPO / source).parent
+    text = render(config, metrics, notes_for(root))
+    write_text_atomic(model_dir / "card.md", text)
+    return text
 
 
 def _pct(x) -> str:
@@ -80,7 +108,7 @@ def render(config: dict, metrics: dict, notes: str | None = None) -> str:
     L.append("")
     L.append("## Data and split")
     L.append("")
-    L.append(f"Dataset: `{config['dataset']['source']}` (digest {config['dataset']['digest']}).")
+    L.append(f"Dataset: `{_rel(config['dataset']['source'])}` (digest {config['dataset']['digest']}).")
     L.append("")
     counts = metrics["counts"]
     L.append("| split | " + " | ".join(labels) + " | total |")
@@ -175,13 +203,18 @@ def render(config: dict, metrics: dict, notes: str | None = None) -> str:
     a = tr["augment"]
     L.append(f"- Augmentation: waveform (random peak level {a['peak_dbfs'][0]}..{a['peak_dbfs'][1]} dBFS, 7-band EQ "
              f"p={a['eq_p']}, coloured noise {a['noise_snr_db'][0]}..{a['noise_snr_db'][1]} dB SNR "
-             f"p={a['noise_p']}, onset delay {a['shift_ms'][0]}..{a['shift_ms'][1]} ms p={a['shift_p']}), "
-             f"random window start, SpecAugment ({a['time_masks']} time masks <= "
+             f"p={a['noise_p']}, onset delay {a['shift_ms'][0]}..{a['shift_ms'][1]} ms p={a['shift_p']}"
+             + (f", another training clip mixed in {a['background_db'][0]}..{a['background_db'][1]} dB "
+                f"below p={a['background_p']}" if a.get("background_p") else "")
+             + f"), windows on the evaluation grid, SpecAugment ({a['time_masks']} time masks <= "
              f"{a['time_mask_frames']} frames, {a['freq_masks']} frequency masks <= "
              f"{a['freq_mask_bins']} bands), mixup (alpha {a['mixup_alpha']}, p={a['mixup_p']}).")
     if t:
-        L.append(f"- Wall time: {t.get('total_seconds')} s in all (features {t.get('features_seconds')} s, "
-                 f"CNN fit {t.get('fit_seconds')} s) on {t.get('cpus')} CPUs.")
+        n_seeds = len(metrics.get("seeds") or [1])
+        L.append(f"- Wall time of this run: {t.get('total_seconds')} s for {n_seeds} seed(s) on "
+                 f"{t.get('cpus')} CPUs (feature extraction {t.get('features_seconds')} s"
+                 + (", from the cache" if (t.get('features_seconds') or 0) < 5 else "")
+                 + f"; CNN fit of the shipped seed {t.get('fit_seconds')} s).")
     L.append("")
     L.append("## Reproduce")
     L.append("")
@@ -203,8 +236,23 @@ def notes_for(dataset_root) -> str | None:
 
 
 DRUMS_NOTES = """\
-The drums dataset (`micromel dataset drums`): one-shots from Debian's hydrogen-drumkits and
-hydrogen-data, labelled from drumkit.xml instrument names, split by kit (test kits
-ColomboAcousticDrumkit, HardElectro1, Millo_MultiLayered3, rumpf_kit_z01_h2; validation kits
-Audiophob, Millo-Drums_v.1, VariBreaks). Rules: docs/training.md.
+The drums dataset (`micromel dataset drums --out data/drums` first): one-shots from Debian's
+hydrogen-drumkits and hydrogen-data, labelled from drumkit.xml instrument names, split by kit
+(test kits ColomboAcousticDrumkit, HardElectro1, Millo_MultiLayered3, rumpf_kit_z01_h2;
+validation kits Audiophob, Millo-Drums_v.1, VariBreaks). Rules: docs/training.md.
+
+### Reference and what made the difference
+
+Measured on exactly these test kits by the task's authors: pyAudioAnalysis (136 mid-term
+features + RBF SVM) 75.6 %; a plain log-mel CNN (~24 k parameters) 67 % +- 8 over seeds.
+What moved our CNN from there (development log with every run in docs/training.md):
+a silence gate low enough for soft velocity layers (-65 dBFS: at -50, 5 test clips were
+entirely "silent"); 0.5 s windows instead of 1 s; an augmented level drawn at random for
+every copy, independently of the class (the training kits record kicks and snares ~10 dB
+louder than hi-hats, so loud electronic hi-hats were called snares); a 10 k-parameter model
+instead of 25 k (the larger one learns the kits); averaging the last 10 epochs' weights.
+The task's goal of 81 % mean int8 accuracy is NOT reached: the spread between seeds (see
+below) is as large as most single changes, and the remaining errors are open hi-hats called
+cymbals, kick/tom confusions (three mel bands below 250 Hz with the default 512-point FFT)
+and rumpf_kit_z01_h2's "cymbals", 95 % of whose energy is below 700 Hz.
 """

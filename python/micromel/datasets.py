@@ -218,6 +218,7 @@ def write_wav_atomic(path: Path, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE
     os.close(fd)
     try:
         sf.write(tmp, pcm, sample_rate, subtype="PCM_16", format="WAV")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -471,7 +471,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
         "gate_threshold": win.gate_threshold(cfg.window, fr),
         "window_samples": win.window_samples(cfg.window, fr),
         "train": cfg.to_dict(),
-        "dataset": {"source": str(ds.source), "digest": ds.digest()},
+        "dataset": {"source": _repo_relative(ds.source), "digest": ds.digest()},
         "forest": "forest.h" if forest_res else None,
     }
     metrics = {
@@ -513,6 +513,15 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     return metrics
 
 
+def _repo_relative(path) -> str:
+    from .paths import REPO
+
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def _short(m: dict | None) -> dict | None:
     if not m:
         return None
@@ -547,6 +556,7 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o644)          # mkstemp makes 0600; model files are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
