@@ -122,3 +122,7 @@ def test_generated_header_matches_protocol_module(tmp_path):
     text = (tmp_path / "mm_proto_ids.h").read_text()
     for name, val in protocol.MSG.items():
         assert f"#define MM_MSG_{name} 0x{val:02X}u" in text
+    for prefix, table in (("MM_AUDIO_FLAG", protocol.AUDIO_FLAG), ("MM_AUDIO_REPLY", protocol.AUDIO_REPLY),
+                          ("MM_BENCH_PART", protocol.BENCH_PART), ("MM_TAP", protocol.TAP)):
+        for name, val in table.items():
+            assert f"#define {prefix}_{name} {val}u" in text

@@ -17,12 +17,7 @@
 #include "mm_proto_ids.h"
 #include "mm_segment.h"
 
-#define FLAG_START 0x01u
-#define FLAG_END 0x02u
-#define FLAG_FEATURES 0x04u
-#define REPLY_RESULT 0x01u
-#define REPLY_FRAMES 0x02u
-#define REPLY_EVENTS 0x04u
+/* request and reply flags: MM_AUDIO_FLAG_*, MM_AUDIO_REPLY_* (mm_proto_ids.h) */
 #define HEAD_BYTES 5u /* u16 n_frames, u16 n_windows, u8 flags */
 
 #if MM_MODEL_PRESENT
@@ -160,8 +155,8 @@ static uint16_t finish_reply(const reply_state *r, int want_frames, int with_res
   out[1] = (uint8_t)(r->n_frames >> 8);
   out[2] = (uint8_t)r->n_windows;
   out[3] = (uint8_t)(r->n_windows >> 8);
-  out[4] = (uint8_t)((with_result ? REPLY_RESULT : 0u) | (want_frames ? REPLY_FRAMES : 0u) |
-                     (streaming ? REPLY_EVENTS : 0u));
+  out[4] = (uint8_t)((with_result ? MM_AUDIO_REPLY_RESULT : 0u) | (want_frames ? MM_AUDIO_REPLY_FRAMES : 0u) |
+                     (streaming ? MM_AUDIO_REPLY_EVENTS : 0u));
   memcpy(out + off, windows_out, (uint32_t)r->n_windows * WIN_BYTES);
   off += (uint32_t)r->n_windows * WIN_BYTES;
   if (with_result) {
@@ -192,16 +187,16 @@ static void classify_audio(uint8_t seq, const uint8_t *payload, uint16_t len) {
     return;
   }
   uint8_t flags = payload[0];
-  int want_frames = (flags & FLAG_FEATURES) != 0;
+  int want_frames = (flags & MM_AUDIO_FLAG_FEATURES) != 0;
   reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0, 0};
-  if (flags & FLAG_START) reset(0);
+  if (flags & MM_AUDIO_FLAG_START) reset(0);
   if (streaming) { /* a clip message in the middle of a stream: start over */
     mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, 0);
     return;
   }
   push_samples(payload + 1, (len - 1u) / 2u, &r);
-  if (flags & FLAG_END) pad_clip(&r);
-  uint16_t n = finish_reply(&r, want_frames, (flags & FLAG_END) != 0);
+  if (flags & MM_AUDIO_FLAG_END) pad_clip(&r);
+  uint16_t n = finish_reply(&r, want_frames, (flags & MM_AUDIO_FLAG_END) != 0);
   mm_app_send(MM_MSG_CLASSIFY_AUDIO | MM_PROTO_REPLY_BIT, seq, n);
 }
 
@@ -213,7 +208,7 @@ static void stream(uint8_t seq, const uint8_t *payload, uint16_t len) {
   uint8_t flags = payload[0];
   uint32_t index = (uint32_t)payload[1] | (uint32_t)payload[2] << 8 | (uint32_t)payload[3] << 16 |
                    (uint32_t)payload[4] << 24;
-  if (flags & FLAG_START) {
+  if (flags & MM_AUDIO_FLAG_START) {
     if (reset(1) != 0) {
       mm_app_send_error(MM_ERR_UNSUPPORTED, seq, 0); /* params do not fit the build */
       return;
@@ -229,15 +224,15 @@ static void stream(uint8_t seq, const uint8_t *payload, uint16_t len) {
     return;
   }
   stream_next++;
-  int want_frames = (flags & FLAG_FEATURES) != 0;
+  int want_frames = (flags & MM_AUDIO_FLAG_FEATURES) != 0;
   reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0, 0};
   push_samples(payload + 5, (len - 5u) / 2u, &r);
-  if (flags & FLAG_END) { /* end of stream: pad a stream shorter than one window, close events */
+  if (flags & MM_AUDIO_FLAG_END) { /* end of stream: pad a stream shorter than one window, close events */
     pad_clip(&r);
     r.n_events = (uint16_t)(r.n_events + mm_seg_finish(&seg, &events_out[r.n_events]));
   }
   uint16_t n = finish_reply(&r, want_frames, 0);
-  if (flags & FLAG_END) streaming = 0; /* the segmenter must be re-initialised (START) */
+  if (flags & MM_AUDIO_FLAG_END) streaming = 0; /* the segmenter must be re-initialised (START) */
   mm_app_send(MM_MSG_STREAM | MM_PROTO_REPLY_BIT, seq, n);
 }
 

@@ -12,7 +12,6 @@
 #include "mm_frontend.h"
 #include "mm_proto_ids.h"
 
-#define BENCH_PART_FRONTEND 1
 #define FEATURES_HEADER 8
 #define CHUNK 256 /* samples copied at a time from the (unaligned) payload */
 
@@ -146,7 +145,7 @@ static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
   (void)f2;
   mm_fe_reset(&fe_state);
   fe_ready = 1;
-  out[0] = BENCH_PART_FRONTEND;
+  out[0] = MM_BENCH_PART_FRONTEND;
   out[1] = 0;
   put_u16(out + 2, N_STAGES);
   put_u32(out + 4, (uint32_t)(n_hops * MM_FE_HOP));
@@ -167,7 +166,7 @@ int mm_app_frontend_handle(uint8_t type, uint8_t seq, const uint8_t *payload, ui
       mm_app_send(MM_MSG_FEATURES_RESET | MM_PROTO_REPLY_BIT, seq, 0);
       return 1;
     case MM_MSG_BENCH:
-      if (len < 1 || payload[0] != BENCH_PART_FRONTEND) return 0;
+      if (len < 1 || payload[0] != MM_BENCH_PART_FRONTEND) return 0;
       bench(seq, payload, len);
       return 1;
     default:

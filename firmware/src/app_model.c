@@ -9,10 +9,6 @@
 #include "mm_nn_model.h"
 #include "mm_proto_ids.h"
 
-#define BENCH_PART_MODEL 2
-#define TAP_CRC 1
-#define TAP_RANDOM 2
-#define TAP_SLICE 3
 
 #if MM_MODEL_PRESENT
 
@@ -82,7 +78,7 @@ static void tap(uint8_t seq, const uint8_t *payload, uint16_t len) {
   uint8_t *out = mm_app_reply_payload();
   const uint8_t reply = MM_MSG_MODEL_TAP | MM_PROTO_REPLY_BIT;
   uint32_t n, i;
-  if (len >= 1 && payload[0] == TAP_CRC && len > 1 && (len - 1u) % MM_MODEL_INPUT_BYTES == 0) {
+  if (len >= 1 && payload[0] == MM_TAP_CRC && len > 1 && (len - 1u) % MM_MODEL_INPUT_BYTES == 0) {
     n = (len - 1u) / MM_MODEL_INPUT_BYTES;
     if (n * RECORD_BYTES <= MM_PROTO_MAX_PAYLOAD) {
       for (i = 0; i < n; i++) {
@@ -92,7 +88,7 @@ static void tap(uint8_t seq, const uint8_t *payload, uint16_t len) {
       mm_app_send(reply, seq, (uint16_t)(n * RECORD_BYTES));
       return;
     }
-  } else if (len == 7 && payload[0] == TAP_RANDOM) {
+  } else if (len == 7 && payload[0] == MM_TAP_RANDOM) {
     uint32_t state = get_u32(payload + 1);
     n = get_u16(payload + 5);
     if (state != 0 && n * RECORD_BYTES <= MM_PROTO_MAX_PAYLOAD) {
@@ -103,7 +99,7 @@ static void tap(uint8_t seq, const uint8_t *payload, uint16_t len) {
       mm_app_send(reply, seq, (uint16_t)(n * RECORD_BYTES));
       return;
     }
-  } else if (len == 9 + MM_MODEL_INPUT_BYTES && payload[0] == TAP_SLICE) {
+  } else if (len == 9 + MM_MODEL_INPUT_BYTES && payload[0] == MM_TAP_SLICE) {
     int layer = get_u16(payload + 1);
     uint32_t offset = get_u32(payload + 3), count = get_u16(payload + 7);
     uint32_t size = mm_nn_model_layer_bytes(layer);
@@ -145,7 +141,7 @@ static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
   mm_nn_model_profile(costs);
   mm_nn_model_run();
   mm_nn_model_profile(0);
-  out[0] = BENCH_PART_MODEL;
+  out[0] = MM_BENCH_PART_MODEL;
   out[1] = 0;
   out[2] = (uint8_t)MM_MODEL_N_LAYERS;
   out[3] = (uint8_t)(MM_MODEL_N_LAYERS >> 8);
@@ -163,7 +159,7 @@ int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint1
       tap(seq, payload, len);
       return 1;
     case MM_MSG_BENCH:
-      if (len < 1 || payload[0] != BENCH_PART_MODEL) return 0;
+      if (len < 1 || payload[0] != MM_BENCH_PART_MODEL) return 0;
       bench(seq, payload, len);
       return 1;
     default:
@@ -187,7 +183,7 @@ int mm_app_model_info(char *out, int cap) {
 
 int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
   if (type == MM_MSG_CLASSIFY_FEATURES || type == MM_MSG_MODEL_TAP ||
-      (type == MM_MSG_BENCH && len >= 1 && payload[0] == BENCH_PART_MODEL)) {
+      (type == MM_MSG_BENCH && len >= 1 && payload[0] == MM_BENCH_PART_MODEL)) {
     mm_app_send_error(MM_ERR_UNSUPPORTED, seq, type);
     return 1;
   }

@@ -10,9 +10,10 @@ import numpy as np
 from . import protocol
 from .device import Device, DeviceError
 
-FLAG_START = 0x01     # reset the front end and the clip state before this chunk
-FLAG_END = 0x02       # the clip ends after this chunk: pad if short, vote, reply with the result
-FLAG_FEATURES = 0x04  # include the feature frames produced by this chunk in the reply
+FLAG_START = protocol.AUDIO_FLAG["START"]        # reset front end and clip state first
+FLAG_END = protocol.AUDIO_FLAG["END"]            # clip ends: pad if short, vote, send the result
+FLAG_FEATURES = protocol.AUDIO_FLAG["FEATURES"]  # include this chunk's feature frames
+REPLY = protocol.AUDIO_REPLY
 # int16 samples per request: a 4096-byte payload minus the flags byte, rounded down to hops
 CHUNK_SAMPLES = 2048 - 256
 
@@ -48,7 +49,7 @@ def parse_audio_reply(payload: bytes, n_mels: int, n_classes: int, into: AudioRe
     try:
         n_frames, n_windows, flags = struct.unpack_from("<HHB", payload, 0)
         off = 5
-        if flags & 0x02:
+        if flags & REPLY["FRAMES"]:
             for _ in range(n_frames):
                 into.frames.append(np.frombuffer(payload, np.int8, n_mels, off).copy())
                 off += n_mels
@@ -58,13 +59,13 @@ def parse_audio_reply(payload: bytes, n_mels: int, n_classes: int, into: AudioRe
             scores = np.frombuffer(payload, np.int8, n_classes, off).copy()
             off += n_classes
             into.windows.append(WindowResult(idx, bool(silent), None if silent else scores))
-        if flags & 0x01:
+        if flags & REPLY["RESULT"]:
             vote, nns = struct.unpack_from("<bH", payload, off)
             off += 3
             into.acc = np.frombuffer(payload, "<u4", n_classes, off).astype(np.int32)
             off += 4 * n_classes
             into.vote, into.n_nonsilent = int(vote), int(nns)
-        if flags & 0x04:
+        if flags & REPLY["EVENTS"]:
             (n_events,) = struct.unpack_from("<H", payload, off)
             off += 2
             for _ in range(n_events):

@@ -63,6 +63,12 @@ ERR = {
     "UNSUPPORTED": 7,      # type known but not built into this firmware
 }
 ERR_NAMES = {v: k for k, v in ERR.items()}
+
+# Sub-fields of message payloads (docs/protocol.md), generated into C too.
+AUDIO_FLAG = {"START": 0x01, "END": 0x02, "FEATURES": 0x04}   # CLASSIFY_AUDIO / STREAM request
+AUDIO_REPLY = {"RESULT": 0x01, "FRAMES": 0x02, "EVENTS": 0x04}  # their reply's flags byte
+BENCH_PART = {"FRONTEND": 1, "MODEL": 2}                        # BENCH payload byte 0
+TAP = {"CRC": 1, "RANDOM": 2, "SLICE": 3}                       # MODEL_TAP payload byte 0
 MSG_NAMES = {v: k for k, v in MSG.items()}
 
 
@@ -197,5 +203,8 @@ def c_header() -> str:
     ]
     lines += [f"#define MM_MSG_{name} 0x{val:02X}u" for name, val in MSG.items()]
     lines += [f"#define MM_ERR_{name} {val}u" for name, val in ERR.items()]
+    for prefix, table in (("MM_AUDIO_FLAG", AUDIO_FLAG), ("MM_AUDIO_REPLY", AUDIO_REPLY),
+                          ("MM_BENCH_PART", BENCH_PART), ("MM_TAP", TAP)):
+        lines += [f"#define {prefix}_{name} {val}u" for name, val in table.items()]
     lines += ["#endif", ""]
     return "\n".join(lines)

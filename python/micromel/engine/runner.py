@@ -25,8 +25,10 @@ import numpy as np
 from ..errors import MicromelError
 from .plan import Plan
 
-TAP_CRC, TAP_RANDOM, TAP_SLICE = 1, 2, 3
-BENCH_PART_MODEL = 2
+from ..protocol import BENCH_PART, TAP
+
+TAP_CRC, TAP_RANDOM, TAP_SLICE = TAP["CRC"], TAP["RANDOM"], TAP["SLICE"]
+BENCH_PART_MODEL = BENCH_PART["MODEL"]
 
 
 # --- the inputs a device generates --------------------------------------------

@@ -11,7 +11,7 @@ from ..errors import MicromelError
 from .twin import _as_int16
 
 FEATURES_HEADER = 8
-BENCH_PART = 1
+BENCH_PART = protocol.BENCH_PART["FRONTEND"]
 BENCH_STAGES = ("normalise", "window", "fft", "power", "filterbank", "log")
 BENCH_SIGNALS = {"noise": 0, "silence": 1, "square": 2}
 
