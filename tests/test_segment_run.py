@@ -144,16 +144,3 @@ def test_window_cutter_memory_does_not_grow_with_the_stream():
         sizes.append((len(cut.pcm), len(cut.frames)))
     assert max(s[0] for s in sizes) <= cut.span + len(chunk)
     assert max(s[1] for s in sizes) <= 32 + len(chunk) // 256 + 1
-
-
-def test_device_option_without_stream_support_is_a_one_line_error(tmp_path, capsys):
-    if not (MODEL / "model.tflite").exists():
-        pytest.skip("models/speech not trained")
-    try:
-        import micromel.stream  # noqa: F401
-        pytest.skip("STREAM support exists")
-    except ImportError:
-        pass
-    wav = _tone_file(tmp_path / "t.wav")
-    assert main(["segment", str(MODEL), str(wav), "--device", "emulate"]) == 2
-    assert "--device" in capsys.readouterr().err

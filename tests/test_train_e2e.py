@@ -40,7 +40,9 @@ def _cfg(seed=3):
     from micromel.augment import AugmentConfig
     from micromel.train import TrainConfig
 
-    return TrainConfig(arch="dscnn-m0", epochs=3, seed=seed, epoch_windows=256, patience=10,
+    # two members: the shipped drums model is an ensemble, so the whole folder contract is
+    # tested on one
+    return TrainConfig(arch="dscnn-m0+dscnn-m0", epochs=3, seed=seed, epoch_windows=256, patience=10,
                        window=win.WindowConfig(frames=32, hop_frames=16, silence_rms_dbfs=-65.0),
                        augment=AugmentConfig(variants=1))
 
@@ -67,7 +69,7 @@ def test_model_folder_contract(trained):
     assert cfg["window"] == {"frames": 32, "hop_frames": 16, "silence_rms_dbfs": -65.0}
     assert cfg["input_shape"] == [32, cfg["frontend"]["n_mels"], 1]
     assert cfg["frontend"]["window_frames"] == 32
-    assert cfg["arch"] == "dscnn-m0" and cfg["seed"] == 3 and cfg["name"] == "tiny"
+    assert cfg["arch"] == "dscnn-m0+dscnn-m0" and cfg["seed"] == 3 and cfg["name"] == "tiny"
     from micromel.frontend import FrontendConfig, config_from_model
 
     assert config_from_model(out) == FrontendConfig.from_dict(cfg["frontend"])
@@ -78,6 +80,30 @@ def test_model_folder_contract(trained):
                    "Weight bytes", "Over training seeds", "## Reproduce", "pytest"):
         assert needle in card, needle
     assert len(metrics["seeds"]) == 2 and [s["seed"] for s in metrics["seeds"]] == [3, 4]
+    assert cfg["member_seeds"] == [3, 1003]
+    assert [s["member_seeds"] for s in metrics["seeds"]] == [[3, 1003], [4, 1004]]
+    assert len(metrics["epochs_run"]) == 2 and all(1 <= e <= 3 for e in metrics["epochs_run"])
+    assert "an ensemble of 2 networks" in card and "| 3, 1003 |" in card
+
+
+def test_ensemble_is_a_product_of_experts():
+    """models_cnn.ensemble: softmax of the summed logits == the members' probabilities
+    multiplied and renormalised; the int8 conversion keeps to engine ops (ADD joins them)."""
+    from micromel import models_cnn, quantize
+
+    archs = ["dscnn-m0", "dscnn-m4", "dscnn-m0"]
+    nets = [models_cnn.build(a, (32, 40, 1), 4) for a in archs]
+    ens = models_cnn.ensemble("+".join(archs), nets)
+    x = np.random.default_rng(0).integers(-128, 128, (8, 32, 40, 1)).astype(np.float32)
+    logp = sum(np.log(n.predict(x, verbose=0).astype(np.float64)) for n in nets)
+    want = np.exp(logp - logp.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    assert np.allclose(ens.predict(x, verbose=0), want, atol=1e-5)
+    assert models_cnn.ensemble("dscnn-m0", nets[:1]) is nets[0]
+    with pytest.raises(MicromelError, match="--arch dscnn-m9"):
+        models_cnn.member_archs("dscnn-m4+dscnn-m9")
+    ops = quantize.op_names(quantize.to_int8(ens, x))
+    assert ops.count("ADD") == 2 and ops.count("SOFTMAX") == 1 and set(ops) <= quantize.SUPPORTED_OPS
 
 
 def test_int8_contract(trained):

@@ -19,11 +19,14 @@ which TFLM only has as a slow reference kernel and which LiteRT rounds different
 Dropout disappears at conversion. All convolutions use SAME padding.
 
 Sizes (input 32 frames x 40 mel bands, the drums default; int8 after folding):
-- `dscnn-m4` (default): C0 = 24, blocks (s2, 32) (s1, 32) (s2, 64) (s1, 64): 10.2 k parameters,
+- `dscnn-m4`: C0 = 24, blocks (s2, 32) (s1, 32) (s2, 64) (s1, 64): 10.2 k parameters,
   0.39 M MACs, largest int8 activation pair 9.6 kB, weights 11.3 kB: a 64 KB-RAM Cortex-M4
   runs it comfortably.
 - `dscnn-m0`: C0 = 16, blocks (s2, 32) (s2, 48): 3.0 k parameters, 0.14 M MACs, largest
   activation pair 6.4 kB, weights 3.4 kB: for a Cortex-M0+ (no DSP instructions, 16-32 KB RAM).
+- An ensemble, `dscnn-m4+dscnn-m4` (the training default): networks trained on their own,
+  joined in one graph (`ensemble`): 20 k parameters, 0.79 M MACs, the same largest activation
+  pair; the engine runs the branches one after the other.
 - `dscnn-m4-wide`: C0 = 32, blocks (s2, 64) (s1, 64) (s2, 96) (s1, 96): 25 k parameters, 0.99 M
   MACs. On the drums test kits it did worse than dscnn-m4 (more parameters than ~360 training
   clips support), kept for larger datasets.
@@ -56,39 +59,89 @@ ARCHS: dict[str, CnnSpec] = {
     "dscnn-m0": CnnSpec(16, (3, 3), ((2, 32), (2, 48)), 0.1,
                         "DS-CNN / Stride-DS, 2 separable blocks, for a Cortex-M0+"),
 }
-DEFAULT_ARCH = "dscnn-m4"
+
+
+def _branch(spec: CnnSpec, x, n_classes: int, prefix: str = "", activation: str | None = "softmax"):
+    """The layers of one network from its input tensor to its class layer."""
+    from keras import layers
+
+    x = layers.Conv2D(spec.first_channels, spec.first_kernel, strides=2, padding="same",
+                      use_bias=False, name=f"{prefix}conv0")(x)
+    x = layers.BatchNormalization(name=f"{prefix}conv0_bn")(x)
+    x = layers.ReLU(name=f"{prefix}conv0_relu")(x)
+    for i, (stride, ch) in enumerate(spec.blocks, start=1):
+        x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
+                                   name=f"{prefix}dw{i}")(x)
+        x = layers.BatchNormalization(name=f"{prefix}dw{i}_bn")(x)
+        x = layers.ReLU(name=f"{prefix}dw{i}_relu")(x)
+        x = layers.Conv2D(ch, 1, padding="same", use_bias=False, name=f"{prefix}pw{i}")(x)
+        x = layers.BatchNormalization(name=f"{prefix}pw{i}_bn")(x)
+        x = layers.ReLU(name=f"{prefix}pw{i}_relu")(x)
+    h, w = x.shape[1], x.shape[2]
+    # global average: AVERAGE_POOL_2D over the whole map (keep_freq: over time only)
+    x = layers.AveragePooling2D(pool_size=(h, 1 if spec.keep_freq else w), name=f"{prefix}pool")(x)
+    x = layers.Flatten(name=f"{prefix}flatten")(x)
+    if spec.dropout:
+        x = layers.Dropout(spec.dropout, name=f"{prefix}dropout")(x)
+    return layers.Dense(n_classes, activation=activation, name=f"{prefix}classes")(x)
 
 
 def build(arch: str, input_shape: tuple, n_classes: int, batch_size: int | None = None):
     """A Keras model of the named architecture (softmax output). Conversion uses
     batch_size=1 so that Flatten becomes one static RESHAPE (no SHAPE/PACK ops)."""
     import keras
+
+    spec = _spec(arch)
+    inp = keras.Input(shape=tuple(input_shape), batch_size=batch_size, name="features")
+    out = _branch(spec, inp, n_classes)
+    return keras.Model(inp, out, name=arch.replace("-", "_"))
+
+
+def member_archs(arch: str) -> list[str]:
+    """`dscnn-m4` is one network; `dscnn-m4+dscnn-m0` an ensemble of two (one per name)."""
+    names = [a.strip() for a in arch.split("+")]
+    for a in names:
+        _spec(a)
+    if not 1 <= len(names) <= 8:
+        from .errors import MicromelError
+
+        raise MicromelError(f"--arch {arch}: an ensemble has 1 to 8 networks")
+    return names
+
+
+def ensemble(arch: str, members: list, batch_size: int | None = None):
+    """One model holding trained networks side by side (`arch` names them, "+"-joined, in
+    the order of `members`): every network reads the same input, their class logits are
+    added (ADD) and one SOFTMAX follows. softmax(sum of logits) is the normalised product of
+    the networks' probabilities (a product of experts), so the int8 model stays a single
+    graph of engine ops with one int8 output."""
+    import keras
     from keras import layers
 
+    archs = member_archs(arch)
+    if len(archs) != len(members):
+        raise ValueError(f"{arch}: {len(archs)} architectures for {len(members)} networks")
+    if len(members) == 1:
+        return members[0]
+    first = members[0]
+    n_classes = first.output_shape[-1]
+    inp = keras.Input(shape=first.input_shape[1:], batch_size=batch_size, name="features")
+    logits = []
+    for k, m in enumerate(members):
+        out = _branch(_spec(archs[k]), inp, n_classes, prefix=f"m{k}_", activation=None)
+        branch = keras.Model(inp, out)
+        branch.set_weights(m.get_weights())      # same layers in the same order
+        logits.append(out)
+    total = logits[0]
+    for k, t in enumerate(logits[1:], start=1):  # pairwise: ADD has two inputs
+        total = layers.Add(name=f"sum{k}")([total, t])
+    out = layers.Softmax(name="classes")(total)
+    return keras.Model(inp, out, name="ensemble")
+
+
+def _spec(arch: str) -> CnnSpec:
     from .errors import MicromelError
 
     if arch not in ARCHS:
         raise MicromelError(f"--arch {arch}: unknown architecture; choose one of {', '.join(ARCHS)}")
-    spec = ARCHS[arch]
-    inp = keras.Input(shape=tuple(input_shape), batch_size=batch_size, name="features")
-    x = layers.Conv2D(spec.first_channels, spec.first_kernel, strides=2, padding="same",
-                      use_bias=False, name="conv0")(inp)
-    x = layers.BatchNormalization(name="conv0_bn")(x)
-    x = layers.ReLU(name="conv0_relu")(x)
-    for i, (stride, ch) in enumerate(spec.blocks, start=1):
-        x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
-                                   name=f"dw{i}")(x)
-        x = layers.BatchNormalization(name=f"dw{i}_bn")(x)
-        x = layers.ReLU(name=f"dw{i}_relu")(x)
-        x = layers.Conv2D(ch, 1, padding="same", use_bias=False, name=f"pw{i}")(x)
-        x = layers.BatchNormalization(name=f"pw{i}_bn")(x)
-        x = layers.ReLU(name=f"pw{i}_relu")(x)
-    h, w = x.shape[1], x.shape[2]
-    # average over time only: where in frequency the energy sits is what tells a kick from a
-    # tom and a hi-hat from a snare, so the classifier sees every frequency row
-    x = layers.AveragePooling2D(pool_size=(h, 1 if spec.keep_freq else w), name="pool")(x)
-    x = layers.Flatten(name="flatten")(x)
-    if spec.dropout:
-        x = layers.Dropout(spec.dropout, name="dropout")(x)
-    out = layers.Dense(n_classes, activation="softmax", name="classes")(x)
-    return keras.Model(inp, out, name=arch.replace("-", "_"))
+    return ARCHS[arch]

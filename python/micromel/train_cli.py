@@ -51,10 +51,25 @@ def cmd_train(args) -> int:
                      else args.silence_dbfs)
     if args.epochs is not None and args.epochs < 1:
         raise MicromelError("--epochs must be at least 1")
+    from .models_cnn import member_archs
+
+    member_archs(args.arch)         # one-line error for an unknown name
     if w.frames < 8 or w.hop_frames < 1:
         raise MicromelError("--window-frames must be at least 8 and --hop-frames at least 1")
     aug = d.augment if args.variants is None else AugmentConfig(variants=args.variants)
-    cfg = tr.TrainConfig(arch=args.arch, epochs=args.epochs or d.epochs, seed=args.seed, window=w,
+    frontend = dict(d.frontend)
+    for item in args.frontend or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise MicromelError(f"--frontend {item!r}: expected KEY=VALUE, e.g. mel_htk=false")
+        if key.strip() == "window_frames":
+            raise MicromelError("--frontend window_frames: use --window-frames")
+        try:
+            frontend[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            frontend[key.strip()] = value          # a plain string such as hamming
+    tr.frontend_config(**frontend)                 # one-line error for a bad key or value
+    cfg = tr.TrainConfig(arch=args.arch, frontend=frontend, epochs=args.epochs or d.epochs, seed=args.seed, window=w,
                          augment=aug, forest=not args.no_forest,
                          patience=args.patience or d.patience)
     command = "micromel " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None \
@@ -116,7 +131,7 @@ def _dataset_subparsers(sub):
 def register(sub) -> None:
     # light imports only (no TensorFlow): dataclasses with the defaults
     from .augment import AugmentConfig
-    from .models_cnn import ARCHS, DEFAULT_ARCH
+    from .models_cnn import ARCHS
     from .train import TrainConfig
 
     dsub = _dataset_subparsers(sub)
@@ -132,12 +147,19 @@ def register(sub) -> None:
     t.add_argument("data", help="dataset folder (one sub-folder per class, or with manifest.csv) "
                                 "or a CSV/TSV manifest path,label[,split]")
     t.add_argument("--out", required=True, help="model folder to write, e.g. models/NAME")
-    t.add_argument("--arch", default=DEFAULT_ARCH, choices=sorted(ARCHS))
+    t.add_argument("--arch", default=TrainConfig.arch,
+                   help="network: %s; several joined by '+' (e.g. dscnn-m4+dscnn-m0) are trained "
+                        "with seeds seed, seed+1000, ... and shipped as one model whose class "
+                        "logits are summed (default %s)" % (", ".join(sorted(ARCHS)), TrainConfig.arch))
     t.add_argument("--epochs", type=int, default=None,
                    help="maximum epochs (early stopping on val); default %d" % TrainConfig.epochs)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spread-seeds", default="",
                    help="also train these seeds (e.g. 1,2,3) and report mean and spread in the card")
+    t.add_argument("--frontend", action="append", metavar="KEY=VALUE",
+                   help="front-end setting (repeatable), e.g. mel_htk=false or n_mels=32; "
+                        "default: the front end's defaults with %s"
+                        % ", ".join(f"{k}={v}" for k, v in TrainConfig().frontend.items()))
     t.add_argument("--window-frames", type=int, default=None,
                    help="front-end frames per model window (default %d)" % TrainConfig().window.frames)
     t.add_argument("--hop-frames", type=int, default=None,
