@@ -81,3 +81,4 @@ def test_bench_reply(dev):
     # BENCH resets the stream: FEATURES starts afresh
     x = (np.random.default_rng(4).standard_normal(1200) * 3000).astype(np.int16)
     np.testing.assert_array_equal(link.process(dev, x, CFG.n_mels), features(x, CFG))
+

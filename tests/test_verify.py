@@ -168,6 +168,32 @@ def test_stream_rejects_out_of_order_chunks_and_matches_twin(model_dir, tmp_path
     assert frame.is_error and frame.error()[0] == "BAD_PAYLOAD"
 
 
+def test_features_and_audio_messages_interleave(model_dir, tmp_path):
+    """FEATURES (app_frontend.c) and CLASSIFY_AUDIO (app_audio.c) share one front-end scratch
+    buffer but keep their own streaming state: a clip classified in the middle of a FEATURES
+    stream changes neither the stream's frames nor the clip's (host build of the app)."""
+    from micromel.engine.export import export_model
+    from micromel.frontend import StreamingFrontend, link
+
+    gen = tmp_path / "gen"
+    export_model(model_dir, gen)
+    ref = Reference(model_dir)
+    dev = native.host_device(gen, model_dir)
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(5000) * 4000).astype(np.int16)
+    clip = (rng.standard_normal(20000) * 2000).astype(np.int16)
+    alone = audio_link.classify_audio(dev, clip, ref.n_mels, ref.n_classes)
+    link.reset(dev)
+    twin = StreamingFrontend(ref.fe)
+    got = [link.process(dev, x[:2222], ref.n_mels)]
+    mixed = audio_link.classify_audio(dev, clip, ref.n_mels, ref.n_classes)
+    got.append(link.process(dev, x[2222:], ref.n_mels))
+    np.testing.assert_array_equal(np.concatenate(got), twin.process(x))
+    assert len(alone.features(ref.n_mels)) > 0
+    np.testing.assert_array_equal(mixed.features(ref.n_mels), alone.features(ref.n_mels))
+    assert mixed.vote == alone.vote
+
+
 @pytest.mark.parametrize("kind", ["square", "short", "exact_window", "silence", "noise"])
 def test_classify_audio_host_build_edge_cases(model_dir, tmp_path, kind):
     from micromel.engine.export import export_model

@@ -16,6 +16,7 @@
 #include "mm_nn_model.h"
 #include "mm_proto_ids.h"
 #include "mm_segment.h"
+#include "app_shared.h"
 
 /* request and reply flags: MM_AUDIO_FLAG_*, MM_AUDIO_REPLY_* (mm_proto_ids.h) */
 #define HEAD_BYTES 5u /* u16 n_frames, u16 n_windows, u8 flags */
@@ -48,7 +49,6 @@ typedef char mm_audio_reply_fits[(HEAD_BYTES + FRAMES_MAX * MM_CLIP_N_MELS + WIN
                                   MM_PROTO_MAX_PAYLOAD) ? 1 : -1];
 
 static mm_fe_state fe;
-static mm_fe_scratch fe_scratch;
 static mm_clip_state clip;
 static int16_t block[MM_CLIP_BLOCK];
 static uint32_t block_fill;
@@ -94,7 +94,7 @@ static int reset(int stream_session) {
 static void run_block(reply_state *r) {
   int8_t frame[MM_FE_N_MELS];
   mm_clip_push_block(&clip, block);
-  if (mm_fe_process(&fe, &fe_scratch, block, MM_CLIP_BLOCK, frame, 1, NULL) == 0) return;
+  if (mm_fe_process(&fe, &app_fe_scratch, block, MM_CLIP_BLOCK, frame, 1, NULL) == 0) return;
   if (r->frames) {
     memcpy(r->frames, frame, MM_FE_N_MELS);
     r->frames += MM_FE_N_MELS;

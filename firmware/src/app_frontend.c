@@ -11,6 +11,7 @@
 #include "mm_cost.h"
 #include "mm_frontend.h"
 #include "mm_proto_ids.h"
+#include "app_shared.h"
 
 #define FEATURES_HEADER 8
 #define CHUNK 256 /* samples copied at a time from the (unaligned) payload */
@@ -18,7 +19,7 @@
 enum { STAGE_NORMALISE, STAGE_WINDOW, STAGE_FFT, STAGE_POWER, STAGE_FILTERBANK, STAGE_LOG, N_STAGES };
 
 static mm_fe_state fe_state;
-static mm_fe_scratch fe_scratch;
+mm_fe_scratch app_fe_scratch;
 static int fe_ready;
 
 static void put_u16(uint8_t *p, uint32_t v) {
@@ -57,7 +58,7 @@ static void features(uint8_t seq, const uint8_t *payload, uint16_t len) {
   while (used < n) {
     size_t k = n - used < CHUNK ? n - used : CHUNK, took = 0;
     memcpy(chunk, payload + 2 * used, 2 * k); /* little-endian on every supported core */
-    frames += mm_fe_process(&fe_state, &fe_scratch, chunk, k,
+    frames += mm_fe_process(&fe_state, &app_fe_scratch, chunk, k,
                             (int8_t *)out + FEATURES_HEADER + frames * MM_FE_N_MELS,
                             max_frames - frames, &took);
     used += took;
@@ -110,7 +111,7 @@ static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
   for (size_t h = 0; h < n_hops; h++) {
     bench_signal(kind, chunk, MM_FE_HOP, h * MM_FE_HOP);
     t0 = mm_cost_now();
-    frames += mm_fe_process(&fe_state, &fe_scratch, chunk, MM_FE_HOP, frame_out, 1, 0);
+    frames += mm_fe_process(&fe_state, &app_fe_scratch, chunk, MM_FE_HOP, frame_out, 1, 0);
     total += mm_cost_now() - t0;
   }
   /* pass 2: the same signal, each stage timed on its own */
@@ -126,15 +127,15 @@ static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
                        MM_FE_N_SEGS - fe_state.seg_done, fe_state.seg_bits + fe_state.seg_done);
     const int shift = mm_fe_window_shift(fe_state.seg_bits);
     t1 = mm_cost_now(), stage[STAGE_NORMALISE] += t1 - t0, t0 = t1;
-    mm_fe_window(fe_state.buf, shift, fe_scratch.fft);
+    mm_fe_window(fe_state.buf, shift, app_fe_scratch.fft);
     t1 = mm_cost_now(), stage[STAGE_WINDOW] += t1 - t0, t0 = t1;
-    mm_fe_fft(fe_scratch.fft, fe_scratch.spec);
+    mm_fe_fft(app_fe_scratch.fft, app_fe_scratch.spec);
     t1 = mm_cost_now(), stage[STAGE_FFT] += t1 - t0, t0 = t1;
-    mm_fe_power(fe_scratch.spec, fe_scratch.fft);
+    mm_fe_power(app_fe_scratch.spec, app_fe_scratch.fft);
     t1 = mm_cost_now(), stage[STAGE_POWER] += t1 - t0, t0 = t1;
-    mm_fe_filterbank(fe_scratch.fft, fe_scratch.mel);
+    mm_fe_filterbank(app_fe_scratch.fft, app_fe_scratch.mel);
     t1 = mm_cost_now(), stage[STAGE_FILTERBANK] += t1 - t0, t0 = t1;
-    mm_fe_log(fe_scratch.mel, shift, frame_out);
+    mm_fe_log(app_fe_scratch.mel, shift, frame_out);
     t1 = mm_cost_now(), stage[STAGE_LOG] += t1 - t0;
     memmove(fe_state.buf, fe_state.buf + MM_FE_HOP, (MM_FE_N_FFT - MM_FE_HOP) * 2);
     memmove(fe_state.seg_bits, fe_state.seg_bits + MM_FE_HOP_SEGS, MM_FE_N_SEGS - MM_FE_HOP_SEGS);
