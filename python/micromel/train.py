@@ -9,8 +9,11 @@ Pipeline:
 2. CNN (micromel.models_cnn): every epoch draws a class-balanced sample of windows (a class
    is drawn uniformly, then a clip of it, then one of the clip's non-silent windows on the
    evaluation grid; waveform time shifts move the onset within the first window), applies
-   SpecAugment and mixup, and takes one pass. Adam with cosine-decayed learning rate, label smoothing. Early stopping on the
-   validation split's window loss (patience), best weights restored.
+   SpecAugment and mixup, and takes one pass. Adam with cosine-decayed learning rate, label
+   smoothing. Early stopping on the validation split's window loss (patience); the network
+   is the average of the last epochs' weights at the stop. When `arch` names several
+   networks ("dscnn-m4+dscnn-m4", the default) each is trained so, with its own seed, and
+   models_cnn.ensemble joins them into one model (summed logits, one softmax).
 3. int8 conversion (micromel.quantize) with the int8-input contract verified.
 4. Forest (micromel.forest) on the same windows, exported as forest.h with emlearn.
 5. Evaluation of float and int8 CNN and forest on the test split (clip level, soft vote
