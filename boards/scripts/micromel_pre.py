@@ -9,7 +9,7 @@ Generated headers come from $MICROMEL_GEN_DIR when micromel drives the build
 model) into <build dir>/micromel_gen."""
 import os
 import sys
-from os.path import abspath, dirname, join
+from os.path import abspath, join
 
 Import("env")  # noqa: F821  (SCons)
 
