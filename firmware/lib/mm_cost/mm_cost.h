@@ -18,4 +18,10 @@ extern const char mm_cost_unit[];
 extern const uint32_t mm_cost_num;
 extern const uint32_t mm_cost_den;
 
+#ifdef MM_BOARD_COST_SELFTEST
+/* Test builds: a counted loop; writes "cost_selftest loop_instructions=N counted=M\n" to
+ * line[cap] and returns its length (mm_cost_selftest.c). */
+int mm_cost_selftest(char *line, int cap);
+#endif
+
 #endif
