@@ -48,6 +48,21 @@ COMMAND_MODULES: list[str] = ["app_cli", "boards_cli", "segment_cli", "train_cli
                                "engine.cli"]
 
 
+# Commands whose sub-commands several modules add (dataset builders: drums, speech, streams,
+# check; bench parts: frontend, model): name -> (help, dest, metavar)
+GROUPS = {
+    "dataset": ("build or check a labelled audio dataset", "dataset_command", "ACTION"),
+    "bench": ("measure cost on a device (instructions, memory)", "bench_command", "PART"),
+}
+
+
+def group_actions(sub, name: str) -> argparse._SubParsersAction:
+    """The sub-command parsers of a GROUPS command (build_parser creates it; command modules
+    add theirs in register())."""
+    group = sub.choices[name]
+    return next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="micromel",
@@ -79,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--resume", action="store_true", help="continue an interrupted verify")
     demo.set_defaults(func=cmd_demo)
 
+    for name, (help_text, dest, metavar) in GROUPS.items():
+        sub.add_parser(name, help=help_text).add_subparsers(dest=dest, metavar=metavar)
+
     import importlib
 
     for name in COMMAND_MODULES:
@@ -91,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2 if args.command is None else 2
+        return 2
     try:
         return int(args.func(args) or 0)
     except MicromelError as e:

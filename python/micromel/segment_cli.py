@@ -145,18 +145,6 @@ def _add_seg_options(p: argparse.ArgumentParser) -> None:
                    help="--activity-only: energy threshold in dBFS (default -50)")
 
 
-def _dataset_subparsers(sub):
-    """The `dataset` command's action parsers (created by train_cli if registered first)."""
-    ds = sub.choices.get("dataset")
-    if ds is None:
-        ds = sub.add_parser("dataset", help="build or check a labelled audio dataset")
-        return ds.add_subparsers(dest="dataset_command", metavar="ACTION")
-    for action in ds._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return ds.add_subparsers(dest="dataset_command", metavar="ACTION")
-
-
 def register(sub) -> None:
     s = sub.add_parser(
         "segment", help="labelled events (start, end, label, confidence) in audio streams",
@@ -198,7 +186,9 @@ def register(sub) -> None:
     _add_seg_options(e)
     e.set_defaults(func=cmd_evaluate_segments)
 
-    dsub = _dataset_subparsers(sub)
+    from .cli import group_actions
+
+    dsub = group_actions(sub, "dataset")
     sp = dsub.add_parser("speech", help="speech/non-speech clips from Debian's "
                                         "tuxpaint-stamps-default and hydrogen-drumkits")
     sp.add_argument("--out", default="data/speech")

@@ -113,28 +113,15 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _dataset_subparsers(sub):
-    """The `dataset` command's action parsers (other modules add their own builders to it,
-    so reuse it if one of them registered first)."""
-    import argparse
-
-    ds = sub.choices.get("dataset")
-    if ds is None:
-        ds = sub.add_parser("dataset", help="build or check a labelled audio dataset")
-        return ds.add_subparsers(dest="dataset_command", metavar="ACTION")
-    for action in ds._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return ds.add_subparsers(dest="dataset_command", metavar="ACTION")
-
-
 def register(sub) -> None:
     # light imports only (no TensorFlow): dataclasses with the defaults
     from .augment import AugmentConfig
     from .models_cnn import ARCHS
-    from .train import TrainConfig
+    from .train import MEMBER_SEED_STEP, TrainConfig
 
-    dsub = _dataset_subparsers(sub)
+    from .cli import group_actions
+
+    dsub = group_actions(sub, "dataset")
     drums = dsub.add_parser("drums", help="the 5-class drums dataset from Debian's hydrogen packages")
     drums.add_argument("--out", default="data/drums", help="output folder (default data/drums)")
     drums.add_argument("--quiet", action="store_true")
@@ -149,8 +136,9 @@ def register(sub) -> None:
     t.add_argument("--out", required=True, help="model folder to write, e.g. models/NAME")
     t.add_argument("--arch", default=TrainConfig.arch,
                    help="network: %s; several joined by '+' (e.g. dscnn-m4+dscnn-m0) are trained "
-                        "with seeds seed, seed+1000, ... and shipped as one model whose class "
-                        "logits are summed (default %s)" % (", ".join(sorted(ARCHS)), TrainConfig.arch))
+                        "with seeds seed, seed+%d, ... and shipped as one model whose class "
+                        "logits are summed (default %s)"
+                        % (", ".join(sorted(ARCHS)), MEMBER_SEED_STEP, TrainConfig.arch))
     t.add_argument("--epochs", type=int, default=None,
                    help="maximum epochs (early stopping on val); default %d" % TrainConfig.epochs)
     t.add_argument("--seed", type=int, default=0)

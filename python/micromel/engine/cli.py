@@ -1,7 +1,6 @@
 """Commands of the engine: `micromel export` and `micromel bench model`."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -41,18 +40,9 @@ def cmd_bench_model(args) -> int:
     return 0
 
 
-def _bench_subparsers(sub) -> argparse._SubParsersAction:
-    """The `bench` command's sub-commands (shared with `bench frontend`)."""
-    b = sub.choices.get("bench")
-    if b is None:
-        b = sub.add_parser("bench", help="measure cost on a device (instructions, memory)")
-    for action in b._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return b.add_subparsers(dest="bench_command", metavar="PART")
-
-
 def register(sub) -> None:
+    from ..cli import group_actions
+
     p = sub.add_parser("export", help="compile a model folder into the C headers the firmware builds")
     p.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (model.tflite, config.json)")
     p.add_argument("--board", help="refuse a model that does not fit this board's RAM or flash "
@@ -64,7 +54,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_export)
 
-    b = _bench_subparsers(sub).add_parser(
+    b = group_actions(sub, "bench").add_parser(
         "model", help="instructions per inference and per layer, MACs, arena and flash")
     b.add_argument("model_dir", metavar="MODEL_DIR")
     b.add_argument("--device", default="emulate",

@@ -1,7 +1,6 @@
 """Commands of the front end: `micromel features` and `micromel bench frontend`."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -136,18 +135,9 @@ def cmd_bench_frontend(args) -> int:
     return 0
 
 
-def _bench_subparsers(sub) -> argparse._SubParsersAction:
-    """The `bench` command's sub-commands, shared with other parts (bench model...)."""
-    bench = sub.choices.get("bench")
-    if bench is None:
-        bench = sub.add_parser("bench", help="measure cost on a device (instructions, memory)")
-    for action in bench._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return bench.add_subparsers(dest="bench_command", metavar="PART")
-
-
 def register(sub) -> None:
+    from ..cli import group_actions
+
     p = sub.add_parser("features", help="log-mel features of audio files (twin, C host build or librosa)")
     p.add_argument("audio", nargs="+", metavar="AUDIO",
                    help="audio files (any format soundfile reads) or folders (searched recursively)")
@@ -165,7 +155,7 @@ def register(sub) -> None:
                         "of bins within 60 dB of their window's maximum that are within one step")
     p.set_defaults(func=cmd_features)
 
-    b = _bench_subparsers(sub).add_parser("frontend", help="front-end cost per second of audio, "
+    b = group_actions(sub, "bench").add_parser("frontend", help="front-end cost per second of audio, "
                                                            "per stage, RAM and flash")
     b.add_argument("--device", default="emulate",
                    help="'emulate' (default), a tty such as /dev/ttyACM0, or a URL")
