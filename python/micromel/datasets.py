@@ -191,23 +191,12 @@ def drum_files(package_roots: dict[str, Path]) -> tuple[list[DrumFile], list[str
 
 
 def decode_16k_mono(path: Path, max_seconds: float | None = MAX_SECONDS) -> np.ndarray:
-    """int16 mono 16 kHz samples of any file soundfile reads (one-line error otherwise)."""
-    import soundfile as sf
-    import soxr
+    """int16 mono 16 kHz samples of any file soundfile reads (the front end's loader; one-line
+    error otherwise), cut to max_seconds."""
+    from .frontend.audio import load_audio
 
-    try:
-        x, sr = sf.read(str(path), dtype="float64", always_2d=True)
-    except Exception as e:  # soundfile raises several types (LibsndfileError, RuntimeError...)
-        raise MicromelError(f"{path}: cannot read audio ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
-                            "use WAV/FLAC/OGG/AIFF") from None
-    if x.shape[0] == 0:
-        raise MicromelError(f"{path}: the audio file is empty (0 samples)")
-    x = x.mean(axis=1)
-    if sr != SAMPLE_RATE:
-        x = soxr.resample(x, sr, SAMPLE_RATE, quality="HQ")
-    if max_seconds is not None:
-        x = x[: int(round(max_seconds * SAMPLE_RATE))]
-    return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+    x = load_audio(path, SAMPLE_RATE)
+    return x if max_seconds is None else x[: int(round(max_seconds * SAMPLE_RATE))]
 
 
 def write_wav_atomic(path: Path, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:

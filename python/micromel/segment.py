@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
@@ -119,28 +119,9 @@ class SegmentConfig:
     def from_dict(cls, d: dict | None) -> "SegmentConfig":
         if d is None:
             return cls()
-        if not isinstance(d, dict):
-            raise MicromelError("segment config: expected a JSON object")
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise MicromelError(f"segment config: unknown keys {unknown}; known: {sorted(known)}")
-        kw = {}
-        for k, v in d.items():
-            try:
-                if k in ("hop_frames", "median"):
-                    if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
-                        raise ValueError
-                    kw[k] = int(v)
-                elif k == "background_labels":
-                    if isinstance(v, str):
-                        raise ValueError
-                    kw[k] = tuple(str(x) for x in v)
-                else:
-                    kw[k] = float(v)
-            except (TypeError, ValueError):
-                raise MicromelError(f"segment config: {k}={v!r} has the wrong type") from None
-        return cls(**kw)
+        from .jsonconfig import from_dict
+
+        return from_dict(cls, d, "segment config")
 
     def replace(self, **changes) -> "SegmentConfig":
         d = self.to_dict()

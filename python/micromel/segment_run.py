@@ -19,7 +19,6 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import segment as S
-from .errors import MicromelError
 
 BLOCK_SAMPLES = 1 << 15
 
@@ -68,28 +67,13 @@ class AudioStream:
 
 
 def open_audio(path, sample_rate: int) -> AudioStream:
-    import soundfile as sf
+    from .frontend.audio import audio_info, conversion_notes
 
     path = Path(path)
-    if not path.exists():
-        raise MicromelError(f"{path}: no such file")
-    if path.is_dir():
-        raise MicromelError(f"{path}: is a folder, expected an audio file")
-    try:
-        info = sf.info(str(path))
-    except (RuntimeError, OSError, ValueError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MicromelError(f"{path}: not a readable audio file ({msg})") from None
-    if info.frames == 0:
-        raise MicromelError(f"{path}: the file holds no samples")
-    notes = []
-    if info.channels > 1:
-        notes.append(f"{path.name}: {info.channels} channels downmixed to mono")
-    if info.samplerate != sample_rate:
-        notes.append(f"{path.name}: resampled from {info.samplerate} Hz to {sample_rate} Hz")
+    info = audio_info(path)
     native = info.subtype == "PCM_16" and info.channels == 1 and info.samplerate == sample_rate
     n = int(round(info.frames * sample_rate / info.samplerate))
-    return AudioStream(path, sample_rate, n, native, notes)
+    return AudioStream(path, sample_rate, n, native, conversion_notes(path, info, sample_rate))
 
 
 # --------------------------------------------------------------------------------------

@@ -17,10 +17,9 @@ def to_int16(y: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(y, dtype=np.float64) * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000,
-               notes: list[str] | None = None) -> np.ndarray:
-    """int16 mono PCM of an audio file at sample_rate. What was changed (downmix,
-    resampling) is appended to notes. Bad input raises a one-line MicromelError."""
+def audio_info(path: str | Path):
+    """soundfile's info of an audio file. A missing file, a folder, an unreadable or an empty
+    file is a one-line MicromelError naming it."""
     import soundfile as sf
 
     path = Path(path)
@@ -30,16 +29,47 @@ def load_audio(path: str | Path, sample_rate: int = 16000,
         raise MicromelError(f"{path}: is a folder, expected an audio file")
     try:
         info = sf.info(str(path))
-        native16 = info.subtype == "PCM_16" and info.samplerate == sample_rate
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as e:
+        raise _unreadable(path, e) from None
+    if info.frames == 0:
+        raise MicromelError(f"{path}: the file holds no samples")
+    return info
+
+
+def conversion_notes(path: str | Path, info, sample_rate: int) -> list[str]:
+    """What reading the file at sample_rate changes: downmix, resampling."""
+    name = Path(path).name
+    notes = []
+    if info.channels > 1:
+        notes.append(f"{name}: {info.channels} channels downmixed to mono")
+    if info.samplerate != sample_rate:
+        notes.append(f"{name}: resampled from {info.samplerate} Hz to {sample_rate} Hz")
+    return notes
+
+
+def _unreadable(path: Path, e: Exception) -> MicromelError:
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return MicromelError(f"{path}: not a readable audio file ({msg})")
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000,
+               notes: list[str] | None = None) -> np.ndarray:
+    """int16 mono PCM of an audio file at sample_rate. What was changed (downmix,
+    resampling) is appended to notes. Bad input raises a one-line MicromelError."""
+    import soundfile as sf
+
+    path = Path(path)
+    info = audio_info(path)
+    native16 = info.subtype == "PCM_16" and info.samplerate == sample_rate
+    try:
         data, rate = sf.read(str(path), dtype="int16" if native16 else "float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MicromelError(f"{path}: not a readable audio file ({msg})") from None
+        raise _unreadable(path, e) from None
     if data.shape[0] == 0:
         raise MicromelError(f"{path}: the file holds no samples")
+    if notes is not None:
+        notes.extend(conversion_notes(path, info, sample_rate))
     if data.shape[1] > 1:
-        if notes is not None:
-            notes.append(f"{path.name}: {data.shape[1]} channels downmixed to mono")
         if native16:
             # mean of int16 channels, rounded half to even like the float path
             data = np.round(data.astype(np.float64).mean(axis=1)).astype(np.int16)
@@ -52,8 +82,6 @@ def load_audio(path: str | Path, sample_rate: int = 16000,
     if rate != sample_rate:
         import soxr
 
-        if notes is not None:
-            notes.append(f"{path.name}: resampled from {rate} Hz to {sample_rate} Hz")
         data = soxr.resample(data, rate, sample_rate, quality="HQ")
         if data.size == 0:
             raise MicromelError(f"{path}: too short to resample to {sample_rate} Hz")

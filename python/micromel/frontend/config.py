@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import MicromelError
@@ -112,32 +112,9 @@ class FrontendConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FrontendConfig":
-        if not isinstance(d, dict):
-            raise MicromelError("front-end config: expected a JSON object")
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise MicromelError(f"front-end config: unknown keys {unknown}; known: {sorted(known)}")
-        kw = {}
-        for name, value in d.items():
-            typ = known[name].type
-            try:
-                if typ in ("int", int):
-                    if isinstance(value, float) and not value.is_integer():
-                        raise ValueError
-                    kw[name] = int(value)
-                elif typ in ("float", float):
-                    kw[name] = float(value)
-                elif typ in ("bool", bool):
-                    if not isinstance(value, bool):
-                        raise ValueError
-                    kw[name] = value
-                else:
-                    kw[name] = str(value)
-            except (TypeError, ValueError):
-                raise MicromelError(f"front-end config: {name}={value!r} has the wrong type "
-                                    f"(expected {typ})") from None
-        return cls(**kw)
+        from ..jsonconfig import from_dict
+
+        return from_dict(cls, d, "front-end config")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
