@@ -58,16 +58,9 @@ def predict_float(model, x: np.ndarray) -> np.ndarray:
     """Softmax probabilities of int8 windows (n, F, M) through a Keras model or float .tflite."""
     xf = np.asarray(x, dtype=np.float32)[..., None]
     if isinstance(model, (bytes, bytearray)):
-        from .quantize import interpreter
+        from .quantize import run_tflite
 
-        it = interpreter(model)
-        i, o = it.get_input_details()[0], it.get_output_details()[0]
-        out = np.zeros((len(xf), o["shape"][-1]), dtype=np.float32)
-        for k in range(len(xf)):
-            it.set_tensor(i["index"], xf[k:k + 1])
-            it.invoke()
-            out[k] = it.get_tensor(o["index"])[0]
-        return out
+        return run_tflite(model, xf)
     if len(xf) == 0:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
     return model.predict(xf, batch_size=512, verbose=0)

@@ -20,12 +20,7 @@ from .models_cnn import SUPPORTED_OPS
 
 def to_int8(model, representative: np.ndarray, n_calib: int = 300, seed: int = 0) -> bytes:
     """Convert a Keras model to a full-integer int8 TFLite flatbuffer and verify it."""
-    import contextlib
-    import io
-    import warnings
-
     import keras
-    import tensorflow as tf
 
     rng = np.random.default_rng(seed)
     rep = np.asarray(representative, dtype=np.float32)
@@ -35,27 +30,41 @@ def to_int8(model, representative: np.ndarray, n_calib: int = 300, seed: int = 0
     extreme.reshape(-1)[1::2] = 127.0
     calib = np.concatenate([extreme, take])
 
-    def gen():
-        for i in range(len(calib)):
-            yield [calib[i:i + 1]]
-
     # a batch-1 twin of the model: static shapes, so Flatten is a single RESHAPE
     fixed = keras.models.clone_model(model, input_tensors=keras.Input(
         shape=model.input_shape[1:], batch_size=1, name="features"))
     fixed.set_weights(model.get_weights())
-    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    flat = convert_int8(fixed, calib)
+    check_int8_contract(flat)
+    return flat
+
+
+def convert_int8(model, calib: np.ndarray) -> bytes:
+    """TFLiteConverter full-integer conversion (int8 input, output and ops), calibrated on
+    the windows calib[i:i+1]. The converter's own chatter (its temporary SavedModel, a
+    warning about input statistics the calibration makes unneeded) is kept quiet."""
+    import contextlib
+    import io
+    import warnings
+
+    import tensorflow as tf
+
+    calib = np.asarray(calib, dtype=np.float32)
+
+    def gen():
+        for i in range(len(calib)):
+            yield [calib[i:i + 1]]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = gen
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    # the converter prints its temp SavedModel and warns about input statistics it does not
-    # need (the representative set calibrates the input)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        flat = conv.convert()
-    check_int8_contract(flat)
-    return flat
+        return conv.convert()
 
 
 def interpreter(flat: bytes):
@@ -94,18 +103,26 @@ def check_int8_contract(flat: bytes) -> None:
         raise MicromelError(f"quantized model uses ops the engine lacks: {', '.join(bad)}")
 
 
-def run_int8(flat_or_interp, windows: np.ndarray, batch: int = 1) -> np.ndarray:
-    """int8 scores (n, classes) of int8 windows (n, frames, mels) through the int8 model."""
+def run_tflite(flat_or_interp, windows: np.ndarray) -> np.ndarray:
+    """Outputs (n, classes) of windows (n, frames, mels) through a .tflite model, one window
+    per invoke, in the model's own input and output types: int8 scores of the int8 model,
+    probabilities of the float one."""
     it = interpreter(flat_or_interp) if isinstance(flat_or_interp, (bytes, bytearray)) else flat_or_interp
     i = it.get_input_details()[0]
     o = it.get_output_details()[0]
-    x = np.asarray(windows, dtype=np.int8).reshape((-1,) + tuple(i["shape"][1:]))
-    out = np.zeros((len(x), o["shape"][-1]), dtype=np.int8)
+    x = np.asarray(windows).astype(i["dtype"]).reshape((-1,) + tuple(i["shape"][1:]))
+    out = np.zeros((len(x), o["shape"][-1]), dtype=o["dtype"])
     for k in range(len(x)):
         it.set_tensor(i["index"], x[k:k + 1])
         it.invoke()
         out[k] = it.get_tensor(o["index"])[0]
     return out
+
+
+def run_int8(flat_or_interp, windows: np.ndarray) -> np.ndarray:
+    """int8 scores (n, classes) of int8 windows (n, frames, mels) through the int8 model."""
+    windows = np.asarray(windows, dtype=np.int8)
+    return run_tflite(flat_or_interp, windows)
 
 
 def model_stats(flat: bytes) -> dict:

@@ -66,16 +66,9 @@ def compute_features(pcm: np.ndarray, fcfg) -> np.ndarray:
 
 
 def load_pcm(path: Path, sample_rate: int) -> np.ndarray:
-    """int16 mono PCM at the front end's rate (the front end's loader, or ours while the
-    front-end package has none)."""
-    try:
-        from .frontend.audio import load_audio
-    except ImportError:
-        from .datasets import decode_16k_mono
+    """int16 mono PCM at the front end's rate (the front end's loader)."""
+    from .frontend.audio import load_audio
 
-        if sample_rate != 16000:
-            raise
-        return decode_16k_mono(path, max_seconds=None)
     return load_audio(path, sample_rate)
 
 
@@ -454,8 +447,7 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
     # representative set: training windows at the configured hop (clean and augmented)
     rx, rns, _ = eval_windows(train_cf, cfg.window, fr)
     flat = quantize.to_int8(model, rx[rns].astype(np.float32)[..., None], seed=cfg.seed)
-    res = {"model": model, "flat": flat, "history": histories[0], "histories": histories,
-           "best_epoch": best_epochs[0], "best_epochs": best_epochs,
+    res = {"model": model, "flat": flat, "histories": histories, "best_epochs": best_epochs,
            "epochs_run": [len(h) for h in histories], "fit_seconds": t_fit}
     if test_cf is not None:
         res["test_float"] = evaluate.evaluate_float(model, test_cf, cfg.window, fr, ds.labels)

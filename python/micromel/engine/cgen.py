@@ -146,6 +146,15 @@ def _out(kd: KernelData, i: int) -> str:
             f"{1 if kd.exact else 0}}}")
 
 
+def _dsp_only_array(name: str, macro: str, values) -> str:
+    """An int32 table only the DSP kernels read: `macro` names it in DSP builds, else 0
+    (also when the layer has no such table)."""
+    if values is None:
+        return f"#define {macro} 0\n"
+    return ("#if MM_NN_DSP\n" + _array("int32_t", name, values, 8)
+            + f"#define {macro} {name}\n#else\n#define {macro} 0\n#endif\n")
+
+
 def _layer_data(lay, kd: KernelData) -> str:
     i = lay.index
     p = lay.params
@@ -190,18 +199,8 @@ def _layer_data(lay, kd: KernelData) -> str:
             o.append(_array("int8_t", f"mm_model_w{i}", kd.w8, 32))
             dsp_ok = "0"
         o.append(_rq_array(f"mm_model_rq{i}", kd.rq))
-        if "edge" in kd.extra:
-            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_edge{i}", kd.extra["edge"], 8)
-                     + f"#define MM_MODEL_EDGE{i} mm_model_edge{i}\n#else\n"
-                     f"#define MM_MODEL_EDGE{i} 0\n#endif\n")
-        else:
-            o.append(f"#define MM_MODEL_EDGE{i} 0\n")
-        if "stream" in kd.extra:
-            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_s{i}", kd.extra["stream"], 8)
-                     + f"#define MM_MODEL_S{i} mm_model_s{i}\n#else\n"
-                     f"#define MM_MODEL_S{i} 0\n#endif\n")
-        else:
-            o.append(f"#define MM_MODEL_S{i} 0\n")
+        o.append(_dsp_only_array(f"mm_model_edge{i}", f"MM_MODEL_EDGE{i}", kd.extra.get("edge")))
+        o.append(_dsp_only_array(f"mm_model_s{i}", f"MM_MODEL_S{i}", kd.extra.get("stream")))
         o.append(f"static const mm_nn_dwconv_params mm_model_p{i} = {{\n"
                  f"  .weights = mm_model_w{i}, .out = {_out(kd, i)},\n"
                  f"  .in_w = {w}, .c = {c}, .out_w = {lay.out_shape[1]}, .kh = {kh}, .kw = {kw}, "

@@ -66,7 +66,7 @@ def c_header(cfg: FrontendConfig | None = None) -> str:
         f'#define MM_FE_WINDOW_NAME "{cfg.window}"',
         f"#define MM_FE_FMIN_HZ {cfg.fmin!r}",
         f"#define MM_FE_FMAX_HZ {cfg.fmax!r}",
-        f"/* int8 output q means out_zero_db + q * out_step_db (dB of mel power) */",
+        "/* int8 output q means out_zero_db + q * out_step_db (dB of mel power) */",
         f"#define MM_FE_OUT_STEP_DB {cfg.out_step_db!r}",
         f"#define MM_FE_OUT_ZERO_DB {cfg.out_zero_db!r}",
         "/* INFO lines the firmware reports (no float formatting needed on the device) */",
