@@ -63,18 +63,10 @@ static void sleep_until(uint64_t deadline) {
   set_mtimecmp(mm_cost_now() + FAR_TICKS);
 }
 
-#ifdef MM_BOARD_COST_SELFTEST
-/* Test build only (tests/test_boards_emulated.py): mm_cost's counted loop, printed at boot. */
-static void cost_selftest(void) {
-  char line[96];
-  int len = mm_cost_selftest(line, (int)sizeof line);
-  mm_port_write((const uint8_t *)line, (size_t)len);
-}
-#endif
 
 int main(void) {
 #ifdef MM_BOARD_COST_SELFTEST
-  cost_selftest();
+  mm_cost_selftest(mm_port_write); /* test builds: tests/test_boards_emulated.py */
 #endif
   UART_IER = 0x01u; /* interrupt when a byte is received */
   PLIC_PRIORITY(MM_UART_IRQ) = 1u;

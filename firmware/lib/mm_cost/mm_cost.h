@@ -19,9 +19,10 @@ extern const uint32_t mm_cost_num;
 extern const uint32_t mm_cost_den;
 
 #ifdef MM_BOARD_COST_SELFTEST
-/* Test builds: a counted loop; writes "cost_selftest loop_instructions=N counted=M\n" to
- * line[cap] and returns its length (mm_cost_selftest.c). */
-int mm_cost_selftest(char *line, int cap);
+#include <stddef.h>
+/* Test builds: a counted loop, then "cost_selftest loop_instructions=N counted=M\n"
+ * through write (mm_cost_selftest.c). */
+void mm_cost_selftest(void (*write)(const uint8_t *data, size_t n));
 #endif
 
 #endif
