@@ -19,8 +19,8 @@ def repo_root() -> Path:
 def real_recordings():
     """(name, int16 PCM at 16 kHz) of the 100+ real drum recordings in Debian's
     hydrogen-data (wav and flac, various rates and channel counts)."""
-    from micromel import debpkg
-    from micromel.frontend import load_audio
+    from micromel.data import debpkg
+    from micromel.audio import load_audio
 
     root = debpkg.fetch("hydrogen-data", quiet=True) / "usr/share/hydrogen/data"
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".wav", ".flac"))

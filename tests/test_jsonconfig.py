@@ -4,7 +4,7 @@ import pytest
 
 from micromel.errors import MicromelError
 from micromel.frontend import FrontendConfig
-from micromel.segment import SegmentConfig
+from micromel.segment.config import SegmentConfig
 
 
 def test_values_take_their_field_types():

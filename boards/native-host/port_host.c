@@ -1,5 +1,5 @@
 /* Host port: the firmware application and the protocol parser as a shared
- * library, driven from Python through ctypes (python/micromel/native.py).
+ * library, driven from Python through ctypes (python/micromel/link/host.py).
  * Bytes the application writes are collected in out[] for mm_host_read. */
 #include <string.h>
 

@@ -50,7 +50,7 @@ def build(env, prefix, machine, libc_cflags, link_flags, prog_sections, data_sec
     # in C: the SysTick clock, and on an emulated board the SysTick-tick -> instruction
     # ratio of QEMU's -icount mode, the core clock.
     sys.path.insert(0, join(dirname(boards_root), "python"))
-    from micromel.boards import board_cpp_defines
+    from micromel.boards.catalogue import board_cpp_defines
 
     env.Append(CPPDEFINES=board_cpp_defines(board.get("micromel", {}), board.get("build.defines", []),
                                             board.get("build.f_cpu", "")))

@@ -27,7 +27,7 @@ if gen_dir:
         env.Exit(1)  # noqa: F821
 else:
     gen_dir = join(env.subst("$BUILD_DIR"), "micromel_gen")  # noqa: F821
-    codegen.write_build_headers(gen_dir, model_dir=None)
+    codegen.write_build_headers(gen_dir)
 
 board = env.BoardConfig()  # noqa: F821
 core = board.get("build.core_name", board.get("build.cpu", "unknown"))

@@ -11,21 +11,32 @@ void mm_app_rx(uint8_t byte);
 void mm_app_idle(void);
 
 /* --- for message groups in their own files (src/app_*.c) ---------------- */
-/* The reply payload buffer: MM_PROTO_MAX_PAYLOAD bytes. */
-uint8_t *mm_app_reply_payload(void);
-/* Send the reply payload as a frame of the given type and length. */
-void mm_app_send(uint8_t type, uint8_t seq, uint16_t len);
-void mm_app_send_error(uint8_t code, uint8_t seq, uint16_t detail);
+/* The reply to one request. app.c hands each group the reply payload buffer; the group
+ * fills it and sets len, or refuses the request (error, detail); app.c then frames and
+ * sends it. Groups never call back into app.c. */
+typedef struct {
+  uint8_t *payload; /* MM_PROTO_MAX_PAYLOAD bytes: the reply payload is built here */
+  uint16_t len;     /* reply payload bytes */
+  uint8_t error;    /* 0, or an MM_ERR_* code: an ERROR frame with `detail` goes out instead */
+  uint16_t detail;
+} mm_app_reply;
+
+/* Refuse the request: sets the reply's error; returns 1 (the request was handled). */
+static inline int mm_app_refuse(mm_app_reply *reply, uint8_t error, uint16_t detail) {
+  reply->error = error;
+  reply->detail = detail;
+  return 1;
+}
 
 /* Hooks a message group defines to take part (weak defaults in app.c):
- * handle: return 1 if the type is theirs (and a reply was sent), else 0.
+ * handle: return 1 if the type is the group's (reply filled in), else 0.
  * info:   append "key=value\n" lines to out[cap]; return bytes written. */
-int mm_app_frontend_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len);
-int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len);
+int mm_app_frontend_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply);
+int mm_app_model_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply);
 int mm_app_frontend_info(char *out, int cap);
 int mm_app_model_info(char *out, int cap);
 /* The audio messages (src/app_audio.c, always built). */
-int mm_app_audio_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len);
+int mm_app_audio_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply);
 int mm_app_audio_info(char *out, int cap);
 
 #endif

@@ -12,22 +12,15 @@
 static mm_proto_parser parser;
 static uint8_t tx[MM_PROTO_FRAME_MAX];
 
-static void put_u32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)(v >> 16);
-  p[3] = (uint8_t)(v >> 24);
-}
-
 /* Weak defaults: a firmware without the front end or a model still builds. */
-__attribute__((weak)) int mm_app_frontend_handle(uint8_t type, uint8_t seq, const uint8_t *payload,
-                                                 uint16_t len) {
-  (void)type, (void)seq, (void)payload, (void)len;
+__attribute__((weak)) int mm_app_frontend_handle(uint8_t type, const uint8_t *payload,
+                                                 uint16_t len, mm_app_reply *reply) {
+  (void)type, (void)payload, (void)len, (void)reply;
   return 0;
 }
-__attribute__((weak)) int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload,
-                                              uint16_t len) {
-  (void)type, (void)seq, (void)payload, (void)len;
+__attribute__((weak)) int mm_app_model_handle(uint8_t type, const uint8_t *payload, uint16_t len,
+                                              mm_app_reply *reply) {
+  (void)type, (void)payload, (void)len, (void)reply;
   return 0;
 }
 __attribute__((weak)) int mm_app_frontend_info(char *out, int cap) {
@@ -39,15 +32,11 @@ __attribute__((weak)) int mm_app_model_info(char *out, int cap) {
   return 0;
 }
 
-uint8_t *mm_app_reply_payload(void) { return tx + MM_PROTO_HEADER_SIZE; }
-
 static void send(uint8_t type, uint8_t seq, uint16_t len) {
   mm_proto_put_header(tx, type, seq, len);
   mm_proto_put_crc(tx, len);
   mm_port_write(tx, (size_t)MM_PROTO_HEADER_SIZE + len + MM_PROTO_CRC_SIZE);
 }
-
-void mm_app_send(uint8_t type, uint8_t seq, uint16_t len) { send(type, seq, len); }
 
 static void send_error(uint8_t code, uint8_t seq, uint16_t detail) {
   uint8_t *p = tx + MM_PROTO_HEADER_SIZE;
@@ -80,8 +69,6 @@ static uint16_t info_payload(uint8_t *out, size_t cap) {
   return (uint16_t)used;
 }
 
-void mm_app_send_error(uint8_t code, uint8_t seq, uint16_t detail) { send_error(code, seq, detail); }
-
 static void handle_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
   uint8_t *out = tx + MM_PROTO_HEADER_SIZE;
   uint8_t reply = (uint8_t)(type | MM_PROTO_REPLY_BIT);
@@ -95,21 +82,29 @@ static void handle_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint
       break;
     case MM_MSG_STATS: {
       const mm_proto_stats *s = &parser.stats;
-      put_u32(out + 0, s->frames);
-      put_u32(out + 4, s->bad_header);
-      put_u32(out + 8, s->too_long);
-      put_u32(out + 12, s->bad_crc);
-      put_u32(out + 16, s->truncated);
-      put_u32(out + 20, s->skipped_bytes);
+      mm_proto_put_u32(out + 0, s->frames);
+      mm_proto_put_u32(out + 4, s->bad_header);
+      mm_proto_put_u32(out + 8, s->too_long);
+      mm_proto_put_u32(out + 12, s->bad_crc);
+      mm_proto_put_u32(out + 16, s->truncated);
+      mm_proto_put_u32(out + 20, s->skipped_bytes);
       send(reply, seq, 24);
       break;
     }
-    default:
-      if (mm_app_frontend_handle(type, seq, payload, len)) break;
-      if (mm_app_model_handle(type, seq, payload, len)) break;
-      if (mm_app_audio_handle(type, seq, payload, len)) break;
-      send_error(MM_ERR_UNKNOWN_TYPE, seq, type);
+    default: {
+      mm_app_reply r = {out, 0, 0, 0};
+      if (mm_app_frontend_handle(type, payload, len, &r) || mm_app_model_handle(type, payload, len, &r) ||
+          mm_app_audio_handle(type, payload, len, &r)) {
+        if (r.error) {
+          send_error(r.error, seq, r.detail);
+        } else {
+          send(reply, seq, r.len);
+        }
+      } else {
+        send_error(MM_ERR_UNKNOWN_TYPE, seq, type);
+      }
       break;
+    }
   }
 }
 

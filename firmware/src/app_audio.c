@@ -14,7 +14,7 @@
 #include "mm_clip.h"
 #include "mm_frontend.h"
 #include "mm_nn_model.h"
-#include "mm_proto_ids.h"
+#include "mm_proto.h"
 #include "mm_segment.h"
 #include "app_shared.h"
 
@@ -71,13 +71,6 @@ typedef struct {
   uint16_t n_events;
 } reply_state;
 
-static void put_u32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)(v >> 16);
-  p[3] = (uint8_t)(v >> 24);
-}
-
 static int reset(int stream_session) {
   mm_fe_reset(&fe);
   mm_clip_reset(&clip);
@@ -105,7 +98,7 @@ static void run_block(reply_state *r) {
   if (w < 0 || r->n_windows >= WINDOWS_MAX) return;
   windows_done++;
   uint8_t *o = windows_out + (uint32_t)r->n_windows * WIN_BYTES;
-  put_u32(o, (uint32_t)w);
+  mm_proto_put_u32(o, (uint32_t)w);
   /* clips: the fixed gate of windows.py; streams: the segmenter's gate, which
    * may calibrate its threshold on the first windows */
   o[4] = (uint8_t)(streaming ? mm_seg_gate_silent(&seg_gate, (uint64_t)mm_clip_window_energy(&clip))
@@ -148,13 +141,10 @@ static void pad_clip(reply_state *r) {
 }
 
 /* Header, frames (already in place), windows, result, events (STREAM). */
-static uint16_t finish_reply(const reply_state *r, int want_frames, int with_result) {
-  uint8_t *out = mm_app_reply_payload();
+static uint16_t finish_reply(uint8_t *out, const reply_state *r, int want_frames, int with_result) {
   uint32_t off = HEAD_BYTES + (want_frames ? (uint32_t)r->n_frames * MM_FE_N_MELS : 0u);
-  out[0] = (uint8_t)r->n_frames;
-  out[1] = (uint8_t)(r->n_frames >> 8);
-  out[2] = (uint8_t)r->n_windows;
-  out[3] = (uint8_t)(r->n_windows >> 8);
+  mm_proto_put_u16(out, r->n_frames);
+  mm_proto_put_u16(out + 2, r->n_windows);
   out[4] = (uint8_t)((with_result ? MM_AUDIO_REPLY_RESULT : 0u) | (want_frames ? MM_AUDIO_REPLY_FRAMES : 0u) |
                      (streaming ? MM_AUDIO_REPLY_EVENTS : 0u));
   memcpy(out + off, windows_out, (uint32_t)r->n_windows * WIN_BYTES);
@@ -162,18 +152,16 @@ static uint16_t finish_reply(const reply_state *r, int want_frames, int with_res
   if (with_result) {
     int32_t vote = mm_clip_vote(&clip);
     out[off] = (uint8_t)(int8_t)vote;
-    out[off + 1] = (uint8_t)clip.n_nonsilent;
-    out[off + 2] = (uint8_t)(clip.n_nonsilent >> 8);
+    mm_proto_put_u16(out + off + 1, clip.n_nonsilent);
     off += 3;
-    for (uint32_t c = 0; c < MM_CLIP_N_CLASSES; c++, off += 4) put_u32(out + off, (uint32_t)clip.acc[c]);
+    for (uint32_t c = 0; c < MM_CLIP_N_CLASSES; c++, off += 4) mm_proto_put_u32(out + off, (uint32_t)clip.acc[c]);
   }
   if (streaming) {
-    out[off] = (uint8_t)r->n_events;
-    out[off + 1] = (uint8_t)(r->n_events >> 8);
+    mm_proto_put_u16(out + off, r->n_events);
     off += 2;
     for (uint32_t i = 0; i < r->n_events; i++, off += EVENT_BYTES) {
-      put_u32(out + off, events_out[i].start);
-      put_u32(out + off + 4, events_out[i].end);
+      mm_proto_put_u32(out + off, events_out[i].start);
+      mm_proto_put_u32(out + off + 4, events_out[i].end);
       out[off + 8] = events_out[i].label;
       out[off + 9] = events_out[i].confidence;
     }
@@ -181,70 +169,48 @@ static uint16_t finish_reply(const reply_state *r, int want_frames, int with_res
   return (uint16_t)off;
 }
 
-static void classify_audio(uint8_t seq, const uint8_t *payload, uint16_t len) {
-  if (len < 1 || (len - 1u) % 2u) {
-    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
-    return;
-  }
+static int classify_audio(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
+  if (len < 1 || (len - 1u) % 2u) return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, len);
   uint8_t flags = payload[0];
   int want_frames = (flags & MM_AUDIO_FLAG_FEATURES) != 0;
-  reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0, 0};
+  reply_state r = {want_frames ? reply->payload + HEAD_BYTES : NULL, 0, 0, 0};
   if (flags & MM_AUDIO_FLAG_START) reset(0);
-  if (streaming) { /* a clip message in the middle of a stream: start over */
-    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, 0);
-    return;
-  }
+  /* a clip message in the middle of a stream: start over */
+  if (streaming) return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, 0);
   push_samples(payload + 1, (len - 1u) / 2u, &r);
   if (flags & MM_AUDIO_FLAG_END) pad_clip(&r);
-  uint16_t n = finish_reply(&r, want_frames, (flags & MM_AUDIO_FLAG_END) != 0);
-  mm_app_send(MM_MSG_CLASSIFY_AUDIO | MM_PROTO_REPLY_BIT, seq, n);
+  reply->len = finish_reply(reply->payload, &r, want_frames, (flags & MM_AUDIO_FLAG_END) != 0);
+  return 1;
 }
 
-static void stream(uint8_t seq, const uint8_t *payload, uint16_t len) {
-  if (len < 5 || (len - 5u) % 2u) {
-    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
-    return;
-  }
+static int stream(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
+  if (len < 5 || (len - 5u) % 2u) return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, len);
   uint8_t flags = payload[0];
-  uint32_t index = (uint32_t)payload[1] | (uint32_t)payload[2] << 8 | (uint32_t)payload[3] << 16 |
-                   (uint32_t)payload[4] << 24;
+  uint32_t index = mm_proto_get_u32(payload + 1);
   if (flags & MM_AUDIO_FLAG_START) {
-    if (reset(1) != 0) {
-      mm_app_send_error(MM_ERR_UNSUPPORTED, seq, 0); /* params do not fit the build */
-      return;
-    }
+    /* params that do not fit the build */
+    if (reset(1) != 0) return mm_app_refuse(reply, MM_ERR_UNSUPPORTED, 0);
     stream_next = 0;
   }
-  if (!streaming) {
-    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, 0); /* no STREAM started */
-    return;
-  }
-  if (index != stream_next) { /* dropped, repeated or reordered: refuse, state unchanged */
-    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, (uint16_t)stream_next);
-    return;
-  }
+  if (!streaming) return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, 0); /* no STREAM started */
+  /* dropped, repeated or reordered: refuse, state unchanged */
+  if (index != stream_next) return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, (uint16_t)stream_next);
   stream_next++;
   int want_frames = (flags & MM_AUDIO_FLAG_FEATURES) != 0;
-  reply_state r = {want_frames ? mm_app_reply_payload() + HEAD_BYTES : NULL, 0, 0, 0};
+  reply_state r = {want_frames ? reply->payload + HEAD_BYTES : NULL, 0, 0, 0};
   push_samples(payload + 5, (len - 5u) / 2u, &r);
   if (flags & MM_AUDIO_FLAG_END) { /* end of stream: pad a stream shorter than one window, close events */
     pad_clip(&r);
     r.n_events = (uint16_t)(r.n_events + mm_seg_finish(&seg, &events_out[r.n_events]));
   }
-  uint16_t n = finish_reply(&r, want_frames, 0);
+  reply->len = finish_reply(reply->payload, &r, want_frames, 0);
   if (flags & MM_AUDIO_FLAG_END) streaming = 0; /* the segmenter must be re-initialised (START) */
-  mm_app_send(MM_MSG_STREAM | MM_PROTO_REPLY_BIT, seq, n);
+  return 1;
 }
 
-int mm_app_audio_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
-  if (type == MM_MSG_CLASSIFY_AUDIO) {
-    classify_audio(seq, payload, len);
-    return 1;
-  }
-  if (type == MM_MSG_STREAM) {
-    stream(seq, payload, len);
-    return 1;
-  }
+int mm_app_audio_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
+  if (type == MM_MSG_CLASSIFY_AUDIO) return classify_audio(payload, len, reply);
+  if (type == MM_MSG_STREAM) return stream(payload, len, reply);
   return 0;
 }
 
@@ -256,11 +222,10 @@ int mm_app_audio_info(char *out, int cap) {
 
 #else /* no model: the audio messages are not built in */
 
-int mm_app_audio_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
+int mm_app_audio_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   (void)payload, (void)len;
   if (type == MM_MSG_CLASSIFY_AUDIO || type == MM_MSG_STREAM) {
-    mm_app_send_error(MM_ERR_UNSUPPORTED, seq, type);
-    return 1;
+    return mm_app_refuse(reply, MM_ERR_UNSUPPORTED, type);
   }
   return 0;
 }

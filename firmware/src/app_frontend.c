@@ -10,7 +10,7 @@
 #include "mm_app.h"
 #include "mm_cost.h"
 #include "mm_frontend.h"
-#include "mm_proto_ids.h"
+#include "mm_proto.h"
 #include "app_shared.h"
 
 #define FEATURES_HEADER 8
@@ -22,19 +22,6 @@ static mm_fe_state fe_state;
 mm_fe_scratch app_fe_scratch;
 static int fe_ready;
 
-static void put_u16(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-static void put_u32(uint8_t *p, uint32_t v) {
-  put_u16(p, v);
-  put_u16(p + 2, v >> 16);
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-  put_u32(p, (uint32_t)v);
-  put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
 static void ensure_ready(void) {
   if (!fe_ready) {
     mm_fe_reset(&fe_state);
@@ -45,15 +32,12 @@ static void ensure_ready(void) {
 /* FEATURES: payload = n int16 samples (LE). Reply: u16 frames, u16 samples consumed,
  * u16 samples pending, u8 n_mels, u8 0, then frames * n_mels int8. Consumed is less
  * than n only if the reply would exceed the payload limit: the host sends the rest. */
-static void features(uint8_t seq, const uint8_t *payload, uint16_t len) {
+static int features(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   static int16_t chunk[CHUNK] __attribute__((aligned(4)));
-  uint8_t *out = mm_app_reply_payload();
+  uint8_t *out = reply->payload;
   const size_t max_frames = (MM_PROTO_MAX_PAYLOAD - FEATURES_HEADER) / MM_FE_N_MELS;
   size_t n = len / 2, used = 0, frames = 0;
-  if (len % 2) {
-    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
-    return;
-  }
+  if (len % 2) return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, len);
   ensure_ready();
   while (used < n) {
     size_t k = n - used < CHUNK ? n - used : CHUNK, took = 0;
@@ -64,13 +48,13 @@ static void features(uint8_t seq, const uint8_t *payload, uint16_t len) {
     used += took;
     if (took < k) break;
   }
-  put_u16(out, (uint32_t)frames);
-  put_u16(out + 2, (uint32_t)used);
-  put_u16(out + 4, fe_state.fill);
+  mm_proto_put_u16(out, (uint32_t)frames);
+  mm_proto_put_u16(out + 2, (uint32_t)used);
+  mm_proto_put_u16(out + 4, fe_state.fill);
   out[6] = MM_FE_N_MELS;
   out[7] = 0;
-  mm_app_send(MM_MSG_FEATURES | MM_PROTO_REPLY_BIT, seq,
-              (uint16_t)(FEATURES_HEADER + frames * MM_FE_N_MELS));
+  reply->len = (uint16_t)(FEATURES_HEADER + frames * MM_FE_N_MELS);
+  return 1;
 }
 
 /* Deterministic bench signals, generated hop by hop outside the measured regions. */
@@ -93,18 +77,15 @@ static void bench_signal(int kind, int16_t *x, size_t n, size_t pos) {
  * mm_fe_process, then the same frames again stage by stage. Resets the FEATURES
  * stream. Reply: u8 1, u8 0, u16 stages, u32 samples, u32 frames, u64 total, then
  * u64 per stage (normalise, window, fft, power, filterbank, log). */
-static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
+static int bench(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   static int16_t chunk[MM_FE_HOP] __attribute__((aligned(4)));
   static int8_t frame_out[MM_FE_N_MELS];
   uint64_t stage[N_STAGES] = {0}, total = 0, t0, t1;
-  uint8_t *out = mm_app_reply_payload();
+  uint8_t *out = reply->payload;
   const int kind = len >= 2 ? payload[1] : 0;
   const size_t n_hops = MM_FE_SAMPLE_RATE / MM_FE_HOP;
   size_t frames = 0, f2 = 0;
-  if (len > 2 || kind > 2) {
-    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
-    return;
-  }
+  if (len > 2 || kind > 2) return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, len);
   /* pass 1: the streaming front end as FEATURES runs it */
   mm_fe_reset(&fe_state);
   lcg = 1u;
@@ -148,28 +129,27 @@ static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
   fe_ready = 1;
   out[0] = MM_BENCH_PART_FRONTEND;
   out[1] = 0;
-  put_u16(out + 2, N_STAGES);
-  put_u32(out + 4, (uint32_t)(n_hops * MM_FE_HOP));
-  put_u32(out + 8, (uint32_t)frames);
-  put_u64(out + 12, total);
-  for (int i = 0; i < N_STAGES; i++) put_u64(out + 20 + 8 * i, stage[i]);
-  mm_app_send(MM_MSG_BENCH | MM_PROTO_REPLY_BIT, seq, (uint16_t)(20 + 8 * N_STAGES));
+  mm_proto_put_u16(out + 2, N_STAGES);
+  mm_proto_put_u32(out + 4, (uint32_t)(n_hops * MM_FE_HOP));
+  mm_proto_put_u32(out + 8, (uint32_t)frames);
+  mm_proto_put_u64(out + 12, total);
+  for (int i = 0; i < N_STAGES; i++) mm_proto_put_u64(out + 20 + 8 * i, stage[i]);
+  reply->len = (uint16_t)(20 + 8 * N_STAGES);
+  return 1;
 }
 
-int mm_app_frontend_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
+int mm_app_frontend_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   switch (type) {
     case MM_MSG_FEATURES:
-      features(seq, payload, len);
-      return 1;
+      return features(payload, len, reply);
     case MM_MSG_FEATURES_RESET:
       mm_fe_reset(&fe_state);
       fe_ready = 1;
-      mm_app_send(MM_MSG_FEATURES_RESET | MM_PROTO_REPLY_BIT, seq, 0);
+      reply->len = 0;
       return 1;
     case MM_MSG_BENCH:
       if (len < 1 || payload[0] != MM_BENCH_PART_FRONTEND) return 0;
-      bench(seq, payload, len);
-      return 1;
+      return bench(payload, len, reply);
     default:
       return 0;
   }

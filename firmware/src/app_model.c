@@ -7,27 +7,12 @@
 #include "mm_app.h"
 #include "mm_cost.h"
 #include "mm_nn_model.h"
-#include "mm_proto_ids.h"
+#include "mm_proto.h"
 
 
 #if MM_MODEL_PRESENT
 
 #define RECORD_BYTES (MM_MODEL_OUTPUT_BYTES + 4u * MM_MODEL_N_LAYERS)
-
-static uint32_t get_u32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static void put_u32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)(v >> 16);
-  p[3] = (uint8_t)(v >> 24);
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-  put_u32(p, (uint32_t)v);
-  put_u32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* xorshift32: the random inputs of MODEL_TAP (twin in engine/runner.py). */
 static uint32_t xorshift32(uint32_t x) {
@@ -42,7 +27,7 @@ static uint32_t random_input(uint32_t state, int8_t *dst) {
   for (i = 0; i < MM_MODEL_INPUT_BYTES; i += 4) {
     uint8_t b[4];
     state = xorshift32(state);
-    put_u32(b, state);
+    mm_proto_put_u32(b, state);
     memcpy(dst + i, b, MM_MODEL_INPUT_BYTES - i < 4 ? MM_MODEL_INPUT_BYTES - i : 4);
   }
   return state;
@@ -54,15 +39,14 @@ static void run_record(uint8_t *out) {
   int i;
   mm_nn_model_tap_crc(crcs);
   memcpy(out, mm_nn_model_run(), MM_MODEL_OUTPUT_BYTES);
-  for (i = 0; i < MM_MODEL_N_LAYERS; i++) put_u32(out + MM_MODEL_OUTPUT_BYTES + 4 * i, crcs[i]);
+  for (i = 0; i < MM_MODEL_N_LAYERS; i++) mm_proto_put_u32(out + MM_MODEL_OUTPUT_BYTES + 4 * i, crcs[i]);
 }
 
-static void classify(uint8_t seq, const uint8_t *payload, uint16_t len) {
-  uint8_t *out = mm_app_reply_payload();
+static int classify(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
+  uint8_t *out = reply->payload;
   uint16_t n, i;
   if (len == 0 || len % MM_MODEL_INPUT_BYTES) {
-    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, (uint16_t)MM_MODEL_INPUT_BYTES);
-    return;
+    return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, (uint16_t)MM_MODEL_INPUT_BYTES);
   }
   n = (uint16_t)(len / MM_MODEL_INPUT_BYTES);
   for (i = 0; i < n; i++) {
@@ -70,13 +54,12 @@ static void classify(uint8_t seq, const uint8_t *payload, uint16_t len) {
            MM_MODEL_INPUT_BYTES);
     memcpy(out + (uint32_t)i * MM_MODEL_OUTPUT_BYTES, mm_nn_model_run(), MM_MODEL_OUTPUT_BYTES);
   }
-  mm_app_send(MM_MSG_CLASSIFY_FEATURES | MM_PROTO_REPLY_BIT, seq,
-              (uint16_t)(n * MM_MODEL_OUTPUT_BYTES));
+  reply->len = (uint16_t)(n * MM_MODEL_OUTPUT_BYTES);
+  return 1;
 }
 
-static void tap(uint8_t seq, const uint8_t *payload, uint16_t len) {
-  uint8_t *out = mm_app_reply_payload();
-  const uint8_t reply = MM_MSG_MODEL_TAP | MM_PROTO_REPLY_BIT;
+static int tap(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
+  uint8_t *out = reply->payload;
   uint32_t n, i;
   if (len >= 1 && payload[0] == MM_TAP_CRC && len > 1 && (len - 1u) % MM_MODEL_INPUT_BYTES == 0) {
     n = (len - 1u) / MM_MODEL_INPUT_BYTES;
@@ -85,40 +68,40 @@ static void tap(uint8_t seq, const uint8_t *payload, uint16_t len) {
         memcpy(mm_nn_model_input(), payload + 1 + i * MM_MODEL_INPUT_BYTES, MM_MODEL_INPUT_BYTES);
         run_record(out + i * RECORD_BYTES);
       }
-      mm_app_send(reply, seq, (uint16_t)(n * RECORD_BYTES));
-      return;
+      reply->len = (uint16_t)(n * RECORD_BYTES);
+      return 1;
     }
   } else if (len == 7 && payload[0] == MM_TAP_RANDOM) {
-    uint32_t state = get_u32(payload + 1);
-    n = get_u16(payload + 5);
+    uint32_t state = mm_proto_get_u32(payload + 1);
+    n = mm_proto_get_u16(payload + 5);
     if (state != 0 && n * RECORD_BYTES <= MM_PROTO_MAX_PAYLOAD) {
       for (i = 0; i < n; i++) {
         state = random_input(state, mm_nn_model_input());
         run_record(out + i * RECORD_BYTES);
       }
-      mm_app_send(reply, seq, (uint16_t)(n * RECORD_BYTES));
-      return;
+      reply->len = (uint16_t)(n * RECORD_BYTES);
+      return 1;
     }
   } else if (len == 9 + MM_MODEL_INPUT_BYTES && payload[0] == MM_TAP_SLICE) {
-    int layer = get_u16(payload + 1);
-    uint32_t offset = get_u32(payload + 3), count = get_u16(payload + 7);
+    int layer = mm_proto_get_u16(payload + 1);
+    uint32_t offset = mm_proto_get_u32(payload + 3), count = mm_proto_get_u16(payload + 7);
     uint32_t size = mm_nn_model_layer_bytes(layer);
     if (size && offset <= size && count <= size - offset && count <= MM_PROTO_MAX_PAYLOAD) {
       memcpy(mm_nn_model_input(), payload + 9, MM_MODEL_INPUT_BYTES);
       mm_nn_model_tap_slice(layer, offset, count, (int8_t *)out);
       mm_nn_model_run();
-      mm_app_send(reply, seq, (uint16_t)count);
-      return;
+      reply->len = (uint16_t)count;
+      return 1;
     }
   }
-  mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
+  return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, len);
 }
 
 /* BENCH part 2: one run as is (total), one with per-layer costs. Raw
  * mm_cost counts; INFO's counter_num/den convert them. */
-static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
+static int bench(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   static uint64_t costs[MM_MODEL_N_LAYERS];
-  uint8_t *out = mm_app_reply_payload();
+  uint8_t *out = reply->payload;
   uint64_t t0, total;
   int i;
   if (len == 1 + MM_MODEL_INPUT_BYTES) {
@@ -126,8 +109,7 @@ static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
   } else if (len == 1) {
     random_input(1u, mm_nn_model_input());
   } else {
-    mm_app_send_error(MM_ERR_BAD_PAYLOAD, seq, len);
-    return;
+    return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, len);
   }
   t0 = mm_cost_now();
   mm_nn_model_run();
@@ -143,25 +125,22 @@ static void bench(uint8_t seq, const uint8_t *payload, uint16_t len) {
   mm_nn_model_profile(0);
   out[0] = MM_BENCH_PART_MODEL;
   out[1] = 0;
-  out[2] = (uint8_t)MM_MODEL_N_LAYERS;
-  out[3] = (uint8_t)(MM_MODEL_N_LAYERS >> 8);
-  put_u64(out + 4, total);
-  for (i = 0; i < MM_MODEL_N_LAYERS; i++) put_u64(out + 12 + 8 * i, costs[i]);
-  mm_app_send(MM_MSG_BENCH | MM_PROTO_REPLY_BIT, seq, (uint16_t)(12 + 8 * MM_MODEL_N_LAYERS));
+  mm_proto_put_u16(out + 2, MM_MODEL_N_LAYERS);
+  mm_proto_put_u64(out + 4, total);
+  for (i = 0; i < MM_MODEL_N_LAYERS; i++) mm_proto_put_u64(out + 12 + 8 * i, costs[i]);
+  reply->len = (uint16_t)(12 + 8 * MM_MODEL_N_LAYERS);
+  return 1;
 }
 
-int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
+int mm_app_model_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   switch (type) {
     case MM_MSG_CLASSIFY_FEATURES:
-      classify(seq, payload, len);
-      return 1;
+      return classify(payload, len, reply);
     case MM_MSG_MODEL_TAP:
-      tap(seq, payload, len);
-      return 1;
+      return tap(payload, len, reply);
     case MM_MSG_BENCH:
       if (len < 1 || payload[0] != MM_BENCH_PART_MODEL) return 0;
-      bench(seq, payload, len);
-      return 1;
+      return bench(payload, len, reply);
     default:
       return 0;
   }
@@ -181,11 +160,10 @@ int mm_app_model_info(char *out, int cap) {
 
 #else /* no model in this firmware */
 
-int mm_app_model_handle(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len) {
+int mm_app_model_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   if (type == MM_MSG_CLASSIFY_FEATURES || type == MM_MSG_MODEL_TAP ||
       (type == MM_MSG_BENCH && len >= 1 && payload[0] == MM_BENCH_PART_MODEL)) {
-    mm_app_send_error(MM_ERR_UNSUPPORTED, seq, type);
-    return 1;
+    return mm_app_refuse(reply, MM_ERR_UNSUPPORTED, type);
   }
   return 0;
 }

@@ -1,66 +1,37 @@
-"""The `micromel` command. Every failure the user can fix is one line on
-stderr ("micromel: error: ...") and exit code 2, never a traceback."""
+"""The `micromel` command. Every failure the user can fix is one line on stderr
+("micromel: error: ...") and exit code 2, never a traceback.
+
+Each pipeline stage registers its own commands (its cli.py); this module builds the parser,
+creates the command groups several stages add actions to, and lists the commands in the
+order of the workflow."""
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 
 from . import __version__
+from .boards import cli as boards_cli
+from .data import cli as data_cli
+from .engine import cli as engine_cli
 from .errors import MicromelError
+from .frontend import cli as frontend_cli
+from .hil import cli as hil_cli
+from .link import cli as link_cli
+from .segment import cli as segment_cli
+from .train import cli as train_cli
 
-
-def cmd_device_info(args) -> int:
-    from .device import open_device
-
-    with open_device(args.device) as dev:
-        info = dev.info()
-    if args.json:
-        print(json.dumps(info, indent=2))
-    else:
-        width = max(len(k) for k in info)
-        for k, v in info.items():
-            print(f"{k:<{width}}  {v}")
-    return 0
-
-
-def cmd_device_ping(args) -> int:
-    from .device import open_device
-
-    with open_device(args.device) as dev:
-        times = [dev.ping(bytes(range(args.size % 256)) * (args.size // 256 + 1))
-                 for _ in range(args.count)]
-    times.sort()
-    print(f"{args.count} pings, median {1000 * times[len(times) // 2]:.2f} ms, "
-          f"max {1000 * times[-1]:.2f} ms")
-    return 0
-
-
-def cmd_demo(args) -> int:
-    from .demo import run_demo
-
-    return run_demo(args)
-
-
-# Modules that add their own commands: each defines register(subparsers) and
-# imports heavy dependencies (TensorFlow, librosa) only inside its handlers.
-COMMAND_MODULES: list[str] = ["app_cli", "boards_cli", "segment_cli", "train_cli", "frontend.cli",
-                               "engine.cli"]
-
-
-# Commands whose sub-commands several modules add (dataset builders: drums, speech, streams,
-# check; bench parts: frontend, model): name -> (help, dest, metavar)
+# Commands whose actions several stages add: name -> (help, dest, metavar).
 GROUPS = {
     "dataset": ("build or check a labelled audio dataset", "dataset_command", "ACTION"),
+    "device": ("talk to a device (emulated, tty or URL)", "device_command", "ACTION"),
     "bench": ("measure cost on a device (instructions, memory)", "bench_command", "PART"),
 }
-
-
-def group_actions(sub, name: str) -> argparse._SubParsersAction:
-    """The sub-command parsers of a GROUPS command (build_parser creates it; command modules
-    add theirs in register())."""
-    group = sub.choices[name]
-    return next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
+STAGES = (data_cli, train_cli, engine_cli, boards_cli, hil_cli, segment_cli, frontend_cli, link_cli)
+# `micromel --help` lists commands in the order a user meets them.
+WORKFLOW = ("dataset", "train", "evaluate", "export", "build", "boards", "flash", "verify",
+            "classify", "segment", "evaluate-segments", "stream-check", "features", "bench",
+            "cores", "device", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,45 +41,27 @@ def build_parser() -> argparse.ArgumentParser:
                     "bit for bit over serial.")
     p.add_argument("--version", action="version", version=f"micromel {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    dev = sub.add_parser("device", help="talk to a device (emulated, tty or URL)")
-    dsub = dev.add_subparsers(dest="device_command", metavar="ACTION")
-    info = dsub.add_parser("info", help="print the firmware's INFO")
-    info.add_argument("--device", default="emulate",
-                      help="'emulate', a tty such as /dev/ttyACM0, or a URL such as socket://host:port")
-    info.add_argument("--json", action="store_true", help="print JSON")
-    info.set_defaults(func=cmd_device_info)
-    ping = dsub.add_parser("ping", help="round-trip PINGs")
-    ping.add_argument("--device", default="emulate")
-    ping.add_argument("--count", type=int, default=20)
-    ping.add_argument("--size", type=int, default=64, help="payload bytes")
-    ping.set_defaults(func=cmd_device_ping)
-
-    demo = sub.add_parser("demo", help="the main job: dataset, train, export, build, emulate, verify")
-    demo.add_argument("--retrain", action="store_true", help="train anew instead of using models/drums")
-    demo.add_argument("--model-out", help="where --retrain writes the model (default build/models/drums)")
-    demo.add_argument("--data", help="dataset folder (default build/datasets/drums)")
-    demo.add_argument("--devices", type=int, default=2, help="emulated boards to shard the clips over")
-    demo.add_argument("--mode", choices=["audio", "features"], default="audio")
-    demo.add_argument("--limit", type=int, help="verify only the first N test clips")
-    demo.add_argument("--resume", action="store_true", help="continue an interrupted verify")
-    demo.set_defaults(func=cmd_demo)
-
     for name, (help_text, dest, metavar) in GROUPS.items():
-        sub.add_parser(name, help=help_text).add_subparsers(dest=dest, metavar=metavar)
-
-    import importlib
-
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"micromel.{name}").register(sub)
+        group = sub.add_parser(name, help=help_text)
+        group.add_subparsers(dest=dest, metavar=metavar)
+        group.set_defaults(func=None, group_parser=group)
+    for stage in STAGES:
+        stage.register(sub)
+    order = {name: i for i, name in enumerate(WORKFLOW)}
+    sub._choices_actions.sort(key=lambda a: order.get(a.dest, len(order)))
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    # TensorFlow's C++ logging (oneDNN notes, absl's "before InitializeLog" line) must be
+    # silenced before TensorFlow is first imported, which any command may do.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        # a command group without its action prints the group's actions, not everything
+        (getattr(args, "group_parser", None) or parser).print_help()
         return 2
     try:
         return int(args.func(args) or 0)

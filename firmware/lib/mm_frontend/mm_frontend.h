@@ -20,10 +20,11 @@
 #include <stdint.h>
 
 #include "mm_frontend_config.h" /* generated from the Python FrontendConfig */
+#include "mm_kernels.h"         /* generated: the kernel path (MM_KERNELS_DSP) */
 
 /* The Cortex-M DSP path (SIMD, saturating and 32x16 multiply instructions) where the core
- * has them; define MM_FE_PORTABLE to force the portable C path (the same integers). */
-#if defined(__ARM_FEATURE_DSP) && !defined(MM_FE_PORTABLE)
+ * has them and mm_kernels.h does not force the portable C path (the same integers). */
+#if MM_KERNELS_DSP && defined(__ARM_FEATURE_DSP)
 #define MM_FE_USE_DSP 1
 #else
 #define MM_FE_USE_DSP 0

@@ -10,23 +10,18 @@
  * Two implementations, chosen at compile time and bit-exact with each other:
  * a portable C99 path, and a Cortex-M DSP path (arm_acle.h: __smlad,
  * __sxtb16...) used when the core has the DSP extension. The generated
- * mm_model_config.h may force one (MM_NN_FORCE_PORTABLE / MM_NN_FORCE_DSP;
- * on a host, the DSP path then runs on C emulations of the intrinsics). */
+ * mm_kernels.h may force one for the front end and the engine alike (on a
+ * host, the engine's DSP path then runs on C emulations of the intrinsics). */
 #ifndef MM_NN_H
 #define MM_NN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mm_model_config.h" /* generated: model sizes and kernel path */
+#include "mm_kernels.h"      /* generated: the kernel path (MM_KERNELS_DSP) */
+#include "mm_model_config.h" /* generated: model sizes */
 
-#if defined(MM_NN_FORCE_PORTABLE)
-#define MM_NN_DSP 0
-#elif defined(MM_NN_FORCE_DSP) || (defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP == 1)
-#define MM_NN_DSP 1
-#else
-#define MM_NN_DSP 0
-#endif
+#define MM_NN_DSP MM_KERNELS_DSP
 
 /* Requantization of one output channel. `bias` is twice TFLite's bias
  * minus the input zero point times the sum of the channel's weights (so

@@ -75,7 +75,7 @@ mm_proto_event mm_proto_poll(mm_proto_parser *p) {
       continue;
     }
     if (p->fill < MM_PROTO_HEADER_SIZE) return MM_PROTO_NONE;
-    if (mm_crc8(p->buf + 2, 4, 0) != p->buf[6]) {
+    if (mm_proto_crc8(p->buf + 2, 4, 0) != p->buf[6]) {
       p->stats.bad_header++;
       return fail(p, MM_ERR_BAD_HEADER_CRC, 0, 0);
     }
@@ -87,7 +87,7 @@ mm_proto_event mm_proto_poll(mm_proto_parser *p) {
     uint32_t total = MM_PROTO_HEADER_SIZE + (uint32_t)len + MM_PROTO_CRC_SIZE;
     if (p->fill < total) return MM_PROTO_NONE;
     uint16_t crc = (uint16_t)(p->buf[total - 2] | (p->buf[total - 1] << 8));
-    if (mm_crc16(p->buf + 2, MM_PROTO_HEADER_SIZE - 2 + len, 0xFFFFu) != crc) {
+    if (mm_proto_crc16(p->buf + 2, MM_PROTO_HEADER_SIZE - 2 + len, 0xFFFFu) != crc) {
       p->stats.bad_crc++;
       return fail(p, MM_ERR_BAD_CRC, p->buf[3], 0);
     }
@@ -108,11 +108,11 @@ void mm_proto_put_header(uint8_t *out, uint8_t type, uint8_t seq, uint16_t len) 
   out[3] = seq;
   out[4] = (uint8_t)(len & 0xFFu);
   out[5] = (uint8_t)(len >> 8);
-  out[6] = mm_crc8(out + 2, 4, 0);
+  out[6] = mm_proto_crc8(out + 2, 4, 0);
 }
 
 void mm_proto_put_crc(uint8_t *out, uint16_t len) {
-  uint16_t crc = mm_crc16(out + 2, MM_PROTO_HEADER_SIZE - 2 + len, 0xFFFFu);
+  uint16_t crc = mm_proto_crc16(out + 2, MM_PROTO_HEADER_SIZE - 2 + len, 0xFFFFu);
   out[MM_PROTO_HEADER_SIZE + len] = (uint8_t)(crc & 0xFFu);
   out[MM_PROTO_HEADER_SIZE + len + 1] = (uint8_t)(crc >> 8);
 }

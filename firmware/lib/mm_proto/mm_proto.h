@@ -74,7 +74,27 @@ size_t mm_proto_encode(uint8_t *out, size_t cap, uint8_t type, uint8_t seq,
 void mm_proto_put_header(uint8_t *out, uint8_t type, uint8_t seq, uint16_t len);
 void mm_proto_put_crc(uint8_t *out, uint16_t len);
 
-uint8_t mm_crc8(const uint8_t *data, size_t n, uint8_t crc);
-uint16_t mm_crc16(const uint8_t *data, size_t n, uint16_t crc);
+/* CRC-8/SMBUS of the header, CRC-16/CCITT-FALSE of the frame (mm_proto_crc.c). */
+uint8_t mm_proto_crc8(const uint8_t *data, size_t n, uint8_t crc);
+uint16_t mm_proto_crc16(const uint8_t *data, size_t n, uint16_t crc);
+
+/* Little-endian payload fields: every multi-byte field of the protocol. Byte by byte, so
+ * the pointer may be unaligned and the core's own byte order does not matter. */
+static inline void mm_proto_put_u16(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static inline void mm_proto_put_u32(uint8_t *p, uint32_t v) {
+  mm_proto_put_u16(p, v);
+  mm_proto_put_u16(p + 2, v >> 16);
+}
+static inline void mm_proto_put_u64(uint8_t *p, uint64_t v) {
+  mm_proto_put_u32(p, (uint32_t)v);
+  mm_proto_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint16_t mm_proto_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t mm_proto_get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 #endif

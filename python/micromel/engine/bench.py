@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import codegen
+from ..boards import firmware
+from ..boards.linkmap import parse_map
+from ..boards.sizes import object_part
 from ..errors import MicromelError
-from . import export, runner
+from ..link.device import open_device, open_emulated
+from . import runner
+from .compiler import compile_model
 
 
 def _flash_of_elf(elf: Path) -> dict | None:
@@ -15,11 +21,7 @@ def _flash_of_elf(elf: Path) -> dict | None:
     map_path = Path(elf).parent / "firmware.map"
     if not map_path.exists():
         return None
-    try:
-        from .. import boards
-    except ImportError:
-        return None
-    lmap = boards.parse_map(map_path)
+    lmap = parse_map(map_path)
     code = data = 0
     for s in lmap.inputs:
         if s.origin == "*fill*":
@@ -27,31 +29,25 @@ def _flash_of_elf(elf: Path) -> dict | None:
         sym = s.name.split(".")[-1]
         if sym.startswith("mm_model_") and s.name.startswith(".rodata"):
             data += s.size
-        elif boards.object_part(s.origin) == "engine" and s.name.startswith((".text", ".rodata")):
+        elif object_part(s.origin) == "engine" and s.name.startswith((".text", ".rodata")):
             code += s.size
     return {"engine_code": code, "model_data": data}
 
 
-def run(model_dir: Path, device: str = "emulate", kernels: str = "auto") -> dict:
-    from ..device import open_device
-
-    model_dir = Path(model_dir)
-    c = export.compile_model(model_dir)
-    plan = c.plan
+def run(model, device: str = "emulate", kernels: str = "auto") -> dict:
+    """Bench a ModelDir's model on a device (an emulated one is built with `kernels`)."""
+    model_dir = model.path
     elf = None
     if device == "emulate" or device.startswith("emulate:"):
-        from .. import firmware
-        from ..paths import BUILD_DIR
-
         env = device.split(":", 1)[1] if ":" in device else "emulate"
-        gen = BUILD_DIR / "gen" / f"{model_dir.resolve().name}-bench-{kernels}"
-        export.export_model(model_dir, gen, kernels=kernels)
+        gen = codegen.default_gen_dir(model, f"gen-bench-{kernels}")
+        c = codegen.export(model, gen, kernels=kernels)
         elf = firmware.build(env, gen_dir=gen, model_dir=model_dir.resolve())
-        from ..device import open_emulated
-
         dev = open_emulated(env, elf=elf)
     else:
+        c = compile_model(model)
         dev = open_device(device)
+    plan = c.plan
     with dev:
         info = dev.info(refresh=True)
         if info.get("model_hash") != c.meta["hash"]:

@@ -33,13 +33,9 @@ def _array(ctype: str, name: str, values, per_line: int = 16, align: int = 4) ->
 
 
 def config_header(meta: dict, plan: Plan | None = None, sched: Schedule | None = None,
-                  kdata: dict | None = None, kernels: str = "auto") -> str:
+                  kdata: dict | None = None) -> str:
     out = [HEADER.format(src=meta.get("source", "micromel")),
            "#ifndef MM_MODEL_CONFIG_H\n#define MM_MODEL_CONFIG_H\n"]
-    if kernels == "portable":
-        out.append("#define MM_NN_FORCE_PORTABLE 1\n")
-    elif kernels == "dsp":
-        out.append("#define MM_NN_FORCE_DSP 1\n")
     if plan is None:
         out.append("#define MM_MODEL_PRESENT 0\n#define MM_MODEL_N_LAYERS 0\n#endif\n")
         return "".join(out)

@@ -4,15 +4,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import cliargs, codegen
+from ..modeldir import ModelDir
+from . import bench, runner
+from .compiler import KERNEL_CHOICES
+
 
 def cmd_export(args) -> int:
-    from ..paths import BUILD_DIR
-    from . import export, runner
-
-    model_dir = Path(args.model_dir)
-    out = Path(args.out) if args.out else BUILD_DIR / "gen" / model_dir.resolve().name
-    export.export_model(model_dir, out, board=args.board, kernels=args.kernels)
-    c = export.compile_model(model_dir)
+    model = ModelDir.open(args.model_dir)
+    out = Path(args.out) if args.out else codegen.default_gen_dir(model)
+    c = codegen.export(model, out, kernels=args.kernels, board=args.board)
     tflm = runner.tflm_arena_bytes(c.plan.graph.raw)
     streamed = sum(1 for p in c.sched.places.values() if p.kind == "ring")
     summary = {
@@ -33,34 +34,31 @@ def cmd_export(args) -> int:
 
 
 def cmd_bench_model(args) -> int:
-    from . import bench
-
-    r = bench.run(Path(args.model_dir), args.device, args.kernels)
+    r = bench.run(ModelDir.open(args.model_dir), args.device, args.kernels)
     print(json.dumps(r, indent=2) if args.json else bench.format_report(r))
     return 0
 
 
-def register(sub) -> None:
-    from ..cli import group_actions
+KERNELS_HELP = ("kernel path: auto (DSP on cores that have it), portable, or dsp (on a host: the "
+                "DSP layout run on C emulations of the intrinsics)")
 
+
+def register(sub) -> None:
     p = sub.add_parser("export", help="compile a model folder into the C headers the firmware builds")
     p.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (model.tflite, config.json)")
     p.add_argument("--board", help="refuse a model that does not fit this board's RAM or flash "
                                    "budget (boards/catalogue.json)")
-    p.add_argument("--out", help="output folder (default build/gen/NAME)")
-    p.add_argument("--kernels", choices=("auto", "portable", "dsp"), default="auto",
-                   help="kernel path: auto (DSP on cores that have it), portable, or dsp "
-                        "(on a host: the DSP layout run on C emulations of the intrinsics)")
+    p.add_argument("--out", help="output folder (default build/gen/NAME-HASH)")
+    p.add_argument("--kernels", choices=KERNEL_CHOICES, default="auto", help=KERNELS_HELP)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_export)
 
-    b = group_actions(sub, "bench").add_parser(
+    b = cliargs.group_actions(sub, "bench").add_parser(
         "model", help="instructions per inference and per layer, MACs, arena and flash")
-    b.add_argument("model_dir", metavar="MODEL_DIR")
-    b.add_argument("--device", default="emulate",
-                   help="'emulate' (default: build and boot the emulated Cortex-M4), "
-                        "'emulate:ENV', a tty or a URL (a board flashed with this model)")
-    b.add_argument("--kernels", choices=("auto", "portable", "dsp"), default="auto",
+    b.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (model.tflite, config.json)")
+    b.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate; "
+                   "a real board must already run this model)")
+    b.add_argument("--kernels", choices=KERNEL_CHOICES, default="auto",
                    help="kernel path of the emulated build (default auto: DSP on the M4)")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_model)

@@ -22,10 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import load_audio
+from ..clip import rules
+from ..data import debpkg
 from ..errors import MicromelError
+from ..frontend.twin import features
+from ..link import host, protocol
+from ..link.protocol import BENCH_PART, TAP
 from .plan import Plan
-
-from ..protocol import BENCH_PART, TAP
 
 TAP_CRC, TAP_RANDOM, TAP_SLICE = TAP["CRC"], TAP["RANDOM"], TAP["SLICE"]
 BENCH_PART_MODEL = BENCH_PART["MODEL"]
@@ -61,7 +65,7 @@ class Tflm:
     """The tflite_micro interpreter with every tensor preserved."""
 
     def __init__(self, plan: Plan):
-        from tflite_micro.python.tflite_micro import runtime
+        from tflite_micro.python.tflite_micro import runtime    # lazy: heavy native module
 
         self.plan = plan
         self.interp = runtime.Interpreter.from_bytes(
@@ -106,7 +110,7 @@ def _capture_fd2():
 def tflm_arena_bytes(model_bytes: bytes) -> int:
     """The arena TFLite Micro allocates for a model (its RecordingMicroAllocator
     total after one inference), as the tflite_micro package reports it."""
-    from tflite_micro.python.tflite_micro import runtime
+    from tflite_micro.python.tflite_micro import runtime    # lazy: heavy native module
 
     interp = runtime.Interpreter.from_bytes(model_bytes, arena_size=max(1 << 20,
                                                                         20 * len(model_bytes)))
@@ -126,10 +130,8 @@ class HostModel:
     """The generated model compiled for the host (libmicromel.so)."""
 
     def __init__(self, plan: Plan, gen_dir: Path, model_dir: Path):
-        from .. import native
-
         self.plan = plan
-        self.lib = native.load(str(gen_dir), str(model_dir))
+        self.lib = host.load(str(gen_dir), str(model_dir))
         if not self.lib.mm_host_model_present():
             raise MicromelError(f"{gen_dir}: the host build has no model")
         self.lib.mm_host_model_arena_bytes.restype = ctypes.c_uint
@@ -176,8 +178,6 @@ class DeviceModel:
     """The model on a device, over the protocol."""
 
     def __init__(self, plan: Plan, dev):
-        from .. import protocol
-
         self.plan = plan
         self.dev = dev
         self.P = protocol
@@ -288,29 +288,20 @@ def first_difference(plan: Plan, ref: dict, get_layer) -> dict | None:
 
 
 # --- real features ----------------------------------------------------------------
-def real_windows(model_dir: Path, count: int, package: str = "hydrogen-data") -> np.ndarray:
-    """Up to `count` int8 feature windows of real audio (a Debian package's
-    sound files through the model's front end, cut into the model's windows):
-    inputs for bit-exactness checks. Shape (n, frames, n_mels)."""
-    import json
-
-    from .. import debpkg, windows as win
-    from ..frontend import FrontendConfig, features, load_audio
-
-    cfg = json.loads((Path(model_dir) / "config.json").read_text())
-    fe = FrontendConfig.from_dict(cfg["frontend"])
-    wcfg = win.WindowConfig.from_dict(cfg["window"])
-    framing = win.Framing(hop_samples=fe.hop_length, frame_samples=fe.n_fft)
+def real_windows(model, count: int, package: str = "hydrogen-data") -> np.ndarray:
+    """Up to `count` int8 feature windows of real audio (a Debian package's sound files
+    through a ModelDir's front end, cut into its windows): inputs for bit-exactness checks.
+    Shape (n, frames, n_mels)."""
     root = debpkg.fetch(package, quiet=True)
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".flac", ".wav", ".ogg"))
     out = []
     for path in files:
         try:
-            pcm = load_audio(path, fe.sample_rate)
+            pcm = load_audio(path, model.frontend.sample_rate)
         except MicromelError:
             continue
-        feats = features(win.pad_clip(pcm, wcfg, framing), fe)
-        for w in win.cut_windows(feats, wcfg):
+        feats = features(rules.pad_clip(pcm, model.window, model.framing), model.frontend)
+        for w in rules.cut_windows(feats, model.window):
             out.append(np.asarray(w, np.int8))
             if len(out) >= count:
                 return np.stack(out)

@@ -83,8 +83,12 @@ def read(path) -> Graph:
     if not path.exists():
         raise MicromelError(f"{path}: no such model file; train one first (micromel train) "
                             "or give a folder that holds model.tflite")
-    raw = path.read_bytes()
-    from ai_edge_litert import schema_py_generated as S
+    return parse(path.read_bytes(), path)
+
+
+def parse(raw: bytes, path) -> Graph:
+    """The graph of a .tflite's bytes (`path` names it in errors)."""
+    from ai_edge_litert import schema_py_generated as S    # lazy: LiteRT is heavy to import
     try:
         model = S.ModelT.InitFromObj(S.Model.GetRootAsModel(raw, 0))
     except Exception as e:  # noqa: BLE001 - any flatbuffer decoding failure

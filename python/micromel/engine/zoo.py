@@ -6,11 +6,19 @@ TFLiteConverter under the contract (int8 input with scale 1.0 and zero point
 written as a model folder (model.tflite + config.json)."""
 from __future__ import annotations
 
-import json
+import hashlib
+import importlib.metadata
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
+
+from ..clip.rules import WindowConfig
+from ..frontend.config import FrontendConfig
+from ..modeldir import ModelDir
+from ..paths import build_dir
+from ..train.quantize import convert_int8
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -23,8 +31,6 @@ def _keras():
 def convert(model, n_rep: int = 64, seed: int = 0) -> bytes:
     """Full-integer int8 conversion with an int8 input of scale 1.0, zero point 0: random
     int8 windows (every fourth smoothed, feature-like), each holding -128 and 127."""
-    from ..quantize import convert_int8
-
     shape = tuple(model.inputs[0].shape[1:])
     rng = np.random.default_rng(seed)
     calib = []
@@ -38,25 +44,15 @@ def convert(model, n_rep: int = 64, seed: int = 0) -> bytes:
 
 
 def write_model_dir(path: Path, tflite_bytes: bytes, input_shape: tuple, n_classes: int,
-                    name: str, arch: str = "test", seed: int = 0) -> Path:
-    """A model folder as training writes it (the fields export and the build use)."""
-    from ..frontend import FrontendConfig
-
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "model.tflite").write_bytes(tflite_bytes)
+                    name: str) -> Path:
+    """A model folder for an int8 model made here (no training record): its window and front
+    end shaped like the model's input."""
     frames, n_mels = int(input_shape[0]), int(input_shape[1])
-    cfg = {
-        "name": name,
-        "labels": [f"class{i}" for i in range(n_classes)],
-        "frontend": FrontendConfig(n_mels=n_mels, window_frames=frames).to_dict(),
-        "window": {"frames": frames, "hop_frames": max(1, frames // 2), "silence_rms_dbfs": -60.0},
-        "arch": arch,
-        "seed": seed,
-        "input_shape": [frames, n_mels, 1],
-    }
-    (path / "config.json").write_text(json.dumps(cfg, indent=1))
-    return path
+    model = ModelDir(Path(path), name, tuple(f"class{i}" for i in range(n_classes)),
+                     FrontendConfig(n_mels=n_mels, window_frames=frames),
+                     WindowConfig(frames, max(1, frames // 2), -60.0))
+    model.save().write_output("model.tflite", tflite_bytes)
+    return Path(path)
 
 
 # --- the CNN shapes of the TFLite Micro measurements ---------------------------
@@ -202,24 +198,14 @@ def random_arch(seed: int, input_shape: tuple | None = None):
 def cached(kind: str, seed: int, root: Path | None = None) -> Path:
     """A model folder from make(), converted once per machine: the folder's
     name carries a hash of this file and of TensorFlow's version."""
-    import hashlib
-
-    from ..paths import BUILD_DIR
-
-    try:
-        import tensorflow as tf
-        tfv = tf.__version__
-    except ImportError:  # pragma: no cover
-        tfv = "?"
+    tfv = importlib.metadata.version("tensorflow-cpu")
     key = hashlib.sha256(Path(__file__).read_bytes() + tfv.encode()).hexdigest()[:10]
-    path = Path(root or BUILD_DIR / "test-models") / f"{kind}{seed}-{key}"
+    path = Path(root or build_dir() / "test-models") / f"{kind}{seed}-{key}"
     if not (path / "config.json").exists():
-        import shutil
         for old in path.parent.glob(f"{kind}{seed}-*"):   # other versions of this file
             shutil.rmtree(old, ignore_errors=True)
         tmp = path.with_name(path.name + ".tmp")
         make(kind, tmp, seed=seed)
-        import shutil
         if path.exists():
             shutil.rmtree(path)
         tmp.rename(path)
@@ -314,7 +300,7 @@ def make(kind: str, path: Path, seed: int = 0, **kw) -> Path:
     data = convert(model, seed=seed)
     shape = tuple(model.inputs[0].shape[1:])
     n_classes = int(model.outputs[0].shape[-1])
-    return write_model_dir(path, data, shape, n_classes, name=f"{kind}{seed}", arch=kind, seed=seed)
+    return write_model_dir(path, data, shape, n_classes, name=f"{kind}{seed}")
 
 
 # The test set: the kitchen sinks and random architectures that, between
@@ -331,8 +317,6 @@ def edit_quantization(model_dir: Path, out_dir: Path, scale_factor: dict,
     replaced (zero_point: op index -> zp). TFLite Micro runs such a model as
     any other; it exercises requantization paths training rarely produces
     (multipliers of 0.5 and more, activation ranges narrower than int8)."""
-    import shutil
-
     import flatbuffers
     from ai_edge_litert import schema_py_generated as S
 

@@ -1,21 +1,14 @@
-"""micromel's fixed-point log-mel front end: the config, the numpy twin of the C front end
-(firmware/lib/mm_frontend), its generated tables and header, a librosa float reference and
-audio loading.
+"""micromel's fixed-point log-mel front end (twin of firmware/lib/mm_frontend): the config
+(config.py), its integer tables (tables.py) and generated header mm_frontend_config.h
+(header.py), the numpy twin (twin.py), the librosa float reference (reference.py), the C
+host build through ctypes (native.py), the front end over the serial protocol (link.py,
+bench.py), plots, test signals and the commands (cli.py).
 
-    from micromel.frontend import FrontendConfig, features, StreamingFrontend, load_audio
+    from micromel.audio import load_audio
+    from micromel.frontend import FrontendConfig, features
     q = features(load_audio("kick.wav", 16000), FrontendConfig())   # int8 [frames, n_mels]
 """
-from .config import ALGORITHM_VERSION, FrontendConfig, config_from_model, load_config
+from .config import ALGORITHM_VERSION, FrontendConfig
 from .twin import StreamingFrontend, features
 
-__all__ = ["ALGORITHM_VERSION", "FrontendConfig", "StreamingFrontend", "config_from_model",
-           "features", "load_audio", "load_config"]
-
-
-def load_audio(path, sample_rate: int = 16000, notes: list | None = None):
-    """int16 mono PCM of any audio file soundfile reads, downmixed and resampled to
-    sample_rate (what was changed is appended to notes); bad input raises a one-line
-    MicromelError."""
-    from .audio import load_audio as _load
-
-    return _load(path, sample_rate, notes)
+__all__ = ["ALGORITHM_VERSION", "FrontendConfig", "StreamingFrontend", "features"]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from ..boards import firmware
 from ..errors import MicromelError
+from ..link.device import open_device
 from . import link
 
 
@@ -36,12 +38,8 @@ def memory_from_elf(elf: Path) -> dict[str, int]:
 
 
 def run(device: str = "emulate", signal: str = "noise") -> dict:
-    from ..device import open_device
-
     elf = None
     if device == "emulate" or device.startswith("emulate"):
-        from .. import firmware
-
         env = device.split(":", 1)[1] if ":" in device else "emulate"
         elf = firmware.build(env)
     with open_device(device) as dev:

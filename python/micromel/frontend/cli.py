@@ -2,80 +2,49 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from .. import cliargs
+from ..audio import find_audio, load_audio
 from ..errors import MicromelError
+from ..fileio import save_npy_atomic
+from ..modeldir import ModelDir, load_frontend_config
+from . import bench, reference
+from .native import CFrontend
+from .plot import plot_comparison
+from .config import FrontendConfig
+from .twin import features
 
 IMPLS = ("twin", "c", "librosa")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au", ".mp3")
 
 
-def _expand(paths: list[str]) -> list[Path]:
-    """Files as given; folders are searched recursively for audio files (sorted)."""
-    out = []
-    for name in paths:
-        p = Path(name)
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
-            if not found:
-                raise MicromelError(f"{p}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
-            out.extend(found)
-        else:
-            out.append(p)
-    return out
-
-
-def _config(args):
-    from .config import FrontendConfig, config_from_model, load_config
-
-    if args.config and args.model:
+def frontend_config(config: str | None, model: str | None) -> FrontendConfig:
+    """--config FILE, --model DIR or the defaults."""
+    if config and model:
         raise MicromelError("--config and --model: give one of them, not both")
-    if args.config:
-        return load_config(args.config)
-    if args.model:
-        return config_from_model(args.model)
+    if config:
+        return load_frontend_config(config)
+    if model:
+        return ModelDir.open(model).frontend
     return FrontendConfig()
 
 
-def _save_npy(path: Path, array) -> None:
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def cmd_features(args) -> int:
-    import numpy as np
-
-    from . import reference
-    from .audio import load_audio
-    from .twin import features
-
     out = Path(args.out)
     if out.suffix != ".npy":
         raise MicromelError(f"--out {out}: give a .npy file name")
     if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise MicromelError(f"--plot {args.plot}: give a .png, .pdf or .svg file name")
-    cfg = _config(args)
+    cfg = frontend_config(args.config, args.model)
     c_frontend = None
     if args.impl == "c":
-        from .native import CFrontend
-
         c_frontend = CFrontend(cfg)
     results, clips = [], []
     ok = total = 0
-    files = _expand(args.audio)
+    files = find_audio(args.audio)
     for name in files:
         notes: list[str] = []
         pcm = load_audio(name, cfg.sample_rate, notes)
@@ -108,7 +77,7 @@ def cmd_features(args) -> int:
         array = np.full((len(results), n, cfg.n_mels), fill, dtype=results[0].dtype)
         for i, r in enumerate(results):
             array[i, :r.shape[0]] = r
-    _save_npy(out, array)
+    save_npy_atomic(out, array)
     print(f"wrote {out} {tuple(array.shape)} {array.dtype} (front-end config {cfg.hash()})")
     if args.fidelity:
         impl = "twin" if args.impl == "librosa" else args.impl
@@ -116,8 +85,6 @@ def cmd_features(args) -> int:
               f"60 dB of their window's maximum ({cfg.window_frames} frames) are within one step "
               f"({cfg.out_step_db} dB): {100.0 * ok / max(total, 1):.3f}%")
     if args.plot:
-        from .plot import plot_comparison
-
         stats = plot_comparison(clips[0], cfg, Path(args.plot), title=str(args.audio[0]))
         print(f"wrote {args.plot}: twin vs librosa, {stats['within_step_pct']:.2f}% of bins within "
               f"60 dB of the window maximum are within one step ({cfg.out_step_db} dB)")
@@ -125,8 +92,6 @@ def cmd_features(args) -> int:
 
 
 def cmd_bench_frontend(args) -> int:
-    from . import bench
-
     result = bench.run(args.device, args.signal)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -136,8 +101,6 @@ def cmd_bench_frontend(args) -> int:
 
 
 def register(sub) -> None:
-    from ..cli import group_actions
-
     p = sub.add_parser("features", help="log-mel features of audio files (twin, C host build or librosa)")
     p.add_argument("audio", nargs="+", metavar="AUDIO",
                    help="audio files (any format soundfile reads) or folders (searched recursively)")
@@ -155,10 +118,9 @@ def register(sub) -> None:
                         "of bins within 60 dB of their window's maximum that are within one step")
     p.set_defaults(func=cmd_features)
 
-    b = group_actions(sub, "bench").add_parser("frontend", help="front-end cost per second of audio, "
+    b = cliargs.group_actions(sub, "bench").add_parser("frontend", help="front-end cost per second of audio, "
                                                            "per stage, RAM and flash")
-    b.add_argument("--device", default="emulate",
-                   help="'emulate' (default), a tty such as /dev/ttyACM0, or a URL")
+    b.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate)")
     b.add_argument("--signal", choices=("noise", "silence", "square"), default="noise",
                    help="test signal the device generates (default: white noise)")
     b.add_argument("--json", action="store_true", help="print JSON")

@@ -21,9 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
+
+import numpy as np
 
 from ..errors import MicromelError
+from ..jsonconfig import from_dict
 
 # Version of the integer algorithm (what twin.py and firmware/lib/mm_frontend compute).
 # Bump when any integer changes for the same config; it is part of the config hash.
@@ -102,8 +104,6 @@ class FrontendConfig:
 
     def dequantize(self, q):
         """int8 feature -> dB (of mel power of the float signal)."""
-        import numpy as np
-
         return self.out_zero_db + np.asarray(q, dtype=np.float64) * self.out_step_db
 
     # --- (de)serialisation ----------------------------------------------------
@@ -111,10 +111,8 @@ class FrontendConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FrontendConfig":
-        from ..jsonconfig import from_dict
-
-        return from_dict(cls, d, "front-end config")
+    def from_dict(cls, d: dict, what: str = "front-end config") -> "FrontendConfig":
+        return from_dict(cls, d, what)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -123,33 +121,3 @@ class FrontendConfig:
         """Short stable hash of the config (reported by the firmware as fe_hash)."""
         blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
-
-
-def load_config(path: str | Path) -> FrontendConfig:
-    """A front-end config from a JSON file: either the config itself or a model's
-    config.json (whose "frontend" key holds it)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise MicromelError(f"--config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise MicromelError(f"--config {path}: not a readable JSON file ({e})") from None
-    if isinstance(data, dict) and "frontend" in data:
-        data = data["frontend"]
-    return FrontendConfig.from_dict(data)
-
-
-def config_from_model(model_dir: str | Path) -> FrontendConfig:
-    """The front-end config a model was trained with (models/NAME/config.json)."""
-    model_dir = Path(model_dir)
-    path = model_dir / "config.json"
-    if not path.exists():
-        raise MicromelError(f"--model {model_dir}: no config.json (is it a model folder?)")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise MicromelError(f"--model {model_dir}: config.json is not valid JSON ({e})") from None
-    if not isinstance(data, dict) or "frontend" not in data:
-        raise MicromelError(f"--model {model_dir}: config.json has no 'frontend' section")
-    return FrontendConfig.from_dict(data["frontend"])

@@ -6,7 +6,7 @@ import struct
 
 import numpy as np
 
-from .. import protocol
+from ..link import protocol
 from ..errors import MicromelError
 from .twin import _as_int16
 

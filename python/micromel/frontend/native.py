@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import codegen
+from ..link import host
+from ..paths import build_dir
 from .config import FrontendConfig
 from .tables import tables_for
 from .twin import _as_int16
@@ -19,22 +22,15 @@ def _gen_dir_for(cfg: FrontendConfig) -> Path | None:
     front end's header. None for the default config (the default build)."""
     if cfg == FrontendConfig():
         return None
-    from .. import codegen
-    from ..paths import BUILD_DIR
-    from . import header
-
-    gen = BUILD_DIR / "frontend" / cfg.hash() / "gen"
-    codegen.write_build_headers(gen)
-    codegen.write_text_atomic(gen / header.HEADER_NAME, header.c_header(cfg))
+    gen = build_dir() / "frontend" / cfg.hash() / "gen"
+    codegen.write_build_headers(gen, frontend=cfg)
     return gen
 
 
 def load_library(cfg: FrontendConfig | None = None) -> ctypes.CDLL:
-    from .. import native
-
     cfg = cfg or FrontendConfig()
     gen = _gen_dir_for(cfg)
-    lib = native.load(str(gen) if gen else None)
+    lib = host.load(str(gen) if gen else None)
     lib.mm_host_fe_hash.restype = ctypes.c_char_p
     got = lib.mm_host_fe_hash().decode()
     if got != cfg.hash():

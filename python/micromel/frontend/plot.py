@@ -6,17 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
+from . import reference
 from .config import FrontendConfig
+from .twin import features
 
 
 def plot_comparison(pcm: np.ndarray, cfg: FrontendConfig, path: Path, title: str = "") -> dict:
-    import matplotlib
+    import matplotlib    # lazy: heavy, only for plots
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from . import reference
-    from .twin import features
 
     q = features(pcm, cfg)
     ref = reference.logmel_db(pcm, cfg)

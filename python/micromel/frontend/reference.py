@@ -14,7 +14,7 @@ from .tables import mel_float
 def logmel_db(pcm: np.ndarray, cfg: FrontendConfig, clip: bool = True) -> np.ndarray:
     """Float log-mel in dB [n_frames, n_mels] through librosa (center=False: frame f covers
     samples [f*hop, f*hop + n_fft), like the fixed-point front end)."""
-    import librosa
+    import librosa    # lazy: heavy (numba), only for fidelity checks
 
     y = np.asarray(pcm, dtype=np.float64) / 32768.0
     n = cfg.n_frames(len(y))

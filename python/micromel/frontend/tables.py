@@ -22,6 +22,7 @@ from functools import lru_cache
 from math import gcd
 
 import numpy as np
+import scipy.signal
 
 from .config import FrontendConfig
 
@@ -82,8 +83,6 @@ def q15(v: np.ndarray) -> np.ndarray:
 
 def window_float(cfg: FrontendConfig) -> np.ndarray:
     """The analysis window librosa uses (periodic, fftbins=True)."""
-    import scipy.signal
-
     return scipy.signal.get_window(cfg.window, cfg.n_fft, fftbins=True)
 
 

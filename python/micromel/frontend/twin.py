@@ -11,6 +11,7 @@ intermediate with the C host build.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 
 from .config import FrontendConfig
 from .tables import FrontendTables, LOG_TABLE_BITS, tables_for
@@ -157,8 +158,6 @@ def filterbank(power: np.ndarray, t: FrontendTables) -> np.ndarray:
 def _sparse_weights(t: FrontendTables):
     cached = getattr(t, "_sparse", None)
     if cached is None:
-        import scipy.sparse
-
         dense = t.mel_matrix().astype(np.float64)
         if dense.sum(axis=1).max() * 2.0 ** 32 >= 2.0 ** 53:
             raise ValueError("filterbank sums could exceed 2^53")

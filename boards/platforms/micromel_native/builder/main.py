@@ -1,5 +1,6 @@
-"""Builder of the host platform: the same C sources, built with the host gcc
-into libmicromel.so with the port of boards/native-host/ for ctypes."""
+"""Builder of the host platform: the same C sources, built with the host gcc into
+libmicromel.so with the port of boards/native-host/ and the ctypes interface of each
+library (firmware/host/host_<library>.c, what the bit-exactness tests call)."""
 from glob import glob
 from os.path import dirname, isdir, join
 
@@ -24,6 +25,7 @@ env.Append(
 libs = [d for d in glob(join(env.subst("$PROJECT_DIR"), "lib", "*")) if isdir(d)]
 env.Append(CPPPATH=["$PROJECT_INCLUDE_DIR"] + sorted(libs))
 env.BuildSources(join("$BUILD_DIR", "board"), board_dir)
+env.BuildSources(join("$BUILD_DIR", "host"), join("$PROJECT_DIR", "host"))
 # The host library carries every firmware library so that tests can call any
 # of them; the dependency finder only scans src/, so name them all here.
 env.GetProjectConfig().set("env:" + env["PIOENV"], "lib_deps",

@@ -1,0 +1,108 @@
+"""Commands of the board matrix:
+
+    micromel boards [--json]
+    micromel build MODEL_DIR|none --board NAME|all [--check] [--md FILE] [--json FILE]
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .. import codegen
+from ..fileio import write_text_atomic
+from ..modeldir import open_model
+from . import catalogue, sizes
+
+
+def cmd_boards(args) -> int:
+    cat = catalogue.load_catalogue()
+    if args.json:
+        print(json.dumps([b.to_dict() for b in cat], indent=2))
+        return 0
+    rows = [["board", "core", "MHz", "flash KB", "RAM KB", "budget flash/RAM KB", "DSP",
+             "offline env", "flash with / runs on"]]
+    for b in cat:
+        rows.append([b.name, b.core, f"{b.clock_hz / 1e6:g}", f"{b.flash_bytes // 1024}",
+                     f"{b.ram_bytes // 1024}", f"{b.flash_budget // 1024}/{b.ram_budget // 1024}",
+                     "yes" if b.dsp else "no", b.offline_env,
+                     f"pio -e {b.real_env}" if b.real_env else f"qemu {b.qemu_machine}"])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for k, r in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+    return 0
+
+
+def cmd_build(args) -> int:
+    model = open_model(args.model_dir, allow_none=True)
+    picked = catalogue.find_boards(args.board)
+    targets = set(model.boards) if model and model.boards else None
+    title = model.path.resolve().name if model else "firmware without a model"
+    reports = []
+    t_all = time.monotonic()
+    gen_dir = None
+    if model:
+        # one export serves every board: the engine picks its kernels at compile time from
+        # the core's features; the size table checks each board's budget
+        gen_dir = codegen.default_gen_dir(model, "export")
+        codegen.export(model, gen_dir)
+    for b in picked:
+        t0 = time.monotonic()
+        r = sizes.build_board(b, model.path.resolve() if model else None, gen_dir)
+        reports.append(r)
+        what = r.elf if isinstance(r, sizes.SizeReport) else f"link failed (log: {r.log})"
+        print(f"built {b.offline_env:<14} {b.name:<14} {time.monotonic() - t0:5.1f} s  {what}",
+              flush=True)
+    print(f"{len(reports)} targets in {time.monotonic() - t_all:.1f} s\n")
+    print(sizes.format_text(reports, targets), end="")
+    if args.md:
+        write_text_atomic(Path(args.md), sizes.format_markdown(reports, title, targets))
+        print(f"\nMarkdown: {args.md}")
+    if args.json:
+        write_text_atomic(Path(args.json), json.dumps(
+            {"model": title, "reports": [r.to_dict() for r in reports]}, indent=2) + "\n")
+        print(f"JSON: {args.json}")
+    is_target = lambda r: targets is None or r.board.name in targets  # noqa: E731
+    # A target board the image does not even link for fails with or without
+    # --check; --check also holds every target board to its budget.
+    failed = [r for r in reports if is_target(r) and not r.fits
+              and (args.check or isinstance(r, sizes.LinkOverflow))]
+    for r in failed:
+        over = []
+        if isinstance(r, sizes.LinkOverflow):
+            over = [f"{k} region overflowed by {v} B at link" for k, v in r.regions.items()]
+        elif r.flash_total > r.board.flash_budget:
+            over.append(f"flash {r.flash_total} B > budget {r.board.flash_budget} B")
+        if isinstance(r, sizes.SizeReport) and r.ram_total > r.board.ram_budget:
+            over.append(f"RAM {r.ram_total} B > budget {r.board.ram_budget} B")
+        print(f"micromel: check failed: {title} does not fit {r.board.name} "
+              f"({r.board.title}): {', '.join(over)}")
+    if failed:
+        return 1
+    if args.check:
+        print(f"\ncheck passed: {title} fits every target board ({len(reports)} built)")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("boards", help="list the boards micromel builds for (boards/catalogue.json)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_boards)
+
+    b = sub.add_parser("build", help="export a model and cross-compile it for boards; size table",
+                       description="Export MODEL_DIR's headers and build the offline environment of "
+                                   "each board (Debian toolchains, no PlatformIO registry), then "
+                                   "print flash and RAM per part against each board's budget.")
+    b.add_argument("model_dir", metavar="MODEL_DIR",
+                   help="model folder (models/NAME), or 'none' for the firmware without a model")
+    b.add_argument("--board", default="all",
+                   help="board name, comma-separated names, an environment name, or 'all' "
+                        "(see `micromel boards`)")
+    b.add_argument("--check", action="store_true",
+                   help="exit 1 if the image exceeds the budget of a board the model is meant for "
+                        "(config.json \"boards\", default every board)")
+    b.add_argument("--md", metavar="FILE", help="also write the size table as Markdown")
+    b.add_argument("--json", metavar="FILE", help="also write the sizes as JSON")
+    b.set_defaults(func=cmd_build)

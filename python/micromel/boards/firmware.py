@@ -1,0 +1,96 @@
+"""Building the firmware with PlatformIO (offline local platforms).
+
+Every build goes through `build()`: it points PlatformIO at the generated
+headers of one model (or the defaults), keeps one build folder per
+(environment, generated-headers) pair, and serialises concurrent builds of the
+same folder with a file lock so parallel tests and devices do not collide."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import MicromelError
+from ..paths import BOARDS_DIR, FIRMWARE_DIR, PIO_CORE_DIR, build_dir
+
+OFFLINE_ENVS = ("emulate", "native")
+
+
+def pio_environ(extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env["PLATFORMIO_CORE_DIR"] = str(PIO_CORE_DIR)
+    env["PLATFORMIO_SETTING_ENABLE_TELEMETRY"] = "No"
+    env["PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL"] = "3650"
+    env.pop("PLATFORMIO_BUILD_DIR", None)
+    env.update(extra or {})
+    return env
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def board_json(board: str) -> dict:
+    path = BOARDS_DIR / "pio" / f"{board}.json"
+    if not path.exists():
+        raise MicromelError(f"board '{board}': no {path}")
+    return json.loads(path.read_text())
+
+
+def env_board(env_name: str) -> str:
+    """The board id of a platformio.ini environment."""
+    section, board = None, None
+    for line in (FIRMWARE_DIR / "platformio.ini").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif section == f"env:{env_name}" and line.startswith("board") and "=" in line:
+            key, val = (s.strip() for s in line.split("=", 1))
+            if key == "board":
+                board = val
+    if board is None:
+        raise MicromelError(f"--board {env_name}: no [env:{env_name}] in firmware/platformio.ini")
+    return board
+
+
+def build(env_name: str = "emulate", gen_dir: Path | None = None, model_dir: Path | None = None,
+          quiet: bool = True) -> Path:
+    """Build one environment; returns the firmware ELF (or the host .so)."""
+    key_src = f"{env_name}|{gen_dir or ''}|{model_dir or ''}"
+    key = hashlib.sha1(key_src.encode()).hexdigest()[:10]
+    build_root = build_dir() / "pio" / key
+    extra = {"PLATFORMIO_BUILD_DIR": str(build_root)}
+    if gen_dir:
+        extra["MICROMEL_GEN_DIR"] = str(gen_dir)
+    if model_dir:
+        extra["MICROMEL_MODEL_DIR"] = str(model_dir)
+    cmd = [sys.executable, "-m", "platformio", "run", "-d", str(FIRMWARE_DIR), "-e", env_name]
+    with _locked(build_root / f".{env_name}.lock"):
+        env = pio_environ(extra)
+        env["PLATFORMIO_BUILD_DIR"] = str(build_root)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        log = build_root / f"{env_name}.log"
+        log.write_text(proc.stdout + proc.stderr)
+        errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "error" in ln.lower()]
+        first = errors[0] if errors else "see the log"
+        raise MicromelError(f"firmware build of '{env_name}' failed: {first} (full log: {log})")
+    if not quiet:
+        print(proc.stdout)
+    out = build_root / env_name
+    artifact = out / ("libmicromel.so" if env_name == "native" else "program.elf")
+    if not artifact.exists():
+        raise MicromelError(f"firmware build of '{env_name}' produced no {artifact}")
+    return artifact

@@ -1,0 +1,50 @@
+"""What every stage's cli.py shares: the command groups several stages add actions to, option
+types that check their values, and the output checks done before long work starts."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .errors import MicromelError
+
+DEVICE_HELP = ("'emulate' (build and boot the emulated Cortex-M4), 'emulate:ENV', a tty such as "
+               "/dev/ttyACM0, or a pyserial URL such as socket://127.0.0.1:4000")
+
+
+def group_actions(sub, name: str) -> argparse._SubParsersAction:
+    """The sub-command parsers of a command group (`dataset`, `bench`, `device`; the top-level
+    parser creates the groups, stages add their actions)."""
+    group = sub.choices[name]
+    return next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v}: must be at least 1")
+    return v
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{v}: must be >= 0")
+    return v
+
+
+def new_file(path, option: str, force: bool = False) -> Path:
+    """An output file that must not overwrite an existing one silently: checked before the
+    work starts, so a long run never ends in a refusal."""
+    path = Path(path)
+    if path.is_dir():
+        raise MicromelError(f"{option} {path}: is a folder; give a file name")
+    if path.exists() and not force:
+        raise MicromelError(f"{option} {path}: exists; remove it or choose another name")
+    return path

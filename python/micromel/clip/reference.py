@@ -1,0 +1,80 @@
+"""The host reference of a model: the front-end twin, the window rules and the TFLite Micro
+interpreter (the same int8 model the device runs, interpreted by TFLM's reference kernels).
+This is what the device is checked against."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..frontend.twin import features
+from . import rules
+
+
+@dataclass
+class ClipReference:
+    features: np.ndarray      # int8 (n_frames, n_mels) of the (padded) clip
+    nonsilent: np.ndarray     # bool (n_windows,)
+    scores: list              # int8 (classes,) per window, None for silent windows
+    windows: np.ndarray       # int8 (n_windows, F, n_mels)
+    vote: int
+    acc: np.ndarray
+
+
+def tflm_interpreter(tflite_bytes: bytes):
+    """TFLite Micro's Python interpreter (its reference kernels) for one int8 model."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_bytes(tflite_bytes)
+
+
+class Reference:
+    """One model's host reference (micromel.modeldir.ModelDir in). Not thread-safe: give
+    each thread its own (the interpreter keeps state)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.labels = list(model.labels)
+        self.fe = model.frontend
+        self.wcfg = model.window
+        self.framing = model.framing
+        model.tflite_bytes            # a missing model.tflite is reported now, not later
+        self._interp = None
+
+    @property
+    def n_mels(self) -> int:
+        return self.fe.n_mels
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.labels)
+
+    def interpreter(self):
+        if self._interp is None:
+            self._interp = tflm_interpreter(self.model.tflite_bytes)
+        return self._interp
+
+    def scores(self, window: np.ndarray) -> np.ndarray:
+        """int8 scores of one (F, n_mels) int8 window by the TFLM interpreter."""
+        interp = self.interpreter()
+        shape = interp.get_input_details(0)["shape"]
+        interp.set_input(np.asarray(window, np.int8).reshape(shape), 0)
+        interp.invoke()
+        return np.asarray(interp.get_output(0), np.int8).reshape(-1)
+
+    def features(self, pcm: np.ndarray) -> np.ndarray:
+        return features(np.asarray(pcm, np.int16), self.fe)
+
+    def clip(self, pcm: np.ndarray) -> ClipReference:
+        padded = rules.pad_clip(pcm, self.wcfg, self.framing)
+        feats = self.features(padded)
+        wins = rules.cut_windows(feats, self.wcfg)
+        mask = rules.nonsilent_mask(padded, len(wins), self.wcfg, self.framing)
+        scores = [self.scores(w) if m else None for w, m in zip(wins, mask)]
+        if len(wins):
+            full = np.stack([s if s is not None else np.zeros(self.n_classes, np.int8)
+                             for s in scores])
+            vote, acc = rules.soft_vote(full, mask)
+        else:
+            vote, acc = rules.SILENCE, np.zeros(self.n_classes, np.int32)
+        return ClipReference(feats, mask, scores, wins, vote, acc)

@@ -1,0 +1,102 @@
+"""A model compiled for the engine: the .tflite of a model folder read, every layer checked
+and lowered with TFLite Micro's integer parameters, the weights laid out for the kernels and
+the arena planned. codegen.export compiles a model once and writes its headers from this."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..boards.catalogue import find_boards
+from ..errors import MicromelError
+from . import cgen, kernels, plan as planmod, schedule, tflite
+
+KERNEL_CHOICES = ("auto", "portable", "dsp")
+
+
+@dataclass
+class Compiled:
+    """Everything known about one model once compiled."""
+    model_dir: Path
+    meta: dict
+    graph: tflite.Graph
+    plan: planmod.Plan
+    kdata: dict
+    sched: schedule.Schedule
+
+    @property
+    def weight_bytes_portable(self) -> int:
+        return sum(kd.weight_bytes_portable for kd in self.kdata.values())
+
+    @property
+    def weight_bytes_dsp(self) -> int:
+        return sum(kd.weight_bytes_dsp for kd in self.kdata.values())
+
+    @property
+    def param_bytes(self) -> int:
+        return self.param_bytes_for(dsp=True)
+
+    def param_bytes_for(self, dsp: bool) -> int:
+        """Flash of requantization records (in a DSP build, those not inside
+        a weight stream), lookup tables, border sums and padding rows."""
+        n = sum(16 * len(kd.rq) for kd in self.kdata.values()
+                if kd.rq is not None and not (dsp and "stream" in kd.extra
+                                              and kd.layer.kind != "dwconv"))
+        n += sum(4 * kd.extra[key].size for kd in self.kdata.values()
+                 for key in (("lut1", "lut2", "edge") if dsp else ("lut1", "lut2"))
+                 if key in kd.extra)
+        return n + sum(self.sched.pad_rows.values())
+
+
+def compile_model(model) -> Compiled:
+    """Compile a ModelDir's int8 model (read once, lowered, planned)."""
+    graph = tflite.parse(model.tflite_bytes, model.tflite_path)
+    plan = planmod.lower(graph)
+    n_classes = 1
+    for s in plan.output_shape:
+        n_classes *= s
+    where = model.path / "config.json"
+    if len(model.labels) != n_classes:
+        raise MicromelError(f"{where}: {len(model.labels)} labels for a model with "
+                            f"{n_classes} outputs")
+    if tuple(model.input_shape) != tuple(plan.input_shape):
+        raise MicromelError(f"{model.path}: window.frames x frontend.n_mels "
+                            f"{list(model.input_shape)} differs from the model's input "
+                            f"{list(plan.input_shape)}")
+    kdata = {lay.index: kernels.prepare(lay) for lay in plan.layers}
+    sched = schedule.build(plan, kdata)
+    schedule.check(sched)
+    meta = {"name": model.name, "labels": list(model.labels), "hash": model.hash,
+            "source": f"{model.path.name}/model.tflite"}
+    return Compiled(model.path, meta, graph, plan, kdata, sched)
+
+
+def _board(name: str):
+    """A board of the catalogue, by name or environment."""
+    found = find_boards(name)
+    if len(found) != 1:
+        raise MicromelError(f"--board {name}: names {len(found)} boards; give one")
+    return found[0]
+
+
+def check_board(c: Compiled, board_name: str) -> None:
+    """Refuse a model that does not fit the board's budget for micromel."""
+    b = _board(board_name)
+    flash = (c.weight_bytes_dsp if b.dsp else c.weight_bytes_portable) + c.param_bytes_for(b.dsp)
+    ram = c.sched.arena_bytes
+    problems = []
+    if ram > b.ram_budget:
+        problems.append(f"arena {ram} bytes > RAM budget {b.ram_budget}")
+    if flash > b.flash_budget:
+        problems.append(f"weights and parameters {flash} bytes > flash budget {b.flash_budget}")
+    if problems:
+        raise MicromelError(f"{c.model_dir}: does not fit board '{b.name}': "
+                            + "; ".join(problems) + " (choose a smaller architecture or board)")
+
+
+def model_headers(c: Compiled | None) -> dict[str, str | None]:
+    """The engine's generated headers: file name -> text (None: the file must not exist;
+    a firmware without a model has no mm_model_data.h)."""
+    if c is None:
+        return {"mm_model_config.h": cgen.config_header({}), "mm_model_data.h": None}
+    return {"mm_model_config.h": cgen.config_header(c.meta, c.plan, c.sched, c.kdata),
+            "mm_model_data.h": cgen.data_header(c.meta, c.plan, c.sched, c.kdata)}

@@ -1,0 +1,182 @@
+"""Commands of the host-in-the-loop workflow: demo, verify, classify, flash, stream-check,
+cores. Each parses, calls its core (typed arguments in, values out) and prints."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .. import cliargs, codegen
+from ..boards.catalogue import find_boards
+from ..errors import MicromelError
+from ..fileio import write_text_atomic
+from ..modeldir import ModelDir, open_model
+from . import cores
+from .classify import classify_files
+from .demo import run_demo
+from .flash import flash
+from .stream_check import check_against_twin
+from .verify import default_report_dir, run_verify
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def cmd_demo(args) -> int:
+    summary, report = run_demo(Path(args.data) if args.data else None, retrain=args.retrain,
+                               model_out=Path(args.model_out) if args.model_out else None,
+                               devices=args.devices, mode=args.mode, limit=args.limit,
+                               resume=args.resume, say=_say)
+    print()
+    print(f"report: {report / 'report.md'}")
+    keys = ["clips_verified", "clips_bit_exact", "features_mismatches", "scores_mismatches",
+            "accuracy_device", "accuracy_reference"]
+    print(json.dumps({k: summary[k] for k in keys}
+                     | {"windows_per_s": summary["run"]["windows_per_s"]}, indent=1))
+    ok = summary["clips_bit_exact"] == summary["clips_verified"] == summary["clips_total"]
+    print("device == host reference, bit for bit, on every clip" if ok else "MISMATCHES: see the report")
+    return 0 if ok else 1
+
+
+def cmd_verify(args) -> int:
+    model = ModelDir.open(args.model_dir)
+    report = Path(args.report) if args.report else default_report_dir(model)
+    s = run_verify(model, args.data, args.device or ["emulate"], mode=args.mode, report_dir=report,
+                   resume=args.resume, split=args.split, limit=args.limit,
+                   progress=not args.quiet)
+    print(f"report: {report / 'report.md'}")
+    print(f"bit-exact clips: {s['clips_bit_exact']}/{s['clips_verified']}  "
+          f"device accuracy: {100 * s['accuracy_device']:.2f}%  "
+          f"reference accuracy: {100 * s['accuracy_reference']:.2f}%  "
+          f"windows/s: {s['run']['windows_per_s']}")
+    return 0 if s["clips_bit_exact"] == s["clips_verified"] == s["clips_total"] else 1
+
+
+def cmd_classify(args) -> int:
+    results = classify_files(ModelDir.open(args.model_dir), args.audio, args.device, args.top)
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for r in results:
+            tops = ", ".join(f"{k} {100 * v:.0f}%" for k, v in r["top"].items())
+            print(f"{r['file']}: {r['label']}  ({tops})  [{r['where']}]")
+    return 0
+
+
+def cmd_flash(args) -> int:
+    return flash(ModelDir.open(args.model_dir), args.board, args.port, say=_say)
+
+
+def cmd_stream_check(args) -> int:
+    t = check_against_twin(ModelDir.open(args.model_dir), [Path(a) for a in args.audio],
+                           args.device, seconds=args.seconds, progress=not args.quiet)
+    print(json.dumps(t, indent=1))
+    ok = t["window_mismatches"] == 0 and t["event_mismatch_files"] == 0
+    print("device == twin: every window and every event" if ok else "MISMATCH between device and twin")
+    return 0 if ok else 1
+
+
+def cmd_cores(args) -> int:
+    model = open_model(args.model_dir, allow_none=True)
+    picked = [b for b in find_boards(args.board) if b.emulated]
+    if not picked:
+        raise MicromelError(f"--board {args.board}: no emulated board among them "
+                            "(see `micromel boards`)")
+    gen_dir = None
+    if model:
+        gen_dir = codegen.default_gen_dir(model, "export")
+        codegen.export(model, gen_dir)
+    results = []
+    for b in picked:
+        r = cores.run_core(b, model, gen_dir, inputs=args.inputs)
+        results.append(r)
+        print(f"ran {b.offline_env:<13} {b.name:<14} {r.seconds:5.1f} s"
+              + (f"  (missing: {'; '.join(r.missing)})" if r.missing else ""), flush=True)
+    print()
+    print(cores.format_table(results), end="")
+    title = model.path.resolve().name if model else "firmware without a model"
+    if args.md:
+        write_text_atomic(Path(args.md), f"## Emulated cores: {title}\n\n"
+                          "Instructions counted by QEMU -icount (not cycles of a real core).\n\n"
+                          + cores.format_table(results, markdown=True))
+        print(f"\nMarkdown: {args.md}")
+    if args.json:
+        write_text_atomic(Path(args.json), json.dumps(
+            {"model": title, "cores": [r.to_dict() for r in results]}, indent=2) + "\n")
+        print(f"JSON: {args.json}")
+    bad = [r.board.name for r in results if not r.bit_exact]
+    if bad:
+        print(f"micromel: not bit-exact on: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+MODEL_HELP = "model folder (models/NAME: model.tflite, config.json)"
+
+
+def register(sub) -> None:
+    demo = sub.add_parser("demo", help="the main job: dataset, train, export, build, emulate, verify")
+    demo.add_argument("--retrain", action="store_true", help="train anew instead of using models/drums")
+    demo.add_argument("--model-out", help="where --retrain writes the model (default build/models/drums)")
+    demo.add_argument("--data", help="dataset folder (default build/datasets/drums)")
+    demo.add_argument("--devices", type=cliargs.positive_int, default=2,
+                      help="emulated boards to shard the clips over (default 2)")
+    demo.add_argument("--mode", choices=["audio", "features"], default="audio",
+                      help="audio: the device runs front end and model; features: the model only")
+    demo.add_argument("--limit", type=cliargs.positive_int, help="verify only the first N test clips")
+    demo.add_argument("--resume", action="store_true", help="continue an interrupted verify")
+    demo.set_defaults(func=cmd_demo)
+
+    v = sub.add_parser("verify", help="stream a test split to devices and check them bit for bit")
+    v.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_HELP)
+    v.add_argument("data", metavar="DATA", help="dataset folder (a folder per class) or manifest")
+    v.add_argument("--device", action="append",
+                   help=cliargs.DEVICE_HELP + "; repeat to shard clips across devices (default emulate)")
+    v.add_argument("--mode", choices=["audio", "features"], default="audio",
+                   help="audio: the device runs front end and model; features: the model only")
+    v.add_argument("--report", help="report folder (default build/verify/<model>)")
+    v.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    v.add_argument("--split", choices=["train", "val", "test", "all"],
+                   help="which clips (default: test if the dataset names splits, else all)")
+    v.add_argument("--limit", type=cliargs.positive_int, help="verify only the first N clips (by path)")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.set_defaults(func=cmd_verify)
+
+    c = sub.add_parser("classify", help="top classes per audio file, on the host or a device")
+    c.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_HELP)
+    c.add_argument("audio", metavar="AUDIO", nargs="+", help="audio files")
+    c.add_argument("--device", help=cliargs.DEVICE_HELP + " (default: the host reference)")
+    c.add_argument("--top", type=cliargs.positive_int, default=3, help="classes shown (default 3)")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c.set_defaults(func=cmd_classify)
+
+    f = sub.add_parser("flash", help="build and upload a model's firmware (emulated: build and boot)")
+    f.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_HELP)
+    f.add_argument("--board", default="emulate", help="a firmware environment (micromel boards)")
+    f.add_argument("--port", help="upload port of a real board")
+    f.set_defaults(func=cmd_flash)
+
+    s = sub.add_parser("stream-check", help="stream audio through a device (STREAM) and the twin; "
+                                            "compare every window result and every event")
+    s.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_HELP)
+    s.add_argument("audio", metavar="AUDIO", nargs="+", help="audio files (any length)")
+    s.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate)")
+    s.add_argument("--seconds", type=float, help="only the first SECONDS of each file")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_stream_check)
+
+    k = sub.add_parser("cores", help="run the firmware on every emulated core: bit-exact checks and "
+                                     "instructions per inference",
+                       description="Build and boot MODEL_DIR's firmware on each emulated board "
+                                   "(QEMU: Cortex-M4F, M7, M33, M55, RV32), compare the front end "
+                                   "and the model bit for bit with their references, and print "
+                                   "instructions per front-end frame and per inference.")
+    k.add_argument("model_dir", metavar="MODEL_DIR",
+                   help="model folder (models/NAME), or 'none' for the firmware without a model")
+    k.add_argument("--board", default="all", help="emulated board(s) or environment(s); default all")
+    k.add_argument("--inputs", type=cliargs.positive_int, default=8,
+                   help="random model inputs generated on the device and compared (default 8)")
+    k.add_argument("--md", metavar="FILE", help="also write the table as Markdown")
+    k.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    k.set_defaults(func=cmd_cores)

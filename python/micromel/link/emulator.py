@@ -1,0 +1,86 @@
+"""An emulated board: QEMU running one firmware ELF, its UART on a loopback TCP port, its
+cost counter exact under -icount (boards.catalogue.ICOUNT_SHIFT)."""
+from __future__ import annotations
+
+import atexit
+import re
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from ..boards.catalogue import ICOUNT_SHIFT
+from ..errors import DeviceError
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    """A QEMU process running one firmware ELF, its UART on a loopback port."""
+
+    def __init__(self, elf: Path, machine: str, extra_args: list[str] | None = None,
+                 wait: bool = True, system: str = "qemu-system-arm"):
+        self.elf = Path(elf)
+        self.system = system  # the QEMU binary: the board JSON's micromel.qemu_system
+        self.wait = wait  # wait=True: the core starts when the first client connects
+        self.machine = machine
+        self.extra_args = extra_args or []
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self.stderr_lines: list[str] = []
+
+    def start(self, timeout: float = 20.0) -> int:
+        cmd = [
+            self.system, "-M", self.machine, "-nographic", "-monitor", "none",
+            "-kernel", str(self.elf),
+            "-serial", f"tcp:127.0.0.1:{0 if self.wait else _free_port()},server=on,"
+                       f"wait={'on' if self.wait else 'off'}",
+            "-semihosting-config", "enable=on,target=native",
+            "-icount", f"shift={ICOUNT_SHIFT}",
+        ] + self.extra_args
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, text=True)
+        except FileNotFoundError:
+            raise DeviceError(f"{self.system} not found: run scripts/setup.sh") from None
+        atexit.register(self.stop)
+        found = threading.Event()
+
+        def pump():
+            for line in self.proc.stderr:
+                self.stderr_lines.append(line.rstrip())
+                m = re.search(r"(?:waiting for connection on|listening on): disconnected:tcp:127\.0\.0\.1:(\d+)", line)
+                if m and self.port is None:
+                    self.port = int(m.group(1))
+                    found.set()
+            found.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not self.wait:
+            # QEMU announces nothing when it does not wait; the port is the one we chose.
+            self.port = int(cmd[cmd.index("-serial") + 1].split(":")[2].split(",")[0])
+            time.sleep(0.2)
+            if not self.alive():
+                raise DeviceError("QEMU exited at start: " + " | ".join(self.stderr_lines[-3:]))
+            return self.port
+        if not found.wait(timeout) or self.port is None:
+            self.stop()
+            raise DeviceError("QEMU did not open its serial port: " + " | ".join(self.stderr_lines[-3:]))
+        return self.port
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -1,0 +1,190 @@
+"""Commands of segmentation by classification: `segment` and `evaluate-segments`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .. import cliargs
+from ..audio import load_audio
+from ..data.streams import read_truth, truth_path
+from ..errors import MicromelError
+from ..fileio import write_text_atomic
+from ..frontend.config import FrontendConfig
+from ..link.stream import DeviceWindowResults
+from ..modeldir import ModelDir
+from . import evaluate, output, run
+from .config import ACTIVITY_LABELS, SegmentConfig, activity_params
+
+FORMATS = ("json", "audacity", "tsv")
+
+
+def _seg_config(args, base):
+    """The model's (or default) segment config with the command line's overrides."""
+    return base.replace(hop_frames=args.hop_frames, median=args.median, enter=args.enter,
+                        exit=args.exit, min_duration=args.min_duration, max_gap=args.max_gap,
+                        max_duration=args.max_duration, calibrate_seconds=args.calibrate,
+                        activity_threshold_dbfs=args.threshold_db)
+
+
+def cmd_segment(args) -> int:
+    paths = list(args.paths)
+    formats = set(args.format or FORMATS)
+    if args.activity_only:
+        model = None
+        cfg = _seg_config(args, SegmentConfig())
+        p = activity_params(cfg, 16000)
+    else:
+        if len(paths) < 2:
+            raise MicromelError("segment: give MODEL_DIR then at least one audio file "
+                                "(or --activity-only and audio files)")
+        model = ModelDir.open(paths.pop(0))
+        model.tflite_bytes          # a folder without its model is refused before any work
+        cfg = _seg_config(args, model.segment)
+        p = model.segment_params(cfg)
+    label = args.class_name
+    labels = ACTIVITY_LABELS if model is None else list(model.labels)
+    if label is None:
+        label = next((lab for lab in labels if lab not in cfg.background_labels), labels[0])
+    elif label not in labels:
+        raise MicromelError(f"--class {label}: not a label of the model ({labels})")
+    scorer = run.Scorer(model) if model is not None else None
+    if args.device and model is None:
+        raise MicromelError("--device: runs a model; drop --activity-only")
+    device_results = DeviceWindowResults(args.device, model, p) if args.device else None
+    results = []
+    progress = not args.quiet and sys.stderr.isatty()
+    for path in paths:
+        if model is None:
+            res = run.activity_file(path, p, progress=progress)
+        else:
+            res = run.segment_file(path, model, p, scorer, keep_trace=args.plot,
+                                   progress=progress, window_results=device_results)
+        results.append(res)
+        for note in res.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if args.out:
+            output.write_outputs(res, Path(args.out), formats)
+        else:
+            for e in res.events:
+                print(f"{res.path}\t{e.start:.3f}\t{e.end:.3f}\t{e.label}\t{e.confidence:.3f}")
+        if args.plot:
+            fe = model.frontend if model else FrontendConfig()
+            png = Path(args.out or ".") / f"{res.path.stem}.segments.png"
+            truth = _truth_for(res.path)
+            output.plot(res, load_audio(res.path, p.sample_rate), fe, png, truth)
+            print(f"plot: {png}", file=sys.stderr)
+        ratio = output.class_ratio(res.events, label, res.duration)
+        print(f"{res.path.name}: {len(res.events)} events, {label} ratio {ratio:.3f}",
+              file=sys.stderr)
+    if args.out and "tsv" in formats:
+        tsv = output.write_tsv(results, label, Path(args.out) / f"segments_{label}.tsv")
+        print(f"wrote {args.out} ({tsv.name} and per-file outputs)", file=sys.stderr)
+    return 0
+
+
+def _truth_for(wav: Path):
+    """The ground truth beside a stream (for --plot), if there is one in the format of
+    `micromel dataset streams`; another file of that name is noted and ignored."""
+    t = truth_path(wav)
+    if not t.exists():
+        return None
+    try:
+        return read_truth(t)
+    except (MicromelError, KeyError, ValueError):
+        print(f"note: {t}: not a ground truth of 'micromel dataset streams' "
+              "(onset, offset, label); not drawn", file=sys.stderr)
+        return None
+
+
+def cmd_evaluate_segments(args) -> int:
+    model = ModelDir.open(args.model_dir)
+    cfg = _seg_config(args, model.segment)
+    if args.tune:
+        def show(f, kw):
+            if not args.quiet:
+                print(f"  segment F1 {f:.4f}: {kw}", file=sys.stderr)
+
+        f, best, n = evaluate.tune(model, cfg, Path(args.streams), args.class_name,
+                                   args.resolution, args.collar, args.limit, progress=show)
+        print(f"best segment F1 on {n} streams: {f:.4f} with "
+              + json.dumps({k: getattr(best, k) for k in evaluate.TUNE_GRID}))
+        if args.write:
+            model.replace(segment=best).save()
+            print(f"wrote the segment config into {model.path / 'config.json'}")
+        return 0
+    try:
+        thresholds = [float(v) for v in args.auditok_thresholds.split(",") if v.strip()]
+    except ValueError:
+        raise MicromelError(f"--auditok-thresholds {args.auditok_thresholds}: expected numbers "
+                            "separated by commas") from None
+
+    def show(k, n, name, n_events, seconds):
+        if not args.quiet:
+            print(f"[{k}/{n}] {name}: {n_events} events ({seconds:.0f} s)", file=sys.stderr)
+
+    out = evaluate.evaluate(model, cfg, Path(args.streams), args.class_name, args.resolution,
+                            args.collar, thresholds, args.limit, progress=show)
+    print(evaluate.format_report(out, model.path.name))
+    if args.json:
+        write_text_atomic(Path(args.json), json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+def _add_seg_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("segmentation (default: the model's config.json 'segment')")
+    g.add_argument("--hop-frames", type=int, help="front-end frames between windows")
+    g.add_argument("--median", type=int, help="odd number of windows of the median filter")
+    g.add_argument("--enter", type=float, help="hysteresis: open an event at this probability")
+    g.add_argument("--exit", type=float, help="hysteresis: keep it open down to this probability")
+    g.add_argument("--min-duration", type=float, help="drop events shorter than this (s)")
+    g.add_argument("--max-gap", type=float, help="merge gaps up to this long (s)")
+    g.add_argument("--max-duration", type=float, help="split events longer than this (s, 0: never)")
+    g.add_argument("--calibrate", type=float,
+                   help="energy gate threshold from the first SECONDS of each stream")
+    g.add_argument("--threshold-db", type=float,
+                   help="--activity-only: energy threshold in dBFS (default -50)")
+
+
+def register(sub) -> None:
+    s = sub.add_parser(
+        "segment", help="labelled events (start, end, label, confidence) in audio streams",
+        description="Slide the model over each file, gate by energy, smooth, and write events.")
+    s.add_argument("paths", nargs="+", metavar="PATH",
+                   help="model folder then audio files (only audio files with --activity-only)")
+    s.add_argument("--device", help="run on a device in STREAM mode: " + cliargs.DEVICE_HELP)
+    s.add_argument("--out", help="output folder (default: print events to stdout)")
+    s.add_argument("--format", action="append", choices=FORMATS,
+                   help="what to write into --out (repeatable; default all)")
+    s.add_argument("--class", dest="class_name",
+                   help="the class of the TSV (default: the first event class)")
+    s.add_argument("--plot", action="store_true", help="PNG of waveform, spectrogram and events")
+    s.add_argument("--activity-only", action="store_true",
+                   help="energy-only activity detection, no model")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_seg_options(s)
+    s.set_defaults(func=cmd_segment)
+
+    e = sub.add_parser(
+        "evaluate-segments",
+        help="segment- and event-based P/R/F1 (sed_eval) of a model and of auditok",
+        description="Segments every stream (WAV + <stem>.events.tsv ground truth) with the "
+                    "model and with auditok's energy detector over a threshold grid.")
+    e.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (e.g. models/speech)")
+    e.add_argument("streams", help="folder of streams from 'micromel dataset streams'")
+    e.add_argument("--class", dest="class_name", default="speech",
+                   help="the class evaluated (default speech)")
+    e.add_argument("--resolution", type=float, default=0.1, help="segment length (s)")
+    e.add_argument("--collar", type=float, default=0.2, help="event onset/offset collar (s)")
+    e.add_argument("--auditok-thresholds", default="35,40,45,50,55,60",
+                   help="auditok energy thresholds to try (its dB scale)")
+    e.add_argument("--limit", type=cliargs.positive_int, help="only the first N streams")
+    e.add_argument("--json", help="also write the results as JSON here")
+    e.add_argument("--tune", action="store_true",
+                   help="instead: grid-search the segment config on these (validation) streams")
+    e.add_argument("--write", action="store_true",
+                   help="with --tune: save the best config into MODEL_DIR/config.json")
+    e.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_seg_options(e)
+    e.set_defaults(func=cmd_evaluate_segments)

@@ -1,0 +1,97 @@
+"""Data augmentation, in two places.
+
+On the waveform (before the front end, so the int8 features see what a microphone would
+give): another training clip mixed in underneath (bleed), a random level (peak normalised
+to a random dBFS), a parametric EQ (another drum, room or microphone colours the spectrum),
+coloured background noise at a random SNR, and a time shift (silence before the onset, so
+the hit lands anywhere in a window). These run once per training clip and variant, seeded by
+(seed, clip, variant) so results never depend on the order clips are processed, and the
+front end's output is cached: `variants` augmented copies of each training clip plus the
+clean one. Built on audiomentations.
+
+On the spectrogram (every epoch, numpy, seeded): SpecAugment time and frequency masks
+(filled with the window's minimum, i.e. the front end's quietest code) and mixup between
+windows of the batch (labels mixed with the same weight).
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import numpy as np
+
+from .config import AugmentConfig
+
+
+def _seed_all(*parts) -> np.random.Generator:
+    h = int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
+    # audiomentations draws from the global `random` and `np.random` generators
+    random.seed(h)
+    np.random.seed(h % (2 ** 32))
+    return np.random.default_rng(h)
+
+
+def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed: int,
+                     clip, variant: int, background: np.ndarray | None = None) -> np.ndarray:
+    """One augmented copy of an int16 clip (deterministic in seed, clip, variant). With
+    `background` (another training clip), that clip is mixed in underneath, its peak
+    background_db below the clip's: the bleed of other instruments a real recording has."""
+    from audiomentations import AddColorNoise, Compose, SevenBandParametricEQ
+
+    rng = _seed_all("wave", seed, clip, variant)
+    x = pcm.astype(np.float32) / 32768.0
+    if background is not None and len(background) and np.any(background) and np.any(x):
+        b = background.astype(np.float32) / 32768.0
+        start = int(rng.integers(0, max(1, len(x))))       # the other hit comes at any time
+        b = np.concatenate([np.zeros(start, np.float32), b])[:max(len(x), len(b))]
+        x = np.pad(x, (0, max(0, len(b) - len(x))))[:len(b)] if len(b) > len(x) else x
+        b = np.pad(b, (0, len(x) - len(b)))
+        g = 10.0 ** (rng.uniform(*cfg.background_db) / 20.0) * np.max(np.abs(x)) / np.max(np.abs(b))
+        x = x + g * b
+    if rng.random() < cfg.shift_p:
+        pad = int(rng.uniform(*cfg.shift_ms) * sample_rate / 1000)
+        x = np.concatenate([np.zeros(pad, dtype=np.float32), x])
+    chain = Compose([
+        SevenBandParametricEQ(min_gain_db=-9.0, max_gain_db=9.0, p=cfg.eq_p),
+        AddColorNoise(min_snr_db=cfg.noise_snr_db[0], max_snr_db=cfg.noise_snr_db[1],
+                      p=cfg.noise_p),
+    ])
+    y = chain(samples=x, sample_rate=sample_rate)
+    # Level: a random peak level, whatever the clip's own. Drum kits are recorded with
+    # kicks and snares near full scale and hi-hats and cymbals 10 dB lower; without this,
+    # the model learns loudness as a class cue and calls a loud hi-hat a snare.
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak > 0:
+        y = y * (10.0 ** (rng.uniform(*cfg.peak_dbfs) / 20.0) / peak)
+    return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def spec_augment(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Time and frequency masks on a batch of windows (n, frames, mels), in place on a copy."""
+    x = x.copy()
+    n, t, f = x.shape[:3]
+    floor = x.reshape(n, -1).min(axis=1)
+    for i in range(n):
+        for _ in range(cfg.time_masks):
+            w = int(rng.integers(0, cfg.time_mask_frames + 1))
+            if w:
+                a = int(rng.integers(0, t - w + 1))
+                x[i, a:a + w] = floor[i]
+        for _ in range(cfg.freq_masks):
+            w = int(rng.integers(0, cfg.freq_mask_bins + 1))
+            if w:
+                a = int(rng.integers(0, f - w + 1))
+                x[i, :, a:a + w] = floor[i]
+    return x
+
+
+def mixup(x: np.ndarray, y: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator):
+    """Mix a share mixup_p of the batch with a shuffled partner (features and one-hot labels)."""
+    if cfg.mixup_alpha <= 0 or cfg.mixup_p <= 0:
+        return x, y
+    n = len(x)
+    lam = rng.beta(cfg.mixup_alpha, cfg.mixup_alpha, size=n).astype(np.float32)
+    lam = np.maximum(lam, 1 - lam)               # the first sample dominates
+    lam = np.where(rng.random(n) < cfg.mixup_p, lam, 1.0).astype(np.float32)
+    perm = rng.permutation(n)
+    lx = lam.reshape((n,) + (1,) * (x.ndim - 1))
+    return lx * x + (1 - lx) * x[perm], lam[:, None] * y + (1 - lam[:, None]) * y[perm]

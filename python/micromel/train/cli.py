@@ -1,0 +1,137 @@
+"""Commands `micromel train` and `micromel evaluate`. TensorFlow loads only when a handler
+trains or converts (the modules import it lazily), so `micromel --help` stays fast."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+import numpy as np
+
+from .. import cliargs
+from ..clip.rules import WindowConfig
+from ..errors import MicromelError
+from ..modeldir import ModelDir
+from . import run as train_run
+from .config import MEMBER_SEED_STEP, AugmentConfig, TrainConfig
+from .evaluate import evaluate_model, format_metrics
+from .models import ARCHS, member_archs
+
+
+def _seeds(text: str) -> list[int]:
+    if not text:
+        return []
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise MicromelError(f"--spread-seeds {text!r}: expected comma-separated integers, e.g. 1,2,3") from None
+
+
+def cmd_train(args) -> int:
+    d = TrainConfig()
+    w = WindowConfig(frames=args.window_frames or d.window.frames,
+                     hop_frames=args.hop_frames or d.window.hop_frames,
+                     silence_rms_dbfs=d.window.silence_rms_dbfs if args.silence_dbfs is None
+                     else args.silence_dbfs)
+    member_archs(args.arch)         # one-line error for an unknown name
+    if w.frames < 8 or w.hop_frames < 1:
+        raise MicromelError("--window-frames must be at least 8 and --hop-frames at least 1")
+    aug = d.augment if args.variants is None else AugmentConfig(variants=args.variants)
+    frontend = dict(d.frontend)
+    for item in args.frontend or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise MicromelError(f"--frontend {item!r}: expected KEY=VALUE, e.g. mel_htk=false")
+        if key.strip() == "window_frames":
+            raise MicromelError("--frontend window_frames: use --window-frames")
+        try:
+            frontend[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            frontend[key.strip()] = value          # a plain string such as hamming
+    cfg = TrainConfig(arch=args.arch, frontend=frontend, epochs=args.epochs or d.epochs,
+                      seed=args.seed, window=w, augment=aug, forest=not args.no_forest,
+                      patience=args.patience or d.patience)
+    cfg.frontend_config()                          # one-line error for a bad key or value
+    command = "micromel " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None \
+        else args.command_line
+    m = train_run.run(args.data, args.out, cfg, spread_seeds=_seeds(args.spread_seeds),
+                      command=command, quiet=args.quiet)
+    if m.get("test_int8"):
+        print(f"test split, int8 CNN ({args.out}/model.tflite):")
+        print(format_metrics(m["test_int8"], m["labels"]))
+        tf = m["test_float"]
+        print(f"float CNN: accuracy {100 * tf['accuracy']:.1f}%  macro-F1 {100 * tf['macro_f1']:.1f}%")
+        if m.get("forest_test"):
+            ft = m["forest_test"]
+            print(f"forest:    accuracy {100 * ft['accuracy']:.1f}%  macro-F1 {100 * ft['macro_f1']:.1f}%")
+        if len(m["seeds"]) > 1:
+            a = np.array([s["test_int8"]["accuracy"] for s in m["seeds"]])
+            print(f"int8 accuracy over seeds {[s['seed'] for s in m['seeds']]}: "
+                  f"mean {100 * a.mean():.1f}% sd {100 * a.std(ddof=1):.1f}")
+    else:
+        print("no test split: nothing evaluated (give a split column with 'test' rows)")
+    print(f"wrote {args.out}/ (model.tflite, config.json, card.md) in "
+          f"{m['timing']['total_seconds']} s")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    model = ModelDir.open(args.model_dir)
+    m, split = evaluate_model(model, args.data, split=args.split, impl=args.impl, quiet=args.quiet)
+    if args.json:
+        print(json.dumps(m, indent=2))
+    else:
+        print(f"{args.model_dir} ({args.impl}) on {args.data} [{split}]")
+        print(format_metrics(m, list(model.labels)))
+    return 0
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", help="train, quantize (int8) and evaluate a model")
+    t.add_argument("data", help="dataset folder (one sub-folder per class, or with manifest.csv) "
+                                "or a CSV/TSV manifest path,label[,split]")
+    t.add_argument("--out", required=True, help="model folder to write, e.g. models/NAME")
+    t.add_argument("--arch", default=TrainConfig.arch,
+                   help="network: %s; several joined by '+' (e.g. dscnn-m4+dscnn-m0) are trained "
+                        "with seeds seed, seed+%d, ... and shipped as one model whose class "
+                        "logits are summed (default %s)"
+                        % (", ".join(sorted(ARCHS)), MEMBER_SEED_STEP, TrainConfig.arch))
+    t.add_argument("--epochs", type=cliargs.positive_int, default=None,
+                   help="maximum epochs (early stopping on val); default %d" % TrainConfig.epochs)
+    t.add_argument("--seed", type=int, default=0, help="random seed of everything training draws "
+                                                       "(default 0)")
+    t.add_argument("--spread-seeds", default="",
+                   help="also train these seeds (e.g. 1,2,3) and report mean and spread in the card")
+    t.add_argument("--frontend", action="append", metavar="KEY=VALUE",
+                   help="front-end setting (repeatable), e.g. mel_htk=false or n_mels=32; "
+                        "default: the front end's defaults with %s"
+                        % ", ".join(f"{k}={v}" for k, v in TrainConfig().frontend.items()))
+    t.add_argument("--window-frames", type=cliargs.positive_int, default=None,
+                   help="front-end frames per model window (default %d)" % TrainConfig().window.frames)
+    t.add_argument("--hop-frames", type=cliargs.positive_int, default=None,
+                   help="frames between windows of a clip (default %d)" % TrainConfig().window.hop_frames)
+    t.add_argument("--silence-dbfs", type=float, default=None,
+                   help="windows quieter than this RMS are skipped (default %g dBFS)"
+                        % TrainConfig().window.silence_rms_dbfs)
+    t.add_argument("--variants", type=int, default=None,
+                   help="waveform-augmented copies of each training clip (default %d)"
+                        % AugmentConfig().variants)
+    t.add_argument("--patience", type=cliargs.positive_int, default=None,
+                   help="early-stopping patience in epochs (default %d)" % TrainConfig.patience)
+    t.add_argument("--no-forest", action="store_true", help="skip the random forest")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="clip-level accuracy of a model folder on a dataset split")
+    e.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (models/NAME)")
+    e.add_argument("data", metavar="DATA", help="dataset folder (a folder per class) or manifest")
+    e.add_argument("--split", choices=["train", "val", "test", "all"],
+                   help="which clips (default: test if the dataset names splits, else all)")
+    e.add_argument("--impl", default="int8", choices=["int8", "float"],
+                   help="the int8 model the device runs (default) or its float twin")
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.set_defaults(func=cmd_evaluate)
+

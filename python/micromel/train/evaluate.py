@@ -1,0 +1,142 @@
+"""Clip-level evaluation of a model on a dataset split, and `micromel evaluate`.
+
+A clip is classified from its windows (micromel.windows): padded, cut at the configured hop,
+silent windows dropped by the integer RMS gate, then
+- int8: the integer soft vote over the int8 scores (exactly what the firmware computes),
+- float: the mean of the softmax probabilities, argmax (lowest index wins ties),
+- forest: the sum of the trees' votes, argmax (lowest index wins ties).
+A clip whose windows are all silent is predicted as "silence" (a wrong answer, shown as its
+own column in the confusion matrix).
+
+Reported: accuracy, macro-F1 over the dataset's classes, per-class precision/recall/F1 and
+the confusion matrix (rows = true class, columns = predicted).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..clip import rules as win
+from ..data.datasets import load_dataset
+from ..errors import MicromelError
+from . import quantize
+from .features import eval_windows, extract, framing
+from .forest import clip_vote, window_stats
+
+SILENCE_LABEL = "(silence)"
+
+
+def clip_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict:
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    n = len(labels)
+    classes = list(range(n))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
+    cols = labels + ([SILENCE_LABEL] if np.any(y_pred < 0) else [])
+    conf = np.zeros((n, len(cols)), dtype=int)
+    for t, q in zip(y_true, y_pred):
+        conf[t, q if q >= 0 else n] += 1
+    return {
+        "clips": int(len(y_true)),
+        "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else 0.0,
+        "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+        "per_class": {labels[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                                  "support": int(s[i])} for i in range(n)},
+        "confusion": conf.tolist(),
+        "confusion_labels": cols,
+        "silent_clips": int(np.sum(y_pred < 0)),
+    }
+
+
+def predict_float(model, x: np.ndarray) -> np.ndarray:
+    """Softmax probabilities of int8 windows (n, F, M) through a Keras model or float .tflite."""
+    xf = np.asarray(x, dtype=np.float32)[..., None]
+    if isinstance(model, (bytes, bytearray)):
+        return quantize.run_tflite(model, xf)
+    if len(xf) == 0:
+        return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
+    return model.predict(xf, batch_size=512, verbose=0)
+
+
+def evaluate_float(model, cf, w, fr, labels) -> dict:
+    x, ns, own = eval_windows(cf, w, fr)
+    probs = predict_float(model, x[ns])
+    n = len(cf)
+    pred = np.full(n, -1, dtype=np.int64)
+    owners = own[ns]
+    for i in range(n):
+        sel = owners == i
+        if np.any(sel):
+            pred[i] = int(np.argmax(probs[sel].mean(axis=0)))
+    return clip_metrics(cf.label, pred, labels)
+
+
+def int8_clip_predictions(flat: bytes, cf, w, fr) -> np.ndarray:
+    x, ns, own = eval_windows(cf, w, fr)
+    scores = np.zeros((len(x), 0), dtype=np.int8)
+    if np.any(ns):
+        s = quantize.run_int8(flat, x[ns])
+        scores = np.zeros((len(x), s.shape[1]), dtype=np.int8)
+        scores[ns] = s
+    pred = np.full(len(cf), -1, dtype=np.int64)
+    for i in range(len(cf)):
+        sel = own == i
+        if scores.shape[1]:
+            pred[i], _ = win.soft_vote(scores[sel], ns[sel])
+    return pred
+
+
+def evaluate_int8(flat: bytes, cf, w, fr, labels) -> dict:
+    return clip_metrics(cf.label, int8_clip_predictions(flat, cf, w, fr), labels)
+
+
+def evaluate_forest(forest, cf, w, fr, labels) -> dict:
+    x, ns, own = eval_windows(cf, w, fr)
+    votes = np.zeros((len(x), len(labels)), dtype=np.int32)
+    if np.any(ns):
+        votes[ns] = forest.predict_votes(window_stats(x[ns]))
+    pred = np.array([clip_vote(votes[own == i], ns[own == i]) for i in range(len(cf))], dtype=np.int64)
+    return clip_metrics(cf.label, pred, labels)
+
+
+def evaluate_model(model, data: str | Path, split: str | None = None, impl: str = "int8",
+                   quiet: bool = False) -> tuple[dict, str]:
+    """`micromel evaluate`: clip-level metrics of a ModelDir on a dataset split. With no
+    split given: "test" where the dataset names splits, else every clip (a plain folder of
+    the user's recordings). Returns (metrics, the split used)."""
+    labels = list(model.labels)
+    ds = load_dataset(data, labels=labels)
+    split = split or ds.default_split
+    items = ds.split(split) if split != "all" else ds.items
+    if not items:
+        raise MicromelError(f"{ds.source}: no files in the '{split}' split "
+                            "(use --split train|val|test|all)")
+    w, fr = model.window, framing(model.frontend)
+    cf = extract(items, labels, model.frontend, w, None, 0, f"eval-{split}", quiet=quiet)
+    if impl == "int8":
+        flat = model.tflite_bytes
+        quantize.check_int8_contract(flat)
+        return evaluate_int8(flat, cf, w, fr, labels), split
+    if impl == "float":
+        return evaluate_float(model.float_tflite_bytes(), cf, w, fr, labels), split
+    raise MicromelError(f"--impl {impl}: choose float or int8")
+
+
+def format_metrics(m: dict, labels: list[str]) -> str:
+    lines = [f"clips {m['clips']}   accuracy {100 * m['accuracy']:.1f}%   "
+             f"macro-F1 {100 * m['macro_f1']:.1f}%"
+             + (f"   all-silent clips {m['silent_clips']}" if m["silent_clips"] else "")]
+    lines.append(f"{'class':<12}{'prec':>7}{'recall':>8}{'F1':>7}{'clips':>7}")
+    for lab in labels:
+        c = m["per_class"][lab]
+        lines.append(f"{lab:<12}{100 * c['precision']:>6.1f}%{100 * c['recall']:>7.1f}%"
+                     f"{100 * c['f1']:>6.1f}%{c['support']:>7}")
+    cols = m["confusion_labels"]
+    lines.append("confusion (rows true, columns predicted):")
+    lines.append(" " * 12 + "".join(f"{c[:7]:>8}" for c in cols))
+    for lab, row in zip(labels, m["confusion"]):
+        lines.append(f"{lab:<12}" + "".join(f"{v:>8}" for v in row))
+    return "\n".join(lines)

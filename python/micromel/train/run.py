@@ -1,0 +1,204 @@
+"""`micromel train`: a folder of labelled audio -> models/NAME/ (int8 .tflite, config, card).
+
+Pipeline:
+1. Features (features.py): every clip through the front-end twin after padding, training
+   clips also as `augment.variants` waveform-augmented copies; cached.
+2. CNN (fit.py, models.py): class-balanced windows on the evaluation grid per epoch,
+   SpecAugment and mixup, early stopping on the validation split, the average of the last
+   epochs' weights. When `arch` names several networks ("dscnn-m4+dscnn-m4", the default)
+   each is trained so, with its own seed, and models.ensemble joins them into one model
+   (summed logits, one softmax).
+3. int8 conversion (quantize.py) with the int8-input contract verified.
+4. Forest (forest.py) on the same windows, exported as forest.h with emlearn.
+5. Evaluation of float and int8 CNN and forest on the test split (evaluate.py: clip level,
+   soft vote over non-silent windows), model card and confusion matrix (card.py), all
+   written through micromel.modeldir.ModelDir.
+
+Reproducible: python, numpy and TensorFlow seeds plus TF op determinism; every random draw
+comes from generators seeded by (seed, purpose).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..data.datasets import Dataset, load_dataset, require_classes
+from ..errors import MicromelError
+from ..modeldir import ModelDir
+from ..paths import REPO
+from . import card, evaluate, forest as forest_mod, models, quantize
+from .config import TrainConfig
+from .features import ClipFeatures, eval_windows, extract, framing
+from .fit import fit_cnn, quiet_tf
+
+
+def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
+    ds = load_dataset(data)
+    require_classes(ds, "train")
+    if len(ds.labels) < 2:
+        raise MicromelError(f"{ds.source}: needs at least two classes, found {ds.labels}")
+    fr = framing(fcfg)
+    train_cf = extract(ds.split("train"), ds.labels, fcfg, cfg.window, cfg.augment, cfg.seed,
+                       "train", quiet=quiet)
+    val_items = ds.split("val")
+    val_cf = extract(val_items, ds.labels, fcfg, cfg.window, None, 0, "val", quiet=quiet) \
+        if val_items else None
+    test_items = ds.split("test")
+    test_cf = extract(test_items, ds.labels, fcfg, cfg.window, None, 0, "test", quiet=quiet) \
+        if test_items else None
+    return ds, fr, train_cf, val_cf, test_cf
+
+
+def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig,
+              quiet: bool = False):
+    """Train one seed (each network `cfg.arch` names, combined into one model): returns a
+    dict with the keras model, int8 flatbuffer and metrics."""
+    t0 = time.time()
+    watch = None      # development only: a split to watch, never used to select
+    if os.environ.get("MICROMEL_WATCH_TEST") and test_cf is not None:
+        watch = lambda m: evaluate.evaluate_float(  # noqa: E731
+            m, test_cf, cfg.window, fr, ds.labels)["accuracy"]
+    nets, histories, best_epochs = [], [], []
+    archs = models.member_archs(cfg.arch)
+    for k, seed in enumerate(cfg.member_seeds()):
+        mcfg = replace(cfg, seed=seed, arch=archs[k])
+        cf = train_cf if k == 0 else extract(ds.split("train"), ds.labels, fcfg, mcfg.window,
+                                             mcfg.augment, seed, "train", quiet=quiet)
+        net, history, best_epoch = fit_cnn(cf, val_cf, len(ds.labels), mcfg, fr, quiet=quiet,
+                                           watch=watch)
+        nets.append(net)
+        histories.append(history)
+        best_epochs.append(best_epoch)
+    model = models.ensemble(cfg.arch, nets)
+    t_fit = time.time() - t0
+    # representative set: training windows at the configured hop (clean and augmented)
+    rx, rns, _ = eval_windows(train_cf, cfg.window, fr)
+    flat = quantize.to_int8(model, rx[rns].astype(np.float32)[..., None], seed=cfg.seed)
+    res = {"model": model, "flat": flat, "histories": histories, "best_epochs": best_epochs,
+           "epochs_run": [len(h) for h in histories], "fit_seconds": t_fit}
+    if test_cf is not None:
+        res["test_float"] = evaluate.evaluate_float(model, test_cf, cfg.window, fr, ds.labels)
+        res["test_int8"] = evaluate.evaluate_int8(flat, test_cf, cfg.window, fr, ds.labels)
+    if val_cf is not None:
+        res["val_int8"] = evaluate.evaluate_int8(flat, val_cf, cfg.window, fr, ds.labels)
+    return res
+
+
+def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), command: str = "",
+        quiet: bool = False, name: str | None = None) -> dict:
+    """`micromel train`: train, quantize, evaluate, write models/NAME/. Returns metrics."""
+    quiet_tf()
+    t_start = time.time()
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise MicromelError(f"--out {out}: is a file; give a folder for the model")
+    fcfg = cfg.frontend_config()
+    ds, fr, train_cf, val_cf, test_cf = prepare_data(data, fcfg, cfg, quiet=quiet)
+    t_feat = time.time() - t_start
+    main = train_one(ds, fr, fcfg, train_cf, val_cf, test_cf, cfg, quiet=quiet)
+
+    seeds = []
+    for s in spread_seeds:
+        c2 = replace(cfg, seed=int(s))
+        tr2 = extract(ds.split("train"), ds.labels, fcfg, c2.window, c2.augment, c2.seed, "train",
+                      quiet=quiet)
+        r = train_one(ds, fr, fcfg, tr2, val_cf, test_cf, c2, quiet=quiet)
+        seeds.append({"seed": int(s), "test_float": _short(r.get("test_float")),
+                      "test_int8": _short(r.get("test_int8")), "best_epoch": r["best_epochs"],
+                      "epochs_run": r["epochs_run"], "member_seeds": c2.member_seeds()})
+
+    forest_res = None
+    if cfg.forest:
+        tx, tns, town = eval_windows(train_cf, cfg.window, fr)
+        f = forest_mod.fit(tx[tns], train_cf.label[town[tns]], len(ds.labels), cfg.seed)
+        forest_res = {"forest": f}
+        if test_cf is not None:
+            forest_res["test"] = evaluate.evaluate_forest(f, test_cf, cfg.window, fr, ds.labels)
+
+    stats = quantize.model_stats(main["flat"])
+    model = ModelDir(out, name or out.name, tuple(ds.labels), fcfg, cfg.window,
+                     train=cfg.to_record(),
+                     dataset={"source": _repo_relative(ds.source), "digest": ds.digest()},
+                     forest="forest.h" if forest_res else None)
+    metrics = {
+        "labels": list(ds.labels),
+        "counts": ds.counts(),
+        "windows": {s: _window_counts(c, cfg.window, fr) for s, c in
+                    (("train", train_cf), ("val", val_cf), ("test", test_cf)) if c is not None},
+        "best_epoch": main["best_epochs"],
+        "epochs_run": main["epochs_run"],
+        "history": main["histories"],
+        "test_float": main.get("test_float"),
+        "test_int8": main.get("test_int8"),
+        "val_int8": _short(main.get("val_int8")),
+        "forest_test": forest_res.get("test") if forest_res else None,
+        "seeds": [{"seed": cfg.seed, "test_float": _short(main.get("test_float")),
+                   "test_int8": _short(main.get("test_int8")), "best_epoch": main["best_epochs"],
+                   "epochs_run": main["epochs_run"], "member_seeds": cfg.member_seeds()}]
+        + seeds,
+        "model": {k: v for k, v in stats.items() if k != "ops"},
+        "ops": stats["ops"],
+        "float_params": int(main["model"].count_params()),
+        "timing": {"features_seconds": round(t_feat, 1), "fit_seconds": round(main["fit_seconds"], 1),
+                   "total_seconds": round(time.time() - t_start, 1), "cpus": os.cpu_count()},
+        "command": command,
+    }
+    model.save()
+    model.write_output("model.tflite", main["flat"])
+    model.write_output("model_float.tflite", _float_tflite(main["model"]))
+    if forest_res:
+        model.write_output("forest.h", forest_res["forest"].c_header("mm_forest", ds.labels))
+    if main.get("test_int8"):
+        model.write_output("confusion.png", card.confusion_png(
+            main["test_int8"]["confusion"], main["test_int8"]["confusion_labels"],
+            f"{model.name}: int8 CNN on the test split"))
+    metrics["timing"]["total_seconds"] = round(time.time() - t_start, 1)
+    model.write_output("metrics.json", json.dumps(metrics, indent=2) + "\n")
+    model.write_output("card.md", card.render(model, metrics, card.notes_for(ds.root)))
+    return metrics
+
+
+def _repo_relative(path) -> str:
+    """A dataset path as committed files should hold it: relative to the checkout."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def _short(m: dict | None) -> dict | None:
+    if not m:
+        return None
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
+
+
+def _window_counts(cf: ClipFeatures, w, fr) -> dict:
+    _, ns, _ = eval_windows(cf, w, fr)
+    return {"windows": int(len(ns)), "nonsilent": int(ns.sum()), "entries": len(cf)}
+
+
+def _float_tflite(model) -> bytes:
+    import keras                # lazy: TensorFlow
+    import tensorflow as tf
+
+    fixed = keras.models.clone_model(model, input_tensors=keras.Input(
+        shape=model.input_shape[1:], batch_size=1, name="features"))
+    fixed.set_weights(model.get_weights())
+    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return conv.convert()
+
+
+def train_model(data: str | Path, out: str | Path, quiet: bool = False, **overrides) -> dict:
+    """Train with the defaults of `micromel train` (what the demo calls); keyword arguments
+    override TrainConfig fields."""
+    cfg = TrainConfig(**overrides)
+    cmd = f"micromel train {data} --out {out} --arch {cfg.arch} --epochs {cfg.epochs} --seed {cfg.seed}"
+    return run(data, out, cfg, command=cmd, quiet=quiet)

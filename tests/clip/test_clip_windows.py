@@ -1,0 +1,82 @@
+"""firmware/lib/mm_clip (host build) == python/micromel/windows.py: windows,
+silence gate and soft vote, on random clips with small custom constants."""
+import ctypes
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from micromel import codegen
+from micromel.boards import firmware
+from micromel.clip import rules as win
+
+W = win.WindowConfig(frames=5, hop_frames=2, silence_rms_dbfs=-30.0)
+FR = win.Framing(hop_samples=4, frame_samples=8)
+N_MELS, N_CLASSES = 3, 4
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    gen = tmp_path_factory.mktemp("gen")
+    codegen.write_build_headers(gen)
+    consts = {
+        "MM_CLIP_FRAMES": W.frames, "MM_CLIP_HOP_FRAMES": W.hop_frames, "MM_CLIP_N_MELS": N_MELS,
+        "MM_CLIP_BLOCK": FR.hop_samples, "MM_CLIP_FRAME_BLOCKS": 2,
+        "MM_CLIP_WINDOW_BLOCKS": W.frames - 1 + 2,
+        "MM_CLIP_WINDOW_SAMPLES": win.window_samples(W, FR),
+        "MM_CLIP_GATE_THRESHOLD": win.gate_threshold(W, FR), "MM_CLIP_N_CLASSES": N_CLASSES,
+    }
+    text = "#ifndef MM_CLIP_CONFIG_H\n#define MM_CLIP_CONFIG_H\n" + "".join(
+        f"#define {k} {v}{'ll' if 'THRESHOLD' in k else 'u'}\n" for k, v in consts.items()) + "#endif\n"
+    (gen / "mm_clip_config.h").write_text(text)
+    return ctypes.CDLL(str(firmware.build("native", gen_dir=gen)))
+
+
+def run_c(lib, pcm, frames, scores):
+    n_max = 64
+    idx = np.zeros(n_max, np.int32)
+    silent = np.zeros(n_max, np.uint8)
+    energy = np.zeros(n_max, np.int64)
+    copy = np.zeros((n_max, W.frames, N_MELS), np.int8)
+    acc = np.zeros(N_CLASSES, np.int32)
+    vote = np.zeros(1, np.int32)
+    p = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
+    lib.mm_host_clip_run.restype = ctypes.c_size_t
+    n = lib.mm_host_clip_run(p(pcm), ctypes.c_size_t(len(pcm)), p(frames), ctypes.c_size_t(len(frames)),
+                             p(scores), p(idx), p(silent), p(energy), p(copy), p(acc), p(vote))
+    return idx[:n], silent[:n].astype(bool), energy[:n], copy[:n], acc, int(vote[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 120), st.integers(0, 2**32 - 1), st.sampled_from([0, 30, 3000, 32767]))
+def test_c_windows_gate_vote_match_python(lib, n_samples, seed, amp):
+    rng = np.random.default_rng(seed)
+    pcm = rng.integers(-amp, amp + 1, n_samples).astype(np.int16) if amp else np.zeros(n_samples, np.int16)
+    # quiet stretches make the gate decide both ways within one clip
+    if n_samples > 20 and seed % 2:
+        pcm[: n_samples // 2] //= 1000
+    pcm = win.pad_clip(pcm, W, FR)
+    n_frames = FR.n_frames(len(pcm))
+    frames = rng.integers(-128, 128, (n_frames, N_MELS)).astype(np.int8)
+    n_win = win.n_windows(n_frames, W)
+    scores = rng.integers(-128, 128, (max(n_win, 1), N_CLASSES)).astype(np.int8)
+
+    idx, silent, energy, copy, acc, vote = run_c(lib, pcm, frames, scores)
+
+    assert list(idx) == list(range(n_win))
+    assert list(energy) == win.window_energies(pcm, n_win, W, FR)
+    assert list(~silent) == list(win.nonsilent_mask(pcm, n_win, W, FR))
+    assert np.array_equal(copy, win.cut_windows(frames, W))
+    py_vote, py_acc = win.soft_vote(scores[:n_win], ~silent) if n_win else (win.SILENCE, np.zeros(N_CLASSES))
+    assert vote == py_vote
+    assert np.array_equal(acc, py_acc)
+
+
+def test_full_scale_square_energy_no_overflow(lib):
+    pcm = np.tile(np.array([32767, -32768], np.int16), 40)
+    idx, silent, energy, *_ = run_c(lib, pcm, np.zeros((FR.n_frames(len(pcm)), N_MELS), np.int8),
+                                    np.zeros((64, N_CLASSES), np.int8))
+    n = win.n_windows(FR.n_frames(len(pcm)), W)
+    assert list(energy) == win.window_energies(pcm, n, W, FR)
+    assert not silent.any()

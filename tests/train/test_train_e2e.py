@@ -1,0 +1,210 @@
+"""A tiny end-to-end run on real drums (a few clips, a few epochs): train, int8 quantize,
+evaluate, model folder contract. Not a quality test: full training is not run in tests."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from micromel.clip import rules as win
+from micromel.errors import MicromelError
+
+CLASSES = ("kick", "hihat", "cymbal")
+PER_SPLIT = {"train": 6, "val": 2, "test": 3}
+
+
+@pytest.fixture(scope="module")
+def tiny_manifest(tmp_path_factory) -> Path:
+    from micromel.data.drums import build_drums
+    from micromel.data.debpkg import data_root
+
+    drums = build_drums(data_root() / "drums", quiet=True).parent
+    rows = list(csv.DictReader(open(drums / "manifest.csv")))
+    out = tmp_path_factory.mktemp("tiny")
+    lines = ["path,label,split"]
+    for split, n in PER_SPLIT.items():
+        for lab in CLASSES:
+            pick = [r for r in rows if r["split"] == split and r["label"] == lab][:: 3][:n]
+            assert len(pick) == n
+            lines += [f"{drums / r['path']},{lab},{split}" for r in pick]
+    (out / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return out / "manifest.csv"
+
+
+def _cfg(seed=3):
+    from micromel.train.config import AugmentConfig
+    from micromel.train.config import TrainConfig
+
+    # two members: the shipped drums model is an ensemble, so the whole folder contract is
+    # tested on one
+    return TrainConfig(arch="dscnn-m0+dscnn-m0", epochs=3, seed=seed, epoch_windows=256, patience=10,
+                       window=win.WindowConfig(frames=32, hop_frames=16, silence_rms_dbfs=-65.0),
+                       augment=AugmentConfig(variants=1))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_manifest, tmp_path_factory):
+    from micromel.train import run as train
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MICROMEL_CACHE", str(tmp_path_factory.mktemp("cache")))
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    metrics = train.run(tiny_manifest, out, _cfg(), spread_seeds=[4], command="pytest", quiet=True)
+    yield out, metrics
+    mp.undo()
+
+
+def test_model_folder_contract(trained):
+    out, metrics = trained
+    for name in ("model.tflite", "model_float.tflite", "config.json", "card.md", "metrics.json",
+                 "confusion.png", "forest.h"):
+        assert (out / name).is_file(), name
+    from micromel.modeldir import ModelDir
+    from micromel.train.config import TrainConfig
+
+    cfg = json.loads((out / "config.json").read_text())
+    model = ModelDir.open(out)
+    assert list(model.labels) == sorted(CLASSES) == cfg["labels"]
+    assert cfg["window"] == {"frames": 32, "hop_frames": 16, "silence_rms_dbfs": -65.0}
+    assert "window_frames" not in cfg["frontend"] and "input_shape" not in cfg  # stored once
+    assert model.input_shape == (32, model.frontend.n_mels, 1)
+    assert model.frontend.window_frames == 32
+    assert cfg["train"]["arch"] == "dscnn-m0+dscnn-m0" and cfg["train"]["seed"] == 3
+    assert model.name == "tiny"
+    fr = win.Framing(cfg["frontend"]["hop_length"], cfg["frontend"]["n_fft"])
+    assert model.gate_threshold == win.gate_threshold(win.WindowConfig.from_dict(cfg["window"]), fr)
+    card = (out / "card.md").read_text()
+    for needle in ("## Data and split", "macro-F1", "CNN int8", "random forest", "MACs",
+                   "Weight bytes", "Over training seeds", "## Reproduce", "pytest"):
+        assert needle in card, needle
+    assert len(metrics["seeds"]) == 2 and [s["seed"] for s in metrics["seeds"]] == [3, 4]
+    assert TrainConfig.of_model(model).member_seeds() == [3, 1003]
+    assert [s["member_seeds"] for s in metrics["seeds"]] == [[3, 1003], [4, 1004]]
+    assert len(metrics["epochs_run"]) == 2 and all(1 <= e <= 3 for e in metrics["epochs_run"])
+    assert "an ensemble of 2 networks" in card and "| 3, 1003 |" in card
+
+
+def test_ensemble_is_a_product_of_experts():
+    """models.ensemble: softmax of the summed logits == the members' probabilities
+    multiplied and renormalised; the int8 conversion keeps to engine ops (ADD joins them)."""
+    from micromel.train import models as models_cnn
+    from micromel.train import quantize
+
+    archs = ["dscnn-m0", "dscnn-m4", "dscnn-m0"]
+    nets = [models_cnn.build(a, (32, 40, 1), 4) for a in archs]
+    ens = models_cnn.ensemble("+".join(archs), nets)
+    x = np.random.default_rng(0).integers(-128, 128, (8, 32, 40, 1)).astype(np.float32)
+    logp = sum(np.log(n.predict(x, verbose=0).astype(np.float64)) for n in nets)
+    want = np.exp(logp - logp.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    assert np.allclose(ens.predict(x, verbose=0), want, atol=1e-5)
+    assert models_cnn.ensemble("dscnn-m0", nets[:1]) is nets[0]
+    with pytest.raises(MicromelError, match="--arch dscnn-m9"):
+        models_cnn.member_archs("dscnn-m4+dscnn-m9")
+    ops = quantize.op_names(quantize.to_int8(ens, x))
+    assert ops.count("ADD") == 2 and ops.count("SOFTMAX") == 1 and set(ops) <= quantize.SUPPORTED_OPS
+
+
+def test_int8_contract(trained):
+    from micromel.train import quantize
+
+    out, _ = trained
+    flat = (out / "model.tflite").read_bytes()
+    quantize.check_int8_contract(flat)
+    it = quantize.interpreter(flat)
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    assert i["dtype"] == np.int8 and o["dtype"] == np.int8
+    assert i["quantization"] == (1.0, 0)
+    assert list(i["shape"]) == [1, 32, 40, 1]
+    assert set(quantize.op_names(flat)) <= quantize.SUPPORTED_OPS
+    # the float model is refused by the same check (the check can fail)
+    with pytest.raises(MicromelError):
+        quantize.check_int8_contract((out / "model_float.tflite").read_bytes())
+
+
+def test_evaluate_reproduces_training_metrics(trained, tiny_manifest, capsys):
+    from micromel.cli import main
+    from micromel.modeldir import ModelDir
+    from micromel.train.evaluate import evaluate_model
+
+    out, metrics = trained
+    m8, split = evaluate_model(ModelDir.open(out), tiny_manifest, impl="int8", quiet=True)
+    assert split == "test"          # the manifest names splits: test by default
+    assert m8["confusion"] == metrics["test_int8"]["confusion"]
+    assert m8["clips"] == PER_SPLIT["test"] * len(CLASSES)
+    mf, _ = evaluate_model(ModelDir.open(out), tiny_manifest, split="test", impl="float", quiet=True)
+    assert mf["clips"] == m8["clips"]
+    # float from the float .tflite agrees with the Keras model at training time
+    assert abs(mf["accuracy"] - metrics["test_float"]["accuracy"]) < 1e-9
+    assert main(["evaluate", str(out), str(tiny_manifest), "--split", "val", "--quiet"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_evaluate_errors_are_one_line(trained, tiny_manifest, tmp_path, capsys):
+    from micromel.cli import main
+
+    out, _ = trained
+    assert main(["evaluate", str(tmp_path / "nope"), str(tiny_manifest), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("micromel: error:") and "\n" not in err and "nope" in err
+    bad = tmp_path / "m.csv"
+    bad.write_text(f"path,label,split\n{tiny_manifest.parent}/x.wav,snare,test\n")
+    assert main(["evaluate", str(out), str(bad), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'snare'" in err and "\n" not in err
+
+
+def test_soft_vote_in_evaluation_matches_windows_module(trained, tiny_manifest):
+    """int8 clip predictions = micromel.clip.rules applied to LiteRT scores by hand."""
+    from micromel.audio import load_audio
+    from micromel.data.datasets import load_dataset
+    from micromel.frontend import features
+    from micromel.modeldir import ModelDir
+    from micromel.train import features as train_features
+    from micromel.train import quantize
+    from micromel.train.evaluate import int8_clip_predictions
+
+    out, _ = trained
+    model = ModelDir.open(out)
+    fe, w, labels = model.frontend, model.window, list(model.labels)
+    fr = train_features.framing(fe)
+    flat = model.tflite_bytes
+    ds = load_dataset(tiny_manifest, labels=labels)
+    items = ds.split("test")
+    cf = train_features.extract(items, labels, fe, w, None, 0, "t", quiet=True)
+    pred = int8_clip_predictions(flat, cf, w, fr)
+    for k, (path, _, _) in enumerate(items):
+        wins, ns = win.clip_windows(load_audio(path, 16000), lambda p: features(p, fe), w, fr)
+        scores = quantize.run_int8(flat, wins)
+        assert win.soft_vote(scores, ns)[0] == pred[k]
+
+
+def test_forest_header_compiles(trained, tmp_path):
+    import emlearn
+
+    out, _ = trained
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        pytest.skip("no host C compiler")
+    src = tmp_path / "f.c"
+    src.write_text(f'#include "{out / "forest.h"}"\n'
+                   "int predict(const int16_t *x, int n) { return eml_trees_predict(&mm_forest, x, n); }\n")
+    r = subprocess.run([gcc, "-std=c99", "-fsyntax-only", "-Wall", f"-I{emlearn.includedir}", str(src)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_training_is_deterministic(trained, tiny_manifest, tmp_path, monkeypatch):
+    from micromel.train import run as train
+
+    out, _ = trained
+    cfg = _cfg()
+    cfg.forest = False
+    again = tmp_path / "tiny"
+    train.run(tiny_manifest, again, cfg, command="pytest", quiet=True)
+    assert (again / "model.tflite").read_bytes() == (out / "model.tflite").read_bytes()
