@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
-# micromel set-up for a fresh Debian/Ubuntu machine, no PlatformIO registry
-# needed. Idempotent: a second run checks and changes nothing.
-#   1. Debian packages: cross compiler, newlib, QEMU (sudo when not root)
-#   2. .venv with micromel and its Python dependencies
-#   3. PlatformIO offline: a core dir in .pio-core with a local tool-scons shim
+# micromel set-up of a development checkout on a fresh Debian/Ubuntu machine, no PlatformIO
+# registry needed. Idempotent: a second run checks and changes nothing.
+#   1. Debian packages: the tools `micromel doctor` checks (cross compilers, newlib and
+#      picolibc, QEMU, host gcc; python3 -m micromel.boards.toolchain --apt names the
+#      missing ones, before any venv exists), plus python3-venv (sudo when not root)
+#   2. .venv with micromel (editable) and its Python dependencies
+#   3. `micromel doctor`: the same checks, and PlatformIO set up to work offline (a core
+#      folder in the user cache with a local tool-scons)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 say() { printf '[setup] %s\n' "$*"; }
 
-# gcc-riscv64-unknown-elf + picolibc: the RISC-V boards (boards/catalogue.json);
-# qemu-system-misc: qemu-system-riscv32 for the emulated RISC-V core.
-APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc gcc make python3-venv)
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+PY="${PYTHON:-python3}"
+missing=($(PYTHONPATH="$ROOT/python" "$PY" -m micromel.boards.toolchain --apt))
+dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" \
+  || missing+=(python3-venv)
 if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   say "installing Debian packages: ${missing[*]}"
@@ -26,13 +25,12 @@ else
   say "Debian packages present"
 fi
 
-PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   "$PY" -m venv .venv
 fi
 # Reinstall only when the dependency list changed.
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
 have="$(cat .venv/.micromel-deps 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
   say "installing Python dependencies into .venv (a few minutes the first time)"
@@ -43,26 +41,5 @@ else
   say "Python dependencies present"
 fi
 
-# PlatformIO offline: its core package tool-scons is served by a local shim
-# around the scons installed in the venv (PlatformIO would download it).
-CORE="$ROOT/.pio-core"
-SHIM="$CORE/packages/tool-scons"
-if [ ! -f "$SHIM/.piopm" ]; then
-  say "installing the offline tool-scons shim in .pio-core"
-  mkdir -p "$SHIM"
-  cat > "$SHIM/scons.py" <<'PYEOF'
-# tool-scons shim: run the SCons installed in PlatformIO's Python environment.
-import sys
-import SCons.Script
-sys.exit(SCons.Script.main())
-PYEOF
-  echo '{"name": "tool-scons", "version": "4.41101.0", "description": "local shim around pip scons"}' > "$SHIM/package.json"
-  echo '{"type": "tool", "name": "tool-scons", "version": "4.41101.0", "spec": {"owner": "platformio", "id": null, "name": "tool-scons", "requirements": null, "uri": null}}' > "$SHIM/.piopm"
-fi
-export PLATFORMIO_CORE_DIR="$CORE"
-if [ ! -f "$CORE/.micromel-settings" ]; then
-  .venv/bin/pio settings set enable_telemetry No >/dev/null
-  .venv/bin/pio settings set check_platformio_interval 3650 >/dev/null
-  touch "$CORE/.micromel-settings"
-fi
+.venv/bin/micromel doctor
 say "ready: .venv/bin/micromel --help"

@@ -12,11 +12,14 @@ import sys
 
 import numpy as np
 
+from micromel.train import evaluate
+from micromel.train.config import TrainConfig
+from micromel.train.features import eval_windows
+from micromel.train.run import prepare_data, train_one
+
 
 def clip_probs(model, cf, w, fr):
-    from micromel import evaluate, train
-
-    x, ns, own = train.eval_windows(cf, w, fr)
+    x, ns, own = eval_windows(cf, w, fr)
     p = evaluate.predict_float(model, x[ns])
     owners = own[ns]
     out = np.zeros((len(cf), p.shape[1]))
@@ -28,16 +31,14 @@ def clip_probs(model, cf, w, fr):
 
 
 def main() -> int:
-    from micromel import evaluate, train
-
     data, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
     opts = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
     logp = []
     for seed in seeds:
-        cfg = train.TrainConfig(**{**opts, "seed": seed})
-        fcfg = train.frontend_config(window_frames=cfg.window.frames, **cfg.frontend)
-        ds, fr, tr, va, te = train.prepare_data(data, fcfg, cfg, quiet=True)
-        res = train.train_one(ds, fr, fcfg, tr, va, None, cfg, quiet=True)
+        cfg = TrainConfig(**{**opts, "seed": seed})
+        fcfg = cfg.frontend_config()
+        ds, fr, tr, va, te = prepare_data(data, fcfg, cfg, quiet=True)
+        res = train_one(ds, fr, fcfg, tr, va, None, cfg, quiet=True)
         probs = clip_probs(res["model"], te, cfg.window, fr)
         logp.append(np.log(probs + 1e-7))
         i8 = evaluate.evaluate_int8(res["flat"], te, cfg.window, fr, ds.labels)["accuracy"]

@@ -31,7 +31,7 @@ STAGES = (data_cli, train_cli, engine_cli, boards_cli, hil_cli, segment_cli, fro
 # `micromel --help` lists commands in the order a user meets them.
 WORKFLOW = ("dataset", "train", "evaluate", "export", "build", "boards", "flash", "verify",
             "classify", "segment", "evaluate-segments", "stream-check", "features", "bench",
-            "cores", "device", "demo")
+            "cores", "device", "demo", "init", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sound recognition on microcontrollers: train, export, build, run and verify "
                     "bit for bit over serial.")
     p.add_argument("--version", action="version", version=f"micromel {__version__}")
+    p.add_argument("--build-dir", metavar="DIR",
+                   help="where generated code, builds and reports go (default ./build; "
+                        "also $MICROMEL_BUILD_DIR)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, dest, metavar) in GROUPS.items():
         group = sub.add_parser(name, help=help_text)
@@ -59,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.build_dir:
+        # an environment variable: PlatformIO's builder scripts and emulators see it too
+        os.environ["MICROMEL_BUILD_DIR"] = str(os.path.abspath(args.build_dir))
     if not getattr(args, "func", None):
         # a command group without its action prints the group's actions, not everything
         (getattr(args, "group_parser", None) or parser).print_help()

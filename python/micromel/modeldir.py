@@ -40,6 +40,7 @@ from .errors import MicromelError
 from .fileio import write_bytes_atomic, write_text_atomic
 from .frontend.config import FrontendConfig
 from .jsonconfig import from_dict
+from .paths import MODELS_DIR, PACKAGE, in_checkout
 from .segment.config import SegmentConfig, derive
 from .train.config import TrainConfig
 
@@ -76,8 +77,11 @@ class ModelDir:
     @classmethod
     def open(cls, path) -> "ModelDir":
         """Read and check a model folder's config.json (not the .tflite: `tflite_bytes`
-        reads it when needed). Every problem is a one-line MicromelError."""
+        reads it when needed). A name that is no folder here but one of the example models
+        micromel ships (drums, speech) opens that. Every problem is a one-line MicromelError."""
         path = Path(path)
+        if not path.exists() and len(path.parts) == 1 and (MODELS_DIR / path / CONFIG).is_file():
+            path = MODELS_DIR / path
         if not path.is_dir():
             raise not_a_model(path, "no such folder")
         cfg_path = path / CONFIG
@@ -233,8 +237,14 @@ class ModelDir:
         doc["forest"] = self.forest
         return doc
 
+    def _writable(self) -> None:
+        if not in_checkout() and self.path.resolve().is_relative_to(PACKAGE):
+            raise MicromelError(f"{self.path}: an example model shipped with micromel is "
+                                "read-only; copy it into a project first (micromel init)")
+
     def save(self) -> "ModelDir":
         """Write config.json (through a temp file and a rename)."""
+        self._writable()
         self.path.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.path / CONFIG, json.dumps(self.to_config(), indent=2) + "\n")
         return self
@@ -243,6 +253,7 @@ class ModelDir:
         """Write one of the folder's other files (the models and training's outputs)."""
         if name not in (TFLITE, FLOAT_TFLITE) + OUTPUTS:
             raise ValueError(f"{name} is not a file of a model folder")
+        self._writable()
         path = self.path / name
         self.path.mkdir(parents=True, exist_ok=True)
         if isinstance(data, str):

@@ -2,17 +2,19 @@
 
     micromel boards [--json]
     micromel build MODEL_DIR|none --board NAME|all [--check] [--md FILE] [--json FILE]
+    micromel doctor [--json]
 """
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 from .. import codegen
 from ..fileio import write_text_atomic
 from ..modeldir import open_model
-from . import catalogue, sizes
+from . import catalogue, pio_core, sizes, toolchain
 
 
 def cmd_boards(args) -> int:
@@ -86,6 +88,31 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    results = toolchain.check()
+    core = pio_core.ensure_core()
+    if args.json:
+        print(json.dumps({"tools": [{"name": t.name, "present": ok, "needed_for": t.needed_for,
+                                     "debian_package": t.apt, "optional": t.optional}
+                                    for t, ok in results],
+                          "platformio_core": str(core), "platformio_offline": pio_core.shim_ok(core),
+                          "missing_debian_packages": toolchain.missing_apt(results)}, indent=2))
+    else:
+        width = max(len(t.name) for t, _ in results)
+        for t, ok in results:
+            state = "ok" if ok else ("missing (optional)" if t.optional else "MISSING")
+            print(f"{state:<19} {t.name:<{width}}  for {t.needed_for}")
+        print(f"{'ok' if pio_core.shim_ok(core) else 'MISSING':<19} {'PlatformIO offline':<{width}}  "
+              f"core folder {core} (local tool-scons, no registry)")
+    missing = [t for t, ok in results if not ok and not t.optional]
+    if missing:
+        print(f"micromel: missing: {', '.join(t.name for t in missing)}. On Debian/Ubuntu: "
+              f"{toolchain.install_hint(toolchain.missing_apt(results))}. Elsewhere: "
+              + "; ".join(f"{t.name}: {t.elsewhere}" for t in missing), file=sys.stderr)
+        return 1
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("boards", help="list the boards micromel builds for (boards/catalogue.json)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -106,3 +133,8 @@ def register(sub) -> None:
     b.add_argument("--md", metavar="FILE", help="also write the size table as Markdown")
     b.add_argument("--json", metavar="FILE", help="also write the sizes as JSON")
     b.set_defaults(func=cmd_build)
+
+    d = sub.add_parser("doctor", help="check the external tools micromel needs (cross compilers, "
+                                      "QEMU) and set up PlatformIO to work offline")
+    d.add_argument("--json", action="store_true", help="print JSON")
+    d.set_defaults(func=cmd_doctor)

@@ -9,26 +9,20 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MicromelError
-from ..paths import BOARDS_DIR, FIRMWARE_DIR, PIO_CORE_DIR, build_dir
+from ..paths import BOARDS_DIR, FIRMWARE_DIR, build_dir
+from . import pio_core
 
 OFFLINE_ENVS = ("emulate", "native")
 
 
 def pio_environ(extra: dict | None = None) -> dict:
-    env = dict(os.environ)
-    env["PLATFORMIO_CORE_DIR"] = str(PIO_CORE_DIR)
-    env["PLATFORMIO_SETTING_ENABLE_TELEMETRY"] = "No"
-    env["PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL"] = "3650"
-    env.pop("PLATFORMIO_BUILD_DIR", None)
-    env.update(extra or {})
-    return env
+    return pio_core.environ(extra)
 
 
 @contextmanager
@@ -71,7 +65,10 @@ def build(env_name: str = "emulate", gen_dir: Path | None = None, model_dir: Pat
     key_src = f"{env_name}|{gen_dir or ''}|{model_dir or ''}"
     key = hashlib.sha1(key_src.encode()).hexdigest()[:10]
     build_root = build_dir() / "pio" / key
-    extra = {"PLATFORMIO_BUILD_DIR": str(build_root)}
+    # PlatformIO's whole workspace (builds, library state) goes to the build folder: the
+    # firmware project itself may be read-only (inside an installed package)
+    extra = {"PLATFORMIO_BUILD_DIR": str(build_root),
+             "PLATFORMIO_WORKSPACE_DIR": str(build_root / "workspace")}
     if gen_dir:
         extra["MICROMEL_GEN_DIR"] = str(gen_dir)
     if model_dir:

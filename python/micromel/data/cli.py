@@ -7,6 +7,7 @@ from pathlib import Path
 from .. import cliargs
 from .datasets import SPLITS, load_dataset, summary_table
 from .drums import build_drums
+from .project import init_project
 from .speech import build_speech
 from .streams import build_streams
 
@@ -41,7 +42,23 @@ def cmd_dataset_streams(args) -> int:
     return 0
 
 
+def cmd_init(args) -> int:
+    made, kept = init_project(Path(args.folder), examples=not args.no_examples)
+    for item in made:
+        print(f"created {Path(args.folder) / item}")
+    for item in kept:
+        print(f"kept    {Path(args.folder) / item} (exists)")
+    return 0
+
+
 def register(sub) -> None:
+    i = sub.add_parser("init", help="create a project folder: data/, models/ (with the example "
+                                    "models), README")
+    i.add_argument("folder", nargs="?", default=".", help="the project folder (default: here)")
+    i.add_argument("--no-examples", action="store_true",
+                   help="do not copy the example models (drums, speech) into models/")
+    i.set_defaults(func=cmd_init)
+
     dsub = cliargs.group_actions(sub, "dataset")
     drums = dsub.add_parser("drums", help="the 5-class drums dataset from Debian's hydrogen packages")
     drums.add_argument("--out", default="data/drums", help="output folder (default data/drums)")

@@ -1,6 +1,6 @@
 """Real audio from Debian packages: `apt-get download` + `dpkg-deb -x`, no root.
 
-Packages are cached under data/debian/<package>/ (or $MICROMEL_DATA/debian):
+Packages are cached under the user's data cache, debian/<package>/ (micromel.paths):
 the .deb is kept until extraction succeeds, then deleted; a stamp file records
 the .deb's SHA-256 and size so a cached tree is known to come from an intact
 download. Extraction goes to a temp folder renamed into place, so an
@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path
 
 from ..errors import MicromelError
-from ..paths import REPO
+from ..paths import data_cache
 
 
 def data_root() -> Path:
-    return Path(os.environ.get("MICROMEL_DATA", REPO / "data"))
+    return data_cache()
 
 
 def _sha256(path: Path) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..modeldir import ModelDir
-from ..paths import REPO
+from ..paths import CHECKOUT, recorded_path
 from .config import TrainConfig
 from .models import ARCHS
 
@@ -43,17 +43,14 @@ def confusion_png(confusion, labels_cols, title: str) -> bytes:
 
 
 def _rel(path: str) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
+    return recorded_path(path)
 
 
 def rerender(model_dir, dataset_root=None) -> str:
     """Write card.md again from config.json and metrics.json (no retraining)."""
     model = ModelDir.open(model_dir)
     source = Path(model.dataset["source"]) if model.dataset else None
-    root = dataset_root or (source if source is None or source.is_absolute() else REPO / source).parent
+    root = dataset_root or (source if source is None or source.is_absolute() else CHECKOUT / source).parent
     text = render(model, model.metrics(), notes_for(root) if root else None)
     model.write_output("card.md", text)
     return text

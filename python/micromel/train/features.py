@@ -21,7 +21,7 @@ from .. import audio
 from ..clip import rules as win
 from ..frontend import twin
 from ..frontend.config import FrontendConfig
-from ..paths import build_dir
+from ..paths import feature_cache
 from . import augment as aug_mod
 from .config import AugmentConfig
 
@@ -43,7 +43,7 @@ def framing(fcfg) -> win.Framing:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MICROMEL_CACHE", build_dir() / "cache")) / "features"
+    return feature_cache()
 
 
 # ---------------------------------------------------------------------------------------

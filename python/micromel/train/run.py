@@ -32,7 +32,7 @@ import numpy as np
 from ..data.datasets import Dataset, load_dataset, require_classes
 from ..errors import MicromelError
 from ..modeldir import ModelDir
-from ..paths import REPO
+from ..paths import recorded_path
 from . import card, evaluate, forest as forest_mod, models, quantize
 from .config import TrainConfig
 from .features import ClipFeatures, eval_windows, extract, framing
@@ -125,7 +125,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     stats = quantize.model_stats(main["flat"])
     model = ModelDir(out, name or out.name, tuple(ds.labels), fcfg, cfg.window,
                      train=cfg.to_record(),
-                     dataset={"source": _repo_relative(ds.source), "digest": ds.digest()},
+                     dataset={"source": recorded_path(ds.source), "digest": ds.digest()},
                      forest="forest.h" if forest_res else None)
     metrics = {
         "labels": list(ds.labels),
@@ -163,14 +163,6 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     model.write_output("metrics.json", json.dumps(metrics, indent=2) + "\n")
     model.write_output("card.md", card.render(model, metrics, card.notes_for(ds.root)))
     return metrics
-
-
-def _repo_relative(path) -> str:
-    """A dataset path as committed files should hold it: relative to the checkout."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def _short(m: dict | None) -> dict | None:

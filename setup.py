@@ -1,0 +1,27 @@
+"""Packaging (the rest is in pyproject.toml): the firmware project, the board definitions with
+the offline PlatformIO platforms, and the example models ship inside the wheel as
+micromel/_data/, where micromel.paths finds them. A checkout keeps them at its top level
+(editable installs read them there)."""
+import shutil
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+SHIPPED = ("firmware", "boards", "models")
+# build outputs and caches a development checkout may hold; never shipped
+SKIP = shutil.ignore_patterns(".pio", "__pycache__", "*.pyc", ".*.swp")
+
+
+class BuildWithResources(build_py):
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return      # an editable install reads the checkout's own folders
+        dest = Path(self.build_lib) / "micromel" / "_data"
+        for name in SHIPPED:
+            shutil.copytree(ROOT / name, dest / name, ignore=SKIP, dirs_exist_ok=True)
+
+
+setup(cmdclass={"build_py": BuildWithResources})

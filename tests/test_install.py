@@ -1,0 +1,107 @@
+"""micromel as an installed tool, not a checkout: the wheel is built, installed into a folder
+put ahead of the checkout on the path, and run from an empty folder elsewhere. It finds its
+firmware, boards and example models inside the package, writes builds under the current
+folder and caches under the user cache, and writes nothing into the package or the
+checkout. `micromel doctor` names a missing tool and the command that installs it."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = ("firmware", "boards", "models", "python")
+
+
+def snapshot(root: Path) -> dict:
+    """Every file under root with its size and modification time (bytecode caches aside:
+    Python's, not micromel's)."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(target folder holding the installed package, environment that runs it)."""
+    wheels = tmp_path_factory.mktemp("wheel")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                        str(REPO)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = wheels.glob("micromel-*.whl")
+    assert wheel.stat().st_size < 2_000_000          # code, C sources, two small models
+    target = tmp_path_factory.mktemp("site")
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
+                        "--target", str(target), str(wheel)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    env = {**os.environ, "PYTHONPATH": str(target), "PYTHONDONTWRITEBYTECODE": "1",
+           "XDG_CACHE_HOME": str(tmp_path_factory.mktemp("cache"))}
+    env.pop("MICROMEL_BUILD_DIR", None)
+    return target, env
+
+
+def micromel(env, cwd, *args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "micromel", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.emulator
+def test_installed_package_works_from_an_empty_folder(installed, tmp_path):
+    target, env = installed
+    package_before = snapshot(target)
+    checkout_before = {d: snapshot(REPO / d) for d in SHIPPED}
+    work = tmp_path / "work"
+    work.mkdir()
+    r = subprocess.run([sys.executable, "-c", "import micromel.paths as p; print(p.RESOURCES)"],
+                       cwd=work, env=env, capture_output=True, text=True)
+    assert Path(r.stdout.strip()) == target / "micromel" / "_data", r.stderr
+    r = micromel(env, work, "boards")
+    assert r.returncode == 0 and "mps2-an386" in r.stdout, r.stderr
+    r = micromel(env, work, "export", "drums", "--out", "gen")
+    assert r.returncode == 0 and (work / "gen" / "mm_model_data.h").is_file(), r.stderr
+    r = micromel(env, work, "build", "drums", "--board", "emulate")
+    assert r.returncode == 0 and "mps2-an386" in r.stdout, r.stderr
+    r = micromel(env, work, "device", "info", "--device", "emulate", "--json")
+    assert r.returncode == 0 and '"target": "emulate"' in r.stdout, r.stderr
+    assert (work / "build").is_dir()                            # builds go under the project
+    assert (Path(env["XDG_CACHE_HOME"]) / "micromel" / "platformio").is_dir()   # caches: user's
+    assert snapshot(target) == package_before, "the installed package was written to"
+    assert {d: snapshot(REPO / d) for d in SHIPPED} == checkout_before, "the checkout was written to"
+
+
+def test_init_makes_a_project_and_shipped_models_stay_read_only(installed, tmp_path):
+    target, env = installed
+    r = micromel(env, tmp_path, "init", "proj")
+    assert r.returncode == 0, r.stderr
+    proj = tmp_path / "proj"
+    assert (proj / "data").is_dir() and (proj / "README.md").is_file()
+    assert (proj / "models" / "drums" / "model.tflite").is_file()
+    again = micromel(env, tmp_path, "init", "proj")
+    assert again.returncode == 0 and "kept" in again.stdout    # nothing overwritten
+    r = subprocess.run([sys.executable, "-c", "from micromel.modeldir import ModelDir; "
+                        "ModelDir.open('drums').save()"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "read-only" in r.stderr and "micromel init" in r.stderr
+
+
+def test_doctor_names_a_missing_tool_and_its_install_command(tmp_path):
+    """With qemu-system-arm hidden from PATH (every other tool linked in), doctor says so."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("gcc", "arm-none-eabi-gcc", "riscv64-unknown-elf-gcc", "qemu-system-riscv32"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    env = {**os.environ, "PATH": str(bin_dir), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "PYTHONPATH": str(REPO / "python")}
+    r = subprocess.run([sys.executable, "-m", "micromel", "doctor"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 1
+    assert "MISSING" in r.stdout and "qemu-system-arm" in r.stdout
+    assert "apt-get install -y qemu-system-arm" in r.stderr and "Traceback" not in r.stderr
+    # with the real PATH, the machine that runs the tests has everything required
+    r = subprocess.run([sys.executable, "-m", "micromel", "doctor"], capture_output=True, text=True,
+                       env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PlatformIO offline" in r.stdout
