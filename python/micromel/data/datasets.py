@@ -64,6 +64,33 @@ class Dataset:
         """The items of a split, or every item for 'all'."""
         return list(self.items) if split == "all" else self.split(split)
 
+    def source_names(self, items=None) -> list[str]:
+        """The source of each item (of `items`, default all): the manifest's source column up
+        to its first '/' ("hydrogen/GMRockKit/kick.flac" -> "hydrogen"), "" without one."""
+        by_path = {p: src for (p, _, _), src in zip(self.items, self.sources or [""] * len(self.items))}
+        return [by_path.get(p, "").split("/", 1)[0] for p, _, _ in (self.items if items is None else items)]
+
+    def hold_out(self, source: str) -> "Dataset":
+        """Leave one source out: every clip of `source` is the test split (whatever split the
+        manifest gave it), the other sources keep their train and val clips and lose their
+        test clips. What a model trained on the result scores on test was never seen."""
+        names = self.source_names()
+        known = sorted(set(names) - {""})
+        if source not in known:
+            raise MicromelError(f"--hold-out-source {source}: not a source of {self.source} "
+                                f"(its sources: {', '.join(known) or 'none: no source column'})")
+        items, sources = [], []
+        for (p, lab, split), src, name in zip(self.items, self.sources or [""] * len(self.items), names):
+            if name == source:
+                items.append((p, lab, "test"))
+            elif split != "test":
+                items.append((p, lab, split))
+            else:
+                continue
+            sources.append(src)
+        return Dataset(self.root, self.labels, items, f"{self.source} (held out: {source})",
+                       has_splits=True, sources=sources)
+
     def split(self, name: str) -> list[tuple[Path, str, str]]:
         return [it for it in self.items if it[2] == name]
 

@@ -7,6 +7,7 @@ download. Extraction goes to a temp folder renamed into place, so an
 interrupted fetch leaves nothing half-written."""
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import shutil
@@ -16,6 +17,19 @@ from pathlib import Path
 
 from ..errors import MicromelError
 from ..paths import data_cache
+
+
+# Packages reserved for an independent evaluation of micromel's models: never downloaded,
+# trained, tuned or tested on (docs/training.md). fetch() refuses them; a test checks that no
+# dataset builder names one.
+RESERVED = ("ktuberling-data", "klettres-data", "asterisk-core-sounds-*", "asterisk-moh-opsound-*",
+            "wesnoth-*", "openttd-opensfx", "minetest-data", "freeciv-data",
+            "sound-theme-freedesktop", "avldrums.lv2-soundfont", "sonic-pi-samples",
+            "supersonic-scsynth-samples")
+
+
+def reserved(package: str) -> bool:
+    return any(fnmatch.fnmatchcase(package, pattern) for pattern in RESERVED)
 
 
 def data_root() -> Path:
@@ -45,6 +59,9 @@ def _apt_sha256(package: str) -> str | None:
 
 def fetch(package: str, quiet: bool = False) -> Path:
     """Return the extracted root of a Debian package, downloading it once."""
+    if reserved(package):
+        raise MicromelError(f"Debian package {package}: reserved for independent evaluation; "
+                            "micromel never downloads it")
     root = data_root() / "debian" / package
     stamp = root / ".micromel-stamp"
     if stamp.exists():

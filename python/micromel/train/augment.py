@@ -1,10 +1,12 @@
 """Data augmentation, in two places.
 
 On the waveform (before the front end, so the int8 features see what a microphone would
-give): another training clip mixed in underneath (bleed), a random level (peak normalised
-to a random dBFS), a parametric EQ (another drum, room or microphone colours the spectrum),
-coloured background noise at a random SNR, and a time shift (silence before the onset, so
-the hit lands anywhere in a window). These run once per training clip and variant, seeded by
+give), in the order sound meets them: another training clip mixed in underneath (bleed), a
+time shift (silence before the onset, so the hit lands anywhere in a window), a simulated
+room's reverberation, a recorded bed (noise, music, ambience) at a random SNR, the
+microphone (a telephone band, a cheap microphone's band, a 7-band parametric EQ), coloured
+sensor noise at a random SNR, and a random level (peak normalised to a random dBFS). These
+run once per training clip and variant, seeded by
 (seed, clip, variant) so results never depend on the order clips are processed, and the
 front end's output is cached: `variants` augmented copies of each training clip plus the
 clean one. Built on audiomentations.
@@ -31,11 +33,14 @@ def _seed_all(*parts) -> np.random.Generator:
 
 
 def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed: int,
-                     clip, variant: int, background: np.ndarray | None = None) -> np.ndarray:
+                     clip, variant: int, background: np.ndarray | None = None,
+                     beds: str | None = None, rooms: str | None = None) -> np.ndarray:
     """One augmented copy of an int16 clip (deterministic in seed, clip, variant). With
     `background` (another training clip), that clip is mixed in underneath, its peak
-    background_db below the clip's: the bleed of other instruments a real recording has."""
-    from audiomentations import AddColorNoise, Compose, SevenBandParametricEQ
+    background_db below the clip's: the bleed of other instruments a real recording has.
+    `beds` and `rooms` are the folders of banks.bed_bank and banks.room_bank."""
+    from audiomentations import (AddBackgroundNoise, AddColorNoise, ApplyImpulseResponse,  # lazy: heavy
+                                 Compose, HighPassFilter, LowPassFilter, SevenBandParametricEQ)
 
     rng = _seed_all("wave", seed, clip, variant)
     x = pcm.astype(np.float32) / 32768.0
@@ -50,7 +55,19 @@ def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed
     if rng.random() < cfg.shift_p:
         pad = int(rng.uniform(*cfg.shift_ms) * sample_rate / 1000)
         x = np.concatenate([np.zeros(pad, dtype=np.float32), x])
-    chain = Compose([
+    steps = []
+    if rooms and cfg.reverb_p > 0:
+        steps.append(ApplyImpulseResponse(ir_path=rooms, p=cfg.reverb_p, leave_length_unchanged=True))
+    if beds and cfg.bed_p > 0:
+        steps.append(AddBackgroundNoise(sounds_path=beds, min_snr_db=cfg.bed_snr_db[0],
+                                        max_snr_db=cfg.bed_snr_db[1], p=cfg.bed_p))
+    if cfg.phone_p > 0:        # the telephone band, 300-3400 Hz
+        steps.append(Compose([HighPassFilter(250.0, 350.0, p=1.0),
+                              LowPassFilter(3000.0, 3600.0, p=1.0)], p=cfg.phone_p))
+    if cfg.cheap_mic_p > 0:    # small capsules: little bass, treble rolled off
+        steps.append(Compose([HighPassFilter(100.0, 400.0, p=1.0),
+                              LowPassFilter(3500.0, 7000.0, p=1.0)], p=cfg.cheap_mic_p))
+    chain = Compose(steps + [
         SevenBandParametricEQ(min_gain_db=-9.0, max_gain_db=9.0, p=cfg.eq_p),
         AddColorNoise(min_snr_db=cfg.noise_snr_db[0], max_snr_db=cfg.noise_snr_db[1],
                       p=cfg.noise_p),

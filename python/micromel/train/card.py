@@ -124,6 +124,14 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
     ds = model.dataset or {"source": "(not recorded)", "digest": "-"}
     L.append(f"Dataset: `{_rel(ds['source'])}` (digest {ds['digest']}).")
     L.append("")
+    if tcfg.hold_out_source:
+        L.append(f"**Held-out source: `{tcfg.hold_out_source}`.** Every clip of it is the test "
+                 "split and none of it was seen in training or validation: the test numbers "
+                 "below are cross-source numbers.")
+    else:
+        L.append("No source was held out: the test split holds other clips (kits, speakers) of "
+                 "sources training saw, so its numbers are same-source numbers.")
+    L.append("")
     counts = metrics["counts"]
     L.append("| split | " + " | ".join(labels) + " | total |")
     L.append("|---|" + "---:|" * (len(labels) + 1))

@@ -15,7 +15,7 @@ from ..errors import MicromelError
 from ..modeldir import ModelDir
 from . import run as train_run
 from .config import MEMBER_SEED_STEP, AugmentConfig, TrainConfig
-from .evaluate import evaluate_model, format_metrics
+from .evaluate import evaluate_model, format_by_source, format_metrics
 from .models import ARCHS, member_archs
 
 
@@ -28,6 +28,20 @@ def _seeds(text: str) -> list[int]:
         raise MicromelError(f"--spread-seeds {text!r}: expected comma-separated integers, e.g. 1,2,3") from None
 
 
+def _key_values(items, option: str) -> dict:
+    """KEY=VALUE options (repeatable): VALUE is JSON (true, 32, [0, 20]) or a plain string."""
+    out = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise MicromelError(f"{option} {item!r}: expected KEY=VALUE, e.g. mel_htk=false")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value          # a plain string such as hamming
+    return out
+
+
 def cmd_train(args) -> int:
     d = TrainConfig()
     w = WindowConfig(frames=args.window_frames or d.window.frames,
@@ -38,20 +52,16 @@ def cmd_train(args) -> int:
     if w.frames < 8 or w.hop_frames < 1:
         raise MicromelError("--window-frames must be at least 8 and --hop-frames at least 1")
     aug = d.augment if args.variants is None else AugmentConfig(variants=args.variants)
-    frontend = dict(d.frontend)
-    for item in args.frontend or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise MicromelError(f"--frontend {item!r}: expected KEY=VALUE, e.g. mel_htk=false")
-        if key.strip() == "window_frames":
-            raise MicromelError("--frontend window_frames: use --window-frames")
-        try:
-            frontend[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            frontend[key.strip()] = value          # a plain string such as hamming
+    aug = AugmentConfig.from_dict({**aug.to_dict(), **_key_values(args.augment, "--augment")},
+                                  "--augment")
+    frontend = {**d.frontend, **_key_values(args.frontend, "--frontend")}
+    if "window_frames" in frontend:
+        raise MicromelError("--frontend window_frames: use --window-frames")
     cfg = TrainConfig(arch=args.arch, frontend=frontend, epochs=args.epochs or d.epochs,
                       seed=args.seed, window=w, augment=aug, forest=not args.no_forest,
-                      patience=args.patience or d.patience)
+                      patience=args.patience or d.patience,
+                      backgrounds=tuple(args.background or ()), balance=args.balance,
+                      hold_out_source=args.hold_out_source or "")
     cfg.frontend_config()                          # one-line error for a bad key or value
     command = "micromel " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None \
         else args.command_line
@@ -78,12 +88,16 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     model = ModelDir.open(args.model_dir)
-    m, split = evaluate_model(model, args.data, split=args.split, impl=args.impl, quiet=args.quiet)
+    m, split = evaluate_model(model, args.data, split=args.split, impl=args.impl, quiet=args.quiet,
+                              by_source=args.by == "source")
     if args.json:
         print(json.dumps(m, indent=2))
     else:
         print(f"{args.model_dir} ({args.impl}) on {args.data} [{split}]")
         print(format_metrics(m, list(model.labels)))
+        if args.by == "source":
+            print("by source:")
+            print(format_by_source(m))
     return 0
 
 
@@ -119,6 +133,18 @@ def register(sub) -> None:
                         % AugmentConfig().variants)
     t.add_argument("--patience", type=cliargs.positive_int, default=None,
                    help="early-stopping patience in epochs (default %d)" % TrainConfig.patience)
+    t.add_argument("--augment", action="append", metavar="KEY=VALUE",
+                   help="augmentation setting (repeatable), e.g. bed_p=0.5, reverb_p=0.3, "
+                        "phone_p=0.1, bed_snr_db=[0,15] (docs/training.md lists them)")
+    t.add_argument("--background", action="append", metavar="DIR",
+                   help="folder of background recordings (noise, music, ambience) mixed under "
+                        "training clips with probability bed_p (repeatable)")
+    t.add_argument("--balance", choices=("class", "source"), default=TrainConfig.balance,
+                   help="windows per epoch drawn class -> clip, or class -> source -> clip "
+                        "(the manifest's source column; default %s)" % TrainConfig.balance)
+    t.add_argument("--hold-out-source", metavar="NAME",
+                   help="leave this source out of training: its clips are the test split "
+                        "(the manifest's source column, up to its first '/')")
     t.add_argument("--no-forest", action="store_true", help="skip the random forest")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
@@ -131,6 +157,8 @@ def register(sub) -> None:
                    help="which clips (default: test if the dataset names splits, else all)")
     e.add_argument("--impl", default="int8", choices=["int8", "float"],
                    help="the int8 model the device runs (default) or its float twin")
+    e.add_argument("--by", choices=["source"],
+                   help="also a table per source (the manifest's source column)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=cmd_evaluate)

@@ -34,6 +34,15 @@ class AugmentConfig:
     freq_mask_bins: int = 4
     mixup_alpha: float = 0.2
     mixup_p: float = 0.5
+    # the room and the microphone (docs/training.md, "Robustness recipe"): a bed of
+    # recorded noise, music or ambience (TrainConfig.backgrounds) under the clip at an SNR,
+    # a simulated room's reverberation, a telephone band, a cheap microphone's response
+    bed_p: float = 0.0
+    bed_snr_db: tuple[float, float] = (0.0, 20.0)
+    reverb_p: float = 0.0
+    rt60_s: tuple[float, float] = (0.15, 0.9)
+    phone_p: float = 0.0
+    cheap_mic_p: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,6 +56,9 @@ class AugmentConfig:
         d = self.to_dict()
         keep = ("variants", "peak_dbfs", "eq_p", "noise_p", "noise_snr_db", "shift_p", "shift_ms",
                 "background_p", "background_db")
+        room = ("bed_p", "bed_snr_db", "reverb_p", "rt60_s", "phone_p", "cheap_mic_p")
+        if any(d[k] != getattr(AugmentConfig, k) for k in room):
+            keep += room          # new keys only when used: existing caches stay valid
         return hashlib.sha256(repr([d[k] for k in keep]).encode()).hexdigest()[:12]
 
 
@@ -79,12 +91,23 @@ class TrainConfig:
     # front-end settings that differ from FrontendConfig's defaults (the model's whole
     # front-end config is saved in config.json["frontend"] and generated into C from there)
     frontend: dict = field(default_factory=_default_frontend)
+    # folders of background audio (noise, music, ambience) for augment.bed_p
+    backgrounds: tuple[str, ...] = ()
+    # windows per epoch drawn class -> clip ("class") or class -> source -> clip ("source":
+    # a source with many clips does not drown the others)
+    balance: str = "class"
+    # leave one source out (data/datasets.Dataset.hold_out): the card's test is that source
+    hold_out_source: str = ""
 
     # `arch` may name several networks ("dscnn-m4+dscnn-m0"): each is trained on its own
     # (seeds seed, seed + 1000, ...: own augmented copies, initialisation and sampling) and
     # they ship as ONE model whose class logits are summed (models.ensemble).
     def member_seeds(self) -> list[int]:
         return [self.seed + MEMBER_SEED_STEP * k for k in range(len(member_archs(self.arch)))]
+
+    def __post_init__(self):
+        if self.balance not in ("class", "source"):
+            raise MicromelError(f"balance={self.balance!r}: choose class or source")
 
     def frontend_config(self) -> FrontendConfig:
         """FrontendConfig's defaults with `frontend`'s overrides and the window's length

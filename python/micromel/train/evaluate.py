@@ -61,7 +61,7 @@ def predict_float(model, x: np.ndarray) -> np.ndarray:
     return model.predict(xf, batch_size=512, verbose=0)
 
 
-def evaluate_float(model, cf, w, fr, labels) -> dict:
+def float_clip_predictions(model, cf, w, fr) -> np.ndarray:
     x, ns, own = eval_windows(cf, w, fr)
     probs = predict_float(model, x[ns])
     n = len(cf)
@@ -71,7 +71,11 @@ def evaluate_float(model, cf, w, fr, labels) -> dict:
         sel = owners == i
         if np.any(sel):
             pred[i] = int(np.argmax(probs[sel].mean(axis=0)))
-    return clip_metrics(cf.label, pred, labels)
+    return pred
+
+
+def evaluate_float(model, cf, w, fr, labels) -> dict:
+    return clip_metrics(cf.label, float_clip_predictions(model, cf, w, fr), labels)
 
 
 def int8_clip_predictions(flat: bytes, cf, w, fr) -> np.ndarray:
@@ -103,14 +107,15 @@ def evaluate_forest(forest, cf, w, fr, labels) -> dict:
 
 
 def evaluate_model(model, data: str | Path, split: str | None = None, impl: str = "int8",
-                   quiet: bool = False) -> tuple[dict, str]:
+                   quiet: bool = False, by_source: bool = False) -> tuple[dict, str]:
     """`micromel evaluate`: clip-level metrics of a ModelDir on a dataset split. With no
     split given: "test" where the dataset names splits, else every clip (a plain folder of
-    the user's recordings). Returns (metrics, the split used)."""
+    the user's recordings). `by_source` adds the same metrics per source of the dataset
+    ("by_source": {name: metrics}). Returns (metrics, the split used)."""
     labels = list(model.labels)
     ds = load_dataset(data, labels=labels)
     split = split or ds.default_split
-    items = ds.split(split) if split != "all" else ds.items
+    items = ds.select(split)
     if not items:
         raise MicromelError(f"{ds.source}: no files in the '{split}' split "
                             "(use --split train|val|test|all)")
@@ -119,10 +124,29 @@ def evaluate_model(model, data: str | Path, split: str | None = None, impl: str 
     if impl == "int8":
         flat = model.tflite_bytes
         quantize.check_int8_contract(flat)
-        return evaluate_int8(flat, cf, w, fr, labels), split
-    if impl == "float":
-        return evaluate_float(model.float_tflite_bytes(), cf, w, fr, labels), split
-    raise MicromelError(f"--impl {impl}: choose float or int8")
+        pred = int8_clip_predictions(flat, cf, w, fr)
+    elif impl == "float":
+        pred = float_clip_predictions(model.float_tflite_bytes(), cf, w, fr)
+    else:
+        raise MicromelError(f"--impl {impl}: choose float or int8")
+    m = clip_metrics(cf.label, pred, labels)
+    if by_source:
+        names = np.array(ds.source_names(items))
+        m["by_source"] = {name or "(no source)": clip_metrics(cf.label[names == name],
+                                                              pred[names == name], labels)
+                          for name in sorted(set(names))}
+    return m, split
+
+
+def format_by_source(m: dict) -> str:
+    """The per-source table: clips, accuracy, macro-F1 of each source."""
+    rows = m["by_source"]
+    width = max([len(n) for n in rows] + [6])
+    lines = [f"{'source':<{width}} {'clips':>6} {'accuracy':>9} {'macro-F1':>9}"]
+    for name, r in rows.items():
+        lines.append(f"{name:<{width}} {r['clips']:>6} {100 * r['accuracy']:>8.1f}% "
+                     f"{100 * r['macro_f1']:>8.1f}%")
+    return "\n".join(lines)
 
 
 def format_metrics(m: dict, labels: list[str]) -> str:

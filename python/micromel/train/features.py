@@ -73,7 +73,7 @@ def _energies(pcm: np.ndarray, n_frames: int, w: win.WindowConfig, fr: win.Frami
 
 
 def _extract_one(job):
-    path, sample_rate, fcfg_dict, wdict, aug_dict, seed, clip_key, variant, partner = job
+    path, sample_rate, fcfg_dict, wdict, aug_dict, seed, clip_key, variant, partner, banks = job
     fcfg = FrontendConfig.from_dict(fcfg_dict)
     w = win.WindowConfig.from_dict(wdict)
     fr = framing(fcfg)
@@ -81,7 +81,8 @@ def _extract_one(job):
     if variant:
         other = load_pcm(Path(partner), sample_rate) if partner else None
         pcm = aug_mod.augment_waveform(pcm, sample_rate, AugmentConfig.from_dict(aug_dict),
-                                       seed, clip_key, variant, background=other)
+                                       seed, clip_key, variant, background=other,
+                                       beds=banks[0], rooms=banks[1])
     pcm = win.pad_clip(pcm, w, fr)
     feats = compute_features(pcm, fcfg)
     return feats, _energies(pcm, len(feats), w, fr)
@@ -96,8 +97,10 @@ def _twin_source_hash() -> str:
 
 
 def extract(items, labels, fcfg, w: win.WindowConfig, augment: AugmentConfig | None,
-            seed: int, desc: str, jobs: int = 0, quiet: bool = False) -> ClipFeatures:
-    """Front-end features of (path, label, split) items, plus augmented variants if given."""
+            seed: int, desc: str, jobs: int = 0, quiet: bool = False,
+            banks: tuple = (None, None)) -> ClipFeatures:
+    """Front-end features of (path, label, split) items, plus augmented variants if given.
+    `banks`: the bed and room folders (train.banks) the augmentation mixes in, or None."""
     from tqdm import tqdm    # lazy: only when features are computed
 
     variants = augment.variants if augment is not None else 0
@@ -109,6 +112,7 @@ def extract(items, labels, fcfg, w: win.WindowConfig, augment: AugmentConfig | N
         "labels": list(labels), "variants": variants,
         "augment": augment.waveform_key() if augment is not None else None,
         "seed": seed if variants else None,
+        **({"banks": [str(b) for b in banks]} if variants and any(banks) else {}),
     }, sort_keys=True)
     key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
     path = cache_dir() / f"{desc.replace(' ', '_')}-{key}.npz"
@@ -130,7 +134,8 @@ def extract(items, labels, fcfg, w: win.WindowConfig, augment: AugmentConfig | N
                     k = int(prng.integers(len(items) - 1))
                     partner = str(items[k + (k >= ci)][0])
             jobs_list.append((str(p), fcfg.sample_rate, fcfg.to_dict(), w.to_dict(),
-                              augment.to_dict() if augment else None, seed, clip_key, v, partner))
+                              augment.to_dict() if augment else None, seed, clip_key, v, partner,
+                              tuple(str(b) if b else None for b in banks)))
             meta.append((labels.index(lab), ci, v))
     n_jobs = jobs or min(2, os.cpu_count() or 1)
     results = []

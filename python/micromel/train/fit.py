@@ -23,7 +23,10 @@ class EpochSampler:
     so training sees windows where evaluation and the device see them: the first one
     holds the onset (moved by the waveform time-shift augmentation), later ones the decay."""
 
-    def __init__(self, cf: ClipFeatures, w: win.WindowConfig, fr: win.Framing, n_classes: int):
+    def __init__(self, cf: ClipFeatures, w: win.WindowConfig, fr: win.Framing, n_classes: int,
+                 sources: list | None = None):
+        """sources: the source of each clip (cf.clip indexes them); given, a class's windows
+        are drawn source by source (class -> source -> clip)."""
         thr = win.gate_threshold(w, fr)
         self.cf = cf
         self.w = w
@@ -32,13 +35,21 @@ class EpochSampler:
         usable = np.array([len(s) > 0 for s in self.starts])
         self.by_class = [np.flatnonzero((cf.label == c) & usable) for c in range(n_classes)]
         self.n_classes = n_classes
+        self.by_source = None
+        if sources is not None:
+            src = np.array([sources[i] for i in cf.clip])
+            self.by_source = [[idx[src[idx] == s] for s in np.unique(src[idx])] for idx in self.by_class]
 
     def sample(self, n: int, rng: np.random.Generator):
         per = [c for c in range(self.n_classes) if len(self.by_class[c])]
         cls = rng.choice(per, size=n)
         x = np.zeros((n, self.w.frames, self.cf.feats[0].shape[1]), dtype=np.int8)
         for k, c in enumerate(cls):
-            i = int(rng.choice(self.by_class[c]))
+            if self.by_source is None:
+                i = int(rng.choice(self.by_class[c]))
+            else:
+                group = self.by_source[c][int(rng.integers(len(self.by_source[c])))]
+                i = int(rng.choice(group))
             s = int(rng.choice(self.starts[i]))
             x[k] = self.cf.feats[i][s:s + self.w.frames]
         y = np.zeros((n, self.n_classes), dtype=np.float32)
@@ -66,7 +77,7 @@ def quiet_tf() -> None:
 
 
 def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int, cfg: TrainConfig,
-            fr: win.Framing, quiet: bool = False, watch=None):
+            fr: win.Framing, quiet: bool = False, watch=None, sources: list | None = None):
     """Train the CNN; returns (keras model, history list of dicts)."""
     quiet_tf()
     import keras                # lazy: TensorFlow
@@ -80,7 +91,8 @@ def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int,
                                                    alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(sched),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing))
-    sampler = EpochSampler(train_cf, cfg.window, fr, n_classes)
+    sampler = EpochSampler(train_cf, cfg.window, fr, n_classes,
+                           sources if cfg.balance == "source" else None)
     rng = np.random.default_rng([cfg.seed, 1])
     if val_cf is not None and len(val_cf):
         vx, vns, vown = eval_windows(val_cf, cfg.window, fr)

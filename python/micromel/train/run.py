@@ -33,20 +33,39 @@ from ..data.datasets import Dataset, load_dataset, require_classes
 from ..errors import MicromelError
 from ..modeldir import ModelDir
 from ..paths import recorded_path
-from . import card, evaluate, forest as forest_mod, models, quantize
+from . import banks, card, evaluate, forest as forest_mod, models, quantize
 from .config import TrainConfig
 from .features import ClipFeatures, eval_windows, extract, framing
 from .fit import fit_cnn, quiet_tf
 
 
+def augment_banks(cfg: TrainConfig, sample_rate: int) -> tuple:
+    """The bed and room folders the recipe mixes in (train.banks), None where off."""
+    beds = rooms = None
+    if cfg.augment.variants and cfg.augment.bed_p > 0:
+        if not cfg.backgrounds:
+            raise MicromelError("augment bed_p > 0 needs background recordings: give --background DIR")
+        beds = banks.bed_bank(list(cfg.backgrounds), sample_rate, seed=cfg.seed)
+    if cfg.augment.variants and cfg.augment.reverb_p > 0:
+        rooms = banks.room_bank(sample_rate, cfg.augment.rt60_s, seed=cfg.seed)
+    return beds, rooms
+
+
+def training_features(ds: Dataset, fcfg, cfg: TrainConfig, quiet: bool = False) -> ClipFeatures:
+    """The training split's features: each clip and its augmented copies (cached)."""
+    return extract(ds.split("train"), ds.labels, fcfg, cfg.window, cfg.augment, cfg.seed,
+                   "train", quiet=quiet, banks=augment_banks(cfg, fcfg.sample_rate))
+
+
 def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
     ds = load_dataset(data)
+    if cfg.hold_out_source:
+        ds = ds.hold_out(cfg.hold_out_source)
     require_classes(ds, "train")
     if len(ds.labels) < 2:
         raise MicromelError(f"{ds.source}: needs at least two classes, found {ds.labels}")
     fr = framing(fcfg)
-    train_cf = extract(ds.split("train"), ds.labels, fcfg, cfg.window, cfg.augment, cfg.seed,
-                       "train", quiet=quiet)
+    train_cf = training_features(ds, fcfg, cfg, quiet)
     val_items = ds.split("val")
     val_cf = extract(val_items, ds.labels, fcfg, cfg.window, None, 0, "val", quiet=quiet) \
         if val_items else None
@@ -69,10 +88,9 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
     archs = models.member_archs(cfg.arch)
     for k, seed in enumerate(cfg.member_seeds()):
         mcfg = replace(cfg, seed=seed, arch=archs[k])
-        cf = train_cf if k == 0 else extract(ds.split("train"), ds.labels, fcfg, mcfg.window,
-                                             mcfg.augment, seed, "train", quiet=quiet)
+        cf = train_cf if k == 0 else training_features(ds, fcfg, mcfg, quiet)
         net, history, best_epoch = fit_cnn(cf, val_cf, len(ds.labels), mcfg, fr, quiet=quiet,
-                                           watch=watch)
+                                           watch=watch, sources=ds.source_names(ds.split("train")))
         nets.append(net)
         histories.append(history)
         best_epochs.append(best_epoch)
@@ -107,8 +125,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     seeds = []
     for s in spread_seeds:
         c2 = replace(cfg, seed=int(s))
-        tr2 = extract(ds.split("train"), ds.labels, fcfg, c2.window, c2.augment, c2.seed, "train",
-                      quiet=quiet)
+        tr2 = training_features(ds, fcfg, c2, quiet)
         r = train_one(ds, fr, fcfg, tr2, val_cf, test_cf, c2, quiet=quiet)
         seeds.append({"seed": int(s), "test_float": _short(r.get("test_float")),
                       "test_int8": _short(r.get("test_int8")), "best_epoch": r["best_epochs"],
