@@ -101,6 +101,7 @@ def test_host_build_bit_exact_on_test_set(test_models, kernels, tmp_path):
 @pytest.mark.parametrize("kernels", ["portable", "dsp"])
 def test_host_build_bit_exact_on_committed_models(model_dir, kernels, tmp_path):
     from micromel.engine import runner
+    from micromel.modeldir import ModelDir
 
     c = _compile(model_dir)
     xs = _inputs(c.plan.input_shape, N_COMMITTED, 3)
