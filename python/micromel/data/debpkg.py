@@ -57,14 +57,32 @@ def _apt_sha256(package: str) -> str | None:
     return None
 
 
-def fetch(package: str, quiet: bool = False) -> Path:
-    """Return the extracted root of a Debian package, downloading it once."""
+def stamp_sha256(root: Path) -> str | None:
+    """The SHA-256 of the .deb a cached tree was extracted from."""
+    try:
+        for line in (root / ".micromel-stamp").read_text().splitlines():
+            if line.startswith("sha256 "):
+                return line.split()[1]
+    except OSError:
+        return None
+    return None
+
+
+def fetch(package: str, quiet: bool = False, sha256: str | None = None) -> Path:
+    """Return the extracted root of a Debian package, downloading it once. With `sha256`
+    (a dataset builder pins the exact .deb it was made from), a cached tree or a download
+    of any other .deb is refused: the dataset would not be the documented one."""
     if reserved(package):
         raise MicromelError(f"Debian package {package}: reserved for independent evaluation; "
                             "micromel never downloads it")
     root = data_root() / "debian" / package
     stamp = root / ".micromel-stamp"
     if stamp.exists():
+        have = stamp_sha256(root)
+        if sha256 and have != sha256:
+            raise MicromelError(f"Debian package {package}: the cached tree {root} comes from a "
+                                f".deb with SHA-256 {str(have)[:12]}..., not the pinned "
+                                f"{sha256[:12]}...; delete it to fetch the pinned version")
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{package}.") as tmp:
@@ -84,6 +102,10 @@ def fetch(package: str, quiet: bool = False) -> Path:
                                 "check that apt can reach a Debian mirror")
         deb = debs[0]
         digest = _sha256(deb)
+        if sha256 and digest != sha256:
+            raise MicromelError(f"Debian package {package}: the mirror serves a .deb with SHA-256 "
+                                f"{digest[:12]}..., not the pinned {sha256[:12]}... (a newer "
+                                "version?); the dataset's source list must be updated to it")
         expected = _apt_sha256(package)
         if expected and expected != digest:
             raise MicromelError(f"Debian package {package}: SHA-256 {digest[:12]}... does not match "
