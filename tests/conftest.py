@@ -30,3 +30,13 @@ def real_recordings():
 @pytest.fixture(scope="session")
 def real_clips(real_recordings):
     return [pcm for _, pcm in real_recordings]
+
+
+@pytest.fixture(scope="module")
+def emulated_device():
+    """The emulated board with the firmware's defaults (no model), one per test module."""
+    from micromel.link.device import open_device
+
+    d = open_device("emulate")
+    yield d
+    d.close()

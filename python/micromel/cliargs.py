@@ -18,25 +18,22 @@ def group_actions(sub, name: str) -> argparse._SubParsersAction:
     return next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v}: must be at least 1")
-    return v
+def at_least(kind, minimum, what: str):
+    """An argparse type: a number of `kind` (int, float) no smaller than `minimum`."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{v}: must be at least {minimum}")
+        return v
+    parse.__name__ = f"{kind.__name__} >= {minimum}"     # argparse names it in its messages
+    return parse
 
 
-def non_negative_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{v}: must be >= 0")
-    return v
+positive_int = at_least(int, 1, "a whole number")
+non_negative_float = at_least(float, 0.0, "a number")
 
 
 def new_file(path, option: str, force: bool = False) -> Path:
@@ -48,3 +45,9 @@ def new_file(path, option: str, force: bool = False) -> Path:
     if path.exists() and not force:
         raise MicromelError(f"{option} {path}: exists; remove it or choose another name")
     return path
+
+
+def add_table_outputs(p, what: str) -> None:
+    """--md FILE and --json FILE: a command's table also written as Markdown and as JSON."""
+    p.add_argument("--md", metavar="FILE", help=f"also write the {what} as Markdown")
+    p.add_argument("--json", metavar="FILE", help=f"also write the {what} as JSON")

@@ -4,9 +4,22 @@ the wrong type is a one-line error that names it, never a traceback or a silentl
 value; a missing key takes the field's default."""
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, asdict, fields
 
 from .errors import MicromelError
+
+
+class Settings:
+    """What every settings dataclass has: to_dict() and a strict from_dict() (the rule
+    below), errors naming `WHAT`."""
+    WHAT = "settings"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d, what: str | None = None):
+        return from_dict(cls, d, what or cls.WHAT)
 
 
 def from_dict(cls, d, what: str):

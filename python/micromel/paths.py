@@ -13,6 +13,7 @@ overrides) and PlatformIO's core folder with its offline tool-scons shim
 ($MICROMEL_PIO_CORE overrides). Nothing is written inside the package or the checkout's
 shipped folders.
 """
+import hashlib
 import os
 from pathlib import Path
 
@@ -59,8 +60,13 @@ def data_cache() -> Path:
 
 
 def pio_core_dir() -> Path:
-    """PlatformIO's core folder: its settings, the local platforms it links, tool-scons."""
-    return Path(os.environ.get("MICROMEL_PIO_CORE") or user_cache() / "platformio")
+    """PlatformIO's core folder: its settings, the local platforms it links, tool-scons. One
+    per installation (or checkout): PlatformIO records a local platform by its absolute path,
+    and two micromels sharing a core folder would replace each other's platforms mid-build."""
+    if os.environ.get("MICROMEL_PIO_CORE"):
+        return Path(os.environ["MICROMEL_PIO_CORE"])
+    tag = hashlib.sha1(str(RESOURCES).encode()).hexdigest()[:10]
+    return user_cache() / "platformio" / tag
 
 
 def recorded_path(path) -> str:

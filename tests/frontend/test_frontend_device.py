@@ -17,10 +17,8 @@ CFG = FrontendConfig()
 
 
 @pytest.fixture(scope="module")
-def dev():
-    d = open_device("emulate")
-    yield d
-    d.close()
+def dev(emulated_device):
+    return emulated_device
 
 
 def test_info_reports_the_front_end(dev):

@@ -15,10 +15,8 @@ pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture(scope="module")
-def dev():
-    d = open_device("emulate")
-    yield d
-    d.close()
+def dev(emulated_device):
+    return emulated_device
 
 
 def test_ping_and_info(dev):

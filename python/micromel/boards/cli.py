@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import codegen
+from .. import cliargs, codegen
 from ..fileio import write_text_atomic
 from ..modeldir import open_model
 from . import catalogue, pio_core, sizes, toolchain
@@ -130,8 +130,7 @@ def register(sub) -> None:
     b.add_argument("--check", action="store_true",
                    help="exit 1 if the image exceeds the budget of a board the model is meant for "
                         "(config.json \"boards\", default every board)")
-    b.add_argument("--md", metavar="FILE", help="also write the size table as Markdown")
-    b.add_argument("--json", metavar="FILE", help="also write the sizes as JSON")
+    cliargs.add_table_outputs(b, "size table")
     b.set_defaults(func=cmd_build)
 
     d = sub.add_parser("doctor", help="check the external tools micromel needs (cross compilers, "

@@ -49,24 +49,20 @@ def _picolibc_riscv() -> bool:
                                             "/usr/lib/picolibc/riscv64-unknown-elf/lib/picolibc.specs"))
 
 
-TOOLS = (
-    Tool("gcc", "host builds (--impl c, bit-exactness tests)", "gcc",
-         "any C99 compiler named gcc on PATH"),
-    Tool("arm-none-eabi-gcc", "Cortex-M builds (build, flash, verify/segment/bench on emulate)",
-         "gcc-arm-none-eabi", "Arm GNU Toolchain from developer.arm.com, bin/ on PATH"),
-    Tool("newlib (arm-none-eabi)", "Cortex-M builds", "libnewlib-arm-none-eabi",
-         "comes with the Arm GNU Toolchain"),
-    Tool("qemu-system-arm", "emulated Cortex-M boards (--device emulate)", "qemu-system-arm",
-         "QEMU 7.2 or newer from qemu.org or the system's packages"),
-    Tool("riscv64-unknown-elf-gcc", "RISC-V builds (esp32c3, emulate_rv32)",
-         "gcc-riscv64-unknown-elf", "a riscv64-unknown-elf GCC on PATH"),
-    Tool("picolibc (riscv64-unknown-elf)", "RISC-V builds", "picolibc-riscv64-unknown-elf",
-         "picolibc for riscv64-unknown-elf"),
-    Tool("qemu-system-riscv32", "the emulated RISC-V board (emulate:emulate_rv32)", "qemu-system-misc",
-         "QEMU with the riscv32 system emulator"),
-    Tool("clang", "fuzzing the C parsers (scripts/fuzz.sh)", "clang",
-         "clang 14 or newer with libFuzzer", optional=True),
-)
+# name | needed for | Debian/Ubuntu package | what to do elsewhere (one tool per line)
+_TABLE = """
+gcc | host builds (--impl c, bit-exactness tests) | gcc | any C99 compiler named gcc on PATH
+arm-none-eabi-gcc | Cortex-M builds (build, flash, verify/segment/bench on emulate) | gcc-arm-none-eabi | Arm GNU Toolchain from developer.arm.com, bin/ on PATH
+newlib (arm-none-eabi) | Cortex-M builds | libnewlib-arm-none-eabi | comes with the Arm GNU Toolchain
+qemu-system-arm | emulated Cortex-M boards (--device emulate) | qemu-system-arm | QEMU 7.2 or newer from qemu.org or the system's packages
+riscv64-unknown-elf-gcc | RISC-V builds (esp32c3, emulate_rv32) | gcc-riscv64-unknown-elf | a riscv64-unknown-elf GCC on PATH
+picolibc (riscv64-unknown-elf) | RISC-V builds | picolibc-riscv64-unknown-elf | picolibc for riscv64-unknown-elf
+qemu-system-riscv32 | the emulated RISC-V board (emulate:emulate_rv32) | qemu-system-misc | QEMU with the riscv32 system emulator
+"""
+OPTIONAL = {"clang": ("fuzzing the C parsers (scripts/fuzz.sh)", "clang",
+                      "clang 14 or newer with libFuzzer")}
+TOOLS = tuple(Tool(*(c.strip() for c in line.split("|"))) for line in _TABLE.strip().splitlines()) + \
+    tuple(Tool(name, *rest, optional=True) for name, rest in OPTIONAL.items())
 
 CHECKS = {
     "gcc": _which("gcc"),

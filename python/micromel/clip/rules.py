@@ -38,18 +38,20 @@ every window is silent, the clip is silence: class -1.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import MicromelError
-from ..jsonconfig import from_dict
+from ..jsonconfig import Settings
 
 SILENCE = -1
 
 
 @dataclass(frozen=True)
-class WindowConfig:
+class WindowConfig(Settings):
+    WHAT = "window config"
+
     frames: int = 64
     hop_frames: int = 32
     silence_rms_dbfs: float = -50.0
@@ -60,12 +62,7 @@ class WindowConfig:
         if not 1 <= self.hop_frames <= 1024:
             raise MicromelError(f"window: hop_frames={self.hop_frames} must be between 1 and 1024")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict, what: str = "window config") -> "WindowConfig":
-        return from_dict(cls, d, what)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import MicromelError
-from ..jsonconfig import from_dict
+from ..jsonconfig import Settings
 
 # Version of the integer algorithm (what twin.py and firmware/lib/mm_frontend compute).
 # Bump when any integer changes for the same config; it is part of the config hash.
@@ -33,7 +33,9 @@ ALGORITHM_VERSION = 1
 
 
 @dataclass(frozen=True)
-class FrontendConfig:
+class FrontendConfig(Settings):
+    WHAT = "front-end config"
+
     sample_rate: int = 16000
     n_fft: int = 512
     hop_length: int = 256
@@ -107,12 +109,7 @@ class FrontendConfig:
         return self.out_zero_db + np.asarray(q, dtype=np.float64) * self.out_step_db
 
     # --- (de)serialisation ----------------------------------------------------
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict, what: str = "front-end config") -> "FrontendConfig":
-        return from_dict(cls, d, what)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

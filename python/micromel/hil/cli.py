@@ -115,6 +115,14 @@ def cmd_cores(args) -> int:
 MODEL_HELP = "model folder (models/NAME: model.tflite, config.json)"
 
 
+def _add_verify_options(p) -> None:
+    """Options verify and demo share."""
+    p.add_argument("--mode", choices=["audio", "features"], default="audio",
+                   help="audio: the device runs front end and model; features: the model only")
+    p.add_argument("--limit", type=cliargs.positive_int, help="verify only the first N clips (by path)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted verify")
+
+
 def register(sub) -> None:
     demo = sub.add_parser("demo", help="the main job: dataset, train, export, build, emulate, verify")
     demo.add_argument("--retrain", action="store_true", help="train anew instead of using models/drums")
@@ -122,10 +130,7 @@ def register(sub) -> None:
     demo.add_argument("--data", help="dataset folder (default build/datasets/drums)")
     demo.add_argument("--devices", type=cliargs.positive_int, default=2,
                       help="emulated boards to shard the clips over (default 2)")
-    demo.add_argument("--mode", choices=["audio", "features"], default="audio",
-                      help="audio: the device runs front end and model; features: the model only")
-    demo.add_argument("--limit", type=cliargs.positive_int, help="verify only the first N test clips")
-    demo.add_argument("--resume", action="store_true", help="continue an interrupted verify")
+    _add_verify_options(demo)
     demo.set_defaults(func=cmd_demo)
 
     v = sub.add_parser("verify", help="stream a test split to devices and check them bit for bit")
@@ -133,13 +138,10 @@ def register(sub) -> None:
     v.add_argument("data", metavar="DATA", help="dataset folder (a folder per class) or manifest")
     v.add_argument("--device", action="append",
                    help=cliargs.DEVICE_HELP + "; repeat to shard clips across devices (default emulate)")
-    v.add_argument("--mode", choices=["audio", "features"], default="audio",
-                   help="audio: the device runs front end and model; features: the model only")
+    _add_verify_options(v)
     v.add_argument("--report", help="report folder (default build/verify/<model>)")
-    v.add_argument("--resume", action="store_true", help="continue an interrupted run")
     v.add_argument("--split", choices=["train", "val", "test", "all"],
                    help="which clips (default: test if the dataset names splits, else all)")
-    v.add_argument("--limit", type=cliargs.positive_int, help="verify only the first N clips (by path)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(func=cmd_verify)
 
@@ -177,6 +179,5 @@ def register(sub) -> None:
     k.add_argument("--board", default="all", help="emulated board(s) or environment(s); default all")
     k.add_argument("--inputs", type=cliargs.positive_int, default=8,
                    help="random model inputs generated on the device and compared (default 8)")
-    k.add_argument("--md", metavar="FILE", help="also write the table as Markdown")
-    k.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    cliargs.add_table_outputs(k, "table")
     k.set_defaults(func=cmd_cores)

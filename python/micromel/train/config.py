@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from ..clip.rules import WindowConfig
 from ..errors import MicromelError
 from ..frontend.config import FrontendConfig
-from ..jsonconfig import from_dict
+from ..jsonconfig import Settings, from_dict
 from .models import member_archs
 
 # An ensemble's k-th network is trained with seed + k * MEMBER_SEED_STEP.
@@ -18,7 +18,9 @@ MEMBER_SEED_STEP = 1000
 
 
 @dataclass(frozen=True)
-class AugmentConfig:
+class AugmentConfig(Settings):
+    WHAT = "augment config"
+
     variants: int = 4                 # augmented copies of each training clip (0 = none)
     peak_dbfs: tuple[float, float] = (-40.0, -1.0)     # level of an augmented copy: its peak, drawn uniformly
     eq_p: float = 0.5
@@ -44,12 +46,7 @@ class AugmentConfig:
     phone_p: float = 0.0
     cheap_mic_p: float = 0.0
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict, what: str = "augment config") -> "AugmentConfig":
-        return from_dict(cls, d, what)
 
     def waveform_key(self) -> str:
         """Identifies everything that changes the augmented waveforms (for the cache)."""
