@@ -32,11 +32,12 @@ def _flash_of_elf(elf: Path) -> dict | None:
     return {"engine_code": code, "model_data": data}
 
 
-def run(model_dir: Path, device: str = "emulate", kernels: str = "auto") -> dict:
+def run(model_dir: Path, device: str = "emulate", kernels: str = "auto",
+        weights: str = "auto") -> dict:
     from ..device import open_device
 
     model_dir = Path(model_dir)
-    c = export.compile_model(model_dir)
+    c = export.compile_model(model_dir, weights)
     plan = c.plan
     elf = None
     if device == "emulate" or device.startswith("emulate:"):
@@ -44,8 +45,8 @@ def run(model_dir: Path, device: str = "emulate", kernels: str = "auto") -> dict
         from ..paths import BUILD_DIR
 
         env = device.split(":", 1)[1] if ":" in device else "emulate"
-        gen = BUILD_DIR / "gen" / f"{model_dir.resolve().name}-bench-{kernels}"
-        export.export_model(model_dir, gen, kernels=kernels)
+        gen = BUILD_DIR / "gen" / f"{model_dir.resolve().name}-bench-{kernels}-{weights}"
+        export.export_model(model_dir, gen, kernels=kernels, weights=weights)
         elf = firmware.build(env, gen_dir=gen, model_dir=model_dir.resolve())
         from ..device import open_emulated
 

@@ -33,8 +33,9 @@ def _array(ctype: str, name: str, values, per_line: int = 16, align: int = 4) ->
 
 
 def config_header(meta: dict, plan: Plan | None = None, sched: Schedule | None = None,
-                  kdata: dict | None = None, kernels: str = "auto") -> str:
+                  kdata: dict | None = None, kernels: str = "auto", weights: str = "auto") -> str:
     out = [HEADER.format(src=meta.get("source", "micromel")),
+           f"/* export choices: kernels={kernels} weights={weights} */\n",
            "#ifndef MM_MODEL_CONFIG_H\n#define MM_MODEL_CONFIG_H\n"]
     if kernels == "portable":
         out.append("#define MM_NN_FORCE_PORTABLE 1\n")
@@ -160,20 +161,15 @@ def _layer_data(lay, kd: KernelData) -> str:
     p = lay.params
     o = [f"/* layer {i}: {lay.op} {lay.in_shape} -> {lay.out_shape} '{lay.name[:80]}' */\n"]
     if lay.kind in ("conv", "fc"):
-        if "stream" in kd.extra:
-            # the stream carries the records too: the array is for the portable path
-            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_s{i}", kd.extra["stream"], 8)
-                     + f"#define MM_MODEL_W{i} 0\n#define MM_MODEL_S{i} mm_model_s{i}\n"
-                     f"#define MM_MODEL_RQ{i} 0\n#else\n"
-                     + _array("int8_t", f"mm_model_w{i}", kd.w8, 32)
-                     + _rq_array(f"mm_model_rq{i}", kd.rq)
-                     + f"#define MM_MODEL_W{i} mm_model_w{i}\n#define MM_MODEL_S{i} 0\n"
-                     f"#define MM_MODEL_RQ{i} mm_model_rq{i}\n#endif\n")
-        else:
-            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_w{i}", kd.w_dsp, 8)
-                     + "#else\n" + _array("int8_t", f"mm_model_w{i}", kd.w8, 32) + "#endif\n"
-                     + f"#define MM_MODEL_W{i} mm_model_w{i}\n#define MM_MODEL_S{i} 0\n"
-                     + _rq_array(f"mm_model_rq{i}", kd.rq) + f"#define MM_MODEL_RQ{i} mm_model_rq{i}\n")
+        # DSP builds: the matrix engine's stream (weights, biases and records);
+        # portable builds: int8 weights and records
+        o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_s{i}", kd.stream, 8)
+                 + f"#define MM_MODEL_W{i} 0\n#define MM_MODEL_S{i} mm_model_s{i}\n"
+                 f"#define MM_MODEL_RQ{i} 0\n#else\n"
+                 + _array("int8_t", f"mm_model_w{i}", kd.w8, 32)
+                 + _rq_array(f"mm_model_rq{i}", kd.rq)
+                 + f"#define MM_MODEL_W{i} mm_model_w{i}\n#define MM_MODEL_S{i} 0\n"
+                 f"#define MM_MODEL_RQ{i} mm_model_rq{i}\n#endif\n")
         if lay.kind == "conv":
             (kh, kw), (sh, sw) = p["kernel"], p["stride"]
             h, w, c = lay.in_shape
@@ -187,7 +183,7 @@ def _layer_data(lay, kd: KernelData) -> str:
                  f"  .in_w = {w}, .in_c = {c}, .out_w = {ow}, .out_c = {oc}, .k = {kd.k}, "
                  f".row_k = {kd.extra['row_k']},\n"
                  f"  .kh = {kh}, .kw = {kw}, .sh = {sh}, .sw = {sw}, .pad_l = {pad_l}, "
-                 f".zp_in = {int(p['zp_in'])}}};\n\n")
+                 f".zp_in = {int(p['zp_in'])}, .w16 = {int(kd.w16)}}};\n\n")
     elif lay.kind == "dwconv":
         h, w, c = lay.in_shape
         (kh, kw), (sh, sw) = p["kernel"], p["stride"]
@@ -318,7 +314,7 @@ def _layer_code(lay, kd: KernelData, sched: Schedule) -> str:
         else:
             call = f"mm_nn_avgpool_finish(&mm_model_p{i}, sums, {h * w}, {dst})"
     elif lay.kind == "fc":
-        call = f"mm_nn_fc(&mm_model_p{i}, {src}, {dst}, {p['rows']})"
+        call = f"mm_nn_fc(&mm_model_p{i}, {src}, {dst}, {p['rows']}, {_scratch(sched, i)})"
     elif lay.kind == "softmax":
         call = f"mm_nn_softmax(&mm_model_p{i}, {src}, {dst})"
     elif lay.kind == "add":   # not a row layer (rank below 3): one call

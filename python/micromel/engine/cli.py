@@ -11,8 +11,9 @@ def cmd_export(args) -> int:
 
     model_dir = Path(args.model_dir)
     out = Path(args.out) if args.out else BUILD_DIR / "gen" / model_dir.resolve().name
-    export.export_model(model_dir, out, board=args.board, kernels=args.kernels)
-    c = export.compile_model(model_dir)
+    export.export_model(model_dir, out, board=args.board, kernels=args.kernels,
+                        weights=args.weights)
+    c = export.compile_model(model_dir, args.weights)
     tflm = runner.tflm_arena_bytes(c.plan.graph.raw)
     streamed = sum(1 for p in c.sched.places.values() if p.kind == "ring")
     summary = {
@@ -20,7 +21,8 @@ def cmd_export(args) -> int:
         "layers": len(c.plan.layers), "streamed_tensors": streamed, "macs": c.plan.macs,
         "arena_bytes": c.sched.arena_bytes, "tflm_arena_bytes": tflm,
         "weight_bytes_dsp": c.weight_bytes_dsp, "weight_bytes_portable": c.weight_bytes_portable,
-        "param_bytes": c.param_bytes, "kernels": args.kernels,
+        "param_bytes": c.param_bytes, "kernels": args.kernels, "weights": args.weights,
+        "weight_bytes_model": c.weight_bytes_model,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -35,7 +37,7 @@ def cmd_export(args) -> int:
 def cmd_bench_model(args) -> int:
     from . import bench
 
-    r = bench.run(Path(args.model_dir), args.device, args.kernels)
+    r = bench.run(Path(args.model_dir), args.device, args.kernels, args.weights)
     print(json.dumps(r, indent=2) if args.json else bench.format_report(r))
     return 0
 
@@ -51,6 +53,7 @@ def register(sub) -> None:
     p.add_argument("--kernels", choices=("auto", "portable", "dsp"), default="auto",
                    help="kernel path: auto (DSP on cores that have it), portable, or dsp "
                         "(on a host: the DSP layout run on C emulations of the intrinsics)")
+    _weights_arg(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_export)
 
@@ -62,5 +65,14 @@ def register(sub) -> None:
                         "'emulate:ENV', a tty or a URL (a board flashed with this model)")
     b.add_argument("--kernels", choices=("auto", "portable", "dsp"), default="auto",
                    help="kernel path of the emulated build (default auto: DSP on the M4)")
+    _weights_arg(b)
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_model)
+
+
+def _weights_arg(p) -> None:
+    p.add_argument("--weights", choices=("auto", "int8", "int16"), default="auto",
+                   help="DSP builds: layout of the convolution and dense weights in flash: "
+                        "int8 (the .tflite's bytes), int16 (twice the flash, fewer "
+                        "instructions) or auto (int16 for the layers that gain most, within "
+                        "1.1x the int8 weight bytes)")

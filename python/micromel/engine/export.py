@@ -14,6 +14,7 @@ from ..errors import MicromelError
 from . import cgen, kernels, plan as planmod, schedule, tflite
 
 KERNEL_CHOICES = ("auto", "portable", "dsp")
+WEIGHT_CHOICES = ("auto", "int8", "int16")
 
 
 @dataclass
@@ -35,15 +36,18 @@ class Compiled:
         return sum(kd.weight_bytes_dsp for kd in self.kdata.values())
 
     @property
+    def weight_bytes_model(self) -> int:
+        """The model's weights as int8 (what the .tflite holds)."""
+        return sum(kd.weight_bytes_model for kd in self.kdata.values())
+
+    @property
     def param_bytes(self) -> int:
         return self.param_bytes_for(dsp=True)
 
     def param_bytes_for(self, dsp: bool) -> int:
         """Flash of requantization records (in a DSP build, those not inside
         a weight stream), lookup tables, border sums and padding rows."""
-        n = sum(16 * len(kd.rq) for kd in self.kdata.values()
-                if kd.rq is not None and not (dsp and "stream" in kd.extra
-                                              and kd.layer.kind != "dwconv"))
+        n = sum(16 * len(kd.rq) for kd in self.kdata.values() if kd.rq is not None)
         n += sum(4 * kd.extra[key].size for kd in self.kdata.values()
                  for key in (("lut1", "lut2", "edge") if dsp else ("lut1", "lut2"))
                  if key in kd.extra)
@@ -81,8 +85,12 @@ def model_hash(model_dir: Path) -> str:
     return hashlib.sha256((Path(model_dir) / "model.tflite").read_bytes()).hexdigest()[:16]
 
 
-def compile_model(model_dir: Path) -> Compiled:
+def compile_model(model_dir: Path, weights: str = "auto") -> Compiled:
+    """Read, check, lower and plan a model. weights: the DSP build's layout of the
+    matrix engine's weights (kernels.choose_weight_layouts)."""
     model_dir = Path(model_dir)
+    if weights not in WEIGHT_CHOICES:
+        raise MicromelError(f"--weights {weights}: choose one of {', '.join(WEIGHT_CHOICES)}")
     tfl, cfg = model_files(model_dir)
     graph = tflite.read(tfl)
     plan = planmod.lower(graph)
@@ -102,6 +110,7 @@ def compile_model(model_dir: Path) -> Compiled:
         raise MicromelError(f"{model_dir}: config.json input_shape {want} differs from the "
                             f"model's {list(plan.input_shape)}")
     kdata = {lay.index: kernels.prepare(lay) for lay in plan.layers}
+    kernels.choose_weight_layouts(kdata, weights)
     sched = schedule.build(plan, kdata)
     schedule.check(sched)
     meta = {"name": str(cfg.get("name", model_dir.name)), "labels": labels,
@@ -136,14 +145,18 @@ def check_board(c: Compiled, board_name: str) -> None:
                             + "; ".join(problems) + " (choose a smaller architecture or board)")
 
 
-def write_model_headers(gen_dir: Path, model_dir: Path | None, kernels_choice: str = "auto") -> Compiled | None:
+def write_model_headers(gen_dir: Path, model_dir: Path | None, kernels_choice: str = "auto",
+                        weights: str | None = None) -> Compiled | None:
     """Write mm_model_config.h and mm_model_data.h (the "no model" config when
-    model_dir is None). Called by codegen.write_build_headers."""
+    model_dir is None). Called by codegen.write_build_headers. weights None: the
+    choice the folder was exported with (weights_choice_of)."""
     from ..codegen import write_text_atomic
 
     gen_dir = Path(gen_dir)
     if kernels_choice not in KERNEL_CHOICES:
         raise MicromelError(f"--kernels {kernels_choice}: choose one of {', '.join(KERNEL_CHOICES)}")
+    if weights is None:
+        weights = weights_choice_of(gen_dir)
     if model_dir is None:
         write_text_atomic(gen_dir / "mm_model_config.h",
                           cgen.config_header({}, kernels=kernels_choice))
@@ -151,9 +164,10 @@ def write_model_headers(gen_dir: Path, model_dir: Path | None, kernels_choice: s
         if data.exists():
             data.unlink()
         return None
-    c = compile_model(Path(model_dir))
+    c = compile_model(Path(model_dir), weights)
     write_text_atomic(gen_dir / "mm_model_config.h",
-                      cgen.config_header(c.meta, c.plan, c.sched, c.kdata, kernels=kernels_choice))
+                      cgen.config_header(c.meta, c.plan, c.sched, c.kdata, kernels=kernels_choice,
+                                         weights=weights))
     write_text_atomic(gen_dir / "mm_model_data.h", cgen.data_header(c.meta, c.plan, c.sched, c.kdata))
     return c
 
@@ -170,18 +184,29 @@ def kernels_choice_of(gen_dir: Path) -> str:
     return "auto"
 
 
-def export_model(model_dir, out_dir, board: str | None = None, kernels: str = "auto") -> Path:
+def weights_choice_of(gen_dir: Path) -> str:
+    """The weight layout choice an existing generated folder was exported with."""
+    cfg = Path(gen_dir) / "mm_model_config.h"
+    if cfg.exists():
+        for w in WEIGHT_CHOICES:
+            if f"weights={w} " in cfg.read_text():
+                return w
+    return "auto"
+
+
+def export_model(model_dir, out_dir, board: str | None = None, kernels: str = "auto",
+                 weights: str = "auto") -> Path:
     """Write the generated headers of one model into out_dir; returns out_dir."""
     from .. import codegen
 
     model_dir = Path(model_dir).resolve()
     out_dir = Path(out_dir)
-    c = compile_model(model_dir)
+    c = compile_model(model_dir, weights)
     if board:
         check_board(c, board)
     out_dir.mkdir(parents=True, exist_ok=True)
     # The kernel choice rides in the folder: write_build_headers (called again
     # by every firmware build of this folder) keeps it.
-    write_model_headers(out_dir, model_dir, kernels)
+    write_model_headers(out_dir, model_dir, kernels, weights)
     codegen.write_build_headers(out_dir, model_dir)
     return out_dir

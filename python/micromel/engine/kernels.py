@@ -28,13 +28,23 @@ class KernelData:
     k: int = 0
     extra: dict = field(default_factory=dict)
     scratch: int = 0                      # bytes, the larger of both paths
+    w16: bool = False                     # matrix engine, DSP: int16 weights (else int8)
 
     @property
     def weight_bytes_portable(self) -> int:
         return 0 if self.w8 is None else int(self.w8.size)
 
     @property
+    def weight_bytes_model(self) -> int:
+        """The layer's weights as int8, as the .tflite holds them (no padding)."""
+        return 0 if self.layer.weights is None else int(self.layer.weights.size)
+
+    @property
     def weight_bytes_dsp(self) -> int:
+        """Flash of the weights in a DSP build (records and biases excluded)."""
+        if self.layer.kind in ("conv", "fc"):
+            g = self.extra["groups"]
+            return int(len(self.rq) * g * (8 if self.w16 else 4))
         if "stream" in self.extra and self.layer.kind == "dwconv":
             # the stream, and the plain layout the border pixels use
             return int(self.extra["stream"].size * 4 + self.w_dsp.size * 4)
@@ -44,6 +54,13 @@ class KernelData:
             return int(self.w_dsp.size * 4)
         return self.weight_bytes_portable
 
+    @property
+    def stream(self) -> np.ndarray | None:
+        """The matrix engine's stream (DSP builds) in the chosen weight layout."""
+        if self.layer.kind not in ("conv", "fc"):
+            return self.extra.get("stream")
+        return matmul_stream(self.w8, self.rq, self.extra["groups"], self.w16)
+
 
 def _pair(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """int16 lanes (lo, hi) as int32 words."""
@@ -51,37 +68,60 @@ def _pair(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return ((u + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
 
-def pack_matmul_dsp(w: np.ndarray) -> np.ndarray:
-    """(cout, k) int8 -> the int32 words mm_nn_matmul2 reads (doubled int16)."""
+def _groups_of(w: np.ndarray, groups: int) -> np.ndarray:
+    """(cout, k) int8 -> (cout, groups, 4) int64, zero-padded."""
     cout, k = w.shape
-    groups = k // 4 + (k % 4 == 3)
-    tail = k % 4 in (1, 2)
-    kp = 4 * groups + 2 * tail
-    wd = np.zeros((cout, kp), np.int64)
-    wd[:, :k] = 2 * w.astype(np.int64)
-    words = []
+    g = np.zeros((cout, 4 * groups), np.int64)
+    g[:, :k] = w
+    return g.reshape(cout, groups, 4)
 
-    def channel_groups(c):
-        g = wd[c, :4 * groups].reshape(groups, 4)
-        return _pair(g[:, 0], g[:, 2]), _pair(g[:, 1], g[:, 3])
 
-    def channel_tail(c):
-        return _pair(wd[c, 4 * groups:4 * groups + 1], wd[c, 4 * groups + 1:4 * groups + 2])
+def pack_words_int8(w: np.ndarray, groups: int) -> np.ndarray:
+    """(cout, k) int8 -> (cout, groups) int32: the bytes (w0 + 128, -w1, w2 + 128, -w3)
+    per group of 4 (mm_nn_matmul.c: SMLAD reads the word as (w0 + 128 - 256 w1,
+    w2 + 128 - 256 w3), SXTB16 ROR 8 makes (-w1, -w3))."""
+    g = _groups_of(w, groups)
+    b = np.stack([g[..., 0] + 128, -g[..., 1], g[..., 2] + 128, -g[..., 3]], axis=-1) & 0xFF
+    u = b[..., 0] | b[..., 1] << 8 | b[..., 2] << 16 | b[..., 3] << 24
+    return ((u + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
-    c = 0
-    while c + 2 <= cout:
-        e0, o0 = channel_groups(c)
-        e1, o1 = channel_groups(c + 1)
-        words.append(np.stack([e0, o0, e1, o1], axis=1).reshape(-1))
-        if tail:
-            words.append(np.concatenate([channel_tail(c), channel_tail(c + 1)]))
-        c += 2
-    if c < cout:
-        e0, o0 = channel_groups(c)
-        words.append(np.stack([e0, o0], axis=1).reshape(-1))
-        if tail:
-            words.append(channel_tail(c))
-    return np.concatenate(words).astype(np.int32) if words else np.zeros(0, np.int32)
+
+def int8_bias_term(w: np.ndarray) -> np.ndarray:
+    """What the int8 layout adds to each channel's sum besides the pixel's own
+    correction: 129 (w1 + w3) over the groups; the bias subtracts it."""
+    return 129 * w.astype(np.int64)[:, 1::4].sum(axis=1) + 129 * w.astype(np.int64)[:, 3::4].sum(axis=1)
+
+
+def pack_words_int16(w: np.ndarray, groups: int) -> np.ndarray:
+    """(cout, k) int8 -> (cout, groups, 2) int32: (w0, w2) (w1, w3) doubled."""
+    g = 2 * _groups_of(w, groups)
+    return np.stack([_pair(g[..., 0], g[..., 2]), _pair(g[..., 1], g[..., 3])], axis=-1)
+
+
+def int8_layout_ok(w: np.ndarray) -> bool:
+    """The int8 layout negates weights: -128 has no int8 negation."""
+    return bool(w.size == 0 or w.min() >= -127)
+
+
+def matmul_stream(w: np.ndarray, rq: np.ndarray, groups: int, w16: bool) -> np.ndarray:
+    """The stream mm_nn_matmul.c reads: per channel pair the two biases, per
+    group the pair's weight words, then (mult, add, shift) twice; an odd last
+    channel alone. rq[:, 0] is twice the bias (zero points included)."""
+    cout = len(rq)
+    if w16:
+        words = pack_words_int16(w, groups)                       # (cout, groups, 2)
+        bias = rq[:, 0].astype(np.int64)
+    else:
+        words = pack_words_int8(w, groups)[:, :, None]            # (cout, groups, 1)
+        bias = rq[:, 0].astype(np.int64) // 2 - int8_bias_term(w)
+    out = []
+    for c in range(0, cout, 2):
+        cs = list(range(c, min(c + 2, cout)))
+        out.append(bias[cs])
+        out.append(np.stack([words[j] for j in cs], axis=1).reshape(-1))   # g, channel, word
+        for j in cs:
+            out.append(rq[j, 1:4])
+    return np.concatenate(out).astype(np.int32) if out else np.zeros(0, np.int32)
 
 
 def pack_dwconv_dsp(w: np.ndarray) -> np.ndarray:
@@ -92,21 +132,6 @@ def pack_dwconv_dsp(w: np.ndarray) -> np.ndarray:
     even = _pair(taps[:, :, 0], taps[:, :, 2])                      # tap, group
     odd = _pair(taps[:, :, 1], taps[:, :, 3])
     return np.stack([even.T, odd.T], axis=2).reshape(-1).astype(np.int32)
-
-
-def matmul_stream(w_dsp: np.ndarray, rq: np.ndarray, k: int) -> np.ndarray:
-    """The interleaved stream mm_nn_matmul_m4.S reads: per channel pair the
-    two biases, the pair's weight words, then (mult, add, shift) twice."""
-    groups = k // 4
-    cout = len(rq)
-    per = 4 * groups
-    words = []
-    for c in range(0, cout, 2):
-        words.append(rq[c:c + 2, 0])
-        words.append(w_dsp[(c // 2) * per:(c // 2 + 1) * per])
-        words.append(rq[c, 1:4])
-        words.append(rq[c + 1, 1:4])
-    return np.concatenate(words).astype(np.int32)
 
 
 def dwconv_stream(w_dsp: np.ndarray, rq: np.ndarray) -> np.ndarray:
@@ -152,13 +177,46 @@ def fast_requant(acc: np.ndarray, rq: np.ndarray) -> np.ndarray:
     return t >> rq[..., 3].astype(np.int64)
 
 
-def conv_scratch(k: int, cout: int, general: bool, staged: int = 0) -> int:
-    """Bytes of scratch mm_nn_conv_row / conv_1x1_row use (the larger of the
-    two paths), see those files: two staged windows, the packed pair (DSP) or
-    the two pixels (portable), out_c junk bytes."""
-    dsp = (2 * staged if general else 0) + 16 * ((k + 3) // 4) + cout
-    portable = (2 * staged + 2 * k if general else 0) + cout
+def conv_scratch(k: int, groups: int, general: bool, staged: int = 0) -> int:
+    """Bytes of scratch mm_nn_conv_row / conv_1x1_row / fc use (the larger of
+    the two paths), see those files: two staged windows, then the packed pair
+    (DSP) or the two pixels (portable)."""
+    dsp = (2 * staged if general else 0) + 8 + 16 * groups
+    portable = (2 * staged + 2 * k) if general else 0
     return max(dsp, portable)
+
+
+# Flash the DSP build may spend beyond the model's int8 weights (int16 layouts, padding).
+FLASH_ALLOWANCE = 0.10
+
+
+def choose_weight_layouts(kdata: dict, policy: str = "auto") -> None:
+    """The DSP build's weight layout of each matrix-engine layer (kd.w16).
+    int8 (the .tflite's bytes) costs one SXTB16 per 4 weights and one doubling
+    per output more than int16 (twice the flash): per layer about
+    pixels * out_c * (groups / 2 + 1.5) instructions for out_c * groups * 4
+    more bytes, i.e. a gain of about pixels / 8 instructions per byte. "auto"
+    gives int16 to the layers with the most output pixels first while the DSP
+    build's weights stay within (1 + FLASH_ALLOWANCE) x the int8 weights;
+    "int8" and "int16" force one layout (int16 also where a weight is -128,
+    which the int8 layout cannot negate)."""
+    mm = [kd for kd in kdata.values() if kd.layer.kind in ("conv", "fc")]
+    for kd in mm:
+        kd.w16 = policy == "int16" or not int8_layout_ok(kd.w8)
+    if policy != "auto":
+        return
+    budget = (1 + FLASH_ALLOWANCE) * sum(kd.weight_bytes_model for kd in kdata.values())
+
+    def pixels(kd):
+        shape = kd.layer.out_shape
+        return int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+
+    for kd in sorted(mm, key=lambda kd: (-pixels(kd), kd.layer.index)):
+        if kd.w16:
+            continue
+        kd.w16 = True
+        if sum(k.weight_bytes_dsp for k in kdata.values()) > budget:
+            kd.w16 = False
 
 
 def prepare(lay: Layer) -> KernelData:
@@ -178,21 +236,21 @@ def prepare(lay: Layer) -> KernelData:
             row_k = cin
         kd.k = w_rows.shape[1]
         kd.extra["row_k"] = row_k
+        kd.extra["groups"] = (kd.k + 3) // 4
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w_rows.astype(np.int8)
-        kd.w_dsp = pack_matmul_dsp(w_rows)
+        kd.w16 = not int8_layout_ok(kd.w8)
         kd.extra["pointwise"] = not general
-        if (not kd.exact and (lay.params["act_min"], lay.params["act_max"]) == (-128, 127)
-                and kd.k % 4 == 0 and cout % 2 == 0):
-            kd.extra["stream"] = matmul_stream(kd.w_dsp, kd.rq, kd.k)
-        kd.scratch = conv_scratch(kd.k, cout, general, kh * row_k)
+        kd.scratch = conv_scratch(kd.k, kd.extra["groups"], general, kh * row_k)
     elif lay.kind == "fc":
         w_rows = lay.weights
         kd.k = w_rows.shape[1]
+        kd.extra["row_k"] = kd.k
+        kd.extra["groups"] = (kd.k + 3) // 4
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w_rows.astype(np.int8)
-        kd.w_dsp = pack_matmul_dsp(w_rows)   # read in place: no scratch
-        kd.extra["row_k"] = kd.k
+        kd.w16 = not int8_layout_ok(kd.w8)
+        kd.scratch = conv_scratch(kd.k, kd.extra["groups"], False)
     elif lay.kind == "dwconv":
         w = lay.weights[0]                                  # kh, kw, c
         kh, kw, c = w.shape
