@@ -32,12 +32,12 @@ def test_models():
     return zoo.test_models()
 
 
-def _device(model_dir, tmp_path, kernels="auto"):
+def _device(model_dir, tmp_path, kernels="auto", weights="auto"):
     from micromel.device import open_device
     from micromel.engine import export
 
-    gen = GEN / f"{Path(model_dir).name}-{kernels}"
-    export.export_model(model_dir, gen, kernels=kernels)
+    gen = GEN / f"{Path(model_dir).name}-{kernels}-{weights}"
+    export.export_model(model_dir, gen, kernels=kernels, weights=weights)
     return open_device("emulate", gen_dir=gen, model_dir=Path(model_dir).resolve())
 
 
@@ -74,16 +74,20 @@ def test_committed_model_bit_exact_on_device(model_dir, tmp_path):
         assert np.array_equal(dm.layer(real[0], big.index), tflm.run(real[0])[big.output])
 
 
-def test_test_set_bit_exact_on_device(test_models, tmp_path):
+@pytest.mark.parametrize("weights", ["int8", "int16"])
+def test_test_set_bit_exact_on_device(test_models, weights, tmp_path):
+    """Every kernel in both weight layouts (the committed models run "auto")."""
     from micromel.engine import export, runner
 
     for d in test_models:
-        c = export.compile_model(d)
+        c = export.compile_model(d, weights)
+        assert all(kd.w16 == (weights == "int16") for kd in c.kdata.values()
+                   if kd.layer.kind in ("conv", "fc") or kd.extra.get("dsp_stream"))
         tflm = runner.Tflm(c.plan)
-        with _device(d, tmp_path) as dev:
+        with _device(d, tmp_path, weights=weights) as dev:
             dm = runner.DeviceModel(c.plan, dev)
             xs, scores, crcs = dm.run_random(7, N_TEST)
-            _check(c.plan, dm, tflm, xs, scores, crcs, f"{d.name} dsp")
+            _check(c.plan, dm, tflm, xs, scores, crcs, f"{d.name} dsp {weights}")
 
 
 def test_portable_kernels_bit_exact_on_device(test_models, tmp_path):

@@ -50,14 +50,14 @@ def _inputs(shape, n, seed):
     return xs.astype(np.int8)
 
 
-def _check_host(model_dir, xs, kernels, tmp_path):
+def _check_host(model_dir, xs, kernels, tmp_path, weights="auto"):
     """Host build vs TFLite Micro, every layer (CRC-32 per layer, then the
     whole tensor of the first layer that differs)."""
     from micromel.engine import export, runner
 
     c = _compile(model_dir)
-    gen = GEN / f"{Path(model_dir).name}-{kernels}"
-    export.export_model(model_dir, gen, kernels=kernels)
+    gen = GEN / f"{Path(model_dir).name}-{kernels}-{weights}"
+    export.export_model(model_dir, gen, kernels=kernels, weights=weights)
     host = runner.HostModel(c.plan, gen, Path(model_dir).resolve())
     assert host.kernels == ("portable" if kernels == "portable" else "dsp")
     tflm = runner.Tflm(c.plan)
@@ -85,11 +85,13 @@ def test_twin_matches_tflm_every_layer(test_models):
 
 
 # --- the host build ------------------------------------------------------------
-@pytest.mark.parametrize("kernels", ["portable", "dsp"])
-def test_host_build_bit_exact_on_test_set(test_models, kernels, tmp_path):
+@pytest.mark.parametrize("kernels,weights", [("portable", "auto"), ("dsp", "int8"),
+                                             ("dsp", "int16")])
+def test_host_build_bit_exact_on_test_set(test_models, kernels, weights, tmp_path):
+    """The DSP layouts run on C twins of the assembly: both weight layouts."""
     for d in test_models:
         c = _compile(d)
-        _check_host(d, _inputs(c.plan.input_shape, N_TEST, 11), kernels, tmp_path)
+        _check_host(d, _inputs(c.plan.input_shape, N_TEST, 11), kernels, tmp_path, weights)
 
 
 @pytest.mark.skipif(not COMMITTED, reason="no committed model in models/")

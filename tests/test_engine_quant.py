@@ -120,12 +120,16 @@ def test_matmul_stream_layout():
 
 def test_dwconv_dsp_layout():
     w = (np.arange(3 * 3 * 8) - 30).reshape(3, 3, 8).astype(np.int8)
-    words = kernels.pack_dwconv_dsp(w).astype(np.int64)
-    lo = ((words & 0xFFFF) ^ 0x8000) - 0x8000
-    hi = words >> 16
-    # group 1 (channels 4..7), tap 4 (ky=1, kx=1): words 2*(9+4), 2*(9+4)+1
-    i = 2 * (9 + 4)
-    assert (lo[i], hi[i], lo[i + 1], hi[i + 1]) == tuple(2 * int(w[1, 1, c]) for c in (4, 6, 5, 7))
+    rq = np.array([[2 * c, 100 + c, 200 + c, 7] for c in range(8)], np.int32)
+    s = kernels.dwconv_stream(w, rq).astype(np.int64)
+    per = 4 + 18 + 12
+    assert len(s) == 2 * per
+    g1 = s[per:]                                     # channels 4..7
+    assert list(g1[:4]) == [8, 10, 12, 14]
+    lo, hi = _lanes(g1[4:22])
+    # tap 4 (ky=1, kx=1): words 8, 9 = (w_c4, w_c6) (w_c5, w_c7), doubled
+    assert (lo[8], hi[8], lo[9], hi[9]) == tuple(2 * int(w[1, 1, c]) for c in (4, 6, 5, 7))
+    assert list(g1[22:25]) == [104, 204, 7] and list(g1[31:34]) == [107, 207, 7]
 
 
 def test_device_random_inputs_twin():

@@ -82,21 +82,19 @@ void mm_nn_conv_1x1_row(const mm_nn_conv_params *p, const int8_t *in, int8_t *ou
 void mm_nn_fc(const mm_nn_conv_params *p, const int8_t *in, int8_t *out, int rows,
               void *scratch);
 
-/* DEPTHWISE_CONV_2D, depth multiplier 1. Weights: portable int8 [ky][kx][c];
- * DSP int16 (doubled) in groups of 4 channels, see mm_nn_dwconv.c. */
+/* DEPTHWISE_CONV_2D, depth multiplier 1. Portable path (and channels not a
+ * multiple of 4): int8 weights [ky][kx][c] and out.rq. DSP path, channels a
+ * multiple of 4: the stream (mm_nn_dwconv.c), out.rq and weights NULL. */
 typedef struct {
-  const void *weights;
+  const int8_t *weights;
   mm_nn_out out;
   uint16_t in_w, c, out_w;
   uint8_t kh, kw, sh, sw;
   int16_t pad_l;
   int8_t zp_in;
-  uint8_t dsp_ok;      /* the DSP layout exists (c % 4 == 0) */
-  const int32_t *edge; /* DSP 3x3: 2 * zp_in * (sum of the first, then the last,
-                          kernel column's weights) per channel; or NULL */
-  const int32_t *stream; /* DSP 3x3, fast full-range requantization: biases,
-                            weights and records per group of 4 channels for
-                            mm_nn_dwconv_m4.S; or NULL */
+  const int32_t *stream; /* DSP: per group of 4 channels biases, weights and
+                            records; or NULL */
+  uint8_t w16;           /* DSP stream: int16 weights (else int8) */
 } mm_nn_dwconv_params;
 
 /* rows[ky]: input row, or a row of zero points (never NULL). */

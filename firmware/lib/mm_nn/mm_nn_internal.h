@@ -20,6 +20,23 @@
 #define MM_NN_INLINE static inline
 #endif
 
+/* Which weight layouts the model's layers use (generated mm_model_config.h):
+ * the kernels of the others are not referenced, so not linked. */
+#ifndef MM_MODEL_USES_MM_W16
+#define MM_MODEL_USES_MM_W16 1
+#define MM_MODEL_USES_MM_W8 1
+#define MM_MODEL_USES_DW_W16 1
+#define MM_MODEL_USES_DW_W8 1
+#endif
+#ifndef MM_MODEL_USES_MM_C
+#define MM_MODEL_USES_MM_C 1 /* the C paths of the matrix engine and depthwise kernels */
+#define MM_MODEL_USES_DW_C 1
+#endif
+/* On a DSP core, the C paths are linked only when a layer needs them. */
+#define MM_NN_NEED_C(used) (!MM_NN_NATIVE_DSP || (used))
+#define MM_NN_MM_W16(p) (MM_MODEL_USES_MM_W16 && (!MM_MODEL_USES_MM_W8 || (p)->w16))
+#define MM_NN_DW_W16(p) (MM_MODEL_USES_DW_W16 && (!MM_MODEL_USES_DW_W8 || (p)->w16))
+
 /* --- SIMD primitives ------------------------------------------------------ */
 MM_NN_INLINE int32_t mm_lo16(int32_t x) { return (int32_t)(int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
 MM_NN_INLINE int32_t mm_hi16(int32_t x) { return (int32_t)(int16_t)(uint16_t)((uint32_t)x >> 16); }

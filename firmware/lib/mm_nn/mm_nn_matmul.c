@@ -55,17 +55,59 @@ MM_NN_INLINE int32_t tail_word(const int8_t *x, int n) {
   return (int32_t)v;
 }
 
+/* n >= 1 whole groups of pixels a and b to o (advanced), int8 layout. */
+MM_NN_INLINE void pack_run8(const int8_t *pa, const int8_t *pb, int n, int32_t **po, int32_t *sa,
+                            int32_t *sb) {
+#if MM_NN_NATIVE_DSP
+  /* 14 instructions per group of the pair (GCC's loop: 21) */
+  int32_t *o = *po, a = *sa, b = *sb, va, vb, xa, xb;
+  __asm__ volatile(
+      "1:\n\t"
+      "ldr %[va], [%[pa]], #4\n\t"
+      "ldr %[vb], [%[pb]], #4\n\t"
+      "sxtb16 %[xa], %[va]\n\t"
+      "eor %[va], %[va], %[m]\n\t"
+      "sxtb16 %[xb], %[vb]\n\t"
+      "eor %[vb], %[vb], %[m]\n\t"
+      "rev16 %[va], %[va]\n\t"
+      "rev16 %[vb], %[vb]\n\t"
+      "smlad %[a], %[xa], %[one], %[a]\n\t"
+      "smlad %[b], %[xb], %[one], %[b]\n\t"
+      "strd %[xa], %[va], [%[o]], #16\n\t"
+      "strd %[xb], %[vb], [%[o], #-8]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [pa] "+r"(pa), [pb] "+r"(pb), [o] "+r"(o), [n] "+r"(n), [a] "+r"(a), [b] "+r"(b),
+        [va] "=&r"(va), [vb] "=&r"(vb), [xa] "=&r"(xa), [xb] "=&r"(xb)
+      : [m] "r"(0x7FFF7FFF), [one] "r"(0x00010001)
+      : "cc", "memory");
+  *po = o, *sa = a, *sb = b;
+#else
+  int32_t *o = *po;
+  for (; n; n--, pa += 4, pb += 4, o += 4) {
+    pack_group(mm_read32(pa), 0, o, sa);
+    pack_group(mm_read32(pb), 0, o + 2, sb);
+  }
+  *po = o;
+#endif
+}
+
 void mm_nn_pack(const mm_nn_conv_params *p, const int8_t *const *a, const int8_t *const *b,
                 int rows, int rk, int32_t *x) {
-  const int w16 = p->w16;
+  const int w16 = MM_NN_MM_W16(p), whole = rk >> 2;
   int32_t *o = x + 2;
   int32_t sa = 0, sb = 0;
   int r, j;
   for (r = 0; r < rows; r++) {
     const int8_t *pa = a[r], *pb = b[r];
-    for (j = 0; j + 4 <= rk; j += 4, o += 4) {
-      pack_group(mm_read32(pa + j), w16, o, &sa);
-      pack_group(mm_read32(pb + j), w16, o + 2, &sb);
+    j = 4 * whole;
+    if (!w16) {
+      if (whole) pack_run8(pa, pb, whole, &o, &sa, &sb);
+    } else {
+      for (j = 0; j + 4 <= rk; j += 4, o += 4) {
+        pack_group(mm_read32(pa + j), 1, o, &sa);
+        pack_group(mm_read32(pb + j), 1, o + 2, &sb);
+      }
     }
     if (j < rk) {
       pack_group(tail_word(pa + j, rk - j), w16, o, &sa);
@@ -81,9 +123,12 @@ void mm_nn_pack(const mm_nn_conv_params *p, const int8_t *const *a, const int8_t
  * pair x, any requantization mode: the portable twin of the assembly, and
  * the device's path for a clamped range, exact requantization or an odd
  * last channel. out_b NULL: pixel A only. */
-MM_NN_INLINE void stream_c(const mm_nn_conv_params *p, const int32_t *x, const int32_t *s, int c0,
-                           int8_t *oa, int8_t *ob, const int mode) {
-  const int groups = mm_nn_groups(p), w16 = p->w16, cout = p->out_c;
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void stream_c(const mm_nn_conv_params *p, const int32_t *x, const int32_t *s, int c0,
+                     int8_t *oa, int8_t *ob, int mode) {
+  const int groups = mm_nn_groups(p), w16 = MM_NN_MM_W16(p), cout = p->out_c;
   const int32_t *xg = x + 2;
   int c, g, j;
   for (c = c0; c < cout; c += 2) {
@@ -137,7 +182,7 @@ void mm_nn_matmul2(const mm_nn_conv_params *p, const int32_t *x, int8_t *out_a, 
     const int pairs = p->out_c >> 1, groups = mm_nn_groups(p);
     const int32_t *s = p->stream;
     if (pairs) {
-      if (p->w16) {
+      if (MM_NN_MM_W16(p)) {
         s = out_b ? mm_nn_mm16_2x2_m4(x, s, out_a, out_b, pairs, groups)
                   : mm_nn_mm16_1x2_m4(x, s, out_a, pairs, groups);
       } else {
@@ -145,15 +190,14 @@ void mm_nn_matmul2(const mm_nn_conv_params *p, const int32_t *x, int8_t *out_a, 
                   : mm_nn_mm8_1x2_m4(x, s, out_a, pairs, groups);
       }
     }
-    if (p->out_c & 1) stream_c(p, x, s, p->out_c - 1, out_a, out_b, MM_RQ_FAST_FULL);
-#else
-    stream_c(p, x, p->stream, 0, out_a, out_b, MM_RQ_FAST_FULL);
+    if (MM_NN_NEED_C(MM_MODEL_USES_MM_C) && (p->out_c & 1))
+      stream_c(p, x, s, p->out_c - 1, out_a, out_b, MM_RQ_FAST_FULL);
+    return;
 #endif
-  } else if (mode == MM_RQ_FAST_CLAMP) {
-    stream_c(p, x, p->stream, 0, out_a, out_b, MM_RQ_FAST_CLAMP);
-  } else {
-    stream_c(p, x, p->stream, 0, out_a, out_b, MM_RQ_EXACT);
   }
+  /* the C path: any mode (the host's twin of the assembly, or a clamped
+   * range or exact requantization on the device) */
+  if (MM_NN_NEED_C(MM_MODEL_USES_MM_C)) stream_c(p, x, p->stream, 0, out_a, out_b, mode);
 }
 
 #else /* portable */

@@ -159,8 +159,31 @@
     .size   \name, . - \name
     .endm
 
-    /* The lone-pixel function: pixel A's words of the packed pair (the B
-     * words are skipped). pairs in r3, groups at [sp+36]; out_a at r12. */
+    /* pixel A alone: accumulators r4 (c), r6 (c+1); x at r0 (B skipped) */
+    .macro G8A
+    ldrd    r8, r9, [r0], #16           @ XA YA
+    ldrd    r10, lr, [r1], #8
+    smlad   r4, r8, r10, r4
+    sxtb16  r10, r10, ror #8
+    smlad   r4, r9, r10, r4
+    smlad   r6, r8, lr, r6
+    sxtb16  lr, lr, ror #8
+    smlad   r6, r9, lr, r6
+    .endm
+
+    .macro G16A
+    ldrd    r8, r9, [r0], #16
+    ldrd    r10, lr, [r1], #8
+    smlad   r4, r8, r10, r4
+    smlad   r4, r9, lr, r4
+    ldrd    r10, lr, [r1], #8
+    smlad   r6, r8, r10, r6
+    smlad   r6, r9, lr, r6
+    .endm
+
+    /* The lone-pixel function: pixel A's words of the packed pair. pairs in
+     * r3, groups at [sp+36] (after the push); out_a at r12; loop turns in r7,
+     * entry (groups % 4) in r5 during the pair loop. */
     .macro MM1X2 name, w8
     .section .text.\name, "ax", %progbits
     .global \name
@@ -170,6 +193,9 @@
     push    {r4-r11, lr}
     mov     r12, r2
     ldr     r7, [sp, #36]               @ groups
+    and     r5, r7, #3
+    add     r7, r7, #3
+    lsr     r7, r7, #2
     add     r2, r0, #8
 1:
     ldrd    r4, r6, [r1], #8
@@ -179,28 +205,25 @@
     add     r6, r6, r8
     .endif
     mov     r0, r2
-    mov     r5, r7
+    mov     r11, r7
+    tbb     [pc, r5]
 2:
+    .byte   (3f - 2b) / 2, (6f - 2b) / 2, (5f - 2b) / 2, (4f - 2b) / 2
+    .align  1
+3:
     .if \w8
-    ldrd    r8, r9, [r0], #16           @ XA YA
-    ldrd    r10, lr, [r1], #8
-    smlad   r4, r8, r10, r4
-    sxtb16  r10, r10, ror #8
-    smlad   r4, r9, r10, r4
-    smlad   r6, r8, lr, r6
-    sxtb16  lr, lr, ror #8
-    smlad   r6, r9, lr, r6
+    G8A
+4:  G8A
+5:  G8A
+6:  G8A
     .else
-    ldrd    r8, r9, [r0], #16
-    ldrd    r10, r11, [r1], #8
-    smlad   r4, r8, r10, r4
-    smlad   r4, r9, r11, r4
-    ldrd    r10, r11, [r1], #8
-    smlad   r6, r8, r10, r6
-    smlad   r6, r9, r11, r6
+    G16A
+4:  G16A
+5:  G16A
+6:  G16A
     .endif
-    subs    r5, r5, #1
-    bne     2b
+    subs    r11, r11, #1
+    bne     3b
     ldm     r1!, {r8, r9, r10}
     STORE1  r4, \w8
     ldm     r1!, {r8, r9, r10}

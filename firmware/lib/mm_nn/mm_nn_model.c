@@ -3,6 +3,11 @@
 #include "mm_nn_model.h"
 
 #if MM_MODEL_PRESENT
+/* The layer sequence is glue around the kernels: compiled for size (the
+ * kernels keep -O2), it costs a few instructions per row, not per MAC. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("Os")
+#endif
 #include <string.h>
 
 #include "mm_cost.h"

@@ -67,9 +67,38 @@ def config_header(meta: dict, plan: Plan | None = None, sched: Schedule | None =
         "MM_MODEL_WEIGHT_BYTES_PORTABLE": f"{wb_p}u",
         "MM_MODEL_WEIGHT_BYTES_DSP": f"{wb_d}u",
     }
+    # the DSP kernels a model uses (the others are not linked)
+    for kinds, tag in ((("conv", "fc"), "MM"), (("dwconv",), "DW")):
+        used = [kd.w16 for kd in kdata.values() if kd.layer.kind in kinds
+                and (kinds != ("dwconv",) or kd.extra.get("dsp_stream"))]
+        lines[f"MM_MODEL_USES_{tag}_W16"] = str(int(any(used)))
+        lines[f"MM_MODEL_USES_{tag}_W8"] = str(int(not all(used)) if used else "0")
+    # whether the device needs the kernels' C paths besides the assembly
+    lines["MM_MODEL_USES_MM_C"] = str(int(any(
+        kd.layer.kind in ("conv", "fc") and (kd.exact or len(kd.rq) % 2 or _clamped(kd))
+        for kd in kdata.values())))
+    lines["MM_MODEL_USES_DW_C"] = str(int(any(
+        kd.layer.kind == "dwconv" and not _dw_all_asm(kd) for kd in kdata.values())))
     out += [f"#define {k} {v}\n" for k, v in lines.items()]
     out.append("#endif\n")
     return "".join(out)
+
+
+def _clamped(kd: KernelData) -> bool:
+    p = kd.layer.params
+    return (int(p["act_min"]), int(p["act_max"])) != (-128, 127)
+
+
+def _dw_all_asm(kd: KernelData) -> bool:
+    """Every pixel of this depthwise layer runs in mm_nn_dwconv_m4.S on a DSP core."""
+    p = kd.layer.params
+    h, w, c = kd.layer.in_shape
+    (kh, kw), (sh, sw) = p["kernel"], p["stride"]
+    ow = kd.layer.out_shape[1]
+    pad_l = p["pad"][1]
+    pad_r = (ow - 1) * sw + kw - w - pad_l
+    return bool(kd.extra.get("dsp_stream") and (kh, kw) == (3, 3) and not kd.exact
+                and not _clamped(kd) and w >= 2 and pad_l <= 1 and pad_r <= 1)
 
 
 def _ptr(sched: Schedule, tid: int) -> str:
@@ -142,18 +171,9 @@ def _rq_array(name: str, rq: np.ndarray) -> str:
 
 def _out(kd: KernelData, i: int) -> str:
     p = kd.layer.params
-    rq = f"MM_MODEL_RQ{i}" if kd.layer.kind in ("conv", "fc") else f"mm_model_rq{i}"
+    rq = f"MM_MODEL_RQ{i}" if kd.layer.kind in ("conv", "fc", "dwconv") else f"mm_model_rq{i}"
     return (f"{{{rq}, {int(p['act_min'])}, {int(p['act_max'])}, "
             f"{1 if kd.exact else 0}}}")
-
-
-def _dsp_only_array(name: str, macro: str, values) -> str:
-    """An int32 table only the DSP kernels read: `macro` names it in DSP builds, else 0
-    (also when the layer has no such table)."""
-    if values is None:
-        return f"#define {macro} 0\n"
-    return ("#if MM_NN_DSP\n" + _array("int32_t", name, values, 8)
-            + f"#define {macro} {name}\n#else\n#define {macro} 0\n#endif\n")
 
 
 def _layer_data(lay, kd: KernelData) -> str:
@@ -187,21 +207,21 @@ def _layer_data(lay, kd: KernelData) -> str:
     elif lay.kind == "dwconv":
         h, w, c = lay.in_shape
         (kh, kw), (sh, sw) = p["kernel"], p["stride"]
-        if kd.w_dsp is not None:
-            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_w{i}", kd.w_dsp, 8)
-                     + "#else\n" + _array("int8_t", f"mm_model_w{i}", kd.w8, 32) + "#endif\n")
-            dsp_ok = "MM_NN_DSP"
+        plain = (_array("int8_t", f"mm_model_w{i}", kd.w8, 32) + _rq_array(f"mm_model_rq{i}", kd.rq)
+                 + f"#define MM_MODEL_W{i} mm_model_w{i}\n#define MM_MODEL_RQ{i} mm_model_rq{i}\n"
+                 f"#define MM_MODEL_S{i} 0\n")
+        if kd.extra.get("dsp_stream"):
+            # DSP builds: the stream only (weights, biases, records)
+            o.append("#if MM_NN_DSP\n" + _array("int32_t", f"mm_model_s{i}", kd.stream, 8)
+                     + f"#define MM_MODEL_W{i} 0\n#define MM_MODEL_RQ{i} 0\n"
+                     f"#define MM_MODEL_S{i} mm_model_s{i}\n#else\n" + plain + "#endif\n")
         else:
-            o.append(_array("int8_t", f"mm_model_w{i}", kd.w8, 32))
-            dsp_ok = "0"
-        o.append(_rq_array(f"mm_model_rq{i}", kd.rq))
-        o.append(_dsp_only_array(f"mm_model_edge{i}", f"MM_MODEL_EDGE{i}", kd.extra.get("edge")))
-        o.append(_dsp_only_array(f"mm_model_s{i}", f"MM_MODEL_S{i}", kd.extra.get("stream")))
+            o.append(plain)
         o.append(f"static const mm_nn_dwconv_params mm_model_p{i} = {{\n"
-                 f"  .weights = mm_model_w{i}, .out = {_out(kd, i)},\n"
+                 f"  .weights = MM_MODEL_W{i}, .out = {_out(kd, i)},\n"
                  f"  .in_w = {w}, .c = {c}, .out_w = {lay.out_shape[1]}, .kh = {kh}, .kw = {kw}, "
                  f".sh = {sh}, .sw = {sw}, .pad_l = {p['pad'][1]}, .zp_in = {int(p['zp_in'])}, "
-                 f".dsp_ok = {dsp_ok}, .edge = MM_MODEL_EDGE{i}, .stream = MM_MODEL_S{i}}};\n\n")
+                 f".stream = MM_MODEL_S{i}, .w16 = {int(kd.w16)}}};\n\n")
     elif lay.kind in ("avgpool", "maxpool"):
         h, w, c = lay.in_shape
         (kh, kw), (sh, sw) = p["filter"], p["stride"]

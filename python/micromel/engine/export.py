@@ -49,7 +49,7 @@ class Compiled:
         a weight stream), lookup tables, border sums and padding rows."""
         n = sum(16 * len(kd.rq) for kd in self.kdata.values() if kd.rq is not None)
         n += sum(4 * kd.extra[key].size for kd in self.kdata.values()
-                 for key in (("lut1", "lut2", "edge") if dsp else ("lut1", "lut2"))
+                 for key in ("lut1", "lut2")
                  if key in kd.extra)
         return n + sum(self.sched.pad_rows.values())
 

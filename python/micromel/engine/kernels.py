@@ -24,7 +24,6 @@ class KernelData:
     rq: np.ndarray | None = None          # (C, 4) int32: bias, mult, add, shift
     exact: bool = False
     w8: np.ndarray | None = None          # int8 weights, portable layout
-    w_dsp: np.ndarray | None = None       # int32 words, DSP layout (None: int8 in both paths)
     k: int = 0
     extra: dict = field(default_factory=dict)
     scratch: int = 0                      # bytes, the larger of both paths
@@ -45,20 +44,19 @@ class KernelData:
         if self.layer.kind in ("conv", "fc"):
             g = self.extra["groups"]
             return int(len(self.rq) * g * (8 if self.w16 else 4))
-        if "stream" in self.extra and self.layer.kind == "dwconv":
-            # the stream, and the plain layout the border pixels use
-            return int(self.extra["stream"].size * 4 + self.w_dsp.size * 4)
-        if "stream" in self.extra:
-            return int(self.extra["stream"].size * 4)
-        if self.w_dsp is not None:
-            return int(self.w_dsp.size * 4)
+        if self.layer.kind == "dwconv" and self.extra.get("dsp_stream"):
+            return int((2 if self.w16 else 1) * self.w8.size)
         return self.weight_bytes_portable
 
     @property
     def stream(self) -> np.ndarray | None:
-        """The matrix engine's stream (DSP builds) in the chosen weight layout."""
+        """The DSP build's stream (matrix engine, depthwise) in the chosen weight layout."""
+        if self.layer.kind == "dwconv":
+            if not self.extra.get("dsp_stream"):
+                return None
+            return dwconv_stream(self.w8.reshape(self.layer.weights.shape[1:]), self.rq, self.w16)
         if self.layer.kind not in ("conv", "fc"):
-            return self.extra.get("stream")
+            return None
         return matmul_stream(self.w8, self.rq, self.extra["groups"], self.w16)
 
 
@@ -125,24 +123,36 @@ def matmul_stream(w: np.ndarray, rq: np.ndarray, groups: int, w16: bool) -> np.n
 
 
 def pack_dwconv_dsp(w: np.ndarray) -> np.ndarray:
-    """(kh, kw, c) int8, c % 4 == 0 -> per group of 4 channels, per tap, the
-    words (w_c0, w_c2) (w_c1, w_c3), doubled."""
+    """(kh, kw, c) int8, c % 4 == 0 -> (c/4, taps, 2) int32: per group of 4
+    channels, per tap, the words (w_c0, w_c2) (w_c1, w_c3), doubled."""
     kh, kw, c = w.shape
     taps = (2 * w.astype(np.int64)).reshape(kh * kw, c // 4, 4)   # tap, group, lane
     even = _pair(taps[:, :, 0], taps[:, :, 2])                      # tap, group
     odd = _pair(taps[:, :, 1], taps[:, :, 3])
-    return np.stack([even.T, odd.T], axis=2).reshape(-1).astype(np.int32)
+    return np.stack([even.T, odd.T], axis=2).astype(np.int32)
 
 
-def dwconv_stream(w_dsp: np.ndarray, rq: np.ndarray) -> np.ndarray:
-    """The stream mm_nn_dwconv_m4.S reads: per group of 4 channels the four
-    biases, the 9 taps' weight words, then (mult, add, shift) four times."""
-    words = []
+def pack_dwconv_int8(w: np.ndarray) -> np.ndarray:
+    """(kh, kw, c) int8, c % 4 == 0 -> (c/4, taps) int32: per group of 4
+    channels, per tap, the word (w_c0, w_c1, w_c2, w_c3) (SXTB16 splits it)."""
+    kh, kw, c = w.shape
+    b = (w.astype(np.int64) & 0xFF).reshape(kh * kw, c // 4, 4)
+    u = b[..., 0] | b[..., 1] << 8 | b[..., 2] << 16 | b[..., 3] << 24
+    return ((u + (1 << 31)) % (1 << 32) - (1 << 31)).T.astype(np.int32)
+
+
+def dwconv_stream(w: np.ndarray, rq: np.ndarray, w16: bool = True) -> np.ndarray:
+    """The stream mm_nn_dwconv.c reads: per group of 4 channels the four
+    biases (doubled with int16 weights), the taps' weight words, then
+    (mult, add, shift) four times."""
+    words = pack_dwconv_dsp(w) if w16 else pack_dwconv_int8(w)
+    bias = rq[:, 0].astype(np.int64) if w16 else rq[:, 0].astype(np.int64) // 2
+    out = []
     for g in range(len(rq) // 4):
-        words.append(rq[4 * g:4 * g + 4, 0])
-        words.append(w_dsp[18 * g:18 * (g + 1)])
-        words.append(rq[4 * g:4 * g + 4, 1:4].reshape(-1))
-    return np.concatenate(words).astype(np.int32)
+        out.append(bias[4 * g:4 * g + 4])
+        out.append(words[g].reshape(-1))
+        out.append(rq[4 * g:4 * g + 4, 1:4].reshape(-1))
+    return np.concatenate(out).astype(np.int32)
 
 
 def requant_records(lay: Layer, w_rows: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -191,27 +201,35 @@ FLASH_ALLOWANCE = 0.10
 
 
 def choose_weight_layouts(kdata: dict, policy: str = "auto") -> None:
-    """The DSP build's weight layout of each matrix-engine layer (kd.w16).
-    int8 (the .tflite's bytes) costs one SXTB16 per 4 weights and one doubling
-    per output more than int16 (twice the flash): per layer about
-    pixels * out_c * (groups / 2 + 1.5) instructions for out_c * groups * 4
-    more bytes, i.e. a gain of about pixels / 8 instructions per byte. "auto"
-    gives int16 to the layers with the most output pixels first while the DSP
-    build's weights stay within (1 + FLASH_ALLOWANCE) x the int8 weights;
-    "int8" and "int16" force one layout (int16 also where a weight is -128,
-    which the int8 layout cannot negate)."""
-    mm = [kd for kd in kdata.values() if kd.layer.kind in ("conv", "fc")]
-    for kd in mm:
-        kd.w16 = policy == "int16" or not int8_layout_ok(kd.w8)
+    """The DSP build's weight layout of each matrix-engine and depthwise layer
+    (kd.w16). int8 (the .tflite's bytes) costs instructions over int16 (twice
+    the flash): in the matrix engine one SXTB16 per 4 weights and channel
+    pair plus 7 per 2x2 tile, i.e. about (pixels / 2) (out_c / 2) (groups + 7);
+    in a depthwise 3x3, two SXTB16 per tap and one doubling per output, i.e.
+    about pixels (c / 4) (2 taps + 4). "auto" gives int16 to the layers that
+    gain most per extra byte first while the DSP build's weights stay within
+    (1 + FLASH_ALLOWANCE) x the int8 weights; "int8" and "int16" force one
+    layout (int16 also where the int8 layout cannot hold a weight)."""
+    cand = [kd for kd in kdata.values()
+            if kd.layer.kind in ("conv", "fc") or kd.extra.get("dsp_stream")]
+    for kd in cand:
+        forced = kd.layer.kind in ("conv", "fc") and not int8_layout_ok(kd.w8)
+        kd.w16 = policy == "int16" or forced
     if policy != "auto":
         return
     budget = (1 + FLASH_ALLOWANCE) * sum(kd.weight_bytes_model for kd in kdata.values())
 
-    def pixels(kd):
+    def gain_per_byte(kd):
         shape = kd.layer.out_shape
-        return int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+        pixels = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+        if kd.layer.kind == "dwconv":
+            c = kd.layer.out_shape[-1]
+            taps = int(np.prod(kd.layer.weights.shape[1:3]))
+            return pixels * (c / 4) * (2 * taps + 4) / kd.w8.size
+        cout, g = len(kd.rq), kd.extra["groups"]
+        return (pixels / 2) * (cout / 2) * (g + 7) / (4 * cout * g)
 
-    for kd in sorted(mm, key=lambda kd: (-pixels(kd), kd.layer.index)):
+    for kd in sorted(cand, key=lambda kd: (-gain_per_byte(kd), kd.layer.index)):
         if kd.w16:
             continue
         kd.w16 = True
@@ -258,15 +276,8 @@ def prepare(lay: Layer) -> KernelData:
         kd.k = kh * kw
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w.reshape(-1).astype(np.int8)               # (ky, kx, c)
-        kd.w_dsp = pack_dwconv_dsp(w) if c % 4 == 0 else None
-        if (kh == 3 and kw == 3 and c % 4 == 0 and not kd.exact
-                and (lay.params["act_min"], lay.params["act_max"]) == (-128, 127)):
-            kd.extra["stream"] = dwconv_stream(kd.w_dsp, kd.rq)
-        if kh == 3 and kw == 3 and c % 4 == 0:
-            # what the padding column would add (zero point x that column's weights)
-            col = w.astype(np.int64).sum(axis=0)            # kw, c
-            kd.extra["edge"] = (2 * int(lay.params["zp_in"]) * np.concatenate(
-                [col[0], col[2]])).astype(np.int32)
+        kd.extra["dsp_stream"] = c % 4 == 0
+        kd.w16 = True
     elif lay.kind == "avgpool":
         kd.scratch = 4 * lay.in_shape[-1]    # per-window sums (a global pool uses its own)
     elif lay.kind == "add":
