@@ -146,3 +146,37 @@ def test_firmware_without_model_refuses_model_messages():
                              ("BENCH", b"\x02")):
             with pytest.raises(MicromelError, match="UNSUPPORTED"):
                 dev.request(protocol.MSG[msg], payload)
+
+
+def test_streaming_bit_exact_per_window_on_device(tmp_path):
+    """A streaming export on the device: windows sliding by the segmentation hop (sent a
+    few per message; the device detects the slide itself) give TFLite Micro's result for
+    each window, every layer's output included, and the scores alone too."""
+    import json
+    from micromel.device import open_device
+    from micromel.engine import export, runner, stream
+
+    models = [d for d in COMMITTED if (json.loads((d / "config.json").read_text())
+                                       .get("segment") or {}).get("hop_frames")]
+    if not models:
+        pytest.skip("no committed model with a segmentation hop")
+    for d in models:
+        c = export.compile_model(d, stream=True)
+        gen = GEN / f"{d.name}-stream"
+        export.export_model(d, gen, stream=True)
+        t, hop = c.plan.input_shape[0], c.stream.hop
+        real = runner.real_windows(d, 40)
+        feats = np.concatenate([real[0], real[1], real[2]])          # a stream of real frames
+        rng = np.random.default_rng(8)
+        noise = np.clip(np.cumsum(rng.integers(-20, 21, size=(t + 10 * hop, feats.shape[1])),
+                                  axis=0) // 3, -128, 127).astype(np.int8)
+        xs = np.concatenate([stream.sliding_windows(feats, t, hop),
+                             stream.sliding_windows(noise, t, hop)])
+        tflm = runner.Tflm(c.plan)
+        with open_device("emulate", gen_dir=gen, model_dir=d.resolve()) as dev:
+            dm = runner.DeviceModel(c.plan, dev)
+            scores, crcs = dm.run(xs)
+            _check(c.plan, dm, tflm, xs, scores, crcs, f"{d.name} stream")
+            plain = dm.classify(xs)
+            for i, x in enumerate(xs):
+                assert np.array_equal(plain[i], tflm.crcs(x)[0]), (d.name, i)

@@ -107,6 +107,57 @@ def test_host_build_bit_exact_on_committed_models(model_dir, kernels, tmp_path):
     _check_host(model_dir, np.concatenate([xs, real]), kernels, tmp_path)
 
 
+# --- streaming inference --------------------------------------------------------------
+def _sliding(c, n_windows, seed):
+    """Windows sliding by the model's stream hop over a smooth random feature stream
+    and, when the model has real features, over a real one; then windows that do not
+    follow (the cache must start afresh) and a stretch that slides again."""
+    from micromel.engine import stream
+
+    t, hop = c.plan.input_shape[0], c.stream.hop
+    rng = np.random.default_rng(seed)
+    steps = rng.integers(-24, 25, size=(t + n_windows * hop,) + tuple(c.plan.input_shape[1:]))
+    s = np.clip(np.cumsum(steps, axis=0) // 3, -128, 127).astype(np.int8)
+    w = stream.sliding_windows(s, t, hop)
+    return np.concatenate([w, w[2:4], w[:1], w[5:9], w[4:5]])
+
+
+STREAM_MODELS = [d for d in COMMITTED if (json.loads((d / "config.json").read_text())
+                                          .get("segment") or {}).get("hop_frames")]
+
+
+@pytest.mark.skipif(not STREAM_MODELS, reason="no committed model with a segmentation hop")
+@pytest.mark.parametrize("kernels", ["portable", "dsp"])
+def test_streaming_bit_exact_per_window(test_models, kernels):
+    """A streaming export (rows shared by windows sliding by the hop are reused) gives
+    every window exactly what TFLite Micro computes for it on its own: the scores
+    without taps (rows not needed are skipped), and every layer's output with taps
+    (reused rows tapped from the caches); rows are really reused."""
+    import ctypes
+    from micromel.engine import export, runner
+
+    for d in STREAM_MODELS + [test_models[0]]:
+        c = export.compile_model(d, stream=True)
+        gen = GEN / f"{Path(d).name}-{kernels}-stream"
+        export.export_model(d, gen, kernels=kernels, stream=True)
+        host = runner.HostModel(c.plan, gen, Path(d).resolve())
+        host.lib.mm_nn_model_reused_rows.restype = ctypes.c_uint32
+        tflm = runner.Tflm(c.plan)
+        xs = _sliding(c, 12, 5)
+        before = host.lib.mm_nn_model_reused_rows()
+        scores, _ = host.run(xs, crcs=False)
+        reused = host.lib.mm_nn_model_reused_rows() - before
+        _, crcs = host.run(xs)
+        for i, x in enumerate(xs):
+            ref_scores, ref_crcs = tflm.crcs(x)
+            assert np.array_equal(scores[i], ref_scores), (d.name, kernels, i)
+            if not np.array_equal(crcs[i], ref_crcs):
+                pytest.fail(f"{d.name} ({kernels}) window {i}: layers "
+                            f"{np.nonzero(crcs[i] != ref_crcs)[0].tolist()} differ")
+        if c.stream.caches:
+            assert reused > 0, d.name
+
+
 # --- RAM ----------------------------------------------------------------------------
 def test_arena_against_tflite_micro(test_models):
     """At most 0.6x TFLite Micro's arena for the committed models (the goal),

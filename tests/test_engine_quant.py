@@ -98,9 +98,15 @@ def test_matmul_int8_layout_identity():
         assert np.array_equal(got, want)
 
 
+def _pair_word(lo, hi):
+    u = (int(lo) & 0xFFFF) | (int(hi) & 0xFFFF) << 16
+    return u - (1 << 32) if u >= 1 << 31 else u
+
+
 def test_matmul_stream_layout():
     """Channel pairs: both biases, per group the pair's weight words, then the
-    records; an odd last channel alone; int16 words doubled (w0, w2) (w1, w3)."""
+    records; an odd last channel with a dummy (zero weights, its records again); int16
+    words doubled (w0, w2) (w1, w3)."""
     w = (np.arange(3 * 6) - 9).reshape(3, 6).astype(np.int8)       # 3 channels, k = 6
     rq = np.array([[2 * (10 + c), 100 + c, 200 + c, 5] for c in range(3)], np.int32)
     s16 = kernels.matmul_stream(w, rq, 2, True)
@@ -111,11 +117,14 @@ def test_matmul_stream_layout():
     assert pairs[2:6] == [(d[0, 0], d[0, 2]), (d[0, 1], d[0, 3]), (d[1, 0], d[1, 2]), (d[1, 1], d[1, 3])]
     assert pairs[6:10] == [(d[0, 4], 0), (d[0, 5], 0), (d[1, 4], 0), (d[1, 5], 0)]
     assert list(s16[10:16]) == [100, 200, 5, 101, 201, 5]
-    assert s16[16] == 24 and list(s16[-3:]) == [102, 202, 5] and len(s16) == 16 + 1 + 4 + 3
+    assert s16[16] == 24 and s16[17] == 24 and list(s16[-6:]) == [102, 202, 5] * 2
+    assert list(s16[18:26:4]) == [_pair_word(d[2, 0], d[2, 2]), _pair_word(d[2, 4], 0)]
+    assert not s16[20:22].any() and not s16[24:26].any()      # the dummy's weights
+    assert len(s16) == 2 * (2 + 2 * 4 + 6)
     s8 = kernels.matmul_stream(w, rq, 2, False)
     assert s8[0] == 10 - kernels.int8_bias_term(w[:1])[0]
     assert list(s8[2:6]) == list(kernels.pack_words_int8(w[:2], 2).T.reshape(-1))
-    assert len(s8) == 2 + 4 + 6 + 1 + 2 + 3
+    assert len(s8) == 2 * (2 + 2 * 2 + 6)
 
 
 def test_dwconv_dsp_layout():

@@ -10,7 +10,7 @@
  *     per group: the weight words of c and c+1 (int8: 1 word each;
  *                int16: 2 words each)
  *     mult, add, shift of c, then of c+1        (mm_nn_rq fields)
- * and, for an odd last channel, the same with one channel.
+ * (an odd last channel is paired with a dummy channel whose output is dropped).
  *
  * int8 weights (as many bytes as the .tflite's): the word of weights
  * w0 w1 w2 w3 holds the bytes (w0 + 128, -w1, w2 + 128, -w3), so that SMLAD
@@ -132,16 +132,16 @@ static void stream_c(const mm_nn_conv_params *p, const int32_t *x, const int32_t
   const int32_t *xg = x + 2;
   int c, g, j;
   for (c = c0; c < cout; c += 2) {
-    const int n = c + 1 < cout ? 2 : 1;
+    const int n = c + 1 < cout ? 2 : 1; /* outputs kept: the stream has a dummy channel */
     uint32_t acc[2][2]; /* [channel][pixel] */
-    for (j = 0; j < n; j++) {
+    for (j = 0; j < 2; j++) {
       acc[j][0] = (uint32_t)s[j] + (uint32_t)x[0];
       acc[j][1] = (uint32_t)s[j] + (uint32_t)x[1];
     }
-    s += n;
+    s += 2;
     for (g = 0; g < groups; g++) {
       const int32_t *v = xg + 4 * g;
-      for (j = 0; j < n; j++) {
+      for (j = 0; j < 2; j++) {
         int32_t w0, w1;
         if (w16) {
           w0 = s[0], w1 = s[1], s += 2;
@@ -152,8 +152,9 @@ static void stream_c(const mm_nn_conv_params *p, const int32_t *x, const int32_t
         acc[j][1] = (uint32_t)mm_smlad(v[3], w1, mm_smlad(v[2], w0, (int32_t)acc[j][1]));
       }
     }
-    for (j = 0; j < n; j++, s += 3) {
+    for (j = 0; j < 2; j++, s += 3) {
       mm_nn_rq q;
+      if (j >= n) continue;
       q.bias = 0, q.mult = s[0], q.add = s[1], q.shift = s[2];
       if (!w16) acc[j][0] <<= 1, acc[j][1] <<= 1; /* int8 weights: acc -> 2 acc */
       oa[c + j] = mm_requant((int32_t)acc[j][0], &q, &p->out, mode);
@@ -175,23 +176,28 @@ const int32_t *mm_nn_mm16_1x2_m4(const int32_t *x, const int32_t *s, int8_t *oa,
                                  int groups);
 #endif
 
+#if MM_NN_NATIVE_DSP
+MM_NN_INLINE const int32_t *mm_run(const mm_nn_conv_params *p, const int32_t *x, const int32_t *s,
+                                   int8_t *oa, int8_t *ob, int n, int groups) {
+  if (MM_NN_MM_W16(p))
+    return ob ? mm_nn_mm16_2x2_m4(x, s, oa, ob, n, groups) : mm_nn_mm16_1x2_m4(x, s, oa, n, groups);
+  return ob ? mm_nn_mm8_2x2_m4(x, s, oa, ob, n, groups) : mm_nn_mm8_1x2_m4(x, s, oa, n, groups);
+}
+#endif
+
 void mm_nn_matmul2(const mm_nn_conv_params *p, const int32_t *x, int8_t *out_a, int8_t *out_b) {
   const int mode = mm_rq_mode(&p->out);
   if (mode == MM_RQ_FAST_FULL) {
 #if MM_NN_NATIVE_DSP
     const int pairs = p->out_c >> 1, groups = mm_nn_groups(p);
     const int32_t *s = p->stream;
-    if (pairs) {
-      if (MM_NN_MM_W16(p)) {
-        s = out_b ? mm_nn_mm16_2x2_m4(x, s, out_a, out_b, pairs, groups)
-                  : mm_nn_mm16_1x2_m4(x, s, out_a, pairs, groups);
-      } else {
-        s = out_b ? mm_nn_mm8_2x2_m4(x, s, out_a, out_b, pairs, groups)
-                  : mm_nn_mm8_1x2_m4(x, s, out_a, pairs, groups);
-      }
+    if (pairs) s = mm_run(p, x, s, out_a, out_b, pairs, groups);
+    if (p->out_c & 1) { /* the last channel and the dummy beside it */
+      int8_t last_a[2], last_b[2];
+      mm_run(p, x, s, last_a, out_b ? last_b : 0, 1, groups);
+      out_a[p->out_c - 1] = last_a[0];
+      if (out_b) out_b[p->out_c - 1] = last_b[0];
     }
-    if (MM_NN_NEED_C(MM_MODEL_USES_MM_C) && (p->out_c & 1))
-      stream_c(p, x, s, p->out_c - 1, out_a, out_b, MM_RQ_FAST_FULL);
     return;
 #endif
   }

@@ -33,9 +33,10 @@ def _array(ctype: str, name: str, values, per_line: int = 16, align: int = 4) ->
 
 
 def config_header(meta: dict, plan: Plan | None = None, sched: Schedule | None = None,
-                  kdata: dict | None = None, kernels: str = "auto", weights: str = "auto") -> str:
+                  kdata: dict | None = None, kernels: str = "auto", weights: str = "auto",
+                  stream=None) -> str:
     out = [HEADER.format(src=meta.get("source", "micromel")),
-           f"/* export choices: kernels={kernels} weights={weights} */\n",
+           f"/* export choices: kernels={kernels} weights={weights} stream={int(stream is not None)} */\n",
            "#ifndef MM_MODEL_CONFIG_H\n#define MM_MODEL_CONFIG_H\n"]
     if kernels == "portable":
         out.append("#define MM_NN_FORCE_PORTABLE 1\n")
@@ -73,9 +74,12 @@ def config_header(meta: dict, plan: Plan | None = None, sched: Schedule | None =
                 and (kinds != ("dwconv",) or kd.extra.get("dsp_stream"))]
         lines[f"MM_MODEL_USES_{tag}_W16"] = str(int(any(used)))
         lines[f"MM_MODEL_USES_{tag}_W8"] = str(int(not all(used)) if used else "0")
+    # streaming inference: windows sliding by this many input rows share cached rows
+    lines["MM_MODEL_STREAM_HOP"] = str(stream.hop if stream is not None and stream.caches else 0)
+    lines["MM_MODEL_STREAM_CACHE_BYTES"] = f"{stream.cache_bytes if stream is not None else 0}u"
     # whether the device needs the kernels' C paths besides the assembly
     lines["MM_MODEL_USES_MM_C"] = str(int(any(
-        kd.layer.kind in ("conv", "fc") and (kd.exact or len(kd.rq) % 2 or _clamped(kd))
+        kd.layer.kind in ("conv", "fc") and (kd.exact or _clamped(kd))
         for kd in kdata.values())))
     lines["MM_MODEL_USES_DW_C"] = str(int(any(
         kd.layer.kind == "dwconv" and not _dw_all_asm(kd) for kd in kdata.values())))
@@ -105,7 +109,14 @@ def _ptr(sched: Schedule, tid: int) -> str:
     return f"(mm_model_arena + {sched.offset(tid)})"
 
 
+def _cache(sched: Schedule, tid: int):
+    sp = sched.stream
+    return sp.caches.get(tid) if sp is not None else None
+
+
 def _row_expr(sched: Schedule, tid: int, row: str) -> str:
+    if _cache(sched, tid) is not None:
+        return f"mm_model_rowptr{tid}({row})"
     pl = sched.place(tid)
     base = f"mm_model_arena + {pl.buffer.offset}"
     if pl.kind == "ring":
@@ -117,7 +128,54 @@ def _pad_name(zp: int) -> str:
     return f"mm_model_pad_{'m' if zp < 0 else 'p'}{abs(zp)}"
 
 
-def data_header(meta: dict, plan: Plan, sched: Schedule, kdata: dict) -> str:
+def _stream_code(plan: Plan, sched: Schedule) -> str:
+    """Row caches of a streaming export (engine/stream.py): per cached tensor the tags,
+    the stored rows, where a row lives; and the check that the new window is the last one
+    moved by one hop (its first rows equal the last window's later rows)."""
+    sp = sched.stream
+    o = [f"/* streaming: windows sliding by {sp.hop} input rows share the stored rows of "
+         f"layers {', '.join(str(c.layer) for c in sp.caches.values())} */\n",
+         "static int32_t mm_model_f; /* the window's first input row in the stream */\n",
+         "static uint32_t mm_model_reused; /* rows taken from the caches (for tests) */\n"
+         "uint32_t mm_nn_model_reused_rows(void) { return mm_model_reused; }\n",
+         "static int mm_model_history_ok;\n"]
+    units = sorted({c.unit for c in sp.caches.values()})
+    for u in units:
+        o.append(f"static int32_t mm_model_fu{u}; /* mm_model_f / {u} */\n")
+    for t, c in sp.caches.items():
+        pl = sched.places[t]
+        mask = sum(1 << r for r in c.stored)
+        ring = f"mm_model_arena + {pl.buffer.offset} + ((r) % {pl.ring_rows}) * {pl.row_bytes}"
+        o.append(f"#define MM_MODEL_STORED{t} 0x{mask:X}ull /* rows {c.stored} */\n"
+                 f"static int32_t mm_model_tag{t}[{c.slots}];\n"
+                 f"static inline int32_t mm_model_anchor{t}(int r) {{\n"
+                 f"  return mm_model_fu{c.unit} + {c.stride // c.unit} * r;\n}}\n"
+                 f"static inline int8_t *mm_model_rowptr{t}(int r) {{\n"
+                 f"  if ((MM_MODEL_STORED{t} >> r) & 1)\n"
+                 f"    return mm_model_arena + {sched.persistent[f'cache{t}'].offset} + "
+                 f"(mm_model_anchor{t}(r) % {c.slots}) * {c.row_bytes};\n"
+                 f"  return {ring};\n}}\n")
+    rb = int(np.prod(plan.input_shape[1:]))
+    n_hist = (plan.input_shape[0] - sp.hop) * rb
+    hist = f"(mm_model_arena + {sched.persistent['history'].offset})"
+    o.append("static void mm_model_stream_begin(void) {\n"
+             f"  const int8_t *in = {_ptr(sched, plan.input)};\n"
+             f"  if (mm_model_history_ok && mm_model_f < (1 << 28) &&\n"
+             f"      mm_nn_same(in, {hist}, {n_hist}u)) {{\n"
+             f"    mm_model_f += {sp.hop}; /* the last window moved by one hop */\n"
+             "  } else {\n    mm_model_f = 0;\n")
+    for t in sp.caches:
+        o.append(f"    memset(mm_model_tag{t}, 0xFF, sizeof mm_model_tag{t});\n")
+    o.append("  }\n")
+    for u in units:
+        o.append(f"  mm_model_fu{u} = mm_model_f / {u};\n")
+    o.append(f"  memcpy({hist}, in + {sp.hop * rb}, {n_hist}u);\n"
+             "  mm_model_history_ok = 1;\n}\n"
+             "void mm_nn_model_stream_reset(void) { mm_model_history_ok = 0; }\n\n")
+    return "".join(o)
+
+
+def data_header(meta: dict, plan: Plan, sched: Schedule, kdata: dict, stream=None) -> str:
     o: list[str] = [HEADER.format(src=meta.get("source", "micromel")),
                     f"/* {meta['name']}: {len(plan.layers)} layers, {plan.macs} MACs, arena "
                     f"{sched.arena_bytes} bytes (tensors without reuse: {sched.sum_of_tensors}). */\n",
@@ -133,18 +191,41 @@ def data_header(meta: dict, plan: Plan, sched: Schedule, kdata: dict) -> str:
     rings = [tid for tid, p in sched.places.items() if p.kind == "ring"]
     for lay in plan.layers:
         o.append(_layer_data(lay, kdata[lay.index]))
+        if lay.index in sched.pairs:
+            w2 = 2 * lay.out_shape[1]
+            o.append(f"/* layer {lay.index} two rows at a time */\n"
+                     f"static const mm_nn_conv_params mm_model_p{lay.index}x2 = {{\n"
+                     f"  .weights = MM_MODEL_W{lay.index}, .stream = MM_MODEL_S{lay.index}, "
+                     f".out = {_out(kdata[lay.index], lay.index)},\n"
+                     f"  .in_w = {w2}, .in_c = {lay.in_shape[2]}, .out_w = {w2}, "
+                     f".out_c = {lay.out_shape[2]}, .k = {kdata[lay.index].k}, "
+                     f".row_k = {kdata[lay.index].extra['row_k']},\n"
+                     f"  .kh = 1, .kw = 1, .sh = 1, .sw = 1, .pad_l = 0, "
+                     f".zp_in = {int(lay.params['zp_in'])}, .w16 = {int(kdata[lay.index].w16)}}};\n\n")
     for tid in rings:
         o.append(f"static int mm_model_done{tid}; /* rows of tensor {tid} computed */\n")
     o.append("\n")
+    streaming = sched.stream is not None and sched.stream.caches
+    if streaming:
+        o.append(_stream_code(plan, sched))
+    else:
+        o.append("void mm_nn_model_stream_reset(void) {}\n"
+                 "uint32_t mm_nn_model_reused_rows(void) { return 0; }\n\n")
     for lay in plan.layers:
         o.append(_layer_code(lay, kdata[lay.index], sched))
         if sched.places[lay.output].kind == "ring":
             t = lay.output
-            o.append(f"static void mm_model_need{t}(int hi) {{\n"
+            # rows below lo are never read again: not computed (a reader that reuses
+            # rows of an earlier window starts further on), unless a tap wants them all
+            lo = "lo & ~1" if lay.index in sched.pairs else "lo"     # pairs start even
+            o.append(f"static void mm_model_need{t}(int lo, int hi) {{\n"
+                     f"  if (!MM_NN_TAPPING() && mm_model_done{t} < lo) mm_model_done{t} = {lo};\n"
                      f"  while (mm_model_done{t} <= hi) {{\n"
                      f"    mm_model_row{lay.index}(mm_model_done{t});\n"
                      f"    mm_model_done{t}++;\n  }}\n}}\n\n")
     o.append("static void mm_model_layers(void) {\n")
+    if streaming:
+        o.append("  mm_model_stream_begin();\n")
     for tid in rings:
         o.append(f"  mm_model_done{tid} = 0;\n")
     for s, li in enumerate(sched.steps):
@@ -158,7 +239,7 @@ def data_header(meta: dict, plan: Plan, sched: Schedule, kdata: dict) -> str:
         if late:
             o.append("  if (MM_NN_TAPPING()) {\n")
             for lay in late:
-                o.append(f"    mm_model_need{lay.output}({sched.places[lay.output].rows - 1});\n")
+                o.append(f"    mm_model_need{lay.output}(0, {sched.places[lay.output].rows - 1});\n")
             o.append("  }\n")
     o.append("}\n")
     return "".join(o)
@@ -256,11 +337,12 @@ def _scratch(sched: Schedule, i: int) -> str:
     return f"(void *)(mm_model_arena + {sched.scratch_offset(i)})"
 
 
-def _need(sched: Schedule, tid: int, row: str, rows: int) -> str:
-    """Pull rows of a streamed tensor up to `row` (clipped to its height)."""
+def _need(sched: Schedule, tid: int, row: str, rows: int, lo: str | None = None) -> str:
+    """Pull rows of a streamed tensor from `lo` (the first the reader still reads) up to
+    `row` (clipped to its height)."""
     if sched.places[tid].kind != "ring":
         return ""
-    return f"  mm_model_need{tid}({row} < {rows} ? {row} : {rows - 1});\n"
+    return f"  mm_model_need{tid}({lo if lo is not None else row}, {row} < {rows} ? {row} : {rows - 1});\n"
 
 
 def _prof(i: int, call: str, indent: str = "  ") -> str:
@@ -275,8 +357,17 @@ def _layer_code(lay, kd: KernelData, sched: Schedule) -> str:
     o: list[str] = []
     if schedule.is_row_layer(lay):
         kh, sh, ph = schedule.window(lay)
+        cache = _cache(sched, lay.output)
         o.append(f"static void mm_model_row{i}(int oy) {{\n")
         o.append(f"  int8_t *dst = {_row_expr(sched, lay.output, 'oy')};\n")
+        if cache is not None:
+            t = lay.output
+            o.append(f"  const int32_t a = mm_model_anchor{t}(oy);\n"
+                     f"  const int stored = (int)(MM_MODEL_STORED{t} >> oy) & 1;\n"
+                     f"  if (stored && mm_model_tag{t}[a % {cache.slots}] == a) {{\n"
+                     f"    mm_model_reused++;\n"
+                     f"    MM_NN_TAP({i}, dst, {out_pl.row_bytes}u); /* the row a window before made */\n"
+                     f"    return;\n  }}\n")
         if lay.kind == "add":
             a, b = lay.inputs
             o.append(_need(sched, a, "oy", lay.in_shape[0]))
@@ -288,8 +379,18 @@ def _layer_code(lay, kd: KernelData, sched: Schedule) -> str:
             src = lay.inputs[0]
             h_in = lay.in_shape[0]
             o.append(f"  const int iy0 = oy * {sh} - {ph};\n")
-            o.append(_need(sched, src, f"iy0 + {kh - 1}", h_in))
-            if lay.kind == "conv" and kd.extra.get("pointwise"):
+            o.append(_need(sched, src, f"iy0 + {kh - 1}", h_in, "iy0"))
+            if lay.index in sched.pairs:
+                # replace the one-row pull above: rows oy and oy + 1 in one call
+                o.pop()
+                o.append(f"  if (oy & 1) {{\n    MM_NN_TAP({i}, dst, {out_pl.row_bytes}u); "
+                         "/* made with row oy - 1 */\n    return;\n  }\n"
+                         f"  const int two = oy + 1 < {lay.out_shape[0]};\n")
+                o.append(_need(sched, src, "oy + two", h_in, "oy"))
+                o.append(f"  const int8_t *in = {_row_expr(sched, src, 'iy0')};\n")
+                call = (f"mm_nn_conv_1x1_row(two ? &mm_model_p{i}x2 : &mm_model_p{i}, in, dst, "
+                        f"{_scratch(sched, i)})")
+            elif lay.kind == "conv" and kd.extra.get("pointwise"):
                 o.append(f"  const int8_t *in = {_row_expr(sched, src, 'iy0')};\n")
                 call = f"mm_nn_conv_1x1_row(&mm_model_p{i}, in, dst, {_scratch(sched, i)})"
             else:
@@ -308,6 +409,8 @@ def _layer_code(lay, kd: KernelData, sched: Schedule) -> str:
                 else:
                     call = f"mm_nn_maxpool_row(&mm_model_p{i}, rows, dst)"
         o.append(_prof(i, call))
+        if cache is not None:
+            o.append(f"  if (stored) mm_model_tag{lay.output}[a % {cache.slots}] = a;\n")
         o.append(f"  MM_NN_TAP({i}, dst, {out_pl.row_bytes}u);\n}}\n\n")
         if sched.places[lay.output].kind != "ring":
             o.append(f"static void mm_model_step{i}(void) {{\n  int oy;\n"

@@ -12,8 +12,8 @@ def cmd_export(args) -> int:
     model_dir = Path(args.model_dir)
     out = Path(args.out) if args.out else BUILD_DIR / "gen" / model_dir.resolve().name
     export.export_model(model_dir, out, board=args.board, kernels=args.kernels,
-                        weights=args.weights)
-    c = export.compile_model(model_dir, args.weights)
+                        weights=args.weights, stream=args.stream)
+    c = export.compile_model(model_dir, args.weights, args.stream)
     tflm = runner.tflm_arena_bytes(c.plan.graph.raw)
     streamed = sum(1 for p in c.sched.places.values() if p.kind == "ring")
     summary = {
@@ -37,7 +37,7 @@ def cmd_export(args) -> int:
 def cmd_bench_model(args) -> int:
     from . import bench
 
-    r = bench.run(Path(args.model_dir), args.device, args.kernels, args.weights)
+    r = bench.run(Path(args.model_dir), args.device, args.kernels, args.weights, args.stream)
     print(json.dumps(r, indent=2) if args.json else bench.format_report(r))
     return 0
 
@@ -54,6 +54,7 @@ def register(sub) -> None:
                    help="kernel path: auto (DSP on cores that have it), portable, or dsp "
                         "(on a host: the DSP layout run on C emulations of the intrinsics)")
     _weights_arg(p)
+    _stream_arg(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_export)
 
@@ -66,8 +67,16 @@ def register(sub) -> None:
     b.add_argument("--kernels", choices=("auto", "portable", "dsp"), default="auto",
                    help="kernel path of the emulated build (default auto: DSP on the M4)")
     _weights_arg(b)
+    _stream_arg(b)
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_model)
+
+
+def _stream_arg(p) -> None:
+    p.add_argument("--stream", action="store_true",
+                   help="streaming inference: windows that slide by the model's hop "
+                        "(config.json segment.hop_frames) reuse the rows they share with the "
+                        "windows before (row caches in RAM; bit for bit the same results)")
 
 
 def _weights_arg(p) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+
+import numpy as np
 from pathlib import Path
 
 from ..errors import MicromelError
-from . import cgen, kernels, plan as planmod, schedule, tflite
+from . import cgen, kernels, plan as planmod, schedule, stream as streammod, tflite
 
 KERNEL_CHOICES = ("auto", "portable", "dsp")
 WEIGHT_CHOICES = ("auto", "int8", "int16")
@@ -26,6 +28,7 @@ class Compiled:
     plan: planmod.Plan
     kdata: dict
     sched: schedule.Schedule
+    stream: streammod.StreamPlan | None = None
 
     @property
     def weight_bytes_portable(self) -> int:
@@ -85,9 +88,19 @@ def model_hash(model_dir: Path) -> str:
     return hashlib.sha256((Path(model_dir) / "model.tflite").read_bytes()).hexdigest()[:16]
 
 
-def compile_model(model_dir: Path, weights: str = "auto") -> Compiled:
+def stream_hop(cfg: dict) -> int:
+    """The hop (in input rows) the model's windows slide by when streaming: the
+    segmenter's (config.json segment.hop_frames), else the training windows'."""
+    seg = cfg.get("segment") or {}
+    if seg.get("hop_frames"):
+        return int(seg["hop_frames"])
+    return int((cfg.get("window") or {}).get("hop_frames", 0))
+
+
+def compile_model(model_dir: Path, weights: str = "auto", stream: bool = False) -> Compiled:
     """Read, check, lower and plan a model. weights: the DSP build's layout of the
-    matrix engine's weights (kernels.choose_weight_layouts)."""
+    matrix engine's weights (kernels.choose_weight_layouts). stream: keep the rows
+    that windows sliding by the model's hop share (engine/stream.py)."""
     model_dir = Path(model_dir)
     if weights not in WEIGHT_CHOICES:
         raise MicromelError(f"--weights {weights}: choose one of {', '.join(WEIGHT_CHOICES)}")
@@ -112,10 +125,29 @@ def compile_model(model_dir: Path, weights: str = "auto") -> Compiled:
     kdata = {lay.index: kernels.prepare(lay) for lay in plan.layers}
     kernels.choose_weight_layouts(kdata, weights)
     sched = schedule.build(plan, kdata)
+    sp = None
+    if stream:
+        hop = stream_hop(cfg)
+        if not 0 < hop < plan.input_shape[0]:
+            raise MicromelError(f"{model_dir}: --stream needs a hop of 1 to {plan.input_shape[0] - 1} "
+                                "rows (config.json segment.hop_frames)")
+        sp = streammod.plan_stream(plan, sched, hop)
+        keep = {f"cache{t}": c.slots * c.row_bytes for t, c in sp.caches.items()}
+        if sp.caches:
+            rb = int(np.prod(plan.input_shape[1:]))
+            keep["history"] = (plan.input_shape[0] - hop) * rb
+        # a layer next to a row cache computes one row per call (its rows need not be
+        # next to each other in memory)
+        near = set()
+        for t, ca in sp.caches.items():
+            near.add(ca.layer)
+            near |= {lay.index for lay in plan.layers if t in lay.inputs}
+        sched = schedule.build(plan, kdata, keep, frozenset(near))
+        sched.stream = sp
     schedule.check(sched)
     meta = {"name": str(cfg.get("name", model_dir.name)), "labels": labels,
             "hash": model_hash(model_dir), "source": f"{model_dir.name}/model.tflite"}
-    return Compiled(model_dir, meta, graph, plan, kdata, sched)
+    return Compiled(model_dir, meta, graph, plan, kdata, sched, sp)
 
 
 def _board(name: str):
@@ -146,7 +178,7 @@ def check_board(c: Compiled, board_name: str) -> None:
 
 
 def write_model_headers(gen_dir: Path, model_dir: Path | None, kernels_choice: str = "auto",
-                        weights: str | None = None) -> Compiled | None:
+                        weights: str | None = None, stream: bool | None = None) -> Compiled | None:
     """Write mm_model_config.h and mm_model_data.h (the "no model" config when
     model_dir is None). Called by codegen.write_build_headers. weights None: the
     choice the folder was exported with (weights_choice_of)."""
@@ -157,6 +189,8 @@ def write_model_headers(gen_dir: Path, model_dir: Path | None, kernels_choice: s
         raise MicromelError(f"--kernels {kernels_choice}: choose one of {', '.join(KERNEL_CHOICES)}")
     if weights is None:
         weights = weights_choice_of(gen_dir)
+    if stream is None:
+        stream = stream_choice_of(gen_dir)
     if model_dir is None:
         write_text_atomic(gen_dir / "mm_model_config.h",
                           cgen.config_header({}, kernels=kernels_choice))
@@ -164,11 +198,12 @@ def write_model_headers(gen_dir: Path, model_dir: Path | None, kernels_choice: s
         if data.exists():
             data.unlink()
         return None
-    c = compile_model(Path(model_dir), weights)
+    c = compile_model(Path(model_dir), weights, stream)
     write_text_atomic(gen_dir / "mm_model_config.h",
                       cgen.config_header(c.meta, c.plan, c.sched, c.kdata, kernels=kernels_choice,
-                                         weights=weights))
-    write_text_atomic(gen_dir / "mm_model_data.h", cgen.data_header(c.meta, c.plan, c.sched, c.kdata))
+                                         weights=weights, stream=c.stream))
+    write_text_atomic(gen_dir / "mm_model_data.h",
+                      cgen.data_header(c.meta, c.plan, c.sched, c.kdata, c.stream))
     return c
 
 
@@ -184,6 +219,12 @@ def kernels_choice_of(gen_dir: Path) -> str:
     return "auto"
 
 
+def stream_choice_of(gen_dir: Path) -> bool:
+    """Whether an existing generated folder was exported for streaming."""
+    cfg = Path(gen_dir) / "mm_model_config.h"
+    return cfg.exists() and "stream=1 " in cfg.read_text()
+
+
 def weights_choice_of(gen_dir: Path) -> str:
     """The weight layout choice an existing generated folder was exported with."""
     cfg = Path(gen_dir) / "mm_model_config.h"
@@ -195,18 +236,18 @@ def weights_choice_of(gen_dir: Path) -> str:
 
 
 def export_model(model_dir, out_dir, board: str | None = None, kernels: str = "auto",
-                 weights: str = "auto") -> Path:
+                 weights: str = "auto", stream: bool = False) -> Path:
     """Write the generated headers of one model into out_dir; returns out_dir."""
     from .. import codegen
 
     model_dir = Path(model_dir).resolve()
     out_dir = Path(out_dir)
-    c = compile_model(model_dir, weights)
+    c = compile_model(model_dir, weights, stream)
     if board:
         check_board(c, board)
     out_dir.mkdir(parents=True, exist_ok=True)
     # The kernel choice rides in the folder: write_build_headers (called again
     # by every firmware build of this folder) keeps it.
-    write_model_headers(out_dir, model_dir, kernels, weights)
+    write_model_headers(out_dir, model_dir, kernels, weights, stream)
     codegen.write_build_headers(out_dir, model_dir)
     return out_dir

@@ -43,7 +43,7 @@ class KernelData:
         """Flash of the weights in a DSP build (records and biases excluded)."""
         if self.layer.kind in ("conv", "fc"):
             g = self.extra["groups"]
-            return int(len(self.rq) * g * (8 if self.w16 else 4))
+            return int((len(self.rq) + len(self.rq) % 2) * g * (8 if self.w16 else 4))
         if self.layer.kind == "dwconv" and self.extra.get("dsp_stream"):
             return int((2 if self.w16 else 1) * self.w8.size)
         return self.weight_bytes_portable
@@ -103,8 +103,12 @@ def int8_layout_ok(w: np.ndarray) -> bool:
 
 def matmul_stream(w: np.ndarray, rq: np.ndarray, groups: int, w16: bool) -> np.ndarray:
     """The stream mm_nn_matmul.c reads: per channel pair the two biases, per
-    group the pair's weight words, then (mult, add, shift) twice; an odd last
-    channel alone. rq[:, 0] is twice the bias (zero points included)."""
+    group the pair's weight words, then (mult, add, shift) twice. An odd last
+    channel is paired with a dummy one (zero weights, its records repeated) whose
+    output the kernel drops. rq[:, 0] is twice the bias (zero points included)."""
+    if len(rq) % 2:
+        w = np.concatenate([w, np.zeros((1, w.shape[1]), w.dtype)])
+        rq = np.concatenate([rq, rq[-1:]])
     cout = len(rq)
     if w16:
         words = pack_words_int16(w, groups)                       # (cout, groups, 2)
