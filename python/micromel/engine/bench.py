@@ -7,7 +7,51 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import MicromelError
-from . import export, runner
+from . import cycles, export, peers, runner
+
+# kernel families: the layers of a kind run mostly in these functions (cycle estimate)
+_FAMILIES = {
+    "matmul": ("mm_nn_mm", "mm_nn_pack", "mm_nn_matmul2", "stream_c", "mm_nn_conv_1x1_row",
+               "mm_nn_conv_row", "sources", "mm_nn_fc", "pack_"),
+    "dwconv": ("mm_nn_dw", "pixel_stream", "pixel_ref"),
+}
+
+
+def _family(kind: str) -> str:
+    return {"conv": "matmul", "fc": "matmul", "dwconv": "dwconv"}.get(kind, "other")
+
+
+def _engine_functions(elf: Path) -> set:
+    """Names of the functions the engine's objects define (from the linker map)."""
+    from .. import boards
+
+    lmap = boards.parse_map(Path(elf).parent / "firmware.map")
+    return {s.name.split(".", 2)[-1] for s in lmap.inputs
+            if s.origin != "*fill*" and s.name.startswith(".text.")
+            and boards.object_part(s.origin) == "engine"}
+
+
+def estimate_cycles(elf: Path, env: str, plan, x, sliding=None) -> dict:
+    """Cycles of a real Cortex-M4 for the benched inference (engine/cycles.py): per
+    kernel family, cycles per instruction from the instructions the emulator ran."""
+    from .. import firmware
+
+    board = firmware.board_json(firmware.env_board(env))
+    mm = board.get("micromel", {})
+    engine = _engine_functions(elf)
+
+    def work(dev):
+        dm = runner.DeviceModel(plan, dev)
+        dm.bench(x, sliding=sliding)
+
+    counts = cycles.executed(elf, mm["qemu_machine"], mm.get("qemu_args"), work,
+                             mm.get("qemu_system", "qemu-system-arm"))
+    insns, funcs = cycles.disassemble(elf)
+    per = cycles.estimate(counts, insns, funcs, lambda n: n in engine)
+    fam = {f: [n for n in per if n.startswith(pre)] for f, pre in _FAMILIES.items()}
+    fam["other"] = [n for n in per if not any(n in v for v in fam.values())]
+    return {"cpi": {f: cycles.cpi(per, names) for f, names in fam.items()},
+            "cpi_all": cycles.cpi(per, list(per))}
 
 
 def _flash_of_elf(elf: Path) -> dict | None:
@@ -79,7 +123,7 @@ def run(model_dir: Path, device: str = "emulate", kernels: str = "auto",
                 fe = link.bench(dev, "noise")
     layers = []
     for lay, cost in zip(plan.layers, b["layers"]):
-        layers.append({"index": lay.index, "op": lay.op, "in": list(lay.in_shape),
+        layers.append({"index": lay.index, "op": lay.op, "kind": lay.kind, "in": list(lay.in_shape),
                        "out": list(lay.out_shape), "macs": lay.macs, "cost": round(cost),
                        "per_mac": round(cost / lay.macs, 3) if lay.macs else None,
                        "streamed": c.sched.places[lay.output].kind == "ring"})
@@ -118,28 +162,73 @@ def run(model_dir: Path, device: str = "emulate", kernels: str = "auto",
         flash = _flash_of_elf(elf)
         if flash:
             out.update(flash)
+        env = device.split(":", 1)[1] if ":" in device else "emulate"
+        est = estimate_cycles(elf, env, plan, x[0])
+        out["cycles_model"] = est
+        for lay in layers:
+            c = est["cpi"].get(_family(lay["kind"])) or est["cpi_all"]
+            lay["cycles_est"] = round(lay["cost"] * c) if c else None
+        out["cycles_est"] = round(out["total"] * est["cpi_all"]) if est["cpi_all"] else None
+    peer = peers.match(plan)
+    if peer:
+        out["peer"] = {"name": peer[0], **{k: v for k, v in peer[1].items() if k != "signature"}}
+        for lay in plan.layers:
+            cls = peers.per_op_class(lay)
+            if cls:
+                layers[lay.index]["cmsis_nn_per_mac"] = peers.CMSIS_NN_PER_OP[cls]
+    out["tflm_code"] = peers.TFLM_CODE
     return out
 
 
 def format_report(r: dict) -> str:
     unit = r["unit"]
+    est = "cycles_est" in r
+    cmsis = any("cmsis_nn_per_mac" in lay for lay in r["layers"])
+    head = (f"{'layer':>5}  {'op':<18} {'output':<14} {'MACs':>9} {unit:>13} {'per MAC':>8}"
+            + (f" {'est. cycles':>12}" if est else "") + ("  CMSIS-NN/MAC" if cmsis else ""))
     lines = [f"model {r['model']} ({r['model_hash']}) on {r['device']} ({r['core']}, "
-             f"{r['kernels']} kernels)",
-             f"{'layer':>5}  {'op':<18} {'output':<14} {'MACs':>9} {unit:>13} {'per MAC':>8}"]
+             f"{r['kernels']} kernels)", head]
     for lay in r["layers"]:
         per = f"{lay['per_mac']:.2f}" if lay["per_mac"] is not None else ""
         shape = "x".join(str(s) for s in lay["out"]) + ("*" if lay["streamed"] else "")
-        lines.append(f"{lay['index']:>5}  {lay['op']:<18} {shape:<14} {lay['macs']:>9} "
-                     f"{lay['cost']:>13} {per:>8}")
+        line = (f"{lay['index']:>5}  {lay['op']:<18} {shape:<14} {lay['macs']:>9} "
+                f"{lay['cost']:>13} {per:>8}")
+        if est:
+            line += f" {lay['cycles_est'] or '':>12}"
+        if "cmsis_nn_per_mac" in lay:
+            lo, hi = lay["cmsis_nn_per_mac"]
+            line += f"  {lo:g}" + (f"-{hi:g}" if hi != lo else "")
+        lines.append(line)
     lines.append(f"{'total':>5}  {'':<18} {'':<14} {r['macs']:>9} {r['total']:>13} "
-                 f"{r['per_mac']:>8.2f}")
+                 f"{r['per_mac']:>8.2f}" + (f" {r['cycles_est']:>12}" if est else ""))
     lines.append("(* streamed: never held whole, only a ring of rows)")
+    if est:
+        cm = r["cycles_model"]
+        fams = ", ".join(f"{f} {c:.2f}" for f, c in cm["cpi"].items() if c)
+        lines.append(f"est. cycles: a real Cortex-M4 at zero wait states, from the instruction mix "
+                     f"the emulator ran (engine/cycles.py: loads 2, LDRD 3, LDM 1+N, taken branches "
+                     f"3, the rest 1): {r['cycles_est']:,} = {cm['cpi_all']:.2f} per instruction "
+                     f"({fams})")
+    if "peer" in r:
+        pr = r["peer"]
+        lines.append(f"same shape as the {pr['name']} measured with TFLite Micro on this board "
+                     "(shared/notes/toolchain-facts.md):")
+        for k in ("TFLM reference kernels", "TFLM with CMSIS-NN"):
+            v = pr[k]
+            lines.append(f"  {k:<24} {v['instructions'] / 1e6:6.2f} M instructions ({v['per_mac']:.2f} "
+                         f"per MAC, {r['total'] / v['instructions']:.2f}x micromel's... ) arena "
+                         f"{v['arena'] / 1e3:.1f} kB".replace(
+                             f"{r['total'] / v['instructions']:.2f}x micromel's... ",
+                             f"micromel {v['instructions'] / r['total']:.1f}x fewer"))
+        if cmsis:
+            lines.append("  CMSIS-NN/MAC column: TFLM with CMSIS-NN per op class, instructions per MAC")
     lines.append(f"arena {r['arena_bytes']} bytes; TFLite Micro's {r['tflm_arena_bytes']} bytes "
                  f"(ratio {r['arena_ratio']:.2f})")
     flash = f"flash: weights {r['weight_bytes']} bytes, parameters {r['param_bytes']} bytes"
     if "engine_code" in r:
         flash += (f", engine code {r['engine_code']} bytes (model data in the image: "
-                  f"{r['model_data']} bytes)")
+                  f"{r['model_data']} bytes; TFLite Micro's code: "
+                  + ", ".join(f"{v / 1e3:.1f} kB {k[5:]}" for k, v in r["tflm_code"].items()) + ")")
     lines.append(flash + f"; the .tflite is {r['tflite_bytes']} bytes")
     if "weight_bytes_int8" in r and r["kernels"] == "dsp":
         lines.append(f"weights in flash: {r['weight_bytes'] / r['weight_bytes_int8']:.3f} x the "
