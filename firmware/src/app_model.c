@@ -97,14 +97,47 @@ static int tap(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   return mm_app_refuse(reply, MM_ERR_BAD_PAYLOAD, len);
 }
 
+/* A stream of xorshift32 rows (MM_MODEL_INPUT_BYTES / MM_MODEL_INPUT_H bytes each) seen
+ * through k windows sliding by hop rows: the first k - 1 windows run, the window w is
+ * left in the model input for the caller to run. */
+#define ROW_BYTES (MM_MODEL_INPUT_BYTES / MM_MODEL_INPUT_H)
+static uint32_t random_rows(uint32_t state, int8_t *dst, uint32_t rows) {
+  uint32_t i;
+  for (i = 0; i < rows * ROW_BYTES; i++) {
+    state = xorshift32(state);
+    dst[i] = (int8_t)(state >> 24);
+  }
+  return state;
+}
+
+static void slide(uint32_t k, uint32_t hop, int8_t *win) {
+  uint32_t state = 1u, j;
+  mm_nn_model_stream_reset();
+  state = random_rows(state, win, MM_MODEL_INPUT_H);
+  for (j = 0; j < k; j++) {
+    if (j) {
+      memmove(win, win + hop * ROW_BYTES, (MM_MODEL_INPUT_H - hop) * ROW_BYTES);
+      state = random_rows(state, win + (MM_MODEL_INPUT_H - hop) * ROW_BYTES, hop);
+    }
+    memcpy(mm_nn_model_input(), win, MM_MODEL_INPUT_BYTES);
+    if (j + 1 < k) mm_nn_model_run();
+  }
+}
+
 /* BENCH part 2: one run as is (total), one with per-layer costs. Raw
- * mm_cost counts; INFO's counter_num/den convert them. */
+ * mm_cost counts; INFO's counter_num/den convert them. With u8 k, u8 hop: the
+ * k-th of k windows sliding by hop rows over a random stream (what a streaming
+ * export reuses from the windows before). */
 static int bench(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   static uint64_t costs[MM_MODEL_N_LAYERS];
   uint8_t *out = reply->payload;
   uint64_t t0, total;
   int i;
-  if (len == 1 + MM_MODEL_INPUT_BYTES) {
+  const int sliding = len == 3 && payload[1] >= 1 && payload[2] >= 1 &&
+                      payload[2] < MM_MODEL_INPUT_H && MM_MODEL_INPUT_BYTES <= MM_PROTO_MAX_PAYLOAD;
+  if (sliding) {
+    slide(payload[1], payload[2], (int8_t *)out);
+  } else if (len == 1 + MM_MODEL_INPUT_BYTES) {
     memcpy(mm_nn_model_input(), payload + 1, MM_MODEL_INPUT_BYTES);
   } else if (len == 1) {
     random_input(1u, mm_nn_model_input());
@@ -114,7 +147,9 @@ static int bench(const uint8_t *payload, uint16_t len, mm_app_reply *reply) {
   t0 = mm_cost_now();
   mm_nn_model_run();
   total = mm_cost_now() - t0;
-  if (len == 1) {
+  if (sliding) {
+    slide(payload[1], payload[2], (int8_t *)out);
+  } else if (len == 1) {
     random_input(1u, mm_nn_model_input());
   } else {
     memcpy(mm_nn_model_input(), payload + 1, MM_MODEL_INPUT_BYTES);

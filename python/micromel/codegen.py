@@ -64,7 +64,7 @@ def kernels_header(kernels: str = "auto") -> str:
 
 
 def headers(model=None, compiled=None, kernels: str = "auto",
-            frontend: FrontendConfig | None = None) -> dict[str, str | None]:
+            frontend: FrontendConfig | None = None, weights: str = "auto") -> dict[str, str | None]:
     """Every generated header: file name -> text (None: must not exist). Without a model,
     the defaults (and `frontend` instead of the default front end, for host builds of one
     front-end config)."""
@@ -80,7 +80,8 @@ def headers(model=None, compiled=None, kernels: str = "auto",
     }
     if kernels not in compiler.KERNEL_CHOICES:
         raise MicromelError(f"--kernels {kernels}: choose one of {', '.join(compiler.KERNEL_CHOICES)}")
-    out = {**out, "mm_kernels.h": kernels_header(kernels), **compiler.model_headers(compiled)}
+    out = {**out, "mm_kernels.h": kernels_header(kernels),
+           **compiler.model_headers(compiled, weights)}
     return out
 
 
@@ -100,13 +101,15 @@ def write_build_headers(gen_dir, frontend: FrontendConfig | None = None) -> Path
     return write_headers(gen_dir, headers(frontend=frontend))
 
 
-def export(model, out_dir, kernels: str = "auto", board: str | None = None) -> compiler.Compiled:
+def export(model, out_dir, kernels: str = "auto", board: str | None = None,
+           weights: str = "auto", stream: bool = False) -> compiler.Compiled:
     """Compile a ModelDir once and write all its headers into out_dir; with `board`, refuse a
-    model that does not fit that board's budget. Returns the compiled model (sizes, plan)."""
-    c = compiler.compile_model(model)
+    model that does not fit that board's budget. weights and stream: the engine's choices
+    (engine/compiler.py). Returns the compiled model (sizes, plan)."""
+    c = compiler.compile_model(model, weights, stream)
     if board:
         compiler.check_board(c, board)
-    write_headers(out_dir, headers(model, c, kernels))
+    write_headers(out_dir, headers(model, c, kernels, weights=weights))
     return c
 
 

@@ -32,14 +32,14 @@ def test_models():
     return zoo.test_models()
 
 
-def _device(model_dir, tmp_path, kernels="auto"):
+def _device(model_dir, tmp_path, kernels="auto", weights="auto"):
     from micromel.link.device import open_device
     from micromel import codegen
     from micromel.engine import compiler
     from micromel.modeldir import ModelDir
 
-    gen = GEN / f"{Path(model_dir).name}-{kernels}"
-    codegen.export(ModelDir.open(model_dir), gen, kernels=kernels)
+    gen = GEN / f"{Path(model_dir).name}-{kernels}-{weights}"
+    codegen.export(ModelDir.open(model_dir), gen, kernels=kernels, weights=weights)
     return open_device("emulate", gen_dir=gen, model_dir=Path(model_dir).resolve())
 
 
@@ -78,18 +78,22 @@ def test_committed_model_bit_exact_on_device(model_dir, tmp_path):
         assert np.array_equal(dm.layer(real[0], big.index), tflm.run(real[0])[big.output])
 
 
-def test_test_set_bit_exact_on_device(test_models, tmp_path):
+@pytest.mark.parametrize("weights", ["int8", "int16"])
+def test_test_set_bit_exact_on_device(test_models, weights, tmp_path):
+    """Every kernel in both weight layouts (the committed models run "auto")."""
     from micromel import codegen
     from micromel.engine import compiler, runner
     from micromel.modeldir import ModelDir
 
     for d in test_models:
-        c = compiler.compile_model(ModelDir.open(d))
+        c = compiler.compile_model(ModelDir.open(d), weights)
+        assert all(kd.w16 == (weights == "int16") for kd in c.kdata.values()
+                   if kd.layer.kind in ("conv", "fc") or kd.extra.get("dsp_stream"))
         tflm = runner.Tflm(c.plan)
-        with _device(d, tmp_path) as dev:
+        with _device(d, tmp_path, weights=weights) as dev:
             dm = runner.DeviceModel(c.plan, dev)
             xs, scores, crcs = dm.run_random(7, N_TEST)
-            _check(c.plan, dm, tflm, xs, scores, crcs, f"{d.name} dsp")
+            _check(c.plan, dm, tflm, xs, scores, crcs, f"{d.name} dsp {weights}")
 
 
 def test_portable_kernels_bit_exact_on_device(test_models, tmp_path):
@@ -152,3 +156,38 @@ def test_firmware_without_model_refuses_model_messages():
                              ("BENCH", b"\x02")):
             with pytest.raises(MicromelError, match="UNSUPPORTED"):
                 dev.request(protocol.MSG[msg], payload)
+
+
+def test_streaming_bit_exact_per_window_on_device(tmp_path):
+    """A streaming export on the device: windows sliding by the segmentation hop (sent a
+    few per message; the device detects the slide itself) give TFLite Micro's result for
+    each window, every layer's output included, and the scores alone too."""
+    from micromel import codegen
+    from micromel.engine import compiler, runner, stream
+    from micromel.link.device import open_device
+    from micromel.modeldir import ModelDir
+    from micromel.segment.config import SegmentConfig
+
+    models = [d for d in COMMITTED if ModelDir.open(d).segment != SegmentConfig()]
+    if not models:
+        pytest.skip("no committed model with a segmentation hop")
+    for d in models:
+        c = compiler.compile_model(ModelDir.open(d), stream=True)
+        gen = GEN / f"{d.name}-stream"
+        codegen.export(ModelDir.open(d), gen, stream=True)
+        t, hop = c.plan.input_shape[0], c.stream.hop
+        real = runner.real_windows(ModelDir.open(d), 40)
+        feats = np.concatenate([real[0], real[1], real[2]])          # a stream of real frames
+        rng = np.random.default_rng(8)
+        noise = np.clip(np.cumsum(rng.integers(-20, 21, size=(t + 10 * hop, feats.shape[1])),
+                                  axis=0) // 3, -128, 127).astype(np.int8)
+        xs = np.concatenate([stream.sliding_windows(feats, t, hop),
+                             stream.sliding_windows(noise, t, hop)])
+        tflm = runner.Tflm(c.plan)
+        with open_device("emulate", gen_dir=gen, model_dir=d.resolve()) as dev:
+            dm = runner.DeviceModel(c.plan, dev)
+            scores, crcs = dm.run(xs)
+            _check(c.plan, dm, tflm, xs, scores, crcs, f"{d.name} stream")
+            plain = dm.classify(xs)
+            for i, x in enumerate(xs):
+                assert np.array_equal(plain[i], tflm.crcs(x)[0]), (d.name, i)

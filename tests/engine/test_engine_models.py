@@ -52,7 +52,7 @@ def _inputs(shape, n, seed):
     return xs.astype(np.int8)
 
 
-def _check_host(model_dir, xs, kernels, tmp_path):
+def _check_host(model_dir, xs, kernels, tmp_path, weights="auto"):
     """Host build vs TFLite Micro, every layer (CRC-32 per layer, then the
     whole tensor of the first layer that differs)."""
     from micromel import codegen
@@ -60,8 +60,8 @@ def _check_host(model_dir, xs, kernels, tmp_path):
     from micromel.modeldir import ModelDir
 
     c = _compile(model_dir)
-    gen = GEN / f"{Path(model_dir).name}-{kernels}"
-    codegen.export(ModelDir.open(model_dir), gen, kernels=kernels)
+    gen = GEN / f"{Path(model_dir).name}-{kernels}-{weights}"
+    codegen.export(ModelDir.open(model_dir), gen, kernels=kernels, weights=weights)
     host = runner.HostModel(c.plan, gen, Path(model_dir).resolve())
     assert host.kernels == ("portable" if kernels == "portable" else "dsp")
     tflm = runner.Tflm(c.plan)
@@ -89,11 +89,13 @@ def test_twin_matches_tflm_every_layer(test_models):
 
 
 # --- the host build ------------------------------------------------------------
-@pytest.mark.parametrize("kernels", ["portable", "dsp"])
-def test_host_build_bit_exact_on_test_set(test_models, kernels, tmp_path):
+@pytest.mark.parametrize("kernels,weights", [("portable", "auto"), ("dsp", "int8"),
+                                             ("dsp", "int16")])
+def test_host_build_bit_exact_on_test_set(test_models, kernels, weights, tmp_path):
+    """The DSP layouts run on C twins of the assembly: both weight layouts."""
     for d in test_models:
         c = _compile(d)
-        _check_host(d, _inputs(c.plan.input_shape, N_TEST, 11), kernels, tmp_path)
+        _check_host(d, _inputs(c.plan.input_shape, N_TEST, 11), kernels, tmp_path, weights)
 
 
 @pytest.mark.skipif(not COMMITTED, reason="no committed model in models/")
@@ -108,6 +110,59 @@ def test_host_build_bit_exact_on_committed_models(model_dir, kernels, tmp_path):
     real = runner.real_windows(ModelDir.open(model_dir), 300).reshape((-1,) + tuple(c.plan.input_shape))
     assert len(real) >= 100
     _check_host(model_dir, np.concatenate([xs, real]), kernels, tmp_path)
+
+
+# --- streaming inference --------------------------------------------------------------
+def _sliding(c, n_windows, seed):
+    """Windows sliding by the model's stream hop over a smooth random feature stream
+    and, when the model has real features, over a real one; then windows that do not
+    follow (the cache must start afresh) and a stretch that slides again."""
+    from micromel.engine import stream
+
+    t, hop = c.plan.input_shape[0], c.stream.hop
+    rng = np.random.default_rng(seed)
+    steps = rng.integers(-24, 25, size=(t + n_windows * hop,) + tuple(c.plan.input_shape[1:]))
+    s = np.clip(np.cumsum(steps, axis=0) // 3, -128, 127).astype(np.int8)
+    w = stream.sliding_windows(s, t, hop)
+    return np.concatenate([w, w[2:4], w[:1], w[5:9], w[4:5]])
+
+
+STREAM_MODELS = [d for d in COMMITTED if (json.loads((d / "config.json").read_text())
+                                          .get("segment") or {}).get("hop_frames")]
+
+
+@pytest.mark.skipif(not STREAM_MODELS, reason="no committed model with a segmentation hop")
+@pytest.mark.parametrize("kernels", ["portable", "dsp"])
+def test_streaming_bit_exact_per_window(test_models, kernels):
+    """A streaming export (rows shared by windows sliding by the hop are reused) gives
+    every window exactly what TFLite Micro computes for it on its own: the scores
+    without taps (rows not needed are skipped), and every layer's output with taps
+    (reused rows tapped from the caches); rows are really reused."""
+    import ctypes
+    from micromel import codegen
+    from micromel.engine import compiler, runner
+    from micromel.modeldir import ModelDir
+
+    for d in STREAM_MODELS + [test_models[0]]:
+        c = compiler.compile_model(ModelDir.open(d), stream=True)
+        gen = GEN / f"{Path(d).name}-{kernels}-stream"
+        codegen.export(ModelDir.open(d), gen, kernels=kernels, stream=True)
+        host = runner.HostModel(c.plan, gen, Path(d).resolve())
+        host.lib.mm_nn_model_reused_rows.restype = ctypes.c_uint32
+        tflm = runner.Tflm(c.plan)
+        xs = _sliding(c, 12, 5)
+        before = host.lib.mm_nn_model_reused_rows()
+        scores, _ = host.run(xs, crcs=False)
+        reused = host.lib.mm_nn_model_reused_rows() - before
+        _, crcs = host.run(xs)
+        for i, x in enumerate(xs):
+            ref_scores, ref_crcs = tflm.crcs(x)
+            assert np.array_equal(scores[i], ref_scores), (d.name, kernels, i)
+            if not np.array_equal(crcs[i], ref_crcs):
+                pytest.fail(f"{d.name} ({kernels}) window {i}: layers "
+                            f"{np.nonzero(crcs[i] != ref_crcs)[0].tolist()} differ")
+        if c.stream.caches:
+            assert reused > 0, d.name
 
 
 # --- RAM ----------------------------------------------------------------------------

@@ -59,30 +59,86 @@ def test_fast_requantization_equals_tflite(seed):
         assert np.array_equal(got, quant.mbqm(acc, q, s) + zp)
 
 
-def test_matmul_dsp_layout():
-    """Channel pairs, groups of 4 split (w0,w2) (w1,w3), doubled; a tail pair;
-    a lone last channel."""
-    w = np.arange(2 * 3 * 6, dtype=np.int64).reshape(6, 6)[:3] - 20   # 3 channels, k=6
-    w = w.astype(np.int8)
-    words = kernels.pack_matmul_dsp(w).astype(np.int64)
-    lo = ((words & 0xFFFF) ^ 0x8000) - 0x8000
-    hi = words >> 16
-    pairs = list(zip(lo.tolist(), hi.tolist()))
+def _lanes(words):
+    words = np.asarray(words, np.int64)
+    return ((words & 0xFFFF) ^ 0x8000) - 0x8000, (words >> 16 & 0xFFFF ^ 0x8000) - 0x8000
+
+
+def _sxtb16_ror8(words):
+    u = np.asarray(words, np.int64) & 0xFFFFFFFF
+    return ((u >> 8 & 0xFF) ^ 0x80) - 0x80, ((u >> 24 & 0xFF) ^ 0x80) - 0x80
+
+
+def test_matmul_int8_layout_identity():
+    """The int8 stream words, read as SMLAD reads them (raw int16 lanes, and
+    SXTB16 ROR 8), against the pixel words mm_nn_pack makes (X = SXTB16(v),
+    Y = REV16(v ^ 0x7FFF7FFF)), give sum(v w) + 128 (v0 + v2) + 129 (w1 + w3)
+    for every int8 input and symmetric weight: the identity mm_nn_matmul.c
+    relies on, at the extremes and at random."""
+    rng = np.random.default_rng(1)
+    w = rng.integers(-127, 128, size=(200, 4)).astype(np.int8)
+    w[:4] = [[-127, -127, -127, -127], [127, 127, 127, 127], [-127, 127, -127, 127], [0, 0, 0, 0]]
+    v = rng.integers(-128, 128, size=(200, 4))
+    v[:4] = [[-128, 127, -128, 127], [127, -128, 127, -128], [-128, -128, -128, -128],
+             [127, 127, 127, 127]]
+    words = kernels.pack_words_int8(w, 1)[:, 0]
+    raw_lo, raw_hi = _lanes(words)
+    t_lo, t_hi = _sxtb16_ror8(words)
+    for x in v:
+        u = int(np.uint32(int(x[0]) & 0xFF | (int(x[1]) & 0xFF) << 8 | (int(x[2]) & 0xFF) << 16
+                          | (int(x[3]) & 0xFF) << 24))
+        X = (x[0], x[2])
+        e = u ^ 0x7FFF7FFF
+        y = ((e & 0x00FF00FF) << 8) | ((e >> 8) & 0x00FF00FF)        # REV16
+        Y_lo, Y_hi = [((y >> s & 0xFFFF) ^ 0x8000) - 0x8000 for s in (0, 16)]
+        assert -32768 <= Y_lo <= 32767 and Y_lo == -256 * x[0] - x[1] - 129
+        got = X[0] * raw_lo + X[1] * raw_hi + Y_lo * t_lo + Y_hi * t_hi
+        want = (w.astype(np.int64) @ x.astype(np.int64) + 128 * (x[0] + x[2])
+                + kernels.int8_bias_term(w.astype(np.int64)))
+        assert np.array_equal(got, want)
+
+
+def _pair_word(lo, hi):
+    u = (int(lo) & 0xFFFF) | (int(hi) & 0xFFFF) << 16
+    return u - (1 << 32) if u >= 1 << 31 else u
+
+
+def test_matmul_stream_layout():
+    """Channel pairs: both biases, per group the pair's weight words, then the
+    records; an odd last channel with a dummy (zero weights, its records again); int16
+    words doubled (w0, w2) (w1, w3)."""
+    w = (np.arange(3 * 6) - 9).reshape(3, 6).astype(np.int8)       # 3 channels, k = 6
+    rq = np.array([[2 * (10 + c), 100 + c, 200 + c, 5] for c in range(3)], np.int32)
+    s16 = kernels.matmul_stream(w, rq, 2, True)
     d = 2 * w.astype(int)
-    want = [(d[0, 0], d[0, 2]), (d[0, 1], d[0, 3]), (d[1, 0], d[1, 2]), (d[1, 1], d[1, 3]),
-            (d[0, 4], d[0, 5]), (d[1, 4], d[1, 5]),
-            (d[2, 0], d[2, 2]), (d[2, 1], d[2, 3]), (d[2, 4], d[2, 5])]
-    assert pairs == want
+    lo, hi = _lanes(s16)
+    pairs = list(zip(lo.tolist(), hi.tolist()))
+    assert s16[0] == 20 and s16[1] == 22
+    assert pairs[2:6] == [(d[0, 0], d[0, 2]), (d[0, 1], d[0, 3]), (d[1, 0], d[1, 2]), (d[1, 1], d[1, 3])]
+    assert pairs[6:10] == [(d[0, 4], 0), (d[0, 5], 0), (d[1, 4], 0), (d[1, 5], 0)]
+    assert list(s16[10:16]) == [100, 200, 5, 101, 201, 5]
+    assert s16[16] == 24 and s16[17] == 24 and list(s16[-6:]) == [102, 202, 5] * 2
+    assert list(s16[18:26:4]) == [_pair_word(d[2, 0], d[2, 2]), _pair_word(d[2, 4], 0)]
+    assert not s16[20:22].any() and not s16[24:26].any()      # the dummy's weights
+    assert len(s16) == 2 * (2 + 2 * 4 + 6)
+    s8 = kernels.matmul_stream(w, rq, 2, False)
+    assert s8[0] == 10 - kernels.int8_bias_term(w[:1])[0]
+    assert list(s8[2:6]) == list(kernels.pack_words_int8(w[:2], 2).T.reshape(-1))
+    assert len(s8) == 2 * (2 + 2 * 2 + 6)
 
 
 def test_dwconv_dsp_layout():
     w = (np.arange(3 * 3 * 8) - 30).reshape(3, 3, 8).astype(np.int8)
-    words = kernels.pack_dwconv_dsp(w).astype(np.int64)
-    lo = ((words & 0xFFFF) ^ 0x8000) - 0x8000
-    hi = words >> 16
-    # group 1 (channels 4..7), tap 4 (ky=1, kx=1): words 2*(9+4), 2*(9+4)+1
-    i = 2 * (9 + 4)
-    assert (lo[i], hi[i], lo[i + 1], hi[i + 1]) == tuple(2 * int(w[1, 1, c]) for c in (4, 6, 5, 7))
+    rq = np.array([[2 * c, 100 + c, 200 + c, 7] for c in range(8)], np.int32)
+    s = kernels.dwconv_stream(w, rq).astype(np.int64)
+    per = 4 + 18 + 12
+    assert len(s) == 2 * per
+    g1 = s[per:]                                     # channels 4..7
+    assert list(g1[:4]) == [8, 10, 12, 14]
+    lo, hi = _lanes(g1[4:22])
+    # tap 4 (ky=1, kx=1): words 8, 9 = (w_c4, w_c6) (w_c5, w_c7), doubled
+    assert (lo[8], hi[8], lo[9], hi[9]) == tuple(2 * int(w[1, 1, c]) for c in (4, 6, 5, 7))
+    assert list(g1[22:25]) == [104, 204, 7] and list(g1[31:34]) == [107, 207, 7]
 
 
 def test_device_random_inputs_twin():

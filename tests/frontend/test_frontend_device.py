@@ -81,3 +81,35 @@ def test_bench_reply(dev):
     x = (np.random.default_rng(4).standard_normal(1200) * 3000).astype(np.int16)
     np.testing.assert_array_equal(link.process(dev, x, CFG.n_mels), features(x, CFG))
 
+
+
+@pytest.mark.parametrize("cfg", [
+    # another FFT size and band count, the ring buffer, Hamming, steps whose bias is not a
+    # whole number of steps (the log stage's SMLAL path)
+    FrontendConfig(n_fft=128, hop_length=64, n_mels=16, fmin=50.0, fmax=7000.0,
+                   window="hamming", out_step_db=0.75, out_zero_db=-40.0),
+    # a hop of a quarter frame: the shifting buffer instead of the ring
+    FrontendConfig(hop_length=128, n_mels=32),
+    # the largest FFT: the C FFT stages, the assembly window at its largest offsets
+    FrontendConfig(n_fft=2048, hop_length=1024, n_mels=64),
+], ids=["n128-hamming-0.75dB", "hop128", "n2048"])
+def test_other_configs_bit_exact(cfg):
+    """The assembly stages read their sizes from the generated header: other configs, built
+    from their own header, equal the twin on the device too (odd message sizes)."""
+    from micromel.frontend.native import _gen_dir_for
+    from micromel.frontend.signals import test_signals as signals
+
+    x = np.concatenate(list(signals(seconds=0.05).values()))[:12000]
+    x = np.concatenate([x, np.random.default_rng(3).integers(-32768, 32768, 4000).astype(np.int16)])
+    with open_device("emulate", gen_dir=_gen_dir_for(cfg)) as d:
+        assert d.info(refresh=True)["fe_hash"] == cfg.hash()
+        twin = StreamingFrontend(cfg)
+        pos, sizes = 0, [1, 777, 64, 3001, 2, 4096]
+        link.reset(d)
+        for i in range(100):
+            n = sizes[i % len(sizes)]
+            if pos >= len(x):
+                break
+            got = link.process(d, x[pos:pos + n], cfg.n_mels)
+            np.testing.assert_array_equal(got, twin.process(x[pos:pos + n]))
+            pos += n

@@ -14,6 +14,7 @@
 
 #define Q (MM_FE_FFT_N / 4)
 
+#if !(MM_FE_USE_DSP && MM_FE_FFT_N <= 256 && MM_FE_FFT_N >= 16)
 static void stage16(uint32_t *buf, int len) {
   const int q = len / 4, stride = MM_FE_FFT_N / len;
   for (int g = 0; g < MM_FE_FFT_N; g += len) { /* n = 0: twiddles are 1 */
@@ -59,8 +60,20 @@ static void stage_last(const uint32_t *buf, mm_fe_cpx *spec) {
                 mm_fe_smladx(d, *w3, 1 << 14) >> 15);
   }
 }
+#endif
+
+#if MM_FE_USE_DSP && MM_FE_FFT_N <= 256 && MM_FE_FFT_N >= 16
+#define MM_FE_FFT_ASM 1
+void mm_fe_fft_m4(uint32_t *buf, mm_fe_cpx *spec);
+#else
+#define MM_FE_FFT_ASM 0
+#endif
 
 void mm_fe_fft(uint32_t *buf, mm_fe_cpx *spec) {
+#if MM_FE_FFT_ASM
+  mm_fe_fft_m4(buf, spec); /* the same integers in assembly (mm_fe_fft_m4.S) */
+#else
   for (int len = 16; len < MM_FE_FFT_N; len *= 4) stage16(buf, len);
   stage_last(buf, spec);
+#endif
 }

@@ -8,8 +8,17 @@
 #include "mm_fe_dsp.h"
 #include "mm_frontend.h"
 
+#if MM_FE_USE_DSP
+void mm_fe_log_m4(const uint64_t *mel, int32_t e16, int8_t *out);
+#endif
+
 void mm_fe_log(const uint64_t *mel, int shift, int8_t *out) {
   const int32_t offset = 2 * shift + MM_FE_LOG_OFFSET;
+#if MM_FE_USE_DSP
+  /* the same integers in assembly (mm_fe_log_m4.S) */
+  mm_fe_log_m4(mel, (63 + offset) * 65536, out);
+  return;
+#endif
   for (int m = 0; m < MM_FE_N_MELS; m++) {
     const uint32_t hi = (uint32_t)(mel[m] >> 32), lo = (uint32_t)mel[m];
     uint32_t top; /* acc's 32 leading bits, from its leading one */

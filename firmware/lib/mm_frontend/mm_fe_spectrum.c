@@ -23,7 +23,15 @@ static inline uint32_t power_of(int32_t re, int32_t im) {
 #endif
 }
 
+#if MM_FE_USE_DSP
+void mm_fe_power_m4(const mm_fe_cpx *spec, uint32_t *power);
+#endif
+
 void mm_fe_power(const mm_fe_cpx *spec, uint32_t *power) {
+#if MM_FE_USE_DSP
+  mm_fe_power_m4(spec, power); /* the same integers in assembly (mm_fe_spectrum_m4.S) */
+  return;
+#endif
   const mm_fe_cpx *zk = spec + 1, *zm = spec + M - 1;
   const uint32_t *tk = mm_fe_split + 1;
   uint32_t *pk = power + 1, *pm = power + M - 1;

@@ -22,19 +22,34 @@ void mm_fe_segment_bits(const int16_t *x, int n_segs, uint8_t *bits) {
     /* x ^ (x >> 15) is x for x >= 0 and -x - 1 for x < 0: its bit length e gives
      * -2^e <= x < 2^e */
 #if MM_FE_USE_DSP
-    /* two samples per word: SSUB16 sets GE where a half is >= 0, SEL takes x there and
-     * ~x (= -x - 1) elsewhere; segments start 4-byte aligned */
+    /* two samples per word: SSAT16 #1 saturates each half to [-1, 0], i.e. its sign
+     * mask, so x ^ (x >> 15) is one EOR; 3 instructions per pair plus an LDRD per two
+     * pairs (segments start 4-byte aligned) */
     const uint32_t *w = (const uint32_t *)(const void *)x;
-#pragma GCC unroll 8
+#if MM_FE_SEG_LEN % 4 == 0
+    const uint32_t *end = w + MM_FE_SEG_LEN / 2;
+    uint32_t a, b, ma, mb;
+    __asm__("1:\n\t"
+            "ldrd %[a], %[b], [%[w]], #8\n\t"
+            "ssat16 %[ma], #1, %[a]\n\t"
+            "ssat16 %[mb], #1, %[b]\n\t"
+            "eor %[a], %[a], %[ma]\n\t"
+            "eor %[b], %[b], %[mb]\n\t"
+            "orr %[acc], %[acc], %[a]\n\t"
+            "orr %[acc], %[acc], %[b]\n\t"
+            "cmp %[w], %[end]\n\t"
+            "bne 1b"
+            : [w] "+r"(w), [acc] "+r"(acc), [a] "=&r"(a), [b] "=&r"(b), [ma] "=&r"(ma),
+              [mb] "=&r"(mb)
+            : [end] "r"(end)
+            : "cc", "memory");
+#else
     for (int i = 0; i < MM_FE_SEG_LEN / 2; i++) {
-      const uint32_t v = w[i];
-      uint32_t t, a;
-      __asm__("ssub16 %0, %2, %3\n\tsel %1, %2, %4"
-              : "=&r"(t), "=r"(a)
-              : "r"(v), "r"(0u), "r"(~v)
-              : "cc");
-      acc |= a;
+      uint32_t v = w[i], m;
+      __asm__("ssat16 %0, #1, %1" : "=r"(m) : "r"(v));
+      acc |= v ^ m;
     }
+#endif
     acc = (acc | (acc >> 16)) & 0xFFFFu;
 #else
 #pragma GCC unroll 16
@@ -56,25 +71,41 @@ int mm_fe_window_shift(const uint8_t *seg_bits) {
   return m - 14; /* >= 1: the centre segments have window bits 15 */
 }
 
-/* windowed pair i, packed: (x * win + 2^(f-1)) >> f for both samples */
-static inline uint32_t windowed_pair(const int16_t *frame, int i, int shift, int32_t round) {
-  const uint32_t w = mm_fe_window_pairs[i];
+/* windowed pair, packed: (x * win + 2^(f-1)) >> f for both samples */
+static inline uint32_t windowed_pair(const int16_t *pair, uint32_t w, int shift, int32_t round) {
 #if MM_FE_USE_DSP
-  const uint32_t x = ((const uint32_t *)(const void *)frame)[i]; /* 4-byte aligned */
+  const uint32_t x = *(const uint32_t *)(const void *)pair; /* 4-byte aligned */
   return mm_fe_pack_dsp(mm_fe_smlabb(x, w, round) >> shift, mm_fe_smlatt(x, w, round) >> shift);
 #else
-  return mm_fe_pack((frame[2 * i] * mm_fe_lo(w) + round) >> shift,
-                    (frame[2 * i + 1] * mm_fe_hi(w) + round) >> shift);
+  return mm_fe_pack((pair[0] * mm_fe_lo(w) + round) >> shift,
+                    (pair[1] * mm_fe_hi(w) + round) >> shift);
 #endif
 }
 
-void mm_fe_window(const int16_t *frame, int shift, uint32_t *fft) {
-  const int32_t round = 1 << (shift - 1);
-  for (int g = 0; g < Q; g++) {
-    const int m = mm_fe_fft_perm[4 * g];
-    mm_fe_butterfly16(fft + 4 * g, 1, windowed_pair(frame, m, shift, round),
-                      windowed_pair(frame, m + Q, shift, round),
-                      windowed_pair(frame, m + 2 * Q, shift, round),
-                      windowed_pair(frame, m + 3 * Q, shift, round));
+#if MM_FE_USE_DSP && MM_FE_FFT_N <= 1024
+void mm_fe_window_m4(const int16_t *base, int shift, uint32_t *fft, int rot);
+#endif
+
+void mm_fe_window_rot(const int16_t *base, int rot, int shift, uint32_t *fft) {
+#if MM_FE_USE_DSP && MM_FE_FFT_N <= 1024
+  if (rot == 0 || rot == 2) {
+    mm_fe_window_m4(base, shift, fft, rot); /* the same integers in assembly */
+    return;
   }
+#endif
+  const int32_t round = 1 << (shift - 1);
+  const uint32_t *t = mm_fe_window_groups;
+  for (int g = 0; g < Q; g++, t += 5, fft += 4) {
+    const int m = (int)(t[0] >> 2);
+    uint32_t y[4];
+    for (int j = 0; j < 4; j++) {
+      const int i = (m + ((j + rot) & 3) * Q) * 2; /* the frame's pair m + jQ */
+      y[j] = windowed_pair(base + i, t[1 + j], shift, round);
+    }
+    mm_fe_butterfly16(fft, 1, y[0], y[1], y[2], y[3]);
+  }
+}
+
+void mm_fe_window(const int16_t *frame, int shift, uint32_t *fft) {
+  mm_fe_window_rot(frame, 0, shift, fft);
 }

@@ -32,9 +32,10 @@
 
 typedef struct {
   int16_t buf[MM_FE_N_FFT] __attribute__((aligned(4))); /* the next frame's samples */
-  uint16_t fill;                   /* samples in buf */
+  uint16_t fill;                   /* samples of the next frame in buf */
   uint16_t seg_done;               /* leading segments whose bits are known */
   uint8_t seg_bits[MM_FE_N_SEGS];  /* per segment: bit length of OR(x ^ (x >> 15)) */
+  uint16_t start;                  /* hop = n_fft / 2: buf is a ring, the frame starts here */
 } mm_fe_state;
 
 /* one complex value of the 32-bit spectrum (8-byte aligned: LDRD/STRD) */
@@ -72,6 +73,8 @@ int mm_fe_window_shift(const uint8_t *seg_bits);
 /* Window and normalise one frame into the FFT buffer (packed pairs, digit-reversed) and
  * run the FFT's first radix-4 stage on them. */
 void mm_fe_window(const int16_t *frame, int shift, uint32_t *fft);
+/* The same for a frame whose quarter j (Q pairs) is at base + ((j + rot) mod 4) Q pairs. */
+void mm_fe_window_rot(const int16_t *base, int rot, int shift, uint32_t *fft);
 /* The other 16-bit FFT stages in place, then the exact last stage into spec. */
 void mm_fe_fft(uint32_t *fft, mm_fe_cpx *spec);
 /* Power of bins 1..MM_FE_FFT_N-1 into power[k] (power[0] is not written). */

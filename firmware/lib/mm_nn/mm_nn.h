@@ -45,49 +45,51 @@ typedef struct {
 } mm_nn_out;
 
 /* CONV_2D (general and 1x1) and FULLY_CONNECTED.
- * Weights: portable path int8 [out_c][k]; DSP path int16 (doubled values)
- * packed for mm_nn_matmul2. For a general conv, k = kh * row_k: each kernel
- * row's kw * in_c weights in (kx, c) order, padded with zeros to row_k (a
- * multiple of 4). For 1x1 and FULLY_CONNECTED, k = in_c and row_k = k. */
+ * Portable path: int8 weights [out_c][k] and the records out.rq.
+ * DSP path: the matrix engine's stream (layout in mm_nn_matmul.c): per pair
+ * of output channels the biases, the weights (int8 as in the .tflite, or
+ * int16 when the exporter judged that layer worth the flash: w16) and the
+ * requantization records, in the order the engine reads them. For a
+ * general conv, k = kh * row_k: each kernel row's kw * in_c weights in
+ * (kx, c) order, padded with zeros to row_k (a multiple of 4). For 1x1 and
+ * FULLY_CONNECTED, k = in_c and row_k = k. */
 typedef struct {
-  const void *weights;
-  const int32_t *stream; /* DSP, fast full-range requantization, even out_c,
-                            k % 4 == 0: weights and records interleaved for
-                            mm_nn_matmul_m4.S (then weights is NULL) */
-  mm_nn_out out;
+  const int8_t *weights;   /* portable path (NULL in DSP builds) */
+  const int32_t *stream;   /* DSP path (NULL in portable builds) */
+  mm_nn_out out;           /* out.rq: portable path (NULL in DSP builds) */
   uint16_t in_w, in_c, out_w, out_c;
   uint16_t k;          /* values per output: kh * row_k (general conv) or in_c */
   uint16_t row_k;      /* general conv: kw * in_c rounded up to 4 */
   uint8_t kh, kw, sh, sw;
   int16_t pad_l;       /* columns of padding on the left */
   int8_t zp_in;
+  uint8_t w16;         /* DSP stream: int16 weights (else int8) */
 } mm_nn_conv_params;
 
 /* One output row. rows[ky] is the input row for kernel row ky, NULL when it
- * is padding. scratch: mm_nn_conv_scratch_bytes(p). */
+ * is padding. scratch: the bytes the exporter computed (kernels.py). */
 void mm_nn_conv_row(const mm_nn_conv_params *p, const int8_t *const *rows, int8_t *out,
                     void *scratch);
 /* 1x1, no padding: one input row in (stride sw). */
 void mm_nn_conv_1x1_row(const mm_nn_conv_params *p, const int8_t *in, int8_t *out,
                         void *scratch);
-/* FULLY_CONNECTED: `rows` input vectors of k values. */
-void mm_nn_fc(const mm_nn_conv_params *p, const int8_t *in, int8_t *out, int rows);
+/* FULLY_CONNECTED: `rows` input vectors of k values (scratch: DSP path). */
+void mm_nn_fc(const mm_nn_conv_params *p, const int8_t *in, int8_t *out, int rows,
+              void *scratch);
 
-/* DEPTHWISE_CONV_2D, depth multiplier 1. Weights: portable int8 [ky][kx][c];
- * DSP int16 (doubled) in groups of 4 channels, see mm_nn_dwconv.c. */
+/* DEPTHWISE_CONV_2D, depth multiplier 1. Portable path (and channels not a
+ * multiple of 4): int8 weights [ky][kx][c] and out.rq. DSP path, channels a
+ * multiple of 4: the stream (mm_nn_dwconv.c), out.rq and weights NULL. */
 typedef struct {
-  const void *weights;
+  const int8_t *weights;
   mm_nn_out out;
   uint16_t in_w, c, out_w;
   uint8_t kh, kw, sh, sw;
   int16_t pad_l;
   int8_t zp_in;
-  uint8_t dsp_ok;      /* the DSP layout exists (c % 4 == 0) */
-  const int32_t *edge; /* DSP 3x3: 2 * zp_in * (sum of the first, then the last,
-                          kernel column's weights) per channel; or NULL */
-  const int32_t *stream; /* DSP 3x3, fast full-range requantization: biases,
-                            weights and records per group of 4 channels for
-                            mm_nn_dwconv_m4.S; or NULL */
+  const int32_t *stream; /* DSP: per group of 4 channels biases, weights and
+                            records; or NULL */
+  uint8_t w16;           /* DSP stream: int16 weights (else int8) */
 } mm_nn_dwconv_params;
 
 /* rows[ky]: input row, or a row of zero points (never NULL). */

@@ -31,38 +31,16 @@ static void sources(const mm_nn_conv_params *p, const int8_t *const *rows, int o
   }
 }
 
-/* Pack the kernel rows of two pixels (a[ky], b[ky]) for the DSP matrix
- * engine (mm_nn_pack2 layout, row by row). */
-MM_NN_INLINE void pack_rows(const int8_t *const *a, const int8_t *const *b, int kh, int rk,
-                            int32_t *o) {
-  int ky, j;
-  for (ky = 0; ky < kh; ky++) {
-    const int8_t *pa = a[ky], *pb = b[ky];
-    for (j = 0; j < rk; j += 4, o += 4) {
-      int32_t va = mm_read32(pa + j), vb = mm_read32(pb + j);
-      o[0] = mm_sxtb16(va);
-      o[1] = mm_sxtb16_ror8(va);
-      o[2] = mm_sxtb16(vb);
-      o[3] = mm_sxtb16_ror8(vb);
-    }
-  }
-}
-
 /* scratch: two staged windows (2 * kh * row_k), then the packed pair (DSP)
- * or the two pixels' values (portable), then out_c junk bytes. */
+ * or the two pixels' values (portable). */
 void mm_nn_conv_row(const mm_nn_conv_params *p, const int8_t *const *rows, int8_t *out,
                     void *scratch) {
-  const int kh = p->kh, rk = p->row_k, k = p->k, cout = p->out_c, c = p->in_c;
+  const int kh = p->kh, rk = p->row_k, cout = p->out_c, c = p->in_c;
   const int step = p->sw * c;
   const int8_t *sa[16], *sb[16];
   int8_t *stage_a = (int8_t *)scratch;
   int8_t *stage_b = stage_a + kh * rk;
   int8_t *buf = stage_b + kh * rk; /* 4-aligned: rk is a multiple of 4 */
-#if MM_NN_DSP
-  int8_t *junk = p->stream ? (int8_t *)0 : buf + mm_nn_pack2_bytes(k);
-#else
-  int8_t *junk = buf + 2 * k;
-#endif
   int all_rows = 1, ox, ky;
   for (ky = 0; ky < kh; ky++) all_rows &= rows[ky] != 0;
   for (ox = 0; ox < p->out_w; ox += 2, out += 2 * cout) {
@@ -83,14 +61,14 @@ void mm_nn_conv_row(const mm_nn_conv_params *p, const int8_t *const *rows, int8_
       }
     }
 #if MM_NN_DSP
-    pack_rows(sa, sb, kh, rk, (int32_t *)buf);
-    mm_nn_matmul2(p, buf, 0, out, pair ? out + cout : junk);
+    mm_nn_pack(p, sa, sb, kh, rk, (int32_t *)(void *)buf);
+    mm_nn_matmul2(p, (const int32_t *)(void *)buf, out, pair ? out + cout : 0);
 #else
     for (ky = 0; ky < kh; ky++) {
       memcpy(buf + ky * rk, sa[ky], (size_t)rk);
-      memcpy(buf + k + ky * rk, sb[ky], (size_t)rk);
+      memcpy(buf + p->k + ky * rk, sb[ky], (size_t)rk);
     }
-    mm_nn_matmul2(p, buf, buf + k, out, pair ? out + cout : junk);
+    mm_nn_matmul2(p, buf, buf + p->k, out, pair ? out + cout : 0);
 #endif
   }
 }

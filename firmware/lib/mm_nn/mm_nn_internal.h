@@ -20,6 +20,23 @@
 #define MM_NN_INLINE static inline
 #endif
 
+/* Which weight layouts the model's layers use (generated mm_model_config.h):
+ * the kernels of the others are not referenced, so not linked. */
+#ifndef MM_MODEL_USES_MM_W16
+#define MM_MODEL_USES_MM_W16 1
+#define MM_MODEL_USES_MM_W8 1
+#define MM_MODEL_USES_DW_W16 1
+#define MM_MODEL_USES_DW_W8 1
+#endif
+#ifndef MM_MODEL_USES_MM_C
+#define MM_MODEL_USES_MM_C 1 /* the C paths of the matrix engine and depthwise kernels */
+#define MM_MODEL_USES_DW_C 1
+#endif
+/* On a DSP core, the C paths are linked only when a layer needs them. */
+#define MM_NN_NEED_C(used) (!MM_NN_NATIVE_DSP || (used))
+#define MM_NN_MM_W16(p) (MM_MODEL_USES_MM_W16 && (!MM_MODEL_USES_MM_W8 || (p)->w16))
+#define MM_NN_DW_W16(p) (MM_MODEL_USES_DW_W16 && (!MM_MODEL_USES_DW_W8 || (p)->w16))
+
 /* --- SIMD primitives ------------------------------------------------------ */
 MM_NN_INLINE int32_t mm_lo16(int32_t x) { return (int32_t)(int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
 MM_NN_INLINE int32_t mm_hi16(int32_t x) { return (int32_t)(int16_t)(uint16_t)((uint32_t)x >> 16); }
@@ -50,6 +67,12 @@ MM_NN_INLINE int32_t mm_smmlar(int32_t x, int32_t m, int32_t a) {
   __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(m), "r"(a));
   return r;
 }
+/* the bytes of each halfword swapped */
+MM_NN_INLINE int32_t mm_rev16(int32_t x) {
+  int32_t r; /* GCC 12's arm_acle.h lacks __rev16 */
+  __asm__("rev16 %0, %1" : "=r"(r) : "r"(x));
+  return r;
+}
 #else
 MM_NN_INLINE int32_t mm_smlad(int32_t x, int32_t y, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)(mm_lo16(x) * mm_lo16(y) + mm_hi16(x) * mm_hi16(y)));
@@ -78,6 +101,10 @@ MM_NN_INLINE int32_t mm_sxtab16(int32_t acc, int32_t x) {
 }
 MM_NN_INLINE int32_t mm_sxtab16_ror8(int32_t acc, int32_t x) {
   return mm_sxtab16(acc, (int32_t)(((uint32_t)x >> 8) | ((uint32_t)x << 24)));
+}
+MM_NN_INLINE int32_t mm_rev16(int32_t x) {
+  uint32_t u = (uint32_t)x;
+  return (int32_t)(((u & 0x00FF00FFu) << 8) | ((u >> 8) & 0x00FF00FFu));
 }
 MM_NN_INLINE int32_t mm_smmlar(int32_t x, int32_t m, int32_t a) {
   /* arithmetic right shift of a negative int64: what GCC and Clang do */
@@ -148,18 +175,24 @@ MM_NN_INLINE int8_t mm_requant(int32_t acc2, const mm_nn_rq *q, const mm_nn_out 
 }
 
 /* --- the matrix engine shared by conv, 1x1 conv and fully connected ------- */
-/* DSP path: pack the k int8 values of two pixels a and b (b may equal a)
- * into the int16 layout mm_nn_matmul2 reads; x holds mm_nn_pack2_bytes(k). */
-void mm_nn_pack2(const int8_t *a, const int8_t *b, int k, void *x);
-/* Two pixels times every output channel of p, written to out_a[] and
- * out_b[] (for a lone pixel, out_b is a junk buffer, or NULL when p->stream
- * is set). DSP path: xa is
- * the packed pair and xb is unused; portable path: xa and xb are the two
- * pixels' k int8 values. */
-void mm_nn_matmul2(const mm_nn_conv_params *p, const void *xa, const int8_t *xb, int8_t *out_a,
-                   int8_t *out_b);
-
-/* Bytes of the packed pair (DSP path): two pixels, int16, k rounded up to 4. */
-MM_NN_INLINE size_t mm_nn_pack2_bytes(int k) { return (size_t)(16 * ((k + 3) / 4)); }
+/* Groups of 4 values per output (the last one zero-padded). */
+MM_NN_INLINE int mm_nn_groups(const mm_nn_conv_params *p) {
+  return p->kh > 1 || p->kw > 1 ? p->kh * (p->row_k >> 2) : (p->k + 3) >> 2;
+}
+#if MM_NN_DSP
+/* Bytes of a packed pixel pair: two correction words, then 4 words per group. */
+MM_NN_INLINE size_t mm_nn_pack_bytes(int groups) { return (size_t)(8 + 16 * groups); }
+/* Pack `rows` runs of rk input bytes of pixels a and b (a[r], b[r]; b may equal a)
+ * into x, in the layout the stream of p (int8 or int16 weights) reads. */
+void mm_nn_pack(const mm_nn_conv_params *p, const int8_t *const *a, const int8_t *const *b,
+                int rows, int rk, int32_t *x);
+/* Two packed pixels times every output channel of p, to out_a[] and out_b[]
+ * (out_b NULL: a lone pixel, only A is computed). */
+void mm_nn_matmul2(const mm_nn_conv_params *p, const int32_t *x, int8_t *out_a, int8_t *out_b);
+#else
+/* Portable: two pixels' k int8 values times every output channel. */
+void mm_nn_matmul2(const mm_nn_conv_params *p, const int8_t *xa, const int8_t *xb,
+                   int8_t *out_a, int8_t *out_b);
+#endif
 
 #endif

@@ -1,293 +1,209 @@
 /* The matrix engine under CONV_2D, the 1x1 fast path and FULLY_CONNECTED:
  * two pixels times all output channels, accumulate, requantize.
  *
- * DSP layout (the exporter writes the weights this way, docs/engine.md):
- * k values are taken in groups of 4 (x0 x1 x2 x3), which SXTB16 splits into
- * the int16 pairs (x0, x2) and (x1, x3); a last group of 3 is padded with a
- * zero, a last 1 or 2 values form a "tail" pair (x0, x1). The packed pixels
- * are interleaved per group: A(x0,x2) A(x1,x3) B(x0,x2) B(x1,x3) ... then
- * the tail A(x0,x1) B(x0,x1). Weights (int16, doubled so the accumulator is
- * 2*acc as the fast requantization wants) follow the same split, channels
- * interleaved in pairs: c(w0,w2) c(w1,w3) c+1(w0,w2) c+1(w1,w3) ..., a last
- * odd channel alone. One SMLAD then does two multiply-accumulates. */
+ * DSP path. The input values of a pixel are taken in groups of 4 (v0 v1 v2
+ * v3, one word; a last partial group is zero-padded). mm_nn_pack writes,
+ * per pixel pair, two correction words cA, cB and then per group the words
+ * XA YA XB YB. The weights come in a "stream" the exporter writes
+ * (engine/kernels.py), per pair of output channels c, c+1:
+ *     bias c, bias c+1
+ *     per group: the weight words of c and c+1 (int8: 1 word each;
+ *                int16: 2 words each)
+ *     mult, add, shift of c, then of c+1        (mm_nn_rq fields)
+ * (an odd last channel is paired with a dummy channel whose output is dropped).
+ *
+ * int8 weights (as many bytes as the .tflite's): the word of weights
+ * w0 w1 w2 w3 holds the bytes (w0 + 128, -w1, w2 + 128, -w3), so that SMLAD
+ * reads it as the int16 pair (w0 + 128 - 256 w1, w2 + 128 - 256 w3) as it
+ * is, and one SXTB16 ROR 8 gives (-w1, -w3). With the pixel's words
+ *     X = SXTB16(v)                 = (v0, v2)
+ *     Y = REV16(v ^ 0x7FFF7FFF)     = (-256 v0 - v1 - 129, -256 v2 - v3 - 129)
+ * two SMLADs give
+ *     X . raw + Y . (-w1, -w3) = v0 w0 + v1 w1 + v2 w2 + v3 w3
+ *                                + 128 (v0 + v2) + 129 (w1 + w3)
+ * (every operand within int16: the weights are symmetric, |w| <= 127). The
+ * weights' term is in the bias, the pixel's term is cA = -128 * sum(v0 + v2)
+ * (added once per output). One SXTB16 per 4 weights instead of two, and no
+ * extra flash; the accumulator holds acc, doubled before requantization.
+ *
+ * int16 weights (twice the flash): (w0, w2) (w1, w3) doubled, with the
+ * pixel's X = (v0, v2), Y = (v1, v3) and no correction: two SMLADs and no
+ * SXTB16 per 4 weights; the accumulator holds 2 acc.
+ *
+ * The requantization (mm_nn_internal.h) then takes 2 acc. */
 #include "mm_nn_internal.h"
 
 #if MM_NN_DSP
 
-void mm_nn_pack2(const int8_t *a, const int8_t *b, int k, void *x) {
-  int32_t *o = (int32_t *)x;
-  int g;
-  for (g = k >> 2; g; g--) {
-    int32_t va = mm_read32(a), vb = mm_read32(b);
-    a += 4;
-    b += 4;
-    o[0] = mm_sxtb16(va);
-    o[1] = mm_sxtb16_ror8(va);
-    o[2] = mm_sxtb16(vb);
-    o[3] = mm_sxtb16_ror8(vb);
-    o += 4;
-  }
-  switch (k & 3) {
-    case 3: {
-      int32_t va = (int32_t)((uint32_t)(uint8_t)a[0] | (uint32_t)(uint8_t)a[1] << 8 |
-                             (uint32_t)(uint8_t)a[2] << 16);
-      int32_t vb = (int32_t)((uint32_t)(uint8_t)b[0] | (uint32_t)(uint8_t)b[1] << 8 |
-                             (uint32_t)(uint8_t)b[2] << 16);
-      o[0] = mm_sxtb16(va);
-      o[1] = mm_sxtb16_ror8(va);
-      o[2] = mm_sxtb16(vb);
-      o[3] = mm_sxtb16_ror8(vb);
-      break;
-    }
-    case 2:
-      o[0] = (int32_t)(((uint32_t)(int32_t)a[0] & 0xFFFFu) | (uint32_t)(int32_t)a[1] << 16);
-      o[1] = (int32_t)(((uint32_t)(int32_t)b[0] & 0xFFFFu) | (uint32_t)(int32_t)b[1] << 16);
-      break;
-    case 1:
-      o[0] = (int32_t)((uint32_t)(int32_t)a[0] & 0xFFFFu);
-      o[1] = (int32_t)((uint32_t)(int32_t)b[0] & 0xFFFFu);
-      break;
-    default:
-      break;
+/* One group of 4 values (v), packed as X, Y; *sum collects v0 + v2. */
+MM_NN_INLINE void pack_group(int32_t v, int w16, int32_t *o, int32_t *sum) {
+  const int32_t x = mm_sxtb16(v);
+  o[0] = x;
+  if (w16) {
+    o[1] = mm_sxtb16_ror8(v);
+  } else {
+    o[1] = mm_rev16((int32_t)((uint32_t)v ^ 0x7FFF7FFFu));
+    *sum = mm_smlad(x, 0x00010001, *sum);
   }
 }
 
-/* Accumulate `groups` groups of 4 k values for pixels A, B and channels
- * c, c+1; advances *xp and *wp. The assembly form keeps everything in
- * registers, loads with LDRD and runs two groups per loop turn: 25
- * instructions per 32 multiply-accumulates. */
-MM_NN_INLINE void mac2x2(const int32_t **xp, const int32_t **wp, int groups, int32_t *pa0,
-                         int32_t *pa1, int32_t *pb0, int32_t *pb1) {
-  const int32_t *x = *xp, *w = *wp;
-  int32_t a0 = *pa0, a1 = *pa1, b0 = *pb0, b1 = *pb1;
-#if MM_NN_NATIVE_DSP
-#define MM_MAC2X2_GROUP                                   \
-  "ldrd %[xa0], %[xa1], [%[x]], #8\n\t"                   \
-  "ldrd %[xb0], %[xb1], [%[x]], #8\n\t"                   \
-  "ldrd %[w0], %[w1], [%[w]], #8\n\t"                     \
-  "smlad %[a0], %[xa0], %[w0], %[a0]\n\t"                 \
-  "smlad %[b0], %[xb0], %[w0], %[b0]\n\t"                 \
-  "smlad %[a0], %[xa1], %[w1], %[a0]\n\t"                 \
-  "smlad %[b0], %[xb1], %[w1], %[b0]\n\t"                 \
-  "ldrd %[w0], %[w1], [%[w]], #8\n\t"                     \
-  "smlad %[a1], %[xa0], %[w0], %[a1]\n\t"                 \
-  "smlad %[b1], %[xb0], %[w0], %[b1]\n\t"                 \
-  "smlad %[a1], %[xa1], %[w1], %[a1]\n\t"                 \
-  "smlad %[b1], %[xb1], %[w1], %[b1]\n\t"
-  int32_t xa0, xa1, xb0, xb1, w0, w1;
-  int n = groups >> 1;
-  if (groups & 1) {
-    __asm__ volatile(MM_MAC2X2_GROUP
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [x] "+r"(x),
-                       [w] "+r"(w), [xa0] "=&r"(xa0), [xa1] "=&r"(xa1), [xb0] "=&r"(xb0),
-                       [xb1] "=&r"(xb1), [w0] "=&r"(w0), [w1] "=&r"(w1)
-                     :
-                     : "memory");
-  }
-  if (n > 0) {
-    __asm__ volatile("1:\n\t" MM_MAC2X2_GROUP MM_MAC2X2_GROUP
-                     "subs %[n], %[n], #1\n\t"
-                     "bne 1b\n\t"
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [x] "+r"(x),
-                       [w] "+r"(w), [n] "+r"(n), [xa0] "=&r"(xa0), [xa1] "=&r"(xa1),
-                       [xb0] "=&r"(xb0), [xb1] "=&r"(xb1), [w0] "=&r"(w0), [w1] "=&r"(w1)
-                     :
-                     : "cc", "memory");
-  }
-#undef MM_MAC2X2_GROUP
-#else
-  int g;
-  for (g = groups; g; g--) {
-    int32_t xa0 = x[0], xa1 = x[1], xb0 = x[2], xb1 = x[3];
-    int32_t w0 = w[0], w1 = w[1];
-    a0 = mm_smlad(xa0, w0, a0);
-    a0 = mm_smlad(xa1, w1, a0);
-    b0 = mm_smlad(xb0, w0, b0);
-    b0 = mm_smlad(xb1, w1, b0);
-    w0 = w[2];
-    w1 = w[3];
-    a1 = mm_smlad(xa0, w0, a1);
-    a1 = mm_smlad(xa1, w1, a1);
-    b1 = mm_smlad(xb0, w0, b1);
-    b1 = mm_smlad(xb1, w1, b1);
-    x += 4;
-    w += 4;
-  }
-#endif
-  *xp = x;
-  *wp = w;
-  *pa0 = a0;
-  *pa1 = a1;
-  *pb0 = b0;
-  *pb1 = b1;
+/* The last 1..3 values of a run, zero-padded to a word. */
+MM_NN_INLINE int32_t tail_word(const int8_t *x, int n) {
+  uint32_t v = 0;
+  int i;
+  for (i = 0; i < n; i++) v |= (uint32_t)(uint8_t)x[i] << (8 * i);
+  return (int32_t)v;
 }
 
+/* n >= 1 whole groups of pixels a and b to o (advanced), int8 layout. */
+MM_NN_INLINE void pack_run8(const int8_t *pa, const int8_t *pb, int n, int32_t **po, int32_t *sa,
+                            int32_t *sb) {
 #if MM_NN_NATIVE_DSP
-/* Fast requantization of channels c (a0, b0) and c+1 (a1, b1), full int8
- * range, stored at *oa and *ob, which advance by 2; *q advances by 2. */
-MM_NN_INLINE void store2x2_full(int32_t a0, int32_t a1, int32_t b0, int32_t b1,
-                                const mm_nn_rq **q, int8_t **oa, int8_t **ob) {
-  const mm_nn_rq *qq = *q;
-  int8_t *pa = *oa, *pb = *ob;
-  int32_t m, ad, sh, t;
+  /* 14 instructions per group of the pair (GCC's loop: 21) */
+  int32_t *o = *po, a = *sa, b = *sb, va, vb, xa, xb;
   __asm__ volatile(
-      "ldrd %[m], %[ad], [%[q], #4]\n\t"
-      "ldr %[sh], [%[q], #12]\n\t"
-      "add %[t], %[ad], %[a0], asr #31\n\t"
-      "smmlar %[a0], %[a0], %[m], %[t]\n\t"
-      "add %[t], %[ad], %[b0], asr #31\n\t"
-      "smmlar %[b0], %[b0], %[m], %[t]\n\t"
-      "asr %[a0], %[a0], %[sh]\n\t"
-      "asr %[b0], %[b0], %[sh]\n\t"
-      "ssat %[a0], #8, %[a0]\n\t"
-      "ssat %[b0], #8, %[b0]\n\t"
-      "strb %[a0], [%[pa]], #1\n\t"
-      "strb %[b0], [%[pb]], #1\n\t"
-      "ldrd %[m], %[ad], [%[q], #20]\n\t"
-      "ldr %[sh], [%[q], #28]\n\t"
-      "add %[t], %[ad], %[a1], asr #31\n\t"
-      "smmlar %[a1], %[a1], %[m], %[t]\n\t"
-      "add %[t], %[ad], %[b1], asr #31\n\t"
-      "smmlar %[b1], %[b1], %[m], %[t]\n\t"
-      "asr %[a1], %[a1], %[sh]\n\t"
-      "asr %[b1], %[b1], %[sh]\n\t"
-      "ssat %[a1], #8, %[a1]\n\t"
-      "ssat %[b1], #8, %[b1]\n\t"
-      "strb %[a1], [%[pa]], #1\n\t"
-      "strb %[b1], [%[pb]], #1\n\t"
-      : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [pa] "+r"(pa),
-        [pb] "+r"(pb), [m] "=&r"(m), [ad] "=&r"(ad), [sh] "=&r"(sh), [t] "=&r"(t)
-      : [q] "r"(qq)
-      : "memory");
-  *q = qq + 2;
-  *oa = pa;
-  *ob = pb;
-}
-#endif
-
-MM_NN_INLINE void matmul2_dsp(const mm_nn_conv_params *p, const int32_t *x, int8_t *oa,
-                              int8_t *ob, const int mode) {
-  const int k = p->k;
-  const int groups = (k >> 2) + ((k & 3) == 3);
-  const int tail = (k & 3) == 1 || (k & 3) == 2;
-  const int cout = p->out_c;
-  const int32_t *w = (const int32_t *)p->weights;
-  const mm_nn_rq *rq = p->out.rq;
-  int c;
-  for (c = 0; c + 2 <= cout; c += 2) {
-    int32_t a0 = rq[0].bias, a1 = rq[1].bias;
-    int32_t b0 = a0, b1 = a1;
-    const int32_t *xp = x;
-    mac2x2(&xp, &w, groups, &a0, &a1, &b0, &b1);
-    if (tail) {
-      int32_t xa = xp[0], xb = xp[1];
-      int32_t w0 = w[0], w1 = w[1];
-      w += 2;
-      a0 = mm_smlad(xa, w0, a0);
-      b0 = mm_smlad(xb, w0, b0);
-      a1 = mm_smlad(xa, w1, a1);
-      b1 = mm_smlad(xb, w1, b1);
-    }
-#if MM_NN_NATIVE_DSP
-    if (mode == MM_RQ_FAST_FULL) {
-      store2x2_full(a0, a1, b0, b1, &rq, &oa, &ob);
-      continue;
-    }
-#endif
-    oa[0] = mm_requant(a0, &rq[0], &p->out, mode);
-    ob[0] = mm_requant(b0, &rq[0], &p->out, mode);
-    oa[1] = mm_requant(a1, &rq[1], &p->out, mode);
-    ob[1] = mm_requant(b1, &rq[1], &p->out, mode);
-    oa += 2;
-    ob += 2;
-    rq += 2;
-  }
-  if (c < cout) {
-    int32_t a0 = rq[0].bias, b0 = a0;
-    const int32_t *xp = x;
-    int g;
-    for (g = groups; g; g--) {
-      a0 = mm_smlad(xp[0], w[0], a0);
-      a0 = mm_smlad(xp[1], w[1], a0);
-      b0 = mm_smlad(xp[2], w[0], b0);
-      b0 = mm_smlad(xp[3], w[1], b0);
-      xp += 4;
-      w += 2;
-    }
-    if (tail) {
-      a0 = mm_smlad(xp[0], w[0], a0);
-      b0 = mm_smlad(xp[1], w[0], b0);
-    }
-    oa[0] = mm_requant(a0, &rq[0], &p->out, mode);
-    ob[0] = mm_requant(b0, &rq[0], &p->out, mode);
-  }
-}
-
-#if !MM_NN_NATIVE_DSP
-/* The C twin of mm_nn_matmul_m4.S (the DSP path emulated on a host). */
-static void stream_c(const int32_t *x, const int32_t *s, int8_t *oa, int8_t *ob, int pairs,
-                     int groups) {
-  int c, g;
-  for (c = 0; c < pairs; c++) {
-    int32_t a0 = s[0], a1 = s[1], b0 = a0, b1 = a1;
-    const int32_t *xp = x;
-    mm_nn_rq q0, q1;
-    s += 2;
-    for (g = 0; g < groups; g++, xp += 4, s += 4) {
-      a0 = mm_smlad(xp[1], s[1], mm_smlad(xp[0], s[0], a0));
-      b0 = mm_smlad(xp[3], s[1], mm_smlad(xp[2], s[0], b0));
-      a1 = mm_smlad(xp[1], s[3], mm_smlad(xp[0], s[2], a1));
-      b1 = mm_smlad(xp[3], s[3], mm_smlad(xp[2], s[2], b1));
-    }
-    q0.mult = s[0], q0.add = s[1], q0.shift = s[2];
-    q1.mult = s[3], q1.add = s[4], q1.shift = s[5];
-    s += 6;
-    *oa++ = (int8_t)mm_ssat8(mm_rq_fast(a0, &q0));
-    *oa++ = (int8_t)mm_ssat8(mm_rq_fast(a1, &q1));
-    if (ob) {
-      *ob++ = (int8_t)mm_ssat8(mm_rq_fast(b0, &q0));
-      *ob++ = (int8_t)mm_ssat8(mm_rq_fast(b1, &q1));
-    }
-  }
-}
-#endif
-
-#if MM_NN_NATIVE_DSP
-int32_t *mm_nn_mm2x2_m4(const int32_t *x, const int32_t *stream, int8_t *out_a, int8_t *out_b,
-                        int pairs, int groups);
-int32_t *mm_nn_mm1x2_m4(const int32_t *x, const int32_t *stream, int8_t *out_a, int pairs,
-                        int groups);
-#endif
-
-void mm_nn_matmul2(const mm_nn_conv_params *p, const void *xa, const int8_t *xb, int8_t *out_a,
-                   int8_t *out_b) {
-  (void)xb;
-#if MM_NN_NATIVE_DSP
-  if (p->stream) {
-    if (out_b) {
-      mm_nn_mm2x2_m4((const int32_t *)xa, p->stream, out_a, out_b, p->out_c >> 1, p->k >> 2);
-    } else {
-      mm_nn_mm1x2_m4((const int32_t *)xa, p->stream, out_a, p->out_c >> 1, p->k >> 2);
-    }
-    return;
-  }
+      "1:\n\t"
+      "ldr %[va], [%[pa]], #4\n\t"
+      "ldr %[vb], [%[pb]], #4\n\t"
+      "sxtb16 %[xa], %[va]\n\t"
+      "eor %[va], %[va], %[m]\n\t"
+      "sxtb16 %[xb], %[vb]\n\t"
+      "eor %[vb], %[vb], %[m]\n\t"
+      "rev16 %[va], %[va]\n\t"
+      "rev16 %[vb], %[vb]\n\t"
+      "smlad %[a], %[xa], %[one], %[a]\n\t"
+      "smlad %[b], %[xb], %[one], %[b]\n\t"
+      "strd %[xa], %[va], [%[o]], #16\n\t"
+      "strd %[xb], %[vb], [%[o], #-8]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [pa] "+r"(pa), [pb] "+r"(pb), [o] "+r"(o), [n] "+r"(n), [a] "+r"(a), [b] "+r"(b),
+        [va] "=&r"(va), [vb] "=&r"(vb), [xa] "=&r"(xa), [xb] "=&r"(xb)
+      : [m] "r"(0x7FFF7FFF), [one] "r"(0x00010001)
+      : "cc", "memory");
+  *po = o, *sa = a, *sb = b;
 #else
-  if (p->stream) {
-    stream_c((const int32_t *)xa, p->stream, out_a, out_b, p->out_c >> 1, p->k >> 2);
-    return;
+  int32_t *o = *po;
+  for (; n; n--, pa += 4, pb += 4, o += 4) {
+    pack_group(mm_read32(pa), 0, o, sa);
+    pack_group(mm_read32(pb), 0, o + 2, sb);
   }
+  *po = o;
 #endif
-  switch (mm_rq_mode(&p->out)) {
-    case MM_RQ_FAST_FULL:
-      matmul2_dsp(p, (const int32_t *)xa, out_a, out_b, MM_RQ_FAST_FULL);
-      break;
-    case MM_RQ_FAST_CLAMP:
-      matmul2_dsp(p, (const int32_t *)xa, out_a, out_b, MM_RQ_FAST_CLAMP);
-      break;
-    default:
-      matmul2_dsp(p, (const int32_t *)xa, out_a, out_b, MM_RQ_EXACT);
-      break;
+}
+
+void mm_nn_pack(const mm_nn_conv_params *p, const int8_t *const *a, const int8_t *const *b,
+                int rows, int rk, int32_t *x) {
+  const int w16 = MM_NN_MM_W16(p), whole = rk >> 2;
+  int32_t *o = x + 2;
+  int32_t sa = 0, sb = 0;
+  int r, j;
+  for (r = 0; r < rows; r++) {
+    const int8_t *pa = a[r], *pb = b[r];
+    j = 4 * whole;
+    if (!w16) {
+      if (whole) pack_run8(pa, pb, whole, &o, &sa, &sb);
+    } else {
+      for (j = 0; j + 4 <= rk; j += 4, o += 4) {
+        pack_group(mm_read32(pa + j), 1, o, &sa);
+        pack_group(mm_read32(pb + j), 1, o + 2, &sb);
+      }
+    }
+    if (j < rk) {
+      pack_group(tail_word(pa + j, rk - j), w16, o, &sa);
+      pack_group(tail_word(pb + j, rk - j), w16, o + 2, &sb);
+      o += 4;
+    }
   }
+  x[0] = (int32_t)((uint32_t)sa * (uint32_t)-128);
+  x[1] = (int32_t)((uint32_t)sb * (uint32_t)-128);
+}
+
+/* Channels c0.. of the stream s (positioned at channel c0) for the packed
+ * pair x, any requantization mode: the portable twin of the assembly, and
+ * the device's path for a clamped range, exact requantization or an odd
+ * last channel. out_b NULL: pixel A only. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void stream_c(const mm_nn_conv_params *p, const int32_t *x, const int32_t *s, int c0,
+                     int8_t *oa, int8_t *ob, int mode) {
+  const int groups = mm_nn_groups(p), w16 = MM_NN_MM_W16(p), cout = p->out_c;
+  const int32_t *xg = x + 2;
+  int c, g, j;
+  for (c = c0; c < cout; c += 2) {
+    const int n = c + 1 < cout ? 2 : 1; /* outputs kept: the stream has a dummy channel */
+    uint32_t acc[2][2]; /* [channel][pixel] */
+    for (j = 0; j < 2; j++) {
+      acc[j][0] = (uint32_t)s[j] + (uint32_t)x[0];
+      acc[j][1] = (uint32_t)s[j] + (uint32_t)x[1];
+    }
+    s += 2;
+    for (g = 0; g < groups; g++) {
+      const int32_t *v = xg + 4 * g;
+      for (j = 0; j < 2; j++) {
+        int32_t w0, w1;
+        if (w16) {
+          w0 = s[0], w1 = s[1], s += 2;
+        } else {
+          w0 = s[0], w1 = mm_sxtb16_ror8(s[0]), s += 1;
+        }
+        acc[j][0] = (uint32_t)mm_smlad(v[1], w1, mm_smlad(v[0], w0, (int32_t)acc[j][0]));
+        acc[j][1] = (uint32_t)mm_smlad(v[3], w1, mm_smlad(v[2], w0, (int32_t)acc[j][1]));
+      }
+    }
+    for (j = 0; j < 2; j++, s += 3) {
+      mm_nn_rq q;
+      if (j >= n) continue;
+      q.bias = 0, q.mult = s[0], q.add = s[1], q.shift = s[2];
+      if (!w16) acc[j][0] <<= 1, acc[j][1] <<= 1; /* int8 weights: acc -> 2 acc */
+      oa[c + j] = mm_requant((int32_t)acc[j][0], &q, &p->out, mode);
+      if (ob) ob[c + j] = mm_requant((int32_t)acc[j][1], &q, &p->out, mode);
+    }
+  }
+}
+
+#if MM_NN_NATIVE_DSP
+/* mm_nn_matmul_m4.S: every channel pair, full-range fast requantization;
+ * return the stream past the last pair. */
+const int32_t *mm_nn_mm8_2x2_m4(const int32_t *x, const int32_t *s, int8_t *oa, int8_t *ob,
+                                int pairs, int groups);
+const int32_t *mm_nn_mm8_1x2_m4(const int32_t *x, const int32_t *s, int8_t *oa, int pairs,
+                                int groups);
+const int32_t *mm_nn_mm16_2x2_m4(const int32_t *x, const int32_t *s, int8_t *oa, int8_t *ob,
+                                 int pairs, int groups);
+const int32_t *mm_nn_mm16_1x2_m4(const int32_t *x, const int32_t *s, int8_t *oa, int pairs,
+                                 int groups);
+#endif
+
+#if MM_NN_NATIVE_DSP
+MM_NN_INLINE const int32_t *mm_run(const mm_nn_conv_params *p, const int32_t *x, const int32_t *s,
+                                   int8_t *oa, int8_t *ob, int n, int groups) {
+  if (MM_NN_MM_W16(p))
+    return ob ? mm_nn_mm16_2x2_m4(x, s, oa, ob, n, groups) : mm_nn_mm16_1x2_m4(x, s, oa, n, groups);
+  return ob ? mm_nn_mm8_2x2_m4(x, s, oa, ob, n, groups) : mm_nn_mm8_1x2_m4(x, s, oa, n, groups);
+}
+#endif
+
+void mm_nn_matmul2(const mm_nn_conv_params *p, const int32_t *x, int8_t *out_a, int8_t *out_b) {
+  const int mode = mm_rq_mode(&p->out);
+  if (mode == MM_RQ_FAST_FULL) {
+#if MM_NN_NATIVE_DSP
+    const int pairs = p->out_c >> 1, groups = mm_nn_groups(p);
+    const int32_t *s = p->stream;
+    if (pairs) s = mm_run(p, x, s, out_a, out_b, pairs, groups);
+    if (p->out_c & 1) { /* the last channel and the dummy beside it */
+      int8_t last_a[2], last_b[2];
+      mm_run(p, x, s, last_a, out_b ? last_b : 0, 1, groups);
+      out_a[p->out_c - 1] = last_a[0];
+      if (out_b) out_b[p->out_c - 1] = last_b[0];
+    }
+    return;
+#endif
+  }
+  /* the C path: any mode (the host's twin of the assembly, or a clamped
+   * range or exact requantization on the device) */
+  if (MM_NN_NEED_C(MM_MODEL_USES_MM_C)) stream_c(p, x, p->stream, 0, out_a, out_b, mode);
 }
 
 #else /* portable */
@@ -295,7 +211,7 @@ void mm_nn_matmul2(const mm_nn_conv_params *p, const void *xa, const int8_t *xb,
 MM_NN_INLINE void matmul2_ref(const mm_nn_conv_params *p, const int8_t *xa, const int8_t *xb,
                               int8_t *oa, int8_t *ob, const int mode) {
   const int k = p->k;
-  const int8_t *w = (const int8_t *)p->weights;
+  const int8_t *w = p->weights;
   int c, i;
   for (c = 0; c < p->out_c; c++, w += k) {
     int32_t sa = 0, sb = 0;
@@ -305,22 +221,21 @@ MM_NN_INLINE void matmul2_ref(const mm_nn_conv_params *p, const int8_t *xa, cons
     }
     const mm_nn_rq *q = &p->out.rq[c];
     oa[c] = mm_requant((int32_t)((uint32_t)q->bias + 2u * (uint32_t)sa), q, &p->out, mode);
-    ob[c] = mm_requant((int32_t)((uint32_t)q->bias + 2u * (uint32_t)sb), q, &p->out, mode);
+    if (ob) ob[c] = mm_requant((int32_t)((uint32_t)q->bias + 2u * (uint32_t)sb), q, &p->out, mode);
   }
 }
 
-void mm_nn_matmul2(const mm_nn_conv_params *p, const void *xa, const int8_t *xb, int8_t *out_a,
-                   int8_t *out_b) {
-  const int8_t *a = (const int8_t *)xa;
+void mm_nn_matmul2(const mm_nn_conv_params *p, const int8_t *xa, const int8_t *xb,
+                   int8_t *out_a, int8_t *out_b) {
   switch (mm_rq_mode(&p->out)) {
     case MM_RQ_FAST_FULL:
-      matmul2_ref(p, a, xb, out_a, out_b, MM_RQ_FAST_FULL);
+      matmul2_ref(p, xa, xb, out_a, out_b, MM_RQ_FAST_FULL);
       break;
     case MM_RQ_FAST_CLAMP:
-      matmul2_ref(p, a, xb, out_a, out_b, MM_RQ_FAST_CLAMP);
+      matmul2_ref(p, xa, xb, out_a, out_b, MM_RQ_FAST_CLAMP);
       break;
     default:
-      matmul2_ref(p, a, xb, out_a, out_b, MM_RQ_EXACT);
+      matmul2_ref(p, xa, xb, out_a, out_b, MM_RQ_EXACT);
       break;
   }
 }

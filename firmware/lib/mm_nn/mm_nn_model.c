@@ -3,6 +3,11 @@
 #include "mm_nn_model.h"
 
 #if MM_MODEL_PRESENT
+/* The layer sequence is glue around the kernels: compiled for size (the
+ * kernels keep -O2), it costs a few instructions per row, not per MAC. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("Os")
+#endif
 #include <string.h>
 
 #include "mm_cost.h"
@@ -38,6 +43,16 @@ static void tap(int layer, const int8_t *data, uint32_t n) {
   do {                                                         \
     if (prof) prof[(layer)] += mm_cost_now() - prof_t0;        \
   } while (0)
+
+/* a and b (4-byte aligned) hold the same n bytes (n a multiple of 4): the streaming
+ * check that a new window is the last one moved by one hop */
+static int mm_nn_same(const int8_t *a, const int8_t *b, uint32_t n) {
+  const uint32_t *x = (const uint32_t *)(const void *)a, *y = (const uint32_t *)(const void *)b;
+  uint32_t diff = 0, i;
+  for (i = 0; i < n / 4; i++) diff |= x[i] ^ y[i];
+  for (i = n & ~3u; i < n; i++) diff |= (uint32_t)(a[i] ^ b[i]);
+  return diff == 0;
+}
 
 #include "mm_model_data.h"
 

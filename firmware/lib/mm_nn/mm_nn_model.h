@@ -21,6 +21,15 @@ int8_t *mm_nn_model_input(void);
  * until the next run. */
 const int8_t *mm_nn_model_run(void);
 
+/* Streaming exports (micromel export --stream): a window whose first rows equal the
+ * last window's rows one hop further (MM_MODEL_STREAM_HOP) reuses the rows the two
+ * share, bit for bit what recomputing them gives; any other window starts afresh. This
+ * forgets the last window (the next run starts afresh); without streaming it does
+ * nothing. */
+void mm_nn_model_stream_reset(void);
+/* Rows reused from earlier windows since boot (0 without streaming). */
+uint32_t mm_nn_model_reused_rows(void);
+
 /* Debugging taps (cleared by every run):
  * CRC-32 of every layer's output into crcs[MM_MODEL_N_LAYERS] (NULL: off). */
 void mm_nn_model_tap_crc(uint32_t *crcs);

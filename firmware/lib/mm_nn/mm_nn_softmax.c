@@ -1,6 +1,10 @@
 /* SOFTMAX int8 -> int8, TFLite's reference integer kernel: exp of the
  * scaled difference to the row maximum in gemmlowp fixed point (Q5.26 in,
  * Q0.31 out), sum in Q12.19, reciprocal by Newton-Raphson. */
+/* Once per inference on a handful of values: compiled for size. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("Os")
+#endif
 #include "mm_nn_internal.h"
 
 #define SCALED_DIFF_INTEGER_BITS 5

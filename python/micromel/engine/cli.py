@@ -7,13 +7,14 @@ from pathlib import Path
 from .. import cliargs, codegen
 from ..modeldir import ModelDir
 from . import bench, runner
-from .compiler import KERNEL_CHOICES
+from .compiler import KERNEL_CHOICES, WEIGHT_CHOICES
 
 
 def cmd_export(args) -> int:
     model = ModelDir.open(args.model_dir)
     out = Path(args.out) if args.out else codegen.default_gen_dir(model)
-    c = codegen.export(model, out, kernels=args.kernels, board=args.board)
+    c = codegen.export(model, out, kernels=args.kernels, board=args.board, weights=args.weights,
+                       stream=args.stream)
     tflm = runner.tflm_arena_bytes(c.plan.graph.raw)
     streamed = sum(1 for p in c.sched.places.values() if p.kind == "ring")
     summary = {
@@ -21,7 +22,8 @@ def cmd_export(args) -> int:
         "layers": len(c.plan.layers), "streamed_tensors": streamed, "macs": c.plan.macs,
         "arena_bytes": c.sched.arena_bytes, "tflm_arena_bytes": tflm,
         "weight_bytes_dsp": c.weight_bytes_dsp, "weight_bytes_portable": c.weight_bytes_portable,
-        "param_bytes": c.param_bytes, "kernels": args.kernels,
+        "param_bytes": c.param_bytes, "kernels": args.kernels, "weights": args.weights,
+        "weight_bytes_model": c.weight_bytes_model,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -34,13 +36,26 @@ def cmd_export(args) -> int:
 
 
 def cmd_bench_model(args) -> int:
-    r = bench.run(ModelDir.open(args.model_dir), args.device, args.kernels)
+    r = bench.run(ModelDir.open(args.model_dir), args.device, args.kernels, args.weights,
+                  args.stream)
     print(json.dumps(r, indent=2) if args.json else bench.format_report(r))
     return 0
 
 
 KERNELS_HELP = ("kernel path: auto (DSP on cores that have it), portable, or dsp (on a host: the "
                 "DSP layout run on C emulations of the intrinsics)")
+WEIGHTS_HELP = ("DSP builds: layout of the convolution and dense weights in flash: int8 (the "
+                ".tflite's bytes), int16 (twice the flash, fewer instructions) or auto (int16 for "
+                "the layers that gain most, within 1.1x the int8 weight bytes)")
+STREAM_HELP = ("streaming inference: windows that slide by the model's hop (config.json "
+               "segment.hop_frames) reuse the rows they share with the windows before (row "
+               "caches in RAM; bit for bit the same results)")
+
+
+def _engine_options(p) -> None:
+    """--weights and --stream: the engine's choices, for export and bench alike."""
+    p.add_argument("--weights", choices=WEIGHT_CHOICES, default="auto", help=WEIGHTS_HELP)
+    p.add_argument("--stream", action="store_true", help=STREAM_HELP)
 
 
 def register(sub) -> None:
@@ -50,6 +65,7 @@ def register(sub) -> None:
                                    "budget (boards/catalogue.json)")
     p.add_argument("--out", help="output folder (default build/gen/NAME-HASH)")
     p.add_argument("--kernels", choices=KERNEL_CHOICES, default="auto", help=KERNELS_HELP)
+    _engine_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=cmd_export)
 
@@ -60,5 +76,6 @@ def register(sub) -> None:
                    "a real board must already run this model)")
     b.add_argument("--kernels", choices=KERNEL_CHOICES, default="auto",
                    help="kernel path of the emulated build (default auto: DSP on the M4)")
+    _engine_options(b)
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_model)

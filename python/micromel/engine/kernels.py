@@ -24,25 +24,40 @@ class KernelData:
     rq: np.ndarray | None = None          # (C, 4) int32: bias, mult, add, shift
     exact: bool = False
     w8: np.ndarray | None = None          # int8 weights, portable layout
-    w_dsp: np.ndarray | None = None       # int32 words, DSP layout (None: int8 in both paths)
     k: int = 0
     extra: dict = field(default_factory=dict)
     scratch: int = 0                      # bytes, the larger of both paths
+    w16: bool = False                     # matrix engine, DSP: int16 weights (else int8)
 
     @property
     def weight_bytes_portable(self) -> int:
         return 0 if self.w8 is None else int(self.w8.size)
 
     @property
+    def weight_bytes_model(self) -> int:
+        """The layer's weights as int8, as the .tflite holds them (no padding)."""
+        return 0 if self.layer.weights is None else int(self.layer.weights.size)
+
+    @property
     def weight_bytes_dsp(self) -> int:
-        if "stream" in self.extra and self.layer.kind == "dwconv":
-            # the stream, and the plain layout the border pixels use
-            return int(self.extra["stream"].size * 4 + self.w_dsp.size * 4)
-        if "stream" in self.extra:
-            return int(self.extra["stream"].size * 4)
-        if self.w_dsp is not None:
-            return int(self.w_dsp.size * 4)
+        """Flash of the weights in a DSP build (records and biases excluded)."""
+        if self.layer.kind in ("conv", "fc"):
+            g = self.extra["groups"]
+            return int((len(self.rq) + len(self.rq) % 2) * g * (8 if self.w16 else 4))
+        if self.layer.kind == "dwconv" and self.extra.get("dsp_stream"):
+            return int((2 if self.w16 else 1) * self.w8.size)
         return self.weight_bytes_portable
+
+    @property
+    def stream(self) -> np.ndarray | None:
+        """The DSP build's stream (matrix engine, depthwise) in the chosen weight layout."""
+        if self.layer.kind == "dwconv":
+            if not self.extra.get("dsp_stream"):
+                return None
+            return dwconv_stream(self.w8.reshape(self.layer.weights.shape[1:]), self.rq, self.w16)
+        if self.layer.kind not in ("conv", "fc"):
+            return None
+        return matmul_stream(self.w8, self.rq, self.extra["groups"], self.w16)
 
 
 def _pair(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -51,73 +66,97 @@ def _pair(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return ((u + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
 
-def pack_matmul_dsp(w: np.ndarray) -> np.ndarray:
-    """(cout, k) int8 -> the int32 words mm_nn_matmul2 reads (doubled int16)."""
+def _groups_of(w: np.ndarray, groups: int) -> np.ndarray:
+    """(cout, k) int8 -> (cout, groups, 4) int64, zero-padded."""
     cout, k = w.shape
-    groups = k // 4 + (k % 4 == 3)
-    tail = k % 4 in (1, 2)
-    kp = 4 * groups + 2 * tail
-    wd = np.zeros((cout, kp), np.int64)
-    wd[:, :k] = 2 * w.astype(np.int64)
-    words = []
+    g = np.zeros((cout, 4 * groups), np.int64)
+    g[:, :k] = w
+    return g.reshape(cout, groups, 4)
 
-    def channel_groups(c):
-        g = wd[c, :4 * groups].reshape(groups, 4)
-        return _pair(g[:, 0], g[:, 2]), _pair(g[:, 1], g[:, 3])
 
-    def channel_tail(c):
-        return _pair(wd[c, 4 * groups:4 * groups + 1], wd[c, 4 * groups + 1:4 * groups + 2])
+def pack_words_int8(w: np.ndarray, groups: int) -> np.ndarray:
+    """(cout, k) int8 -> (cout, groups) int32: the bytes (w0 + 128, -w1, w2 + 128, -w3)
+    per group of 4 (mm_nn_matmul.c: SMLAD reads the word as (w0 + 128 - 256 w1,
+    w2 + 128 - 256 w3), SXTB16 ROR 8 makes (-w1, -w3))."""
+    g = _groups_of(w, groups)
+    b = np.stack([g[..., 0] + 128, -g[..., 1], g[..., 2] + 128, -g[..., 3]], axis=-1) & 0xFF
+    u = b[..., 0] | b[..., 1] << 8 | b[..., 2] << 16 | b[..., 3] << 24
+    return ((u + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
-    c = 0
-    while c + 2 <= cout:
-        e0, o0 = channel_groups(c)
-        e1, o1 = channel_groups(c + 1)
-        words.append(np.stack([e0, o0, e1, o1], axis=1).reshape(-1))
-        if tail:
-            words.append(np.concatenate([channel_tail(c), channel_tail(c + 1)]))
-        c += 2
-    if c < cout:
-        e0, o0 = channel_groups(c)
-        words.append(np.stack([e0, o0], axis=1).reshape(-1))
-        if tail:
-            words.append(channel_tail(c))
-    return np.concatenate(words).astype(np.int32) if words else np.zeros(0, np.int32)
+
+def int8_bias_term(w: np.ndarray) -> np.ndarray:
+    """What the int8 layout adds to each channel's sum besides the pixel's own
+    correction: 129 (w1 + w3) over the groups; the bias subtracts it."""
+    return 129 * w.astype(np.int64)[:, 1::4].sum(axis=1) + 129 * w.astype(np.int64)[:, 3::4].sum(axis=1)
+
+
+def pack_words_int16(w: np.ndarray, groups: int) -> np.ndarray:
+    """(cout, k) int8 -> (cout, groups, 2) int32: (w0, w2) (w1, w3) doubled."""
+    g = 2 * _groups_of(w, groups)
+    return np.stack([_pair(g[..., 0], g[..., 2]), _pair(g[..., 1], g[..., 3])], axis=-1)
+
+
+def int8_layout_ok(w: np.ndarray) -> bool:
+    """The int8 layout negates weights: -128 has no int8 negation."""
+    return bool(w.size == 0 or w.min() >= -127)
+
+
+def matmul_stream(w: np.ndarray, rq: np.ndarray, groups: int, w16: bool) -> np.ndarray:
+    """The stream mm_nn_matmul.c reads: per channel pair the two biases, per
+    group the pair's weight words, then (mult, add, shift) twice. An odd last
+    channel is paired with a dummy one (zero weights, its records repeated) whose
+    output the kernel drops. rq[:, 0] is twice the bias (zero points included)."""
+    if len(rq) % 2:
+        w = np.concatenate([w, np.zeros((1, w.shape[1]), w.dtype)])
+        rq = np.concatenate([rq, rq[-1:]])
+    cout = len(rq)
+    if w16:
+        words = pack_words_int16(w, groups)                       # (cout, groups, 2)
+        bias = rq[:, 0].astype(np.int64)
+    else:
+        words = pack_words_int8(w, groups)[:, :, None]            # (cout, groups, 1)
+        bias = rq[:, 0].astype(np.int64) // 2 - int8_bias_term(w)
+    out = []
+    for c in range(0, cout, 2):
+        cs = list(range(c, min(c + 2, cout)))
+        out.append(bias[cs])
+        out.append(np.stack([words[j] for j in cs], axis=1).reshape(-1))   # g, channel, word
+        for j in cs:
+            out.append(rq[j, 1:4])
+    return np.concatenate(out).astype(np.int32) if out else np.zeros(0, np.int32)
 
 
 def pack_dwconv_dsp(w: np.ndarray) -> np.ndarray:
-    """(kh, kw, c) int8, c % 4 == 0 -> per group of 4 channels, per tap, the
-    words (w_c0, w_c2) (w_c1, w_c3), doubled."""
+    """(kh, kw, c) int8, c % 4 == 0 -> (c/4, taps, 2) int32: per group of 4
+    channels, per tap, the words (w_c0, w_c2) (w_c1, w_c3), doubled."""
     kh, kw, c = w.shape
     taps = (2 * w.astype(np.int64)).reshape(kh * kw, c // 4, 4)   # tap, group, lane
     even = _pair(taps[:, :, 0], taps[:, :, 2])                      # tap, group
     odd = _pair(taps[:, :, 1], taps[:, :, 3])
-    return np.stack([even.T, odd.T], axis=2).reshape(-1).astype(np.int32)
+    return np.stack([even.T, odd.T], axis=2).astype(np.int32)
 
 
-def matmul_stream(w_dsp: np.ndarray, rq: np.ndarray, k: int) -> np.ndarray:
-    """The interleaved stream mm_nn_matmul_m4.S reads: per channel pair the
-    two biases, the pair's weight words, then (mult, add, shift) twice."""
-    groups = k // 4
-    cout = len(rq)
-    per = 4 * groups
-    words = []
-    for c in range(0, cout, 2):
-        words.append(rq[c:c + 2, 0])
-        words.append(w_dsp[(c // 2) * per:(c // 2 + 1) * per])
-        words.append(rq[c, 1:4])
-        words.append(rq[c + 1, 1:4])
-    return np.concatenate(words).astype(np.int32)
+def pack_dwconv_int8(w: np.ndarray) -> np.ndarray:
+    """(kh, kw, c) int8, c % 4 == 0 -> (c/4, taps) int32: per group of 4
+    channels, per tap, the word (w_c0, w_c1, w_c2, w_c3) (SXTB16 splits it)."""
+    kh, kw, c = w.shape
+    b = (w.astype(np.int64) & 0xFF).reshape(kh * kw, c // 4, 4)
+    u = b[..., 0] | b[..., 1] << 8 | b[..., 2] << 16 | b[..., 3] << 24
+    return ((u + (1 << 31)) % (1 << 32) - (1 << 31)).T.astype(np.int32)
 
 
-def dwconv_stream(w_dsp: np.ndarray, rq: np.ndarray) -> np.ndarray:
-    """The stream mm_nn_dwconv_m4.S reads: per group of 4 channels the four
-    biases, the 9 taps' weight words, then (mult, add, shift) four times."""
-    words = []
+def dwconv_stream(w: np.ndarray, rq: np.ndarray, w16: bool = True) -> np.ndarray:
+    """The stream mm_nn_dwconv.c reads: per group of 4 channels the four
+    biases (doubled with int16 weights), the taps' weight words, then
+    (mult, add, shift) four times."""
+    words = pack_dwconv_dsp(w) if w16 else pack_dwconv_int8(w)
+    bias = rq[:, 0].astype(np.int64) if w16 else rq[:, 0].astype(np.int64) // 2
+    out = []
     for g in range(len(rq) // 4):
-        words.append(rq[4 * g:4 * g + 4, 0])
-        words.append(w_dsp[18 * g:18 * (g + 1)])
-        words.append(rq[4 * g:4 * g + 4, 1:4].reshape(-1))
-    return np.concatenate(words).astype(np.int32)
+        out.append(bias[4 * g:4 * g + 4])
+        out.append(words[g].reshape(-1))
+        out.append(rq[4 * g:4 * g + 4, 1:4].reshape(-1))
+    return np.concatenate(out).astype(np.int32)
 
 
 def requant_records(lay: Layer, w_rows: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -152,13 +191,54 @@ def fast_requant(acc: np.ndarray, rq: np.ndarray) -> np.ndarray:
     return t >> rq[..., 3].astype(np.int64)
 
 
-def conv_scratch(k: int, cout: int, general: bool, staged: int = 0) -> int:
-    """Bytes of scratch mm_nn_conv_row / conv_1x1_row use (the larger of the
-    two paths), see those files: two staged windows, the packed pair (DSP) or
-    the two pixels (portable), out_c junk bytes."""
-    dsp = (2 * staged if general else 0) + 16 * ((k + 3) // 4) + cout
-    portable = (2 * staged + 2 * k if general else 0) + cout
+def conv_scratch(k: int, groups: int, general: bool, staged: int = 0) -> int:
+    """Bytes of scratch mm_nn_conv_row / conv_1x1_row / fc use (the larger of
+    the two paths), see those files: two staged windows, then the packed pair
+    (DSP) or the two pixels (portable)."""
+    dsp = (2 * staged if general else 0) + 8 + 16 * groups
+    portable = (2 * staged + 2 * k) if general else 0
     return max(dsp, portable)
+
+
+# Flash the DSP build may spend beyond the model's int8 weights (int16 layouts, padding).
+FLASH_ALLOWANCE = 0.10
+
+
+def choose_weight_layouts(kdata: dict, policy: str = "auto") -> None:
+    """The DSP build's weight layout of each matrix-engine and depthwise layer
+    (kd.w16). int8 (the .tflite's bytes) costs instructions over int16 (twice
+    the flash): in the matrix engine one SXTB16 per 4 weights and channel
+    pair plus 7 per 2x2 tile, i.e. about (pixels / 2) (out_c / 2) (groups + 7);
+    in a depthwise 3x3, two SXTB16 per tap and one doubling per output, i.e.
+    about pixels (c / 4) (2 taps + 4). "auto" gives int16 to the layers that
+    gain most per extra byte first while the DSP build's weights stay within
+    (1 + FLASH_ALLOWANCE) x the int8 weights; "int8" and "int16" force one
+    layout (int16 also where the int8 layout cannot hold a weight)."""
+    cand = [kd for kd in kdata.values()
+            if kd.layer.kind in ("conv", "fc") or kd.extra.get("dsp_stream")]
+    for kd in cand:
+        forced = kd.layer.kind in ("conv", "fc") and not int8_layout_ok(kd.w8)
+        kd.w16 = policy == "int16" or forced
+    if policy != "auto":
+        return
+    budget = (1 + FLASH_ALLOWANCE) * sum(kd.weight_bytes_model for kd in kdata.values())
+
+    def gain_per_byte(kd):
+        shape = kd.layer.out_shape
+        pixels = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+        if kd.layer.kind == "dwconv":
+            c = kd.layer.out_shape[-1]
+            taps = int(np.prod(kd.layer.weights.shape[1:3]))
+            return pixels * (c / 4) * (2 * taps + 4) / kd.w8.size
+        cout, g = len(kd.rq), kd.extra["groups"]
+        return (pixels / 2) * (cout / 2) * (g + 7) / (4 * cout * g)
+
+    for kd in sorted(cand, key=lambda kd: (-gain_per_byte(kd), kd.layer.index)):
+        if kd.w16:
+            continue
+        kd.w16 = True
+        if sum(k.weight_bytes_dsp for k in kdata.values()) > budget:
+            kd.w16 = False
 
 
 def prepare(lay: Layer) -> KernelData:
@@ -178,21 +258,21 @@ def prepare(lay: Layer) -> KernelData:
             row_k = cin
         kd.k = w_rows.shape[1]
         kd.extra["row_k"] = row_k
+        kd.extra["groups"] = (kd.k + 3) // 4
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w_rows.astype(np.int8)
-        kd.w_dsp = pack_matmul_dsp(w_rows)
+        kd.w16 = not int8_layout_ok(kd.w8)
         kd.extra["pointwise"] = not general
-        if (not kd.exact and (lay.params["act_min"], lay.params["act_max"]) == (-128, 127)
-                and kd.k % 4 == 0 and cout % 2 == 0):
-            kd.extra["stream"] = matmul_stream(kd.w_dsp, kd.rq, kd.k)
-        kd.scratch = conv_scratch(kd.k, cout, general, kh * row_k)
+        kd.scratch = conv_scratch(kd.k, kd.extra["groups"], general, kh * row_k)
     elif lay.kind == "fc":
         w_rows = lay.weights
         kd.k = w_rows.shape[1]
+        kd.extra["row_k"] = kd.k
+        kd.extra["groups"] = (kd.k + 3) // 4
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w_rows.astype(np.int8)
-        kd.w_dsp = pack_matmul_dsp(w_rows)   # read in place: no scratch
-        kd.extra["row_k"] = kd.k
+        kd.w16 = not int8_layout_ok(kd.w8)
+        kd.scratch = conv_scratch(kd.k, kd.extra["groups"], False)
     elif lay.kind == "dwconv":
         w = lay.weights[0]                                  # kh, kw, c
         kh, kw, c = w.shape
@@ -200,15 +280,8 @@ def prepare(lay: Layer) -> KernelData:
         kd.k = kh * kw
         kd.rq, kd.exact = requant_records(lay, w_rows)
         kd.w8 = w.reshape(-1).astype(np.int8)               # (ky, kx, c)
-        kd.w_dsp = pack_dwconv_dsp(w) if c % 4 == 0 else None
-        if (kh == 3 and kw == 3 and c % 4 == 0 and not kd.exact
-                and (lay.params["act_min"], lay.params["act_max"]) == (-128, 127)):
-            kd.extra["stream"] = dwconv_stream(kd.w_dsp, kd.rq)
-        if kh == 3 and kw == 3 and c % 4 == 0:
-            # what the padding column would add (zero point x that column's weights)
-            col = w.astype(np.int64).sum(axis=0)            # kw, c
-            kd.extra["edge"] = (2 * int(lay.params["zp_in"]) * np.concatenate(
-                [col[0], col[2]])).astype(np.int32)
+        kd.extra["dsp_stream"] = c % 4 == 0
+        kd.w16 = True
     elif lay.kind == "avgpool":
         kd.scratch = 4 * lay.in_shape[-1]    # per-window sums (a global pool uses its own)
     elif lay.kind == "add":

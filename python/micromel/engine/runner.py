@@ -257,10 +257,13 @@ class DeviceModel:
             parts.append(r.payload)
         return np.frombuffer(b"".join(parts), np.int8).reshape(lay.out_shape)
 
-    def bench(self, x: np.ndarray | None = None) -> dict:
-        """Raw cost counts: total and per layer."""
+    def bench(self, x: np.ndarray | None = None, sliding: tuple | None = None) -> dict:
+        """Raw cost counts: total and per layer, of one input, or (sliding = (k, hop)) of
+        the k-th of k windows sliding by hop rows over a random stream (BENCH part 2)."""
         payload = bytes([BENCH_PART_MODEL])
-        if x is not None:
+        if sliding is not None:
+            payload += bytes([int(sliding[0]), int(sliding[1])])
+        elif x is not None:
             payload += np.asarray(x, np.int8).reshape(-1).tobytes()
         r = self.dev.request(self.P.MSG["BENCH"], payload, timeout=120)
         part, _, n = struct.unpack("<BBH", r.payload[:4])

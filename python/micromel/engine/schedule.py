@@ -102,6 +102,9 @@ class Schedule:
     sums: dict                        # reducer layer index -> Buffer (int32 sums)
     arena_bytes: int
     pad_rows: dict = field(default_factory=dict)   # zero point -> bytes (flash)
+    persistent: dict = field(default_factory=dict)  # name -> Buffer kept across inferences
+    stream: object = None                           # engine.stream.StreamPlan when streaming
+    pairs: set = field(default_factory=set)         # layers computing two rows per call
 
     def place(self, tid: int) -> Place:
         p = self.places[tid]
@@ -129,9 +132,23 @@ def consumers(plan: Plan) -> dict:
     return out
 
 
-def build(plan: Plan, kdata: dict) -> Schedule:
+def paired(lay: Layer) -> bool:
+    """A pointwise convolution whose rows have an odd number of pixels computes two rows
+    per call, so the matrix engine pairs every pixel (the last pixel of a row with the
+    first of the next) instead of running a lone pixel per row."""
+    return (lay.kind == "conv" and tuple(lay.params["kernel"]) == (1, 1)
+            and tuple(lay.params["stride"]) == (1, 1) and len(lay.out_shape) == 3
+            and lay.out_shape[1] % 2 == 1 and lay.out_shape[0] >= 2)
+
+
+def build(plan: Plan, kdata: dict, persistent: dict | None = None,
+          no_pairs: frozenset = frozenset()) -> Schedule:
+    """persistent: name -> bytes of buffers that keep their contents from one inference
+    to the next (streaming row caches); they share no byte with any other buffer.
+    no_pairs: layers that must compute one row per call (see paired)."""
     cons = consumers(plan)
     producer = {lay.output: lay for lay in plan.layers}
+    pairs = {lay.index for lay in plan.layers if paired(lay) and lay.index not in no_pairs}
     places: dict[int, Place] = {plan.input: Place(plan.input, "full", plan.input_shape)}
     for lay in plan.layers:
         t = lay.output
@@ -144,6 +161,10 @@ def build(plan: Plan, kdata: dict) -> Schedule:
                 and (is_row_layer(readers[0]) or is_reducer(readers[0]))
                 and t in readers[0].inputs and len(shape) == 3):
             rows = window(readers[0])[0]
+            if lay.index in pairs:          # two rows at a time, next to each other
+                rows = (rows + 2) // 2 * 2
+            if readers[0].index in pairs:   # read two rows at a time
+                rows = max(2, (rows + 1) // 2 * 2)
             if rows < shape[0]:
                 places[t] = Place(t, "ring", shape, ring_rows=rows)
                 continue
@@ -196,6 +217,9 @@ def build(plan: Plan, kdata: dict) -> Schedule:
         pl.buffer = Buffer(f"t{tid}" + ("_ring" if pl.kind == "ring" else ""), _align(size), a, b)
         buffers.append(pl.buffer)
 
+    keep = {name: Buffer(name, _align(size), 0, max(n - 1, 0))
+            for name, size in (persistent or {}).items()}
+    buffers.extend(keep.values())
     # First fit, biggest first.
     placed: list[Buffer] = []
     for buf in sorted(buffers, key=lambda b: (-b.size, b.first, b.name)):
@@ -220,7 +244,7 @@ def build(plan: Plan, kdata: dict) -> Schedule:
             zp = int(lay.params["zp_in"])
             pad_rows[zp] = max(pad_rows.get(zp, 0), lay.in_shape[1] * lay.in_shape[2])
     return Schedule(plan, steps, step_of, places, buffers, scratch, sums, max(arena, ALIGN),
-                    pad_rows)
+                    pad_rows, keep, pairs=pairs)
 
 
 def check(schedule: Schedule) -> None:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from ..boards import firmware
+from ..engine import cycles, peers
 from ..errors import MicromelError
 from ..link.device import open_device
 from . import link
@@ -37,6 +38,34 @@ def memory_from_elf(elf: Path) -> dict[str, int]:
     return {"code_bytes": code, "table_bytes": tables, "static_ram_bytes": ram}
 
 
+# the functions each bench stage runs (the cycle estimate's families)
+_STAGE_FUNCS = {
+    "normalise": ("mm_fe_segment_bits", "mm_fe_window_shift", "copy_segments", "put", "bit_length"),
+    "window": ("mm_fe_window",),
+    "fft": ("mm_fe_fft",),
+    "power": ("mm_fe_power",),
+    "filterbank": ("mm_fe_filterbank",),
+    "log": ("mm_fe_log",),
+}
+
+
+def estimate_cycles(elf: Path, env: str, signal: str) -> dict:
+    """Cycles per instruction of a real Cortex-M4 for each stage, from the instructions the
+    emulator ran during the bench (engine/cycles.py)."""
+    board = firmware.board_json(firmware.env_board(env))
+    mm = board.get("micromel", {})
+    counts = cycles.executed(elf, mm["qemu_machine"], mm.get("qemu_args"),
+                             lambda dev: link.bench(dev, signal),
+                             mm.get("qemu_system", "qemu-system-arm"))
+    insns, funcs = cycles.disassemble(elf)
+    fe = {f[2] for f in funcs if f[2].startswith(("mm_fe_", "copy_segments", "put", "frame_at",
+                                                     "bit_length", "memcpy"))}
+    per = cycles.estimate(counts, insns, funcs, lambda n: n in fe)
+    stages = {st: cycles.cpi(per, [n for n in per if n.startswith(pre)])
+              for st, pre in _STAGE_FUNCS.items()}
+    return {"cpi": stages, "cpi_all": cycles.cpi(per, list(per))}
+
+
 def run(device: str = "emulate", signal: str = "noise") -> dict:
     elf = None
     if device == "emulate" or device.startswith("emulate"):
@@ -55,6 +84,18 @@ def run(device: str = "emulate", signal: str = "noise") -> dict:
                   dsp=info.get("fe_dsp") == "1")
     if elf:
         result.update(memory_from_elf(elf))
+        est = estimate_cycles(elf, env, signal)
+        result["cycles_model"] = est
+        result["cycles_per_frame_stages"] = {
+            k: round(v * (est["cpi"].get(k) or est["cpi_all"]))
+            for k, v in result["per_frame_stages"].items()}
+        result["cycles_per_second_total"] = round(result["per_second_total"] * est["cpi_all"])
+    if peers.frontend_matches({"sample_rate": result["sample_rate"], "n_fft": result["n_fft"],
+                               "hop_length": result["hop"], "n_mels": result["n_mels"]}):
+        result["peer"] = {"name": "tflite-micro microfrontend (kissfft int16, PCAN and noise "
+                                  "reduction off), same board and framing",
+                          "per_frame": peers.FRONTEND["per_frame"],
+                          "per_second": peers.FRONTEND["per_second"]}
     return result
 
 
@@ -67,10 +108,23 @@ def format_report(r: dict) -> str:
         f"{r['frames']} frames measured",
         f"{'stage':<12}{'per frame':>12}{'per second':>14}",
     ]
+    est = "cycles_per_frame_stages" in r
+    if est:
+        lines[-1] += f"{'est. cycles/frame':>19}"
     for name, v in r["per_frame_stages"].items():
-        lines.append(f"{name:<12}{v:>12,.0f}{r['per_second_stages'][name]:>14,.0f}")
+        lines.append(f"{name:<12}{v:>12,.0f}{r['per_second_stages'][name]:>14,.0f}"
+                     + (f"{r['cycles_per_frame_stages'][name]:>19,}" if est else ""))
     lines.append(f"{'total':<12}{r['per_frame_total']:>12,.0f}{r['per_second_total']:>14,.0f}"
                  "   (mm_fe_process, streaming overhead included)")
+    if est:
+        cm = r["cycles_model"]
+        lines.append(f"est. cycles: a real Cortex-M4 at zero wait states, from the instruction mix "
+                     f"the emulator ran (engine/cycles.py): {cm['cpi_all']:.2f} per instruction, "
+                     f"{r['cycles_per_second_total']:,} cycles per second of audio")
+    if "peer" in r:
+        pr = r["peer"]
+        lines.append(f"{pr['name']}: {pr['per_frame']:,} per frame = {pr['per_second'] / 1e6:.2f} M "
+                     f"per second ({pr['per_second'] / r['per_second_total']:.1f}x micromel's)")
     lines.append(f"RAM: state {r['state_bytes']} B + scratch {r['scratch_bytes']} B"
                  + (f" (static in this firmware: {r['static_ram_bytes']} B)" if "static_ram_bytes" in r else ""))
     if "code_bytes" in r:
