@@ -136,8 +136,8 @@ typedef struct {
 #define MM_API_STATE_BYTES (sizeof(mm_api_ctx))
 
 /* --- functions ----------------------------------------------------------------- */
-/* Set the mode and the callbacks (copied; NULL: none), then reset.
- * Returns MM_API_OK, MM_API_ERR_ARG or MM_API_ERR_CONFIG. */
+/* Set the mode and the callbacks (copied; NULL: none), then reset. Not from
+ * inside a callback. Returns MM_API_OK, MM_API_ERR_ARG or MM_API_ERR_CONFIG. */
 int mm_api_init(mm_api_ctx *ctx, mm_api_mode mode, const mm_api_handlers *handlers);
 
 /* Forget all audio (a new clip or stream); keeps the mode and callbacks. */
@@ -157,7 +157,9 @@ int mm_api_push(mm_api_ctx *ctx, const int16_t *pcm, size_t n);
 int mm_api_finish(mm_api_ctx *ctx);
 
 /* The soft vote over the windows since init/reset (MM_API_CLIP: the clip's
- * class after mm_api_finish). Fills *out if not NULL; returns the label or -1. */
+ * class after mm_api_finish; in MM_API_STREAM the whole stream so far, meant
+ * for stretches of up to 65535 voted windows: reset to start a new one).
+ * Fills *out if not NULL; returns the label or -1. */
 int32_t mm_api_vote(const mm_api_ctx *ctx, mm_api_vote_result *out);
 
 /* Class name of index c (0 .. MM_API_N_CLASSES-1), or NULL for any other c. */

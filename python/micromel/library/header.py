@@ -46,6 +46,15 @@ def c_header(model=None, compiled=None) -> str:
     return "\n".join(lines)
 
 
+KERNEL_TEXT = {
+    "auto": "the Cortex-M DSP path where the compiler targets a core with it, the portable\n"
+            " * C99 path elsewhere (mm_kernels.h; the same integers either way)",
+    "portable": "the portable C99 path on every target (exported with --kernels portable)",
+    "dsp": "the DSP layout everywhere, on C emulations of the instructions where the core\n"
+           " * lacks them (exported with --kernels dsp)",
+}
+
+
 def guard(name: str) -> str:
     return f"{name.upper()}_H"
 
@@ -65,8 +74,7 @@ def public_header(name: str, model, compiled, kernels: str) -> str:
  * ({model.window_samples} samples, {model.window_samples / sr:.3f} s); MM_API_STREAM slides them every
  * {seg.hop_samples} samples ({seg.hop_samples / sr * 1000:.0f} ms) and segments, MM_API_CLIP every
  * {win.hop_frames * fe.hop_length} samples and votes.
- * Kernels: {kernels} (auto: the Cortex-M DSP path where the compiler targets a core with
- * it, the portable C99 path elsewhere; the same integers either way).
+ * Kernels: {KERNEL_TEXT[kernels]}.
  * Memory: MM_API_ARENA_BYTES ({compiled.sched.arena_bytes}) of static RAM for the model,
  * MM_API_STATE_BYTES per context, MM_API_MODEL_FLASH_BYTES of weights and parameters
  * ({model_flash_bytes(compiled, True)} on the DSP path, {model_flash_bytes(compiled, False)} portable).
@@ -82,6 +90,8 @@ def public_header(name: str, model, compiled, kernels: str) -> str:
  *   const mm_api_handlers h = {{NULL, on_event, NULL}};   // on_window, on_event, user
  *   mm_api_init(&rec, MM_API_STREAM, &h);
  *   ... mm_api_push(&rec, pcm, n) for every block of microphone samples ...
+ *
+ * A whole integration: examples/integration/integration.c.
  *
  * The functions, the result types, the return codes and the porting layer (one optional
  * weak function, mm_api_port_cycles) are documented in mm_api.h; the guide with examples

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from .. import __version__
-from .header import model_flash_bytes
+from .header import KERNEL_TEXT, model_flash_bytes
 
 EXAMPLES = ("integration", "wav_events", "nano33ble_mic")
 
@@ -64,7 +64,7 @@ def readme(name: str, model, compiled, kernels: str, protocol: bool, integration
 - Input: mono int16 PCM at {model.frontend.sample_rate} Hz, pushed in blocks of any size
 - Memory: model arena {compiled.sched.arena_bytes} B of static RAM plus `MM_API_STATE_BYTES`
   per context; weights and parameters {dsp} B of flash on the DSP path, {portable} B portable
-- Kernels: `{kernels}` (the Cortex-M DSP path where the compiler targets a core with it)
+- Kernels: `{kernels}`: {KERNEL_TEXT[kernels].replace(chr(10) + ' *', '')}
 
 Include `{name}.h` only; every function is documented in `src/mm_api.h`. A whole
 integration (`examples/integration/integration.c`):

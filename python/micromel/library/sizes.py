@@ -3,8 +3,9 @@ same parts take in the micromel app, per board, from the linker maps of real lin
 
 Both images are built by the same offline PlatformIO platform with the same flags (-O2,
 function and data sections, --gc-sections): the app as `micromel build` builds it, the user's
-image as a user project (firmware/export/user_main.c around examples/integration) against
-the library packed by `pio pkg pack`. Every input section goes to a part by the object it
+image as a user project against the library packed by `pio pkg pack`: firmware/export/
+user_image.c, a program using the whole API with one context (a stream with its events, a
+clip with its vote, one window of features), as the app uses the same parts. Every input section goes to a part by the object it
 comes from (the same file names in both: the library's sources are the firmware's):
 
     frontend  mm_fe_*, mm_frontend*          engine   mm_nn_*, mm_cost* (arena included)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from ..boards.sizes import generated_arrays, size_report
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from ..paths import BOARDS_DIR, FIRMWARE_DIR, build_dir
-from .export import TEMPLATE_DIR, export_library
+from .export import export_library, template
 
 PARTS = ("frontend", "engine", "weights", "windows", "glue", "app", "stack")
 LIBRARY_PARTS = PARTS[:5]
@@ -39,8 +41,8 @@ PREFIXES = (("mm_fe_", "frontend"), ("mm_frontend", "frontend"), ("mm_nn_", "eng
             ("mm_cost", "engine"), ("mm_clip", "windows"), ("mm_seg", "windows"),
             ("mm_api", "glue"), ("app_audio.", "glue"))
 APP_STATE = {"app_fe_scratch"}
-USER_STATE = {"rec"}          # the context of examples/integration
-USER_MAIN = "user_main.c"
+USER_STATE = {"rec"}          # the context of the user's program
+USER_PROGRAM = "user_image.c"
 
 
 def object_name(origin: str) -> str:
@@ -89,14 +91,14 @@ def env_platform(env_name: str) -> str:
     return str((FIRMWARE_DIR / spec[len("symlink://"):]).resolve())
 
 
-def user_project(root: Path, lib_dir: Path, package: Path, boards: list) -> Path:
-    """A user's PlatformIO project: the library's examples/integration and a bare-metal main,
-    one environment per board, the packed library as its dependency."""
+def user_project(root: Path, name: str, package: Path, boards: list) -> Path:
+    """A user's PlatformIO project: a bare-metal program using the whole API of the library
+    `name` (firmware/export/user_image.c), one environment per board, the packed library
+    as its dependency."""
     src = root / "src"
-    src.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(src / USER_MAIN, (TEMPLATE_DIR / USER_MAIN).read_text())
-    write_text_atomic(src / "integration.c",
-                      (lib_dir / "examples" / "integration" / "integration.c").read_text())
+    shutil.rmtree(src, ignore_errors=True)      # a build folder: only this program in it
+    src.mkdir(parents=True)
+    write_text_atomic(src / USER_PROGRAM, template(USER_PROGRAM, name))
     ini = ["[platformio]", f"boards_dir = {BOARDS_DIR / 'pio'}", ""]
     for b in boards:
         ini += [f"[env:{b.name}]", f"platform = symlink://{env_platform(b.offline_env)}",
@@ -131,7 +133,7 @@ def measure(model, boards: list, work: Path | None = None, progress=print) -> li
     work = work or codegen.default_gen_dir(model, "library-sizes")
     lib = export_library(model, work / "lib" / "model")
     package = pack(lib.path, work / "pack")
-    project = user_project(work / "user", lib.path, package, boards)
+    project = user_project(work / "user", lib.name, package, boards)
     pio(["run", "-d", str(project)], "build of the user project", work / "user.log")
     gen_dir = codegen.default_gen_dir(model, "export")
     codegen.export(model, gen_dir)
