@@ -15,15 +15,15 @@ from . import sizes
 def cmd_bench_library(args) -> int:
     model = ModelDir.open(args.model_dir)
     boards = catalogue.find_boards(args.board)
-    md = cliargs.new_file(args.md, "--md", force=True) if args.md else None
+    outs = {opt: cliargs.new_file(path, f"--{opt}", force=True)
+            for opt, path in (("md", args.md), ("json", args.json)) if path}
     rows = sizes.measure(model, boards, progress=lambda s: print(s, flush=True))
     text = sizes.format_markdown(rows, f"{model.path.name} ({model.hash})")
-    if args.json:
-        print(json.dumps([r.to_dict() for r in rows], indent=2))
-    else:
-        print(text, end="")
-    if md:
-        write_text_atomic(md, text)
+    print(text, end="")
+    if "md" in outs:
+        write_text_atomic(outs["md"], text)
+    if "json" in outs:
+        write_text_atomic(outs["json"], json.dumps([r.to_dict() for r in rows], indent=2) + "\n")
     worse = [f"{r.board.name} {what}" for r in rows for what in ("flash", "ram")
              if r.totals(what)[1] > r.totals(what)[0]]
     if worse:
@@ -37,6 +37,5 @@ def register(sub) -> None:
                         "same parts in the app, per board (linker maps)")
     b.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (model.tflite, config.json)")
     b.add_argument("--board", default="all", help="a board of `micromel boards` or 'all' (default)")
-    b.add_argument("--md", metavar="FILE", help="also write the table (Markdown) to FILE")
-    b.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    cliargs.add_table_outputs(b, "table")
     b.set_defaults(func=cmd_bench_library)

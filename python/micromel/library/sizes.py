@@ -75,8 +75,8 @@ class BoardSizes:
         out = {"board": self.board.name, "core": self.board.core}
         for what in ("flash", "ram"):
             app, lib = self.totals(what)
-            out[what] = {"app": {p: self.app.__dict__[what][p] for p in LIBRARY_PARTS},
-                         "library": {p: self.library.__dict__[what][p] for p in LIBRARY_PARTS},
+            out[what] = {"app": {p: getattr(self.app, what)[p] for p in LIBRARY_PARTS},
+                         "library": {p: getattr(self.library, what)[p] for p in LIBRARY_PARTS},
                          "app_total": app, "library_total": lib}
         return out
 
@@ -96,7 +96,10 @@ def user_project(root: Path, name: str, package: Path, boards: list) -> Path:
     `name` (firmware/export/user_image.c), one environment per board, the packed library
     as its dependency."""
     src = root / "src"
-    shutil.rmtree(src, ignore_errors=True)      # a build folder: only this program in it
+    # a build folder: only this program in it, and the library installed anew (PlatformIO
+    # keeps an installed file:// dependency of the same name and version as it is)
+    for stale in (src, root / ".pio" / "libdeps"):
+        shutil.rmtree(stale, ignore_errors=True)
     src.mkdir(parents=True)
     write_text_atomic(src / USER_PROGRAM, template(USER_PROGRAM, name))
     ini = ["[platformio]", f"boards_dir = {BOARDS_DIR / 'pio'}", ""]
