@@ -2,19 +2,14 @@
 and a Cortex-M0+ with no warning at -Wall -Wextra (the DSP kernels on the M4F only), the
 packed library builds with PlatformIO offline (`pio ci`, the local platforms), and it adds no
 more flash and RAM to the image than the same parts take in the app."""
-import shutil
-import subprocess
-import sys
-
 import pytest
 
 from micromel import __version__
-from micromel.boards import catalogue, pio_core
+from micromel.boards import catalogue
 from micromel.boards.linkmap import parse_map
 from micromel.library import sizes
 from micromel.modeldir import ModelDir
-from micromel.paths import BOARDS_DIR
-from userbuild import arm_toolchain, cmake_build, needs_arm, user_project
+from userbuild import arm_toolchain, cmake_build, needs_arm, pio_ci, user_project
 
 MAIN = r"""/* A user's bare-metal main around examples/integration: 2 s of noise in blocks of 100. */
 #include <stddef.h>
@@ -63,12 +58,6 @@ def test_arm_user_image_links_without_warnings(library, tmp_path, cpu):
     assert (used > 0) == (cpu == "cortex-m4f")    # kernels chosen by the target, as in the app
 
 
-def pio(*args, cwd=None):
-    proc = subprocess.run([sys.executable, "-m", "platformio", *map(str, args)], cwd=cwd,
-                          env=pio_core.environ(), capture_output=True, text=True)
-    return proc.returncode, proc.stdout + proc.stderr
-
-
 @needs_arm
 @pytest.mark.parametrize("board", ["mps2_an386", "rp2040"])
 def test_pio_ci_of_the_example_against_the_packed_library(library, tmp_path, board):
@@ -77,21 +66,10 @@ def test_pio_ci_of_the_example_against_the_packed_library(library, tmp_path, boa
     lib = library("speech")
     package = sizes.pack(lib, tmp_path / "pack")
     assert package.name == f"{lib.name}-{__version__}.tar.gz"
-    src = tmp_path / "src"
-    src.mkdir()
-    for name, text in user_sources(lib).items():
-        (src / name).write_text(text)
-    conf = tmp_path / "ci.ini"
-    conf.write_text(f"[env:user]\nplatform = symlink://{BOARDS_DIR / 'platforms' / 'micromel_arm'}\n"
-                    f"board = {board}\nboard_build.micromel_port = no\n"
-                    f"lib_deps = file://{package}\n")
-    build = tmp_path / "ci"
-    (build / "boards").mkdir(parents=True)   # pio ci reads boards from its project's boards/
-    shutil.copy(BOARDS_DIR / "pio" / f"{board}.json", build / "boards")
-    rc, out = pio("ci", src, "--project-conf", conf, "--build-dir", build, "--keep-build-dir")
+    rc, out, elf = pio_ci(tmp_path, user_sources(lib), package, board)
     assert rc == 0, out
     assert "warning" not in out.lower() and f"{lib.name} @ {__version__}" in out
-    assert (build / ".pio" / "build" / "user" / "program.elf").is_file()
+    assert elf.is_file()
 
 
 @needs_arm

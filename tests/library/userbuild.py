@@ -2,9 +2,13 @@
 CMake and the host compiler or arm-none-eabi (imported by the library tests)."""
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from micromel.boards import pio_core
+from micromel.paths import BOARDS_DIR
 
 ARM_CPUS = {
     "cortex-m4f": "-mthumb -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard",
@@ -64,3 +68,24 @@ def arm_toolchain(path: Path, cpu: str, c_flags: str) -> Path:
 
 needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
                                reason="arm-none-eabi-gcc not installed (scripts/setup.sh)")
+
+
+def pio_ci(tmp: Path, sources: dict, package: Path, board: str):
+    """`pio ci` of a user's sources against a packed library with the local platform
+    micromel_arm (board_build.micromel_port = no: the board's startup and linker script, the
+    user's main). Returns (exit code, output, the ELF it builds)."""
+    src = tmp / "src"
+    src.mkdir()
+    for name, text in sources.items():
+        (src / name).write_text(text)
+    conf = tmp / "ci.ini"
+    conf.write_text(f"[env:user]\nplatform = symlink://{BOARDS_DIR / 'platforms' / 'micromel_arm'}\n"
+                    f"board = {board}\nboard_build.micromel_port = no\n"
+                    f"lib_deps = file://{package}\n")
+    build = tmp / "ci"
+    (build / "boards").mkdir(parents=True)   # pio ci reads boards from its project's boards/
+    shutil.copy(BOARDS_DIR / "pio" / f"{board}.json", build / "boards")
+    proc = subprocess.run([sys.executable, "-m", "platformio", "ci", str(src), "--project-conf",
+                           str(conf), "--build-dir", str(build), "--keep-build-dir"],
+                          env=pio_core.environ(), capture_output=True, text=True)
+    return proc.returncode, proc.stdout + proc.stderr, build / ".pio" / "build" / "user" / "program.elf"
