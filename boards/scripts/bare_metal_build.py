@@ -4,7 +4,7 @@ folders it lists in build.micromel_shared, ELF -> BIN. A platform's builder/main
 what differs: the tool prefix, the machine flags, the C library flags and the size sections."""
 import sys
 from glob import glob
-from os.path import dirname, isdir, join
+from os.path import dirname, isdir, isfile, join
 
 from SCons.Script import AlwaysBuild, Builder, Default
 
@@ -59,12 +59,18 @@ def build(env, prefix, machine, libc_cflags, link_flags, prog_sections, data_sec
     # library builder sets their paths, so give them here.
     libs = [d for d in glob(join(env.subst("$PROJECT_DIR"), "lib", "*")) if isdir(d)]
     env.Append(CPPPATH=["$PROJECT_INCLUDE_DIR"] + sorted(libs))
-    env.BuildSources(join("$BUILD_DIR", "board"), board_dir)
+    # A user's own program (e.g. against a library of `micromel export --lib`) brings its own
+    # main: with `board_build.micromel_port = no` only the board's startup code and linker
+    # script are built, not micromel's port (its UART link and main loop).
+    port = str(board.get("build.micromel_port", "yes")).lower() not in ("no", "false", "0")
+    if port:
+        env.BuildSources(join("$BUILD_DIR", "board"), board_dir)
     # Shared board code (startup, UART ports, common linker sections): built like the board
     # folder; on the linker search path for the board's INCLUDE.
     shared_dirs = board.get("build.micromel_shared", [])
     for shared in shared_dirs:
-        env.BuildSources(join("$BUILD_DIR", shared.replace("/", "_")), join(boards_root, shared))
+        if port or isfile(join(boards_root, shared, "startup.c")):
+            env.BuildSources(join("$BUILD_DIR", shared.replace("/", "_")), join(boards_root, shared))
         env.Append(LIBPATH=[join(boards_root, shared)])
     elf = env.BuildProgram()
     # The board's linker script INCLUDEs shared ones: relink when they change.

@@ -10,6 +10,7 @@ One orchestrator for every stage's pure header generator (c_header(settings) -> 
     mm_model_config.h      engine/cgen.py          the model's sizes and names
     mm_model_data.h        engine/cgen.py          weights, arena plan, layer calls
     mm_kernels.h           here                    the kernel path of front end and engine
+    mm_api_config.h        library/header.py       class names, model flash (the library API)
 
 `export` opens nothing itself: it takes a ModelDir, compiles its model once and writes every
 header into one folder, atomically and only where the content changed (so builds redo
@@ -27,6 +28,7 @@ from .errors import MicromelError
 from .fileio import write_text_atomic
 from .frontend import header as fe_header
 from .frontend.config import FrontendConfig
+from .library import header as api_header
 from .link import protocol
 from .paths import build_dir
 from .segment import header as seg_header
@@ -81,7 +83,8 @@ def headers(model=None, compiled=None, kernels: str = "auto",
     if kernels not in compiler.KERNEL_CHOICES:
         raise MicromelError(f"--kernels {kernels}: choose one of {', '.join(compiler.KERNEL_CHOICES)}")
     out = {**out, "mm_kernels.h": kernels_header(kernels),
-           **compiler.model_headers(compiled, weights)}
+           **compiler.model_headers(compiled, weights),
+           api_header.HEADER_NAME: api_header.c_header(model, compiled)}
     return out
 
 

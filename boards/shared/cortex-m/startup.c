@@ -24,9 +24,11 @@ void mm_board_uart_rx_irq(void) __attribute__((weak, alias("Default_Handler")));
 
 void mm_board_exit(int code) {
 #ifdef MM_BOARD_SEMIHOSTING
-  /* SYS_EXIT with ADP_Stopped_ApplicationExit and the exit code. */
+  /* SYS_EXIT_EXTENDED (0x20) with ADP_Stopped_ApplicationExit and the exit code: on
+   * A32/T32 only the extended call takes a parameter block (plain SYS_EXIT, 0x18, takes the
+   * reason itself, so QEMU exited with 1 whatever the code). */
   uint32_t block[2] = {0x20026u, (uint32_t)code};
-  register uint32_t r0 __asm__("r0") = 0x18u;
+  register uint32_t r0 __asm__("r0") = 0x20u;
   register uint32_t *r1 __asm__("r1") = block;
   __asm__ volatile("bkpt 0xAB" : : "r"(r0), "r"(r1) : "memory");
 #else

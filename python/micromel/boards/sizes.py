@@ -119,17 +119,27 @@ class SizeReport:
         }
 
 
-def size_report(board: Board, elf: Path, map_path: Path, gen_dirs: list[Path]) -> SizeReport:
-    """Flash and RAM per part of one linked firmware."""
+def firmware_part(weights: set[str]):
+    """The part of an input section of the firmware (object or archive member, symbol)."""
+    def part_of(origin: str, sym: str) -> str:
+        part = object_part(origin)
+        return "weights" if sym in weights and part != "frontend" else part
+    return part_of
+
+
+def size_report(board: Board, elf: Path, map_path: Path, gen_dirs: list[Path],
+                part_of=None, parts: tuple = PARTS) -> SizeReport:
+    """Flash and RAM per part of one linked image: by default the firmware's parts (PARTS);
+    `part_of(origin, symbol) -> part` and `parts` measure another division of an image."""
     lmap = parse_map(map_path)
-    weights = generated_arrays(gen_dirs)
+    part_of = part_of or firmware_part(generated_arrays(gen_dirs))
     writable = [(o, o + n) for o, n, attrs in lmap.regions.values() if "w" in attrs.lower()]
 
     def in_ram(addr: int) -> bool:
         return any(lo <= addr < hi for lo, hi in writable)
 
-    flash = dict.fromkeys(PARTS, 0)
-    ram = dict.fromkeys(PARTS, 0)
+    flash = dict.fromkeys(parts, 0)
+    ram = dict.fromkeys(parts, 0)
     per_symbol: dict[tuple[str, str], int] = {}
     by_output: dict[str, list[InputSection]] = {}
     for sec in lmap.inputs:
@@ -144,10 +154,8 @@ def size_report(board: Board, elf: Path, map_path: Path, gen_dirs: list[Path]) -
             if sec.size == 0 or not (es.address <= sec.address < es.address + es.size):
                 continue
             if sec.origin != "*fill*":
-                part = object_part(sec.origin)
                 sym = _symbol_of(sec.name)
-                if sym in weights and part != "frontend":
-                    part = "weights"
+                part = part_of(sec.origin, sym)
                 key = (part, sym or f"{_member_of(sec.origin)}:{sec.name}")
                 per_symbol[key] = per_symbol.get(key, 0) + sec.size
             if to_flash:

@@ -1,10 +1,13 @@
-"""Commands of the engine: `micromel export` and `micromel bench model`."""
+"""Commands of the engine: `micromel export` (headers, or a library with --lib) and
+`micromel bench model`."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from .. import cliargs, codegen
+from ..errors import MicromelError
+from ..library import export as library
 from ..modeldir import ModelDir
 from . import bench, runner
 from .compiler import KERNEL_CHOICES, WEIGHT_CHOICES
@@ -12,6 +15,10 @@ from .compiler import KERNEL_CHOICES, WEIGHT_CHOICES
 
 def cmd_export(args) -> int:
     model = ModelDir.open(args.model_dir)
+    if args.lib:
+        return export_library(model, args)
+    if args.name or args.zip or args.with_protocol:
+        raise MicromelError("--name, --zip and --with-protocol go with --lib DIR (a library)")
     out = Path(args.out) if args.out else codegen.default_gen_dir(model)
     c = codegen.export(model, out, kernels=args.kernels, board=args.board, weights=args.weights,
                        stream=args.stream)
@@ -32,6 +39,24 @@ def cmd_export(args) -> int:
               f"({streamed} streamed), {c.plan.macs} MACs; arena {c.sched.arena_bytes} bytes "
               f"(TFLite Micro: {tflm}); weights {c.weight_bytes_dsp} bytes (DSP layout) / "
               f"{c.weight_bytes_portable} (portable), parameters {c.param_bytes} bytes")
+    return 0
+
+
+def export_library(model, args) -> int:
+    if args.out:
+        raise MicromelError("--out and --lib: give one (--out: the headers alone; --lib: a library)")
+    r = library.export_library(model, args.lib, name=args.name, kernels=args.kernels,
+                               board=args.board, protocol=args.with_protocol, make_zip=args.zip)
+    summary = {"library": r.name, "path": str(r.path), "model": model.name,
+               "model_hash": model.hash, "files": r.files, "replaced": r.replaced,
+               "zip": str(r.zip_path) if r.zip_path else None, "kernels": args.kernels,
+               "arena_bytes": r.compiled.sched.arena_bytes}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        verb = "replaced the library" if r.replaced else "wrote the library"
+        print(f"{verb} {r.name} ({model.name} {model.hash}) in {r.path}: {r.files} files; "
+              f"#include \"{r.name}.h\"" + (f"; zip: {r.zip_path}" if r.zip_path else ""))
     return 0
 
 
@@ -64,6 +89,13 @@ def register(sub) -> None:
     p.add_argument("--board", help="refuse a model that does not fit this board's RAM or flash "
                                    "budget (boards/catalogue.json)")
     p.add_argument("--out", help="output folder (default build/gen/NAME-HASH)")
+    p.add_argument("--lib", metavar="DIR", help="write a library for your own firmware instead: "
+                   "one folder that is an Arduino, PlatformIO and CMake library (docs/library.md)")
+    p.add_argument("--name", help="with --lib: the library's name and header NAME.h (default: the "
+                   "model folder's name)")
+    p.add_argument("--zip", action="store_true", help="with --lib: also write DIR.zip")
+    p.add_argument("--with-protocol", action="store_true", help="with --lib: include micromel's "
+                   "serial protocol (mm_proto) too")
     p.add_argument("--kernels", choices=KERNEL_CHOICES, default="auto", help=KERNELS_HELP)
     _engine_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")

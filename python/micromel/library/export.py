@@ -1,0 +1,164 @@
+"""`micromel export MODEL_DIR --lib DIR`: the model as one self-contained library folder that
+is at once an Arduino library (library.properties, src/, examples/), a PlatformIO library
+(library.json), a CMake project (CMakeLists.txt, add_library) and, with --zip, a zip of it.
+
+    DIR/
+      library.properties  library.json  CMakeLists.txt  README.md
+      src/      <name>.h (the public header), the C sources of firmware/lib (front end,
+                engine, windows, segmenter, cost counter, the API mm_api; the protocol only
+                when asked), every generated header of the model (codegen.export)
+      examples/ integration (the whole integration, a few lines), wav_events (a host
+                program: WAV file -> events), nano33ble_mic (an Arduino sketch)
+
+Nothing is typed twice: the sources are copied from firmware/lib, the headers come from
+codegen, the templates from firmware/export/. The folder is written beside DIR and renamed
+into place; an existing DIR is replaced only if it is a library micromel exported."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__, codegen
+from ..errors import MicromelError
+from ..fileio import atomic_path
+from ..paths import FIRMWARE_DIR
+from . import header, manifests
+
+# firmware/lib libraries a library carries (mm_proto only with the protocol).
+LIBRARIES = ("mm_api", "mm_frontend", "mm_nn", "mm_clip", "mm_segment", "mm_cost")
+PROTOCOL_LIBRARY = "mm_proto"
+PROTOCOL_HEADER = "mm_proto_ids.h"
+SOURCE_SUFFIXES = (".c", ".h", ".S")
+TEMPLATE_DIR = FIRMWARE_DIR / "export"
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+
+
+@dataclass
+class LibraryExport:
+    path: Path
+    name: str
+    compiled: object          # engine.compiler.Compiled
+    files: int
+    replaced: bool
+    zip_path: Path | None
+
+
+def default_name(model) -> str:
+    """The model folder's name as a C identifier (the header's and CMake target's name)."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", model.path.resolve().name).strip("_") or "model"
+    return name if name[0].isalpha() else f"m_{name}"
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.fullmatch(name):
+        raise MicromelError(f"--name {name!r}: use a letter then letters, digits or '_' (it names "
+                            "the header <name>.h, the CMake target and the Arduino library)")
+    if name.lower().startswith("mm_"):
+        raise MicromelError(f"--name {name}: names starting with mm_ are micromel's own headers; "
+                            "choose another")
+    return name
+
+
+def is_library(path: Path) -> bool:
+    """A folder micromel exported as a library (what --lib may replace)."""
+    return (path / "library.json").is_file() and (path / "src" / "mm_api.h").is_file()
+
+
+def check_target(out: Path) -> bool:
+    """Refuse to replace anything but an earlier export; True if one is there."""
+    if out.is_file():
+        raise MicromelError(f"--lib {out}: is a file; give a folder for the library")
+    if out.is_dir() and any(out.iterdir()):
+        if not is_library(out):
+            raise MicromelError(f"--lib {out}: exists and is not a library micromel exported; "
+                                "give a new or empty folder")
+        return True
+    return False
+
+
+def copy_sources(src: Path, protocol: bool) -> int:
+    """The C sources of the firmware libraries, flat in src/ (their names are prefixed, so
+    they cannot collide)."""
+    n = 0
+    libs = LIBRARIES + ((PROTOCOL_LIBRARY,) if protocol else ())
+    for lib in libs:
+        for f in sorted((FIRMWARE_DIR / "lib" / lib).iterdir()):
+            if f.suffix not in SOURCE_SUFFIXES:
+                continue
+            if (src / f.name).exists():
+                raise MicromelError(f"firmware/lib/{lib}/{f.name}: a file of that name is already "
+                                    "in the library (every library's files must be prefixed)")
+            shutil.copyfile(f, src / f.name)
+            n += 1
+    return n
+
+
+def template(rel: str, name: str) -> str:
+    return (TEMPLATE_DIR / rel).read_text().replace("@NAME@", name).replace("@VERSION@", __version__)
+
+
+def write_folder(root: Path, model, name: str, kernels: str, board: str | None,
+                 protocol: bool):
+    """Everything of the library into the empty folder root; returns the compiled model."""
+    src = root / "src"
+    compiled = codegen.export(model, src, kernels=kernels, board=board)
+    if not protocol:
+        (src / PROTOCOL_HEADER).unlink(missing_ok=True)
+    copy_sources(src, protocol)
+    (src / f"{name}.h").write_text(header.public_header(name, model, compiled, kernels))
+    (root / "CMakeLists.txt").write_text(template("CMakeLists.txt.in", name))
+    for ex in manifests.EXAMPLES:
+        for f in sorted((TEMPLATE_DIR / "examples" / ex).iterdir()):
+            (root / "examples" / ex).mkdir(parents=True, exist_ok=True)
+            (root / "examples" / ex / f.name).write_text(template(f"examples/{ex}/{f.name}", name))
+    integration = template("examples/integration/integration.c", name)
+    (root / "library.properties").write_text(manifests.library_properties(name, model))
+    (root / "library.json").write_text(manifests.library_json(name, model))
+    (root / "README.md").write_text(manifests.readme(name, model, compiled, kernels, protocol,
+                                                     integration))
+    return compiled
+
+
+def write_zip(root: Path, name: str, zip_path: Path) -> Path:
+    """The folder as <name>/... in a zip (what Arduino's "Add .ZIP Library" takes), with
+    fixed timestamps so the same export gives the same bytes."""
+    with atomic_path(zip_path) as tmp:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(p for p in root.rglob("*") if p.is_file()):
+                info = zipfile.ZipInfo(f"{name}/{f.relative_to(root).as_posix()}", (1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, f.read_bytes())
+    return zip_path
+
+
+def export_library(model, out_dir, name: str | None = None, kernels: str = "auto",
+                   board: str | None = None, protocol: bool = False,
+                   make_zip: bool = False) -> LibraryExport:
+    """Write the library of a ModelDir into out_dir (and out_dir + '.zip' with make_zip)."""
+    out = Path(out_dir)
+    name = check_name(name or default_name(model))
+    replaced = check_target(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        compiled = write_folder(tmp, model, name, kernels, board, protocol)
+        os.chmod(tmp, 0o755)
+        old = None
+        if out.exists():
+            old = out.parent / f"{tmp.name}-old"
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    files = sum(1 for p in out.rglob("*") if p.is_file())
+    zip_path = write_zip(out, name, out.parent / f"{out.name}.zip") if make_zip else None
+    return LibraryExport(out, name, compiled, files, replaced, zip_path)
