@@ -30,7 +30,7 @@ from ..boards import firmware, pio_core
 from ..boards.sizes import generated_arrays, size_report
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
-from ..paths import BOARDS_DIR, FIRMWARE_DIR, build_dir
+from ..paths import BOARDS_DIR, FIRMWARE_DIR
 from .export import export_library, template
 
 PARTS = ("frontend", "engine", "weights", "windows", "glue", "app", "stack")
