@@ -29,6 +29,7 @@ void loop() {
     mm_app_rx((uint8_t)Serial.read());
     last_rx = millis();
   }
+  mm_app_poll(); // listening: the next block, or an output
   if (millis() - last_rx > MM_PROTO_IDLE_TIMEOUT_MS) {
     mm_app_idle();
     last_rx = millis();
