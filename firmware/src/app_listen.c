@@ -29,7 +29,7 @@
 
 #define START_BYTES 12u
 #define PATH_BYTES 160u
-#define STATUS_BYTES 80u
+#define STATUS_BYTES 88u
 #define QUEUE 16u /* outputs of one block, or of the end of a run */
 
 typedef struct {
@@ -97,6 +97,7 @@ static uint16_t put_status(uint8_t *o) {
   mm_proto_put_u64(o + 60, L.t_start ? now - L.t_start : 0u);
   mm_proto_put_u64(o + 68, L.latency_max);
   mm_proto_put_u32(o + 76, L.run_start);
+  mm_proto_put_u64(o + 80, app_listen_pipe_model_cost());
   return STATUS_BYTES;
 }
 
@@ -193,7 +194,7 @@ static int consume(const mm_audio_block *b, mm_app_reply *out, uint8_t *type) {
   const int only_audio = (L.flags & MM_LISTEN_FLAG_AUDIO_ONLY) != 0;
   if (b->gap && !only_audio) { /* samples were lost: close this run, start another after the gap */
     app_listen_pipe_finish(0, NULL, 0);
-    app_listen_pipe_reset();
+    app_listen_pipe_reset(0);
     L.run_start = b->index;
   }
   for (uint32_t i = 0; i < b->n; i++) L.checksum = L.checksum * 31u + (uint16_t)b->pcm[i];
@@ -276,7 +277,7 @@ static uint8_t start(uint8_t source, uint8_t flags, uint32_t max_samples, uint16
   mm_audio_cfg c = {source, (uint8_t)(!(flags & MM_LISTEN_FLAG_UNPACED) || source == MM_AUDIO_SRC_MIC),
                     (uint16_t)app_listen_pipe_hop(), tone_hz, amplitude, max_samples, period_cost(), path};
   if (!(flags & MM_LISTEN_FLAG_AUDIO_ONLY) && !app_listen_pipe_present()) return MM_LISTEN_ERROR_NO_MODEL;
-  if (app_listen_pipe_reset() != 0) return MM_LISTEN_ERROR_CONFIG;
+  if (app_listen_pipe_reset(1) != 0) return MM_LISTEN_ERROR_CONFIG;
   L.stack_size = mm_stack_paint();
   int e = mm_audio_start(&c);
   if (e < 0) return errors[-e < (int)sizeof errors ? -e : 1];
@@ -311,16 +312,26 @@ int mm_app_listen_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_
   return 1;
 }
 
+/* Build options of listening at boot (micromel build --listen-at-boot SOURCE):
+ *   MM_LISTEN_AT_BOOT=<MM_LISTEN_SOURCE_*>  listen from power-up, no host needed
+ *   MM_LISTEN_BOOT_FLAGS   output flags (default: text lines, for any serial monitor)
+ *   MM_LISTEN_BOOT_SAMPLES stop after this many samples (default 0: never)
+ *   MM_LISTEN_BOOT_PATH    the FILE source's path (default "mic.pcm", on an emulated board
+ *                          relative to QEMU's working directory) */
 void mm_app_listen_init(void) {
-#ifdef MM_LISTEN_AT_BOOT /* a build flag: listen from power-up, no host needed */
+#ifdef MM_LISTEN_AT_BOOT
 #ifndef MM_LISTEN_BOOT_FLAGS
 #define MM_LISTEN_BOOT_FLAGS MM_LISTEN_FLAG_TEXT
+#endif
+#ifndef MM_LISTEN_BOOT_SAMPLES
+#define MM_LISTEN_BOOT_SAMPLES 0u
 #endif
 #ifndef MM_LISTEN_BOOT_PATH
 #define MM_LISTEN_BOOT_PATH "mic.pcm"
 #endif
   strcpy(path, MM_LISTEN_BOOT_PATH);
-  if (start(MM_LISTEN_AT_BOOT, MM_LISTEN_BOOT_FLAGS, 0, MM_AUDIO_TONE_HZ, MM_AUDIO_AMPLITUDE)) {
+  if (start(MM_LISTEN_AT_BOOT, MM_LISTEN_BOOT_FLAGS, MM_LISTEN_BOOT_SAMPLES, MM_AUDIO_TONE_HZ,
+            MM_AUDIO_AMPLITUDE)) {
     mm_audio_stop();
     L.state = MM_LISTEN_STATE_IDLE;
   }

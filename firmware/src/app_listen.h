@@ -17,12 +17,16 @@ typedef struct {
 /* The pipeline (app_listen_pipe.c). */
 int app_listen_pipe_present(void);   /* 1 if a model is built in */
 uint32_t app_listen_pipe_hop(void);  /* samples per block */
-int app_listen_pipe_reset(void);     /* start a run; 0, or -1 if the segmenter refuses its params */
+/* Start a run (new_listen: the first of a LISTEN; else a restart after lost audio); 0, or -1
+ * if the segmenter refuses its params. */
+int app_listen_pipe_reset(int new_listen);
 void app_listen_pipe_block(const int16_t *pcm); /* one whole block */
 /* The run ends: with pad, a run shorter than one window (tail: its last n < hop samples) is
  * padded with zeros to one window as segment.run.WindowCutter.finish does; then the
  * segmenter closes its events. */
 void app_listen_pipe_finish(int pad, const int16_t *tail, uint32_t n);
+/* mm_cost counts spent in the model (input copy and inference) since the last reset. */
+uint64_t app_listen_pipe_model_cost(void);
 
 /* What the pipeline reports (app_listen.c). */
 void app_listen_on_window(const app_listen_window *w);

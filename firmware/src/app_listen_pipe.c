@@ -4,6 +4,7 @@
  * the gate lets through) -> segmenter -> events as they close. */
 #include <string.h>
 
+#include "mm_cost.h"
 #include "mm_frontend.h"
 #include "mm_nn_model.h"
 #include "app_listen.h"
@@ -21,11 +22,15 @@ static mm_seg seg;
 static mm_seg_gate gate;
 static const mm_seg_params params = MM_SEG_PARAMS_DEFAULT;
 static uint32_t samples, windows; /* since the run started */
+static uint64_t model_cost;       /* since listening started (a run restart keeps it) */
 
 int app_listen_pipe_present(void) { return 1; }
 uint32_t app_listen_pipe_hop(void) { return MM_FE_HOP; }
 
-int app_listen_pipe_reset(void) {
+uint64_t app_listen_pipe_model_cost(void) { return model_cost; }
+
+int app_listen_pipe_reset(int new_listen) {
+  if (new_listen) model_cost = 0;
   mm_fe_reset(&fe);
   mm_clip_reset(&clip);
   mm_seg_gate_init(&gate, &params);
@@ -48,8 +53,10 @@ void app_listen_pipe_block(const int16_t *pcm) {
   if (w.silent) {
     memset(w.scores, 0, sizeof w.scores);
   } else {
+    uint64_t t0 = mm_cost_now();
     mm_clip_copy_window(&clip, mm_nn_model_input());
     memcpy(w.scores, mm_nn_model_run(), sizeof w.scores);
+    model_cost += mm_cost_now() - t0;
   }
   int closed = mm_seg_push(&seg, w.scores, w.silent, &ev);
   app_listen_on_window(&w);
@@ -75,7 +82,11 @@ void app_listen_pipe_finish(int pad, const int16_t *tail, uint32_t n) {
 
 int app_listen_pipe_present(void) { return 0; }
 uint32_t app_listen_pipe_hop(void) { return MM_FE_HOP; }
-int app_listen_pipe_reset(void) { return 0; }
+int app_listen_pipe_reset(int new_listen) {
+  (void)new_listen;
+  return 0;
+}
+uint64_t app_listen_pipe_model_cost(void) { return 0; }
 void app_listen_pipe_block(const int16_t *pcm) { (void)pcm; }
 void app_listen_pipe_finish(int pad, const int16_t *tail, uint32_t n) { (void)pad, (void)tail, (void)n; }
 

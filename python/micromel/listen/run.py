@@ -137,25 +137,28 @@ def _stop_and_drain(lst: Listener, res: ListenResult, on_event) -> None:
             res.status = d.status
 
 
-def overrun_note(st: Status) -> str | None:
+def overrun_note(st: Status, windows_per_second: float | None = None) -> str | None:
     """What the host says when the board could not keep up."""
     if not st.overruns:
         return None
-    load = st.cpu_load()
-    why = (f"it needs {100 * load:.0f}% of its clock for this model and hop"
-           if load is not None else "it could not keep up")
-    return (f"the board dropped {st.overruns} half-buffers ({st.dropped / st.rate:.2f} s of audio) "
-            f"because it was behind: {why}. Events were closed at each gap and the pipeline "
-            "restarted after it; use a smaller model, a longer --hop-frames (segment config) or "
-            "a faster board (see `micromel build MODEL --check`)")
+    need = st.steady_load(windows_per_second) if windows_per_second else None
+    why = (f"with a window every {1 / windows_per_second:.3f} s it needs {100 * need:.0f}% of "
+           "its clock" if need is not None else "the model and hop need more than its clock")
+    return (f"the board could not keep up: it dropped {st.overruns} half-buffers "
+            f"({st.dropped / st.rate:.2f} s of {(st.samples + st.dropped) / st.rate:.2f} s of audio; "
+            f"worst latency {1000 * (st.latency() or 0):.0f} ms): {why}. It closed the events at "
+            "each gap and restarted the pipeline after it, so events near the gaps are cut. "
+            "Use a smaller model, a longer segment hop_frames, or a faster board "
+            "(`micromel build MODEL --check` gives the real-time budget)")
 
 
 def record(lst: Listener, source: str, seconds: float, path: str = "", tone_hz: int = 1000,
-           amplitude: int = 8000, on_status: Callable | None = None) -> tuple[list[np.ndarray], Status]:
+           amplitude: int = 8000, on_status: Callable | None = None,
+           unpaced: bool = False) -> tuple[list[np.ndarray], Status]:
     """`seconds` of the device's audio input as contiguous pieces (a new piece starts after
     samples were lost to an overrun), and the final status."""
     rate = lst._unit["rate"]
-    flags = FLAG["AUDIO"] | FLAG["AUDIO_ONLY"]
+    flags = FLAG["AUDIO"] | FLAG["AUDIO_ONLY"] | (FLAG["UNPACED"] if unpaced else 0)
     st = lst.start(source, path, flags, int(round(seconds * rate)), tone_hz, amplitude)
     pieces: list[list[np.ndarray]] = [[]]
     expect = 0

@@ -27,11 +27,11 @@ ERRORS = {
     protocol.LISTEN_ERROR["NO_MODEL"]: "the firmware has no model: it can record, not listen",
 }
 START = struct.Struct("<BBBBIHH")
-STATUS = struct.Struct("<BBBB12IQQQI")
+STATUS = struct.Struct("<BBBB12IQQQIQ")
 STATUS_FIELDS = ("state", "source", "flags", "error", "samples", "periods", "overruns",
                  "dropped", "windows", "inferences", "events", "checksum", "fill_max",
                  "stack_used", "stack_size", "clock_hz", "busy", "elapsed", "latency_max",
-                 "run_start")
+                 "run_start", "model_busy")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Status:
     elapsed: int
     latency_max: int
     run_start: int
+    model_busy: int     # of busy: the model's inferences (input copy included)
     rate: int = 16000
     num: int = 1        # raw count * num / den = counter_unit
     den: int = 1
@@ -84,6 +85,19 @@ class Status:
         b = self.busy_per_second()
         return b / self.clock_hz if b is not None and self.clock_hz else None
 
+    def steady_load(self, windows_per_second: float) -> float | None:
+        """CPU load when every window runs the model, at the measured cost per inference and
+        per second of audio of the rest (what a board behind on its audio needs)."""
+        if not self.samples or not self.inferences or not self.clock_hz or not self.num:
+            return None
+        rest = (self.busy - self.model_busy) / self.seconds
+        per_inference = self.model_busy / self.inferences
+        return (rest + per_inference * windows_per_second) * self.num / self.den / self.clock_hz
+
+    def utilisation(self) -> float | None:
+        """Busy share of the time since the start (saturates at 1 when overloaded)."""
+        return self.busy / self.elapsed if self.elapsed else None
+
     def latency(self) -> float | None:
         """Worst seconds from a window's last sample arriving to its result."""
         if not self.clock_hz or not self.num or not self.windows:
@@ -97,7 +111,9 @@ class Status:
                  f"cpu {100 * load:5.1f}%" if load is not None else "cpu ?",
                  f"overruns {self.overruns}"]
         if self.overruns:
-            parts[-1] += f" ({self.dropped / self.rate:.2f} s lost)"
+            util = self.utilisation()
+            parts[-1] += f" ({self.dropped / self.rate:.2f} s lost"
+            parts[-1] += f", busy {100 * util:.0f}% of the time)" if util is not None else ")"
         parts.append(f"latency max {1000 * lat:.1f} ms" if lat is not None else "latency ?")
         if self.stack_used:
             parts.append(f"stack {self.stack_used} B of {self.stack_size}")
