@@ -34,6 +34,7 @@ __attribute__((weak)) int mm_port_mic_start(uint32_t rate, uint32_t half) {
   return -1;
 }
 __attribute__((weak)) void mm_port_mic_stop(void) {}
+__attribute__((weak)) void mm_port_mic_poll(void) {}
 __attribute__((weak)) int mm_port_file_open(const char *path) {
   (void)path;
   return -1;
@@ -100,6 +101,13 @@ void mm_audio_period_end(void) {
   st.isr_cost += mm_cost_now() - t_in;
 }
 
+void mm_audio_lost(uint32_t n) {
+  st.periods++;
+  st.overruns++;
+  st.dropped += n;
+  produced += n;
+}
+
 void mm_audio_deliver(const int16_t *pcm, uint32_t n) {
   uint64_t t_in = mm_cost_now();
   if (!running || ended) return;
@@ -159,6 +167,7 @@ void mm_audio_stop(void) {
 
 int mm_audio_next(mm_audio_block *b) {
   uint32_t r = rd;
+  if (running && cfg.source == MM_AUDIO_SRC_MIC) mm_port_mic_poll();
   if (running && !cfg.paced && wr - r < cfg.hop) produce(mm_cost_now());
   uint32_t avail = wr - r;
   __asm__ volatile("" ::: "memory"); /* the counter before the samples */
@@ -177,6 +186,7 @@ int mm_audio_next(mm_audio_block *b) {
 }
 
 int mm_audio_ready(void) {
+  if (running && cfg.source == MM_AUDIO_SRC_MIC) mm_port_mic_poll();
   return running && (!cfg.paced || ended || wr - rd >= cfg.hop);
 }
 

@@ -77,14 +77,19 @@ void mm_audio_get_stats(mm_audio_stats *s);
 /* --- the source side ------------------------------------------------------------ */
 /* Timer interrupt of a paced FILE or generator source, once per period. */
 void mm_audio_period_end(void);
-/* A microphone driver's interrupt: n samples (n <= MM_AUDIO_HALF) just arrived. */
+/* A microphone driver's interrupt: a half of MM_AUDIO_HALF samples just arrived. */
 void mm_audio_deliver(const int16_t *pcm, uint32_t n);
+/* A microphone driver lost n samples in hardware (its DMA stalled): counted as an overrun. */
+void mm_audio_lost(uint32_t n);
 
 /* --- what a board port may provide (weak defaults in mm_audio.c: not available) --- */
 int mm_port_audio_timer_start(uint32_t period_cost); /* 0, or -1 without a timer */
 void mm_port_audio_timer_stop(void);
 int mm_port_mic_start(uint32_t rate, uint32_t half); /* 0, or -1 without a microphone */
 void mm_port_mic_stop(void);
+/* A driver without an interrupt delivers its finished DMA buffers here (mm_audio calls it
+ * whenever the app looks for audio). */
+void mm_port_mic_poll(void);
 int mm_port_file_open(const char *path);             /* handle >= 0, or -1 */
 uint32_t mm_port_file_read(int fd, void *buf, uint32_t n); /* bytes read */
 void mm_port_file_close(int fd);
