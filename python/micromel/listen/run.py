@@ -104,16 +104,7 @@ def listen(lst: Listener, source: str, path: str = "", seconds: float | None = N
     stopping = False
     try:
         for d in lst.data(DATA_TIMEOUT):
-            if d.kind == "event":
-                res.raw.append((d.run_start, d.start, d.end, d.label, d.confidence))
-                if on_event:
-                    on_event(res.raw[-1])
-            elif d.kind == "window":
-                res.windows.append((d.run_start, d.index, d.silent, d.scores))
-            elif d.kind in ("status", "end"):
-                res.status = d.status
-                if on_status:
-                    on_status(d.status)
+            _take(d, res, on_event, on_status)
             if t_end and not stopping and time.monotonic() > t_end:
                 stopping = res.stopped = True
                 lst.stop()
@@ -126,15 +117,24 @@ def listen(lst: Listener, source: str, path: str = "", seconds: float | None = N
     return res
 
 
+def _take(d, res: ListenResult, on_event, on_status=None) -> None:
+    """One LISTEN_DATA frame into the result."""
+    if d.kind == "event":
+        res.raw.append((d.run_start, d.start, d.end, d.label, d.confidence))
+        if on_event:
+            on_event(res.raw[-1])
+    elif d.kind == "window":
+        res.windows.append((d.run_start, d.index, d.silent, d.scores))
+    elif d.kind in ("status", "end"):
+        res.status = d.status
+        if on_status:
+            on_status(d.status)
+
+
 def _stop_and_drain(lst: Listener, res: ListenResult, on_event) -> None:
     lst.stop()
     for d in lst.data(DATA_TIMEOUT):
-        if d.kind == "event":
-            res.raw.append((d.run_start, d.start, d.end, d.label, d.confidence))
-            if on_event:
-                on_event(res.raw[-1])
-        elif d.kind == "end":
-            res.status = d.status
+        _take(d, res, on_event)
 
 
 def overrun_note(st: Status, windows_per_second: float | None = None) -> str | None:

@@ -245,11 +245,3 @@ class Listener:
             pass
         raise DeviceError(f"{self.dev.name}: malformed LISTEN_DATA frame of {len(p)} bytes")
 
-
-def wait_quiet(lst: Listener, seconds: float) -> None:
-    """Read (and keep) whatever the device still sends for `seconds`."""
-    try:
-        for _ in lst.data(seconds):
-            pass
-    except DeviceTimeout:
-        return
