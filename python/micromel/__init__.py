@@ -11,6 +11,7 @@ through ctypes by the bit-exactness tests):
   engine/    mm_nn                      engine/plan.py, ops.py   mm_model_config.h,     host_model.c (engine/runner.py)
                                                                  mm_model_data.h
   link/      mm_proto (+ src/app*.c)    link/protocol.py         mm_proto_ids.h         port_host.c (link/host.py)
+  listen/    mm_audio (+ app_listen*.c) listen/generator.py      mm_audio_config.h      port_host.c (the host build listens too)
   boards/    board ports, linker scripts, offline PlatformIO platforms (boards/); builds, size table
   data/      datasets (drums, speech, streams, user folders), Debian packages
   train/     features, augmentation, networks, int8 conversion, evaluation, model cards

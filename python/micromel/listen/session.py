@@ -22,7 +22,7 @@ ERRORS = {
     protocol.LISTEN_ERROR["CONFIG"]: "the firmware refused the settings",
     protocol.LISTEN_ERROR["NO_FILE"]: "the emulated microphone cannot open its file",
     protocol.LISTEN_ERROR["NO_TIMER"]: "this board has no audio timer: real-time file and "
-                                       "generator sources need one (run unpaced)",
+                                       "generator sources need one (--unpaced runs them without)",
     protocol.LISTEN_ERROR["NO_MIC"]: "this board's firmware has no microphone driver",
     protocol.LISTEN_ERROR["NO_MODEL"]: "the firmware has no model: it can record, not listen",
 }
