@@ -132,7 +132,7 @@ int mm_audio_start(const mm_audio_cfg *c) {
   wr = rd = produced = next_index = 0;
   ended = 0;
   if (cfg.source == MM_AUDIO_SRC_FILE) {
-    fd = mm_port_file_open(cfg.path ? cfg.path : "");
+    fd = cfg.path ? mm_port_file_open(cfg.path) : -1;
     if (fd < 0) return MM_AUDIO_ERR_NO_FILE;
     cfg.path = 0; /* the caller's string need not outlive the call */
   } else {

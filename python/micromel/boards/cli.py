@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import cliargs, codegen
 from ..fileio import write_text_atomic
 from ..modeldir import open_model
-from ..link import protocol
+from ..listen import config as listen_config
 from . import catalogue, pio_core, realtime, sizes, toolchain
 
 
@@ -47,8 +47,7 @@ def cmd_build(args) -> int:
     reports = []
     t_all = time.monotonic()
     gen_dir = compiled = None
-    defines = ((f"MM_LISTEN_AT_BOOT={protocol.LISTEN_SOURCE[args.listen_at_boot.upper()]}",)
-               if args.listen_at_boot else ())
+    defines = listen_config.boot_defines(args.listen_at_boot)
     if model:
         # one export serves every board: the engine picks its kernels at compile time from
         # the core's features; the size table checks each board's budget
@@ -157,10 +156,7 @@ def register(sub) -> None:
                         "more than the clock of such a (real) board; the real-time budget is "
                         "measured on the emulated cores")
     cliargs.add_table_outputs(b, "size table (and real-time budget)")
-    b.add_argument("--listen-at-boot", choices=sorted(s.lower() for s in protocol.LISTEN_SOURCE),
-                   help="build the firmware to listen from power-up with no host (text lines "
-                        "on the serial port): mic on a real board, file/tone/noise/silence on "
-                        "an emulated one")
+    listen_config.add_listen_at_boot(b)
     b.set_defaults(func=cmd_build)
 
     d = sub.add_parser("doctor", help="check the external tools micromel needs (cross compilers, "

@@ -59,6 +59,11 @@ def env_board(env_name: str) -> str:
     return board
 
 
+def defines_environ(defines: tuple[str, ...]) -> dict:
+    """The PlatformIO environment variable that adds build defines (none: empty)."""
+    return {"PLATFORMIO_BUILD_FLAGS": " ".join(f"-D{d}" for d in defines)} if defines else {}
+
+
 def build(env_name: str = "emulate", gen_dir: Path | None = None, model_dir: Path | None = None,
           quiet: bool = True, defines: tuple[str, ...] = ()) -> Path:
     """Build one environment; returns the firmware ELF (or the host .so). `defines`
@@ -75,8 +80,7 @@ def build(env_name: str = "emulate", gen_dir: Path | None = None, model_dir: Pat
         extra["MICROMEL_GEN_DIR"] = str(gen_dir)
     if model_dir:
         extra["MICROMEL_MODEL_DIR"] = str(model_dir)
-    if defines:
-        extra["PLATFORMIO_BUILD_FLAGS"] = " ".join(f"-D{d}" for d in defines)
+    extra.update(defines_environ(defines))
     cmd = [sys.executable, "-m", "platformio", "run", "-d", str(FIRMWARE_DIR), "-e", env_name]
     with _locked(build_root / f".{env_name}.lock"):
         env = pio_environ(extra)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from ..link.protocol import LISTEN_SOURCE
+
 # Samples per half-buffer (one DMA half, one period of the board's timer): 16 ms at 16 kHz.
 HALF = 256
 # Halves in the ring: 2 KB of int16 per 4 slots. 12 slots (6 KB) hold 10 periods of work:
@@ -24,6 +26,19 @@ SINE_REFINE_Q15 = 7373      # 0.225 in Q15: y += P * (y|y| - y)
 # Default generator settings of `micromel listen --source tone|noise`.
 TONE_HZ = 1000
 AMPLITUDE = 8000
+
+
+def add_listen_at_boot(p) -> None:
+    """The --listen-at-boot SOURCE option of the commands that build firmware."""
+    p.add_argument("--listen-at-boot", choices=sorted(s.lower() for s in LISTEN_SOURCE),
+                   help="build the firmware to listen from power-up with no host (text lines on "
+                        "the serial port): mic on a real board, file/tone/noise/silence on an "
+                        "emulated one")
+
+
+def boot_defines(source: str | None) -> tuple[str, ...]:
+    """The build defines of --listen-at-boot SOURCE (none without it)."""
+    return (f"MM_LISTEN_AT_BOOT={LISTEN_SOURCE[source.upper()]}",) if source else ()
 
 
 def ring_slots_needed(longest_step: float, period: float) -> int:
