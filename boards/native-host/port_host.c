@@ -1,9 +1,11 @@
 /* Host port: the firmware application and the protocol parser as a shared
  * library, driven from Python through ctypes (python/micromel/link/host.py).
  * Bytes the application writes are collected in out[] for mm_host_read. */
+#include <stdio.h>
 #include <string.h>
 
 #include "mm_app.h"
+#include "mm_audio.h"
 #include "mm_port.h"
 #include "mm_proto.h"
 
@@ -35,6 +37,37 @@ void mm_host_app_rx(const uint8_t *data, size_t n) {
 }
 
 void mm_host_app_idle(void) { mm_app_idle(); }
+
+/* Turns of the main loop: the app's listening work (unpaced sources only: the host build
+ * has no board clock). Returns how many turns found the app listening. */
+int mm_host_app_poll(int turns) {
+  int busy = 0;
+  for (int i = 0; i < turns; i++) busy += mm_app_poll();
+  return busy;
+}
+
+/* The FILE source of mm_audio reads host files with stdio here. */
+#define HOST_FILES 4
+static FILE *files[HOST_FILES];
+
+int mm_port_file_open(const char *path) {
+  for (int i = 0; i < HOST_FILES; i++) {
+    if (!files[i]) {
+      files[i] = fopen(path, "rb");
+      return files[i] ? i : -1;
+    }
+  }
+  return -1;
+}
+
+uint32_t mm_port_file_read(int fd, void *buf, uint32_t n) {
+  return (fd >= 0 && fd < HOST_FILES && files[fd]) ? (uint32_t)fread(buf, 1, n, files[fd]) : 0u;
+}
+
+void mm_port_file_close(int fd) {
+  if (fd >= 0 && fd < HOST_FILES && files[fd]) fclose(files[fd]);
+  if (fd >= 0 && fd < HOST_FILES) files[fd] = NULL;
+}
 
 /* Copy out up to cap bytes of what the application wrote; returns the count. */
 size_t mm_host_app_read(uint8_t *dst, size_t cap) {

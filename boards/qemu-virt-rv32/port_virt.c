@@ -87,13 +87,15 @@ int main(void) {
       idle_done = 0;
       continue;
     }
+    const int listening = mm_app_poll();
     uint64_t quiet = mm_cost_now() - last_rx;
     if (!idle_done && quiet > timeout) {
       mm_app_idle();
       idle_done = 1;
       continue;
     }
-    if (quiet < (uint64_t)SPIN_MS * TICKS_PER_MS) continue;
+    /* listening: spin, never WFI (virtual time would follow the host's clock) */
+    if (listening || quiet < (uint64_t)SPIN_MS * TICKS_PER_MS) continue;
     /* Sleep until the next byte, or the idle deadline if it is still due. */
     sleep_until(idle_done ? mm_cost_now() + FAR_TICKS : last_rx + timeout + 1u);
   }

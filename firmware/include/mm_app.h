@@ -1,6 +1,7 @@
 /* The firmware application: protocol dispatch over a byte link. Board ports
- * call mm_app_init once, then mm_app_rx for every received byte and
- * mm_app_idle when the link has been quiet for MM_PROTO_IDLE_TIMEOUT_MS. */
+ * call mm_app_init once, then mm_app_rx for every received byte, mm_app_poll on
+ * every turn of their main loop, and mm_app_idle when the link has been quiet
+ * for MM_PROTO_IDLE_TIMEOUT_MS. */
 #ifndef MM_APP_H
 #define MM_APP_H
 
@@ -9,6 +10,10 @@
 void mm_app_init(void);
 void mm_app_rx(uint8_t byte);
 void mm_app_idle(void);
+/* Work between messages (continuous listening): ports call it on every turn of their main
+ * loop. Returns 1 while the app is listening: an emulated board must then not sleep (WFI
+ * under QEMU's -icount makes virtual time follow the host's clock), 0 when it may. */
+int mm_app_poll(void);
 
 /* --- for message groups in their own files (src/app_*.c) ---------------- */
 /* The reply to one request. app.c hands each group the reply payload buffer; the group
@@ -38,5 +43,14 @@ int mm_app_model_info(char *out, int cap);
 /* The audio messages (src/app_audio.c, always built). */
 int mm_app_audio_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply);
 int mm_app_audio_info(char *out, int cap);
+/* Listening (src/app_listen.c): the LISTEN message, start at boot (MM_LISTEN_AT_BOOT), and
+ * its unsolicited output, one piece per call of mm_app_listen_poll: a frame of type *type
+ * (MM_APP_OUT_FRAME, payload in out), bytes to write as they are (MM_APP_OUT_TEXT), nothing
+ * now (MM_APP_OUT_BUSY: listening), or not listening (MM_APP_OUT_IDLE). */
+enum { MM_APP_OUT_IDLE, MM_APP_OUT_BUSY, MM_APP_OUT_FRAME, MM_APP_OUT_TEXT };
+int mm_app_listen_handle(uint8_t type, const uint8_t *payload, uint16_t len, mm_app_reply *reply);
+int mm_app_listen_info(char *out, int cap);
+int mm_app_listen_poll(mm_app_reply *out, uint8_t *type);
+void mm_app_listen_init(void);
 
 #endif

@@ -66,6 +66,7 @@ static uint16_t info_payload(uint8_t *out, size_t cap) {
   used += (size_t)mm_app_frontend_info((char *)out + used, (int)(cap - used));
   used += (size_t)mm_app_model_info((char *)out + used, (int)(cap - used));
   used += (size_t)mm_app_audio_info((char *)out + used, (int)(cap - used));
+  used += (size_t)mm_app_listen_info((char *)out + used, (int)(cap - used));
   return (uint16_t)used;
 }
 
@@ -94,7 +95,7 @@ static void handle_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint
     default: {
       mm_app_reply r = {out, 0, 0, 0};
       if (mm_app_frontend_handle(type, payload, len, &r) || mm_app_model_handle(type, payload, len, &r) ||
-          mm_app_audio_handle(type, payload, len, &r)) {
+          mm_app_audio_handle(type, payload, len, &r) || mm_app_listen_handle(type, payload, len, &r)) {
         if (r.error) {
           send_error(r.error, seq, r.detail);
         } else {
@@ -120,7 +121,22 @@ static void drain(void) {
   }
 }
 
-void mm_app_init(void) { mm_proto_init(&parser); }
+void mm_app_init(void) {
+  mm_proto_init(&parser);
+  mm_app_listen_init();
+}
+
+int mm_app_poll(void) {
+  uint8_t type = 0;
+  mm_app_reply r = {tx + MM_PROTO_HEADER_SIZE, 0, 0, 0};
+  int what = mm_app_listen_poll(&r, &type);
+  if (what == MM_APP_OUT_FRAME) {
+    send(type, 0, r.len); /* unsolicited: SEQ 0 */
+  } else if (what == MM_APP_OUT_TEXT) {
+    mm_port_write(r.payload, r.len);
+  }
+  return what != MM_APP_OUT_IDLE;
+}
 
 void mm_app_rx(uint8_t byte) {
   mm_proto_feed(&parser, byte);

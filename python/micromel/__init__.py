@@ -12,6 +12,7 @@ through ctypes by the bit-exactness tests):
                                                                  mm_model_data.h
   link/      mm_proto (+ src/app*.c)    link/protocol.py         mm_proto_ids.h         port_host.c (link/host.py)
   library/   mm_api (+ firmware/export) the stages above          mm_api_config.h        (a user's project, tests/library)
+  listen/    mm_audio (+ app_listen*.c) listen/generator.py      mm_audio_config.h      port_host.c (the host build listens too)
   boards/    board ports, linker scripts, offline PlatformIO platforms (boards/); builds, size table
   data/      datasets (drums, speech, streams, user folders), Debian packages
   train/     features, augmentation, networks, int8 conversion, evaluation, model cards

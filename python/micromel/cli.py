@@ -19,6 +19,7 @@ from .frontend import cli as frontend_cli
 from .hil import cli as hil_cli
 from .library import cli as library_cli
 from .link import cli as link_cli
+from .listen import cli as listen_cli
 from .segment import cli as segment_cli
 from .train import cli as train_cli
 
@@ -28,11 +29,12 @@ GROUPS = {
     "device": ("talk to a device (emulated, tty or URL)", "device_command", "ACTION"),
     "bench": ("measure cost on a device (instructions, memory)", "bench_command", "PART"),
 }
-STAGES = (data_cli, train_cli, engine_cli, library_cli, boards_cli, hil_cli, segment_cli, frontend_cli,
-          link_cli)
+STAGES = (data_cli, train_cli, engine_cli, library_cli, boards_cli, hil_cli, segment_cli, listen_cli,
+          frontend_cli, link_cli)
 # `micromel --help` lists commands in the order a user meets them.
 WORKFLOW = ("dataset", "train", "evaluate", "export", "build", "boards", "flash", "verify",
-            "classify", "segment", "evaluate-segments", "stream-check", "features", "bench",
+            "classify", "segment", "evaluate-segments", "stream-check", "listen", "record",
+            "features", "bench",
             "cores", "device", "demo", "init", "doctor")
 
 

@@ -11,6 +11,7 @@ One orchestrator for every stage's pure header generator (c_header(settings) -> 
     mm_model_data.h        engine/cgen.py          weights, arena plan, layer calls
     mm_kernels.h           here                    the kernel path of front end and engine
     mm_api_config.h        library/header.py       class names, model flash (the library API)
+    mm_audio_config.h      listen/config.py        the audio input ring and signal generator
 
 `export` opens nothing itself: it takes a ModelDir, compiles its model once and writes every
 header into one folder, atomically and only where the content changed (so builds redo
@@ -30,6 +31,7 @@ from .frontend import header as fe_header
 from .frontend.config import FrontendConfig
 from .library import header as api_header
 from .link import protocol
+from .listen import config as listen_config
 from .paths import build_dir
 from .segment import header as seg_header
 
@@ -79,6 +81,7 @@ def headers(model=None, compiled=None, kernels: str = "auto",
                                   if model is not None
                                   else clip_header.c_header(FrontendConfig(), WindowConfig(), 1)),
         seg_header.HEADER_NAME: seg_header.c_header(model),
+        "mm_audio_config.h": listen_config.c_header(fe.sample_rate),
     }
     if kernels not in compiler.KERNEL_CHOICES:
         raise MicromelError(f"--kernels {kernels}: choose one of {', '.join(compiler.KERNEL_CHOICES)}")

@@ -259,7 +259,7 @@ def test_a_region_overflow_is_reported_not_raised(monkeypatch, tmp_path, catalog
     log.write_text("ld: program.elf section `.bss' will not fit in region `RAM'\n"
                    "ld: region `RAM' overflowed by 104032 bytes\ncollect2: error: ld returned 1\n")
 
-    def failing_build(env_name, gen_dir=None, model_dir=None, quiet=True):
+    def failing_build(env_name, gen_dir=None, model_dir=None, quiet=True, defines=()):
         raise MicromelError(f"firmware build of '{env_name}' failed: collect2: error (full log: {log})")
 
     monkeypatch.setattr(firmware, "build", failing_build)

@@ -1,7 +1,10 @@
 /* Board port for QEMU's MPS2/MPS3 machines (AN500 Cortex-M7, AN505 Cortex-M33,
  * AN547 Cortex-M55): CMSDK APB UART0 as the host link, SysTick as the idle
  * clock, WFI while waiting so that QEMU's -icount virtual clock follows real
- * time when the core is idle (the idle timeout is then real).
+ * time when the core is idle (the idle timeout is then real). While the app
+ * listens (mm_app_poll) the core spins instead: under -icount a WFI lets virtual
+ * time follow the host's clock (sleep=on) or takes the timer's interrupt a period
+ * late (sleep=off), so the audio's real-time deadlines would not hold.
  * The board definition gives the UART's address and receive interrupt
  * (MM_UART_BASE, MM_UART_RX_IRQ) and the SysTick clock (MM_BOARD_SYSTICK_HZ):
  * they differ between the FPGA images. */
@@ -64,12 +67,13 @@ int main(void) {
       last_rx = mm_cost_now();
       continue;
     }
+    const int listening = mm_app_poll();
     uint64_t idle = mm_cost_now() - last_rx;
     if (idle > (uint64_t)MM_PROTO_IDLE_TIMEOUT_MS * TICKS_PER_MS) {
       mm_app_idle();
       last_rx = mm_cost_now();
     }
-    if (idle < (uint64_t)SPIN_MS * TICKS_PER_MS) continue;
+    if (listening || idle < (uint64_t)SPIN_MS * TICKS_PER_MS) continue; /* spin (see above) */
     /* Sleep until the next byte or SysTick wrap (a byte arriving between the
      * check and WFI leaves its interrupt pending, so WFI returns at once). */
     __asm__ volatile("wfi");

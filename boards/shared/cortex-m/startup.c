@@ -3,6 +3,8 @@
  * sizes the table and names the host link's receive interrupt:
  *   MM_BOARD_IRQS       external interrupts in the vector table (default 32)
  *   MM_UART_RX_IRQ      IRQ number of the UART receive interrupt, if any
+ *   MM_AUDIO_IRQ        IRQ number of the audio input's interrupt (the emulated
+ *                       microphone's timer, a microphone's DMA), if any
  *   MM_BOARD_SEMIHOSTING  exit through semihosting (emulated boards only; on
  *                       silicon without a debugger bkpt would lock up). */
 #include <stdint.h>
@@ -21,12 +23,13 @@ void Default_Handler(void);
 void HardFault_Handler(void);
 void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void mm_board_uart_rx_irq(void) __attribute__((weak, alias("Default_Handler")));
+void mm_board_audio_irq(void) __attribute__((weak, alias("Default_Handler")));
 
 void mm_board_exit(int code) {
 #ifdef MM_BOARD_SEMIHOSTING
   /* SYS_EXIT_EXTENDED (0x20) with ADP_Stopped_ApplicationExit and the exit code: on
-   * A32/T32 only the extended call takes a parameter block (plain SYS_EXIT, 0x18, takes the
-   * reason itself, so QEMU exited with 1 whatever the code). */
+   * A32/T32 plain SYS_EXIT (0x18) takes no code, and QEMU then always exits with 1. So a
+   * HardFault (3) or a stray interrupt (4) shows in QEMU's exit status. */
   uint32_t block[2] = {0x20026u, (uint32_t)code};
   register uint32_t r0 __asm__("r0") = 0x20u;
   register uint32_t *r1 __asm__("r1") = block;
@@ -40,8 +43,11 @@ void mm_board_exit(int code) {
 
 typedef void (*mm_vector)(void);
 
-/* Unused interrupts go to Default_Handler (GCC range initialisers); the
- * UART receive interrupt, when the board has one, to the port's handler. */
+/* Unused interrupts go to Default_Handler (a GCC range initialiser); the
+ * board's UART receive and audio interrupts, when it has them, to their
+ * handlers (later designators override the range: intended). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 __attribute__((section(".isr_vector"), used)) static const mm_vector vectors[16 + MM_BOARD_IRQS] = {
     (mm_vector)&__stack_top,
     Reset_Handler,
@@ -57,18 +63,15 @@ __attribute__((section(".isr_vector"), used)) static const mm_vector vectors[16 
     0,
     Default_Handler, /* PendSV */
     SysTick_Handler,
-#if defined(MM_UART_RX_IRQ)
-#if MM_UART_RX_IRQ > 0
-    [16 ... 15 + MM_UART_RX_IRQ] = Default_Handler,
-#endif
-    [16 + MM_UART_RX_IRQ] = mm_board_uart_rx_irq,
-#if MM_UART_RX_IRQ + 1 < MM_BOARD_IRQS
-    [17 + MM_UART_RX_IRQ ... 15 + MM_BOARD_IRQS] = Default_Handler,
-#endif
-#else
     [16 ... 15 + MM_BOARD_IRQS] = Default_Handler,
+#if defined(MM_UART_RX_IRQ)
+    [16 + MM_UART_RX_IRQ] = mm_board_uart_rx_irq,
+#endif
+#if defined(MM_AUDIO_IRQ)
+    [16 + MM_AUDIO_IRQ] = mm_board_audio_irq,
 #endif
 };
+#pragma GCC diagnostic pop
 
 void Reset_Handler(void) {
 #if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)

@@ -87,6 +87,7 @@ int main(void) {
       last_rx = idle_now(polls);
       continue;
     }
+    mm_app_poll(); /* listening: the next block, or an output */
     if (idle_now(polls) - last_rx > timeout) {
       mm_app_idle();
       last_rx = idle_now(polls);

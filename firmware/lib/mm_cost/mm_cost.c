@@ -27,13 +27,19 @@ void mm_cost_init(void) {
   SYST_CSR = 0x7u; /* enable, exception on wrap, processor clock */
 }
 
+/* A wrap whose exception is still pending (read with interrupts masked, or from an
+ * interrupt of the same or higher priority, such as the audio input's) is counted through
+ * ICSR.PENDSTSET, re-reading the counter after it; else time would run back by 2^24. */
+#define ICSR (*(volatile uint32_t *)0xE000ED04u)
 uint64_t mm_cost_now(void) {
-  uint32_t w, v;
+  uint32_t w, v, pending;
   do {
     w = wraps;
     v = SYST_CVR;
+    pending = (ICSR >> 26) & 1u;
+    if (pending) v = SYST_CVR;
   } while (w != wraps);
-  return ((uint64_t)w << 24) + (0x00FFFFFFu - v);
+  return ((uint64_t)(w + pending) << 24) + (0x00FFFFFFu - v);
 }
 
 #elif defined(MM_COST_QEMU_MTIME)

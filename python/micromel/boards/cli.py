@@ -2,6 +2,7 @@
 
     micromel boards [--json]
     micromel build MODEL_DIR|none --board NAME|all [--check] [--md FILE] [--json FILE]
+                   [--listen-at-boot SOURCE]
     micromel doctor [--json]
 """
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from .. import cliargs, codegen
 from ..fileio import write_text_atomic
 from ..modeldir import open_model
-from . import catalogue, pio_core, sizes, toolchain
+from ..listen import config as listen_config
+from . import catalogue, pio_core, realtime, sizes, toolchain
 
 
 def cmd_boards(args) -> int:
@@ -44,29 +46,44 @@ def cmd_build(args) -> int:
     title = model.path.resolve().name if model else "firmware without a model"
     reports = []
     t_all = time.monotonic()
-    gen_dir = None
+    gen_dir = compiled = None
+    defines = listen_config.boot_defines(args.listen_at_boot)
     if model:
         # one export serves every board: the engine picks its kernels at compile time from
         # the core's features; the size table checks each board's budget
         gen_dir = codegen.default_gen_dir(model, "export")
-        codegen.export(model, gen_dir)
+        compiled = codegen.export(model, gen_dir)
     for b in picked:
         t0 = time.monotonic()
-        r = sizes.build_board(b, model.path.resolve() if model else None, gen_dir)
+        r = sizes.build_board(b, model.path.resolve() if model else None, gen_dir, defines)
         reports.append(r)
         what = r.elf if isinstance(r, sizes.SizeReport) else f"link failed (log: {r.log})"
         print(f"built {b.offline_env:<14} {b.name:<14} {time.monotonic() - t0:5.1f} s  {what}",
               flush=True)
     print(f"{len(reports)} targets in {time.monotonic() - t_all:.1f} s\n")
     print(sizes.format_text(reports, targets), end="")
+    budgets = []
+    if model and args.check:
+        # the real-time budget of listening, measured on the emulated cores
+        budgets = realtime.budgets(picked, model, compiled.plan, gen_dir, progress=lambda c: print(
+            f"measured {c.env}: front end {c.frontend_per_second:,.0f} instructions per second "
+            f"of audio, model {c.model_per_inference:,.0f} per inference", flush=True))
+        print("\n" + realtime.format_text(budgets), end="")
     if args.md:
-        write_text_atomic(Path(args.md), sizes.format_markdown(reports, title, targets))
+        md = sizes.format_markdown(reports, title, targets)
+        write_text_atomic(Path(args.md), md + ("\n" + realtime.format_markdown(budgets) if budgets else ""))
         print(f"\nMarkdown: {args.md}")
     if args.json:
         write_text_atomic(Path(args.json), json.dumps(
-            {"model": title, "reports": [r.to_dict() for r in reports]}, indent=2) + "\n")
+            {"model": title, "reports": [r.to_dict() for r in reports],
+             "realtime": [b.to_dict() for b in budgets]}, indent=2) + "\n")
         print(f"JSON: {args.json}")
     is_target = lambda r: targets is None or r.board.name in targets  # noqa: E731
+    for bud in budgets:
+        if bud.verdict == "warn" and is_target(bud) and not bud.board.emulated:
+            print(f"micromel: warning: listening on {bud.board.name} needs {100 * bud.load:.0f}% of "
+                  f"its {bud.board.clock_hz / 1e6:g} MHz (instructions at one per cycle; real cycles "
+                  "are more)")
     # A target board the image does not even link for fails with or without
     # --check; --check also holds every target board to its budget.
     failed = [r for r in reports if is_target(r) and not r.fits
@@ -81,10 +98,16 @@ def cmd_build(args) -> int:
             over.append(f"RAM {r.ram_total} B > budget {r.board.ram_budget} B")
         print(f"micromel: check failed: {title} does not fit {r.board.name} "
               f"({r.board.title}): {', '.join(over)}")
-    if failed:
+    slow = [bud for bud in budgets if bud.fails and is_target(bud)]
+    for bud in slow:
+        print(f"micromel: check failed: {title} cannot listen in real time on {bud.board.name}: "
+              f"{bud.per_second / 1e6:.1f} M instructions per second of audio against "
+              f"{bud.board.clock_hz / 1e6:g} MHz ({100 * bud.load:.0f}%)")
+    if failed or slow:
         return 1
     if args.check:
-        print(f"\ncheck passed: {title} fits every target board ({len(reports)} built)")
+        rt = " and listens in real time on" if budgets else ""
+        print(f"\ncheck passed: {title} fits{rt} every target board ({len(reports)} built)")
     return 0
 
 
@@ -129,8 +152,11 @@ def register(sub) -> None:
                         "(see `micromel boards`)")
     b.add_argument("--check", action="store_true",
                    help="exit 1 if the image exceeds the budget of a board the model is meant for "
-                        "(config.json \"boards\", default every board)")
-    cliargs.add_table_outputs(b, "size table")
+                        "(config.json \"boards\", default every board), or if listening needs "
+                        "more than the clock of such a (real) board; the real-time budget is "
+                        "measured on the emulated cores")
+    cliargs.add_table_outputs(b, "size table (and real-time budget)")
+    listen_config.add_listen_at_boot(b)
     b.set_defaults(func=cmd_build)
 
     d = sub.add_parser("doctor", help="check the external tools micromel needs (cross compilers, "

@@ -59,10 +59,17 @@ def env_board(env_name: str) -> str:
     return board
 
 
+def defines_environ(defines: tuple[str, ...]) -> dict:
+    """The PlatformIO environment variable that adds build defines (none: empty)."""
+    return {"PLATFORMIO_BUILD_FLAGS": " ".join(f"-D{d}" for d in defines)} if defines else {}
+
+
 def build(env_name: str = "emulate", gen_dir: Path | None = None, model_dir: Path | None = None,
-          quiet: bool = True) -> Path:
-    """Build one environment; returns the firmware ELF (or the host .so)."""
-    key_src = f"{env_name}|{gen_dir or ''}|{model_dir or ''}"
+          quiet: bool = True, defines: tuple[str, ...] = ()) -> Path:
+    """Build one environment; returns the firmware ELF (or the host .so). `defines`
+    (NAME or NAME=VALUE) are build options such as MM_LISTEN_AT_BOOT=5; each set of them
+    gets its own build folder."""
+    key_src = f"{env_name}|{gen_dir or ''}|{model_dir or ''}" + "".join(f"|{d}" for d in defines)
     key = hashlib.sha1(key_src.encode()).hexdigest()[:10]
     build_root = build_dir() / "pio" / key
     # PlatformIO's whole workspace (builds, library state) goes to the build folder: the
@@ -73,6 +80,7 @@ def build(env_name: str = "emulate", gen_dir: Path | None = None, model_dir: Pat
         extra["MICROMEL_GEN_DIR"] = str(gen_dir)
     if model_dir:
         extra["MICROMEL_MODEL_DIR"] = str(model_dir)
+    extra.update(defines_environ(defines))
     cmd = [sys.executable, "-m", "platformio", "run", "-d", str(FIRMWARE_DIR), "-e", env_name]
     with _locked(build_root / f".{env_name}.lock"):
         env = pio_environ(extra)

@@ -258,12 +258,14 @@ class LinkOverflow:
 _OVERFLOW_RE = re.compile(r"region [`'\"]?(\w+)['\"]? overflowed by (\d+) bytes")
 
 
-def build_board(board: Board, model_dir: Path | None, gen_dir: Path | None = None
-                ) -> SizeReport | LinkOverflow:
+def build_board(board: Board, model_dir: Path | None, gen_dir: Path | None = None,
+                defines: tuple[str, ...] = ()) -> SizeReport | LinkOverflow:
     """Build one board's offline env (with a model's generated headers in gen_dir, written
-    by codegen.export; none: the firmware without a model) and measure the image."""
+    by codegen.export; none: the firmware without a model; `defines`: build options) and
+    measure the image."""
     try:
-        elf = firmware.build(board.offline_env, gen_dir=gen_dir, model_dir=model_dir)
+        elf = firmware.build(board.offline_env, gen_dir=gen_dir, model_dir=model_dir,
+                             defines=defines)
     except MicromelError as e:
         m = re.search(r"full log: (\S+)\)", str(e))
         log = Path(m.group(1)) if m else None

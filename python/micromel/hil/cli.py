@@ -10,6 +10,7 @@ from .. import cliargs, codegen
 from ..boards.catalogue import find_boards
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
+from ..listen import config as listen_config
 from ..modeldir import ModelDir, open_model
 from . import cores
 from .classify import classify_files
@@ -65,7 +66,8 @@ def cmd_classify(args) -> int:
 
 
 def cmd_flash(args) -> int:
-    return flash(ModelDir.open(args.model_dir), args.board, args.port, say=_say)
+    return flash(ModelDir.open(args.model_dir), args.board, args.port, say=_say,
+                 defines=listen_config.boot_defines(args.listen_at_boot))
 
 
 def cmd_stream_check(args) -> int:
@@ -157,6 +159,7 @@ def register(sub) -> None:
     f.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_HELP)
     f.add_argument("--board", default="emulate", help="a firmware environment (micromel boards)")
     f.add_argument("--port", help="upload port of a real board")
+    listen_config.add_listen_at_boot(f)
     f.set_defaults(func=cmd_flash)
 
     s = sub.add_parser("stream-check", help="stream audio through a device (STREAM) and the twin; "

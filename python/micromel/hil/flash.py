@@ -12,13 +12,15 @@ from ..boards import firmware
 from ..link.emulator import Emulator
 
 
-def flash(model, board: str, port: str | None = None, say: Callable[[str], None] = print) -> int:
+def flash(model, board: str, port: str | None = None, say: Callable[[str], None] = print,
+          defines: tuple[str, ...] = ()) -> int:
+    """`defines`: build options such as listening at boot (listen.config.boot_defines)."""
     gen = codegen.default_gen_dir(model)
     codegen.export(model, gen, board=board)
     board_json = firmware.board_json(firmware.env_board(board))
     machine = board_json.get("micromel", {}).get("qemu_machine")
     if machine:
-        elf = firmware.build(board, gen_dir=gen, model_dir=model.path.resolve())
+        elf = firmware.build(board, gen_dir=gen, model_dir=model.path.resolve(), defines=defines)
         emu = Emulator(elf, machine, wait=False)
         port_no = emu.start()
         say(f"booted {elf} on QEMU {machine}; connect with --device socket://127.0.0.1:{port_no}")
@@ -36,5 +38,6 @@ def flash(model, board: str, port: str | None = None, say: Callable[[str], None]
     if port:
         cmd += ["--upload-port", port]
     env = firmware.pio_environ({"MICROMEL_GEN_DIR": str(gen),
-                                "MICROMEL_MODEL_DIR": str(model.path.resolve())})
+                                "MICROMEL_MODEL_DIR": str(model.path.resolve()),
+                                **firmware.defines_environ(defines)})
     return subprocess.run(cmd, env=env).returncode

@@ -149,7 +149,7 @@ class Device:
 
 
 def open_emulated(env_name: str = "emulate", elf: Path | None = None, gen_dir: Path | None = None,
-                  model_dir: Path | None = None) -> Device:
+                  model_dir: Path | None = None, realtime: bool = False) -> Device:
     board = firmware.board_json(firmware.env_board(env_name))
     machine = board.get("micromel", {}).get("qemu_machine")
     if not machine:
@@ -157,7 +157,7 @@ def open_emulated(env_name: str = "emulate", elf: Path | None = None, gen_dir: P
     elf = elf or firmware.build(env_name, gen_dir=gen_dir, model_dir=model_dir)
     mm = board.get("micromel", {})
     emu = Emulator(elf, machine, extra_args=mm.get("qemu_args"),
-                   system=mm.get("qemu_system", "qemu-system-arm"))
+                   system=mm.get("qemu_system", "qemu-system-arm"), realtime=realtime)
     port = emu.start()
     try:
         link = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=0.1)

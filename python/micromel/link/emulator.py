@@ -24,12 +24,15 @@ class Emulator:
     """A QEMU process running one firmware ELF, its UART on a loopback port."""
 
     def __init__(self, elf: Path, machine: str, extra_args: list[str] | None = None,
-                 wait: bool = True, system: str = "qemu-system-arm"):
+                 wait: bool = True, system: str = "qemu-system-arm", realtime: bool = False):
         self.elf = Path(elf)
         self.system = system  # the QEMU binary: the board JSON's micromel.qemu_system
         self.wait = wait  # wait=True: the core starts when the first client connects
         self.machine = machine
         self.extra_args = extra_args or []
+        # realtime: hold the virtual clock to the host's (align=on), so a listening board runs
+        # in real time; the instruction counts do not change (the core spins, never sleeps)
+        self.realtime = realtime
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.stderr_lines: list[str] = []
@@ -41,7 +44,7 @@ class Emulator:
             "-serial", f"tcp:127.0.0.1:{0 if self.wait else _free_port()},server=on,"
                        f"wait={'on' if self.wait else 'off'}",
             "-semihosting-config", "enable=on,target=native",
-            "-icount", f"shift={ICOUNT_SHIFT}",
+            "-icount", f"shift={ICOUNT_SHIFT}" + (",align=on" if self.realtime else ""),
         ] + self.extra_args
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -35,6 +35,10 @@ class HostApp:
     def idle(self) -> None:
         self.lib.mm_host_app_idle()
 
+    def poll(self, turns: int = 64) -> int:
+        """Turns of the board's main loop (the listening work); how many found it listening."""
+        return int(self.lib.mm_host_app_poll(turns))
+
     def read(self) -> bytes:
         out = ctypes.create_string_buffer(1 << 20)
         n = self.lib.mm_host_app_read(out, ctypes.c_size_t(len(out)))
@@ -90,6 +94,7 @@ class HostLink:
 
     @property
     def in_waiting(self) -> int:
+        self.app.poll()
         self.buf += self.app.read()
         return len(self.buf)
 
@@ -98,6 +103,7 @@ class HostLink:
         return len(data)
 
     def read(self, n: int = 1) -> bytes:
+        self.app.poll()
         self.buf += self.app.read()
         out = bytes(self.buf[:n])
         del self.buf[:n]

@@ -46,10 +46,11 @@ def check_device_runs(dev: Device, model) -> None:
                             f"not {model.path} (hash {model.hash}); flash the right firmware")
 
 
-def open_model_device(spec: str, model, check: bool = True) -> Device:
-    """Open `spec` running `model`; the device is closed again if the check fails."""
+def open_model_device(spec: str, model, check: bool = True, **emulator) -> Device:
+    """Open `spec` running `model`; the device is closed again if the check fails. `emulator`
+    options (realtime) apply to an emulated device."""
     elf = prepare_firmware(spec, model)
-    dev = open_device(spec, elf=elf) if elf is not None else open_device(spec)
+    dev = open_device(spec, elf=elf, **emulator) if elf is not None else open_device(spec)
     if check:
         try:
             check_device_runs(dev, model)

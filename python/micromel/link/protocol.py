@@ -48,9 +48,11 @@ MSG = {
     "CLASSIFY_AUDIO": 0x21,     # PCM clip in, per-window scores + soft vote out
     "MODEL_TAP": 0x22,          # layer-by-layer check: per-layer CRC-32s or one layer's bytes
     "STREAM": 0x30,             # continuous PCM chunks in, window results out
+    "LISTEN": 0x31,             # continuous recognition of the board's own audio: start/stop/status
 }
 # Device -> host only.
 MSG_ERROR = 0x7F
+MSG_LISTEN_DATA = 0x7E          # unsolicited while listening: events, windows, audio, status
 
 # Error codes carried in an ERROR payload: code u8, seq u8, detail u16.
 ERR = {
@@ -69,6 +71,13 @@ AUDIO_FLAG = {"START": 0x01, "END": 0x02, "FEATURES": 0x04}   # CLASSIFY_AUDIO /
 AUDIO_REPLY = {"RESULT": 0x01, "FRAMES": 0x02, "EVENTS": 0x04}  # their reply's flags byte
 BENCH_PART = {"FRONTEND": 1, "MODEL": 2}                        # BENCH payload byte 0
 TAP = {"CRC": 1, "RANDOM": 2, "SLICE": 3}                       # MODEL_TAP payload byte 0
+LISTEN_OP = {"START": 1, "STOP": 2, "STATUS": 3}                # LISTEN payload byte 0
+LISTEN_SOURCE = {"FILE": 1, "SILENCE": 2, "TONE": 3, "NOISE": 4, "MIC": 5}
+LISTEN_FLAG = {"TEXT": 0x01, "WINDOWS": 0x02, "AUDIO": 0x04, "UNPACED": 0x08,
+               "AUDIO_ONLY": 0x10}
+LISTEN_KIND = {"EVENT": 1, "WINDOW": 2, "AUDIO": 3, "STATUS": 4, "END": 5}  # LISTEN_DATA byte 0
+LISTEN_STATE = {"IDLE": 0, "LISTENING": 1, "ENDED": 2}
+LISTEN_ERROR = {"NONE": 0, "CONFIG": 1, "NO_FILE": 2, "NO_TIMER": 3, "NO_MIC": 4, "NO_MODEL": 5}
 MSG_NAMES = {v: k for k, v in MSG.items()}
 
 
@@ -200,11 +209,15 @@ def c_header() -> str:
         f"#define MM_PROTO_MAX_PAYLOAD {FIRMWARE_MAX_PAYLOAD}u",
         "#endif",
         f"#define MM_MSG_ERROR 0x{MSG_ERROR:02X}u",
+        f"#define MM_MSG_LISTEN_DATA 0x{MSG_LISTEN_DATA:02X}u",
     ]
     lines += [f"#define MM_MSG_{name} 0x{val:02X}u" for name, val in MSG.items()]
     lines += [f"#define MM_ERR_{name} {val}u" for name, val in ERR.items()]
     for prefix, table in (("MM_AUDIO_FLAG", AUDIO_FLAG), ("MM_AUDIO_REPLY", AUDIO_REPLY),
-                          ("MM_BENCH_PART", BENCH_PART), ("MM_TAP", TAP)):
+                          ("MM_BENCH_PART", BENCH_PART), ("MM_TAP", TAP),
+                          ("MM_LISTEN_OP", LISTEN_OP), ("MM_LISTEN_SOURCE", LISTEN_SOURCE),
+                          ("MM_LISTEN_FLAG", LISTEN_FLAG), ("MM_LISTEN_KIND", LISTEN_KIND),
+                          ("MM_LISTEN_STATE", LISTEN_STATE), ("MM_LISTEN_ERROR", LISTEN_ERROR)):
         lines += [f"#define {prefix}_{name} {val}u" for name, val in table.items()]
     lines += ["#endif", ""]
     return "\n".join(lines)

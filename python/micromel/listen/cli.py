@@ -1,0 +1,223 @@
+"""Commands `micromel listen` (the board recognises what its own audio input hears, live) and
+`micromel record` (capture the board's audio input into a dataset folder)."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from .. import cliargs
+from ..audio import write_wav
+from ..errors import MicromelError
+from ..link.device import open_device
+from ..link.model_device import is_emulated, open_model_device
+from ..modeldir import ModelDir
+from ..paths import build_dir
+from ..segment import output
+from . import config, run
+from .session import SOURCES, Listener
+
+FORMATS = ("json", "audacity", "tsv")
+
+
+class StatusLine:
+    """One status line on stderr: rewritten in place on a terminal, else printed at the end."""
+
+    def __init__(self, quiet: bool):
+        self.tty = sys.stderr.isatty() and not quiet
+        self.last = ""
+
+    def show(self, st) -> None:
+        self.last = st.line()
+        if self.tty:
+            print("\r" + self.last + "\x1b[K", end="", file=sys.stderr, flush=True)
+
+    def above(self, text: str) -> None:
+        """Print a line on stdout without tearing the status line."""
+        if self.tty:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+        print(text, flush=True)
+        if self.tty and self.last:
+            print(self.last, end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.tty:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+        if self.last:
+            print(self.last, file=sys.stderr)
+
+
+def _source(args) -> str:
+    emulated = is_emulated(args.device)
+    if args.mic and not emulated:
+        raise MicromelError("--mic: only the emulated board plays a file through its microphone; "
+                            "a real board listens to its own (drop --mic)")
+    source = args.source or ("file" if args.mic else "mic" if not emulated else None)
+    if source is None:
+        raise MicromelError("--device emulate: give --mic FILE (what the emulated microphone "
+                            "plays) or --source tone|noise|silence")
+    if source == "file" and not args.mic:
+        raise MicromelError("--source file needs --mic FILE")
+    return source
+
+
+def _outputs(out: Path | None, formats: set, stem: str, label: str, force: bool) -> None:
+    """Refuse before listening if an output would be overwritten."""
+    if out is None:
+        return
+    names = {"json": f"{stem}.events.json", "audacity": f"{stem}.labels.txt",
+             "tsv": f"segments_{label}.tsv"}
+    for f in formats:
+        cliargs.new_file(out / names[f], "--out", force)
+
+
+def cmd_listen(args) -> int:
+    model = ModelDir.open(args.model_dir)
+    model.tflite_bytes          # a folder without its model is refused before any work
+    p = model.segment_params()
+    source = _source(args)
+    formats = set(args.format or FORMATS)
+    label = next((lab for lab in model.labels if lab not in model.segment.background_labels),
+                 model.labels[0])
+    stem = Path(args.mic).stem if source == "file" else f"listen-{source}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(args.out) if args.out else None
+    _outputs(out, formats, stem, label, args.force)
+    mic = None
+    if source == "file":
+        mic = run.prepare_mic(args.mic, p.sample_rate, build_dir() / "listen", args.seconds)
+        for note in mic.notes:
+            print(f"note: {note}", file=sys.stderr)
+    line = StatusLine(args.quiet)
+    with open_model_device(args.device, model, realtime=args.realtime) as dev:
+        lst = Listener(dev)
+        if source not in lst.sources:
+            raise MicromelError(f"--source {source}: {dev.name} offers {', '.join(lst.sources)}")
+        labels = list(model.labels)
+
+        def on_event(raw):
+            if not args.quiet:
+                line.above(run.event_line(run.timed_events([raw], labels, p)[0]))
+
+        res = run.listen(lst, source, str(mic.pcm.resolve()) if mic else "", args.seconds,
+                         unpaced=args.unpaced, tone_hz=args.tone_hz, amplitude=args.amplitude,
+                         on_event=on_event, on_status=line.show)
+    line.done()
+    st = res.status
+    note = run.overrun_note(st, p.sample_rate / p.hop_samples)
+    if note:
+        print(f"micromel: {note}", file=sys.stderr)
+    elif mic is not None and not res.stopped:
+        if (st.samples, st.checksum) != (mic.n_samples, mic.checksum):
+            raise MicromelError(f"{dev.name}: the emulated microphone delivered {st.samples} samples "
+                                f"(checksum {st.checksum:08x}), the file holds {mic.n_samples} "
+                                f"(checksum {mic.checksum:08x})")
+    fr = res.as_file_result(f"{stem}.wav" if mic is None else args.mic, labels, p,
+                            mic.notes if mic else [])
+    if out is not None:
+        written = output.write_outputs(fr, out, formats)
+        if "tsv" in formats:
+            written.append(output.write_tsv([fr], label, out / f"segments_{label}.tsv"))
+        print(f"wrote {', '.join(str(w) for w in written)}", file=sys.stderr)
+    elif args.quiet:
+        for e in fr.events:
+            print(run.event_line(e))
+    return 1 if st.overruns else 0
+
+
+def cmd_record(args) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise MicromelError(f"--out {out}: is a file; give a folder DATASET/LABEL/")
+    label = out.resolve().name
+    if not args.seconds:
+        raise MicromelError("record: give --seconds, how much audio to record")
+    source = _source(args)
+    mic = None
+    dev = open_device(args.device, realtime=args.realtime) if is_emulated(args.device) \
+        else open_device(args.device)
+    with dev:
+        lst = Listener(dev)
+        if source not in lst.sources:
+            raise MicromelError(f"--source {source}: {dev.name} offers {', '.join(lst.sources)}")
+        rate = int(dev.info().get("audio_rate", 16000))
+        if source == "file":
+            mic = run.prepare_mic(args.mic, rate, build_dir() / "listen", args.seconds)
+        line = StatusLine(args.quiet)
+        pieces, st = run.record(lst, source, args.seconds, str(mic.pcm.resolve()) if mic else "",
+                                args.tone_hz, args.amplitude, on_status=line.show,
+                                unpaced=args.unpaced)
+    line.done()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    clip = int(round(args.clip_seconds * rate)) if args.clip_seconds else None
+    clips = [pc[a:a + clip] for pc in pieces for a in range(0, len(pc), clip)] if clip else pieces
+    paths = [out / f"{label}-{stamp}-{k:03d}.wav" for k in range(len(clips))]
+    for path in paths:
+        cliargs.new_file(path, "--out")
+    for path, pcm in zip(paths, clips):
+        write_wav(path, pcm, rate)
+    seconds = sum(len(c) for c in clips) / rate
+    print(f"wrote {len(paths)} file(s), {seconds:.2f} s, into {out}/ (label {label!r})",
+          file=sys.stderr)
+    note = run.overrun_note(st)
+    if note:
+        print(f"micromel: {note}; each stretch without loss went into its own file",
+              file=sys.stderr)
+    return 1 if st.overruns else 0
+
+
+def _input_options(p) -> None:
+    p.add_argument("--device", required=True, help=cliargs.DEVICE_HELP)
+    p.add_argument("--mic", metavar="FILE",
+                   help="--device emulate: the file the emulated microphone plays (any audio "
+                        "file; decoded and resampled as `micromel segment` reads it)")
+    p.add_argument("--source", choices=sorted(SOURCES),
+                   help="the audio input: mic (a real board's default), file (with --mic), or "
+                        "the board's signal generator (tone, noise, silence)")
+    p.add_argument("--seconds", type=cliargs.non_negative_float,
+                   help="stop after this much audio (default: the end of --mic FILE, or never "
+                        "for a microphone or the generator: Ctrl-C stops)")
+    p.add_argument("--realtime", action="store_true",
+                   help="--device emulate: run the emulated board in real time (QEMU "
+                        "-icount align=on; default: as fast as the host emulates, with the same "
+                        "instruction counts)")
+    p.add_argument("--tone-hz", type=cliargs.positive_int, default=config.TONE_HZ,
+                   help=f"--source tone: frequency (default {config.TONE_HZ})")
+    p.add_argument("--amplitude", type=cliargs.positive_int, default=config.AMPLITUDE,
+                   help=f"--source tone|noise: peak value of the int16 samples (default "
+                        f"{config.AMPLITUDE})")
+    p.add_argument("--unpaced", action="store_true",
+                   help="feed file or generator audio as fast as the device takes it (no "
+                        "real-time deadlines: boards without an audio timer, benchmarks)")
+    p.add_argument("--quiet", action="store_true", help="no live events or status line")
+
+
+def register(sub) -> None:
+    s = sub.add_parser(
+        "listen", help="the board recognises what its own audio input hears, live",
+        description="The device listens to its microphone (an emulated board: --mic FILE "
+                    "through its emulated microphone, or its signal generator), runs the "
+                    "front end, the model and the segmenter in real time, and reports events "
+                    "as they close, its CPU load, overruns and latency. The events are those "
+                    "`micromel segment` computes for the same audio. Exit code 1 if audio was "
+                    "lost to overruns.")
+    s.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (e.g. models/speech)")
+    _input_options(s)
+    s.add_argument("--out", help="output folder: events as `micromel segment` writes them")
+    s.add_argument("--format", action="append", choices=FORMATS,
+                   help="what to write into --out (repeatable; default all)")
+    s.add_argument("--force", action="store_true", help="overwrite outputs that exist")
+    s.set_defaults(func=cmd_listen)
+
+    r = sub.add_parser(
+        "record", help="capture the board's audio input into WAV files of a dataset folder",
+        description="Record SECONDS of the device's audio input (its microphone; on the "
+                    "emulated board --mic FILE or the generator) into DATASET/LABEL/ as 16-bit "
+                    "WAV files, for training with the sensor itself. Audio lost to overruns "
+                    "(a link too slow for the audio) is reported; each stretch without loss "
+                    "goes into its own file.")
+    _input_options(r)
+    r.add_argument("--out", required=True, metavar="DIR/LABEL/",
+                   help="the class folder of a dataset (created if missing)")
+    r.add_argument("--clip-seconds", type=cliargs.non_negative_float,
+                   help="split the recording into clips of this length")
+    r.set_defaults(func=cmd_record)
