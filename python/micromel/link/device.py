@@ -22,6 +22,7 @@ from .emulator import Emulator
 
 DEFAULT_TIMEOUT = 5.0
 BAUD = 115200
+READ_SLICE = 0.1   # seconds one read of the link may block (deadlines are checked in between)
 
 
 class Device:
@@ -29,6 +30,11 @@ class Device:
 
     def __init__(self, link: serial.SerialBase, name: str, emulator: Emulator | None = None):
         self.link = link
+        if link.timeout != READ_SLICE:
+            # set once, never per read: on an rfc2217:// link (a farm board behind ser2net)
+            # plain pyserial renegotiates the port at every timeout change (pyserial-labgrid
+            # does not), ~4 RFC 2217 subnegotiations and a 50 ms wait each time
+            link.timeout = READ_SLICE
         self.name = name
         self.emulator = emulator
         self.parser = protocol.Parser()
@@ -73,7 +79,6 @@ class Device:
             if remaining <= 0:
                 raise DeviceTimeout(f"{self.name}: no reply within {timeout:.1f} s")
             try:
-                self.link.timeout = min(remaining, 0.1)
                 data = self.link.read(max(1, self.link.in_waiting or 1))
             except (serial.SerialException, OSError) as e:
                 raise DeviceError(f"{self.name}: link lost ({e})") from None
