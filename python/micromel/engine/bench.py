@@ -11,7 +11,8 @@ from ..boards import firmware
 from ..boards.linkmap import parse_map
 from ..boards.sizes import object_part
 from ..errors import MicromelError
-from ..link.device import open_device, open_emulated
+from ..link.device import open_device
+from ..link.model_device import firmware_env
 from . import runner
 from .compiler import compile_model
 
@@ -35,15 +36,16 @@ def _flash_of_elf(elf: Path) -> dict | None:
 
 
 def run(model, device: str = "emulate", kernels: str = "auto") -> dict:
-    """Bench a ModelDir's model on a device (an emulated one is built with `kernels`)."""
+    """Bench a ModelDir's model on a device (one micromel builds the firmware for, emulated
+    or a flashable farm board, is built with `kernels`)."""
     model_dir = model.path
     elf = None
-    if device == "emulate" or device.startswith("emulate:"):
-        env = device.split(":", 1)[1] if ":" in device else "emulate"
+    env = firmware_env(device)    # an emulated board, or a farm board micromel can flash
+    if env:
         gen = codegen.default_gen_dir(model, f"gen-bench-{kernels}")
         c = codegen.export(model, gen, kernels=kernels)
         elf = firmware.build(env, gen_dir=gen, model_dir=model_dir.resolve())
-        dev = open_emulated(env, elf=elf)
+        dev = open_device(device, elf=elf)
     else:
         c = compile_model(model)
         dev = open_device(device)
