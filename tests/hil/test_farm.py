@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("labgrid", reason="labgrid is not installed: pip install 'micromel[farm]'")
 
 from micromel.errors import DeviceError, MicromelError  # noqa: E402
+from micromel.link.device import open_device  # noqa: E402
 from micromel.link import farm as farm_mod  # noqa: E402
 from micromel.link import farm_flash, farm_leases  # noqa: E402
 from micromel.link.labgrid_session import LabgridSession  # noqa: E402
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.emulator
 ROOT = Path(__file__).resolve().parents[2]
 PLACES = ("emulate-0", "emulate-1")
 SPEC2 = "labgrid:board=mps2-an386,2"
+RFC2217_PLACE = "board-1-rfc2217"   # board 1's UART again, behind an RFC 2217 server (ser2net's role)
 
 
 def free_port() -> int:
@@ -96,6 +98,7 @@ class Farm:
                     "PYTHONUNBUFFERED": "1"}
         self.env.pop("LG_USERNAME", None)
         self.boards: list[Proc] = []
+        self.uart_ports: list[int] = []
         self.coordinator: Proc | None = None
         self.exporter: Proc | None = None
         self.stopping = False
@@ -104,12 +107,15 @@ class Farm:
         exporter_env = dict(self.env)
         for i, _ in enumerate(PLACES):
             uart, ctl = free_port(), free_port()
+            self.uart_ports.append(uart)
             exporter_env[f"FARM_UART_PORT_{i}"], exporter_env[f"FARM_CTL_PORT_{i}"] = str(uart), str(ctl)
             self.boards.append(Proc([sys.executable, "-m", "micromel", "farm", "board",
                                      "--uart-port", uart, "--ctl-port", ctl], self.env))
         (self.work / "places.yaml").write_text("".join(
             f"{name}:\n  tags: {{board: mps2-an386}}\n  matches:\n"
-            f"  - {{exporter: exporter, group: {name}, cls: NetworkSerialPort}}\n" for name in PLACES))
+            f"  - {{exporter: exporter, group: {name}, cls: NetworkSerialPort}}\n" for name in PLACES)
+            + f"{RFC2217_PLACE}:\n  tags: {{via: rfc2217}}\n  matches:\n"
+              "  - {exporter: rfc2217, group: board-1, cls: NetworkSerialPort}\n")
         self.start_coordinator()
         for b in self.boards:
             b.wait_for("board up", 300)
@@ -166,7 +172,8 @@ class Farm:
     def assert_free(self):
         """Nothing acquired, no reservation, no lease file of this farm left."""
         places, reservations = self.state()
-        assert places == {n: None for n in PLACES} and reservations == [], (places, reservations)
+        assert places == {n: None for n in (*PLACES, RFC2217_PLACE)} and reservations == [], \
+            (places, reservations)
         leases = [f for f in farm_leases.lease_dir().glob("*.json")
                   if json.loads(f.read_text())["coordinator"] == self.address]
         assert not leases, [f.read_text() for f in leases]
@@ -279,6 +286,12 @@ def test_a_run_needing_a_held_place_fails_clearly_or_waits_for_it(farm, model_di
         assert "Traceback" not in p.text and not (tmp_path / "results.jsonl").exists()
         places, reservations = farm.state()
         assert places["emulate-1"] is None and reservations == []   # nothing of ours left behind
+        # Ctrl-C while waiting: the reservation goes with it
+        p = micromel("--farm-wait", "120", "device", "info", "--device", "labgrid:emulate-0", env=farm.env)
+        p.wait_for(r"waiting up to 120 s for 1 place\(s\)", 60)
+        p.p.send_signal(signal.SIGINT)
+        assert p.finish(30) == 130, p.text
+        assert farm.state()[1] == []
         # a command that waits long enough gets the place when alice lets it go
         p = micromel("--farm-wait", "120", "device", "info", "--device", "labgrid:emulate-0", env=farm.env)
         p.wait_for(r"waiting up to 120 s for 1 place\(s\): emulate-0 acquired by \S+/alice", 60)
@@ -367,4 +380,99 @@ def test_unreachable_coordinator_and_unknown_place_fail_at_once(farm, monkeypatc
                                             r"\(none\), 1 wanted; its places: emulate-0, emulate-1"):
         with farm_mod.hold(["labgrid:nosuch"]):
             pass
+    farm.assert_free()
+
+
+def test_a_place_whose_uart_is_shared_over_rfc2217(farm, rfc2217_bridge, tmp_path):
+    """A real board's USB serial port reaches a labgrid farm through ser2net as an RFC 2217
+    NetworkSerialPort; micromel opens such a place as rfc2217://."""
+    bridge = rfc2217_bridge(f"socket://127.0.0.1:{farm.uart_ports[1]}")
+    config = tmp_path / "rfc2217.yaml"
+    config.write_text(f"board-1:\n  uart:\n    cls: NetworkSerialPort\n    host: 127.0.0.1\n"
+                      f"    port: {bridge.port}\n    protocol: rfc2217\n")
+    exporter = Proc([Path(sys.executable).parent / "labgrid-exporter", "-c", farm.address, "-n", "rfc2217",
+                     "--hostname", "127.0.0.1", config], farm.env)
+    try:
+        exporter.wait_for("Exporter ready|connected to coordinator", 60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            s = farm.session()
+            try:
+                if s.resource(("rfc2217", "board-1", "NetworkSerialPort", "uart")):
+                    break
+            finally:
+                s.close()
+            time.sleep(0.3)
+        p = micromel("device", "info", "--device", f"labgrid:{RFC2217_PLACE}", env=farm.env)
+        assert p.finish(120) == 0, p.text
+        assert re.search(r"target\s+emulate", p.text)
+    finally:
+        exporter.stop()
+    farm.assert_free()
+
+
+def test_a_place_taken_during_a_coordinator_restart_is_dropped_and_left_alone(farm, monkeypatch):
+    """A restarted coordinator has forgotten who held what; if another client gets the place
+    before micromel asks for it again, micromel cuts its link to the board (a run's clip in
+    flight goes back to the queue) and does not release the other client's place."""
+    monkeypatch.setenv("LG_COORDINATOR", farm.address)
+    monkeypatch.setattr(farm_mod, "RELOCK_EVERY", 20.0)   # the window in which alice gets there first
+    alice = {**farm.env, "LG_USERNAME": "alice"}
+    try:
+        with farm_mod.hold(["labgrid:emulate-1"]) as specs:
+            board = farm_mod.held_board(specs[0])
+            dev = open_device(specs[0])
+            try:
+                farm.coordinator.p.kill()
+                farm.coordinator.p.wait()
+                time.sleep(7)   # micromel's first attempt to get the place back fails meanwhile
+                farm.start_coordinator()
+                farm.wait_resources()
+                assert labgrid_client("-p", "emulate-1", "acquire", env=alice).returncode == 0
+                deadline = time.monotonic() + 60
+                while board.lost is None and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                assert board.lost and "taken by" in board.lost and "/alice" in board.lost, board.lost
+                with pytest.raises(DeviceError, match="link lost"):
+                    dev.ping(b"x", 5)
+            finally:
+                dev.close()
+        assert farm.state()[0]["emulate-1"].endswith("/alice")   # not released by micromel
+    finally:
+        labgrid_client("-p", "emulate-1", "release", env=alice)
+    farm.assert_free()
+
+
+def test_classify_segment_and_bench_on_a_farm_board_match_a_local_emulator(farm, model_dir, dataset):
+    """Every command with --device takes a farm board: the same answers as on a local emulated
+    board, instruction counts included (the farm board runs QEMU with the same -icount)."""
+    clip = dataset.parent / "clip03.wav"
+    local_env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+
+    def run(env, device, *args):
+        r = subprocess.run([sys.executable, "-m", "micromel", *map(str, args), "--device", device],
+                           env=env, capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    for args, drop in ((["classify", model_dir, clip, "--json"], "where"),
+                       (["bench", "model", model_dir, "--json"], "device"),
+                       (["segment", model_dir, clip, "--quiet"], None)):
+        here = run(local_env, "emulate", *args)
+        there = run(farm.env, "labgrid:board=mps2-an386", *args)
+        if drop:
+            here, there = json.loads(here), json.loads(there)
+            for out in (here, there):
+                for item in out if isinstance(out, list) else [out]:
+                    item.pop(drop)
+        if args[0] == "bench":
+            # a layer's count is read from SysTick (1.6 instructions per tick at -icount shift=6)
+            # and includes SysTick's wrap handler (a few instructions) when the 24-bit counter
+            # wraps during that layer, which depends on the time since boot: between any two runs
+            # (local ones too) a layer moves by a tick or a handler; the total does not
+            for a, b in zip(here.pop("layers"), there.pop("layers")):
+                assert abs(a.pop("cost") - b.pop("cost")) <= 8
+                a.pop("per_mac"), b.pop("per_mac")
+                assert a == b
+        assert there == here, args[0]
     farm.assert_free()

@@ -294,16 +294,22 @@ class FarmLease:
         for b in self.boards:
             if b.lost:
                 continue
+            tok = None
             try:
                 tok = self.session.reserve({"name": b.place})
-                self.tokens.append(tok)
-                state, place = self.session.poll(tok)
+                state, place = self.session.poll(tok)   # the scheduler allocates at once if free
                 if state != "allocated" or place != b.place:
                     raise FarmRPCError(self._taken_by(b.place))
                 self.session.rpc("AcquirePlace", placename=b.place)
+                self.tokens.append(tok)
                 self.acquired.append(b.place)
                 b.token = tok
             except FarmRPCError as e:
+                if tok is not None:   # a waiting reservation would block the place for its next user
+                    try:
+                        self.session.rpc("CancelReservation", 5, token=tok)
+                    except FarmRPCError:
+                        pass
                 b.drop(f"place {b.place} lost after a coordinator restart: {e}")
                 self.say(f"{b.spec}: {b.lost}; its clips go to the other boards")
         farm_leases.record(self.session, self.tokens, self.acquired, self._record)

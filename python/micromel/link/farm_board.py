@@ -17,6 +17,7 @@ The port is unauthenticated: keep it on the farm network."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import socket
 import tempfile
 import threading
@@ -119,6 +120,7 @@ class EmulatedFarmBoard:
             srv.close()
             with self.lock:
                 self.emu.stop()
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 # -- the client side: what farm_flash.py uses -------------------------------------------------
