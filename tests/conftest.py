@@ -74,22 +74,26 @@ class RFC2217Bridge:
                     client.sendall(data)
 
             pm = serial.rfc2217.PortManager(upstream, Out())
+            stop = threading.Event()
 
             def board_to_client():
                 try:
-                    while True:
+                    while not stop.is_set():
                         data = upstream.read(4096)
                         if data:
                             client.sendall(b"".join(pm.escape(data)))
                 except (OSError, serial.SerialException):
                     client.close()
 
-            threading.Thread(target=board_to_client, daemon=True).start()
+            reader = threading.Thread(target=board_to_client, daemon=True)
+            reader.start()
             try:
                 while data := client.recv(4096):
                     upstream.write(b"".join(pm.filter(data)))
             except OSError:
                 pass
+            stop.set()
+            reader.join()
             upstream.close()
             client.close()
 

@@ -182,9 +182,9 @@ class FarmLease:
                     f"--device {spec.text}: the farm at {self.session.address} has "
                     f"{len(found)} matching place(s) ({', '.join(found) or 'none'}), {spec.count} wanted; "
                     f"its places: {', '.join(sorted(places)) or 'none'}")
-        wanted = [(spec, self.session.reserve(spec.tags)) for spec in self.specs
-                  for _ in range(spec.count)]
-        self.tokens = [tok for _, tok in wanted]
+        for spec in self.specs:   # one reservation per board, all before waiting for any
+            for _ in range(spec.count):
+                self.tokens.append(self.session.reserve(spec.tags))   # kept at once: close() cancels
         self._record = farm_leases.record(self.session, self.tokens, self.acquired)
         allocated = self._wait_for(self.tokens)
         for tok in self.tokens:

@@ -56,8 +56,14 @@ class EmulatedFarmBoard:
         path = self.workdir / f"{sha}.elf"
         path.write_bytes(data)
         with self.lock:
+            before = self.emu.elf, self.sha
             self.emu.elf, self.sha = path, sha
-            self.start()
+            try:
+                self.start()
+            except MicromelError:
+                self.emu.elf, self.sha = before   # a firmware that does not boot: back to the last one
+                self.start()
+                raise
 
     def watchdog(self, say) -> None:
         while not self.stopping:
