@@ -99,6 +99,7 @@ class Farm:
         self.env.pop("LG_USERNAME", None)
         self.boards: list[Proc] = []
         self.uart_ports: list[int] = []
+        self.ctl_ports: list[tuple[str, int]] = []
         self.coordinator: Proc | None = None
         self.exporter: Proc | None = None
         self.stopping = False
@@ -108,6 +109,7 @@ class Farm:
         for i, _ in enumerate(PLACES):
             uart, ctl = free_port(), free_port()
             self.uart_ports.append(uart)
+            self.ctl_ports.append(("127.0.0.1", ctl))
             exporter_env[f"FARM_UART_PORT_{i}"], exporter_env[f"FARM_CTL_PORT_{i}"] = str(uart), str(ctl)
             self.boards.append(Proc([sys.executable, "-m", "micromel", "farm", "board",
                                      "--uart-port", uart, "--ctl-port", ctl], self.env))
@@ -489,3 +491,20 @@ def test_classify_segment_and_bench_on_a_farm_board_match_a_local_emulator(farm,
                 assert a == b
         assert there == here, args[0]
     farm.assert_free()
+
+
+def test_the_farm_board_control_port(farm, monkeypatch):
+    """STATUS names the firmware environment and ELF; a LOAD of something else than an ELF and
+    an unknown command are refused in one line; RESET reboots the same ELF."""
+    from micromel.link import farm_board
+
+    s = farm_board.status(farm.ctl_ports[0])
+    assert s["env"] == "emulate" and s["machine"] == "mps2-an386" and len(s["elf"]) == 16
+    with pytest.raises(DeviceError, match="ERR not an ELF file"):
+        farm_board._request(farm.ctl_ports[0], b"LOAD 4\n", b"ABCD")
+    with pytest.raises(DeviceError, match="ERR unknown command 'FLY'"):
+        farm_board._request(farm.ctl_ports[0], b"FLY\n")
+    assert farm_board._request(farm.ctl_ports[0], b"RESET\n") == s["elf"]
+    monkeypatch.setenv("LG_COORDINATOR", farm.address)
+    with farm_mod.hold(["labgrid:emulate-0"]) as specs, open_device(specs[0]) as dev:
+        assert dev.info()["target"] == "emulate"   # answers again after the reset
