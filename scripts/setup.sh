@@ -4,7 +4,8 @@
 #   1. Debian packages: the tools `micromel doctor` checks (cross compilers, newlib and
 #      picolibc, QEMU, host gcc; python3 -m micromel.boards.toolchain --apt names the
 #      missing ones, before any venv exists), plus python3-venv (sudo when not root)
-#   2. .venv with micromel (editable) and its Python dependencies
+#   2. .venv with micromel (editable), its Python dependencies, the test tools and labgrid
+#      (the `farm` extra: the board-farm tests need it)
 #   3. `micromel doctor`: the same checks, and PlatformIO set up to work offline (a core
 #      folder in the user cache with a local tool-scons)
 set -euo pipefail
@@ -35,7 +36,9 @@ have="$(cat .venv/.micromel-deps 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
   say "installing Python dependencies into .venv (a few minutes the first time)"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[test]"
+  # [farm]: labgrid, so that the board-farm tests run (tests/hil/test_farm.py); a plain
+  # `pip install micromel` does not pull it in
+  .venv/bin/pip install -q -e ".[test,farm]"
   echo "$want" > .venv/.micromel-deps
 else
   say "Python dependencies present"

@@ -40,3 +40,76 @@ def emulated_device():
     d = open_device("emulate")
     yield d
     d.close()
+
+
+class RFC2217Bridge:
+    """pyserial's own RFC 2217 server (serial.rfc2217.PortManager) in front of a raw TCP UART,
+    on a loopback port: what ser2net does on a labgrid exporter host for a board's USB serial
+    port. One client at a time; the upstream link is opened per client."""
+
+    def __init__(self, upstream_url: str):
+        import socket
+        import threading
+
+        self.upstream_url = upstream_url
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.port = self.srv.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+
+        import serial
+        import serial.rfc2217
+
+        while True:
+            try:
+                client, _ = self.srv.accept()
+            except OSError:
+                return
+            upstream = serial.serial_for_url(self.upstream_url, timeout=0.05)
+
+            class Out:
+                def write(self, data):
+                    client.sendall(data)
+
+            pm = serial.rfc2217.PortManager(upstream, Out())
+            stop = threading.Event()
+
+            def board_to_client():
+                try:
+                    while not stop.is_set():
+                        data = upstream.read(4096)
+                        if data:
+                            client.sendall(b"".join(pm.escape(data)))
+                except (OSError, serial.SerialException):
+                    client.close()
+
+            reader = threading.Thread(target=board_to_client, daemon=True)
+            reader.start()
+            try:
+                while data := client.recv(4096):
+                    upstream.write(b"".join(pm.filter(data)))
+            except OSError:
+                pass
+            stop.set()
+            reader.join()
+            upstream.close()
+            client.close()
+
+    def close(self):
+        self.srv.close()
+
+
+@pytest.fixture
+def rfc2217_bridge():
+    """rfc2217_bridge(upstream_url) -> an RFC2217Bridge, closed after the test."""
+    bridges = []
+
+    def make(upstream_url):
+        bridges.append(RFC2217Bridge(upstream_url))
+        return bridges[-1]
+
+    yield make
+    for b in bridges:
+        b.close()

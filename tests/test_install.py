@@ -70,6 +70,20 @@ def test_installed_package_works_from_an_empty_folder(installed, tmp_path):
     assert {d: snapshot(REPO / d) for d in SHIPPED} == checkout_before, "the checkout was written to"
 
 
+def test_labgrid_comes_only_with_the_farm_extra(installed):
+    """`pip install micromel` stays free of labgrid (and its pyserial fork); `micromel[farm]`
+    brings it, and the wheel carries the exporter configuration of docs/farm.md."""
+    target, _ = installed
+    (meta,) = target.glob("micromel-*.dist-info/METADATA")
+    requires = [line.split(":", 1)[1].strip() for line in meta.read_text().splitlines()
+                if line.startswith("Requires-Dist:")]
+    base = [r for r in requires if "extra ==" not in r]
+    assert any(r.startswith("pyserial") for r in base)
+    assert not [r for r in base if "labgrid" in r], base
+    assert [r for r in requires if r.startswith("labgrid")] == ['labgrid<27,>=25; extra == "farm"']
+    assert (target / "micromel" / "_data" / "boards" / "farm" / "exporter.yaml").is_file()
+
+
 def test_init_makes_a_project_and_shipped_models_stay_read_only(installed, tmp_path):
     target, env = installed
     r = micromel(env, tmp_path, "init", "proj")

@@ -17,6 +17,7 @@ through ctypes by the bit-exactness tests):
   data/      datasets (drums, speech, streams, user folders), Debian packages
   train/     features, augmentation, networks, int8 conversion, evaluation, model cards
   hil/       host in the loop: verify, classify, flash, stream-check, cores, the demo
+  (link/ also opens every kind of device: emulated, tty or URL, labgrid farm board: farm*.py)
 
 The top level holds only what every stage shares: errors, paths, jsonconfig (settings from
 JSON), fileio (atomic writes), audio (files in and out), modeldir (a model folder: the one

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from . import __version__
+from . import __version__, cliargs
 from .boards import cli as boards_cli
 from .data import cli as data_cli
 from .engine import cli as engine_cli
@@ -19,6 +19,7 @@ from .frontend import cli as frontend_cli
 from .hil import cli as hil_cli
 from .library import cli as library_cli
 from .link import cli as link_cli
+from .link import farm
 from .listen import cli as listen_cli
 from .segment import cli as segment_cli
 from .train import cli as train_cli
@@ -34,8 +35,7 @@ STAGES = (data_cli, train_cli, engine_cli, library_cli, boards_cli, hil_cli, seg
 # `micromel --help` lists commands in the order a user meets them.
 WORKFLOW = ("dataset", "train", "evaluate", "export", "build", "boards", "flash", "verify",
             "classify", "segment", "evaluate-segments", "stream-check", "listen", "record",
-            "features", "bench",
-            "cores", "device", "demo", "init", "doctor")
+            "features", "bench", "cores", "device", "farm", "demo", "init", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--build-dir", metavar="DIR",
                    help="where generated code, builds and reports go (default ./build; "
                         "also $MICROMEL_BUILD_DIR)")
+    p.add_argument("--coordinator", metavar="HOST[:PORT]",
+                   help="labgrid coordinator of the board farm, for --device labgrid:... "
+                        "(default $LG_COORDINATOR, else 127.0.0.1:20408; docs/farm.md)")
+    p.add_argument("--farm-wait", metavar="SECONDS", type=cliargs.non_negative_float,
+                   help="how long to wait for busy farm places before giving up "
+                        f"(default $MICROMEL_FARM_WAIT, else {farm.DEFAULT_WAIT:.0f})")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, dest, metavar) in GROUPS.items():
         group = sub.add_parser(name, help=help_text)
@@ -69,12 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.build_dir:
         # an environment variable: PlatformIO's builder scripts and emulators see it too
         os.environ["MICROMEL_BUILD_DIR"] = str(os.path.abspath(args.build_dir))
+    if args.coordinator:
+        os.environ["LG_COORDINATOR"] = args.coordinator   # labgrid-client (flashing) sees it too
+    if args.farm_wait is not None:
+        os.environ["MICROMEL_FARM_WAIT"] = str(args.farm_wait)
     if not getattr(args, "func", None):
         # a command group without its action prints the group's actions, not everything
         (getattr(args, "group_parser", None) or parser).print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with farm.resolve_args(args):   # --device labgrid:...: held while the command runs
+            return int(args.func(args) or 0)
     except MicromelError as e:
         print(f"micromel: error: {e}", file=sys.stderr)
         return 2

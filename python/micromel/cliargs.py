@@ -8,7 +8,8 @@ from pathlib import Path
 from .errors import MicromelError
 
 DEVICE_HELP = ("'emulate' (build and boot the emulated Cortex-M4), 'emulate:ENV', a tty such as "
-               "/dev/ttyACM0, or a pyserial URL such as socket://127.0.0.1:4000")
+               "/dev/ttyACM0, a pyserial URL such as socket://127.0.0.1:4000, or a labgrid farm board: "
+               "labgrid:PLACE or labgrid:TAG=VALUE[,N] (N boards; docs/farm.md)")
 
 
 def group_actions(sub, name: str) -> argparse._SubParsersAction:

@@ -16,7 +16,6 @@ import soundfile as sf
 from micromel.boards import firmware
 from micromel.clip import rules as win
 from micromel.clip.reference import Reference
-from micromel.data import debpkg
 from micromel.errors import MicromelError
 from micromel.link import audio as audio_link
 from micromel.link import host as native
@@ -24,41 +23,6 @@ from micromel.link import protocol
 from micromel.modeldir import ModelDir
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    from micromel.engine import zoo
-
-    return zoo.make("drums", tmp_path_factory.mktemp("model") / "m", seed=3, input_shape=(64, 40, 1))
-
-
-@pytest.fixture(scope="module")
-def model(model_dir):
-    return ModelDir.open(model_dir)
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory, model_dir):
-    """Real drum hits, shortened, labelled with the test model's classes."""
-    root = debpkg.fetch("hydrogen-data") / "usr/share/hydrogen/data/drumkits"
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".wav", ".flac"))[:10]
-    out = tmp_path_factory.mktemp("data")
-    labels = list(ModelDir.open(model_dir).labels)
-    rows = ["path,label,split"]
-    from micromel.audio import load_audio
-
-    for i, f in enumerate(files):
-        pcm = load_audio(f, 16000)[: 16000 + 4000 * (i % 4)]   # 1.0 .. 1.75 s
-        name = f"clip{i:02d}.wav"
-        sf.write(out / name, pcm, 16000, subtype="PCM_16")
-        rows.append(f"{name},{labels[i % len(labels)]},test")
-    # edge cases: a short clip (padded to one window), digital silence
-    sf.write(out / "short.wav", load_audio(files[0], 16000)[:3000], 16000, subtype="PCM_16")
-    sf.write(out / "silence.wav", np.zeros(20000, np.int16), 16000, subtype="PCM_16")
-    rows += [f"short.wav,{labels[0]},test", f"silence.wav,{labels[1]},test"]
-    (out / "manifest.csv").write_text("\n".join(rows) + "\n")
-    return out / "manifest.csv"
 
 
 def _run_cli(*args, timeout=900):

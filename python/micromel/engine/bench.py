@@ -12,7 +12,8 @@ from ..boards.linkmap import parse_map
 from ..boards.sizes import object_part
 from ..errors import MicromelError
 from ..frontend import link as fe_link
-from ..link.device import open_device, open_emulated
+from ..link.device import open_device
+from ..link.model_device import firmware_env
 from ..segment.config import SegmentConfig
 from . import cycles, peers, runner
 from .compiler import compile_model, stream_hop
@@ -78,21 +79,23 @@ def _flash_of_elf(elf: Path) -> dict | None:
 
 def run(model, device: str = "emulate", kernels: str = "auto",
         weights: str = "auto", stream: bool = False) -> dict:
-    """Bench a ModelDir's model. stream: a streaming export, measured on the last of a few
-    windows sliding by the model's hop. With a segment config, the report also gives the
-    front end and the model per second of audio at its hop."""
+    """Bench a ModelDir's model on a device (one micromel builds the firmware for, emulated
+    or a flashable farm board, is built with `kernels` and `weights`). stream: a streaming
+    export, measured on the last of a few windows sliding by the model's hop. With a segment
+    config, the report also gives the front end and the model per second of audio at its
+    hop."""
     model_dir = model.path
     c = compile_model(model, weights, stream)
     hop = stream_hop(model) if model.segment != SegmentConfig() or stream else 0
     plan = c.plan
     elf = None
-    if device == "emulate" or device.startswith("emulate:"):
-        env = device.split(":", 1)[1] if ":" in device else "emulate"
+    env = firmware_env(device)    # an emulated board, or a farm board micromel can flash
+    if env:
         gen = codegen.default_gen_dir(model, f"gen-bench-{kernels}-{weights}"
                                              f"{'-stream' if stream else ''}")
         codegen.export(model, gen, kernels=kernels, weights=weights, stream=stream)
         elf = firmware.build(env, gen_dir=gen, model_dir=model_dir.resolve())
-        dev = open_emulated(env, elf=elf)
+        dev = open_device(device, elf=elf)
     else:
         dev = open_device(device)
     with dev:

@@ -46,6 +46,9 @@ def cmd_verify(args) -> int:
     s = run_verify(model, args.data, args.device or ["emulate"], mode=args.mode, report_dir=report,
                    resume=args.resume, split=args.split, limit=args.limit,
                    progress=not args.quiet)
+    for failure in s["run"]["failures"]:   # every clip was verified, by the other devices
+        print(f"micromel: a device dropped out: {failure}; its clips went to the others",
+              file=sys.stderr)
     print(f"report: {report / 'report.md'}")
     print(f"bit-exact clips: {s['clips_bit_exact']}/{s['clips_verified']}  "
           f"device accuracy: {100 * s['accuracy_device']:.2f}%  "

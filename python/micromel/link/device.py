@@ -3,6 +3,8 @@
     open_device("emulate")              build if needed, boot QEMU, UART on a free port
     open_device("/dev/ttyACM0")         a real board on a tty
     open_device("socket://host:port")   any pyserial URL
+    open_device("labgrid:PLACE")        a farm board this process holds (farm.py), flashed
+                                        first when given an ELF (farm_flash.py)
 
 All return a `Device`: request/reply over the framed protocol (protocol.py),
 with resynchronisation after bad frames. An emulated device owns its QEMU
@@ -18,10 +20,12 @@ import serial
 from ..errors import DeviceError, DeviceTimeout, MicromelError
 from . import protocol
 from ..boards import firmware
-from .emulator import Emulator
+from . import farm, farm_flash
+from .emulator import Emulator, qemu_config
 
 DEFAULT_TIMEOUT = 5.0
 BAUD = 115200
+READ_SLICE = 0.1   # seconds one read of the link may block (deadlines are checked in between)
 
 
 class Device:
@@ -29,6 +33,11 @@ class Device:
 
     def __init__(self, link: serial.SerialBase, name: str, emulator: Emulator | None = None):
         self.link = link
+        if link.timeout != READ_SLICE:
+            # set once, never per read: on an rfc2217:// link (a farm board behind ser2net)
+            # plain pyserial renegotiates the port at every timeout change (pyserial-labgrid
+            # does not), ~4 RFC 2217 subnegotiations and a 50 ms wait each time
+            link.timeout = READ_SLICE
         self.name = name
         self.emulator = emulator
         self.parser = protocol.Parser()
@@ -73,7 +82,6 @@ class Device:
             if remaining <= 0:
                 raise DeviceTimeout(f"{self.name}: no reply within {timeout:.1f} s")
             try:
-                self.link.timeout = min(remaining, 0.1)
                 data = self.link.read(max(1, self.link.in_waiting or 1))
             except (serial.SerialException, OSError) as e:
                 raise DeviceError(f"{self.name}: link lost ({e})") from None
@@ -150,14 +158,9 @@ class Device:
 
 def open_emulated(env_name: str = "emulate", elf: Path | None = None, gen_dir: Path | None = None,
                   model_dir: Path | None = None, realtime: bool = False) -> Device:
-    board = firmware.board_json(firmware.env_board(env_name))
-    machine = board.get("micromel", {}).get("qemu_machine")
-    if not machine:
-        raise MicromelError(f"--device: environment '{env_name}' is not an emulated board")
+    qemu = qemu_config(env_name)   # refuses a non-emulated environment before building
     elf = elf or firmware.build(env_name, gen_dir=gen_dir, model_dir=model_dir)
-    mm = board.get("micromel", {})
-    emu = Emulator(elf, machine, extra_args=mm.get("qemu_args"),
-                   system=mm.get("qemu_system", "qemu-system-arm"), realtime=realtime)
+    emu = Emulator(elf, **qemu, realtime=realtime)
     port = emu.start()
     try:
         link = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=0.1)
@@ -173,11 +176,37 @@ def open_emulated(env_name: str = "emulate", elf: Path | None = None, gen_dir: P
     return dev
 
 
+def open_farm_device(spec: str, elf: Path | None = None) -> Device:
+    """A farm board held by this process (farm.hold): flashed with `elf` when given, its UART
+    opened and answering."""
+    board = farm.held_board(spec)
+    if elf is not None:
+        farm_flash.flash(board, elf)
+    try:
+        link = serial.serial_for_url(board.url, timeout=0.1)
+    except serial.SerialException as e:
+        raise DeviceError(f"{spec}: cannot open its UART {board.url}: {e}") from None
+    board.attach(link)
+    dev = Device(link, spec)
+    try:
+        try:
+            dev.ping(b"farm", timeout=5.0)
+        except DeviceTimeout:
+            dev.resync(timeout=30.0)   # a previous client may have left half a frame
+    except BaseException:
+        dev.close()
+        raise
+    return dev
+
+
 def open_device(spec: str = "emulate", **kwargs) -> Device:
-    """spec: 'emulate' (or 'emulate:<env>'), a tty path, or a pyserial URL."""
+    """spec: 'emulate' (or 'emulate:<env>'), a tty path, a pyserial URL, or a held farm
+    board 'labgrid:PLACE'."""
     if spec == "emulate" or spec.startswith("emulate:"):
         env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
         return open_emulated(env_name, **kwargs)
+    if farm.is_farm_spec(spec):
+        return open_farm_device(spec, kwargs.get("elf"))
     try:
         if "://" in spec:
             link = serial.serial_for_url(spec, timeout=0.1)

@@ -1,6 +1,7 @@
 """A device that runs a given model: for an emulated board, the model's firmware is exported
-and built (once per environment and model in this process) and booted; for a real port, the
-board must already run it. Either way the model hash the device reports is checked."""
+and built (once per environment and model in this process) and booted; a farm board that
+micromel can flash gets it uploaded; otherwise the board must already run it. Either way the
+model hash the device reports is checked."""
 from __future__ import annotations
 
 import threading
@@ -9,6 +10,7 @@ from pathlib import Path
 from .. import codegen
 from ..boards import firmware
 from ..errors import MicromelError
+from . import farm, farm_flash
 from .device import Device, open_device
 
 _prepared: dict[tuple[str, str], Path] = {}
@@ -19,12 +21,22 @@ def is_emulated(spec: str) -> bool:
     return spec == "emulate" or spec.startswith("emulate:")
 
 
+def firmware_env(spec: str) -> str | None:
+    """The firmware environment micromel builds for a device spec: an emulated board's, or
+    a farm board's that micromel can flash (farm_flash.py); None when the user flashes it."""
+    if is_emulated(spec):
+        return spec.split(":", 1)[1] if ":" in spec else "emulate"
+    if farm.is_farm_spec(spec):
+        return farm_flash.firmware_env(farm.held_board(spec))
+    return None
+
+
 def prepare_firmware(spec: str, model) -> Path | None:
-    """The ELF of `model` (a ModelDir) for an emulated device spec, built once per process;
-    None for real devices (they are flashed by the user)."""
-    if not is_emulated(spec):
+    """The ELF of `model` (a ModelDir) for a device micromel boots or flashes, built once per
+    process and environment; None for devices the user flashes."""
+    env_name = firmware_env(spec)
+    if env_name is None:
         return None
-    env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
     key = (env_name, str(model.path.resolve()))
     with _prepare_lock:
         if key not in _prepared:
