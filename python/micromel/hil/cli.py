@@ -55,6 +55,9 @@ def cmd_verify(args) -> int:
 
 def cmd_classify(args) -> int:
     results = classify_files(ModelDir.open(args.model_dir), args.audio, args.device, args.top)
+    for r in results:
+        for note in r["notes"]:
+            print(f"micromel: note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=1))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -78,20 +79,42 @@ def parse_audio_reply(payload: bytes, n_mels: int, n_classes: int, into: AudioRe
         raise DeviceError(f"audio reply has {len(payload) - off} unexpected trailing bytes")
 
 
-def classify_audio(dev: Device, pcm: np.ndarray, n_mels: int, n_classes: int,
-                   want_features: bool = True, timeout: float = 30.0) -> AudioResult:
-    """Send one clip as CLASSIFY_AUDIO chunks; each reply acknowledges its chunk
-    (that is the flow control) and carries what the chunk produced."""
-    pcm = np.asarray(pcm, dtype="<i2")
+def _rechunk(pcm, size: int) -> Iterator[np.ndarray]:
+    """A clip (an array, or an iterable of int16 chunks of any sizes) as chunks of `size`
+    samples, the last one shorter; at least one (possibly empty) chunk."""
+    if isinstance(pcm, np.ndarray):
+        pcm = [pcm]
+    buf = np.zeros(0, "<i2")
+    sent = False
+    for chunk in pcm:
+        buf = np.concatenate([buf, np.asarray(chunk, dtype="<i2")])
+        while len(buf) > size:
+            yield buf[:size]
+            buf = buf[size:]
+            sent = True
+    if len(buf) or not sent:
+        yield buf
+
+
+def classify_audio(dev: Device, pcm, n_mels: int, n_classes: int, want_features: bool = True,
+                   timeout: float = 30.0, keep_windows: bool = True) -> AudioResult:
+    """Send one clip (an int16 array, or an iterable of chunks: a long file streams) as
+    CLASSIFY_AUDIO chunks; each reply acknowledges its chunk (that is the flow control) and
+    carries what the chunk produced. keep_windows=False keeps only the clip result."""
     out = AudioResult()
-    n = len(pcm)
-    starts = list(range(0, max(n, 1), CHUNK_SAMPLES))
-    for i, a in enumerate(starts):
-        flags = (FLAG_START if i == 0 else 0) | (FLAG_END if i == len(starts) - 1 else 0)
+    chunks = _rechunk(pcm, CHUNK_SAMPLES)
+    chunk = next(chunks)
+    first = True
+    while chunk is not None:
+        after = next(chunks, None)
+        flags = (FLAG_START if first else 0) | (FLAG_END if after is None else 0)
         flags |= FLAG_FEATURES if want_features else 0
-        payload = bytes([flags]) + pcm[a:a + CHUNK_SAMPLES].tobytes()
-        reply = dev.request(protocol.MSG["CLASSIFY_AUDIO"], payload, timeout=timeout)
+        reply = dev.request(protocol.MSG["CLASSIFY_AUDIO"], bytes([flags]) + chunk.tobytes(),
+                            timeout=timeout)
         parse_audio_reply(reply.payload, n_mels, n_classes, out)
+        if not keep_windows:
+            out.windows.clear()
+        chunk, first = after, False
     if out.vote is None:
         raise DeviceError(f"{dev.name}: no clip result after the last chunk")
     return out
