@@ -2,8 +2,9 @@
 # micromel set-up of a development checkout on a fresh Debian/Ubuntu machine, no PlatformIO
 # registry needed. Idempotent: a second run checks and changes nothing.
 #   1. Debian packages: the tools `micromel doctor` checks (cross compilers, newlib and
-#      picolibc, QEMU, host gcc; python3 -m micromel.boards.toolchain --apt names the
-#      missing ones, before any venv exists), plus python3-venv (sudo when not root)
+#      picolibc, QEMU, host gcc, and clang with libFuzzer for scripts/fuzz.sh;
+#      python3 -m micromel.boards.toolchain --apt --optional names the missing ones,
+#      before any venv exists), plus python3-venv (sudo when not root)
 #   2. .venv with micromel (editable) and its Python dependencies
 #   3. `micromel doctor`: the same checks, and PlatformIO set up to work offline (a core
 #      folder in the user cache with a local tool-scons)
@@ -13,7 +14,7 @@ cd "$ROOT"
 say() { printf '[setup] %s\n' "$*"; }
 
 PY="${PYTHON:-python3}"
-missing=($(PYTHONPATH="$ROOT/python" "$PY" -m micromel.boards.toolchain --apt))
+missing=($(PYTHONPATH="$ROOT/python" "$PY" -m micromel.boards.toolchain --apt --optional))
 dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" \
   || missing+=(python3-venv)
 if ((${#missing[@]})); then

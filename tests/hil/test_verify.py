@@ -16,7 +16,6 @@ import soundfile as sf
 from micromel.boards import firmware
 from micromel.clip import rules as win
 from micromel.clip.reference import Reference
-from micromel.data import debpkg
 from micromel.errors import MicromelError
 from micromel.link import audio as audio_link
 from micromel.link import host as native
@@ -26,60 +25,10 @@ from micromel.modeldir import ModelDir
 pytestmark = pytest.mark.emulator
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    from micromel.engine import zoo
-
-    return zoo.make("drums", tmp_path_factory.mktemp("model") / "m", seed=3, input_shape=(64, 40, 1))
-
-
-@pytest.fixture(scope="module")
-def model(model_dir):
-    return ModelDir.open(model_dir)
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory, model_dir):
-    """Real drum hits, shortened, labelled with the test model's classes."""
-    root = debpkg.fetch("hydrogen-data") / "usr/share/hydrogen/data/drumkits"
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".wav", ".flac"))[:10]
-    out = tmp_path_factory.mktemp("data")
-    labels = list(ModelDir.open(model_dir).labels)
-    rows = ["path,label,split"]
-    from micromel.audio import load_audio
-
-    for i, f in enumerate(files):
-        pcm = load_audio(f, 16000)[: 16000 + 4000 * (i % 4)]   # 1.0 .. 1.75 s
-        name = f"clip{i:02d}.wav"
-        sf.write(out / name, pcm, 16000, subtype="PCM_16")
-        rows.append(f"{name},{labels[i % len(labels)]},test")
-    # edge cases: a short clip (padded to one window), digital silence
-    sf.write(out / "short.wav", load_audio(files[0], 16000)[:3000], 16000, subtype="PCM_16")
-    sf.write(out / "silence.wav", np.zeros(20000, np.int16), 16000, subtype="PCM_16")
-    rows += [f"short.wav,{labels[0]},test", f"silence.wav,{labels[1]},test"]
-    (out / "manifest.csv").write_text("\n".join(rows) + "\n")
-    return out / "manifest.csv"
-
-
 def _run_cli(*args, timeout=900):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "python")}
     return subprocess.run([sys.executable, "-m", "micromel", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
-
-
-STABLE = ("clips_total", "clips_verified", "clips_bit_exact", "features_mismatches",
-          "scores_mismatches", "windows", "silent_windows", "accuracy_device",
-          "accuracy_reference", "predictions_agree", "confusion_device", "first_mismatch")
-
-
-@pytest.fixture(scope="module")
-def audio_run(model, dataset, tmp_path_factory):
-    """One uninterrupted audio-mode verify: (summary, report folder)."""
-    from micromel.hil.verify import run_verify
-
-    report = tmp_path_factory.mktemp("audio_run")
-    return run_verify(model, str(dataset), ["emulate"], mode="audio", report_dir=report,
-                      progress=False), report
 
 
 def test_verify_audio_mode_bit_exact(audio_run):
@@ -103,7 +52,8 @@ def test_verify_features_mode_two_devices(model, dataset, tmp_path):
     assert len(used) == 2  # both devices took clips
 
 
-def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_path, audio_run):
+def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_path, audio_run,
+                                                       stable):
     report = tmp_path / "r"
     proc = subprocess.Popen([sys.executable, "-m", "micromel", "verify", str(model_dir), str(dataset),
                              "--device", "emulate", "--report", str(report), "--quiet"],
@@ -130,7 +80,7 @@ def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_
     summary = json.loads((report / "summary.json").read_text())
     clips = [json.loads(line)["clip"] for line in results.read_text().splitlines()]
     assert sorted(clips) == sorted(set(clips)) and len(clips) == 12  # none lost, none twice
-    assert {k: summary[k] for k in STABLE} == {k: audio_run[0][k] for k in STABLE}
+    assert {k: summary[k] for k in stable} == {k: audio_run[0][k] for k in stable}
 
 
 def test_device_with_other_model_is_refused(model, dataset, tmp_path):

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from .. import cliargs, codegen
+from ..errors import MicromelError
 from ..modeldir import ModelDir
 from . import bench, runner
 from .compiler import KERNEL_CHOICES
@@ -13,6 +14,8 @@ from .compiler import KERNEL_CHOICES
 def cmd_export(args) -> int:
     model = ModelDir.open(args.model_dir)
     out = Path(args.out) if args.out else codegen.default_gen_dir(model)
+    if out.exists() and not out.is_dir():
+        raise MicromelError(f"--out {out}: is a file; give a folder for the generated C")
     c = codegen.export(model, out, kernels=args.kernels, board=args.board)
     tflm = runner.tflm_arena_bytes(c.plan.graph.raw)
     streamed = sum(1 for p in c.sched.places.values() if p.kind == "ring")
