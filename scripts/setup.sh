@@ -5,7 +5,8 @@
 #      picolibc, QEMU, host gcc, and clang with libFuzzer for scripts/fuzz.sh;
 #      python3 -m micromel.boards.toolchain --apt --optional names the missing ones,
 #      before any venv exists), plus python3-venv (sudo when not root)
-#   2. .venv with micromel (editable) and its Python dependencies
+#   2. .venv with micromel (editable) and its Python dependencies at the versions pinned in
+#      constraints.txt (scripts/update_pins.sh updates them)
 #   3. `micromel doctor`: the same checks, and PlatformIO set up to work offline (a core
 #      folder in the user cache with a local tool-scons)
 set -euo pipefail
@@ -31,12 +32,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # Reinstall only when the dependency list changed.
-want="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml setup.py constraints.txt | sha256sum | cut -d' ' -f1)"
 have="$(cat .venv/.micromel-deps 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
   say "installing Python dependencies into .venv (a few minutes the first time)"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[test]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[test]"
   echo "$want" > .venv/.micromel-deps
 else
   say "Python dependencies present"

@@ -50,10 +50,10 @@ MODEL = FUZZ_DIR / "model"
 LIBS = ("mm_proto", "mm_frontend", "mm_clip", "mm_segment", "mm_nn", "mm_cost")
 # target -> (firmware libraries and app sources it links, headers: "model" or "default", max_len)
 TARGETS = {
-    "proto": (("mm_proto",), "model", 8192),
-    "app": (LIBS + ("src",), "model", 16384),
-    "clip": (("mm_clip",), "model", 8192),
-    "segment": (("mm_segment",), "default", 4096),
+    "proto": (("mm_proto",), "model", 2048),
+    "app": (LIBS + ("src",), "model", 8192),
+    "clip": (("mm_clip",), "model", 4096),
+    "segment": (("mm_segment",), "default", 2048),
 }
 # the message types of fuzz_app.c's TYPES, in its order
 APP_TYPES = [protocol.MSG[k] for k in ("STREAM", "CLASSIFY_AUDIO", "FEATURES", "FEATURES_RESET",
@@ -207,12 +207,12 @@ def write_seeds(gens: dict[str, Path]) -> dict[str, Path]:
     seeds: dict[str, dict[str, bytes]] = {t: {} for t in TARGETS}
     for i, s in enumerate(streams):
         counts = {"dropped": 0, "flipped": 0, "duplicated": 0}
-        seeds["proto"][f"session{i}"] = b"\x00" + s[:8000]
-        seeds["proto"][f"session{i}_lossy"] = b"\x40" + lossy.apply(s[:8000], rng, counts)
-        seeds["app"][f"session{i}"] = app_records(s)[:16000]
-        seeds["clip"][f"recording{i}"] = clip_records(clips[i][:3200], model)
+        seeds["proto"][f"session{i}"] = b"\x00" + s[:2000]
+        seeds["proto"][f"session{i}_lossy"] = b"\x40" + lossy.apply(s[:2000], rng, counts)
+        seeds["app"][f"session{i}"] = app_records(s)[:8000]
+        seeds["clip"][f"recording{i}"] = clip_records(clips[i][:3200], model)[:4000]
     for i in range(3):
-        seeds["segment"][f"windows{i}"] = segment_records(model, seed=i)
+        seeds["segment"][f"windows{i}"] = segment_records(model, seed=i)[:2000]
     dirs = {}
     for target, files in seeds.items():
         d = root() / "seeds" / target
@@ -225,32 +225,39 @@ def write_seeds(gens: dict[str, Path]) -> dict[str, Path]:
 
 # --- running -----------------------------------------------------------------------------------
 STAT = re.compile(r"stat::(\w+):\s+(\d+)")
+TOTAL = re.compile(r"Loaded \d+ modules\s+\((\d+) inline 8-bit counters\)")
 COV = re.compile(r"#(\d+)\s+(?:DONE|INITED|pulse|NEW|REDUCE)\s+cov: (\d+) ft: (\d+)")
 
 
-def run(target: str, binary: Path, seeds: Path, seconds: int) -> dict:
-    """One libFuzzer run (one job); returns executions, coverage and the outcome."""
+def run(target: str, binary: Path, seeds: Path, seconds: int, runs: int = 0,
+        max_len: int = 0) -> dict:
+    """One libFuzzer run (one process): `seconds`, or until `runs` executions if given;
+    inputs up to max_len bytes (default the target's). Returns executions, coverage and the
+    outcome."""
     corpus = root() / "corpus" / target
     artifacts = root() / "artifacts"
     corpus.mkdir(parents=True, exist_ok=True)
     artifacts.mkdir(parents=True, exist_ok=True)
-    max_len = TARGETS[target][2]
-    cmd = [str(binary), f"-max_total_time={seconds}", "-print_final_stats=1", "-jobs=1",
+    max_len = max_len or TARGETS[target][2]
+    cmd = [str(binary), f"-max_total_time={seconds}", "-print_final_stats=1",
+           *([f"-runs={runs}"] if runs else []),
            f"-max_len={max_len}", "-timeout=25", "-rss_limit_mb=2048",
            f"-artifact_prefix={artifacts}/{target}-", str(corpus), str(seeds)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300,
+                       cwd=root())
     stats = {k: int(v) for k, v in STAT.findall(r.stderr)}
     cov = COV.findall(r.stderr)
     crashes = sorted(p.name for p in artifacts.glob(f"{target}-*"))
-    return {"target": target, "seconds": seconds, "executions": stats.get("number_of_executed_units", 0),
+    return {"target": target, "seconds": seconds, "max_len": max_len, "executions": stats.get("number_of_executed_units", 0),
             "exec_per_s": stats.get("average_exec_per_sec", 0),
-            "edges": int(cov[-1][1]) if cov else 0, "features": int(cov[-1][2]) if cov else 0,
+            "edges": int(cov[-1][1]) if cov else 0,
+            "edges_instrumented": int(TOTAL.findall(r.stderr)[0]) if TOTAL.search(r.stderr) else 0, "features": int(cov[-1][2]) if cov else 0,
             "corpus": len(list(corpus.iterdir())), "peak_rss_mb": stats.get("peak_rss_mb", 0),
             "findings": crashes, "returncode": r.returncode,
             "log_tail": r.stderr[-2000:] if r.returncode else ""}
 
 
-def fuzz(seconds: int, targets=None, say=print) -> list[dict]:
+def fuzz(seconds: int, targets=None, say=print, runs: int = 0, max_len: int = 0) -> list[dict]:
     targets = list(targets or TARGETS)
     unknown = sorted(set(targets) - set(TARGETS))
     if unknown:
@@ -261,10 +268,11 @@ def fuzz(seconds: int, targets=None, say=print) -> list[dict]:
     for t in targets:                  # one job at a time: the machine is shared
         binary = build(t, gens)
         say(f"fuzzing {t} for {seconds} s ...")
-        res = run(t, binary, seeds[t], seconds)
+        res = run(t, binary, seeds[t], seconds, runs, max_len)
         results.append(res)
         say(f"  {t:<8} {res['executions']:>12,} executions  {res['exec_per_s']:>7,}/s  "
-            f"coverage {res['edges']} edges, {res['features']} features  "
+            f"coverage {res['edges']} of {res['edges_instrumented']} edges, {res['features']} "
+            "features  "
             f"findings {len(res['findings'])}")
     return results
 
@@ -273,10 +281,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/fuzz.sh", description=__doc__.split("\n\n")[0])
     ap.add_argument("seconds", type=int, help="seconds per target")
     ap.add_argument("targets", nargs="*", help=f"targets (default all: {', '.join(TARGETS)})")
+    ap.add_argument("--runs", type=int, default=0,
+                    help="stop a target after this many executions (within SECONDS)")
+    ap.add_argument("--max-len", type=int, default=0,
+                    help="largest input in bytes (default per target: " +
+                         ", ".join(f"{t} {v[2]}" for t, v in TARGETS.items()) + ")")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     try:
-        results = fuzz(args.seconds, args.targets)
+        results = fuzz(args.seconds, args.targets, runs=args.runs, max_len=args.max_len)
     except MicromelError as e:
         print(f"fuzz: error: {e}", file=sys.stderr)
         return 2

@@ -129,8 +129,6 @@ def _worker(dev, run: Run) -> None:
 def _prepare_report(report_dir: Path, meta: dict, resume: bool) -> None:
     """Checked before any device is opened: a file where the folder should be, or a --resume
     of another run."""
-    if report_dir.exists() and not report_dir.is_dir():
-        raise MicromelError(f"--report {report_dir}: is a file; give a folder (or drop --report)")
     meta_path = report_dir / "run.json"
     if resume and meta_path.exists():
         try:
@@ -152,6 +150,9 @@ def run_verify(model, data: str, devices: list[str], mode: str = "audio",
     the devices that failed mid-run."""
     ref = Reference(model)
     check_devices(devices)
+    report_dir = Path(report_dir or default_report_dir(model))
+    if report_dir.exists() and not report_dir.is_dir():
+        raise MicromelError(f"--report {report_dir}: is a file; give a folder (or drop --report)")
     ds = load_dataset(data, labels=ref.labels, check_files=False)
     split = split or ds.default_split
     items = ds.select(split)
@@ -162,7 +163,6 @@ def run_verify(model, data: str, devices: list[str], mode: str = "audio",
     clips.sort(key=lambda c: c.id)
     if limit:
         clips = clips[:limit]
-    report_dir = Path(report_dir or default_report_dir(model))
     meta = {"model": str(model.path), "model_hash": model.hash, "data": str(data), "split": split,
             "mode": mode, "clips": [c.id for c in clips]}
     _prepare_report(report_dir, meta, resume)

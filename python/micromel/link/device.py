@@ -201,7 +201,7 @@ class Device:
         # for requests slower than usual, longer), then ask again; asking early only costs
         # a duplicate reply, which the seq check skips
         wait = ATTEMPT_WAIT if self.rtt is None else \
-            min(ATTEMPT_WAIT, max(0.3, 5 * self.rtt) + size / LINK_BYTES_PER_S)
+            min(ATTEMPT_WAIT, max(0.25, 3 * self.rtt) + size / LINK_BYTES_PER_S)
         wait_until = min(deadline, now + wait) if retry else deadline
         errors = len(self.parser.errors)
         why, stalled, seen = "timeouts", 0.0, 0
