@@ -2,10 +2,12 @@
 # micromel set-up of a development checkout on a fresh Debian/Ubuntu machine, no PlatformIO
 # registry needed. Idempotent: a second run checks and changes nothing.
 #   1. Debian packages: the tools `micromel doctor` checks (cross compilers, newlib and
-#      picolibc, QEMU, host gcc; python3 -m micromel.boards.toolchain --apt names the
-#      missing ones, before any venv exists), plus python3-venv (sudo when not root)
+#      picolibc, QEMU, host gcc, and clang with libFuzzer for scripts/fuzz.sh;
+#      python3 -m micromel.boards.toolchain --apt --optional names the missing ones,
+#      before any venv exists), plus python3-venv (sudo when not root)
 #   2. .venv with micromel (editable), its Python dependencies, the test tools and labgrid
-#      (the `farm` extra: the board-farm tests need it)
+#      (the `farm` extra: the board-farm tests need it), at the versions pinned in
+#      constraints.txt (scripts/update_pins.sh updates them)
 #   3. `micromel doctor`: the same checks, and PlatformIO set up to work offline (a core
 #      folder in the user cache with a local tool-scons)
 set -euo pipefail
@@ -14,7 +16,7 @@ cd "$ROOT"
 say() { printf '[setup] %s\n' "$*"; }
 
 PY="${PYTHON:-python3}"
-missing=($(PYTHONPATH="$ROOT/python" "$PY" -m micromel.boards.toolchain --apt))
+missing=($(PYTHONPATH="$ROOT/python" "$PY" -m micromel.boards.toolchain --apt --optional))
 dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" \
   || missing+=(python3-venv)
 if ((${#missing[@]})); then
@@ -31,14 +33,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # Reinstall only when the dependency list changed.
-want="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml setup.py constraints.txt | sha256sum | cut -d' ' -f1)"
 have="$(cat .venv/.micromel-deps 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
   say "installing Python dependencies into .venv (a few minutes the first time)"
   .venv/bin/pip install -q --upgrade pip
   # [farm]: labgrid, so that the board-farm tests run (tests/hil/test_farm.py); a plain
   # `pip install micromel` does not pull it in
-  .venv/bin/pip install -q -e ".[test,farm]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[test,farm]"
   echo "$want" > .venv/.micromel-deps
 else
   say "Python dependencies present"

@@ -50,10 +50,40 @@ def audio_info(path: str | Path):
     return info
 
 
+def wav_truncation(path: str | Path) -> tuple[int, int] | None:
+    """(bytes the WAV header announces for its samples, bytes the file holds) of a WAV file
+    cut short (a copy or a recording that was interrupted), else None. libsndfile reads such
+    a file up to where it ends without a word."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = path.stat().st_size
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                n = int.from_bytes(chunk[4:8], "little")
+                if chunk[:4] == b"data":
+                    have = size - f.tell()
+                    # 0 and 0xFFFFFFFF: a streaming writer that never knew the length
+                    return (n, have) if 0 < n < 0xFFFFFFFF and have < n else None
+                f.seek(n + (n & 1), 1)
+    except OSError:
+        return None
+
+
 def conversion_notes(path: str | Path, info, sample_rate: int) -> list[str]:
-    """What reading the file at sample_rate changes: downmix, resampling."""
+    """What reading the file at sample_rate changes: downmix, resampling; and a WAV file cut
+    short (read up to where it ends)."""
     name = Path(path).name
     notes = []
+    cut = wav_truncation(path)
+    if cut:
+        notes.append(f"{name}: truncated WAV (its header announces {cut[0]} bytes of samples, "
+                     f"the file holds {cut[1]}); read up to where it ends")
     if info.channels > 1:
         notes.append(f"{name}: {info.channels} channels downmixed to mono")
     if info.samplerate != sample_rate:
@@ -62,16 +92,18 @@ def conversion_notes(path: str | Path, info, sample_rate: int) -> list[str]:
 
 
 def load_audio(path: str | Path, sample_rate: int = 16000,
-               notes: list[str] | None = None) -> np.ndarray:
+               notes: list[str] | None = None, max_seconds: float | None = None) -> np.ndarray:
     """int16 mono PCM of a whole audio file at sample_rate (for clips; long recordings go
-    through `open_audio(...).chunks()`). What was changed (downmix, resampling) is appended
-    to notes."""
+    through `open_audio(...).chunks()`), or of its first max_seconds. What was changed
+    (downmix, resampling, a truncated file) is appended to notes."""
 
     path = Path(path)
     info = audio_info(path)
     native16 = info.subtype == "PCM_16" and info.samplerate == sample_rate
+    frames = -1 if max_seconds is None else int(max_seconds * info.samplerate)
     try:
-        data, rate = sf.read(str(path), dtype="int16" if native16 else "float64", always_2d=True)
+        data, rate = sf.read(str(path), frames=frames, dtype="int16" if native16 else "float64",
+                             always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as e:
         raise _unreadable(path, e) from None
     if data.shape[0] == 0:
@@ -109,7 +141,14 @@ class AudioStream:
         """int16 mono chunks at sample_rate. 16-bit mono files at the right rate give the
         same samples as load_audio; other files are downmixed, resampled with a streaming
         soxr resampler (HQ) and rounded like load_audio (differences from the one-shot
-        resampler are at the rounding level)."""
+        resampler are at the rounding level). A file that turns out unreadable midway is a
+        one-line MicromelError."""
+        try:
+            yield from self._chunks(block)
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as e:
+            raise _unreadable(self.path, e) from None
+
+    def _chunks(self, block: int) -> Iterator[np.ndarray]:
         with sf.SoundFile(str(self.path)) as f:
             if self.native:
                 for b in f.blocks(blocksize=block, dtype="int16", always_2d=True):

@@ -31,21 +31,6 @@ def _run_cli(*args, timeout=900):
                           timeout=timeout, env=env)
 
 
-STABLE = ("clips_total", "clips_verified", "clips_bit_exact", "features_mismatches",
-          "scores_mismatches", "windows", "silent_windows", "accuracy_device",
-          "accuracy_reference", "predictions_agree", "confusion_device", "first_mismatch")
-
-
-@pytest.fixture(scope="module")
-def audio_run(model, dataset, tmp_path_factory):
-    """One uninterrupted audio-mode verify: (summary, report folder)."""
-    from micromel.hil.verify import run_verify
-
-    report = tmp_path_factory.mktemp("audio_run")
-    return run_verify(model, str(dataset), ["emulate"], mode="audio", report_dir=report,
-                      progress=False), report
-
-
 def test_verify_audio_mode_bit_exact(audio_run):
     s, report = audio_run
     assert s["clips_verified"] == s["clips_total"] == 12
@@ -67,7 +52,8 @@ def test_verify_features_mode_two_devices(model, dataset, tmp_path):
     assert len(used) == 2  # both devices took clips
 
 
-def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_path, audio_run):
+def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_path, audio_run,
+                                                       stable):
     report = tmp_path / "r"
     proc = subprocess.Popen([sys.executable, "-m", "micromel", "verify", str(model_dir), str(dataset),
                              "--device", "emulate", "--report", str(report), "--quiet"],
@@ -94,7 +80,7 @@ def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_
     summary = json.loads((report / "summary.json").read_text())
     clips = [json.loads(line)["clip"] for line in results.read_text().splitlines()]
     assert sorted(clips) == sorted(set(clips)) and len(clips) == 12  # none lost, none twice
-    assert {k: summary[k] for k in STABLE} == {k: audio_run[0][k] for k in STABLE}
+    assert {k: summary[k] for k in stable} == {k: audio_run[0][k] for k in stable}
 
 
 def test_device_with_other_model_is_refused(model, dataset, tmp_path):

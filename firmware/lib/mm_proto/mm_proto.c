@@ -94,6 +94,7 @@ mm_proto_event mm_proto_poll(mm_proto_parser *p) {
     p->type = p->buf[2];
     p->seq = p->buf[3];
     p->len = len;
+    p->crc = crc;
     p->payload = p->buf + MM_PROTO_HEADER_SIZE;
     p->consumed = total;
     p->stats.frames++;

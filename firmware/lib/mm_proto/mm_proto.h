@@ -38,6 +38,7 @@ typedef struct {
   uint8_t type;
   uint8_t seq;
   uint16_t len;
+  uint16_t crc; /* the frame's CRC-16: with type and seq, what identifies a retransmission */
   const uint8_t *payload;
   uint32_t consumed; /* bytes of the last returned frame, removed on next call */
   /* set on MM_PROTO_ERROR */

@@ -3,6 +3,7 @@ Standard library only, so `scripts/setup.sh` can ask it which Debian packages ar
 before any virtual environment exists:
 
     python3 -m micromel.boards.toolchain --apt      # missing Debian packages, one line
+    python3 -m micromel.boards.toolchain --apt --optional   # the optional tools' too
 """
 from __future__ import annotations
 
@@ -44,6 +45,18 @@ def _gcc_file(gcc: str, name: str, flags=()):
     return check
 
 
+def _libfuzzer() -> bool:
+    """clang and its libFuzzer runtime (Debian ships it apart: libclang-rt-dev)."""
+    if shutil.which("clang") is None:
+        return False
+    try:
+        res = subprocess.run(["clang", "-print-resource-dir"], capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return any(Path(res, "lib").rglob("libclang_rt.fuzzer*.a"))
+
+
 def _picolibc_riscv() -> bool:
     return any(Path(p).is_file() for p in ("/usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs",
                                             "/usr/lib/picolibc/riscv64-unknown-elf/lib/picolibc.specs"))
@@ -59,8 +72,9 @@ riscv64-unknown-elf-gcc | RISC-V builds (esp32c3, emulate_rv32) | gcc-riscv64-un
 picolibc (riscv64-unknown-elf) | RISC-V builds | picolibc-riscv64-unknown-elf | picolibc for riscv64-unknown-elf
 qemu-system-riscv32 | the emulated RISC-V board (emulate:emulate_rv32) | qemu-system-misc | QEMU with the riscv32 system emulator
 """
-OPTIONAL = {"clang": ("fuzzing the C parsers (scripts/fuzz.sh)", "clang",
-                      "clang 14 or newer with libFuzzer")}
+OPTIONAL = {"clang (libFuzzer)": ("fuzzing the C parsers (scripts/fuzz.sh, tests/test_fuzz.py)",
+                                  "clang libclang-rt-dev",
+                                  "clang 14 or newer with its compiler-rt (libFuzzer, sanitizers)")}
 TOOLS = tuple(Tool(*(c.strip() for c in line.split("|"))) for line in _TABLE.strip().splitlines()) + \
     tuple(Tool(name, *rest, optional=True) for name, rest in OPTIONAL.items())
 
@@ -73,7 +87,7 @@ CHECKS = {
     "riscv64-unknown-elf-gcc": _which("riscv64-unknown-elf-gcc"),
     "picolibc (riscv64-unknown-elf)": _picolibc_riscv,
     "qemu-system-riscv32": _which("qemu-system-riscv32"),
-    "clang": _which("clang"),
+    "clang (libFuzzer)": _libfuzzer,
 }
 
 
@@ -93,8 +107,8 @@ def install_hint(packages: list[str]) -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--apt"]:
-        print(" ".join(missing_apt()))
+    if sys.argv[1:2] == ["--apt"]:
+        print(" ".join(missing_apt(optional="--optional" in sys.argv[2:])))
     else:
         for tool, ok in check():
             print(f"{'ok' if ok else 'MISSING':<8} {tool.name}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine import tflite
 from ..frontend.twin import features
 from . import rules
 
@@ -28,6 +29,13 @@ def tflm_interpreter(tflite_bytes: bytes):
     return runtime.Interpreter.from_bytes(tflite_bytes)
 
 
+def check_model_file(model) -> None:
+    """The model folder's model.tflite is an int8 model whose input is one window and whose
+    outputs are its labels (one-line errors, before any work)."""
+    graph = tflite.parse(model.tflite_bytes, model.tflite_path)
+    tflite.check_io(graph, model.window.frames * model.frontend.n_mels, len(model.labels))
+
+
 class Reference:
     """One model's host reference (micromel.modeldir.ModelDir in). Not thread-safe: give
     each thread its own (the interpreter keeps state)."""
@@ -38,7 +46,7 @@ class Reference:
         self.fe = model.frontend
         self.wcfg = model.window
         self.framing = model.framing
-        model.tflite_bytes            # a missing model.tflite is reported now, not later
+        check_model_file(model)       # missing, damaged, float or mislabelled: refused now
         self._interp = None
 
     @property

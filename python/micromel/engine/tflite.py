@@ -92,7 +92,10 @@ def parse(raw: bytes, path) -> Graph:
     try:
         model = S.ModelT.InitFromObj(S.Model.GetRootAsModel(raw, 0))
     except Exception as e:  # noqa: BLE001 - any flatbuffer decoding failure
-        raise MicromelError(f"{path}: not a TFLite flatbuffer ({e.__class__.__name__})") from None
+        what = str(e).splitlines()[0][:80] if str(e) else e.__class__.__name__
+        raise MicromelError(f"{path}: not a TFLite model: the file is damaged or of another kind "
+                            f"({len(raw)} bytes; the flatbuffer reader says: {what}); export it "
+                            "again or retrain ('micromel train')") from None
     if not model.subgraphs or len(model.subgraphs) != 1:
         raise MicromelError(f"{path}: {len(model.subgraphs or [])} subgraphs; the engine supports "
                             "exactly one")
@@ -133,6 +136,28 @@ def parse(raw: bytes, path) -> Graph:
             opts = {k2: v for k2, v in vars(bo).items()}
         ops.append(Op(k, kind, [int(i) for i in op.inputs], [int(i) for i in op.outputs], opts))
     return Graph(path, tensors, ops, [int(i) for i in g.inputs], [int(i) for i in g.outputs], raw)
+
+
+def check_io(graph: Graph, input_size: int, n_classes: int, kind: str = "int8") -> None:
+    """One input of `input_size` values and one output of `n_classes` values, both of `kind`
+    (int8: the model the device runs; float32: its float twin), else a one-line error naming
+    the file: a float model where the int8 one belongs, or labels that do not match the
+    model's outputs (which would index past them or silently name the wrong class)."""
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise MicromelError(f"{graph.path}: {len(graph.inputs)} inputs and {len(graph.outputs)} "
+                            "outputs; a micromel model has one of each")
+    i, o = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
+    if i.dtype != kind or o.dtype != kind:
+        hint = (" (a float model: give the int8 model.tflite that 'micromel train' writes)"
+                if kind == "int8" and "float32" in (i.dtype, o.dtype) else "")
+        raise MicromelError(f"{graph.path}: input {i.dtype}, output {o.dtype}; expected "
+                            f"{kind}{hint}")
+    if i.size != input_size:
+        raise MicromelError(f"{graph.path}: input of {i.size} values {list(i.shape)}; the model "
+                            f"folder's window needs {input_size} (frames x mel bands)")
+    if o.size != n_classes:
+        raise MicromelError(f"{graph.path}: {o.size} outputs but {n_classes} labels in the model "
+                            "folder's config.json; they must match one to one")
 
 
 def activation(op: Op, graph: Graph) -> str:

@@ -35,30 +35,64 @@ def cmd_demo(args) -> int:
             "accuracy_device", "accuracy_reference"]
     print(json.dumps({k: summary[k] for k in keys}
                      | {"windows_per_s": summary["run"]["windows_per_s"]}, indent=1))
-    ok = summary["clips_bit_exact"] == summary["clips_verified"] == summary["clips_total"]
+    ok = verify_exit_code(summary) == 0
     print("device == host reference, bit for bit, on every clip" if ok else "MISMATCHES: see the report")
     return 0 if ok else 1
+
+
+def verify_exit_code(s: dict) -> int:
+    """0: every clip verified and bit-exact on devices that all stayed up; 1: a mismatch, a
+    clip that could not be read, or a device lost (its clips went to the others); errors
+    before or during the run that leave clips unverified are 2 (cli.main)."""
+    run = s.get("run", {})
+    ok = (s["clips_bit_exact"] == s["clips_verified"] == s["clips_total"]
+          and not s.get("clips_failed") and not run.get("devices_lost"))
+    return 0 if ok else 1
+
+
+def _print_verify(s: dict, report: Path) -> None:
+    run = s["run"]
+    for lost in run.get("devices_lost", []):
+        print(f"micromel: device lost: {lost['device']} after {lost['clips']} clips: "
+              f"{lost['error']}", file=sys.stderr)
+    for f in s.get("failed_clips", []):
+        print(f"micromel: clip not checked: {f['clip']}: {f['error']}", file=sys.stderr)
+    lk = run.get("link") or {}
+    if lk.get("retries"):
+        print(f"serial link: {lk['retries']} of {lk['requests']} requests retried "
+              f"({lk['timeouts']} timeouts, {lk['corrupt']} corrupted)")
+    print(f"report: {report / 'report.md'}")
+    print(f"bit-exact clips: {s['clips_bit_exact']}/{s['clips_verified']}  "
+          + (f"failed clips: {s['clips_failed']}  " if s.get("clips_failed") else "")
+          + f"device accuracy: {100 * (s['accuracy_device'] or 0):.2f}%  "
+          f"reference accuracy: {100 * (s['accuracy_reference'] or 0):.2f}%  "
+          f"windows/s: {run['windows_per_s']}"
+          + (f"  devices lost: {len(run['devices_lost'])} of {len(run['devices'])}"
+             if run.get("devices_lost") else ""))
 
 
 def cmd_verify(args) -> int:
     model = ModelDir.open(args.model_dir)
     report = Path(args.report) if args.report else default_report_dir(model)
-    s = run_verify(model, args.data, args.device or ["emulate"], mode=args.mode, report_dir=report,
-                   resume=args.resume, split=args.split, limit=args.limit,
-                   progress=not args.quiet)
-    for failure in s["run"]["failures"]:   # every clip was verified, by the other devices
-        print(f"micromel: a device dropped out: {failure}; its clips went to the others",
-              file=sys.stderr)
-    print(f"report: {report / 'report.md'}")
-    print(f"bit-exact clips: {s['clips_bit_exact']}/{s['clips_verified']}  "
-          f"device accuracy: {100 * s['accuracy_device']:.2f}%  "
-          f"reference accuracy: {100 * s['accuracy_reference']:.2f}%  "
-          f"windows/s: {s['run']['windows_per_s']}")
-    return 0 if s["clips_bit_exact"] == s["clips_verified"] == s["clips_total"] else 1
+    try:
+        s = run_verify(model, args.data, args.device or ["emulate"], mode=args.mode,
+                       report_dir=report, resume=args.resume, split=args.split,
+                       limit=args.limit, progress=not args.quiet)
+    except KeyboardInterrupt:
+        if (report / "results.jsonl").exists():
+            print(f"\nmicromel: interrupted; the clips verified so far are in "
+                  f"{report / 'results.jsonl'}: rerun with --resume to continue", file=sys.stderr)
+            return 130
+        raise
+    _print_verify(s, report)
+    return verify_exit_code(s)
 
 
 def cmd_classify(args) -> int:
     results = classify_files(ModelDir.open(args.model_dir), args.audio, args.device, args.top)
+    for r in results:
+        for note in r["notes"]:
+            print(f"micromel: note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=1))
     else:

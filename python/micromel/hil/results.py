@@ -52,7 +52,25 @@ class ResultLog:
         self.f.close()
 
 
+def latest(records: list[dict]) -> list[dict]:
+    """The last record of each clip (a clip that failed, e.g. unreadable, and was retried by
+    --resume has two), in the order the clips were first recorded."""
+    by_clip: dict[str, dict] = {}
+    for r in records:
+        by_clip[r["clip"]] = r
+    return list(by_clip.values())
+
+
+def failed(records: list[dict]) -> list[dict]:
+    return [r for r in records if "error" in r]
+
+
 def summarize(records: list[dict], labels: list[str], meta: dict) -> dict:
+    """From results.jsonl alone. A clip that could not be checked (its file unreadable) is
+    a failed clip, not a verified one."""
+    records = latest(records)
+    bad = failed(records)
+    records = [r for r in records if "error" not in r]
     n = len(records)
     bit_exact = [r for r in records if r["features_match"] and r["scores_match"]]
     correct_dev = sum(1 for r in records if r["pred_device"] == r["truth"])
@@ -65,6 +83,8 @@ def summarize(records: list[dict], labels: list[str], meta: dict) -> dict:
         "model": meta["model"], "model_hash": meta["model_hash"], "data": meta["data"],
         "split": meta["split"], "mode": meta["mode"], "labels": labels,
         "clips_total": len(meta["clips"]), "clips_verified": n,
+        "clips_failed": len(bad),
+        "failed_clips": [{"clip": r["clip"], "error": r["error"]} for r in bad[:50]],
         "clips_bit_exact": len(bit_exact),
         "features_mismatches": sum(1 for r in records if not r["features_match"]),
         "scores_mismatches": sum(1 for r in records if not r["scores_match"]),
@@ -122,11 +142,29 @@ def write_report(report_dir: Path, summary: dict, records: list[dict]) -> None:
         "![confusion](confusion.png)",
         "",
     ]
+    run = s.get("run", {})
+    if s.get("clips_failed"):
+        lines += [f"## Clips that could not be checked ({s['clips_failed']})", "",
+                  "Each is a per-clip error; the run went on with the others. Fix the file and "
+                  "rerun with `--resume` to check only these.", ""]
+        lines += [f"- `{f['clip']}`: {f['error']}" for f in s["failed_clips"]] + [""]
+    if run.get("devices_lost"):
+        lines += [f"## Devices lost ({len(run['devices_lost'])} of {len(run['devices'])})", "",
+                  "Their clip in flight went back to the queue for the other devices (or "
+                  "`--resume`); the exit code is non-zero (docs/hil.md).", ""]
+        lines += [f"- `{d['device']}` after {d['clips']} clips: {d['error']}"
+                  for d in run["devices_lost"]] + [""]
+    if run.get("link"):
+        lk = run["link"]
+        lines += ["## Serial link", "",
+                  f"- requests {lk['requests']}, retried {lk['retries']} (timeouts "
+                  f"{lk['timeouts']}, corrupted replies or requests {lk['corrupt']}), "
+                  f"resynchronisations {lk['resyncs']}", ""]
     if s["first_mismatch"]:
-        rec = next(r for r in records if r["clip"] == s["first_mismatch"])
+        rec = next(r for r in latest(records) if r["clip"] == s["first_mismatch"])
         lines += ["## First mismatch", "", f"clip `{rec['clip']}`", "", "```",
                   json.dumps({k: rec[k] for k in ("features_diff", "scores_diff")}, indent=1), "```", ""]
-        diff = next((r["layer_diff"] for r in records if r.get("layer_diff")), None)
+        diff = next((r["layer_diff"] for r in latest(records) if r.get("layer_diff")), None)
         if diff:
             lines += ["## Per-layer diff (first clip with a score mismatch)", "",
                       "Every layer's output on the device against TFLite Micro's intermediate "

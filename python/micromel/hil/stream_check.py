@@ -34,16 +34,16 @@ def check_against_twin(model, paths: list[Path], device: str = "emulate",
                 yield c
 
         twin = list(host_window_results(chunks(), model, p))
-        dev = DeviceWindowResults(device, model, p)
         bar = None
         if progress:
             from tqdm import tqdm    # lazy: only with a progress bar
             bar = tqdm(total=len(twin), unit="win", desc=Path(path).name, dynamic_ncols=True)
         got = []
-        for r in dev(chunks()):
-            got.append(r)
-            if bar:
-                bar.update(1)
+        with DeviceWindowResults(device, model, p) as dev:
+            for r in dev(chunks()):
+                got.append(r)
+                if bar:
+                    bar.update(1)
         if bar:
             bar.close()
         mism = sum(1 for (ts, tq), (ds, dq) in zip(twin, got)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DeviceError
 from . import protocol
-from .device import Device
+from .device import Device, Undelivered
 
 FLAG_START = protocol.AUDIO_FLAG["START"]        # reset front end and clip state first
 FLAG_END = protocol.AUDIO_FLAG["END"]            # clip ends: pad if short, vote, send the result
@@ -78,20 +78,66 @@ def parse_audio_reply(payload: bytes, n_mels: int, n_classes: int, into: AudioRe
         raise DeviceError(f"audio reply has {len(payload) - off} unexpected trailing bytes")
 
 
-def classify_audio(dev: Device, pcm: np.ndarray, n_mels: int, n_classes: int,
-                   want_features: bool = True, timeout: float = 30.0) -> AudioResult:
-    """Send one clip as CLASSIFY_AUDIO chunks; each reply acknowledges its chunk
-    (that is the flow control) and carries what the chunk produced."""
-    pcm = np.asarray(pcm, dtype="<i2")
+def chunk_samples(dev: Device, header: int) -> int:
+    """Samples per request: CHUNK_SAMPLES, fewer while the device's link needs resending
+    (Device.payload_budget: smaller frames get through a noisy link more often)."""
+    budget = getattr(dev, "payload_budget", protocol.FIRMWARE_MAX_PAYLOAD)
+    return max(1, min(CHUNK_SAMPLES, (budget - header) // 2))
+
+
+class Samples:
+    """A clip or stream (an int16 array, or an iterable of chunks of any sizes: a long file
+    streams) handed out in chunks of the size asked each time; a chunk the device never
+    received (Undelivered) is put back and handed out again, smaller."""
+
+    def __init__(self, pcm):
+        self.src = iter([pcm] if isinstance(pcm, np.ndarray) else pcm)
+        self.buf = np.zeros(0, "<i2")
+        self.done = False
+
+    def take(self, n: int) -> np.ndarray:
+        while len(self.buf) <= n and not self.done:   # one more than n: is this the last?
+            chunk = next(self.src, None)
+            if chunk is None:
+                self.done = True
+            else:
+                self.buf = np.concatenate([self.buf, np.asarray(chunk, dtype="<i2")])
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def unread(self, chunk: np.ndarray) -> None:
+        self.buf = np.concatenate([chunk, self.buf])
+
+    @property
+    def empty(self) -> bool:
+        return self.done and not len(self.buf)
+
+
+def classify_audio(dev: Device, pcm, n_mels: int, n_classes: int, want_features: bool = True,
+                   timeout: float = 30.0, keep_windows: bool = True) -> AudioResult:
+    """Send one clip (an int16 array, or an iterable of chunks: a long file streams) as
+    CLASSIFY_AUDIO chunks; each reply acknowledges its chunk (that is the flow control) and
+    carries what the chunk produced. keep_windows=False keeps only the clip result."""
     out = AudioResult()
-    n = len(pcm)
-    starts = list(range(0, max(n, 1), CHUNK_SAMPLES))
-    for i, a in enumerate(starts):
-        flags = (FLAG_START if i == 0 else 0) | (FLAG_END if i == len(starts) - 1 else 0)
+    samples = Samples(pcm)
+    first = True
+    while True:
+        chunk = samples.take(chunk_samples(dev, 1))
+        last = samples.empty
+        flags = (FLAG_START if first else 0) | (FLAG_END if last else 0)
         flags |= FLAG_FEATURES if want_features else 0
-        payload = bytes([flags]) + pcm[a:a + CHUNK_SAMPLES].tobytes()
-        reply = dev.request(protocol.MSG["CLASSIFY_AUDIO"], payload, timeout=timeout)
+        try:
+            reply = dev.request(protocol.MSG["CLASSIFY_AUDIO"], bytes([flags]) + chunk.tobytes(),
+                                timeout=timeout, resplit=True)
+        except Undelivered:
+            samples.unread(chunk)
+            continue
         parse_audio_reply(reply.payload, n_mels, n_classes, out)
+        if not keep_windows:
+            out.windows.clear()
+        first = False
+        if last:
+            break
     if out.vote is None:
         raise DeviceError(f"{dev.name}: no clip result after the last chunk")
     return out
@@ -111,17 +157,22 @@ class Stream:
         flags = (FLAG_START if self.index == 0 else 0) | (FLAG_FEATURES if self.want_features else 0)
         flags |= FLAG_END if end else 0
         payload = bytes([flags]) + struct.pack("<I", self.index) + pcm.tobytes()
-        reply = self.dev.request(protocol.MSG["STREAM"], payload, timeout=timeout)
+        reply = self.dev.request(protocol.MSG["STREAM"], payload, timeout=timeout, resplit=not end)
         self.index += 1
         parse_audio_reply(reply.payload, self.n_mels, self.n_classes, out)
 
     def send(self, pcm: np.ndarray, timeout: float = 30.0) -> AudioResult:
         """Send samples (any length; split into chunks); returns what they produced."""
-        pcm = np.asarray(pcm, dtype="<i2")
+        samples = Samples(np.asarray(pcm, dtype="<i2"))
         out = AudioResult()
-        step = CHUNK_SAMPLES - 2  # room for the 4-byte chunk index
-        for a in range(0, len(pcm), step):
-            self._chunk(pcm[a:a + step], False, out, timeout)
+        while not samples.empty:
+            chunk = samples.take(chunk_samples(self.dev, 5))  # after flags and chunk index
+            if not len(chunk):
+                break
+            try:
+                self._chunk(chunk, False, out, timeout)
+            except Undelivered:
+                samples.unread(chunk)
         return out
 
     def finish(self, timeout: float = 30.0) -> AudioResult:

@@ -1,15 +1,22 @@
-"""Commands `micromel device info|ping`: talk to a device (emulated, tty, URL or farm board);
-`micromel farm board`: serve an emulated board to a labgrid farm from an exporter host."""
+"""Commands `micromel device info|ping|proxy`: talk to a device (emulated, tty, URL or farm
+board), or put a lossy link in front of one; `micromel farm board`: serve an emulated board
+to a labgrid farm from an exporter host."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from .. import cliargs
 from ..boards import firmware
+from ..errors import MicromelError
+from ..modeldir import ModelDir
 from .device import open_device
+from .emulator import Emulator
 from .farm_board import EmulatedFarmBoard
 from .farm_leases import SignalGuard
+from .model_device import prepare_firmware
+from .proxy import Impairment, LossyProxy, parse_socket_url
 
 
 def cmd_device_info(args) -> int:
@@ -48,6 +55,40 @@ def cmd_farm_board(args) -> int:
     return 0
 
 
+def _upstream(args):
+    """(host, port) the proxy forwards to, and the emulator it started (or None)."""
+    if args.device != "emulate":
+        if args.model:
+            raise MicromelError("--model: only with --device emulate (a running device already "
+                                "has its firmware)")
+        return parse_socket_url(args.device), None
+    elf = prepare_firmware("emulate", ModelDir.open(args.model)) if args.model \
+        else firmware.build("emulate")
+    machine = firmware.board_json(firmware.env_board("emulate"))["micromel"]["qemu_machine"]
+    emu = Emulator(elf, machine, wait=False)
+    return ("127.0.0.1", emu.start()), emu
+
+
+def cmd_device_proxy(args) -> int:
+    imp = Impairment(args.loss, args.flip, args.dup, args.delay_ms)
+    upstream, emu = _upstream(args)
+    proxy = LossyProxy(upstream, imp, port=args.listen, seed=args.seed)
+    print(f"lossy link to {upstream[0]}:{upstream[1]} on {proxy.url} (loss {imp.loss}, flip "
+          f"{imp.flip}, dup {imp.dup}, delay {imp.delay_ms} ms, seed {args.seed}); "
+          "Ctrl-C stops it", flush=True)
+    try:
+        while emu is None or emu.alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        proxy.close()
+        if emu:
+            emu.stop()
+    print(json.dumps(proxy.stats()))
+    return 0
+
+
 def register(sub) -> None:
     dsub = cliargs.group_actions(sub, "device")
     info = dsub.add_parser("info", help="print the firmware's INFO")
@@ -57,8 +98,26 @@ def register(sub) -> None:
     ping = dsub.add_parser("ping", help="round-trip PINGs")
     ping.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate)")
     ping.add_argument("--count", type=cliargs.positive_int, default=20, help="pings (default 20)")
-    ping.add_argument("--size", type=int, default=64, help="payload bytes (default 64)")
+    ping.add_argument("--size", type=cliargs.at_least(int, 0, "a whole number"), default=64,
+                      help="payload bytes (default 64)")
     ping.set_defaults(func=cmd_device_ping)
+    px = dsub.add_parser("proxy", help="a lossy serial link (drops, bit flips, duplicates, delay) "
+                                       "in front of a device, for testing")
+    px.add_argument("--device", default="emulate",
+                    help="'emulate' (boots the emulated board) or socket://127.0.0.1:PORT")
+    px.add_argument("--model", help="with --device emulate: the model folder whose firmware boots "
+                                    "(default: the firmware without a model)")
+    px.add_argument("--listen", type=cliargs.at_least(int, 0, "a port number"), default=0,
+                    help="port to listen on at 127.0.0.1 (default: a free one, printed)")
+    prob = cliargs.at_least(float, 0.0, "a probability")
+    px.add_argument("--loss", type=prob, default=0.0, help="probability that a byte is dropped")
+    px.add_argument("--flip", type=prob, default=0.0,
+                    help="probability that a byte is corrupted (one bit flipped)")
+    px.add_argument("--dup", type=prob, default=0.0, help="probability that a byte is duplicated")
+    px.add_argument("--delay-ms", type=cliargs.non_negative_float, default=0.0,
+                    help="delay added to every block forwarded (ms)")
+    px.add_argument("--seed", type=int, default=0, help="seed of the impairments (default 0)")
+    px.set_defaults(func=cmd_device_proxy)
 
     farm = sub.add_parser("farm", help="serve an emulated board to a labgrid board farm (docs/farm.md)")
     fsub = farm.add_subparsers(dest="farm_command", metavar="ACTION")

@@ -7,7 +7,8 @@
                                         first when given an ELF (farm_flash.py)
 
 All return a `Device`: request/reply over the framed protocol (protocol.py),
-with resynchronisation after bad frames. An emulated device owns its QEMU
+with resynchronisation after bad frames and retransmission of requests whose reply is lost
+or corrupted (docs/protocol.md, "Retransmission"; counted in `link_stats`). An emulated device owns its QEMU
 process (emulator.py) and shuts it down on close, on error and at interpreter exit."""
 from __future__ import annotations
 
@@ -26,6 +27,21 @@ from .emulator import Emulator, qemu_config
 DEFAULT_TIMEOUT = 5.0
 BAUD = 115200
 READ_SLICE = 0.1   # seconds one read of the link may block (deadlines are checked in between)
+MIN_PAYLOAD_BUDGET = 256   # bytes: small frames get through a lossy link (1e-3: 3 in 4)
+ATTEMPTS = 10          # sends of one request before the link is declared too noisy
+ATTEMPT_WAIT = 2.0     # s without its reply before a request is sent again (at most)
+LINK_BYTES_PER_S = 8000  # a slow link's throughput (an emulated UART: 18-35 kB/s)
+GRACE = 0.15           # s to wait for the reply after a sign of corruption, then resend
+# Device errors that say a frame was damaged on the way (it was not processed): resend.
+LINK_ERRORS = {protocol.ERR[k] for k in ("BAD_HEADER_CRC", "TOO_LONG", "BAD_CRC", "TRUNCATED")}
+# Requests that change the device's state: resent only to a device that replays a repeated
+# frame instead of processing it twice (INFO replay=1); every other request is idempotent.
+STATEFUL = {protocol.MSG[k] for k in ("FEATURES", "CLASSIFY_AUDIO", "STREAM")}
+
+
+class Undelivered(DeviceError):
+    """A stateful request the device never processed, too large for the noisy link: the
+    caller sends its content again in smaller chunks (Device.request(resplit=True))."""
 
 
 class Device:
@@ -44,6 +60,10 @@ class Device:
         self.pending: list[protocol.Frame] = []
         self._seq = 0
         self._info: dict[str, str] | None = None
+        self.link_stats = {"requests": 0, "retries": 0, "timeouts": 0, "corrupt": 0, "resyncs": 0}
+        self.clean_streak = 0   # requests answered at the first send, in a row
+        self.rtt = None         # smoothed time to a first-send reply (s): how long to wait
+        self.payload_budget = protocol.FIRMWARE_MAX_PAYLOAD  # link/audio.py sizes chunks by it
 
     # --- context manager -------------------------------------------------
     def __enter__(self) -> "Device":
@@ -92,21 +112,155 @@ class Device:
                                   + " | ".join(self.emulator.stderr_lines[-3:]))
         return self.pending.pop(0)
 
-    def request(self, msg_type: int, payload: bytes = b"", timeout: float = DEFAULT_TIMEOUT) -> protocol.Frame:
-        """Send a message and return its reply; an ERROR reply raises DeviceError.
-        Replies to earlier requests (stale sequence numbers) are skipped."""
-        seq = self.send(msg_type, payload)
+    def request(self, msg_type: int, payload: bytes = b"", timeout: float = DEFAULT_TIMEOUT,
+                resplit: bool = False) -> protocol.Frame:
+        """Send a message and return its reply; an ERROR reply raises DeviceError. Replies
+        to earlier requests (stale sequence numbers) are skipped.
+
+        Retransmission (docs/protocol.md): a reply that does not come (lost, or corrupted and
+        dropped by the parser), or an ERROR saying a frame was damaged, makes an idempotent
+        request go out again, up to ATTEMPTS sends within `timeout`. A stateful request
+        (STATEFUL) to a device that replays (INFO replay=1) is never processed twice: the
+        host asks with RESEND for the stored reply, and sends the frame again only if the
+        device says it never processed it; then, with resplit=True, a frame larger than the
+        (halved) payload budget raises Undelivered so the caller sends its samples again in
+        smaller chunks."""
+        seq = self.next_seq()
+        frame = protocol.encode(msg_type, seq, payload)
+        stateful = msg_type in STATEFUL
+        retry = not stateful or self.replays()
         deadline = time.monotonic() + timeout
+        self.link_stats["requests"] += 1
+        name = protocol.MSG_NAMES.get(msg_type, msg_type)
+        sends, state = 0, "send"
+        for attempt in range(ATTEMPTS if retry else 1):
+            if state == "send":
+                if attempt:
+                    self.link_stats["retries"] += 1
+                    if stateful and resplit and len(payload) > self.payload_budget:
+                        raise Undelivered(f"{self.name}: {name} not delivered; send it in "
+                                          "smaller chunks")
+                self.send_raw(frame)
+                sends += 1
+            t0 = time.monotonic()
+            reply, why = self._await(self._reply_to(msg_type, seq), seq, name, deadline, retry,
+                                     len(frame))
+            if reply is not None:
+                if attempt == 0:
+                    took = time.monotonic() - t0
+                    self.rtt = took if self.rtt is None else 0.9 * self.rtt + 0.1 * took
+                self._adapt(attempt == 0)
+                return reply
+            self.link_stats[why] += 1
+            self._adapt(False)
+            if time.monotonic() >= deadline:
+                break
+            state = "send"
+            if stateful:   # processed (the reply was lost), or never? Ask before resending.
+                answer, reply = self._ask_resend(msg_type, seq, frame, name, deadline)
+                if reply is not None:
+                    return reply
+                state = "send" if answer == "not processed" else "wait"
+        if not retry:
+            raise DeviceTimeout(f"{self.name}: no reply to {name} within {timeout:.1f} s" + self._hint())
+        raise DeviceTimeout(f"{self.name}: no good reply to {name} after {sends} sends in "
+                            f"{timeout:.0f} s: the link loses or corrupts too much (check the "
+                            "cable, the baud rate, a proxy's --loss/--flip) or the device hangs"
+                            + self._hint())
+
+    def replays(self) -> bool:
+        """The firmware answers a repeated stateful frame with its stored reply (INFO)."""
+        return self._info is not None and self._info.get("replay") == "1"
+
+    @staticmethod
+    def _reply_to(msg_type: int, seq: int):
+        return lambda f: f if f.seq == seq and f.type == (msg_type | protocol.REPLY_BIT) else None
+
+    def _ask_resend(self, msg_type: int, seq: int, frame: bytes, name: str, deadline: float):
+        """RESEND for a stateful frame: ("replied", reply) if the device processed it (its
+        stored reply comes back), ("not processed", None), or ("unknown", None)."""
+        ask = self.next_seq()
+        body = bytes([msg_type, seq]) + frame[-2:]       # type, seq, the frame's CRC
+        self.send_raw(protocol.encode(protocol.MSG["RESEND"], ask, body))
+        want = protocol.MSG["RESEND"] | protocol.REPLY_BIT
+
+        def accept(f):
+            if f.seq == seq and f.type == (msg_type | protocol.REPLY_BIT):
+                return f
+            if f.seq == ask and f.type == want:
+                return f
+            return None
+
+        reply, _ = self._await(accept, seq, name, deadline, True)
+        if reply is None:
+            return "unknown", None
+        if reply.type == want:
+            return "not processed", None
+        return "replied", reply
+
+    def _await(self, accept, seq: int, name: str, deadline: float, retry: bool, size: int = 0):
+        """(reply, None), or (None, "timeouts"|"corrupt") when the request should be repeated:
+        no reply within the attempt's wait, or a sign that a frame was damaged (an ERROR
+        saying so, a reply the parser rejected, a partial reply that stopped arriving) and
+        no reply GRACE seconds later. `accept(frame)` returns the reply or None; an ERROR
+        with the request's seq raises DeviceError."""
+        now = time.monotonic()
+        # a lost frame shows as silence: wait a few usual round trips (the first time, and
+        # for requests slower than usual, longer), then ask again; asking early only costs
+        # a duplicate reply, which the seq check skips
+        wait = ATTEMPT_WAIT if self.rtt is None else \
+            min(ATTEMPT_WAIT, max(0.25, 3 * self.rtt) + size / LINK_BYTES_PER_S)
+        wait_until = min(deadline, now + wait) if retry else deadline
+        errors = len(self.parser.errors)
+        why, stalled, seen = "timeouts", 0.0, 0
         while True:
-            frame = self.read_frame(max(0.0, deadline - time.monotonic()))
-            if frame.seq != seq:
+            now = time.monotonic()
+            if retry and len(self.parser.errors) > errors:     # a damaged frame came back
+                errors, why = len(self.parser.errors), "corrupt"
+                wait_until = min(wait_until, now + GRACE)
+            if retry and len(self.parser.buf) > 1:             # part of a frame...
+                if len(self.parser.buf) != seen:
+                    seen, stalled = len(self.parser.buf), now
+                elif now - stalled > GRACE:                    # ...that stopped arriving
+                    self.pending.extend(self.parser.drop_partial())
+                    errors += 1
+                    why, seen = "corrupt", 0
+                    wait_until = min(wait_until, now + GRACE)
+            if now >= wait_until:
+                return None, why
+            try:
+                frame = self.read_frame(min(0.1, wait_until - now) if retry else wait_until - now)
+            except DeviceTimeout:
                 continue
-            if frame.type == (msg_type | protocol.REPLY_BIT):
-                return frame
-            if frame.is_error:
+            if frame.is_error and frame.payload[:1] and frame.payload[0] in LINK_ERRORS:
+                if retry:   # maybe our request was damaged: resend soon if no reply comes
+                    why = "corrupt"
+                    wait_until = min(wait_until, time.monotonic() + GRACE)
+                continue
+            got = accept(frame)
+            if got is not None:
+                return got, None
+            if frame.is_error and frame.seq == seq:
                 code, _, detail = frame.error()
-                raise DeviceError(f"{self.name}: {protocol.MSG_NAMES.get(msg_type, msg_type)} "
-                                  f"refused: {code} (detail {detail})")
+                raise DeviceError(f"{self.name}: {name} refused: {code} (detail {detail})")
+
+    def _adapt(self, clean: bool) -> None:
+        """Payload budget for chunked messages: halved after a request needed resending (a
+        smaller frame survives a noisy link more often), doubled back after 16 clean ones."""
+        if clean:
+            self.clean_streak += 1
+            if self.clean_streak >= 16 and self.payload_budget < protocol.FIRMWARE_MAX_PAYLOAD:
+                self.payload_budget = min(2 * self.payload_budget, protocol.FIRMWARE_MAX_PAYLOAD)
+                self.clean_streak = 0
+        else:
+            self.clean_streak = 0
+            self.payload_budget = max(self.payload_budget // 2, MIN_PAYLOAD_BUDGET)
+
+    def _hint(self) -> str:
+        if self.link_stats["requests"] > 1 or "://" not in self.name:
+            return ""
+        return ("; if this is an emulator, another client may be connected to it (QEMU serves "
+                "one at a time), or the port runs no micromel firmware")
 
     def drain(self, quiet_for: float = 0.3) -> list[protocol.Frame]:
         """Read and return whatever arrives until the link is quiet."""
@@ -126,6 +280,7 @@ class Device:
         max_payload = int((self._info or {}).get("max_payload", protocol.FIRMWARE_MAX_PAYLOAD))
         self.send_raw(bytes(max_payload + protocol.OVERHEAD))
         deadline = time.monotonic() + timeout
+        self.link_stats["resyncs"] += 1
         while time.monotonic() < deadline:
             try:
                 self.ping(b"resync", timeout=2.0)
@@ -148,12 +303,15 @@ class Device:
     def info(self, refresh: bool = False) -> dict[str, str]:
         if self._info is None or refresh:
             self._info = protocol.parse_info(self.request(protocol.MSG["INFO"]).payload)
+            # a damaged LEN above the device's limit is rejected at once, not waited for
+            self.parser.max_payload = int(self._info.get("max_payload", protocol.PROTOCOL_MAX_PAYLOAD))
         return dict(self._info)
 
     def stats(self) -> dict[str, int]:
         payload = self.request(protocol.MSG["STATS"]).payload
-        names = ["frames", "bad_header", "too_long", "bad_crc", "truncated", "skipped_bytes"]
-        return dict(zip(names, struct.unpack("<6I", payload[:24])))
+        names = ["frames", "bad_header", "too_long", "bad_crc", "truncated", "skipped_bytes",
+                 "replayed"]   # replayed: since firmware with replay=1 (older ones send six)
+        return dict(zip(names, struct.unpack(f"<{len(payload) // 4}I", payload[:4 * (len(payload) // 4)])))
 
 
 def open_emulated(env_name: str = "emulate", elf: Path | None = None, gen_dir: Path | None = None,
@@ -216,6 +374,10 @@ def open_device(spec: str = "emulate", **kwargs) -> Device:
                                     "/dev/ttyACM0, or a URL such as socket://127.0.0.1:4000")
             link = serial.Serial(spec, BAUD, timeout=0.1)
     except serial.SerialException as e:
+        if "://" in spec:
+            raise MicromelError(f"--device {spec}: cannot connect ({str(e).split(': ')[-1]}); is "
+                                "the emulator or bridge running? ('micromel flash MODEL --board "
+                                "emulate' prints its URL)") from None
         raise MicromelError(f"--device {spec}: cannot open: {e}") from None
     dev = Device(link, spec)
     return dev

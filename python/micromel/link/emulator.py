@@ -1,12 +1,24 @@
 """An emulated board: QEMU running one firmware ELF, its UART on a TCP port (loopback unless a
 farm board binds another address), its cost counter exact under -icount
-(boards.catalogue.ICOUNT_SHIFT)."""
+(boards.catalogue.ICOUNT_SHIFT).
+
+QEMU dies with the micromel process that started it, however that process ends (an
+exception, Ctrl-C, SIGTERM, SIGKILL, the OOM killer): on Linux the emulator is started with
+PR_SET_PDEATHSIG = SIGKILL. The kernel sends that signal when the *thread* that forked the
+child exits, so every emulator is forked by one long-lived spawner thread (`popen_tied`),
+never by a worker thread that may end before the device is closed. Elsewhere only the
+interpreter's exit handler stops emulators."""
 from __future__ import annotations
 
 import atexit
+import ctypes
+import os
+import queue
 import re
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,6 +26,61 @@ from pathlib import Path
 from ..boards import firmware
 from ..boards.catalogue import ICOUNT_SHIFT
 from ..errors import DeviceError, MicromelError
+
+
+PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent(parent: int):
+    """preexec_fn: in the child, before exec: SIGKILL when the parent thread dies; and if
+    the parent is already gone (it died between fork and here), die now."""
+    def run() -> None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+    return run
+
+
+class _Spawner:
+    """One daemon thread that forks every tied child and lives as long as the process."""
+
+    def __init__(self):
+        self.jobs: queue.Queue = queue.Queue()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def _loop(self) -> None:
+        while True:
+            args, kwargs, done = self.jobs.get()
+            try:
+                done.put((True, subprocess.Popen(args, **kwargs)))
+            except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+                done.put((False, e))
+
+    def popen(self, args, **kwargs) -> subprocess.Popen:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="micromel-spawner",
+                                               daemon=True)
+                self.thread.start()
+        done: queue.Queue = queue.Queue(maxsize=1)
+        self.jobs.put((args, {**kwargs, "preexec_fn": _die_with_parent(os.getpid())}, done))
+        ok, value = done.get()
+        if not ok:
+            raise value
+        return value
+
+
+_SPAWNER = _Spawner()
+
+
+def popen_tied(args, **kwargs) -> subprocess.Popen:
+    """subprocess.Popen of a child that is killed when this process dies (see the module
+    doc); a plain Popen where the platform cannot do that."""
+    if _LIBC is None:
+        return subprocess.Popen(args, **kwargs)
+    return _SPAWNER.popen(args, **kwargs)
 
 
 def _free_port() -> int:
@@ -77,8 +144,8 @@ class Emulator:
             "-icount", f"shift={ICOUNT_SHIFT}" + (",align=on" if self.realtime else ""),
         ] + self.extra_args
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, text=True)
+            self.proc = popen_tied(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
         except FileNotFoundError:
             raise DeviceError(f"{self.system} not found: run scripts/setup.sh") from None
         atexit.register(self.stop)

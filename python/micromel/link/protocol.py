@@ -42,6 +42,7 @@ MSG = {
     "INFO": 0x02,               # key=value lines describing firmware, board and model
     "STATS": 0x03,              # link counters: frames, bad CRCs, dropped bytes...
     "BENCH": 0x04,              # cost per stage
+    "RESEND": 0x05,             # the reply of the last stateful frame, or "never processed"
     "FEATURES": 0x10,           # int16 PCM in, int8 log-mel frames out
     "FEATURES_RESET": 0x11,     # clear the streaming front end's state
     "CLASSIFY_FEATURES": 0x20,  # int8 features in, int8 scores out
@@ -180,6 +181,17 @@ class Parser:
             payload = bytes(self.buf[HEADER_SIZE : HEADER_SIZE + length])
             del self.buf[:total]
             yield Frame(msg_type, seq, payload)
+
+
+    def drop_partial(self) -> list[Frame]:
+        """The link went quiet inside a frame (bytes lost, or a damaged LEN announcing more
+        than will come): drop its first byte and rescan the rest, as a device does on idle.
+        Returns the frames found behind it."""
+        if len(self.buf) <= 1:
+            return []
+        self.errors.append("truncated")
+        del self.buf[:1]
+        return list(self.feed(b""))
 
 
 def parse_info(payload: bytes) -> dict[str, str]:

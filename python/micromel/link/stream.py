@@ -2,7 +2,10 @@
 (`micromel segment --device`): PCM chunks go to the device, its (scores or None, silent)
 per window come back, and the events the device's own segmenter closed are kept in
 `.device_events` so they can be checked against the twin's
-(`segment.machine.segment_windows` over the same window results)."""
+(`segment.machine.segment_windows` over the same window results).
+
+One object serves any number of files in turn (each call is one STREAM from START); the
+device stays open until `close()` (or the end of a `with` block)."""
 from __future__ import annotations
 
 from typing import Iterable, Iterator
@@ -36,14 +39,23 @@ class DeviceWindowResults:
         self.device_events: list[tuple[int, int, int, int]] = []
         self.windows = 0
 
+    def __enter__(self) -> "DeviceWindowResults":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.dev.close()
+
     def __call__(self, chunks: Iterable[np.ndarray]) -> Iterator[tuple]:
+        """One stream (a file): its window results in order; `device_events` and the window
+        count start anew."""
+        self.device_events, self.windows = [], 0
         st = audio.Stream(self.dev, self.model.n_mels, self.model.n_classes)
-        try:
-            for chunk in chunks:
-                yield from self._results(st.send(chunk))
-            yield from self._results(st.finish())
-        finally:
-            self.dev.close()
+        for chunk in chunks:
+            yield from self._results(st.send(chunk))
+        yield from self._results(st.finish())
 
     def _results(self, r: audio.AudioResult) -> Iterator[tuple]:
         for w in r.windows:

@@ -18,6 +18,7 @@ from . import evaluate, output, run
 from .config import ACTIVITY_LABELS, SegmentConfig, activity_params
 
 FORMATS = ("json", "audacity", "tsv")
+PLOT_SECONDS = 600   # --plot draws at most this much of a file: memory stays bounded
 
 
 def _seg_config(args, base):
@@ -49,10 +50,36 @@ def cmd_segment(args) -> int:
         label = next((lab for lab in labels if lab not in cfg.background_labels), labels[0])
     elif label not in labels:
         raise MicromelError(f"--class {label}: not a label of the model ({labels})")
-    scorer = run.Scorer(model) if model is not None else None
     if args.device and model is None:
         raise MicromelError("--device: runs a model; drop --activity-only")
+    if args.out or args.plot:
+        check_outputs(paths, Path(args.out or "."))
+    scorer = run.Scorer(model) if model is not None else None
     device_results = DeviceWindowResults(args.device, model, p) if args.device else None
+    try:
+        _segment_files(args, paths, model, p, scorer, device_results, formats, label)
+    finally:
+        if device_results is not None:
+            device_results.close()
+    return 0
+
+
+def check_outputs(paths: list, out_dir: Path) -> None:
+    """Before any work: --out is a folder (or new), and no two inputs write the same files
+    (outputs are named by the input's stem: a/x.wav and b/x.wav, or x.wav and x.flac)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MicromelError(f"--out {out_dir}: is a file; give a folder for the outputs")
+    seen: dict[str, str] = {}
+    for path in paths:
+        stem = Path(path).stem
+        if stem in seen and seen[stem] != str(path):
+            raise MicromelError(f"{seen[stem]} and {path}: both would write {out_dir / stem}.* "
+                                "(outputs are named by the file's stem); rename one or segment "
+                                "them in separate runs with different --out folders")
+        seen[stem] = str(path)
+
+
+def _segment_files(args, paths, model, p, scorer, device_results, formats, label) -> None:
     results = []
     progress = not args.quiet and sys.stderr.isatty()
     for path in paths:
@@ -73,7 +100,11 @@ def cmd_segment(args) -> int:
             fe = model.frontend if model else FrontendConfig()
             png = Path(args.out or ".") / f"{res.path.stem}.segments.png"
             truth = _truth_for(res.path)
-            output.plot(res, load_audio(res.path, p.sample_rate), fe, png, truth)
+            pcm = load_audio(res.path, p.sample_rate, max_seconds=PLOT_SECONDS)
+            if len(pcm) < res.duration * p.sample_rate - 1:
+                print(f"note: {res.path.name}: the plot shows the first {PLOT_SECONDS // 60} "
+                      "minutes (the events cover the whole file)", file=sys.stderr)
+            output.plot(res, pcm, fe, png, truth)
             print(f"plot: {png}", file=sys.stderr)
         ratio = output.class_ratio(res.events, label, res.duration)
         print(f"{res.path.name}: {len(res.events)} events, {label} ratio {ratio:.3f}",
@@ -81,7 +112,6 @@ def cmd_segment(args) -> int:
     if args.out and "tsv" in formats:
         tsv = output.write_tsv(results, label, Path(args.out) / f"segments_{label}.tsv")
         print(f"wrote {args.out} ({tsv.name} and per-file outputs)", file=sys.stderr)
-    return 0
 
 
 def _truth_for(wav: Path):

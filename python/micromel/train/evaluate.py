@@ -18,8 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..clip import rules as win
+from ..clip.reference import check_model_file
+from ..engine import tflite
 from ..data.datasets import load_dataset
 from ..errors import MicromelError
+from ..modeldir import FLOAT_TFLITE
 from . import quantize
 from .features import eval_windows, extract, framing
 from .forest import clip_vote, window_stats
@@ -113,6 +116,11 @@ def evaluate_model(model, data: str | Path, split: str | None = None, impl: str 
     the user's recordings). `by_source` adds the same metrics per source of the dataset
     ("by_source": {name: metrics}). Returns (metrics, the split used)."""
     labels = list(model.labels)
+    if impl == "int8":
+        check_model_file(model)
+    elif impl == "float":
+        tflite.check_io(tflite.parse(model.float_tflite_bytes(), model.path / FLOAT_TFLITE),
+                        model.window.frames * model.frontend.n_mels, len(labels), kind="float32")
     ds = load_dataset(data, labels=labels)
     split = split or ds.default_split
     items = ds.select(split)

@@ -1,0 +1,130 @@
+"""A lossy serial link survived (issue 17): the firmware answers a retransmitted stateful
+frame with its stored reply instead of processing the chunk twice, RESEND tells the host
+whether a frame was processed, and verify through a proxy that drops, corrupts and
+duplicates bytes gives the results of a clean run and counts its retries; on a link too
+noisy to use it stops with a clear message and a report that --resume continues."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from micromel import codegen
+from micromel.boards import firmware
+from micromel.errors import MicromelError
+from micromel.link import host as native
+from micromel.link import protocol
+from micromel.link.emulator import Emulator
+from micromel.link.model_device import prepare_firmware
+from micromel.link.proxy import Impairment, LossyProxy
+from micromel.modeldir import ModelDir
+
+
+pytestmark = pytest.mark.emulator
+
+
+def _frames(app) -> list:
+    return list(protocol.Parser().feed(app.read()))
+
+
+@pytest.fixture(scope="module")
+def app(model_dir, tmp_path_factory):
+    gen = tmp_path_factory.mktemp("gen")
+    codegen.export(ModelDir.open(model_dir), gen)
+    return native.HostApp(native.load(str(gen), str(model_dir)))
+
+
+def test_retransmitted_stream_chunk_is_replayed_not_processed_twice(app):
+    pcm = (np.random.default_rng(3).standard_normal(3000) * 3000).astype("<i2")
+    chunk0 = protocol.encode(protocol.MSG["STREAM"], 7, bytes([1]) + (0).to_bytes(4, "little")
+                             + pcm[:1500].tobytes())
+    app.rx(chunk0)
+    (first,) = _frames(app)
+    app.rx(chunk0)                      # the reply was lost: the host sends the same frame
+    (again,) = _frames(app)
+    assert again == first and not first.is_error
+    # RESEND of that frame: the stored reply once more
+    app.rx(protocol.encode(protocol.MSG["RESEND"], 8, bytes([protocol.MSG["STREAM"], 7]) + chunk0[-2:]))
+    (resent,) = _frames(app)
+    assert resent == first
+    # the device took chunk 0 once: chunk 1 is next (a second processing would expect 2)
+    app.rx(protocol.encode(protocol.MSG["STREAM"], 9, bytes([0]) + (1).to_bytes(4, "little")
+                           + pcm[1500:].tobytes()))
+    (nxt,) = _frames(app)
+    assert not nxt.is_error
+    app.rx(protocol.encode(protocol.MSG["STATS"], 10))
+    (st,) = _frames(app)
+    assert int.from_bytes(st.payload[24:28], "little") >= 2
+
+
+def test_resend_of_a_frame_never_processed(app):
+    app.rx(protocol.encode(protocol.MSG["PING"], 20, b"x"))
+    _frames(app)
+    app.rx(protocol.encode(protocol.MSG["RESEND"], 21, bytes([protocol.MSG["CLASSIFY_AUDIO"], 19, 0, 0])))
+    (r,) = _frames(app)
+    assert r.type == protocol.MSG["RESEND"] | protocol.REPLY_BIT and r.seq == 21 and r.payload == b"\x00"
+    # BENCH with a part nobody has: a malformed payload, not an unknown message
+    app.rx(protocol.encode(protocol.MSG["BENCH"], 22, bytes([9])))
+    (b,) = _frames(app)
+    assert b.is_error and b.error()[0] == "BAD_PAYLOAD" and b.error()[2] == 9
+
+
+def test_impairment_rates():
+    rng = np.random.default_rng(0)
+    counts = {"dropped": 0, "flipped": 0, "duplicated": 0}
+    data = bytes(200_000)
+    out = Impairment(loss=1e-2, flip=1e-2, dup=1e-2).apply(data, rng, counts)
+    for k in counts:
+        assert 1500 < counts[k] < 2500, counts
+    assert len(out) == len(data) - counts["dropped"] + counts["duplicated"]
+    assert sum(1 for b in out if b) == counts["flipped"]
+    assert Impairment().apply(data, rng, counts) == data
+
+
+@pytest.fixture(scope="module")
+def emulator(model):
+    elf = prepare_firmware("emulate", model)
+    board = firmware.board_json(firmware.env_board("emulate"))
+    emu = Emulator(elf, board["micromel"]["qemu_machine"], wait=False)
+    port = emu.start()
+    yield port
+    emu.stop()
+
+
+def test_verify_through_a_lossy_link_equals_a_clean_run(model, dataset, emulator, audio_run,
+                                                        stable, tmp_path):
+    from micromel.hil.verify import run_verify
+
+    imp = Impairment(loss=1e-3, flip=1e-4)
+    with LossyProxy(("127.0.0.1", emulator), imp, seed=3) as proxy:
+        s = run_verify(model, str(dataset), [proxy.url], report_dir=tmp_path, progress=False)
+        damaged = proxy.stats()
+    assert {k: s[k] for k in stable} == {k: audio_run[0][k] for k in stable}
+    assert sum(d["dropped"] + d["flipped"] for d in damaged.values()) > 0
+    link = s["run"]["link"]
+    assert link["retries"] > 0 and link["requests"] > link["retries"]
+    assert "retried" in (tmp_path / "report.md").read_text()
+
+
+def test_verify_on_a_hopeless_link_stops_resumably(model_dir, dataset, emulator, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "python")}
+    with LossyProxy(("127.0.0.1", emulator), Impairment(loss=1e-2, flip=1e-3), seed=4) as proxy:
+        r = subprocess.run([sys.executable, "-m", "micromel", "verify", str(model_dir), str(dataset),
+                            "--device", proxy.url, "--report", str(tmp_path), "--quiet"],
+                           capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "loses or corrupts too much" in r.stderr and "--resume" in r.stderr
+    assert json.loads((tmp_path / "run.json").read_text())["clips"]
+    assert "Devices lost" in (tmp_path / "report.md").read_text()
+
+
+def test_duplicate_url_device_is_refused(model, dataset, tmp_path):
+    from micromel.hil.verify import run_verify
+
+    with pytest.raises(MicromelError, match="given twice"):
+        run_verify(model, str(dataset), ["socket://127.0.0.1:9", "socket://127.0.0.1:9"],
+                   report_dir=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()

@@ -1,0 +1,184 @@
+"""Bad input, tried as a new user would (issue 17's probe): each case is one line on stderr
+naming the file or option, exit code 2, no traceback, and nothing written before the check.
+Device cases are in tests/hil and tests/link; these need no emulator."""
+import contextlib
+import io
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from micromel.audio import AUDIO_EXTENSIONS, find_audio, load_audio, open_audio
+from micromel.cli import main
+from micromel.data.datasets import load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+DRUMS = ROOT / "models" / "drums"
+
+
+def cli(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main([str(a) for a in args])
+        except SystemExit as e:     # argparse refusals
+            rc = e.code
+    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def one_line_error(r, *words):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.startswith("micromel")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory):
+    d = tmp_path_factory.mktemp("audio")
+    x = (np.random.default_rng(0).standard_normal(24000) * 3000).astype(np.int16)
+    sf.write(d / "hit.wav", x, 16000, subtype="PCM_16")
+    return d / "hit.wav"
+
+
+def _model_copy(tmp_path, name, tflite: bytes | None = None, labels=None, config=None):
+    d = tmp_path / name
+    shutil.copytree(DRUMS, d)
+    if tflite is not None:
+        (d / "model.tflite").write_bytes(tflite)
+    if labels is not None or config is not None:
+        doc = json.loads((d / "config.json").read_text()) if config is None else config
+        if labels is not None:
+            doc["labels"] = labels
+        (d / "config.json").write_text(json.dumps(doc))
+    return d
+
+
+@pytest.mark.parametrize("command", ["classify", "segment", "evaluate"])
+def test_damaged_model_is_one_line(tmp_path, wav, command):
+    bad = _model_copy(tmp_path, "bad", tflite=os.urandom(3000))
+    args = [command, bad, wav.parent if command == "evaluate" else wav]
+    one_line_error(cli(*args), "model.tflite", "not a TFLite model")
+
+
+@pytest.mark.parametrize("command", ["classify", "segment"])
+def test_float_model_is_one_line(tmp_path, wav, command):
+    flt = _model_copy(tmp_path, "flt", tflite=(DRUMS / "model_float.tflite").read_bytes())
+    one_line_error(cli(command, flt, wav), "float", "int8")
+
+
+def test_fewer_labels_than_outputs_is_one_line(tmp_path, wav):
+    few = _model_copy(tmp_path, "few", labels=["cymbal", "hihat", "kick", "snare"])
+    one_line_error(cli("classify", few, wav), "5 outputs but 4 labels")
+
+
+def test_empty_config_is_one_line(tmp_path, wav):
+    empty = _model_copy(tmp_path, "empty", config={})
+    one_line_error(cli("classify", empty, wav), "config.json")
+
+
+@pytest.mark.parametrize("argv", [
+    ["segment", "models/drums", "{wav}", "--out", "{file}"],
+    ["verify", "models/drums", "{dir}", "--report", "{file}"],
+    ["export", "models/drums", "--out", "{file}"],
+    ["train", "{dir}", "--out", "{file}"],
+])
+def test_output_naming_an_existing_file_is_refused_before_work(tmp_path, wav, argv):
+    existing = tmp_path / "existing"
+    existing.write_text("keep me")
+    args = [a.format(wav=wav, file=existing, dir=wav.parent) for a in argv]
+    args = [str(ROOT / a) if a.startswith("models/") else a for a in args]
+    one_line_error(cli(*args), str(existing), "is a file")
+    assert existing.read_text() == "keep me"
+
+
+def test_segment_outputs_that_would_collide_are_refused(tmp_path, wav):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(wav, tmp_path / "a" / "x.wav")
+    shutil.copy(wav, tmp_path / "b" / "x.wav")
+    data, rate = sf.read(wav, dtype="int16")
+    sf.write(tmp_path / "x.flac", data, rate)
+    for pair in ([tmp_path / "a" / "x.wav", tmp_path / "b" / "x.wav"],
+                 [tmp_path / "a" / "x.wav", tmp_path / "x.flac"]):
+        out = tmp_path / "out"
+        one_line_error(cli("segment", ROOT / "models/speech", *pair, "--out", out), "both would write")
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["verify", "models/drums", "{dir}", "--limit", "-3"],
+    ["verify", "models/drums", "{dir}", "--limit", "0"],
+    ["classify", "models/drums", "{wav}", "--top", "0"],
+    ["classify", "models/drums", "{wav}", "--top", "-2"],
+    ["device", "ping", "--size", "-1"],
+    ["device", "proxy", "--loss", "-0.1"],
+])
+def test_numeric_options_are_validated(wav, argv):
+    args = [a.format(wav=wav, dir=wav.parent) for a in argv]
+    args = [str(ROOT / a) if a.startswith("models/") else a for a in args]
+    r = cli(*args)
+    assert r.returncode == 2 and "must be at least" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("group,action", [("device", "proxy"), ("bench", "frontend"),
+                                          ("dataset", "check")])
+def test_a_group_without_action_prints_its_actions(group, action):
+    r = cli(group)
+    assert r.returncode == 2 and action in r.stdout and "evaluate-segments" not in r.stdout
+
+
+def test_truncated_wav_is_noted(tmp_path, wav):
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(wav.read_bytes()[: 44 + 2 * 10000 + 1])
+    notes: list = []
+    assert len(load_audio(cut, 16000, notes)) == 10000
+    assert any("truncated WAV" in n for n in notes)
+    assert any("truncated WAV" in n for n in open_audio(cut, 16000).notes)
+    r = cli("classify", ROOT / "models/drums", cut)
+    assert r.returncode == 0 and "truncated WAV" in r.stderr
+    notes = []
+    load_audio(wav, 16000, notes)
+    assert notes == []
+
+
+def test_classify_prints_the_conversion_notes(tmp_path, wav):
+    data, _ = sf.read(wav, dtype="int16")
+    st = tmp_path / "stereo44.wav"
+    sf.write(st, np.stack([data, data], 1), 44100, subtype="PCM_16")
+    r = cli("classify", ROOT / "models/drums", st)
+    assert r.returncode == 0
+    assert "downmixed to mono" in r.stderr and "resampled from 44100" in r.stderr
+
+
+def test_npy_outputs_are_ordinary_files(tmp_path, wav):
+    out = tmp_path / "f.npy"
+    assert cli("features", wav, "--out", out).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_one_list_of_audio_extensions(tmp_path, wav):
+    """Every command that looks into a folder finds the same files: features (find_audio)
+    and datasets (a folder per class) use audio.AUDIO_EXTENSIONS."""
+    data, rate = sf.read(wav, dtype="int16")
+    cls = tmp_path / "data" / "kick"
+    cls.mkdir(parents=True)
+    for ext in (".wav", ".flac", ".ogg", ".aiff", ".au"):
+        sf.write(cls / f"x{ext}", data, rate)
+    (cls / "notes.txt").write_text("not audio")
+    found = find_audio([tmp_path / "data"])
+    ds = load_dataset(str(tmp_path / "data"))
+    assert sorted(found) == sorted(p for p, _, _ in ds.items)
+    assert {p.suffix for p in found} <= set(AUDIO_EXTENSIONS) and len(found) == 5
+
+
+def test_unreachable_socket_says_cannot_connect():
+    one_line_error(cli("device", "info", "--device", "socket://127.0.0.1:9"), "cannot connect")
