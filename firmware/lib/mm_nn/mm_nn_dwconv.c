@@ -18,7 +18,7 @@
  * the C twin of the assembly. */
 static void pixel_stream(const mm_nn_dwconv_params *p, const int8_t *const *rows, int ix0,
                          int8_t *out, int mode) {
-  const int c = p->c, kh = p->kh, kw = p->kw, taps = kh * kw;
+  const int c = p->c, kh = p->kh, kw = p->kw;
   const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)p->zp_in * 0x01010101u);
   const int32_t *s = p->stream;
   int g, ky, kx, i;

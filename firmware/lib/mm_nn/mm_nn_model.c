@@ -45,8 +45,9 @@ static void tap(int layer, const int8_t *data, uint32_t n) {
   } while (0)
 
 /* a and b (4-byte aligned) hold the same n bytes (n a multiple of 4): the streaming
- * check that a new window is the last one moved by one hop */
-static int mm_nn_same(const int8_t *a, const int8_t *b, uint32_t n) {
+ * check that a new window is the last one moved by one hop (inline: only streaming
+ * models call it) */
+static inline int mm_nn_same(const int8_t *a, const int8_t *b, uint32_t n) {
   const uint32_t *x = (const uint32_t *)(const void *)a, *y = (const uint32_t *)(const void *)b;
   uint32_t diff = 0, i;
   for (i = 0; i < n / 4; i++) diff |= x[i] ^ y[i];
