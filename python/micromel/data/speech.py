@@ -45,13 +45,13 @@ NO_SPEECH_P = 0.25
 EDGE_P = 0.4
 EDGE_S = 0.3
 CLIP_RECIPES = (   # (weight, recipe)
-    (0.40, Recipe("music", snr_db=(-3.0, 10.0), sfx_snr_db=(-3.0, 12.0), gap_s=(0.3, 2.0))),
-    (0.20, Recipe("ambience", snr_db=(0.0, 25.0), sfx_snr_db=(0.0, 15.0), gap_s=(0.3, 2.0))),
-    (0.25, Recipe("noise", snr_db=(0.0, 25.0), sfx_snr_db=(0.0, 15.0), gap_s=(0.3, 2.0))),
+    (0.50, Recipe("music", snr_db=(-3.0, 10.0), sfx_snr_db=(-3.0, 12.0), gap_s=(0.3, 2.0))),
+    (0.15, Recipe("ambience", snr_db=(0.0, 25.0), sfx_snr_db=(0.0, 15.0), gap_s=(0.3, 2.0))),
+    (0.20, Recipe("noise", snr_db=(0.0, 25.0), sfx_snr_db=(0.0, 15.0), gap_s=(0.3, 2.0))),
     (0.15, Recipe("quiet", sfx_snr_db=(20.0, 40.0), gap_s=(0.3, 2.0))),
 )
 DEFAULT_COUNTS = {"train": 16000, "val": 2000, "test": 3000}
-VERSION = 2
+VERSION = 3
 
 
 def window_samples(window_frames: int) -> int:

@@ -86,7 +86,9 @@ SOURCES: tuple[Source, ...] = (
        group=r"_((?:desc)|[a-z]{2,3}(?:_[A-Z]{2})?)\.ogg$", files=7721, val_groups=("da", "lt", "nl")),
     _s("hedgewars_voices", ("hedgewars-data", "1.0.2-6",
                                 "722225903a72604403e6e0026e40e9a6953f47a74d94efc5f55504bc05bb4761"),
-       "speech", "train", r"Sounds/voices/[^/]+/[^/]+\.ogg$", group=r"voices/([^/]+)/", files=839),
+       "speech", "train", r"Sounds/voices/[^/]+/[^/]+\.ogg$",
+       r"/(Laugh|PoisonCough|PoisonMoan|Ooff\d|Ow\d|Jump\d|Firepunch\d|Hmm)\.ogg$",   # not words
+       r"voices/([^/]+)/", files=607),
     _s("fillets_cs", ("fillets-ng-data-cs", "1.0.1-1.1",
                           "3ecef99b9456f1c80c9625c6f2418642b52d58e7167a46bad7a412db17991b14"),
        "speech", "train", r"/cs/[^/]+\.ogg$", group=r"-(m|v)-", files=1882),
@@ -138,9 +140,9 @@ SOURCES: tuple[Source, ...] = (
        "music", "train", r"\.ogg$", group=r"songs/[^/]+/([^/]+)/", files=8),
     _s("fretsonfire_songs2", ("fretsonfire-songs-muldjord", "2.dfsg-2.1",
                                   "b37adf8b08b46d4182c283e760e4f40622d83674e05803960ea1e11a92600c7b"),
-       "music", "train", r"\.ogg$", group=r"songs/[^/]+/([^/]+)/", files=8),
-    _s("warmux_music", _WARMUX, "music", "train", r"warmux/music/.*\.ogg$", group=r"/([^/]+)\.ogg$",
-       files=13),
+       "music", "train", r"\.ogg$", r"/chaos_god/", r"songs/[^/]+/([^/]+)/", files=6),
+    _s("warmux_music", _WARMUX, "music", "train", r"warmux/music/.*\.ogg$", r"Monkey-bubble|Like_a_rock",
+       r"/([^/]+)\.ogg$", files=11),
     _s("lmms_instruments", ("lmms-common", "1.2.2+dfsg1-6",
                                 "7d9aa55dd05f11edc57104203ee1c350e3e41f8936ab3741da2bb1158fd46c37"),
        "music", "train", r"lmms/samples/(instruments|basses|bassloops|stringsnpads|latin|beats)/.*"
@@ -160,26 +162,29 @@ SOURCES: tuple[Source, ...] = (
        "music", "test", r"\.opus$", group=r"/([^/]+)\.opus$", files=30),
     _s("drascula_music", ("drascula-music", "1.0+ds4-2",
                               "340e0beb1bacf005cbabebc07ebdd88adf6aee363d437f8a7d73cb0c77a93e79"),
-       "music", "test", r"\.ogg$", group=r"/([^/]+)\.ogg$", files=31),
+       "music", "test", r"\.ogg$", r"/track(1|2|29|30|31)\.ogg$", r"/([^/]+)\.ogg$", files=26),
     _s("widelands_music", _WIDELANDS, "music", "test", r"data/music/.*\.ogg$", group=r"music/([a-z]+)",
        files=31),
     _s("megaglest_music", _MEGAGLEST, "music", "test", r"/music/.*\.ogg$", group=r"/([^/]+)\.ogg$", files=9),
     # ---- ambience and sound effects -------------------------------------------------
     _s("hyperrogue_sfx", _HYPERROGUE, "sfx", "train", r"hyperrogue/sounds/.*\.ogg$",
-       r"(speak|dzia|heal|hit|die)-(prince|princess)", r"sounds/([a-z]+)", files=74),
+       r"(speak|dzia|heal|hit|die)-(prince|princess)|/seen-|/die-fairy", r"sounds/([a-z]+)", files=50),
     _s("boswars_sfx", ("boswars-data", "2.7+svn160110-5",
                            "36098b478576810a786eb9d75b54e45f4d5fa507332fa8bf3360c14814ecc016"),
-       "sfx", "train", r"units/.*\.wav$", group=r"units/([^/]+)/", files=112),
+       "sfx", "train", r"units/.*\.wav$", r"/(?!sfx_)[^/]*(completed|underattack|ready|action|[._]select(ed)?|"
+                                            r"attacked|_die)\.wav$", r"units/([^/]+)/", files=25),
     _s("bucklespring_keys", ("bucklespring-data", "1.4.0-2",
                                  "2add9f5583b3afc9c0b528066f4578baff930b74d4a94c8a25d103ef79a444e5"),
        "sfx", "train", r"\.wav$", group=r"(bucklespring)", files=171),
     _s("tuxpaint_sfx", _TUX, "sfx", "train", r"stamps/.*\.(ogg|wav)$",
-       r"(_desc(_[a-z_A-Z]+)?\.(ogg|wav)$|symbols/(math|alphabets)/)", r"stamps/([^/]+)/", files=113),
-    _s("qabcs_noises", _QABCS, "sfx", "train", r"abcs/all/noises/.*\.ogg$", group=r"(noises)", files=241),
+       r"_desc(_[a-z_A-Z]+)?\.(ogg|wav)|symbols/(math|alphabets|faces)/|seasonal/hanukkah|town/roadsigns|"
+       r"/ghost\.|apollo_lander", r"stamps/([^/]+)/", files=99),
+    _s("qabcs_noises", _QABCS, "sfx", "train", r"abcs/all/noises/.*\.ogg$", r"yaga|ole_lukoje", r"(noises)",
+       files=239),
     _s("scratch_sfx", _SCRATCH, "sfx", "train", r"Media/Sounds/(Animal|Effects|Electronic|Percussion)/.*"
                                                 r"\.(wav|mp3)$", group=r"Sounds/([^/]+)/", files=51),
-    _s("scratch_human_nonverbal", _SCRATCH, "sfx", "train", r"Media/Sounds/Human/.*\.(wav|mp3)$",
-       group=r"Human/([A-Za-z]+)", files=17),
+    _s("scratch_human_nonverbal", _SCRATCH, "sfx", "train", r"Media/Sounds/Human/.*\.(wav|mp3)$", r"PartyNoise",
+       r"Human/([A-Za-z]+)", files=16),
     _s("scorched3d_sfx", ("scorched3d-data", "44+dfsg-8",
                               "b0be0a6d561966a62b1f135e0e6f5681c85f12e34ecad5777cb1af9fbcb7f1da"),
        "sfx", "train", r"data/wav/.*\.(wav|ogg)$", group=r"data/wav/([a-z]+)/", files=122),
@@ -292,7 +297,8 @@ def decode(f: SourceFile, start: float = 0.0, seconds: float | None = None) -> n
             subtype, rate = f.source.raw
             with sf.SoundFile(io.BytesIO(f.path.read_bytes()), format="RAW", subtype=subtype,
                               samplerate=rate, channels=1, endian="LITTLE") as h:
-                x, rate = _read(h, start, seconds)
+                # a headerless file has no frame count: from its size
+                x, rate = _read(h, start, seconds if seconds is not None else duration(f) - start)
         else:
             with sf.SoundFile(str(f.path)) as h:
                 x, rate = _read(h, start, seconds)
@@ -305,7 +311,7 @@ def decode(f: SourceFile, start: float = 0.0, seconds: float | None = None) -> n
 
 def _read(h, start: float, seconds: float | None):
     rate = h.samplerate
-    if start > 0:
+    if start > 0 and h.seekable():
         h.seek(min(int(start * rate), max(0, h.frames - 1)))
     n = -1 if seconds is None else int(seconds * rate)
     x = h.read(n, dtype="float64", always_2d=True)
