@@ -78,14 +78,15 @@ def dbfs(level_db: float) -> float:
 def coloured_noise(n: int, rng: np.random.Generator, colour: str | None = None) -> np.ndarray:
     """Unit-RMS white, pink (1/f) or brown (1/f^2) noise."""
     colour = colour or str(rng.choice(["white", "pink", "brown"]))
-    w = rng.standard_normal(n + 1)
+    m = 1 << max(1, int(n - 1).bit_length())     # a power of two: a fast FFT
+    w = rng.standard_normal(m)
     if colour != "white":
         spec = np.fft.rfft(w)
         f = np.arange(len(spec), dtype=np.float64)
         f[0] = 1.0
         spec /= f ** (0.5 if colour == "pink" else 1.0)
         spec[:2] = 0                         # no DC
-        w = np.fft.irfft(spec, n + 1)
+        w = np.fft.irfft(spec, m)
     w = w[:n]
     return w / (rms(w) + 1e-12)
 

@@ -34,6 +34,7 @@ BED_DBFS = (-38.0, -22.0)
 QUIET_DBFS = (-72.0, -58.0)
 QUIET_SPEECH_DBFS = (-36.0, -14.0)
 BED_KINDS = ("music", "ambience", "noise", "quiet")
+CACHE_SAMPLES = 40_000_000     # decoded words and effects kept (float32: 160 MB)
 
 
 @dataclass
@@ -86,6 +87,8 @@ class Library:
         if not self.speech:
             raise MicromelError(f"speech data: no speech source has the role {role}")
         self._durations: dict = {}
+        self._decoded: dict = {}       # (path, max_s) -> active samples (float32) and runs
+        self._cached = 0
 
     # -- drawing files ------------------------------------------------------------------
     def _file(self, book: dict, rng, name: str | None = None) -> SourceFile:
@@ -126,15 +129,25 @@ class Library:
         raise MicromelError("speech data: too many unreadable or silent sound effects")
 
     def _active(self, f: SourceFile, max_s: float | None = None):
+        """(active samples, runs) of a file, or (None, None); kept decoded up to CACHE_SAMPLES."""
+        key = (f.path, max_s)
+        if key in self._decoded:
+            x, runs = self._decoded[key]
+            return (None, None) if x is None else (x.astype(np.float64), runs)
         try:
             x = decode(f, 0.0, max_s)
+            runs = mx.active_runs(x)
         except MicromelError:
-            return None, None
-        runs = mx.active_runs(x)
-        if not runs:
-            return None, None
-        a, b = runs[0][0], runs[-1][1]
-        return x[a:b], [(r0 - a, r1 - a) for r0, r1 in runs]
+            runs = []
+        if runs:
+            a, b = runs[0][0], runs[-1][1]
+            x, runs = x[a:b].astype(np.float32), [(r0 - a, r1 - a) for r0, r1 in runs]
+        else:
+            x, runs = None, None
+        if self._cached < CACHE_SAMPLES:
+            self._decoded[key] = (x, runs)
+            self._cached += 0 if x is None else len(x)
+        return (None, None) if x is None else (x.astype(np.float64), runs)
 
     def _duration(self, f: SourceFile) -> float:
         if f.path not in self._durations:

@@ -51,7 +51,7 @@ CLIP_RECIPES = (   # (weight, recipe)
     (0.15, Recipe("quiet", sfx_snr_db=(20.0, 40.0), gap_s=(0.3, 2.0))),
 )
 DEFAULT_COUNTS = {"train": 16000, "val": 2000, "test": 3000}
-VERSION = 3
+VERSION = 6
 
 
 def window_samples(window_frames: int) -> int:
@@ -96,9 +96,11 @@ def clip_tag(scene, start: int, n: int, centre_frames: int, speech: bool) -> str
     a, b = centre_slice(n, centre_frames)
     a, b = start + a, start + b
     label = "speech" if speech else "nonspeech"
-    hits = [(min(b, p.end) - max(a, p.start), p.tag) for p in scene.placed
-            if p.label == label and p.start < b and p.end > a]
-    return max(hits)[1] if hits else scene.bed_tag
+    # overlap with the slice (negative: distance to it, for a slice inside a short pause)
+    hits = [(min(b, p.end) - max(a, p.start), p.tag) for p in scene.placed if p.label == label]
+    if speech:
+        return max(hits)[1]
+    return max(hits)[1] if hits and max(hits)[0] > 0 else scene.bed_tag
 
 
 def draw_recipe(rng: np.random.Generator) -> Recipe:

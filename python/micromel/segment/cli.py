@@ -25,7 +25,8 @@ def _seg_config(args, base):
     return base.replace(hop_frames=args.hop_frames, median=args.median, enter=args.enter,
                         exit=args.exit, min_duration=args.min_duration, max_gap=args.max_gap,
                         max_duration=args.max_duration, calibrate_seconds=args.calibrate,
-                        activity_threshold_dbfs=args.threshold_db)
+                        activity_threshold_dbfs=args.threshold_db,
+                        refine=None if args.refine is None else args.refine == "on")
 
 
 def cmd_segment(args) -> int:
@@ -109,7 +110,7 @@ def cmd_evaluate_segments(args) -> int:
         f, best, n = evaluate.tune(model, cfg, Path(args.streams), args.class_name,
                                    args.resolution, args.collar, args.limit, progress=show)
         print(f"best segment F1 on {n} streams: {f:.4f} with "
-              + json.dumps({k: getattr(best, k) for k in evaluate.TUNE_GRID}))
+              + json.dumps({k: getattr(best, k) for k in (*evaluate.TUNE_GRID, "refine")}))
         if args.write:
             model.replace(segment=best).save()
             print(f"wrote the segment config into {model.path / 'config.json'}")
@@ -141,6 +142,8 @@ def _add_seg_options(p: argparse.ArgumentParser) -> None:
                    help="energy gate threshold from the first SECONDS of each stream")
     g.add_argument("--threshold-db", type=float,
                    help="--activity-only: energy threshold in dBFS (default -50)")
+    g.add_argument("--refine", choices=("on", "off"),
+                   help="move event boundaries to the frames' energies (docs/segmentation.md)")
 
 
 def register(sub) -> None:

@@ -203,4 +203,11 @@ def tune(model, base: SegmentConfig, streams: Path, label: str, resolution: floa
             best = (f, cfg)
             if progress is not None:
                 progress(f, kw)
+    # then the boundaries: refined or the centre slices', at the best point
+    other = best[1].replace(refine=not best[1].refine)
+    f = score_config(model, other, cached, label, resolution, collar).summary()["segment"]["f_measure"]
+    if f > best[0]:
+        best = (f, other)
+        if progress is not None:
+            progress(f, {"refine": other.refine})
     return best[0], best[1], len(cached)
