@@ -25,17 +25,19 @@ def ring_of(energies, size=64):
     return r
 
 
-def test_onset_and_offset_at_the_midpoint_of_the_local_range():
-    # frames 0-9 quiet (q 80), 10-19 loud (q 160): the midpoint 120 is crossed at 10 / after 19
+def test_onset_at_the_midpoint_offset_at_three_eighths_of_the_local_range():
+    # frames 0-9 quiet (q 80), 10-19 loud (q 160), then quiet: onset threshold 120, offset 110
     quiet, loud = 2 ** 10, 2 ** 20
     r = ring_of([quiet] * 10 + [loud] * 10 + [quiet] * 10)
-    assert r.onset(12, 6, 16) == 10          # search [6, 18): first frame >= midpoint
+    assert r.onset(12, 6, 16) == 10          # search [6, 18): first frame >= 120
     assert r.onset(8, 6, 16) == 10           # search [2, 14)
-    assert r.offset(18, 6, 16) == 20         # search [12, 24): one past the last loud frame
+    # the offset looks back 4 slices from the edge, not before the onset: [10, 24)
+    assert r.offset(24, 6, 16, onset=10) == 20
+    assert r.offset(24, 6, 16, onset=21) == 24        # all quiet after the onset: unmoved
     # a range narrower than min_q leaves the slice edge where it is
-    assert r.onset(12, 6, 81) == 12 and r.offset(18, 6, 81) == 18
+    assert r.onset(12, 6, 81) == 12 and r.offset(24, 6, 81, onset=10) == 24
     flat = ring_of([loud] * 30)
-    assert flat.onset(12, 6, 1) == 12
+    assert flat.onset(12, 6, 1) == 12 and flat.offset(20, 6, 1, onset=20) == 21   # after the onset
 
 
 def test_search_stays_inside_the_frames_pushed_and_the_ring():
@@ -49,8 +51,9 @@ def test_search_stays_inside_the_frames_pushed_and_the_ring():
 def test_ring_size_covers_the_look_back():
     # decision of window j when j + median//2 is pushed: newest frame (j+h)S + F - 1, oldest
     # needed jS + (F-S)//2 - S
-    assert ring_size(6, 32, 7) == 64         # 18 + 32 - 13 + 6 = 43
-    assert ring_size(6, 32, 1) == 32         # 25 + 6 = 31
+    # and an offset search looks OFFSET_BACK slices back from the edge of the window decided
+    assert ring_size(6, 32, 7) == 64         # (3 + 3) * 6 + 32 - 13 = 55
+    assert ring_size(6, 64, 15) == 128       # (7 + 3) * 6 + 64 - 29 = 95
 
 
 def test_refined_events_follow_the_energies():
@@ -59,10 +62,10 @@ def test_refined_events_follow_the_energies():
     p = derive(cfg, ["speech"], sample_rate=16000, frame_hop=256, window_frames=32,
                window_samples=31 * 256 + 512, gate_threshold=0)
     assert p.frame_offset == 13 and p.refine == 1 and p.refine_min_q == 16
-    # a word over frames 100..135 (quiet bed elsewhere); windows 14..19 decided speech: their
-    # slices span frames 14*6+13 = 97 .. 20*6+13 = 133
+    # a word over frames 100..127 (quiet bed elsewhere); windows 14..19 decided speech: their
+    # slices span frames 14*6+13 = 97 .. 20*6+13 = 133 (the decisions run late at the end)
     energy = [2 ** 12] * 400
-    energy[100:136] = [2 ** 24] * 36
+    energy[100:128] = [2 ** 24] * 28
     results, given = [], 0
     for w in range(60):
         upto = w * 6 + 32
@@ -71,7 +74,7 @@ def test_refined_events_follow_the_energies():
         given = upto
     (ev,) = segment_windows(results, p)
     assert (ev.start, ev.end) == (14, 20)
-    assert (ev.onset, ev.offset) == (100, 136)   # searches [91, 103) and [127, 139)
+    assert (ev.onset, ev.offset) == (100, 128)   # searches [91, 103) and [109, 133)
     plain = segment_windows(results, SegParams(**{**p.__dict__, "refine": 0}))[0]
     assert (plain.onset, plain.offset) == (97, 133)
     tb = Timebase.of(p)

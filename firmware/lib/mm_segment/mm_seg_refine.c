@@ -29,32 +29,48 @@ static void clamp(const mm_seg *st, int64_t *lo, int64_t *hi) {
   if (*hi > (int64_t)st->frames) *hi = (int64_t)st->frames;
 }
 
+/* lo, hi of the ring's q over frames [lo, hi); 0 if they are none or span
+ * less than min_q. */
+static int q_range(const mm_seg *st, int64_t lo, int64_t hi, uint16_t *qmin, uint16_t *qmax) {
+  if (lo >= hi) return 0;
+  *qmin = 0xFFFFu;
+  *qmax = 0;
+  for (int64_t k = lo; k < hi; k++) {
+    uint16_t q = st->ring_q[(uint32_t)k & (MM_SEG_FRAME_RING - 1u)];
+    if (q < *qmin) *qmin = q;
+    if (q > *qmax) *qmax = q;
+  }
+  return (uint32_t)(*qmax - *qmin) >= st->p.refine_min_q;
+}
+
+static uint16_t threshold(uint16_t lo, uint16_t hi, uint32_t eighths) {
+  return (uint16_t)(lo + ((((uint32_t)hi - lo) * eighths) >> 3));
+}
+
 uint32_t mm_seg_edge(const mm_seg *st, uint32_t j, int onset) {
   const uint32_t span = st->p.hop_frames;
   const uint32_t c = j * span + st->p.frame_offset;
   if (!st->p.refine) return c;
-  int64_t lo = (int64_t)c - (int64_t)span, hi = (int64_t)c + (int64_t)span;
+  uint16_t qmin, qmax;
+  if (onset) {
+    int64_t lo = (int64_t)c - (int64_t)span, hi = (int64_t)c + (int64_t)span;
+    clamp(st, &lo, &hi);
+    if (!q_range(st, lo, hi, &qmin, &qmax)) return c;
+    uint16_t thr = threshold(qmin, qmax, MM_SEG_REFINE_ONSET_EIGHTHS);
+    int64_t k = lo;
+    while (st->ring_q[(uint32_t)k & (MM_SEG_FRAME_RING - 1u)] < thr) k++;
+    return (uint32_t)k;
+  }
+  /* offset: the event's last OFFSET_BACK slices, from its onset on */
+  int64_t lo = (int64_t)c - (int64_t)(MM_SEG_REFINE_OFFSET_BACK * span), hi = (int64_t)c;
+  if (lo < (int64_t)st->onset) lo = (int64_t)st->onset;
   clamp(st, &lo, &hi);
-  if (lo >= hi) return onset ? c : (c > st->onset ? c : st->onset + 1u);
-  uint16_t qmin = 0xFFFFu, qmax = 0;
-  for (int64_t k = lo; k < hi; k++) {
-    uint16_t q = st->ring_q[(uint32_t)k & (MM_SEG_FRAME_RING - 1u)];
-    if (q < qmin) qmin = q;
-    if (q > qmax) qmax = q;
-  }
   uint32_t edge = c;
-  if ((uint32_t)(qmax - qmin) >= st->p.refine_min_q) {
-    uint16_t thr = (uint16_t)((qmin + qmax + 1u) >> 1);
-    if (onset) {
-      int64_t k = lo;
-      while (st->ring_q[(uint32_t)k & (MM_SEG_FRAME_RING - 1u)] < thr) k++;
-      edge = (uint32_t)k;
-    } else {
-      int64_t k = hi - 1;
-      while (st->ring_q[(uint32_t)k & (MM_SEG_FRAME_RING - 1u)] < thr) k--;
-      edge = (uint32_t)k + 1u;
-    }
+  if (q_range(st, lo, hi, &qmin, &qmax)) {
+    uint16_t thr = threshold(qmin, qmax, MM_SEG_REFINE_OFFSET_EIGHTHS);
+    int64_t k = hi - 1;
+    while (st->ring_q[(uint32_t)k & (MM_SEG_FRAME_RING - 1u)] < thr) k--;
+    edge = (uint32_t)k + 1u;
   }
-  if (!onset && edge <= st->onset) edge = st->onset + 1u;
-  return edge;
+  return edge > st->onset ? edge : st->onset + 1u;
 }

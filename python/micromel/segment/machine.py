@@ -179,7 +179,7 @@ class Segmenter:
             return c
         if onset:
             return self.energy.onset(c, p.hop_frames, p.refine_min_q)
-        return max(self.energy.offset(c, p.hop_frames, p.refine_min_q), self.onset + 1)
+        return self.energy.offset(c, p.hop_frames, p.refine_min_q, self.onset)
 
     # -- step 4 -------------------------------------------------------------------
     def _open(self, label: int, j: int, prob: int) -> None:

@@ -10,17 +10,18 @@ stands for its S centre frames, from frame c(j) = j*S + (F-S)//2: an event of wi
 The segmenter keeps the integer log energy of the last `ring` frames:
     E[k] = sum of squares of frame k's L samples (exact, int64)
     q(E) = 8*floor(log2 E) + the 3 bits below E's leading one  (0 for E = 0)
-(1/8 of an octave of power, about 0.38 dB per step). With refinement on:
-- ONSET of an event opening at window a: the frames [c(a) - S, c(a) + S) (the slice and
-  the one before it). If their q spans less than min_q (lo = min, hi = max), the onset
-  stays c(a); else it is the first of them with q >= (lo + hi + 1) >> 1, the midpoint of
-  the local range in the log domain.
-- OFFSET, each time window j extends an event: the frames [c(j+1) - S, c(j+1) + S)
-  likewise, the offset being one past the LAST of them with q >= the midpoint, but never
-  at or before the event's onset.
-Every frame these look at is in when the decision is made (config.derive checks
-(F-S)//2 + 2S <= F), and the ring holds them (its size, a power of two, covers
-median//2 windows of look-ahead)."""
+(1/8 of an octave of power, about 0.38 dB per step). With refinement on, in a range of
+frames whose q spans at least min_q (lo = min, hi = max; else the edge stays where it is):
+- ONSET of an event opening at window a: the frames [c(a) - S, c(a) + S) (its slice and
+  the one before); the onset is the first of them with q >= lo + (hi - lo) * ONSET_EIGHTHS / 8.
+- OFFSET, each time window j extends an event: the frames [c(j+1) - OFFSET_BACK * S,
+  c(j+1)) from the event's onset on (its last OFFSET_BACK slices: the decisions run late at
+  a word's end, where the window still holds most of the word); the offset is one past the
+  last of them with q >= lo + (hi - lo) * OFFSET_EIGHTHS / 8, never at or before the onset.
+The constants were chosen on the validation streams (docs/segmentation.md). Every frame
+these look at is in when the decision is made (config.derive checks (F-S)//2 + 2S <= F),
+and the ring holds them (its size, a power of two, covers median//2 windows of
+look-ahead and the offset's look-back)."""
 from __future__ import annotations
 
 
@@ -34,11 +35,20 @@ def log_q(e: int) -> int:
     return 8 * b + frac
 
 
+ONSET_EIGHTHS = 4      # onset threshold: the midpoint of the range (log domain)
+OFFSET_EIGHTHS = 3     # offset threshold: 3/8 up the range (a word's tail decays)
+OFFSET_BACK = 4        # slices an offset search looks back
+
+
+def threshold(lo: int, hi: int, eighths: int) -> int:
+    return lo + (((hi - lo) * eighths) >> 3)
+
+
 def ring_size(hop_frames: int, window_frames: int, median: int) -> int:
     """Frames the ring must hold: from the newest frame at a decision back to the first frame
-    an onset search looks at, rounded up to a power of two."""
+    a search looks at, rounded up to a power of two."""
     off = (window_frames - hop_frames) // 2
-    need = (median // 2) * hop_frames + window_frames - off + hop_frames
+    need = (median // 2 + max(1, OFFSET_BACK - 1)) * hop_frames + window_frames - off
     r = 1
     while r < need:
         r *= 2
@@ -64,20 +74,24 @@ class FrameRing:
 
     def onset(self, c: int, span: int, min_q: int) -> int:
         got = self._range(c - span, c + span)
-        if not got:
+        lo_hi = _span(got, min_q)
+        if lo_hi is None:
             return c
-        lo, hi = min(q for _, q in got), max(q for _, q in got)
-        if hi - lo < min_q:
-            return c
-        thr = (lo + hi + 1) >> 1
+        thr = threshold(*lo_hi, ONSET_EIGHTHS)
         return next(k for k, q in got if q >= thr)
 
-    def offset(self, e: int, span: int, min_q: int) -> int:
-        got = self._range(e - span, e + span)
-        if not got:
-            return e
-        lo, hi = min(q for _, q in got), max(q for _, q in got)
-        if hi - lo < min_q:
-            return e
-        thr = (lo + hi + 1) >> 1
-        return max(k for k, q in got if q >= thr) + 1
+    def offset(self, e: int, span: int, min_q: int, onset: int) -> int:
+        got = self._range(max(e - OFFSET_BACK * span, onset), e)
+        lo_hi = _span(got, min_q)
+        if lo_hi is None:
+            return max(e, onset + 1)
+        thr = threshold(*lo_hi, OFFSET_EIGHTHS)
+        return max(max(k for k, q in got if q >= thr) + 1, onset + 1)
+
+
+def _span(got, min_q: int):
+    """(lo, hi) of the frames' q, or None if there are none or they span less than min_q."""
+    if not got:
+        return None
+    lo, hi = min(q for _, q in got), max(q for _, q in got)
+    return None if hi - lo < min_q else (lo, hi)
