@@ -5,8 +5,9 @@
 
 #include "mm_segment.h"
 
-/* params[11]: n_classes, event_mask, median, enter_q, exit_q, min_windows,
- * max_gap, max_windows, gate_threshold, calib_windows, margin_q8. */
+/* params[16]: n_classes, event_mask, median, enter_q, exit_q, min_windows,
+ * max_gap, max_windows, gate_threshold, calib_windows, margin_q8, hop_frames,
+ * frame_offset, refine, refine_min_q, frame_ring. */
 static void unpack(const int64_t *a, mm_seg_params *p) {
   p->n_classes = (uint8_t)a[0];
   p->event_mask = (uint32_t)a[1];
@@ -19,6 +20,11 @@ static void unpack(const int64_t *a, mm_seg_params *p) {
   p->gate_threshold = (uint64_t)a[8];
   p->calib_windows = (uint32_t)a[9];
   p->margin_q8 = (uint32_t)a[10];
+  p->hop_frames = (uint8_t)a[11];
+  p->frame_offset = (uint8_t)a[12];
+  p->refine = (uint8_t)a[13];
+  p->refine_min_q = (uint8_t)a[14];
+  p->frame_ring = (uint16_t)a[15];
 }
 
 static void put(uint32_t *o, const mm_seg_event *e) {
@@ -26,13 +32,17 @@ static void put(uint32_t *o, const mm_seg_event *e) {
   o[1] = e->start;
   o[2] = e->end;
   o[3] = e->confidence;
+  o[4] = e->onset;
+  o[5] = e->offset;
 }
 
-/* Run a whole stream: scores[n_windows * n_classes], silent[n_windows].
- * Events go to events[4 * k] (label, start, end, confidence). Returns the
- * number of events (even beyond cap, which limits what is written), or -1
- * if the params are rejected. */
+/* Run a whole stream: scores[n_windows * n_classes], silent[n_windows], and
+ * the energies of the frames each window completed: n_frames[w] of them, in
+ * order, in frame_energy[]. Events go to events[6 * k] (label, start, end,
+ * confidence, onset, offset). Returns the number of events (even beyond cap,
+ * which limits what is written), or -1 if the params are rejected. */
 int64_t mm_host_seg_run(const int64_t *params, const int8_t *scores, const uint8_t *silent,
+                        const uint64_t *frame_energy, const uint32_t *n_frames,
                         uint32_t n_windows, uint32_t *events, uint32_t cap) {
   static mm_seg seg; /* static, as on the device */
   mm_seg_params p;
@@ -41,15 +51,16 @@ int64_t mm_host_seg_run(const int64_t *params, const int8_t *scores, const uint8
   int64_t n = 0;
   mm_seg_event ev;
   for (uint32_t w = 0; w < n_windows; w++) {
+    for (uint32_t k = 0; k < n_frames[w]; k++) mm_seg_frame(&seg, *frame_energy++);
     if (mm_seg_push(&seg, scores + (size_t)w * p.n_classes, silent[w], &ev)) {
-      if (n < cap) put(events + 4 * n, &ev);
+      if (n < cap) put(events + 6 * n, &ev);
       n++;
     }
   }
   mm_seg_event tail[MM_SEG_FINISH_MAX];
   size_t k = mm_seg_finish(&seg, tail);
   for (size_t i = 0; i < k; i++, n++) {
-    if (n < cap) put(events + 4 * n, &tail[i]);
+    if (n < cap) put(events + 6 * n, &tail[i]);
   }
   return n;
 }
@@ -67,3 +78,4 @@ void mm_host_seg_gate_run(const int64_t *params, const uint64_t *energy, uint32_
 uint32_t mm_host_seg_state_size(void) { return (uint32_t)sizeof(mm_seg); }
 uint32_t mm_host_seg_max_classes(void) { return MM_SEG_MAX_CLASSES; }
 uint32_t mm_host_seg_max_median(void) { return MM_SEG_MAX_MEDIAN; }
+uint32_t mm_host_seg_frame_ring(void) { return MM_SEG_FRAME_RING; }

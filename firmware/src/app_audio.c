@@ -41,7 +41,7 @@
                                                                     : MM_CLIP_FRAMES)
 #define HOP_MIN (MM_SEG_HOP_FRAMES < MM_CLIP_HOP_FRAMES ? MM_SEG_HOP_FRAMES : MM_CLIP_HOP_FRAMES)
 #define WINDOWS_MAX (FRAMES_MAX / HOP_MIN + 2u)
-#define EVENT_BYTES 10u /* u32 start, u32 end, u8 label, u8 confidence */
+#define EVENT_BYTES 10u /* u32 onset frame, u32 offset frame, u8 label, u8 confidence */
 #define EVENTS_MAX (WINDOWS_MAX + MM_SEG_FINISH_MAX)
 /* Fails to compile if the largest reply does not fit one frame. */
 typedef char mm_audio_reply_fits[(HEAD_BYTES + FRAMES_MAX * MM_CLIP_N_MELS + WINDOWS_MAX * WIN_BYTES +
@@ -93,6 +93,7 @@ static void run_block(reply_state *r) {
     r->frames += MM_FE_N_MELS;
   }
   r->n_frames++;
+  if (streaming) mm_seg_frame(&seg, (uint64_t)mm_clip_frame_energy(&clip)); /* boundary refinement */
   int32_t w = streaming ? mm_clip_push_frame_every(&clip, frame, MM_SEG_HOP_FRAMES)
                         : mm_clip_push_frame(&clip, frame);
   if (w < 0 || r->n_windows >= WINDOWS_MAX) return;
@@ -160,8 +161,8 @@ static uint16_t finish_reply(uint8_t *out, const reply_state *r, int want_frames
     mm_proto_put_u16(out + off, r->n_events);
     off += 2;
     for (uint32_t i = 0; i < r->n_events; i++, off += EVENT_BYTES) {
-      mm_proto_put_u32(out + off, events_out[i].start);
-      mm_proto_put_u32(out + off + 4, events_out[i].end);
+      mm_proto_put_u32(out + off, events_out[i].onset); /* frames */
+      mm_proto_put_u32(out + off + 4, events_out[i].offset);
       out[off + 8] = events_out[i].label;
       out[off + 9] = events_out[i].confidence;
     }

@@ -118,7 +118,9 @@ def test_events_stream_out_as_they_close():
         out.append((k, got))
     closed_at = [k for k, g in out if g]
     assert closed_at == [4]                      # gap exceeds 2 windows at window 4
-    assert seg.finish() == [Event(0, 6, 9, 228)]
+    # onset and offset in frames: the centre slices of windows 6 and 9 (64-frame windows
+    # every 6 frames: frame 6 * 6 + 29 and 9 * 6 + 29)
+    assert seg.finish() == [Event(0, 6, 9, 228, 65, 83)]
 
 
 def test_gate_calibration():

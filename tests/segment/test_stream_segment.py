@@ -24,12 +24,13 @@ pytestmark = pytest.mark.skipif(not (SPEECH / "model.tflite").exists(), reason="
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """The speech model with a segment config that makes events of both classes,
-    calibrates its gate on the first second and splits long events."""
+    calibrates its gate on the first second, splits long events and refines boundaries
+    by the frames' energies."""
     d = tmp_path_factory.mktemp("m") / "speech_any"
     shutil.copytree(SPEECH, d)
     m = ModelDir.open(d)
     seg = m.segment.replace(background_labels=[], calibrate_seconds=1.0, max_duration=1.5,
-                            min_duration=0.2)
+                            min_duration=0.2, refine=True)
     return m.replace(segment=seg).save()
 
 

@@ -35,6 +35,15 @@ int64_t mm_clip_window_energy(const mm_clip_state *s) {
   return e;
 }
 
+int64_t mm_clip_frame_energy(const mm_clip_state *s) {
+  const uint32_t frame_blocks = MM_CLIP_WINDOW_BLOCKS - (MM_CLIP_FRAMES - 1u);
+  int64_t e = 0;
+  for (uint32_t i = 1; i <= frame_blocks && i <= s->n_blocks; i++) {
+    e += s->block_energy[(s->n_blocks - i) % MM_CLIP_WINDOW_BLOCKS];
+  }
+  return e;
+}
+
 int mm_clip_window_silent(const mm_clip_state *s) {
   return mm_clip_window_energy(s) < (int64_t)MM_CLIP_GATE_THRESHOLD;
 }

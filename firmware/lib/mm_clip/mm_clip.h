@@ -37,6 +37,10 @@ int32_t mm_clip_push_frame_every(mm_clip_state *s, const int8_t *frame, uint32_t
 /* Sum of squares of the samples the window just completed covers. */
 int64_t mm_clip_window_energy(const mm_clip_state *s);
 
+/* Sum of squares of the samples of the frame just made: its blocks are the
+ * latest ones (the segmenter's boundary refinement). */
+int64_t mm_clip_frame_energy(const mm_clip_state *s);
+
 /* 1 if the window just completed is silent. */
 int mm_clip_window_silent(const mm_clip_state *s);
 

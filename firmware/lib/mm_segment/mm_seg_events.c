@@ -7,6 +7,8 @@ static void open_event(mm_seg *st, int8_t label, uint32_t j, uint32_t prob) {
   st->label = label;
   st->start = j;
   st->end = j + 1u;
+  st->onset = mm_seg_edge(st, j, 1);
+  st->offset = mm_seg_edge(st, j + 1u, 0);
   st->sum = prob;
   st->count = 1u;
 }
@@ -17,6 +19,8 @@ int mm_seg_events_close(mm_seg *st, mm_seg_event *ev) {
   if (label < 0 || st->end - st->start < st->p.min_windows) return 0;
   ev->start = st->start;
   ev->end = st->end;
+  ev->onset = st->onset;
+  ev->offset = st->offset;
   ev->label = (uint8_t)label;
   /* mean rounded half up, as (sum + n/2) / n in segment.py */
   ev->confidence = (uint8_t)((st->sum + st->count / 2u) / st->count);
@@ -35,6 +39,7 @@ int mm_seg_events_step(mm_seg *st, uint32_t j, int8_t d, uint32_t prob, mm_seg_e
       return n;
     }
     st->end = j + 1u;
+    st->offset = mm_seg_edge(st, j + 1u, 0);
     st->sum += prob;
     st->count++;
     return 0;

@@ -13,5 +13,8 @@ int8_t mm_seg_decide(mm_seg *st, const int8_t *s);
 int mm_seg_events_step(mm_seg *st, uint32_t j, int8_t d, uint32_t prob, mm_seg_event *ev);
 /* mm_seg_events.c: close the open event; 1 if emitted. */
 int mm_seg_events_close(mm_seg *st, mm_seg_event *ev);
+/* mm_seg_refine.c: the onset (onset != 0) or offset frame of the centre slice
+ * edge of window j (segment/refine.py). */
+uint32_t mm_seg_edge(const mm_seg *st, uint32_t j, int onset);
 
 #endif

@@ -6,7 +6,9 @@
  * The algorithm is specified (and twinned, integer for integer) in
  * python/micromel/segment.py: gate -> median over MEDIAN windows ->
  * hysteresis decision -> events (merge gaps <= max_gap, split at
- * max_windows, drop shorter than min_windows). Times are window indices. */
+ * max_windows, drop shorter than min_windows). Rules count windows; an event's
+ * onset and offset are front-end frames: the windows' centre slices, or with
+ * refine the frame energies' (segment/refine.py, mm_seg_refine.c). */
 #ifndef MM_SEGMENT_H
 #define MM_SEGMENT_H
 
@@ -33,11 +35,18 @@ typedef struct {
   uint64_t gate_threshold;
   uint32_t calib_windows; /* 0: fixed gate threshold */
   uint32_t margin_q8;
+  uint8_t hop_frames;     /* S: frames between windows */
+  uint8_t frame_offset;   /* window j stands for frames [j*S + frame_offset, +S) */
+  uint8_t refine;         /* 1: boundaries from the frame energies */
+  uint8_t refine_min_q;   /* least range of log energies to move a boundary */
+  uint16_t frame_ring;    /* frames the refinement looks back (<= MM_SEG_FRAME_RING) */
 } mm_seg_params;
 
 typedef struct {
   uint32_t start;     /* first window */
   uint32_t end;       /* one past the last window */
+  uint32_t onset;     /* first frame */
+  uint32_t offset;    /* one past the last frame */
   uint8_t label;      /* class index */
   uint8_t confidence; /* mean probability of the label, in 1/256 */
 } mm_seg_event;
@@ -50,8 +59,11 @@ typedef struct {
   int8_t cur;         /* hysteresis decision of the previous window */
   int8_t label;       /* open event's label, MM_SEG_NO_LABEL if none */
   uint32_t start, end;
+  uint32_t onset, offset; /* its boundaries in frames */
   uint64_t sum;       /* sum of (smoothed score + 128) over its windows */
   uint32_t count;
+  uint16_t ring_q[MM_SEG_FRAME_RING]; /* log energy of the last frames */
+  uint32_t frames;    /* frames pushed */
 } mm_seg;
 
 typedef struct {
@@ -66,6 +78,10 @@ typedef struct {
 /* Returns 0, or -1 if the params do not fit the compiled sizes or are
  * inconsistent. */
 int mm_seg_init(mm_seg *s, const mm_seg_params *p);
+/* The exact sum of squares of the next front-end frame (frame k: samples
+ * [k*hop, k*hop + frame length)), pushed as soon as the frame is made, before
+ * the window it completes (used only with refine). */
+void mm_seg_frame(mm_seg *s, uint64_t energy);
 /* One window: its n_classes int8 scores (ignored when silent != 0). Returns 1
  * and fills *ev when an event closed, else 0. */
 int mm_seg_push(mm_seg *s, const int8_t *scores, int silent, mm_seg_event *ev);

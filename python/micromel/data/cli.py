@@ -31,8 +31,8 @@ def cmd_dataset_check(args) -> int:
 
 def cmd_dataset_speech(args) -> int:
     counts = {"train": args.train, "val": args.val, "test": args.test}
-    build_speech(Path(args.out), window_frames=args.window_frames, counts=counts,
-                 seed=args.seed, quiet=args.quiet)
+    build_speech(Path(args.out), window_frames=args.window_frames, centre_frames=args.centre_frames,
+                 counts=counts, seed=args.seed, quiet=args.quiet)
     return 0
 
 
@@ -65,26 +65,31 @@ def register(sub) -> None:
     drums.add_argument("--quiet", action="store_true", help="no progress bars")
     drums.set_defaults(func=cmd_dataset_drums)
 
-    sp = dsub.add_parser("speech", help="speech/non-speech clips from Debian's "
-                                        "tuxpaint-stamps-default and hydrogen-drumkits")
+    sp = dsub.add_parser("speech", help="speech/non-speech clips mixed from many Debian packages "
+                                        "(speech, music, ambience, effects; held-out sources = test)")
     sp.add_argument("--out", default="data/speech", help="output folder (default data/speech)")
     sp.add_argument("--window-frames", type=cliargs.positive_int, default=32,
                     help="frames of the model window the clips are cut for (train with the same)")
-    sp.add_argument("--train", type=cliargs.positive_int, default=6000, help="training clips")
-    sp.add_argument("--val", type=cliargs.positive_int, default=800, help="validation clips")
-    sp.add_argument("--test", type=cliargs.positive_int, default=1200, help="test clips")
+    sp.add_argument("--centre-frames", type=cliargs.positive_int, default=6,
+                    help="frames of the centre slice a clip's label describes: the segmentation "
+                         "hop (default 6)")
+    sp.add_argument("--train", type=cliargs.positive_int, default=16000, help="training clips")
+    sp.add_argument("--val", type=cliargs.positive_int, default=2000, help="validation clips")
+    sp.add_argument("--test", type=cliargs.positive_int, default=3000, help="test clips")
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=cmd_dataset_speech)
 
-    st = dsub.add_parser("streams", help="evaluation streams: held-out sounds on noise beds "
-                                         "at known times (with .events.tsv ground truth)")
+    st = dsub.add_parser("streams", help="evaluation streams: held-out words and effects over music, "
+                                         "ambience and noise beds (with .events.tsv ground truth)")
     st.add_argument("--out", default="data/speech_streams",
                     help="output folder (default data/speech_streams)")
-    st.add_argument("--count", type=cliargs.positive_int, default=10, help="streams (default 10)")
+    st.add_argument("--count", type=cliargs.positive_int, default=24,
+                    help="streams (default 24: half music beds, half ambience or noise)")
     st.add_argument("--seconds", type=float, default=60.0, help="length of each (default 60)")
     st.add_argument("--split", default="test", choices=["train", "val", "test"],
-                    help="which split's sounds to use (default test)")
+                    help="whose sources: test = the held-out sources (default), val = the "
+                         "validation sources (for tuning)")
     st.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     st.add_argument("--quiet", action="store_true", help="no progress bars")
     st.set_defaults(func=cmd_dataset_streams)

@@ -1,5 +1,14 @@
-"""Evaluation streams for segmentation (`micromel dataset streams`): held-out sounds placed on
-beds at known times, with their ground truth (`<stem>.events.tsv`: onset, offset, label)."""
+"""Evaluation streams for segmentation (`micromel dataset streams`): one-minute scenes
+(data/scenes.py) of ONE role's sources only (test: the held-out sources; val: the validation
+sources, for tuning), with their ground truth.
+
+Per the evaluation protocol (docs/segmentation.md): half of the streams have a music bed and
+speech at 0-8 dB SNR over it; the other half an ambience bed (recorded ambience over noise)
+or a noise bed, with speech at 5-20 dB; sound effects come between the utterances. Ground
+truth per stream, `<name>.events.tsv`: onset, offset (seconds), event_label (speech or
+nonspeech), source; a speech event is the words' tight active extent, words less than 0.4 s
+apart joined (data/mixing.py). `streams.csv` lists every stream with its bed kind and bed
+source (evaluate-segments reports music-bed and ambience/noise-bed streams apart)."""
 from __future__ import annotations
 
 import csv
@@ -11,35 +20,36 @@ import numpy as np
 from ..audio import write_wav
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
-from .speech import (BED_DBFS, SAMPLE_RATE, SNRS, STREAM_GAP_S, Pool, _mix_at, _to_int16,
-                     all_sources, coloured_noise, dbfs, nonspeech_sound, utterance)
+from . import mixing as mx
+from .scenes import SR, Library, Recipe, make_scene
+
+# words, not speeches: utterances of 1-3 recordings, a long recording cut to at most 3 s at
+# its pauses; an event is an utterance or a sound effect, half and half
+_WORDS = {"speech_p": 0.5, "max_words": 3, "word_max_s": 3.0}
+RECIPES = {
+    "music": Recipe("music", snr_db=(0.0, 8.0), sfx_snr_db=(0.0, 10.0), **_WORDS),
+    "ambience": Recipe("ambience", snr_db=(5.0, 20.0), sfx_snr_db=(0.0, 12.0), **_WORDS),
+    "noise": Recipe("noise", snr_db=(5.0, 20.0), sfx_snr_db=(0.0, 12.0), **_WORDS),
+}
+INDEX = "streams.csv"
+INDEX_COLUMNS = ("name", "bed", "bed_source", "seconds", "speech_events", "speech_seconds")
 
 
-def make_stream(seconds: float, pools: dict, rng: np.random.Generator,
-                speech_p: float = 0.6) -> tuple[np.ndarray, list[tuple[float, float, str, str]]]:
-    """A bed with events placed at known times: (int16 pcm, [(onset, offset, label, source)])."""
-    n = int(seconds * SAMPLE_RATE)
-    bed_level = rng.uniform(*BED_DBFS)
-    # slow level changes of the bed (+-3 dB over seconds), as a room's noise does
-    env = np.interp(np.arange(n), np.linspace(0, n, 8), 10 ** (rng.uniform(-3, 3, 8) / 20))
-    bed = coloured_noise(n, rng) * dbfs(bed_level) * env
-    bed_rms = dbfs(bed_level)
-    truth = []
-    t = rng.uniform(*STREAM_GAP_S)
-    while True:
-        if rng.random() < speech_p:
-            x, desc = utterance(pools["speech"], rng, 4)
-            label = "speech"
-        else:
-            x, desc = nonspeech_sound(pools["effect"], pools["drum"], rng)
-            label = "nonspeech"
-        at = int(t * SAMPLE_RATE)
-        if at + len(x) > n - SAMPLE_RATE // 2:
-            break
-        _mix_at(bed, x, at, float(rng.choice(SNRS)), bed_rms)
-        truth.append((at / SAMPLE_RATE, (at + len(x)) / SAMPLE_RATE, label, desc))
-        t = (at + len(x)) / SAMPLE_RATE + rng.uniform(*STREAM_GAP_S)
-    return _to_int16(bed), truth
+def bed_of(k: int) -> str:
+    """Stream k's bed: music for even k, ambience and noise in turn for odd k."""
+    return "music" if k % 2 == 0 else ("ambience" if k % 4 == 1 else "noise")
+
+
+def truth_rows(scene) -> list[tuple[float, float, str, str]]:
+    """(onset, offset, label, source) in seconds: the speech events (joined words, tagged
+    with their first word's source) and the sound effects, in time order."""
+    rows = []
+    words = sorted((p for p in scene.placed if p.label == "speech"), key=lambda p: p.start)
+    for a, b in scene.speech_spans():
+        tag = next(p.tag for p in words if a <= p.start < b)
+        rows.append((a / SR, b / SR, "speech", tag))
+    rows += [(p.start / SR, p.end / SR, p.label, p.tag) for p in scene.placed if p.label != "speech"]
+    return sorted(rows)
 
 
 def write_truth(path: Path, truth: list) -> None:
@@ -62,26 +72,48 @@ def read_truth(path: Path) -> list[tuple[float, float, str]]:
         raise MicromelError(f"{path}: expected columns onset, offset, event_label") from None
 
 
-def build_streams(out_dir: Path, n_streams: int = 10, seconds: float = 60.0, seed: int = 0,
+def read_index(folder: Path) -> dict[str, str]:
+    """{stream file name: bed kind} from streams.csv, {} without one."""
+    p = Path(folder) / INDEX
+    if not p.is_file():
+        return {}
+    try:
+        return {f"{r['name']}.wav": r["bed"] for r in csv.DictReader(p.read_text().splitlines())}
+    except (KeyError, csv.Error):
+        raise MicromelError(f"{p}: expected columns {', '.join(INDEX_COLUMNS)}") from None
+
+
+def build_streams(out_dir: Path, n_streams: int = 24, seconds: float = 60.0, seed: int = 0,
                   split: str = "test", quiet: bool = False) -> list[Path]:
-    """Write n_streams streams (wav + events.tsv) from one split; returns the wav paths."""
+    """Write n_streams streams (wav + events.tsv) and streams.csv from one role's sources;
+    returns the wav paths."""
     from tqdm import tqdm    # lazy: only when building
 
-    src = all_sources(quiet)[split]
-    rng = np.random.default_rng([seed, 1000])
-    pools = {"speech": Pool(src["speech"], rng, 600), "effect": Pool(src["effect"], rng),
-             "drum": Pool(src["drum"], rng, 200)}
     out_dir = Path(out_dir)
-    paths = []
-    for k in tqdm(range(n_streams), desc="streams", disable=quiet, leave=False):
-        pcm, truth = make_stream(seconds, pools, np.random.default_rng([seed, k]))
-        wav = out_dir / f"stream_{k:03d}.wav"
-        write_wav(wav, pcm)
-        write_truth(out_dir / f"stream_{k:03d}.events.tsv", truth)
+    lib = Library(split, quiet=quiet)
+    paths, index = [], []
+    for k in tqdm(range(n_streams), desc=f"streams [{split}]", disable=quiet, leave=False):
+        bed = bed_of(k)
+        scene = make_scene(lib, np.random.default_rng([seed, k]), seconds, RECIPES[bed])
+        name = f"{split}_{k:03d}_{bed}"
+        wav = out_dir / f"{name}.wav"
+        write_wav(wav, mx.to_int16(scene.pcm))
+        rows = truth_rows(scene)
+        write_truth(truth_path(wav), rows)
+        sp = [r for r in rows if r[2] == "speech"]
+        index.append({"name": name, "bed": bed, "bed_source": scene.bed_tag, "seconds": f"{seconds:g}",
+                      "speech_events": len(sp), "speech_seconds": f"{sum(b - a for a, b, _, _ in sp):.2f}"})
         paths.append(wav)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(INDEX_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    w.writerows(index)
+    write_text_atomic(out_dir / INDEX, buf.getvalue())
     if not quiet:
-        n_sp = sum(1 for p in paths for e in read_truth(truth_path(p)) if e[2] == "speech")
-        print(f"wrote {len(paths)} streams of {seconds:g} s ({n_sp} speech utterances) to {out_dir}")
+        n_sp = sum(r["speech_events"] for r in index)
+        share = sum(float(r["speech_seconds"]) for r in index) / (seconds * max(1, n_streams))
+        print(f"wrote {len(paths)} streams of {seconds:g} s from the {split} sources to {out_dir}: "
+              f"{n_sp} speech events, {100 * share:.0f} % of the time speech")
     return paths
 
 

@@ -46,10 +46,11 @@ def check_against_twin(model, paths: list[Path], device: str = "emulate",
                     bar.update(1)
         if bar:
             bar.close()
-        mism = sum(1 for (ts, tq), (ds, dq) in zip(twin, got)
+        mism = sum(1 for (ts, tq, _), (ds, dq, _) in zip(twin, got)
                    if tq != dq or (ts is None) != (ds is None) or (ts is not None and not np.array_equal(ts, ds)))
         mism += abs(len(twin) - len(got))
-        twin_events = [(e.start, e.end, e.label, e.confidence) for e in segment_windows(twin, p)]
+        # the device sends each event's onset and offset frames (segment/machine.py, step 5)
+        twin_events = [(e.onset, e.offset, e.label, e.confidence) for e in segment_windows(twin, p)]
         dev_events = [tuple(int(v) for v in e) for e in dev.device_events]
         totals["files"] += 1
         totals["seconds"] += (limit or audio.n_samples) / p.sample_rate

@@ -30,7 +30,7 @@ class WindowResult:
 class AudioResult:
     frames: list[np.ndarray] = field(default_factory=list)   # int8 (n_mels,) each
     windows: list[WindowResult] = field(default_factory=list)
-    events: list = field(default_factory=list)  # (start, end, label, confidence), STREAM
+    events: list = field(default_factory=list)  # (onset, offset, label, confidence), STREAM
     vote: int | None = None          # class index, -1 for silence
     acc: np.ndarray | None = None    # int32 (classes,)
     n_nonsilent: int = 0
@@ -46,7 +46,8 @@ def parse_audio_reply(payload: bytes, n_mels: int, n_classes: int, into: AudioRe
     frames included), n_frames x n_mels int8 (only if bit1; else n_frames just counts them),
     n_windows x (u32 index, u8 silent, n_classes int8 scores),
     result: i8 class, u16 n_nonsilent, n_classes x u32 acc (only if bit0),
-    events (only if bit2, STREAM): u16 n, n x (u32 start, u32 end, u8 label, u8 conf)."""
+    events (only if bit2, STREAM): u16 n, n x (u32 onset, u32 offset, u8 label, u8 conf),
+    onset and offset in front-end frames (segment/machine.py, step 5)."""
     try:
         n_frames, n_windows, flags = struct.unpack_from("<HHB", payload, 0)
         off = 5

@@ -1,6 +1,8 @@
 """A device in STREAM mode as the source of per-window results for segmentation
 (`micromel segment --device`): PCM chunks go to the device, its (scores or None, silent)
-per window come back, and the events the device's own segmenter closed are kept in
+per window come back (with the energies of the frames each window completed, computed on
+the host from the same PCM, for the boundary refinement), and the events the device's own
+segmenter closed (label, onset frame, offset frame, confidence) are kept in
 `.device_events` so they can be checked against the twin's
 (`segment.machine.segment_windows` over the same window results).
 
@@ -13,6 +15,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import MicromelError
+from ..segment.run import FrameEnergies
 from . import audio
 from .model_device import check_device_runs, open_model_device
 
@@ -38,6 +41,9 @@ class DeviceWindowResults:
                 raise
         self.device_events: list[tuple[int, int, int, int]] = []
         self.windows = 0
+        self.p = p
+        self.energies: list[int] = []        # frames not yet handed to a window
+        self.handed = 0
 
     def __enter__(self) -> "DeviceWindowResults":
         return self
@@ -53,14 +59,26 @@ class DeviceWindowResults:
         count start anew."""
         self.device_events, self.windows = [], 0
         st = audio.Stream(self.dev, self.model.n_mels, self.model.n_classes)
+        fe = FrameEnergies(self.model.frontend)
+        self.energies, self.handed = [], 0
+        sent = 0
         for chunk in chunks:
+            self.energies += fe.push(chunk)
+            sent += len(chunk)
             yield from self._results(st.send(chunk))
+        # a stream shorter than one window is padded with zeros, there as here
+        pad = self.p.window_samples - sent
+        if self.windows == 0 and pad > 0:
+            self.energies += fe.push(np.zeros(pad, dtype=np.int16))
         yield from self._results(st.finish())
 
     def _results(self, r: audio.AudioResult) -> Iterator[tuple]:
         for w in r.windows:
             if w.index != self.windows:
                 raise MicromelError(f"{self.dev.name}: window {w.index} arrived, {self.windows} expected")
+            upto = w.index * self.p.hop_frames + self.p.window_frames - self.handed
+            mine, self.energies = self.energies[:upto], self.energies[upto:]
+            self.handed += len(mine)
             self.windows += 1
-            yield (None if w.silent else w.scores), w.silent
+            yield (None if w.silent else w.scores), w.silent, mine
         self.device_events += r.events

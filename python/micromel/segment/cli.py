@@ -26,7 +26,8 @@ def _seg_config(args, base):
     return base.replace(hop_frames=args.hop_frames, median=args.median, enter=args.enter,
                         exit=args.exit, min_duration=args.min_duration, max_gap=args.max_gap,
                         max_duration=args.max_duration, calibrate_seconds=args.calibrate,
-                        activity_threshold_dbfs=args.threshold_db)
+                        activity_threshold_dbfs=args.threshold_db,
+                        refine=None if args.refine is None else args.refine == "on")
 
 
 def cmd_segment(args) -> int:
@@ -139,23 +140,19 @@ def cmd_evaluate_segments(args) -> int:
         f, best, n = evaluate.tune(model, cfg, Path(args.streams), args.class_name,
                                    args.resolution, args.collar, args.limit, progress=show)
         print(f"best segment F1 on {n} streams: {f:.4f} with "
-              + json.dumps({k: getattr(best, k) for k in evaluate.TUNE_GRID}))
+              + json.dumps({k: getattr(best, k) for k in (*evaluate.TUNE_GRID, "refine")}))
         if args.write:
             model.replace(segment=best).save()
             print(f"wrote the segment config into {model.path / 'config.json'}")
         return 0
-    try:
-        thresholds = [float(v) for v in args.auditok_thresholds.split(",") if v.strip()]
-    except ValueError:
-        raise MicromelError(f"--auditok-thresholds {args.auditok_thresholds}: expected numbers "
-                            "separated by commas") from None
+    which = [w.strip() for w in args.peers.split(",") if w.strip()]
 
     def show(k, n, name, n_events, seconds):
         if not args.quiet:
             print(f"[{k}/{n}] {name}: {n_events} events ({seconds:.0f} s)", file=sys.stderr)
 
     out = evaluate.evaluate(model, cfg, Path(args.streams), args.class_name, args.resolution,
-                            args.collar, thresholds, args.limit, progress=show)
+                            args.collar, which, args.limit, progress=show)
     print(evaluate.format_report(out, model.path.name))
     if args.json:
         write_text_atomic(Path(args.json), json.dumps(out, indent=1) + "\n")
@@ -175,6 +172,8 @@ def _add_seg_options(p: argparse.ArgumentParser) -> None:
                    help="energy gate threshold from the first SECONDS of each stream")
     g.add_argument("--threshold-db", type=float,
                    help="--activity-only: energy threshold in dBFS (default -50)")
+    g.add_argument("--refine", choices=("on", "off"),
+                   help="move event boundaries to the frames' energies (docs/segmentation.md)")
 
 
 def register(sub) -> None:
@@ -198,17 +197,18 @@ def register(sub) -> None:
 
     e = sub.add_parser(
         "evaluate-segments",
-        help="segment- and event-based P/R/F1 (sed_eval) of a model and of auditok",
+        help="segment- and event-based F1 and boundary errors of a model and its peers",
         description="Segments every stream (WAV + <stem>.events.tsv ground truth) with the "
-                    "model and with auditok's energy detector over a threshold grid.")
+                    "model and with auditok, WebRTC VAD and silero-vad (docs/segmentation.md).")
     e.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (e.g. models/speech)")
     e.add_argument("streams", help="folder of streams from 'micromel dataset streams'")
     e.add_argument("--class", dest="class_name", default="speech",
                    help="the class evaluated (default speech)")
     e.add_argument("--resolution", type=float, default=0.1, help="segment length (s)")
     e.add_argument("--collar", type=float, default=0.2, help="event onset/offset collar (s)")
-    e.add_argument("--auditok-thresholds", default="35,40,45,50,55,60",
-                   help="auditok energy thresholds to try (its dB scale)")
+    e.add_argument("--peers", default=",".join(evaluate.PEERS),
+                   help="peers to run beside micromel, comma-separated (default %(default)s; "
+                        "'' for none)")
     e.add_argument("--limit", type=cliargs.positive_int, help="only the first N streams")
     e.add_argument("--json", help="also write the results as JSON here")
     e.add_argument("--tune", action="store_true",

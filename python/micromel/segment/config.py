@@ -10,6 +10,7 @@ from ..clip.rules import Framing, WindowConfig, gate_threshold, window_samples
 from ..errors import MicromelError
 from ..frontend.config import FrontendConfig
 from ..jsonconfig import from_dict
+from .refine import ring_size
 
 MAX_CLASSES = 32            # the event mask is a uint32 in C
 DEFAULT_MAX_CLASSES = 8     # C array sizes of the build without a model
@@ -35,6 +36,8 @@ class SegmentConfig:
     calibrate_margin_db: float = 10.0   # ... this far above their mean energy
     activity_block: float = 0.05        # energy-only mode: seconds per block
     activity_threshold_dbfs: float = -50.0  # energy-only mode: fixed threshold
+    refine: bool = False                # move boundaries to the frame energies (refine.py)
+    refine_min_db: float = 6.0          # ... where they span at least this much
 
     def __post_init__(self):
         def bad(name, why):
@@ -61,6 +64,10 @@ class SegmentConfig:
             bad("calibrate_margin_db", "must be between 0 and 30 dB")
         if not 0.001 <= self.activity_block <= 1.0:
             bad("activity_block", "must be between 0.001 and 1 second")
+        if not isinstance(self.refine, bool):
+            bad("refine", "must be true or false")
+        if not 0.0 <= self.refine_min_db <= 60.0:
+            bad("refine_min_db", "must be between 0 and 60 dB")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -123,6 +130,18 @@ class SegParams:
     hop_samples: int = 1536    # samples between window starts
     window_samples: int = 16640
     sample_rate: int = 16000
+    # boundaries (refine.py): 0 = the windows' centre slices, 1 = refined by frame energies
+    refine: int = 0
+    refine_min_q: int = 16     # least range of the frames' log energies, 1/8 octave steps
+
+    @property
+    def frame_offset(self) -> int:
+        """Window j stands for frames [j*S + frame_offset, +S) (refine.py)."""
+        return (self.window_frames - self.hop_frames) // 2
+
+    @property
+    def frame_ring(self) -> int:
+        return ring_size(self.hop_frames, self.window_frames, self.median)
 
     def validate(self) -> None:
         if not 1 <= self.n_classes <= MAX_CLASSES:
@@ -137,6 +156,11 @@ class SegParams:
         if self.min_windows < 1 or self.max_gap < 0 or self.max_windows < 0:
             raise MicromelError("segmentation: window counts must be non-negative "
                                 "(min_windows >= 1)")
+        if self.refine and self.frame_offset + 2 * self.hop_frames > self.window_frames:
+            raise MicromelError(f"segment config: refine needs hop_frames ({self.hop_frames}) at most "
+                                f"a third of the window ({self.window_frames} frames)")
+        if not 0 <= self.refine_min_q <= 255:
+            raise MicromelError("segmentation: refine_min_q must be 0..255")
 
 
 def _windows(seconds: float, hop_s: float) -> int:
@@ -169,7 +193,8 @@ def derive(cfg: SegmentConfig, labels: list[str], *, sample_rate: int, frame_hop
                        if cfg.calibrate_seconds > 0 else 0),
         margin_q8=margin_q8(cfg.calibrate_margin_db),
         hop_frames=hop, window_frames=window_frames, hop_samples=hop_samples,
-        window_samples=window_samples, sample_rate=sample_rate)
+        window_samples=window_samples, sample_rate=sample_rate,
+        refine=int(cfg.refine), refine_min_q=int(round(cfg.refine_min_db * 8 / (10 * math.log10(2)))))
     p.validate()
     return p
 

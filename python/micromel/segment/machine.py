@@ -43,6 +43,11 @@ The algorithm, per window j = 0, 1, ... (in stream order):
    So merging happens before the minimum duration is applied (as in auditok: a short
    blip merged into a neighbour survives, a lone short blip does not), and a split piece
    shorter than min_windows (a tail) is dropped.
+5. Boundaries. An event also carries its onset and offset in front-end FRAMES: set when it
+   opens at window a (onset of c(a), offset of c(a+1)) and each time a window j extends it
+   (offset of c(j+1)), c(j) = j*S + (F-S)//2: the centre slices' edges, or, with refine,
+   the frame energies' (refine.py; the energies of the frames each window completes come
+   with that window's scores).
 
 Energy-only activity detection (`activity_events`, `--activity-only`) runs the same state
 machine with one class and no model: blocks of `activity_block` seconds of PCM, each with
@@ -56,6 +61,7 @@ from typing import Iterable, NamedTuple
 import numpy as np
 
 from .config import SegParams, calibrated_threshold
+from .refine import FrameRing
 
 NO_LABEL = -1
 
@@ -65,6 +71,8 @@ class Event(NamedTuple):
     start: int          # first window
     end: int            # one past the last window
     confidence: int     # 0..255: mean probability of the label in 1/256
+    onset: int = 0      # first frame (step 5)
+    offset: int = 0     # one past the last frame
 
 
 class EnergyGate:
@@ -102,6 +110,8 @@ class Segmenter:
         self.label = NO_LABEL   # open event
         self.start = self.end = 0
         self.sum = self.count = 0
+        self.onset = self.offset = 0
+        self.energy = FrameRing(p.frame_ring) if p.refine else None
         self.decisions: list[int] | None = None   # set to [] to record d[j]
 
     # -- step 2 -------------------------------------------------------------------
@@ -113,7 +123,12 @@ class Segmenter:
         m = self.p.median
         return [sorted(self.ring[k][c] for k in range(m))[m // 2] for c in range(self.p.n_classes)]
 
-    def push(self, scores, silent: bool) -> list[Event]:
+    def push(self, scores, silent: bool, energies=()) -> list[Event]:
+        """One window: its int8 scores (ignored when silent) and the exact energies of the
+        front-end frames it completed (used with refine)."""
+        if self.energy is not None:
+            for e in energies:
+                self.energy.push(e)
         if silent or scores is None:
             scores = [-128] * self.p.n_classes
         else:
@@ -156,15 +171,27 @@ class Segmenter:
             self.decisions.append(cur)
         return self._events(j, cur, s[cur] + 128 if cur >= 0 else 0)
 
+    # -- step 5 -------------------------------------------------------------------
+    def _edge(self, j: int, onset: bool) -> int:
+        p = self.p
+        c = j * p.hop_frames + p.frame_offset
+        if self.energy is None:
+            return c
+        if onset:
+            return self.energy.onset(c, p.hop_frames, p.refine_min_q)
+        return self.energy.offset(c, p.hop_frames, p.refine_min_q, self.onset)
+
     # -- step 4 -------------------------------------------------------------------
     def _open(self, label: int, j: int, prob: int) -> None:
         self.label, self.start, self.end, self.sum, self.count = label, j, j + 1, prob, 1
+        self.onset = self._edge(j, True)
+        self.offset = self._edge(j + 1, False)
 
     def _close(self) -> list[Event]:
         label, a, b, s, n = self.label, self.start, self.end, self.sum, self.count
         self.label = NO_LABEL
         if b - a >= self.p.min_windows:
-            return [Event(label, a, b, (s + n // 2) // n)]
+            return [Event(label, a, b, (s + n // 2) // n, self.onset, self.offset)]
         return []
 
     def _events(self, j: int, d: int, prob: int) -> list[Event]:
@@ -179,6 +206,7 @@ class Segmenter:
                 self._open(d, j, prob)
                 return out
             self.end = j + 1
+            self.offset = self._edge(j + 1, False)
             self.sum += prob
             self.count += 1
             return []
@@ -192,13 +220,14 @@ class Segmenter:
 
 
 def segment_windows(window_results: Iterable, p: SegParams) -> list[Event]:
-    """The whole algorithm over a sequence of (int8 scores or None, silent) per window.
-    This is the boundary the device path plugs into: a device in STREAM mode returns the
-    same per-window results (or the events themselves, which must equal these)."""
+    """The whole algorithm over a sequence of (int8 scores or None, silent[, frame
+    energies]) per window. This is the boundary the device path plugs into: a device in
+    STREAM mode returns the same per-window results (or the events themselves, which must
+    equal these)."""
     seg = Segmenter(p)
     out: list[Event] = []
-    for scores, silent in window_results:
-        out += seg.push(scores, silent)
+    for r in window_results:
+        out += seg.push(r[0], r[1], r[2] if len(r) > 2 else ())
     return out + seg.finish()
 
 

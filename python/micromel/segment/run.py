@@ -29,38 +29,62 @@ from .timebase import Timebase, timed
 # --------------------------------------------------------------------------------------
 # windows over a stream
 # --------------------------------------------------------------------------------------
+class FrameEnergies:
+    """PCM chunks -> the exact sum of squares of every front-end frame the chunks complete
+    (frame k: samples [k*H, k*H + L)), as many as the front end makes of them."""
+
+    def __init__(self, frontend_cfg):
+        self.cfg = frontend_cfg
+        self.pcm = np.zeros(0, dtype=np.int64)    # samples from the next frame's start on
+
+    def push(self, chunk: np.ndarray) -> list[int]:
+        self.pcm = np.concatenate([self.pcm, np.asarray(chunk, dtype=np.int64)])
+        n = self.cfg.n_frames(len(self.pcm))
+        h, L = self.cfg.hop_length, self.cfg.frame_length
+        out = [int(np.dot(self.pcm[k * h: k * h + L], self.pcm[k * h: k * h + L])) for k in range(n)]
+        self.pcm = self.pcm[n * h:]
+        return out
+
+
 class WindowCutter:
-    """PCM chunks -> (features int8 (F, mels), exact energy) of every window, in order,
-    through the streaming front-end twin. Keeps at most one window of frames and samples
-    (plus one chunk)."""
+    """PCM chunks -> (features int8 (F, mels), exact energy, energies of the frames completed
+    since the previous window) of every window, in order, through the streaming front-end
+    twin. Keeps at most one window of frames and samples (plus one chunk)."""
 
     def __init__(self, frontend_cfg, window_frames: int, hop_frames: int):
         self.fe = StreamingFrontend(frontend_cfg)
+        self.fe_energy = FrameEnergies(frontend_cfg)
         self.F = window_frames
         self.S = hop_frames
         self.H = frontend_cfg.hop_length
         self.span = (window_frames - 1) * self.H + frontend_cfg.frame_length
         self.frames = np.zeros((0, frontend_cfg.n_mels), dtype=np.int8)
         self.pcm = np.zeros(0, dtype=np.int64)    # samples from the next window's start on
+        self.energies: list[int] = []             # frames not yet handed to a window
+        self.handed = 0                           # frames handed to windows so far
         self.total = 0
         self.emitted = 0
 
-    def _windows(self) -> Iterator[tuple[np.ndarray, int]]:
+    def _windows(self) -> Iterator[tuple[np.ndarray, int, list]]:
         while len(self.frames) >= self.F and len(self.pcm) >= self.span:
             x = self.pcm[: self.span]
-            yield self.frames[: self.F].copy(), int(np.dot(x, x))
+            upto = self.emitted * self.S + self.F - self.handed
+            mine, self.energies = self.energies[:upto], self.energies[upto:]
+            self.handed += len(mine)
+            yield self.frames[: self.F].copy(), int(np.dot(x, x)), mine
             self.emitted += 1
             self.frames = self.frames[self.S:]
             self.pcm = self.pcm[self.S * self.H:]
 
-    def push(self, chunk: np.ndarray) -> Iterator[tuple[np.ndarray, int]]:
+    def push(self, chunk: np.ndarray) -> Iterator[tuple[np.ndarray, int, list]]:
         chunk = np.asarray(chunk, dtype=np.int16)
         self.total += len(chunk)
         self.frames = np.concatenate([self.frames, self.fe.process(chunk)])
+        self.energies += self.fe_energy.push(chunk)
         self.pcm = np.concatenate([self.pcm, chunk.astype(np.int64)])
         yield from self._windows()
 
-    def finish(self) -> Iterator[tuple[np.ndarray, int]]:
+    def finish(self) -> Iterator[tuple[np.ndarray, int, list]]:
         if self.emitted == 0 and self.total < self.span:
             yield from self.push(np.zeros(self.span - self.total, dtype=np.int16))
 
@@ -92,20 +116,21 @@ class Trace:
 def host_window_results(chunks: Iterable[np.ndarray], model, p: SegParams,
                         scorer: Scorer | None = None, trace: Trace | None = None,
                         progress=None) -> Iterator[tuple]:
-    """(int8 scores or None, silent) per window of a PCM stream through a ModelDir, as the
-    device computes them: gate first, the model only on windows the gate lets through."""
+    """(int8 scores or None, silent, frame energies) per window of a PCM stream through a
+    ModelDir, as the device computes them: gate first, the model only on windows the gate
+    lets through."""
     scorer = scorer or Scorer(model)
     cut = WindowCutter(model.frontend, p.window_frames, p.hop_frames)
     gate = EnergyGate(p)
 
     def emit(items):
-        for feats, energy in items:
+        for feats, energy, frame_energies in items:
             silent = gate.silent(energy)
             scores = None if silent else scorer(feats)
             if trace is not None:
                 trace.scores.append(scores)
                 trace.silent.append(silent)
-            yield scores, silent
+            yield scores, silent, frame_energies
 
     for chunk in chunks:
         yield from emit(cut.push(chunk))

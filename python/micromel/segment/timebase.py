@@ -1,4 +1,5 @@
-"""Window indices -> seconds: where an event of windows [a, b) lies in the stream."""
+"""Frame indices -> seconds: where an event's boundaries lie in the stream. Events carry their
+onset and offset in front-end frames (machine.py, step 5; refine.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,20 +11,22 @@ from .machine import Event
 
 @dataclass(frozen=True)
 class Timebase:
-    """Window index -> seconds. Window j covers samples [j*hop, j*hop + span); it is taken
-    to stand for the hop-long slice centred on its centre, so an event of windows [a, b)
-    spans [a*hop + (span-hop)/2, b*hop + (span-hop)/2) samples (clamped at 0)."""
-    hop_samples: int
-    span_samples: int
+    """Frame k covers samples [k*H, k*H + L) and stands for the hop-long slice at its centre,
+    which starts at k*H + (L - H)/2; a boundary at frame k is that sample (clamped at 0).
+    For the windows' centre slices this is window j's slice, [j*S*H + (span - S*H)/2, ...),
+    when F - S is even. In the energy-only mode a frame is one block (H = L)."""
+    frame_samples: int        # H
+    offset_samples: float     # (L - H) / 2
     sample_rate: int
 
     @classmethod
     def of(cls, p: SegParams) -> "Timebase":
-        return cls(p.hop_samples, p.window_samples, p.sample_rate)
+        h = p.hop_samples // p.hop_frames
+        length = p.window_samples - (p.window_frames - 1) * h
+        return cls(h, (length - h) / 2, p.sample_rate)
 
-    def seconds(self, window_edge: int) -> float:
-        s = (window_edge * self.hop_samples + (self.span_samples - self.hop_samples) / 2)
-        return max(0.0, s / self.sample_rate)
+    def seconds(self, frame: int) -> float:
+        return max(0.0, (frame * self.frame_samples + self.offset_samples) / self.sample_rate)
 
 
 @dataclass(frozen=True)
@@ -40,5 +43,5 @@ class TimedEvent:
 
 
 def timed(events: Iterable[Event], labels: list[str], tb: Timebase) -> list[TimedEvent]:
-    return [TimedEvent(tb.seconds(e.start), tb.seconds(e.end), labels[e.label],
+    return [TimedEvent(tb.seconds(e.onset), tb.seconds(e.offset), labels[e.label],
                        e.confidence / 256.0, e) for e in events]

@@ -1,0 +1,116 @@
+"""The segmentation metrics of `micromel evaluate-segments`, for one class, pooled over streams.
+
+- Segment-based: the stream is cut into segments of `resolution` seconds (the last one may
+  be shorter); a segment is ACTIVE when events (their union) cover at least half of it. The
+  rule is the same for the reference and the system. Over all segments of all streams:
+  TP = active in both, FP = active only in the system, FN = only in the reference;
+  precision, recall, F1. (sed_eval's segment-based metric calls a segment active when any
+  part of it is covered; tests/segment/test_metrics.py shows the difference on a hand-made
+  case.)
+- Event-based: a system event matches a reference event when their onsets are at most
+  `collar` seconds apart, each event matched at most once, as many matches as possible
+  (sorted by onset and matched greedily, which is optimal for a distance threshold on a line
+  and gives sed_eval's onset-only event F1, tested); precision, recall, F1 over all streams.
+- Boundary errors: on matched events, |system onset - reference onset| and the same for
+  offsets; their medians (and the signed medians, which tell early from late).
+
+Events are (onset, offset) pairs in seconds."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def union(events) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for a, b in sorted((float(a), float(b)) for a, b in events if b > a):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def segment_activity(events, duration: float, resolution: float = 0.1) -> np.ndarray:
+    """Per segment of `resolution` seconds: covered at least half by the events' union."""
+    n = max(1, int(math.ceil(duration / resolution - 1e-9)))
+    edges = np.minimum(np.arange(n + 1) * resolution, duration)
+    cover = np.zeros(n)
+    for a, b in union(events):
+        lo = max(0, int(math.floor(a / resolution)))
+        hi = min(n, int(math.ceil(b / resolution)))
+        for k in range(lo, hi):
+            cover[k] += max(0.0, min(b, edges[k + 1]) - max(a, edges[k]))
+    length = edges[1:] - edges[:-1]
+    return cover >= 0.5 * length - 1e-9
+
+
+def match_onsets(ref, est, collar: float) -> list[tuple[int, int]]:
+    """Pairs (i, j) of reference and system events (each sorted by onset) with onsets at
+    most `collar` apart: a maximum matching (greedy in onset order)."""
+    ref = sorted(ref)
+    est = sorted(est)
+    i = j = 0
+    pairs = []
+    while i < len(ref) and j < len(est):
+        d = est[j][0] - ref[i][0]
+        if abs(d) <= collar + 1e-9:
+            pairs.append((i, j))
+            i += 1
+            j += 1
+        elif d < 0:
+            j += 1
+        else:
+            i += 1
+    return pairs
+
+
+def prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f_measure": round(f, 4)}
+
+
+@dataclass
+class Scores:
+    """Segment- and event-based counts and boundary errors of one system, added stream by
+    stream (module doc)."""
+    resolution: float = 0.1
+    collar: float = 0.2
+    seg: list = field(default_factory=lambda: [0, 0, 0])     # tp, fp, fn
+    ev: list = field(default_factory=lambda: [0, 0, 0])
+    onset_err: list = field(default_factory=list)            # signed, seconds
+    offset_err: list = field(default_factory=list)
+
+    def add(self, ref, est, duration: float) -> None:
+        """ref, est: (onset, offset) events of the evaluated class in one stream."""
+        r = segment_activity(ref, duration, self.resolution)
+        e = segment_activity(est, duration, self.resolution)
+        self.seg[0] += int(np.sum(r & e))
+        self.seg[1] += int(np.sum(~r & e))
+        self.seg[2] += int(np.sum(r & ~e))
+        ref, est = sorted(ref), sorted(est)
+        pairs = match_onsets(ref, est, self.collar)
+        self.ev[0] += len(pairs)
+        self.ev[1] += len(est) - len(pairs)
+        self.ev[2] += len(ref) - len(pairs)
+        for i, j in pairs:
+            self.onset_err.append(est[j][0] - ref[i][0])
+            self.offset_err.append(est[j][1] - ref[i][1])
+
+    def merged(self, other: "Scores") -> "Scores":
+        return Scores(self.resolution, self.collar, [a + b for a, b in zip(self.seg, other.seg)],
+                      [a + b for a, b in zip(self.ev, other.ev)], self.onset_err + other.onset_err,
+                      self.offset_err + other.offset_err)
+
+    def summary(self) -> dict:
+        def med(v):
+            return round(float(np.median(v)), 4) if len(v) else None
+
+        return {"segment": prf(*self.seg), "event": prf(*self.ev),
+                "onset_error": med(np.abs(self.onset_err)), "offset_error": med(np.abs(self.offset_err)),
+                "onset_bias": med(self.onset_err), "offset_bias": med(self.offset_err),
+                "matched": len(self.onset_err)}
