@@ -102,11 +102,11 @@ static uint16_t put_status(uint8_t *o) {
 }
 
 /* --- text lines ---------------------------------------------------------------- */
-/* Centiseconds of a window edge: its hop-long slice is centred on the window's centre
- * (segment/timebase.py), rounded to the nearest. */
-static uint32_t edge_cs(uint32_t run_start, uint32_t edge) {
-  uint64_t twice = 2ull * (run_start + (uint64_t)edge * MM_SEG_HOP_SAMPLES) +
-                   (MM_SEG_WINDOW_SAMPLES - MM_SEG_HOP_SAMPLES);
+/* Centiseconds of an event boundary at front-end frame k: the hop-long slice at the
+ * frame's centre starts there (segment/timebase.py), rounded to the nearest. */
+#define FRAME_SAMPLES (MM_SEG_WINDOW_SAMPLES - (MM_SEG_WINDOW_FRAMES - 1u) * MM_FE_HOP)
+static uint32_t edge_cs(uint32_t run_start, uint32_t frame) {
+  uint64_t twice = 2ull * (run_start + (uint64_t)frame * MM_FE_HOP) + (FRAME_SAMPLES - MM_FE_HOP);
   return (uint32_t)((twice * 100u + MM_AUDIO_RATE) / (2u * MM_AUDIO_RATE));
 }
 
@@ -121,7 +121,7 @@ static int label_name(unsigned k, char *out, int cap) {
 
 static uint16_t event_text(const out_rec *r, char *o, int cap) {
   char name[32];
-  uint32_t a = edge_cs(r->run_start, r->e.start), b = edge_cs(r->run_start, r->e.end);
+  uint32_t a = edge_cs(r->run_start, r->e.onset), b = edge_cs(r->run_start, r->e.offset);
   uint32_t conf = (r->e.confidence * 100u + 128u) / 256u;
   label_name(r->e.label, name, sizeof name);
   int n = snprintf(o, (size_t)cap, "%lu.%02lu %lu.%02lu %s %lu.%02lu\n", (unsigned long)(a / 100),
@@ -163,8 +163,8 @@ static int format(const out_rec *r, mm_app_reply *out, uint8_t *type) {
   o[0] = r->kind;
   if (r->kind == MM_LISTEN_KIND_EVENT) {
     mm_proto_put_u32(o + 1, r->run_start);
-    mm_proto_put_u32(o + 5, r->e.start);
-    mm_proto_put_u32(o + 9, r->e.end);
+    mm_proto_put_u32(o + 5, r->e.onset); /* front-end frames */
+    mm_proto_put_u32(o + 9, r->e.offset);
     o[13] = r->e.label, o[14] = r->e.confidence;
     out->len = 15;
   } else if (r->kind == MM_LISTEN_KIND_WINDOW) {

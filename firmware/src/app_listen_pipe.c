@@ -45,6 +45,7 @@ void app_listen_pipe_block(const int16_t *pcm) {
   samples += MM_FE_HOP;
   mm_clip_push_block(&clip, pcm);
   if (mm_fe_process(&fe, &app_fe_scratch, pcm, MM_FE_HOP, frame, 1, NULL) == 0) return;
+  mm_seg_frame(&seg, (uint64_t)mm_clip_frame_energy(&clip)); /* boundary refinement */
   int32_t k = mm_clip_push_frame_every(&clip, frame, MM_SEG_HOP_FRAMES);
   if (k < 0) return;
   windows++;

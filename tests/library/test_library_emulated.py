@@ -82,15 +82,15 @@ def test_user_image_on_the_emulated_m4f_equals_the_twin(library, tmp_path):
     p = model.segment_params()
     twin = list(host_window_results([pcm], model, p))
     events = segment_windows(iter(twin), p)
-    assert len(twin) > 30 and events and any(s is not None for s, _ in twin) and any(sil for _, sil in twin)
+    assert len(twin) > 30 and events and any(s is not None for s, *_ in twin) and any(sil for _, sil, *_ in twin)
 
     lib = library("speech")
-    scores = [s if s is not None else [-128] * model.n_classes for s, _ in twin]
+    scores = [s if s is not None else [-128] * model.n_classes for s, *_ in twin]
     sources = {
         "main.c": MAIN.replace("@NAME@", lib.name),
         "audio.h": f"#define N_SAMPLES {len(pcm)}u\n" + c_array("int16_t", "pcm", pcm),
         "expected.h": (f"#define N_WINDOWS {len(twin)}u\n#define N_EVENTS {len(events)}u\n"
-                       + c_array("uint8_t", "silent", [int(sil) for _, sil in twin])
+                       + c_array("uint8_t", "silent", [int(sil) for _, sil, *_ in twin])
                        + c_array("int8_t", "scores", scores)
                        + c_array("uint32_t", "event", [[e.start, e.end, e.label, e.confidence]
                                                        for e in events])),

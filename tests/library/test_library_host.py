@@ -74,10 +74,10 @@ def test_stream_windows_and_events_equal_the_twin(library, stream_wav, tmp_path,
     pcm = sf.read(stream_wav, dtype="int16")[0]
     twin = list(host_window_results([pcm[i:i + 4000] for i in range(0, len(pcm), 4000)], model, p))
     assert len(windows) == len(twin) > 250
-    for k, ((scores, silent), w) in enumerate(zip(twin, windows)):
+    for k, ((scores, silent, _), w) in enumerate(zip(twin, windows)):
         assert w[:3] == [k, k * p.hop_samples, int(silent)]
         assert w[3:] == ([-128] * model.n_classes if silent else [int(s) for s in scores]), k
-    assert sum(1 for s, silent in twin if silent) > 10 and sum(1 for s, silent in twin if not silent) > 100
+    assert sum(1 for _, silent, _ in twin if silent) > 10 and sum(1 for _, silent, _ in twin if not silent) > 100
 
     tb = Timebase.of(p)
     twin_events = segment_windows(iter(twin), p)
@@ -85,7 +85,7 @@ def test_stream_windows_and_events_equal_the_twin(library, stream_wav, tmp_path,
     assert [e[:2] + e[4:] for e in events] == [[e.start, e.end, e.label, e.confidence]
                                               for e in twin_events]
     for e, t in zip(events, twin_events):   # times in samples: `micromel segment`'s, rounded down
-        assert 0 <= tb.seconds(t.start) * SR - e[2] < 1 and 0 <= tb.seconds(t.end) * SR - e[3] < 1
+        assert 0 <= tb.seconds(t.onset) * SR - e[2] < 1 and 0 <= tb.seconds(t.offset) * SR - e[3] < 1
 
 
 def test_clip_votes_equal_the_twin(library, tmp_path):

@@ -40,7 +40,7 @@ def test_file_events_equal_segment(which, stream_wav, tmp_path, request):
     twin = list(segment_run.host_window_results(open_audio(stream_wav, 16000).chunks(),
                                                 model, p))
     assert len(res.windows) == len(twin) == st.windows
-    for (_, idx, silent, scores), (t_scores, t_silent) in zip(res.windows, twin):
+    for (_, idx, silent, scores), (t_scores, t_silent, _) in zip(res.windows, twin):
         assert silent == t_silent and (silent or np.array_equal(scores, t_scores)), idx
 
 

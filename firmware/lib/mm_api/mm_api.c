@@ -22,19 +22,20 @@
 static const char *const labels[MM_API_N_CLASSES] = MM_API_LABEL_LIST;
 static const mm_seg_params seg_params = MM_SEG_PARAMS_DEFAULT;
 
-/* Window edge -> sample: window j stands for the hop-long slice at its centre
- * (segment/timebase.py), clamped at 0. */
-#define EDGE_OFFSET (((int64_t)MM_SEG_WINDOW_SAMPLES - (int64_t)MM_SEG_HOP_SAMPLES) / 2)
-static uint64_t edge_sample(uint32_t edge) {
-  int64_t s = (int64_t)edge * MM_SEG_HOP_SAMPLES + EDGE_OFFSET;
+/* Event boundary at front-end frame k -> sample: the frame stands for the
+ * hop-long slice at its centre (segment/timebase.py), rounded down. */
+#define FRAME_SAMPLES ((int64_t)MM_SEG_WINDOW_SAMPLES - ((int64_t)MM_SEG_WINDOW_FRAMES - 1) * MM_FE_HOP)
+#define EDGE_OFFSET ((FRAME_SAMPLES - MM_FE_HOP) / 2)
+static uint64_t edge_sample(uint32_t frame) {
+  int64_t s = (int64_t)frame * MM_FE_HOP + EDGE_OFFSET;
   return s < 0 ? 0u : (uint64_t)s;
 }
 
 static void emit(mm_api_ctx *c, const mm_seg_event *ev) {
   mm_api_event e;
   if (!c->handlers.on_event) return;
-  e.start_sample = edge_sample(ev->start);
-  e.end_sample = edge_sample(ev->end);
+  e.start_sample = edge_sample(ev->onset);
+  e.end_sample = edge_sample(ev->offset);
   e.first_window = ev->start;
   e.end_window = ev->end;
   e.label = ev->label;
@@ -72,6 +73,7 @@ static int run_block(mm_api_ctx *c) {
   int stream = c->mode == MM_API_STREAM;
   mm_clip_push_block(&c->clip, c->block);
   if (mm_fe_process(&c->fe, &c->scratch, c->block, MM_FE_HOP, frame, 1, NULL) == 0) return 0;
+  if (stream) mm_seg_frame(&c->seg, (uint64_t)mm_clip_frame_energy(&c->clip)); /* boundary refinement */
   int32_t w = stream ? mm_clip_push_frame_every(&c->clip, frame, MM_SEG_HOP_FRAMES)
                      : mm_clip_push_frame(&c->clip, frame);
   if (w < 0) return 0;

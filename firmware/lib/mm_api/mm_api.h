@@ -92,9 +92,10 @@ typedef struct {
 } mm_api_window;
 
 typedef struct {
-  /* The event spans samples [start_sample, end_sample) since init/reset: each
-   * window stands for the hop-long slice at its centre (as `micromel segment`
-   * reports times: divide by MM_API_SAMPLE_RATE for seconds). */
+  /* The event spans samples [start_sample, end_sample) since init/reset: its
+   * onset and offset front-end frames, each standing for the hop-long slice at
+   * its centre (as `micromel segment` reports times: divide by
+   * MM_API_SAMPLE_RATE for seconds). */
   uint64_t start_sample, end_sample;
   uint32_t first_window, end_window; /* the windows [first, end) it was decided on */
   uint8_t label;      /* class index: mm_api_label(label) */

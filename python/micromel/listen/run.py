@@ -3,8 +3,8 @@ audio input (an emulated board: a file played through its emulated microphone, o
 signal generator; a real board: its microphone) and reports events as they close, its CPU
 load, overruns and latency; or it records what its microphone hears.
 
-The events are the segmenter's (firmware/lib/mm_segment), in window indices of the run they
-belong to; a run restarts after audio was lost to an overrun, at the stream sample
+The events are the segmenter's (firmware/lib/mm_segment), their onset and offset in front-end
+frames of the run they belong to; a run restarts after audio was lost to an overrun, at the stream sample
 `run_start`. In seconds they are placed as `micromel segment` places them
 (segment.timebase), shifted by run_start."""
 from __future__ import annotations
@@ -59,14 +59,15 @@ def prepare_mic(path, rate: int, out_dir: Path, seconds: float | None = None) ->
 
 
 def timed_events(raw: list[tuple], labels: list[str], p) -> list[TimedEvent]:
-    """(run_start, start, end, label, confidence) from the device -> events in seconds."""
+    """(run_start, onset, offset, label, confidence) from the device (frames) -> events in
+    seconds."""
     tb = Timebase.of(p)
     out = []
     for run, a, b, lab, conf in raw:
         shift = run / p.sample_rate
         out.append(TimedEvent(tb.seconds(a) + shift, tb.seconds(b) + shift,
                               labels[lab] if lab < len(labels) else f"class{lab}", conf / 256.0,
-                              Event(lab, a, b, conf)))
+                              Event(lab, 0, 0, conf, a, b)))   # the device sends frames, not windows
     return out
 
 
@@ -77,7 +78,7 @@ def event_line(e: TimedEvent) -> str:
 
 @dataclass
 class ListenResult:
-    raw: list                  # (run_start, start, end, label, confidence) per event
+    raw: list                  # (run_start, onset, offset, label, confidence) per event
     status: Status             # the final one
     windows: list              # (run_start, index, silent, scores) with want_windows
     stopped: bool = False      # stopped by the host (--seconds on a live source, Ctrl-C)

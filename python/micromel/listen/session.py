@@ -125,7 +125,7 @@ class Data:
     """One LISTEN_DATA frame: kind and its fields (unused ones are None)."""
     kind: str                       # "event", "window", "audio", "status", "end"
     run_start: int | None = None    # event, window: stream sample where the run began
-    start: int | None = None        # event: windows [start, end)
+    start: int | None = None        # event: front-end frames [start, end)
     end: int | None = None
     label: int | None = None
     confidence: int | None = None   # 1/256
