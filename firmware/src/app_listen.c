@@ -104,9 +104,10 @@ static uint16_t put_status(uint8_t *o) {
 /* --- text lines ---------------------------------------------------------------- */
 /* Centiseconds of an event boundary at front-end frame k: the hop-long slice at the
  * frame's centre starts there (segment/timebase.py), rounded to the nearest. */
-#define FRAME_SAMPLES (MM_SEG_WINDOW_SAMPLES - (MM_SEG_WINDOW_FRAMES - 1u) * MM_FE_HOP)
+#define FRAME_HOP (MM_SEG_HOP_SAMPLES / MM_SEG_HOP_FRAMES) /* the front end's hop */
+#define FRAME_SAMPLES (MM_SEG_WINDOW_SAMPLES - (MM_SEG_WINDOW_FRAMES - 1u) * FRAME_HOP)
 static uint32_t edge_cs(uint32_t run_start, uint32_t frame) {
-  uint64_t twice = 2ull * (run_start + (uint64_t)frame * MM_FE_HOP) + (FRAME_SAMPLES - MM_FE_HOP);
+  uint64_t twice = 2ull * (run_start + (uint64_t)frame * FRAME_HOP) + (FRAME_SAMPLES - FRAME_HOP);
   return (uint32_t)((twice * 100u + MM_AUDIO_RATE) / (2u * MM_AUDIO_RATE));
 }
 
