@@ -13,6 +13,9 @@
 #include <arm_acle.h>
 #endif
 
+/* Bits needed for v (0 for 0): the normalisation's bound of a segment. */
+static inline uint8_t mm_fe_bit_length(uint32_t v) { return v ? (uint8_t)(32 - __builtin_clz(v)) : 0; }
+
 static inline int32_t mm_fe_lo(uint32_t w) { return (int16_t)(w & 0xFFFFu); }
 static inline int32_t mm_fe_hi(uint32_t w) { return (int16_t)(w >> 16); }
 static inline uint32_t mm_fe_pack(int32_t lo, int32_t hi) {

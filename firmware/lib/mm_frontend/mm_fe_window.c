@@ -14,8 +14,6 @@
 
 #define Q (MM_FE_FFT_N / 4)
 
-static uint8_t bit_length(uint32_t v) { return v ? (uint8_t)(32 - __builtin_clz(v)) : 0; }
-
 void mm_fe_segment_bits(const int16_t *x, int n_segs, uint8_t *bits) {
   for (int s = 0; s < n_segs; s++, x += MM_FE_SEG_LEN) {
     uint32_t acc = 0;
@@ -58,7 +56,7 @@ void mm_fe_segment_bits(const int16_t *x, int n_segs, uint8_t *bits) {
       acc |= (uint32_t)(v ^ (v >> 15));
     }
 #endif
-    bits[s] = bit_length(acc);
+    bits[s] = mm_fe_bit_length(acc);
   }
 }
 

@@ -6,6 +6,7 @@
  * directly (mm_fe_window_rot), so no sample is moved; the input is copied in once, and
  * the bits of each whole segment are computed during that copy. Other hops shift the
  * buffer by a hop after each frame. */
+#include "mm_fe_dsp.h"
 #include "mm_frontend.h"
 
 #include <string.h>
@@ -35,8 +36,6 @@ void mm_fe_frame(const int16_t *frame, const uint8_t *seg_bits, mm_fe_scratch *s
 }
 
 #if RING
-static uint8_t bit_length(uint32_t v) { return v ? (uint8_t)(32 - __builtin_clz(v)) : 0; }
-
 /* Copy whole segments (src 4-byte aligned) and write each one's bits. */
 static void copy_segments(int16_t *dst, const int16_t *src, int segs, uint8_t *bits) {
 #if MM_FE_USE_DSP
@@ -67,7 +66,7 @@ static void copy_segments(int16_t *dst, const int16_t *src, int segs, uint8_t *b
           [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d)
         :
         : "cc", "memory");
-    *bits = bit_length((acc | (acc >> 16)) & 0xFFFFu);
+    *bits = mm_fe_bit_length((acc | (acc >> 16)) & 0xFFFFu);
   }
 #else
   memcpy(dst, src, (size_t)segs * MM_FE_SEG_LEN * sizeof *src);
