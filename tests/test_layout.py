@@ -16,7 +16,8 @@ TOP_LEVEL = {"__init__", "__main__", "cli", "cliargs", "errors", "paths", "jsonc
 HEAVY = {"tensorflow", "keras", "tflite_micro", "ai_edge_litert", "librosa", "matplotlib",
          "sklearn", "audiomentations", "emlearn", "sed_eval", "dcase_util", "auditok",
          "flatbuffers", "tqdm", "random", "pyroomacoustics",
-         "labgrid", "grpc"}   # labgrid: optional (micromel[farm]), ~1 s to import
+         "labgrid", "grpc",   # labgrid: optional (micromel[farm]), ~1 s to import
+         "webrtcvad", "onnxruntime"}   # the segmentation peers: optional (micromel[peers])
 MAX_LINES = 400
 
 
