@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..frontend.twin import features
-from . import rules
+from . import reject, rules
 
 
 @dataclass
@@ -17,7 +17,7 @@ class ClipReference:
     nonsilent: np.ndarray     # bool (n_windows,)
     scores: list              # int8 (classes,) per window, None for silent windows
     windows: np.ndarray       # int8 (n_windows, F, n_mels)
-    vote: int
+    vote: int                 # class, rules.SILENCE or reject.UNKNOWN (the device's answer)
     acc: np.ndarray
 
 
@@ -38,6 +38,7 @@ class Reference:
         self.fe = model.frontend
         self.wcfg = model.window
         self.framing = model.framing
+        self.reject = model.reject
         model.tflite_bytes            # a missing model.tflite is reported now, not later
         self._interp = None
 
@@ -74,7 +75,8 @@ class Reference:
         if len(wins):
             full = np.stack([s if s is not None else np.zeros(self.n_classes, np.int8)
                              for s in scores])
-            vote, acc = rules.soft_vote(full, mask)
+            _, acc = rules.soft_vote(full, mask)
+            vote = reject.decide(acc, int(mask.sum()), self.reject)
         else:
             vote, acc = rules.SILENCE, np.zeros(self.n_classes, np.int32)
         return ClipReference(feats, mask, scores, wins, vote, acc)

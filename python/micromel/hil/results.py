@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..clip.reject import UNKNOWN
 from ..fileio import atomic_path, write_text_atomic
 
 RESULTS = "results.jsonl"
@@ -58,7 +59,7 @@ def summarize(records: list[dict], labels: list[str], meta: dict) -> dict:
     correct_dev = sum(1 for r in records if r["pred_device"] == r["truth"])
     correct_ref = sum(1 for r in records if r["pred_host"] == r["truth"])
     k = len(labels)
-    confusion = np.zeros((k, k + 1), dtype=int)  # last column: predicted silence
+    confusion = np.zeros((k, k + 1), dtype=int)  # last column: predicted silence or unknown
     for r in records:
         confusion[r["truth"], r["pred_device"] if r["pred_device"] >= 0 else k] += 1
     return {
@@ -72,6 +73,7 @@ def summarize(records: list[dict], labels: list[str], meta: dict) -> dict:
         "silent_windows": sum(r["silent_windows"] for r in records),
         "accuracy_device": round(correct_dev / n, 6) if n else None,
         "accuracy_reference": round(correct_ref / n, 6) if n else None,
+        "unknown_device": sum(1 for r in records if r["pred_device"] == UNKNOWN),
         "predictions_agree": sum(1 for r in records if r["pred_device"] == r["pred_host"]),
         "confusion_device": confusion.tolist(),
         "first_mismatch": next((r["clip"] for r in sorted(records, key=lambda r: r["clip"])
@@ -91,7 +93,7 @@ def write_report(report_dir: Path, summary: dict, records: list[dict]) -> None:
         cm = np.array(summary["confusion_device"])
         fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2, 1.1 * len(labels) + 1.5))
         ax.imshow(cm, cmap="Blues")
-        ax.set_xticks(range(len(labels) + 1), labels + ["(silence)"], rotation=45, ha="right")
+        ax.set_xticks(range(len(labels) + 1), labels + ["(silence/unknown)"], rotation=45, ha="right")
         ax.set_yticks(range(len(labels)), labels)
         for (i, j), v in np.ndenumerate(cm):
             ax.text(j, i, str(v), ha="center", va="center",
