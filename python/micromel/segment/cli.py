@@ -1,4 +1,4 @@
-"""Commands of segmentation by classification: `segment` and `evaluate-segments`."""
+"""Commands of segmentation by classification: `segment`, `evaluate-segments` and `tune`."""
 from __future__ import annotations
 
 import argparse
@@ -10,11 +10,11 @@ from .. import cliargs
 from ..audio import load_audio
 from ..data.streams import read_truth, truth_path
 from ..errors import MicromelError
-from ..fileio import write_text_atomic
+from ..fileio import write_bytes_atomic, write_text_atomic
 from ..frontend.config import FrontendConfig
 from ..link.stream import DeviceWindowResults
 from ..modeldir import ModelDir
-from . import evaluate, output, run
+from . import evaluate, output, run, tune
 from .config import ACTIVITY_LABELS, SegmentConfig, activity_params
 
 FORMATS = ("json", "audacity", "tsv")
@@ -188,3 +188,80 @@ def register(sub) -> None:
     e.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_seg_options(e)
     e.set_defaults(func=cmd_evaluate_segments)
+    register_tune(sub)
+
+
+def cmd_tune(args) -> int:
+    model = ModelDir.open(args.model_dir)
+    if args.target_fa_per_hour < 0:
+        raise MicromelError(f"--target-fa-per-hour {args.target_fa_per_hour}: must be >= 0")
+    outs = [Path(o) for o in (args.out, args.plot) if o]
+    for o in outs:      # checked before the model runs
+        if not o.parent.is_dir():
+            raise MicromelError(f"{o}: folder {o.parent} does not exist")
+        if o.exists() and not args.force:
+            raise MicromelError(f"{o}: exists; add --force to replace it")
+    base = model.segment
+    classes = tune.event_classes(model, base, args.class_name)
+    pairs = tune.labelled_streams(args.streams)
+
+    def show(k, n, name):
+        if not args.quiet:
+            print(f"[{k}/{n}] {name}", file=sys.stderr)
+
+    streams = tune.score_streams(model, pairs, base, progress=show)
+    points = tune.det_points(model, streams, tune.grid(base), classes)
+    curve = tune.det_curve(points)
+    chosen = tune.choose(points, args.target_fa_per_hour)
+    minutes = sum(s.seconds for s in streams) / 60
+    print(f"{len(streams)} streams, {minutes:.1f} min, classes {', '.join(classes)}, "
+          f"{len(points)} settings tried")
+    print("DET curve (the best miss rate at each false-alarm rate):")
+    print(tune.table(curve, sep="  "), end="")
+    if args.out:
+        write_text_atomic(Path(args.out), tune.table(points))
+        print(f"every point: {args.out}")
+    if args.plot:
+        write_bytes_atomic(Path(args.plot), tune.det_png(curve, chosen, args.target_fa_per_hour,
+                                                         f"{model.name}: {len(streams)} streams"))
+        print(f"DET plot: {args.plot}")
+    if chosen is None:
+        print(f"no setting reaches {args.target_fa_per_hour:g} false alarms per hour "
+              f"(the fewest: {curve[0]['fa_per_hour']:.2f}/h); nothing saved")
+        return 1
+    keys = ("median", "enter", "exit", "min_duration", "max_gap")
+    print(f"chosen for <= {args.target_fa_per_hour:g} false alarms/h: recall "
+          f"{100 * chosen['recall']:.1f}% ({chosen['detected']}/{chosen['truth_events']}), "
+          f"{chosen['fa_per_hour']:.2f} false alarms/h ({chosen['false_alarms']}) with "
+          + json.dumps({k: chosen[k] for k in keys}))
+    if args.save:
+        tune.save_config(model, chosen["config"], args.force)
+        print(f"saved into {model.path}; export and build again to put it on a device")
+    else:
+        print("not saved (add --save to write it into the model folder)")
+    return 0
+
+
+def register_tune(sub) -> None:
+    t = sub.add_parser(
+        "tune", help="search the segmenter's post-processing for the best recall at a "
+                     "false-alarm rate",
+        description="Runs the model once over labelled streams (audio + Audacity label "
+                    "track), then the segmenter over a grid of median, enter/exit, minimum "
+                    "duration and gap merging; prints the DET curve.")
+    t.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (e.g. models/speech)")
+    t.add_argument("streams", nargs="+", metavar="STREAMS",
+                   help="labelled recordings or folders of them (rec.wav + rec.txt from "
+                        "Audacity, or rec.events.tsv)")
+    t.add_argument("--target-fa-per-hour", type=float, required=True,
+                   help="false alarms per hour the application accepts")
+    t.add_argument("--class", dest="class_name",
+                   help="tune for this class only (default: every event class)")
+    t.add_argument("--out", help="write every grid point (TSV) here")
+    t.add_argument("--plot", help="write the DET curve (PNG) here")
+    t.add_argument("--save", action="store_true",
+                   help="write the chosen settings into MODEL_DIR's config.json")
+    t.add_argument("--force", action="store_true",
+                   help="replace existing --out/--plot files and the model's own segment settings")
+    t.add_argument("--quiet", action="store_true", help="no progress lines")
+    t.set_defaults(func=cmd_tune)
