@@ -216,6 +216,9 @@ def cmd_tune(args) -> int:
     minutes = sum(s.seconds for s in streams) / 60
     print(f"{len(streams)} streams, {minutes:.1f} min, classes {', '.join(classes)}, "
           f"{len(points)} settings tried")
+    own = points[0]
+    print(f"the model's own settings: recall {100 * own['recall']:.1f}% "
+          f"({own['detected']}/{own['truth_events']}), {own['fa_per_hour']:.2f} false alarms/h")
     print("DET curve (the best miss rate at each false-alarm rate):")
     print(tune.table(curve, sep="  "), end="")
     if args.out:

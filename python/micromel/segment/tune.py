@@ -125,15 +125,18 @@ def count(truth, detections, classes) -> tuple[int, int, int]:
 
 
 def grid(base: SegmentConfig) -> list[SegmentConfig]:
+    """The model's own settings first (the baseline), then the grid around them."""
     keys = list(GRID)
-    out = []
+    out = [base]
     for combo in itertools.product(*(GRID[k] for k in keys)):
         kw = dict(zip(keys, combo))
         ratio = kw.pop("exit_ratio")
         kw["exit"] = round(kw["enter"] * ratio, 3)
         if base.max_duration and kw["min_duration"] > base.max_duration:
             continue
-        out.append(base.replace(**kw))
+        cfg = base.replace(**kw)
+        if cfg != base:
+            out.append(cfg)
     return out
 
 
