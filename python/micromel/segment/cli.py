@@ -14,7 +14,7 @@ from ..fileio import write_bytes_atomic, write_text_atomic
 from ..frontend.config import FrontendConfig
 from ..link.stream import DeviceWindowResults
 from ..modeldir import ModelDir
-from . import evaluate, output, run, tune
+from . import evaluate, output, run, tune, uncertain
 from .config import ACTIVITY_LABELS, SegmentConfig, activity_params
 
 FORMATS = ("json", "audacity", "tsv")
@@ -53,14 +53,26 @@ def cmd_segment(args) -> int:
     if args.device and model is None:
         raise MicromelError("--device: runs a model; drop --activity-only")
     device_results = DeviceWindowResults(args.device, model, p) if args.device else None
+    if args.save_uncertain and model is None:
+        raise MicromelError("--save-uncertain: needs a model's scores; drop --activity-only")
+    if args.save_uncertain and not Path(args.save_uncertain).resolve().parent.is_dir():
+        raise MicromelError(f"--save-uncertain {args.save_uncertain}: its parent folder does not exist")
+    tap = uncertain.Tap(device_results) if args.save_uncertain and device_results else None
     results = []
     progress = not args.quiet and sys.stderr.isatty()
     for path in paths:
         if model is None:
             res = run.activity_file(path, p, progress=progress)
         else:
-            res = run.segment_file(path, model, p, scorer, keep_trace=args.plot,
-                                   progress=progress, window_results=device_results)
+            res = run.segment_file(path, model, p, scorer,
+                                   keep_trace=bool(args.plot or (args.save_uncertain and not tap)),
+                                   progress=progress, window_results=tap or device_results)
+            if args.save_uncertain:
+                picks = uncertain.pick(tap.scores if tap else res.trace.scores, args.uncertain,
+                                       p.hop_samples, p.window_samples)
+                saved = uncertain.save(res.path, picks, Path(args.save_uncertain), p.sample_rate)
+                print(f"{res.path.name}: {len(saved)} least sure windows in {args.save_uncertain}",
+                      file=sys.stderr)
         results.append(res)
         for note in res.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -162,6 +174,12 @@ def register(sub) -> None:
     s.add_argument("--plot", action="store_true", help="PNG of waveform, spectrogram and events")
     s.add_argument("--activity-only", action="store_true",
                    help="energy-only activity detection, no model")
+    s.add_argument("--save-uncertain", metavar="DIR",
+                   help="also write the windows the model was least sure about (smallest margin "
+                        "between its two top classes) as WAV files named by time, to label in "
+                        "Audacity and add with 'micromel dataset from-labels'")
+    s.add_argument("--uncertain", type=cliargs.positive_int, default=10,
+                   help="with --save-uncertain: windows per file (default 10)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_seg_options(s)
     s.set_defaults(func=cmd_segment)
