@@ -75,20 +75,21 @@ def read_labels(path: Path) -> list[Label]:
     return out
 
 
-def find_pairs(names) -> list[tuple[Path, Path]]:
+def find_pairs(names, track_of=None) -> list[tuple[Path, Path]]:
     """(recording, label track) pairs among files and folders (searched recursively). A
     recording without a label track beside it is skipped when found in a folder and an error
-    when named."""
+    when named. `track_of(audio) -> Path | None` finds the track (default `label_track`)."""
+    track_of = track_of or label_track
     pairs = []
     for name in names:
         p = Path(name)
         if p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
-            pairs += [(f, t) for f in files if (t := label_track(f))]
+            pairs += [(f, t) for f in files if (t := track_of(f))]
         elif not p.exists():
             raise MicromelError(f"{p}: no such file or folder")
         else:
-            t = label_track(p)
+            t = track_of(p)
             if t is None:
                 raise MicromelError(f"{p}: no label track beside it (expected "
                                     + " or ".join(p.stem + s for s in LABEL_SUFFIXES) + ")")

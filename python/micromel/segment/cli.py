@@ -10,7 +10,7 @@ from .. import cliargs
 from ..audio import load_audio
 from ..data.streams import read_truth, truth_path
 from ..errors import MicromelError
-from ..fileio import write_bytes_atomic, write_text_atomic
+from ..fileio import write_text_atomic
 from ..frontend.config import FrontendConfig
 from ..link.stream import DeviceWindowResults
 from ..modeldir import ModelDir
@@ -243,8 +243,8 @@ def cmd_tune(args) -> int:
         write_text_atomic(Path(args.out), tune.table(points))
         print(f"every point: {args.out}")
     if args.plot:
-        write_bytes_atomic(Path(args.plot), tune.det_png(curve, chosen, args.target_fa_per_hour,
-                                                         f"{model.name}: {len(streams)} streams"))
+        tune.det_png(Path(args.plot), curve, chosen, args.target_fa_per_hour,
+                     f"{model.name}: {len(streams)} streams")
         print(f"DET plot: {args.plot}")
     if chosen is None:
         print(f"no setting reaches {args.target_fa_per_hour:g} false alarms per hour "

@@ -19,15 +19,15 @@ for each false-alarm rate, the lowest miss rate reached at or below it.
 """
 from __future__ import annotations
 
-import io
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..audio import AUDIO_EXTENSIONS, open_audio
-from ..data.labels import label_track, read_labels
+from ..audio import open_audio
+from ..data.labels import find_pairs, label_track, read_labels
 from ..data.streams import read_truth, truth_path
 from ..errors import MicromelError
+from ..fileio import atomic_path
 from . import run
 from .config import SegmentConfig
 from .machine import segment_windows
@@ -52,39 +52,25 @@ class Stream:
     results: list        # (int8 scores or None, silent) per window
 
 
-def truth_of(audio: Path) -> list | None:
-    """The labels of a recording: its Audacity label track, else its .events.tsv; None if
-    it has neither."""
+def track_of(audio: Path) -> Path | None:
+    """The labels beside a recording: its Audacity label track, else its .events.tsv."""
     track = label_track(audio)
-    if track is not None:
-        return [(lab.start, lab.end, lab.name) for lab in read_labels(track)]
-    if truth_path(audio).is_file():
-        return read_truth(truth_path(audio))
-    return None
+    if track is None and truth_path(audio).is_file():
+        track = truth_path(audio)
+    return track
+
+
+def read_track(track: Path) -> list:
+    """(start s, end s, label) of a label track (Audacity's or `micromel dataset streams`')."""
+    if track.name.endswith(".events.tsv"):
+        return read_truth(track)
+    return [(lab.start, lab.end, lab.name) for lab in read_labels(track)]
 
 
 def labelled_streams(names) -> list[tuple[Path, list]]:
     """(audio, truth) of the files and folders given (folders: every recording with labels
     beside it; a named file without labels is an error)."""
-    out = []
-    for name in names:
-        p = Path(name)
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file()
-                           and f.suffix.lower() in AUDIO_EXTENSIONS)
-            out += [(f, t) for f in files if (t := truth_of(f)) is not None]
-        elif not p.is_file():
-            raise MicromelError(f"STREAMS {p}: no such file or folder")
-        else:
-            t = truth_of(p)
-            if t is None:
-                raise MicromelError(f"STREAMS {p}: no label track beside it ({p.stem}.txt from "
-                                    f"Audacity, or {p.stem}.events.tsv)")
-            out.append((p, t))
-    if not out:
-        raise MicromelError(f"STREAMS {' '.join(map(str, names))}: no recordings with labels "
-                            "beside them (rec.wav + rec.txt, Audacity's label export)")
-    return out
+    return [(a, read_track(t)) for a, t in find_pairs(names, track_of)]
 
 
 def score_streams(model, pairs, base: SegmentConfig, progress=None) -> list[Stream]:
@@ -189,7 +175,8 @@ def table(points: list[dict], sep: str = "\t") -> str:
     return "\n".join(rows) + "\n"
 
 
-def det_png(curve: list[dict], chosen: dict | None, target: float, title: str) -> bytes:
+def det_png(path: Path, curve: list[dict], chosen: dict | None, target: float, title: str) -> None:
+    """The DET curve as a PNG at `path` (through a temp file and a rename)."""
     import matplotlib    # lazy: heavy, only for the picture
 
     matplotlib.use("Agg")
@@ -206,12 +193,11 @@ def det_png(curve: list[dict], chosen: dict | None, target: float, title: str) -
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="png")
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
-    return buf.getvalue()
 
 
 def save_config(model, cfg: SegmentConfig, force: bool):
