@@ -61,7 +61,7 @@ def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: 
         out["test_curve"] = [reject.operating_point(tp, tt, tm, ty, reject.RejectConfig(min_top=t))
                              for t in CURVE_TOPS]
         names = np.array(ds.source_names(test_items))
-        out["test_sources"] = sorted({"/".join(n.split("/")[:2]) for n in names if n})
+        out["test_sources"] = sorted({n.split("/")[0] for n in names if n})
     if unknown:
         items = unknown_items(model, unknown, unknown_limit)
         (_, ut, um), _ = votes_of(model, items, "reject-unknown", quiet)
@@ -74,6 +74,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _sources(r: dict, most: int = 6) -> str:
+    names = r.get("test_sources") or ["-"]
+    return ", ".join(names[:most]) + (f", ... ({len(names)} in all)" if len(names) > most else "")
+
+
 def format_report(r: dict) -> str:
     rule = reject.RejectConfig(**r["rule"])
     lines = [f"rule (chosen on val, rejecting at most {_pct(r['max_reject'])}): {rule.describe()}",
@@ -84,7 +89,7 @@ def format_report(r: dict) -> str:
         lines.append(f"test: accuracy {_pct(off['accuracy_all'])} without rejection; "
                      f"{_pct(t['accuracy_accepted'])} on accepted clips, rejected "
                      f"{_pct(t['rejected'])} of {t['clips']} clips "
-                     f"(sources: {', '.join(r.get('test_sources') or ['-'])})")
+                     f"(sources: {_sources(r)})")
         lines.append("accuracy-coverage on test (rule: mean top probability >= T/256):")
         lines.append(f"{'T':>5} {'rejected':>9} {'acc. accepted':>14}")
         lines += [f"{p['min_top']:>5} {_pct(p['rejected']):>9} {_pct(p['accuracy_accepted']):>14}"
@@ -113,7 +118,7 @@ def card_section(r: dict) -> list[str]:
          "(`micromel reject`). The device computes it in integers (mm_clip_decide).", ""]
     if "test" in r:
         t, off = r["test"], r["test_off"]
-        L += [f"Test split (sources: {', '.join(r.get('test_sources') or ['-'])}): accuracy "
+        L += [f"Test split (sources: {_sources(r)}; none used to choose the rule): accuracy "
               f"{_pct(off['accuracy_all'])} without rejection, {_pct(t['accuracy_accepted'])} on "
               f"the accepted clips with {_pct(t['rejected'])} rejected.", "",
               "| min top probability | rejected | accuracy on accepted |", "|---:|---:|---:|"]
