@@ -84,3 +84,18 @@ def test_save_refuses_to_replace_a_rule_silently(tmp_path):
         reject_run.save_rule(m, r, force=False)
     assert reject_run.save_rule(m, r, force=True).reject.min_top == 20
     assert ModelDir.open(tmp_path / "m").reject.min_top == 20
+
+
+def test_verify_summary_counts_unknown_clips():
+    from micromel.hil.results import summarize
+
+    rec = lambda truth, dev: {"truth": truth, "pred_device": dev, "pred_host": dev,  # noqa: E731
+                              "features_match": True, "scores_match": True, "windows": 1,
+                              "silent_windows": 0, "clip": f"c{truth}{dev}"}
+    records = [rec(0, 0), rec(1, 1), rec(1, 0), rec(0, reject.UNKNOWN)]
+    meta = {"model": "m", "model_hash": "h", "data": "d", "split": "test", "mode": "audio",
+            "clips": [r["clip"] for r in records]}
+    s = summarize(records, ["a", "b"], meta)
+    assert s["unknown_device"] == 1 and s["accuracy_device"] == 0.5
+    assert s["accuracy_device_accepted"] == round(2 / 3, 6)
+    assert s["confusion_device"] == [[1, 0, 1], [1, 1, 0]]

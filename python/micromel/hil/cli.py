@@ -50,7 +50,8 @@ def cmd_verify(args) -> int:
           f"device accuracy: {100 * s['accuracy_device']:.2f}%  "
           f"reference accuracy: {100 * s['accuracy_reference']:.2f}%  "
           f"windows/s: {s['run']['windows_per_s']}"
-          + (f"  unknown (rejected) clips: {s['unknown_device']}" if s["unknown_device"] else ""))
+          + (f"  unknown (rejected) clips: {s['unknown_device']}, device accuracy on the others: "
+             f"{100 * (s['accuracy_device_accepted'] or 0):.2f}%" if s["unknown_device"] else ""))
     return 0 if s["clips_bit_exact"] == s["clips_verified"] == s["clips_total"] else 1
 
 

@@ -58,6 +58,7 @@ def summarize(records: list[dict], labels: list[str], meta: dict) -> dict:
     bit_exact = [r for r in records if r["features_match"] and r["scores_match"]]
     correct_dev = sum(1 for r in records if r["pred_device"] == r["truth"])
     correct_ref = sum(1 for r in records if r["pred_host"] == r["truth"])
+    unknown = sum(1 for r in records if r["pred_device"] == UNKNOWN)   # the rejection rule's
     k = len(labels)
     confusion = np.zeros((k, k + 1), dtype=int)  # last column: predicted silence or unknown
     for r in records:
@@ -73,7 +74,8 @@ def summarize(records: list[dict], labels: list[str], meta: dict) -> dict:
         "silent_windows": sum(r["silent_windows"] for r in records),
         "accuracy_device": round(correct_dev / n, 6) if n else None,
         "accuracy_reference": round(correct_ref / n, 6) if n else None,
-        "unknown_device": sum(1 for r in records if r["pred_device"] == UNKNOWN),
+        "unknown_device": unknown,
+        "accuracy_device_accepted": round(correct_dev / (n - unknown), 6) if n > unknown else None,
         "predictions_agree": sum(1 for r in records if r["pred_device"] == r["pred_host"]),
         "confusion_device": confusion.tolist(),
         "first_mismatch": next((r["clip"] for r in sorted(records, key=lambda r: r["clip"])
