@@ -8,6 +8,7 @@ so what is reported here is what the device answers."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: 
     quantize.check_int8_contract(model.tflite_bytes)
     labels = list(model.labels)
     ds = load_dataset(data, labels=labels)
-    out = {"max_reject": max_reject, "data": str(data)}
+    out = {"max_reject": max_reject, "data": _shown(data)}
     val_items, test_items = ds.select("val"), ds.select("test")
     if not val_items:
         raise MicromelError(f"{data}: no 'val' split to choose the rule on; give a dataset "
@@ -65,7 +66,7 @@ def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: 
     if unknown:
         items = unknown_items(model, unknown, unknown_limit)
         (_, ut, um), _ = votes_of(model, items, "reject-unknown", quiet)
-        out["unknown"] = {"paths": [str(p) for p in unknown], **reject.false_accepts(ut, um, rule),
+        out["unknown"] = {"paths": [_shown(p) for p in unknown], **reject.false_accepts(ut, um, rule),
                           "false_accept_off": reject.false_accepts(ut, um, reject.RejectConfig())["false_accept"]}
     return out
 
@@ -104,7 +105,7 @@ def format_report(r: dict) -> str:
 
 def _shown(path) -> str:
     """A path as a card shows it: relative to the project, or from its package folder."""
-    s = recorded_path(path)
+    s = str(path) if not Path(path).is_absolute() else recorded_path(path)
     i = s.find("debian/")
     return s[i:] if i > 0 else s
 
@@ -127,7 +128,7 @@ def card_section(r: dict) -> list[str]:
         L.append("")
     if "unknown" in r:
         u = r["unknown"]
-        L += [f"Recordings of no known class ({', '.join(f'`{_shown(p)}`' for p in u['paths'])}; "
+        L += [f"Recordings of no known class ({', '.join(f'`{p}`' for p in u['paths'])}; "
               f"{u['nonsilent']} non-silent of {u['clips']}): false accepts "
               f"{_pct(u['false_accept'])} with the rule, {_pct(u['false_accept_off'])} without.", ""]
     return L
