@@ -35,3 +35,13 @@ size_t mm_host_clip_run(const int16_t *pcm, size_t n_samples, const int8_t *fram
   *vote_out = mm_clip_vote(&st);
   return nw;
 }
+
+/* The rejection rule on given vote totals: mm_clip_decide of a state holding
+ * acc[N_CLASSES] after n_nonsilent windows. */
+int32_t mm_host_clip_decide(const int32_t *acc, uint16_t n_nonsilent, uint32_t min_top,
+                            uint32_t min_margin) {
+  mm_clip_reset(&st);
+  memcpy(st.acc, acc, sizeof(st.acc));
+  st.n_nonsilent = n_nonsilent;
+  return mm_clip_decide(&st, min_top, min_margin);
+}

@@ -33,8 +33,8 @@ GROUPS = {
 STAGES = (data_cli, train_cli, engine_cli, library_cli, boards_cli, hil_cli, segment_cli, listen_cli,
           frontend_cli, link_cli)
 # `micromel --help` lists commands in the order a user meets them.
-WORKFLOW = ("dataset", "train", "evaluate", "export", "build", "boards", "flash", "verify",
-            "classify", "segment", "evaluate-segments", "stream-check", "listen", "record",
+WORKFLOW = ("dataset", "train", "evaluate", "reject", "export", "build", "boards", "flash", "verify",
+            "classify", "segment", "evaluate-segments", "tune", "stream-check", "listen", "record",
             "features", "bench", "cores", "device", "farm", "demo", "init", "doctor")
 
 

@@ -5,7 +5,7 @@ One orchestrator for every stage's pure header generator (c_header(settings) -> 
     mm_proto_ids.h         link/protocol.py        message ids, errors, payload constants
     mm_build_info.h        here                    firmware version
     mm_frontend_config.h   frontend/header.py      front-end constants and tables
-    mm_clip_config.h       clip/header.py          window rules, gate threshold
+    mm_clip_config.h       clip/header.py          window rules, gate threshold, rejection
     mm_segment_config.h    segment/header.py       segmenter integers
     mm_model_config.h      engine/cgen.py          the model's sizes and names
     mm_model_data.h        engine/cgen.py          weights, arena plan, layer calls
@@ -77,7 +77,8 @@ def headers(model=None, compiled=None, kernels: str = "auto",
         "mm_proto_ids.h": protocol.c_header(),
         "mm_build_info.h": build_info_header(),
         fe_header.HEADER_NAME: fe_header.c_header(fe),
-        clip_header.HEADER_NAME: (clip_header.c_header(model.frontend, model.window, model.n_classes)
+        clip_header.HEADER_NAME: (clip_header.c_header(model.frontend, model.window, model.n_classes,
+                                                       model.reject)
                                   if model is not None
                                   else clip_header.c_header(FrontendConfig(), WindowConfig(), 1)),
         seg_header.HEADER_NAME: seg_header.c_header(model),

@@ -16,6 +16,7 @@ config.json, format 2:
      "frontend": {FrontendConfig without window_frames},   # the window length is window.frames
      "window": {"frames", "hop_frames", "silence_rms_dbfs"},
      "segment": {SegmentConfig}        (optional: the defaults when absent)
+     "reject": {"min_top", "min_margin"} (optional: open-set rejection, off when absent)
      "boards": [catalogue names]       (optional: every board when absent)
      "train": {TrainConfig without window and frontend}    (optional: models not trained here)
      "dataset": {"source", "digest"}   (optional)
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+from .clip.reject import RejectConfig
 from .clip.rules import Framing, WindowConfig, gate_threshold, window_samples
 from .errors import MicromelError
 from .fileio import write_bytes_atomic, write_text_atomic
@@ -50,8 +52,8 @@ TFLITE = "model.tflite"
 FLOAT_TFLITE = "model_float.tflite"
 # Files of a model folder besides config.json and the two models: what training writes.
 OUTPUTS = ("forest.h", "metrics.json", "card.md", "confusion.png")
-TOP_KEYS = ("format", "name", "labels", "frontend", "window", "segment", "boards", "train",
-            "dataset", "forest")
+TOP_KEYS = ("format", "name", "labels", "frontend", "window", "segment", "reject", "boards",
+            "train", "dataset", "forest")
 
 
 def not_a_model(path, why: str) -> MicromelError:
@@ -72,6 +74,7 @@ class ModelDir:
     train: dict | None = None          # the training record (micromel.train.config)
     dataset: dict | None = None        # {"source": path relative to the checkout, "digest"}
     forest: str | None = None          # file name of the forest header, if trained
+    reject: RejectConfig = field(default_factory=RejectConfig)  # open-set rule (clip/reject.py)
 
     # --- reading ---------------------------------------------------------------------
     @classmethod
@@ -143,9 +146,10 @@ class ModelDir:
         forest = doc.get("forest")
         if forest is not None and not isinstance(forest, str):
             raise MicromelError(f"{where}: forest must be a file name or null")
+        reject = RejectConfig.from_dict(doc.get("reject") or {}, f"{where}: reject")
         name = doc.get("name") or path.name
         model = cls(path, str(name), tuple(labels), frontend, window, segment, tuple(boards),
-                    train, dataset, forest)
+                    train, dataset, forest, reject)
         model.segment_params()      # background labels must be labels, etc.
         return model
 
@@ -206,11 +210,15 @@ class ModelDir:
     @cached_property
     def hash(self) -> str:
         """What a device must run: the .tflite and the settings it was exported with (the
-        same bytes format 1 hashed: labels, front end with its window length, window)."""
+        same bytes format 1 hashed: labels, front end with its window length, window; and
+        the rejection rule when there is one, so a folder without one keeps its hash)."""
         h = hashlib.sha256()
         h.update(self.tflite_bytes)
-        h.update(json.dumps({"labels": list(self.labels), "frontend": self.frontend.to_dict(),
-                             "window": self.window.to_dict()}, sort_keys=True).encode())
+        settings = {"labels": list(self.labels), "frontend": self.frontend.to_dict(),
+                    "window": self.window.to_dict()}
+        if self.reject.active:
+            settings["reject"] = self.reject.to_dict()
+        h.update(json.dumps(settings, sort_keys=True).encode())
         return h.hexdigest()[:16]
 
     def metrics(self) -> dict:
@@ -229,6 +237,8 @@ class ModelDir:
                "frontend": fe, "window": self.window.to_dict()}
         if self.segment != SegmentConfig():
             doc["segment"] = self.segment.to_dict()
+        if self.reject.active:
+            doc["reject"] = self.reject.to_dict()
         if self.boards:
             doc["boards"] = list(self.boards)
         for key in ("train", "dataset"):

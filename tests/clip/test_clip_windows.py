@@ -1,6 +1,7 @@
 """firmware/lib/mm_clip (host build) == python/micromel/windows.py: windows,
 silence gate and soft vote, on random clips with small custom constants."""
 import ctypes
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ from hypothesis import strategies as st
 
 from micromel import codegen
 from micromel.boards import firmware
+from micromel.clip import header as clip_header
+from micromel.clip import reject
 from micromel.clip import rules as win
 
 W = win.WindowConfig(frames=5, hop_frames=2, silence_rms_dbfs=-30.0)
@@ -20,15 +23,8 @@ N_MELS, N_CLASSES = 3, 4
 def lib(tmp_path_factory):
     gen = tmp_path_factory.mktemp("gen")
     codegen.write_build_headers(gen)
-    consts = {
-        "MM_CLIP_FRAMES": W.frames, "MM_CLIP_HOP_FRAMES": W.hop_frames, "MM_CLIP_N_MELS": N_MELS,
-        "MM_CLIP_BLOCK": FR.hop_samples, "MM_CLIP_FRAME_BLOCKS": 2,
-        "MM_CLIP_WINDOW_BLOCKS": W.frames - 1 + 2,
-        "MM_CLIP_WINDOW_SAMPLES": win.window_samples(W, FR),
-        "MM_CLIP_GATE_THRESHOLD": win.gate_threshold(W, FR), "MM_CLIP_N_CLASSES": N_CLASSES,
-    }
-    text = "#ifndef MM_CLIP_CONFIG_H\n#define MM_CLIP_CONFIG_H\n" + "".join(
-        f"#define {k} {v}{'ll' if 'THRESHOLD' in k else 'u'}\n" for k, v in consts.items()) + "#endif\n"
+    fe = SimpleNamespace(hop_length=FR.hop_samples, n_fft=FR.frame_samples, n_mels=N_MELS)
+    text = clip_header.c_header(fe, W, N_CLASSES)
     (gen / "mm_clip_config.h").write_text(text)
     return ctypes.CDLL(str(firmware.build("native", gen_dir=gen)))
 
@@ -80,3 +76,39 @@ def test_full_scale_square_energy_no_overflow(lib):
     n = win.n_windows(FR.n_frames(len(pcm)), W)
     assert list(energy) == win.window_energies(pcm, n, W, FR)
     assert not silent.any()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 400), st.integers(0, 2**32 - 1), st.integers(0, 256), st.integers(0, 256),
+       st.booleans())
+def test_c_rejection_matches_twin(lib, n, seed, min_top, min_margin, exact):
+    """mm_clip_decide == clip.reject.decide on random vote totals and rules; `exact` puts the
+    totals on the thresholds' edges (top == min_top * n, margin == min_margin * n +- 1)."""
+    rng = np.random.default_rng(seed)
+    acc = rng.integers(0, 255 * n + 1, N_CLASSES).astype(np.int32)
+    if exact and n:
+        b = int(rng.integers(N_CLASSES))
+        acc[b] = min(255 * n, min_top * n + int(rng.integers(-1, 2)))
+        others = [c for c in range(N_CLASSES) if c != b]
+        acc[others] = np.clip(acc[b] - min_margin * n + rng.integers(-1, 2, len(others)), 0, acc[b])
+    rule = reject.RejectConfig(min_top=min_top, min_margin=min_margin)
+    lib.mm_host_clip_decide.restype = ctypes.c_int32
+    got = lib.mm_host_clip_decide(acc.ctypes.data_as(ctypes.c_void_p), ctypes.c_uint16(n),
+                                  ctypes.c_uint32(min_top), ctypes.c_uint32(min_margin))
+    assert got == reject.decide(acc, n, rule)
+    # the shortcut the calibration uses (floor of the means) agrees with the rule
+    pred, top, margin = reject.clip_stats(acc[None, :], np.array([n]))
+    accepted = n > 0 and top[0] >= min_top and margin[0] >= min_margin
+    assert got == (win.SILENCE if n == 0 else pred[0] if accepted else reject.UNKNOWN)
+
+
+def test_rejection_off_is_the_closed_set_vote():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(0, 20))
+        scores = rng.integers(-128, 128, (max(n, 1), N_CLASSES)).astype(np.int8)
+        mask = np.arange(len(scores)) < n
+        vote, acc = win.soft_vote(scores, mask)
+        assert reject.decide(acc, n, reject.RejectConfig()) == vote
+    assert reject.decide([256, 0, 0, 0], 1, reject.RejectConfig(min_top=256)) == 0
+    assert reject.decide([255, 0, 0, 0], 1, reject.RejectConfig(min_top=256)) == reject.UNKNOWN

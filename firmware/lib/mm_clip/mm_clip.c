@@ -68,3 +68,21 @@ int32_t mm_clip_vote(const mm_clip_state *s) {
   }
   return best;
 }
+
+/* Open-set rejection (python/micromel/clip/reject.py): the vote, or -2 (unknown)
+ * unless acc[best] >= min_top * n and acc[best] - acc[second] >= min_margin * n. */
+int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_margin) {
+  int32_t best = mm_clip_vote(s);
+  if (best < 0) return best;
+  int64_t second = 0;
+  for (uint32_t c = 0; c < MM_CLIP_N_CLASSES; c++) {
+    if ((int32_t)c != best && s->acc[c] > second) second = s->acc[c];
+  }
+  int64_t n = s->n_nonsilent, top = s->acc[best];
+  if (top < (int64_t)min_top * n || top - second < (int64_t)min_margin * n) return MM_CLIP_UNKNOWN;
+  return best;
+}
+
+int32_t mm_clip_answer(const mm_clip_state *s) {
+  return mm_clip_decide(s, MM_CLIP_REJECT_MIN_TOP, MM_CLIP_REJECT_MIN_MARGIN);
+}

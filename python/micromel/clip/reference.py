@@ -9,7 +9,7 @@ import numpy as np
 
 from ..engine import tflite
 from ..frontend.twin import features
-from . import rules
+from . import reject, rules
 
 
 @dataclass
@@ -18,7 +18,7 @@ class ClipReference:
     nonsilent: np.ndarray     # bool (n_windows,)
     scores: list              # int8 (classes,) per window, None for silent windows
     windows: np.ndarray       # int8 (n_windows, F, n_mels)
-    vote: int
+    vote: int                 # class, rules.SILENCE or reject.UNKNOWN (the device's answer)
     acc: np.ndarray
 
 
@@ -47,6 +47,7 @@ class Reference:
         self.wcfg = model.window
         self.framing = model.framing
         check_model_file(model)       # missing, damaged, float or mislabelled: refused now
+        self.reject = model.reject
         self._interp = None
 
     @property
@@ -82,7 +83,8 @@ class Reference:
         if len(wins):
             full = np.stack([s if s is not None else np.zeros(self.n_classes, np.int8)
                              for s in scores])
-            vote, acc = rules.soft_vote(full, mask)
+            _, acc = rules.soft_vote(full, mask)
+            vote = reject.decide(acc, int(mask.sum()), self.reject)
         else:
             vote, acc = rules.SILENCE, np.zeros(self.n_classes, np.int32)
         return ClipReference(feats, mask, scores, wins, vote, acc)

@@ -7,6 +7,7 @@ from pathlib import Path
 from .. import cliargs
 from .datasets import SPLITS, load_dataset, summary_table
 from .drums import build_drums
+from .labels import build_from_labels
 from .project import init_project
 from .speech import build_speech
 from .streams import build_streams
@@ -14,6 +15,17 @@ from .streams import build_streams
 
 def cmd_dataset_drums(args) -> int:
     build_drums(Path(args.out), quiet=args.quiet)
+    return 0
+
+
+def cmd_dataset_from_labels(args) -> int:
+    manifest = build_from_labels(args.recordings, Path(args.out), window_frames=args.window_frames,
+                                 hop_s=args.hop, min_coverage=args.min_coverage,
+                                 background=args.background_label, quiet=args.quiet)
+    ds = load_dataset(manifest)
+    rows = [{"label": lab, "split": s} for _, lab, s in ds.items]
+    print(summary_table(rows, ds.labels))
+    print(f"wrote {len(rows)} clips and {manifest}")
     return 0
 
 
@@ -93,6 +105,22 @@ def register(sub) -> None:
     st.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     st.add_argument("--quiet", action="store_true", help="no progress bars")
     st.set_defaults(func=cmd_dataset_streams)
+
+    fl = dsub.add_parser("from-labels", help="clips of long recordings labelled in Audacity "
+                                              "(rec.wav + rec.txt label track), split by recording")
+    fl.add_argument("recordings", nargs="+", metavar="DIR_OR_FILE",
+                    help="recordings with a label track beside them, or folders of them")
+    fl.add_argument("--out", required=True, help="the dataset folder to write")
+    fl.add_argument("--window-frames", type=cliargs.positive_int, default=32,
+                    help="frames of the model window the clips are cut for (train with the same)")
+    fl.add_argument("--hop", type=cliargs.at_least(float, 0.001, "seconds"),
+                    help="seconds between clip starts (default half a clip)")
+    fl.add_argument("--min-coverage", type=float, default=0.5,
+                    help="share of a clip a label must cover to name it (default 0.5)")
+    fl.add_argument("--background-label", metavar="NAME",
+                    help="label of clips no label touches (default: such clips are dropped)")
+    fl.add_argument("--quiet", action="store_true", help="no per-recording lines")
+    fl.set_defaults(func=cmd_dataset_from_labels)
 
     chk = dsub.add_parser("check", help="validate a dataset folder or manifest and count its files")
     chk.add_argument("data", help="folder with one sub-folder per class, or a CSV/TSV manifest")

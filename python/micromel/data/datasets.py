@@ -25,12 +25,14 @@ SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("path", "label", "split", "source")
 
 
-def write_manifest(path: Path, rows: list[dict]) -> None:
+def write_manifest(path: Path, rows: list[dict], extra: tuple = ()) -> None:
+    """manifest.csv: path, label, split, source (and `extra` columns of the rows)."""
+    columns = list(MANIFEST_COLUMNS) + list(extra)
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: r[k] for k in MANIFEST_COLUMNS})
+        w.writerow({k: r[k] for k in columns})
     write_text_atomic(path, buf.getvalue())
 
 

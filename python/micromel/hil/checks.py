@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..clip import rules as win
+from ..clip.reject import decide
 from ..clip.reference import Reference
 from ..engine.compiler import compile_model
 from ..engine.runner import DeviceModel, Tflm, first_difference
@@ -117,7 +118,8 @@ def check_clip_features(dev, ref: Reference, clip: Clip, pcm: np.ndarray,
         if not np.array_equal(ds, hs):
             score_diffs.append({"window": w, "host": hs.tolist(), "device": ds.tolist()})
     if dev_scores:
-        vote, _ = win.soft_vote(np.stack(dev_scores), host.nonsilent)
+        _, acc = win.soft_vote(np.stack(dev_scores), host.nonsilent)
+        vote = decide(acc, int(host.nonsilent.sum()), ref.reject)
     else:
         vote = win.SILENCE
     return {

@@ -9,17 +9,19 @@ from typing import Iterable
 import numpy as np
 
 from ..audio import open_audio
-from ..clip import rules
+from ..clip import reject, rules
 from ..clip.reference import Reference
+from ..clip.reject import label_of
 from ..link import audio as audio_link
 from ..link.model_device import open_model_device
 from ..segment.run import WindowCutter
 
 
 def stream_vote(ref: Reference, chunks: Iterable[np.ndarray]) -> tuple[int, np.ndarray, int]:
-    """(class or -1, int32 vote sums, non-silent windows) of a clip given in chunks: exactly
-    what ref.clip(whole clip) computes (clip.rules: padding to one window, windows every
-    hop_frames, the gate on each window's samples, the soft vote), in bounded memory."""
+    """(answer, int32 vote sums, non-silent windows) of a clip given in chunks: exactly what
+    ref.clip(whole clip) computes (clip.rules: padding to one window, windows every
+    hop_frames, the gate on each window's samples, the soft vote, the model's rejection rule:
+    class, -1 silence or -2 unknown), in bounded memory."""
     cut = WindowCutter(ref.fe, ref.wcfg.frames, ref.wcfg.hop_frames)
     threshold = rules.gate_threshold(ref.wcfg, ref.framing)
     acc = np.zeros(ref.n_classes, np.int32)
@@ -27,7 +29,7 @@ def stream_vote(ref: Reference, chunks: Iterable[np.ndarray]) -> tuple[int, np.n
 
     def add(windows) -> None:
         nonlocal acc, nonsilent
-        for feats, energy in windows:
+        for feats, energy, _ in windows:
             if energy >= threshold:
                 acc = acc + (ref.scores(feats).astype(np.int32) + 128)
                 nonsilent += 1
@@ -37,12 +39,13 @@ def stream_vote(ref: Reference, chunks: Iterable[np.ndarray]) -> tuple[int, np.n
     add(cut.finish())
     if not nonsilent:
         return rules.SILENCE, np.zeros(ref.n_classes, np.int32), 0
-    return int(np.argmax(acc)), acc, nonsilent
+    return reject.decide(acc, nonsilent, ref.reject), acc, nonsilent
 
 
 def classify_files(model, paths: list, device: str | None = None, top: int = 3) -> list[dict]:
-    """One result per file: label (or "(silence)"), the top classes' shares of the vote, the
-    non-silent windows, where it ran, and what reading the file changed (notes)."""
+    """One result per file: label (or "(silence)", or "unknown" when the model's rejection
+    rule refuses the vote), the top classes' shares of the vote, the non-silent windows, where
+    it ran, and what reading the file changed (notes)."""
     ref = Reference(model)
     dev = open_model_device(device, model) if device else None
     results = []
@@ -57,8 +60,8 @@ def classify_files(model, paths: list, device: str | None = None, top: int = 3) 
                 vote, acc, nns = stream_vote(ref, audio.chunks())
             total = max(int(acc.sum()), 1)
             probs = {ref.labels[i]: round(float(acc[i]) / total, 4) for i in np.argsort(-acc)[:top]}
-            results.append({"file": str(path), "label": ref.labels[vote] if vote >= 0 else "(silence)",
-                            "top": probs if vote >= 0 else {}, "windows": nns,
+            results.append({"file": str(path), "label": label_of(vote, ref.labels),
+                            "top": probs if nns else {}, "windows": nns,
                             "where": dev.name if dev else "host", "notes": audio.notes})
     finally:
         if dev:

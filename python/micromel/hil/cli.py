@@ -67,6 +67,8 @@ def _print_verify(s: dict, report: Path) -> None:
           + f"device accuracy: {100 * (s['accuracy_device'] or 0):.2f}%  "
           f"reference accuracy: {100 * (s['accuracy_reference'] or 0):.2f}%  "
           f"windows/s: {run['windows_per_s']}"
+          + (f"  unknown (rejected) clips: {s['unknown_device']}, device accuracy on the others: "
+             f"{100 * (s['accuracy_device_accepted'] or 0):.2f}%" if s.get("unknown_device") else "")
           + (f"  devices lost: {len(run['devices_lost'])} of {len(run['devices'])}"
              if run.get("devices_lost") else ""))
 

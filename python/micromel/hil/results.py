@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..clip.reject import UNKNOWN
 from ..fileio import atomic_path, write_text_atomic
 
 RESULTS = "results.jsonl"
@@ -75,8 +76,9 @@ def summarize(records: list[dict], labels: list[str], meta: dict) -> dict:
     bit_exact = [r for r in records if r["features_match"] and r["scores_match"]]
     correct_dev = sum(1 for r in records if r["pred_device"] == r["truth"])
     correct_ref = sum(1 for r in records if r["pred_host"] == r["truth"])
+    unknown = sum(1 for r in records if r["pred_device"] == UNKNOWN)   # the rejection rule's
     k = len(labels)
-    confusion = np.zeros((k, k + 1), dtype=int)  # last column: predicted silence
+    confusion = np.zeros((k, k + 1), dtype=int)  # last column: predicted silence or unknown
     for r in records:
         confusion[r["truth"], r["pred_device"] if r["pred_device"] >= 0 else k] += 1
     return {
@@ -92,6 +94,8 @@ def summarize(records: list[dict], labels: list[str], meta: dict) -> dict:
         "silent_windows": sum(r["silent_windows"] for r in records),
         "accuracy_device": round(correct_dev / n, 6) if n else None,
         "accuracy_reference": round(correct_ref / n, 6) if n else None,
+        "unknown_device": unknown,
+        "accuracy_device_accepted": round(correct_dev / (n - unknown), 6) if n > unknown else None,
         "predictions_agree": sum(1 for r in records if r["pred_device"] == r["pred_host"]),
         "confusion_device": confusion.tolist(),
         "first_mismatch": next((r["clip"] for r in sorted(records, key=lambda r: r["clip"])
@@ -111,7 +115,7 @@ def write_report(report_dir: Path, summary: dict, records: list[dict]) -> None:
         cm = np.array(summary["confusion_device"])
         fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2, 1.1 * len(labels) + 1.5))
         ax.imshow(cm, cmap="Blues")
-        ax.set_xticks(range(len(labels) + 1), labels + ["(silence)"], rotation=45, ha="right")
+        ax.set_xticks(range(len(labels) + 1), labels + ["(silence/unknown)"], rotation=45, ha="right")
         ax.set_yticks(range(len(labels)), labels)
         for (i, j), v in np.ndenumerate(cm):
             ax.text(j, i, str(v), ha="center", va="center",

@@ -1,4 +1,4 @@
-"""Commands of segmentation by classification: `segment` and `evaluate-segments`."""
+"""Commands of segmentation by classification: `segment`, `evaluate-segments` and `tune`."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +14,7 @@ from ..fileio import write_text_atomic
 from ..frontend.config import FrontendConfig
 from ..link.stream import DeviceWindowResults
 from ..modeldir import ModelDir
-from . import evaluate, output, run
+from . import evaluate, output, run, tune, uncertain
 from .config import ACTIVITY_LABELS, SegmentConfig, activity_params
 
 FORMATS = ("json", "audacity", "tsv")
@@ -55,10 +55,15 @@ def cmd_segment(args) -> int:
         raise MicromelError("--device: runs a model; drop --activity-only")
     if args.out or args.plot:
         check_outputs(paths, Path(args.out or "."))
+    if args.save_uncertain and model is None:
+        raise MicromelError("--save-uncertain: needs a model's scores; drop --activity-only")
+    if args.save_uncertain and not Path(args.save_uncertain).resolve().parent.is_dir():
+        raise MicromelError(f"--save-uncertain {args.save_uncertain}: its parent folder does not exist")
     scorer = run.Scorer(model) if model is not None else None
     device_results = DeviceWindowResults(args.device, model, p) if args.device else None
+    tap = uncertain.Tap(device_results) if args.save_uncertain and device_results else None
     try:
-        _segment_files(args, paths, model, p, scorer, device_results, formats, label)
+        _segment_files(args, paths, model, p, scorer, device_results, formats, label, tap)
     finally:
         if device_results is not None:
             device_results.close()
@@ -80,15 +85,22 @@ def check_outputs(paths: list, out_dir: Path) -> None:
         seen[stem] = str(path)
 
 
-def _segment_files(args, paths, model, p, scorer, device_results, formats, label) -> None:
+def _segment_files(args, paths, model, p, scorer, device_results, formats, label, tap) -> None:
     results = []
     progress = not args.quiet and sys.stderr.isatty()
     for path in paths:
         if model is None:
             res = run.activity_file(path, p, progress=progress)
         else:
-            res = run.segment_file(path, model, p, scorer, keep_trace=args.plot,
-                                   progress=progress, window_results=device_results)
+            res = run.segment_file(path, model, p, scorer,
+                                   keep_trace=bool(args.plot or (args.save_uncertain and not tap)),
+                                   progress=progress, window_results=tap or device_results)
+            if args.save_uncertain:
+                picks = uncertain.pick(tap.scores if tap else res.trace.scores, args.uncertain,
+                                       p.hop_samples, p.window_samples)
+                saved = uncertain.save(res.path, picks, Path(args.save_uncertain), p.sample_rate)
+                print(f"{res.path.name}: {len(saved)} least sure windows in {args.save_uncertain}",
+                      file=sys.stderr)
         results.append(res)
         for note in res.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -191,6 +203,12 @@ def register(sub) -> None:
     s.add_argument("--plot", action="store_true", help="PNG of waveform, spectrogram and events")
     s.add_argument("--activity-only", action="store_true",
                    help="energy-only activity detection, no model")
+    s.add_argument("--save-uncertain", metavar="DIR",
+                   help="also write the windows the model was least sure about (smallest margin "
+                        "between its two top classes) as WAV files named by time, to label in "
+                        "Audacity and add with 'micromel dataset from-labels'")
+    s.add_argument("--uncertain", type=cliargs.positive_int, default=10,
+                   help="with --save-uncertain: windows per file (default 10)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_seg_options(s)
     s.set_defaults(func=cmd_segment)
@@ -218,3 +236,83 @@ def register(sub) -> None:
     e.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_seg_options(e)
     e.set_defaults(func=cmd_evaluate_segments)
+    register_tune(sub)
+
+
+def cmd_tune(args) -> int:
+    model = ModelDir.open(args.model_dir)
+    if args.target_fa_per_hour < 0:
+        raise MicromelError(f"--target-fa-per-hour {args.target_fa_per_hour}: must be >= 0")
+    outs = [Path(o) for o in (args.out, args.plot) if o]
+    for o in outs:      # checked before the model runs
+        if not o.parent.is_dir():
+            raise MicromelError(f"{o}: folder {o.parent} does not exist")
+        if o.exists() and not args.force:
+            raise MicromelError(f"{o}: exists; add --force to replace it")
+    base = model.segment
+    classes = tune.event_classes(model, base, args.class_name)
+    pairs = tune.labelled_streams(args.streams)
+
+    def show(k, n, name):
+        if not args.quiet:
+            print(f"[{k}/{n}] {name}", file=sys.stderr)
+
+    streams = tune.score_streams(model, pairs, base, progress=show)
+    points = tune.det_points(model, streams, tune.grid(base), classes)
+    curve = tune.det_curve(points)
+    chosen = tune.choose(points, args.target_fa_per_hour)
+    minutes = sum(s.seconds for s in streams) / 60
+    print(f"{len(streams)} streams, {minutes:.1f} min, classes {', '.join(classes)}, "
+          f"{len(points)} settings tried")
+    own = points[0]
+    print(f"the model's own settings: recall {100 * own['recall']:.1f}% "
+          f"({own['detected']}/{own['truth_events']}), {own['fa_per_hour']:.2f} false alarms/h")
+    print("DET curve (the best miss rate at each false-alarm rate):")
+    print(tune.table(curve, sep="  "), end="")
+    if args.out:
+        write_text_atomic(Path(args.out), tune.table(points))
+        print(f"every point: {args.out}")
+    if args.plot:
+        tune.det_png(Path(args.plot), curve, chosen, args.target_fa_per_hour,
+                     f"{model.name}: {len(streams)} streams")
+        print(f"DET plot: {args.plot}")
+    if chosen is None:
+        print(f"no setting reaches {args.target_fa_per_hour:g} false alarms per hour "
+              f"(the fewest: {curve[0]['fa_per_hour']:.2f}/h); nothing saved")
+        return 1
+    keys = ("median", "enter", "exit", "min_duration", "max_gap")
+    print(f"chosen for <= {args.target_fa_per_hour:g} false alarms/h: recall "
+          f"{100 * chosen['recall']:.1f}% ({chosen['detected']}/{chosen['truth_events']}), "
+          f"{chosen['fa_per_hour']:.2f} false alarms/h ({chosen['false_alarms']}) with "
+          + json.dumps({k: chosen[k] for k in keys}))
+    if args.save:
+        tune.save_config(model, chosen["config"], args.force)
+        print(f"saved into {model.path}; export and build again to put it on a device")
+    else:
+        print("not saved (add --save to write it into the model folder)")
+    return 0
+
+
+def register_tune(sub) -> None:
+    t = sub.add_parser(
+        "tune", help="search the segmenter's post-processing for the best recall at a "
+                     "false-alarm rate",
+        description="Runs the model once over labelled streams (audio + Audacity label "
+                    "track), then the segmenter over a grid of median, enter/exit, minimum "
+                    "duration and gap merging; prints the DET curve.")
+    t.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (e.g. models/speech)")
+    t.add_argument("streams", nargs="+", metavar="STREAMS",
+                   help="labelled recordings or folders of them (rec.wav + rec.txt from "
+                        "Audacity, or rec.events.tsv)")
+    t.add_argument("--target-fa-per-hour", type=float, required=True,
+                   help="false alarms per hour the application accepts")
+    t.add_argument("--class", dest="class_name",
+                   help="tune for this class only (default: every event class)")
+    t.add_argument("--out", help="write every grid point (TSV) here")
+    t.add_argument("--plot", help="write the DET curve (PNG) here")
+    t.add_argument("--save", action="store_true",
+                   help="write the chosen settings into MODEL_DIR's config.json")
+    t.add_argument("--force", action="store_true",
+                   help="replace existing --out/--plot files and the model's own segment settings")
+    t.add_argument("--quiet", action="store_true", help="no progress lines")
+    t.set_defaults(func=cmd_tune)

@@ -13,6 +13,7 @@ from .. import cliargs
 from ..clip.rules import WindowConfig
 from ..errors import MicromelError
 from ..modeldir import ModelDir
+from . import reject as reject_run
 from . import run as train_run
 from .config import MEMBER_SEED_STEP, AugmentConfig, TrainConfig
 from .evaluate import evaluate_model, format_by_source, format_metrics
@@ -101,6 +102,21 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_reject(args) -> int:
+    model = ModelDir.open(args.model_dir)
+    r = reject_run.calibrate(model, args.data, args.unknown or (), args.max_reject,
+                             args.unknown_limit, quiet=args.quiet)
+    print(f"{args.model_dir} on {args.data}")
+    print(reject_run.format_report(r))
+    if args.save:
+        saved = reject_run.save_rule(model, r, args.force)
+        print(f"saved the rule in {saved.path}; export and build again to put it "
+              "on a device")
+    else:
+        print("not saved (add --save to store the rule in the model folder)")
+    return 0
+
+
 def register(sub) -> None:
     t = sub.add_parser("train", help="train, quantize (int8) and evaluate a model")
     t.add_argument("data", help="dataset folder (one sub-folder per class, or with manifest.csv) "
@@ -162,4 +178,23 @@ def register(sub) -> None:
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("reject", help="choose the open-set rejection rule (\"unknown\") on the "
+                                      "validation split; report coverage and false accepts")
+    r.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (models/NAME)")
+    r.add_argument("data", metavar="DATA", help="the model's dataset (manifest with val and test "
+                                                "splits)")
+    r.add_argument("--unknown", action="append", metavar="PATH",
+                   help="recordings of no known class (files or folders, repeatable): their "
+                        "false-accept rate is reported")
+    r.add_argument("--unknown-limit", type=cliargs.positive_int, default=None,
+                   help="use at most this many of the --unknown recordings (evenly spread)")
+    r.add_argument("--max-reject", type=float, default=0.15,
+                   help="reject at most this fraction of the validation clips (default 0.15)")
+    r.add_argument("--save", action="store_true",
+                   help="store the rule in the model's config.json (and its numbers in "
+                        "metrics.json and card.md)")
+    r.add_argument("--force", action="store_true", help="with --save: replace a different rule")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_reject)
 

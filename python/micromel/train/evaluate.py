@@ -81,19 +81,28 @@ def evaluate_float(model, cf, w, fr, labels) -> dict:
     return clip_metrics(cf.label, float_clip_predictions(model, cf, w, fr), labels)
 
 
-def int8_clip_predictions(flat: bytes, cf, w, fr) -> np.ndarray:
+def int8_clip_votes(flat: bytes, cf, w, fr) -> tuple[np.ndarray, np.ndarray]:
+    """The soft vote's totals of every clip (clips, classes) int64 and its non-silent
+    window counts (clips,): what the device's vote and rejection rule see."""
     x, ns, own = eval_windows(cf, w, fr)
-    scores = np.zeros((len(x), 0), dtype=np.int8)
+    n_classes = quantize.run_int8(flat, x[:1]).shape[1] if len(x) else 0
+    scores = np.zeros((len(x), n_classes), dtype=np.int8)
     if np.any(ns):
-        s = quantize.run_int8(flat, x[ns])
-        scores = np.zeros((len(x), s.shape[1]), dtype=np.int8)
-        scores[ns] = s
-    pred = np.full(len(cf), -1, dtype=np.int64)
+        scores[ns] = quantize.run_int8(flat, x[ns])
+    accs = np.zeros((len(cf), n_classes), dtype=np.int64)
+    counts = np.zeros(len(cf), dtype=np.int64)
     for i in range(len(cf)):
         sel = own == i
-        if scores.shape[1]:
-            pred[i], _ = win.soft_vote(scores[sel], ns[sel])
-    return pred
+        if n_classes:
+            _, accs[i] = win.soft_vote(scores[sel], ns[sel])
+        counts[i] = int(ns[sel].sum())
+    return accs, counts
+
+
+def int8_clip_predictions(flat: bytes, cf, w, fr) -> np.ndarray:
+    accs, counts = int8_clip_votes(flat, cf, w, fr)
+    return np.array([int(np.argmax(a)) if n else win.SILENCE for a, n in zip(accs, counts)],
+                    dtype=np.int64)
 
 
 def evaluate_int8(flat: bytes, cf, w, fr, labels) -> dict:

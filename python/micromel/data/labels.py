@@ -1,0 +1,200 @@
+"""Datasets from long recordings labelled in Audacity (`micromel dataset from-labels`).
+
+A recording (any format soundfile reads) with a label track beside it: `rec.wav` and
+`rec.txt` (Audacity: File > Export > Labels), or `rec.labels.txt` / `rec.tsv` in the same
+"start<TAB>end<TAB>label" format (seconds); Audacity's frequency lines (a backslash, then
+the low and high frequency, under a label of a spectral selection) are skipped.
+
+Every recording is cut into window-long clips (the model's window: `window_samples` of the
+default front end for --window-frames frames) every --hop seconds. A clip gets label L when
+L's labels cover at least --min-coverage of it; a clip no label touches is background
+(--background-label NAME), or dropped without that option; any other clip (a label's edge,
+overlapping labels) is ambiguous and dropped. Splits go by recording: all clips of one
+recording are in one split, so no recording is on both sides of a test.
+
+Output: `DATA/<label>/<recording>__<start>.wav` and `DATA/manifest.csv` with columns path,
+label, split, source (the recording's name, then the clip's start and end in seconds:
+--hold-out-source holds out a recording), start, end.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import AUDIO_EXTENSIONS, open_audio, write_wav
+from ..clip.rules import Framing, WindowConfig, window_samples
+from ..errors import MicromelError
+from ..fileio import write_text_atomic
+from ..frontend.config import FrontendConfig
+from .datasets import SPLITS, write_manifest
+
+LABEL_SUFFIXES = (".txt", ".labels.txt", ".tsv")
+EXTRA_COLUMNS = ("start", "end")
+
+
+@dataclass(frozen=True)
+class Label:
+    start: float
+    end: float
+    name: str
+
+
+def read_labels(path: Path) -> list[Label]:
+    """An Audacity label track. A line that is not `start<TAB>end<TAB>label` (or a frequency
+    line under one) is a one-line error naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise MicromelError(f"{path}: cannot read the label track ({e})") from None
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("\\"):
+            continue          # blank, or Audacity's frequency line of a spectral selection
+        parts = re.split(r"\t| {2,}", line.strip(), maxsplit=2)
+        if n == 1 and parts[0].lower() in ("start", "onset"):
+            continue          # a header line
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            start, end, name = float(parts[0]), float(parts[1]), parts[2].strip()
+        except ValueError:
+            raise MicromelError(f"{path}:{n}: expected start<TAB>end<TAB>label in seconds, "
+                                f"found {line.strip()!r}") from None
+        if not name:
+            raise MicromelError(f"{path}:{n}: a label without a name")
+        if not (0 <= start < end):
+            raise MicromelError(f"{path}:{n}: start {start} and end {end} must satisfy "
+                                "0 <= start < end")
+        if "/" in name or "," in name:
+            raise MicromelError(f"{path}:{n}: label {name!r} contains '/' or ','")
+        out.append(Label(start, end, name))
+    return out
+
+
+def find_pairs(names, track_of=None) -> list[tuple[Path, Path]]:
+    """(recording, label track) pairs among files and folders (searched recursively). A
+    recording without a label track beside it is skipped when found in a folder and an error
+    when named. `track_of(audio) -> Path | None` finds the track (default `label_track`)."""
+    track_of = track_of or label_track
+    pairs = []
+    for name in names:
+        p = Path(name)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+            pairs += [(f, t) for f in files if (t := track_of(f))]
+        elif not p.exists():
+            raise MicromelError(f"{p}: no such file or folder")
+        else:
+            t = track_of(p)
+            if t is None:
+                raise MicromelError(f"{p}: no label track beside it (expected "
+                                    + " or ".join(p.stem + s for s in LABEL_SUFFIXES) + ")")
+            pairs.append((p, t))
+    if not pairs:
+        raise MicromelError(f"{' '.join(map(str, names))}: no recordings with label tracks")
+    return pairs
+
+
+def label_track(audio: Path) -> Path | None:
+    for suffix in (".labels.txt", ".txt", ".tsv"):
+        t = audio.with_name(audio.stem + suffix)
+        if t.is_file() and t != audio:
+            return t
+    return None
+
+
+def recording_split(key: str) -> str:
+    """80/10/10 by a stable hash of the recording's name: every clip of it, one split."""
+    v = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 10
+    return "test" if v == 0 else "val" if v == 1 else "train"
+
+
+def coverage(labels: list[Label], a: float, b: float) -> dict[str, float]:
+    """The share of [a, b) each label name covers (overlaps of one name counted once)."""
+    out: dict[str, float] = {}
+    for name in {lab.name for lab in labels}:
+        spans = sorted((max(a, x.start), min(b, x.end)) for x in labels
+                       if x.name == name and x.end > a and x.start < b)
+        covered, cursor = 0.0, a
+        for lo, hi in spans:
+            lo = max(lo, cursor)
+            if hi > lo:
+                covered += hi - lo
+                cursor = hi
+        if covered > 0:
+            out[name] = covered / (b - a)
+    return out
+
+
+def clip_label(cov: dict[str, float], min_coverage: float, background: str | None) -> str | None:
+    """The coverage rule: a label covering >= min_coverage (and no other label touching the
+    clip); nothing touching it: background (or None); anything else: None (ambiguous)."""
+    if not cov:
+        return background
+    if len(cov) == 1:
+        (name, share), = cov.items()
+        return name if share >= min_coverage else None
+    return None
+
+
+def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: float | None = None,
+                      min_coverage: float = 0.5, background: str | None = None,
+                      quiet: bool = False) -> Path:
+    """Write the dataset; returns its manifest path."""
+    out_dir = Path(out_dir)
+    if (out_dir / "manifest.csv").exists():
+        raise MicromelError(f"--out {out_dir}: holds a dataset already; give a new folder")
+    if not 0 < min_coverage <= 1:
+        raise MicromelError(f"--min-coverage {min_coverage}: must be in (0, 1]")
+    fe = FrontendConfig()
+    n = window_samples(WindowConfig(window_frames, 1), Framing(fe.hop_length, fe.frame_length))
+    hop = int(round((hop_s if hop_s else n / 2 / fe.sample_rate) * fe.sample_rate))
+    if not 1 <= hop <= n:
+        raise MicromelError(f"--hop {hop_s}: must be positive and at most one clip "
+                            f"({n / fe.sample_rate:.3f} s)")
+    pairs = find_pairs(names)
+    plan = [(rec, read_labels(track)) for rec, track in pairs]      # every track checked first
+    if background and any(background == lab.name for _, labs in plan for lab in labs):
+        raise MicromelError(f"--background-label {background}: is also a label in the tracks")
+    stems = [rec.stem for rec, _ in plan]
+    if len(set(stems)) != len(stems):
+        raise MicromelError("two recordings have the same name; rename one (clips are named "
+                            "after their recording)")
+    rows = []
+    for rec, labels in plan:
+        split = recording_split(rec.stem)
+        rows += _cut(rec, labels, out_dir, n, hop, fe.sample_rate, min_coverage, background, split)
+        if not quiet:
+            print(f"{rec.name}: {split}", flush=True)
+    if not rows:
+        raise MicromelError("no clip met the coverage rule; lower --min-coverage or label more")
+    write_manifest(out_dir / "manifest.csv", rows, extra=EXTRA_COLUMNS)
+    write_text_atomic(out_dir / "README.txt", f"Built by micromel dataset from-labels from "
+                      f"{len(plan)} recordings: clips of {n} samples every {hop} samples, a label "
+                      f"when it covers >= {min_coverage:g} of a clip, background "
+                      f"{background or '(none)'}; splits by recording ({', '.join(SPLITS)}).\n")
+    return out_dir / "manifest.csv"
+
+
+def _cut(rec: Path, labels, out_dir: Path, n: int, hop: int, rate: int, min_coverage: float,
+         background: str | None, split: str) -> list[dict]:
+    """The clips of one recording, read in blocks (memory holds one clip and one block)."""
+    audio = open_audio(rec, rate)
+    rows, buf, start = [], np.zeros(0, np.int16), 0
+    for chunk in audio.chunks():
+        buf = np.concatenate([buf, chunk])
+        while len(buf) >= n:
+            a, b = start / rate, (start + n) / rate
+            name = clip_label(coverage(labels, a, b), min_coverage, background)
+            if name is not None:
+                rel = Path(name) / f"{rec.stem}__{start:09d}.wav"
+                write_wav(out_dir / rel, buf[:n], rate)
+                rows.append({"path": rel.as_posix(), "label": name, "split": split,
+                             "source": f"{rec.stem}/{a:.3f}-{b:.3f}", "start": f"{a:.3f}",
+                             "end": f"{b:.3f}"})
+            buf, start = buf[hop:], start + hop
+    return rows

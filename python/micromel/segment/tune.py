@@ -1,0 +1,209 @@
+"""`micromel tune`: the segmenter's post-processing for a false-alarm budget.
+
+On labelled streams (audio with an Audacity label track beside it, `rec.wav` + `rec.txt`,
+read by micromel.data.labels; or the `<stem>.events.tsv` of `micromel dataset streams`), the
+model runs ONCE per stream (host twin: front end, gate, TFLite Micro scores); then the
+integer state machine (machine.segment_windows, the twin of the device's mm_seg) runs once
+per point of a grid over what only post-processes those scores: the median window, the
+hysteresis thresholds enter/exit, the minimum event duration and the longest gap merged.
+(The hop and the gate change the windows themselves and are not searched.)
+
+Scoring (event level, per class; truth labels that are no event class of the model are
+ignored, detections over them are false alarms):
+- a truth event is DETECTED when a detection of its label overlaps it (any overlap);
+- a detection that overlaps no truth event of its label is a FALSE ALARM;
+- recall = detected / truth events, miss rate = 1 - recall, false alarms per hour of audio.
+The chosen point is the best recall with false alarms per hour <= the target (fewer false
+alarms, then the grid order, break ties). The DET curve is the grid's lower-left frontier:
+for each false-alarm rate, the lowest miss rate reached at or below it.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..audio import open_audio
+from ..data.labels import find_pairs, label_track, read_labels
+from ..data.streams import read_truth, truth_path
+from ..errors import MicromelError
+from ..fileio import atomic_path
+from . import run
+from .config import SegmentConfig
+from .machine import segment_windows
+from .timebase import Timebase, timed
+
+GRID = {
+    "median": (1, 3, 5, 9),
+    "enter": (0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+    "exit_ratio": (0.6, 1.0),          # exit = enter * ratio
+    "min_duration": (0.1, 0.25, 0.5),
+    "max_gap": (0.1, 0.3),
+}
+COLUMNS = ("fa_per_hour", "miss_rate", "recall", "false_alarms", "detected", "truth_events",
+           "median", "enter", "exit", "min_duration", "max_gap")
+
+
+@dataclass
+class Stream:
+    name: str
+    seconds: float
+    truth: list          # (start s, end s, label)
+    results: list        # (int8 scores or None, silent) per window
+
+
+def track_of(audio: Path) -> Path | None:
+    """The labels beside a recording: its Audacity label track, else its .events.tsv."""
+    track = label_track(audio)
+    if track is None and truth_path(audio).is_file():
+        track = truth_path(audio)
+    return track
+
+
+def read_track(track: Path) -> list:
+    """(start s, end s, label) of a label track (Audacity's or `micromel dataset streams`')."""
+    if track.name.endswith(".events.tsv"):
+        return read_truth(track)
+    return [(lab.start, lab.end, lab.name) for lab in read_labels(track)]
+
+
+def labelled_streams(names) -> list[tuple[Path, list]]:
+    """(audio, truth) of the files and folders given (folders: every recording with labels
+    beside it; a named file without labels is an error)."""
+    return [(a, read_track(t)) for a, t in find_pairs(names, track_of)]
+
+
+def score_streams(model, pairs, base: SegmentConfig, progress=None) -> list[Stream]:
+    """Run the model once over every stream (host twin + TFLite Micro)."""
+    p0 = model.segment_params(base)
+    scorer = run.Scorer(model)
+    out = []
+    for k, (path, truth) in enumerate(pairs):
+        audio = open_audio(path, p0.sample_rate)
+        results = list(run.host_window_results(audio.chunks(), model, p0, scorer))
+        out.append(Stream(path.name, audio.n_samples / p0.sample_rate, truth, results))
+        if progress is not None:
+            progress(k + 1, len(pairs), path.name)
+    return out
+
+
+def event_classes(model, base: SegmentConfig, only: str | None = None) -> list[str]:
+    classes = [lab for lab in model.labels if lab not in base.background_labels]
+    if only is not None:
+        if only not in classes:
+            raise MicromelError(f"--class {only}: not an event class of {model.path} "
+                                f"(choose from {', '.join(classes)})")
+        classes = [only]
+    return classes
+
+
+def count(truth, detections, classes) -> tuple[int, int, int]:
+    """(truth events, detected truth events, false alarms) of one stream."""
+    truth = [t for t in truth if t[2] in classes]
+    dets = [d for d in detections if d[2] in classes]
+
+    def overlap(a, b):
+        return a[2] == b[2] and a[0] < b[1] and b[0] < a[1]
+
+    detected = sum(1 for t in truth if any(overlap(t, d) for d in dets))
+    false_alarms = sum(1 for d in dets if not any(overlap(d, t) for t in truth))
+    return len(truth), detected, false_alarms
+
+
+def grid(base: SegmentConfig) -> list[SegmentConfig]:
+    """The model's own settings first (the baseline), then the grid around them."""
+    keys = list(GRID)
+    out = [base]
+    for combo in itertools.product(*(GRID[k] for k in keys)):
+        kw = dict(zip(keys, combo))
+        ratio = kw.pop("exit_ratio")
+        kw["exit"] = round(kw["enter"] * ratio, 3)
+        if base.max_duration and kw["min_duration"] > base.max_duration:
+            continue
+        cfg = base.replace(**kw)
+        if cfg != base:
+            out.append(cfg)
+    return out
+
+
+def det_points(model, streams: list[Stream], configs, classes) -> list[dict]:
+    """One point per config: its false alarms per hour and miss rate over all streams."""
+    labels = list(model.labels)
+    hours = sum(s.seconds for s in streams) / 3600.0
+    points = []
+    for cfg in configs:
+        p = model.segment_params(cfg)
+        tb = Timebase.of(p)
+        n_truth = n_det = n_fa = 0
+        for s in streams:
+            ev = timed(segment_windows(s.results, p), labels, tb)
+            t, d, f = count(s.truth, [(e.start, e.end, e.label) for e in ev], classes)
+            n_truth, n_det, n_fa = n_truth + t, n_det + d, n_fa + f
+        recall = n_det / n_truth if n_truth else 0.0
+        points.append({"fa_per_hour": n_fa / hours if hours else 0.0, "miss_rate": 1.0 - recall,
+                       "recall": recall, "false_alarms": n_fa, "detected": n_det,
+                       "truth_events": n_truth, "median": cfg.median, "enter": cfg.enter,
+                       "exit": cfg.exit, "min_duration": cfg.min_duration,
+                       "max_gap": cfg.max_gap, "config": cfg})
+    return points
+
+
+def choose(points: list[dict], target_fa_per_hour: float) -> dict | None:
+    """The best recall within the budget (then fewer false alarms; then grid order)."""
+    ok = [pt for pt in points if pt["fa_per_hour"] <= target_fa_per_hour + 1e-9]
+    if not ok:
+        return None
+    return max(ok, key=lambda pt: (pt["recall"], -pt["fa_per_hour"]))
+
+
+def det_curve(points: list[dict]) -> list[dict]:
+    """The frontier: sorted by false alarms per hour, each point lowering the miss rate."""
+    out = []
+    for pt in sorted(points, key=lambda pt: (pt["fa_per_hour"], pt["miss_rate"])):
+        if not out or pt["miss_rate"] < out[-1]["miss_rate"]:
+            out.append(pt)
+    return out
+
+
+def table(points: list[dict], sep: str = "\t") -> str:
+    """The DET points as TSV (or an aligned table with sep=' ')."""
+    def cell(pt, k):
+        v = pt[k]
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    rows = [sep.join(COLUMNS)] + [sep.join(cell(pt, k) for k in COLUMNS) for pt in points]
+    return "\n".join(rows) + "\n"
+
+
+def det_png(path: Path, curve: list[dict], chosen: dict | None, target: float, title: str) -> None:
+    """The DET curve as a PNG at `path` (through a temp file and a rename)."""
+    import matplotlib    # lazy: heavy, only for the picture
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    ax.step([pt["fa_per_hour"] for pt in curve], [100 * pt["miss_rate"] for pt in curve],
+            where="post", marker="o", ms=3)
+    ax.axvline(target, color="grey", ls="--", lw=1, label=f"target {target:g}/h")
+    if chosen is not None:
+        ax.plot([chosen["fa_per_hour"]], [100 * chosen["miss_rate"]], "r*", ms=12, label="chosen")
+    ax.set_xlabel("false alarms per hour")
+    ax.set_ylabel("miss rate (%)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
+
+
+def save_config(model, cfg: SegmentConfig, force: bool):
+    """Write the chosen config into the model folder; a different non-default one already
+    there is replaced only with `force`."""
+    if model.segment not in (SegmentConfig(), cfg) and not force:
+        raise MicromelError(f"{model.path}: config.json already has its own segment settings; "
+                            "add --force to replace them with the tuned ones")
+    return model.replace(segment=cfg).save()

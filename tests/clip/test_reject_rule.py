@@ -1,0 +1,101 @@
+"""The rejection rule's choice on validation clips, its place in a model folder and in the
+generated header, and the card section (clip/reject.py, train/reject.py)."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from micromel import codegen
+from micromel.clip import header as clip_header
+from micromel.clip import reject
+from micromel.errors import MicromelError
+from micromel.modeldir import ModelDir
+from micromel.paths import MODELS_DIR
+from micromel.train import reject as reject_run
+
+
+def test_choose_keeps_the_budget_and_prefers_accuracy():
+    # 10 clips: the 2 least sure ones are wrong; a rule rejecting them is the best at <= 20 %
+    pred = np.array([0] * 10)
+    y = np.array([0] * 8 + [1, 1])
+    top = np.array([250, 240, 230, 220, 210, 200, 190, 180, 100, 90])
+    margin = top - 5
+    rule = reject.choose(pred, top, margin, y, max_reject=0.2)
+    p = reject.operating_point(pred, top, margin, y, rule)
+    assert p["rejected"] <= 0.2 and p["accuracy_accepted"] == 1.0
+    # the strictest among the equally accurate: it rejects exactly the two wrong clips
+    assert p["rejected"] == 0.2 and rule.active
+    # no rejection allowed: the rule is off
+    assert not reject.choose(pred, top, margin, y, max_reject=0.0).active
+    with pytest.raises(MicromelError, match="--max-reject"):
+        reject.choose(pred, top, margin, y, max_reject=1.5)
+
+
+def test_false_accepts_ignore_silent_clips():
+    top, margin = np.array([-1, 10, 200, 50]), np.array([-1, 0, 150, 10])
+    fa = reject.false_accepts(top, margin, reject.RejectConfig(min_top=100))
+    assert fa == {"clips": 4, "nonsilent": 3, "false_accept": 1 / 3}
+
+
+def test_config_round_trip_default_and_hash(tmp_path):
+    src = MODELS_DIR / "drums"
+    shutil.copytree(src, tmp_path / "m")
+    doc = json.loads((tmp_path / "m" / "config.json").read_text())
+    doc.pop("reject", None)              # a folder written before rejection existed
+    (tmp_path / "m" / "config.json").write_text(json.dumps(doc))
+    old = ModelDir.open(tmp_path / "m")
+    assert old.reject == reject.RejectConfig() and "reject" not in old.to_config()
+    new = old.replace(reject=reject.RejectConfig(min_top=150, min_margin=3)).save()
+    again = ModelDir.open(tmp_path / "m")
+    assert again.reject == reject.RejectConfig(min_top=150, min_margin=3)
+    assert again.hash != old.hash == ModelDir.open(tmp_path / "m").replace(reject=reject.RejectConfig()).hash
+    assert new.reject == again.reject
+    text = clip_header.c_header(again.frontend, again.window, again.n_classes, again.reject)
+    assert "#define MM_CLIP_REJECT_MIN_TOP 150u" in text and "#define MM_CLIP_UNKNOWN (-2)" in text
+    assert codegen.headers(again)[clip_header.HEADER_NAME] == text
+    doc["reject"] = {"min_top": 300}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(MicromelError, match="min_top=300"):
+        ModelDir.open(tmp_path / "m")
+    doc["reject"] = {"top": 3}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(MicromelError, match="unknown keys"):
+        ModelDir.open(tmp_path / "m")
+
+
+def test_card_section_replaced_not_duplicated():
+    r = {"max_reject": 0.15, "rule": {"min_top": 160, "min_margin": 0},
+         "val": {}, "unknown": {"paths": ["x"], "clips": 3, "nonsilent": 2, "false_accept": 0.5,
+                                "false_accept_off": 1.0}}
+    card = "# Card\n\nsome text\n\n## Reproduce\n\nmicromel train\n"
+    once = reject_run.card_with_section(card, reject_run.card_section(r))
+    r["rule"]["min_top"] = 200
+    twice = reject_run.card_with_section(once + "\n## Later\n\nkept\n", reject_run.card_section(r))
+    assert twice.count(reject_run.HEADING) == 1 and "200/256" in twice and "160/256" not in twice
+    assert twice.startswith(card.rstrip("\n")) and twice.rstrip().endswith("kept")
+
+
+def test_save_refuses_to_replace_a_rule_silently(tmp_path):
+    shutil.copytree(MODELS_DIR / "drums", tmp_path / "m")
+    m = ModelDir.open(tmp_path / "m").replace(reject=reject.RejectConfig(min_top=10)).save()
+    r = {"max_reject": 0.15, "rule": {"min_top": 20, "min_margin": 0}, "val": {}}
+    with pytest.raises(MicromelError, match="--force"):
+        reject_run.save_rule(m, r, force=False)
+    assert reject_run.save_rule(m, r, force=True).reject.min_top == 20
+    assert ModelDir.open(tmp_path / "m").reject.min_top == 20
+
+
+def test_verify_summary_counts_unknown_clips():
+    from micromel.hil.results import summarize
+
+    rec = lambda truth, dev: {"truth": truth, "pred_device": dev, "pred_host": dev,  # noqa: E731
+                              "features_match": True, "scores_match": True, "windows": 1,
+                              "silent_windows": 0, "clip": f"c{truth}{dev}"}
+    records = [rec(0, 0), rec(1, 1), rec(1, 0), rec(0, reject.UNKNOWN)]
+    meta = {"model": "m", "model_hash": "h", "data": "d", "split": "test", "mode": "audio",
+            "clips": [r["clip"] for r in records]}
+    s = summarize(records, ["a", "b"], meta)
+    assert s["unknown_device"] == 1 and s["accuracy_device"] == 0.5
+    assert s["accuracy_device_accepted"] == round(2 / 3, 6)
+    assert s["confusion_device"] == [[1, 0, 1], [1, 1, 0]]

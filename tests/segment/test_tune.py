@@ -1,0 +1,139 @@
+"""`micromel tune`: the post-processing search on a synthetic labelled stream (scores made
+by hand, so the right answer is known), and the command on a generated recording with an
+Audacity label track."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from micromel.errors import MicromelError
+from micromel.modeldir import ModelDir
+from micromel.paths import MODELS_DIR
+from micromel.segment import tune
+from micromel.segment.config import SegmentConfig, prob_to_q
+from micromel.segment.machine import segment_windows
+from micromel.segment.timebase import Timebase, timed
+
+KICK = 2
+
+
+def scores(p: float) -> np.ndarray:
+    s = np.full(5, prob_to_q((1 - p) / 4), np.int8)
+    s[KICK] = prob_to_q(p)
+    return s
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ModelDir.open(MODELS_DIR / "drums")
+
+
+@pytest.fixture(scope="module")
+def stream(model):
+    """600 windows: 6 strong kicks (p 0.95, 10 windows), 4 weak ones (p 0.6, 10 windows),
+    15 one-window spikes (p 0.7) between them, silence elsewhere."""
+    tb = Timebase.of(model.segment_params())
+    res = [(None, True)] * 600
+    truth = []
+    rng = np.random.default_rng(0)
+    starts = list(range(20, 580, 56))
+    for k, a in enumerate(starts):
+        p = 0.95 if k < 6 else 0.6
+        for w in range(a, a + 10):
+            res[w] = (scores(p), False)
+        truth.append((tb.seconds(a), tb.seconds(a + 10), "kick"))
+    for a in rng.choice([s + 30 for s in starts], 15 if len(starts) >= 15 else len(starts), replace=False):
+        res[a] = (scores(0.7), False)
+    truth.append((1.0, 1.5, "not-a-class"))          # ignored: no event class of the model
+    return tune.Stream("synthetic", 600 * tb.hop_samples / tb.sample_rate, truth, res)
+
+
+def test_tuning_finds_the_setting_that_separates_weak_events_from_spikes(model, stream):
+    classes = tune.event_classes(model, model.segment)
+    points = tune.det_points(model, [stream], tune.grid(model.segment), classes)
+    assert len(points) == len(tune.grid(model.segment)) > 100
+    chosen = tune.choose(points, 0.0)
+    # every kick found, no false alarm: enter low enough for the weak kicks, a minimum
+    # duration (or median) that drops the one-window spikes
+    assert chosen["recall"] == 1.0 and chosen["false_alarms"] == 0, chosen
+    assert chosen["enter"] <= 0.6 and chosen["truth_events"] == 10
+    # the counts are those of the state machine with that config
+    cfg = chosen["config"]
+    p = model.segment_params(cfg)
+    ev = timed(segment_windows(stream.results, p), list(model.labels), Timebase.of(p))
+    assert tune.count(stream.truth, [(e.start, e.end, e.label) for e in ev], classes) == (10, 10, 0)
+    # a strict threshold without filtering misses the weak kicks; a loose one raises alarms
+    strict = [pt for pt in points if pt["enter"] == 0.9 and pt["median"] == 1][0]
+    assert strict["recall"] == 0.6
+    loose = [pt for pt in points if pt["enter"] == 0.5 and pt["median"] == 1
+             and pt["min_duration"] == 0.1][0]
+    assert loose["false_alarms"] > 0
+    curve = tune.det_curve(points)
+    assert [pt["fa_per_hour"] for pt in curve] == sorted(pt["fa_per_hour"] for pt in curve)
+    assert all(a["miss_rate"] > b["miss_rate"] for a, b in zip(curve, curve[1:]))
+    assert curve[0]["miss_rate"] == 0.0      # reached at zero false alarms here
+    rows = tune.table(points).splitlines()
+    assert rows[0].split("\t") == list(tune.COLUMNS) and len(rows) == len(points) + 1
+
+
+def test_count_overlap_rules():
+    truth = [(0.0, 1.0, "a"), (2.0, 3.0, "a"), (5.0, 6.0, "b")]
+    dets = [(0.5, 0.7, "a"), (0.8, 1.2, "a"), (3.0, 4.0, "a"), (5.5, 5.6, "a")]
+    # two detections of the first event; touching at 3.0 is no overlap; wrong label at 5.5
+    assert tune.count(truth, dets, ["a", "b"]) == (3, 1, 2)
+    assert tune.count(truth, dets, ["b"]) == (1, 0, 0)
+    assert tune.choose([{"fa_per_hour": 5.0, "recall": 1.0}], 1.0) is None
+
+
+def test_save_never_replaces_own_settings_silently(tmp_path, model):
+    shutil.copytree(MODELS_DIR / "drums", tmp_path / "m")
+    m = ModelDir.open(tmp_path / "m")
+    cfg = SegmentConfig(median=3, enter=0.6, exit=0.4)
+    m = tune.save_config(m, cfg, force=False)          # defaults before: fine
+    assert ModelDir.open(tmp_path / "m").segment == cfg
+    with pytest.raises(MicromelError, match="--force"):
+        tune.save_config(m, cfg.replace(median=5), force=False)
+    assert tune.save_config(m, cfg.replace(median=5), force=True).segment.median == 5
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "python")}
+    return subprocess.run([sys.executable, "-m", "micromel", *args], capture_output=True,
+                          text=True, timeout=600, env=env, cwd=cwd)
+
+
+def test_tune_command_on_an_audacity_labelled_recording(tmp_path):
+    from micromel.engine import zoo
+
+    mdir = zoo.make("drums", tmp_path / "m", seed=5, input_shape=(32, 40, 1))
+    rng = np.random.default_rng(1)
+    pcm = np.zeros(16000 * 8, np.int16)
+    for a in (1.0, 4.0, 6.0):
+        i = int(a * 16000)
+        pcm[i: i + 8000] = (rng.standard_normal(8000) * 6000).astype(np.int16)
+    sf.write(tmp_path / "rec.wav", pcm, 16000, subtype="PCM_16")
+    (tmp_path / "rec.txt").write_text("1.0\t1.5\tkick\n\\\t100\t2000\n4.0\t4.5\tsnare\n6\t6.5\tdog\n")
+    out = tmp_path / "det.tsv"
+    r = _cli("tune", str(mdir), str(tmp_path), "--target-fa-per-hour", "100000", "--out", str(out),
+             "--plot", str(tmp_path / "det.png"), "--save", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "DET curve" in r.stdout and "chosen for" in r.stdout and "saved into" in r.stdout
+    assert len(out.read_text().splitlines()) == len(tune.grid(SegmentConfig())) + 1
+    assert (tmp_path / "det.png").read_bytes()[:4] == b"\x89PNG"
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("chosen for"))
+    chosen = json.loads(line[line.index("{"):])
+    saved = ModelDir.open(mdir).segment
+    assert {k: getattr(saved, k) for k in chosen} == chosen
+    # outputs are not replaced silently, and a bad label track is a one-line error
+    r = _cli("tune", str(mdir), str(tmp_path / "rec.wav"), "--target-fa-per-hour", "1",
+             "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2 and "exists; add --force" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "rec.txt").write_text("1.0\tkick\n")
+    r = _cli("tune", str(mdir), str(tmp_path / "rec.wav"), "--target-fa-per-hour", "1", cwd=tmp_path)
+    assert r.returncode == 2 and "rec.txt:1" in r.stderr and "Traceback" not in r.stderr
