@@ -160,7 +160,7 @@ int mm_api_finish(mm_api_ctx *c) {
 
 int32_t mm_api_vote(const mm_api_ctx *c, mm_api_vote_result *out) {
   if (!c) return MM_API_ERR_ARG;
-  int32_t label = mm_clip_vote(&c->clip);
+  int32_t label = mm_clip_answer(&c->clip); /* the model's rejection rule, if it has one */
   if (out) {
     out->label = label;
     out->windows = c->clip.n_nonsilent;

@@ -65,6 +65,7 @@ extern "C" {
 
 /* --- return codes ----------------------------------------------------------- */
 #define MM_API_OK 0
+#define MM_API_UNKNOWN MM_CLIP_UNKNOWN /* a vote the model's rejection rule refuses ("unknown") */
 #define MM_API_ERR_ARG (-1)    /* a NULL pointer, an unknown mode or class */
 #define MM_API_ERR_STATE (-2)  /* pushed after mm_api_finish (reset first), or called from a callback */
 #define MM_API_ERR_CONFIG (-3) /* the generated headers disagree (segmenter parameters refused) */
@@ -103,7 +104,8 @@ typedef struct {
 } mm_api_event;
 
 typedef struct {
-  int32_t label;     /* the class with the highest summed probability; -1: every window silent */
+  int32_t label;     /* the class with the highest summed probability; -1: every window silent;
+                      MM_API_UNKNOWN: the model's rejection rule refused the vote */
   uint32_t windows;  /* windows voted (not silent) */
   int32_t acc[MM_API_N_CLASSES]; /* per class: sum of (score + 128) over the voted windows */
 } mm_api_vote_result;
@@ -160,7 +162,7 @@ int mm_api_finish(mm_api_ctx *ctx);
 /* The soft vote over the windows since init/reset (MM_API_CLIP: the clip's
  * class after mm_api_finish; in MM_API_STREAM the whole stream so far, meant
  * for stretches of up to 65535 voted windows: reset to start a new one).
- * Fills *out if not NULL; returns the label or -1. */
+ * Fills *out if not NULL; returns the label, -1 or MM_API_UNKNOWN. */
 int32_t mm_api_vote(const mm_api_ctx *ctx, mm_api_vote_result *out);
 
 /* Class name of index c (0 .. MM_API_N_CLASSES-1), or NULL for any other c. */
