@@ -38,7 +38,12 @@ def model():
 def stream(model):
     """600 windows: 6 strong kicks (p 0.95, 10 windows), 4 weak ones (p 0.6, 10 windows),
     15 one-window spikes (p 0.7) between them, silence elsewhere."""
-    tb = Timebase.of(model.segment_params())
+    p_ = model.segment_params()
+    tb = Timebase.of(p_)
+
+    def edge(j):   # window j's centre slice starts at this frame (segment/timebase.py)
+        return j * p_.hop_frames + p_.frame_offset
+
     res = [(None, True)] * 600
     truth = []
     rng = np.random.default_rng(0)
@@ -47,11 +52,11 @@ def stream(model):
         p = 0.95 if k < 6 else 0.6
         for w in range(a, a + 10):
             res[w] = (scores(p), False)
-        truth.append((tb.seconds(a), tb.seconds(a + 10), "kick"))
+        truth.append((tb.seconds(edge(a)), tb.seconds(edge(a + 10)), "kick"))
     for a in rng.choice([s + 30 for s in starts], 15 if len(starts) >= 15 else len(starts), replace=False):
         res[a] = (scores(0.7), False)
     truth.append((1.0, 1.5, "not-a-class"))          # ignored: no event class of the model
-    return tune.Stream("synthetic", 600 * tb.hop_samples / tb.sample_rate, truth, res)
+    return tune.Stream("synthetic", 600 * p_.hop_samples / p_.sample_rate, truth, res)
 
 
 def test_tuning_finds_the_setting_that_separates_weak_events_from_spikes(model, stream):
