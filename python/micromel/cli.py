@@ -30,7 +30,7 @@ GROUPS = {
 STAGES = (data_cli, train_cli, engine_cli, boards_cli, hil_cli, segment_cli, frontend_cli, link_cli)
 # `micromel --help` lists commands in the order a user meets them.
 WORKFLOW = ("dataset", "train", "evaluate", "export", "build", "boards", "flash", "verify",
-            "classify", "segment", "evaluate-segments", "stream-check", "features", "bench",
+            "classify", "segment", "evaluate-segments", "stream-check", "soak", "features", "bench",
             "cores", "device", "demo", "init", "doctor")
 
 
