@@ -182,3 +182,14 @@ def test_one_list_of_audio_extensions(tmp_path, wav):
 
 def test_unreachable_socket_says_cannot_connect():
     one_line_error(cli("device", "info", "--device", "socket://127.0.0.1:9"), "cannot connect")
+
+
+@pytest.mark.parametrize("kind", ["damaged", "float"])
+def test_verify_of_a_bad_model_leaves_no_report(tmp_path, wav, kind):
+    """Defect 8: a damaged or float model is refused before the report folder is made (no
+    run.json or results.jsonl left behind to --resume)."""
+    tflite = os.urandom(3000) if kind == "damaged" else (DRUMS / "model_float.tflite").read_bytes()
+    bad = _model_copy(tmp_path, kind, tflite=tflite)
+    report = tmp_path / "report"
+    one_line_error(cli("verify", bad, wav.parent, "--report", report), "model.tflite")
+    assert not report.exists()

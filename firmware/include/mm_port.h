@@ -15,4 +15,7 @@ extern const char mm_port_target[];
 /* The core, e.g. "cortex-m4f". */
 extern const char mm_port_core[];
 
+/* Bytes of the stack ever used (its high-water mark), 0 where the port cannot tell. */
+uint32_t mm_port_stack_used(void);
+
 #endif

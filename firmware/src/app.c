@@ -47,6 +47,8 @@ __attribute__((weak)) int mm_app_model_handle(uint8_t type, const uint8_t *paylo
   (void)type, (void)payload, (void)len, (void)reply;
   return 0;
 }
+/* Ports without a painted stack (host build, fuzzing) report 0. */
+__attribute__((weak)) uint32_t mm_port_stack_used(void) { return 0; }
 __attribute__((weak)) int mm_app_frontend_info(char *out, int cap) {
   (void)out, (void)cap;
   return 0;
@@ -128,7 +130,8 @@ static void handle_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint
       mm_proto_put_u32(out + 16, s->truncated);
       mm_proto_put_u32(out + 20, s->skipped_bytes);
       mm_proto_put_u32(out + 24, replayed);
-      send(reply, seq, 28);
+      mm_proto_put_u32(out + 28, mm_port_stack_used());
+      send(reply, seq, 32);
       break;
     }
     default: {

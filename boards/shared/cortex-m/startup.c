@@ -15,8 +15,29 @@
 #endif
 
 extern uint32_t __etext_data, __data_start__, __data_end__, __bss_start__, __bss_end__;
-extern uint32_t __stack_top;
+extern uint32_t __stack_top, __stack_bottom;
 extern int main(void);
+
+/* The stack is painted at reset; the deepest word ever written shows how much of it has
+ * been used (STATS reports it, so a soak can show it stays constant). */
+#define MM_STACK_PAINT 0x5AC3A55Cu
+#define MM_STACK_MARGIN 256u /* below the reset handler's own frame: left unpainted */
+
+uint32_t mm_port_stack_used(void) {
+  const uint32_t *w = &__stack_bottom;
+  while (w < &__stack_top && *w == MM_STACK_PAINT) {
+    w++;
+  }
+  return (uint32_t)((const uint8_t *)&__stack_top - (const uint8_t *)w);
+}
+
+static void paint_stack(void) {
+  uint32_t sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  for (uint32_t *w = &__stack_bottom; (uint32_t)(uintptr_t)w + MM_STACK_MARGIN < sp; w++) {
+    *(volatile uint32_t *)w = MM_STACK_PAINT;
+  }
+}
 
 void Reset_Handler(void);
 void Default_Handler(void);
@@ -82,6 +103,7 @@ void Reset_Handler(void) {
   memcpy(&__data_start__, &__etext_data,
          (size_t)((uint8_t *)&__data_end__ - (uint8_t *)&__data_start__));
   memset(&__bss_start__, 0, (size_t)((uint8_t *)&__bss_end__ - (uint8_t *)&__bss_start__));
+  paint_stack();
   main();
   mm_board_exit(0);
 }

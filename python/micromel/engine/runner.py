@@ -266,13 +266,22 @@ class DeviceModel:
         elif x is not None:
             payload += np.asarray(x, np.int8).reshape(-1).tobytes()
         r = self.dev.request(self.P.MSG["BENCH"], payload, timeout=120)
-        part, _, n = struct.unpack("<BBH", r.payload[:4])
-        total = struct.unpack("<Q", r.payload[4:12])[0]
-        per = struct.unpack(f"<{n}Q", r.payload[12:12 + 8 * n])
+        total, per = parse_model_bench(r.payload, self.dev.name)
         num = int(self.info.get("counter_num", 1))
         den = int(self.info.get("counter_den", 1))
         return {"unit": self.info.get("counter_unit", "?"), "total": total * num / den,
                 "layers": [v * num / den for v in per]}
+
+
+def parse_model_bench(p: bytes, name: str) -> tuple[int, tuple]:
+    """(total, per-layer costs) of a BENCH part 2 reply; a malformed one is a one-line
+    MicromelError naming the device."""
+    if len(p) < 12 or p[0] != BENCH_PART_MODEL:
+        raise MicromelError(f"{name}: malformed BENCH reply ({len(p)} bytes)")
+    n = struct.unpack("<H", p[2:4])[0]
+    if len(p) != 12 + 8 * n:
+        raise MicromelError(f"{name}: BENCH reply of {len(p)} bytes for {n} layers")
+    return struct.unpack("<Q", p[4:12])[0], struct.unpack(f"<{n}Q", p[12:])
 
 
 def first_difference(plan: Plan, ref: dict, get_layer) -> dict | None:

@@ -35,22 +35,38 @@ def process(dev, pcm, n_mels: int | None = None, timeout: float = 10.0) -> np.nd
     while pos < len(pcm):
         chunk = pcm[pos:pos + step]
         reply = dev.request(protocol.MSG["FEATURES"], chunk.astype("<i2").tobytes(), timeout=timeout)
-        p = reply.payload
-        if len(p) < FEATURES_HEADER:
-            raise MicromelError(f"{dev.name}: FEATURES reply too short ({len(p)} bytes)")
-        n, used, _pending, mels = struct.unpack("<HHHB", p[:7])
-        if n_mels is not None and mels != n_mels:
-            raise MicromelError(f"{dev.name}: device front end has {mels} mel bands, expected {n_mels}")
-        body = np.frombuffer(p[FEATURES_HEADER:], dtype=np.int8)
-        if body.size != n * mels:
-            raise MicromelError(f"{dev.name}: FEATURES reply holds {body.size} bytes for {n} frames")
-        frames.append(body.reshape(n, mels))
-        if used == 0 and n == 0:
+        got, used = parse_features_reply(reply.payload, n_mels, dev.name)
+        frames.append(got)
+        if used == 0 and len(got) == 0:
             raise MicromelError(f"{dev.name}: FEATURES made no progress")
         pos += used
     if not frames:
         return np.zeros((0, n_mels or 0), dtype=np.int8)
     return np.concatenate(frames)
+
+
+def parse_features_reply(p: bytes, n_mels: int | None, name: str) -> tuple[np.ndarray, int]:
+    """(frames int8 [n, mels], samples used) of a FEATURES reply; a malformed one is a
+    one-line MicromelError naming the device."""
+    if len(p) < FEATURES_HEADER:
+        raise MicromelError(f"{name}: FEATURES reply too short ({len(p)} bytes)")
+    n, used, _pending, mels = struct.unpack("<HHHB", p[:7])
+    if n_mels is not None and mels != n_mels:
+        raise MicromelError(f"{name}: device front end has {mels} mel bands, expected {n_mels}")
+    body = np.frombuffer(p[FEATURES_HEADER:], dtype=np.int8)
+    if body.size != n * mels or (n and not mels):
+        raise MicromelError(f"{name}: FEATURES reply holds {body.size} bytes for {n} frames")
+    return body.reshape(n, mels), used
+
+
+def parse_bench_reply(p: bytes, name: str) -> tuple[int, int, int, tuple]:
+    """(samples, frames, total, per-stage costs) of a BENCH part 1 reply."""
+    if len(p) < 20:
+        raise MicromelError(f"{name}: malformed BENCH reply ({len(p)} bytes)")
+    part, _, n_stages, n_samples, n_frames, total = struct.unpack("<BBHIIQ", p[:20])
+    if part != BENCH_PART or len(p) != 20 + 8 * n_stages:
+        raise MicromelError(f"{name}: malformed BENCH reply ({len(p)} bytes)")
+    return n_samples, n_frames, total, struct.unpack(f"<{n_stages}Q", p[20:])
 
 
 def features(dev, pcm, n_mels: int | None = None) -> np.ndarray:
@@ -65,11 +81,8 @@ def bench(dev, signal: str = "noise") -> dict:
     info = dev.info()
     reply = dev.request(protocol.MSG["BENCH"], bytes([BENCH_PART, BENCH_SIGNALS[signal]]),
                         timeout=60.0)
-    p = reply.payload
-    part, _, n_stages, n_samples, n_frames, total = struct.unpack("<BBHIIQ", p[:20])
-    if part != BENCH_PART or len(p) != 20 + 8 * n_stages:
-        raise MicromelError(f"{dev.name}: malformed BENCH reply ({len(p)} bytes)")
-    stages = struct.unpack(f"<{n_stages}Q", p[20:])
+    n_samples, n_frames, total, stages = parse_bench_reply(reply.payload, dev.name)
+    n_stages = len(stages)
     num, den = int(info.get("counter_num", 1)), int(info.get("counter_den", 1))
     rate = int(info.get("fe_sample_rate", 16000))
     hop = int(info.get("fe_hop", 256))

@@ -16,6 +16,7 @@ from . import cores
 from .classify import classify_files
 from .demo import run_demo
 from .flash import flash
+from .soak import soak
 from .stream_check import check_against_twin
 from .verify import default_report_dir, run_verify
 
@@ -118,6 +119,20 @@ def cmd_stream_check(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_soak(args) -> int:
+    out = cliargs.new_file(args.json, "--json") if args.json else None   # checked before the run
+    r = soak(ModelDir.open(args.model_dir), args.minutes * 60.0, args.device, seed=args.seed,
+             every=args.every, progress=not args.quiet)
+    text = json.dumps(r, indent=1)
+    print(text)
+    if out is not None:
+        write_text_atomic(out, text + "\n")
+    ok = r["device_equals_twin"] and r["stack_constant"] and r["host_memory_flat"]
+    print("soak: device == twin on every window and event, stack and host memory constant" if ok
+          else "soak: FAILED (see device_equals_twin, stack_constant, host_memory_flat)")
+    return 0 if ok else 1
+
+
 def cmd_cores(args) -> int:
     model = open_model(args.model_dir, allow_none=True)
     picked = [b for b in find_boards(args.board) if b.emulated]
@@ -209,6 +224,19 @@ def register(sub) -> None:
     s.add_argument("--seconds", type=float, help="only the first SECONDS of each file")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_stream_check)
+
+    so = sub.add_parser("soak", help="a long STREAM run through a device, checked against the "
+                                     "twin; stack and host memory sampled as it goes")
+    so.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_HELP + " with segmentation")
+    so.add_argument("--minutes", type=cliargs.at_least(float, 0.01, "a number"), default=60.0,
+                    help="minutes of audio streamed (default 60)")
+    so.add_argument("--every", type=cliargs.at_least(float, 0.01, "a number"), default=60.0,
+                    help="seconds of audio between checkpoints (default 60)")
+    so.add_argument("--seed", type=int, default=0, help="seed of the generated audio (default 0)")
+    so.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate)")
+    so.add_argument("--json", help="also write the result to this file")
+    so.add_argument("--quiet", action="store_true", help="no progress bar")
+    so.set_defaults(func=cmd_soak)
 
     k = sub.add_parser("cores", help="run the firmware on every emulated core: bit-exact checks and "
                                      "instructions per inference",

@@ -26,9 +26,12 @@ def read_results(path: Path) -> list[dict]:
             if not line.endswith(b"\n"):
                 break
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                rec = json.loads(line)
+            except ValueError:          # JSONDecodeError, or bytes that are not UTF-8
                 break
+            if not isinstance(rec, dict) or "clip" not in rec:
+                break
+            records.append(rec)
             good_bytes += len(line)
     if good_bytes != path.stat().st_size:
         with open(path, "r+b") as f:

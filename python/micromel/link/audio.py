@@ -73,7 +73,7 @@ def parse_audio_reply(payload: bytes, n_mels: int, n_classes: int, into: AudioRe
             for _ in range(n_events):
                 into.events.append(struct.unpack_from("<IIBB", payload, off))
                 off += 10
-    except struct.error:
+    except (struct.error, ValueError):    # a field or an array past the end of the payload
         raise DeviceError(f"malformed audio reply of {len(payload)} bytes") from None
     if off != len(payload):
         raise DeviceError(f"audio reply has {len(payload) - off} unexpected trailing bytes")

@@ -132,7 +132,7 @@ class Device:
         deadline = time.monotonic() + timeout
         self.link_stats["requests"] += 1
         name = protocol.MSG_NAMES.get(msg_type, msg_type)
-        sends, state = 0, "send"
+        sends, state, t0 = 0, "send", time.monotonic()
         for attempt in range(ATTEMPTS if retry else 1):
             if state == "send":
                 if attempt:
@@ -142,25 +142,25 @@ class Device:
                                           "smaller chunks")
                 self.send_raw(frame)
                 sends += 1
-            t0 = time.monotonic()
             reply, why = self._await(self._reply_to(msg_type, seq), seq, name, deadline, retry,
                                      len(frame))
             if reply is not None:
-                if attempt == 0:
-                    took = time.monotonic() - t0
-                    self.rtt = took if self.rtt is None else 0.9 * self.rtt + 0.1 * took
-                self._adapt(attempt == 0)
+                self._took(time.monotonic() - t0, clean=attempt == 0)
                 return reply
             self.link_stats[why] += 1
-            self._adapt(False)
             if time.monotonic() >= deadline:
                 break
             state = "send"
-            if stateful:   # processed (the reply was lost), or never? Ask before resending.
+            if stateful:   # processed (the reply was lost or slow), or never? Ask first.
                 answer, reply = self._ask_resend(msg_type, seq, frame, name, deadline)
-                if reply is not None:
+                if reply is not None:      # processed: only the reply was late or lost
+                    self._took(time.monotonic() - t0, clean=why == "timeouts")
                     return reply
                 state = "send" if answer == "not processed" else "wait"
+                if answer == "not processed":
+                    self._adapt(False)
+            elif why == "corrupt":
+                self._adapt(False)
         if not retry:
             raise DeviceTimeout(f"{self.name}: no reply to {name} within {timeout:.1f} s" + self._hint())
         raise DeviceTimeout(f"{self.name}: no good reply to {name} after {sends} sends in "
@@ -244,6 +244,12 @@ class Device:
                 code, _, detail = frame.error()
                 raise DeviceError(f"{self.name}: {name} refused: {code} (detail {detail})")
 
+    def _took(self, seconds: float, clean: bool) -> None:
+        """A reply came `seconds` after the request's first send: the round-trip estimate
+        (how long to wait before asking again) and the payload budget learn from it."""
+        self.rtt = seconds if self.rtt is None else 0.9 * self.rtt + 0.1 * seconds
+        self._adapt(clean)
+
     def _adapt(self, clean: bool) -> None:
         """Payload budget for chunked messages: halved after a request needed resending (a
         smaller frame survives a noisy link more often), doubled back after 16 clean ones."""
@@ -258,6 +264,8 @@ class Device:
 
     def _hint(self) -> str:
         if self.link_stats["requests"] > 1 or "://" not in self.name:
+            return ""
+        if self.link_stats["corrupt"] or self.parser.errors:   # bytes came: a noisy link
             return ""
         return ("; if this is an emulator, another client may be connected to it (QEMU serves "
                 "one at a time), or the port runs no micromel firmware")
@@ -310,7 +318,8 @@ class Device:
     def stats(self) -> dict[str, int]:
         payload = self.request(protocol.MSG["STATS"]).payload
         names = ["frames", "bad_header", "too_long", "bad_crc", "truncated", "skipped_bytes",
-                 "replayed"]   # replayed: since firmware with replay=1 (older ones send six)
+                 "replayed",      # since firmware with replay=1 (older ones send six)
+                 "stack_used"]    # stack high-water mark in bytes (0: the port cannot tell)
         return dict(zip(names, struct.unpack(f"<{len(payload) // 4}I", payload[:4 * (len(payload) // 4)])))
 
 

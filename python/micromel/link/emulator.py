@@ -178,6 +178,14 @@ class Emulator:
             raise DeviceError("QEMU did not open its serial port: " + " | ".join(self.stderr_lines[-3:]))
         return self.port
 
+    def __enter__(self) -> "Emulator":
+        if self.proc is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

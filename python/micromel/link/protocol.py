@@ -132,8 +132,8 @@ class Frame:
         return self.type == MSG_ERROR
 
     def error(self) -> tuple[str, int, int]:
-        """(code name, seq, detail) of an ERROR frame."""
-        code, seq, detail = struct.unpack("<BBH", self.payload[:4])
+        """(code name, seq, detail) of an ERROR frame (a short payload reads as zeros)."""
+        code, seq, detail = struct.unpack("<BBH", self.payload[:4].ljust(4, b"\0"))
         return ERR_NAMES.get(code, f"code {code}"), seq, detail
 
 

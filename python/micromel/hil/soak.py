@@ -1,0 +1,125 @@
+"""`micromel soak`: a long STREAM run through a device, checked against the twin as it goes
+(issue 17). The audio is endless held-out material (the test split of the speech data:
+spoken words, sound effects and drum hits on noise beds, `data.streams.make_stream`, one
+minute after another from a seed), made on the fly and never held whole, so host memory
+stays flat however long the run.
+
+What it shows: every window result of the device equals the twin's and the events equal
+(no chunk dropped, repeated or reordered: the device refuses a STREAM chunk whose index is
+not the next one, the host checks every window's index), the device's stack high-water
+mark (STATS, painted at reset) stays constant, the firmware has no heap (RAM fixed at link
+time), and the host's resident memory is flat. A checkpoint is taken every EVERY seconds
+of audio."""
+from __future__ import annotations
+
+import itertools
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import MicromelError
+from ..data.speech import SAMPLE_RATE, Pool, all_sources
+from ..data.streams import make_stream
+from ..link.stream import DeviceWindowResults
+from ..segment.machine import Segmenter
+from ..segment.run import host_window_results
+
+CHUNK = 4000            # samples per chunk handed to the device and the twin
+# sounds drawn from: few enough that every one is decoded (and cached) within minutes
+POOL_LIMITS = {"speech": 60, "effect": 20, "drum": 20}
+# host memory may grow this much after the first checkpoint (allocator noise) and be "flat"
+FLAT_MB = 16.0
+
+
+def soak_audio(seconds: float, seed: int = 0) -> Iterator[np.ndarray]:
+    """`seconds` of int16 audio at 16 kHz in chunks of CHUNK samples, one minute at a time."""
+    src = all_sources(quiet=True)["test"]
+    rng = np.random.default_rng([seed, 1000])
+    pools = {k: Pool(src[k], rng, n) for k, n in POOL_LIMITS.items()}
+    left = int(seconds * SAMPLE_RATE)
+    for minute in itertools.count():
+        if left <= 0:
+            return
+        pcm, _ = make_stream(60.0, pools, np.random.default_rng([seed, minute]))
+        pcm = pcm[:left]
+        left -= len(pcm)
+        for a in range(0, len(pcm), CHUNK):
+            yield pcm[a:a + CHUNK]
+
+
+def host_rss_mb() -> float:
+    """Resident memory of this process now (Linux /proc)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _same(t, d) -> bool:
+    (ts, tq), (ds, dq) = t, d
+    return tq == dq and (ts is None) == (ds is None) and (ts is None or np.array_equal(ts, ds))
+
+
+def soak(model, seconds: float, device: str = "emulate", seed: int = 0, every: float = 60.0,
+         progress: bool = True) -> dict:
+    """Stream `seconds` of audio through `device` and the twin in lockstep; returns the
+    counts, the checkpoints and the verdicts (raises nothing on a mismatch)."""
+    p = model.segment_params()
+    if model.frontend.sample_rate != SAMPLE_RATE:
+        raise MicromelError(f"{model.path}: soak audio is {SAMPLE_RATE} Hz, the model takes "
+                            f"{model.frontend.sample_rate} Hz")
+    window_s = p.hop_frames * model.frontend.hop_length / SAMPLE_RATE
+    for_device, for_twin = itertools.tee(soak_audio(seconds, seed))   # lockstep: a short lag
+    twin = host_window_results(for_twin, model, p)
+    seg, twin_events = Segmenter(p), []
+    bar = None
+    if progress:
+        from tqdm import tqdm    # lazy: only with a progress bar
+        bar = tqdm(total=round(seconds), unit="s audio", dynamic_ncols=True)
+    out = {"seconds": seconds, "seed": seed, "windows": 0, "window_mismatches": 0,
+           "checkpoints": []}
+    with DeviceWindowResults(device, model, p) as dwr:
+        dev = dwr.dev
+
+        def checkpoint() -> None:
+            s = dev.stats()
+            out["checkpoints"].append({
+                "audio_s": round(out["windows"] * window_s, 1), "windows": out["windows"],
+                "stack_used": s.get("stack_used"), "bad_crc": s["bad_crc"],
+                "replayed": s.get("replayed"), "host_rss_mb": round(host_rss_mb(), 1)})
+
+        next_check = 0.0
+        for t, d in itertools.zip_longest(twin, dwr(for_device)):
+            if t is None or d is None or not _same(t, d):
+                out["window_mismatches"] += 1
+            if t is not None:
+                twin_events += seg.push(*t)
+            out["windows"] += 1
+            if out["windows"] * window_s >= next_check:
+                checkpoint()
+                next_check += every
+                if bar:
+                    bar.update(min(round(out["windows"] * window_s), bar.total) - bar.n)
+        twin_events += seg.finish()
+        checkpoint()
+        out["link"] = dict(dev.link_stats)
+        dev_events = [tuple(int(v) for v in e) for e in dwr.device_events]
+    if bar:
+        bar.close()
+    twin_events = [(e.start, e.end, e.label, e.confidence) for e in twin_events]
+    out["events_device"], out["events_twin"] = len(dev_events), len(twin_events)
+    out["events_equal"] = dev_events == twin_events
+    return out | verdicts(out["checkpoints"], out)
+
+
+def verdicts(checks: list[dict], out: dict) -> dict:
+    """device == twin, stack constant after the first checkpoint (the first inference sets
+    it), host memory flat after the first checkpoint (decoded sounds cached by then)."""
+    later = checks[1:] or checks
+    stacks = {c["stack_used"] for c in later}
+    rss = [c["host_rss_mb"] for c in later]
+    return {"device_equals_twin": out["window_mismatches"] == 0 and out["events_equal"],
+            "stack_constant": len(stacks) == 1,
+            "host_rss_growth_mb": round(max(rss) - rss[0], 1),
+            "host_memory_flat": max(rss) - rss[0] <= FLAT_MB}
