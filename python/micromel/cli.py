@@ -34,7 +34,8 @@ STAGES = (data_cli, train_cli, engine_cli, library_cli, boards_cli, hil_cli, seg
           frontend_cli, link_cli)
 # `micromel --help` lists commands in the order a user meets them.
 WORKFLOW = ("dataset", "train", "evaluate", "reject", "export", "build", "boards", "flash", "verify",
-            "classify", "segment", "evaluate-segments", "tune", "stream-check", "soak", "listen", "record",
+            "classify", "segment", "evaluate-segments", "tune", "stream-check", "soak", "listen",
+            "record",
             "features", "bench", "cores", "device", "farm", "demo", "init", "doctor")
 
 

@@ -57,7 +57,7 @@ def host_rss_mb() -> float:
 
 
 def _same(t, d) -> bool:
-    (ts, tq), (ds, dq) = t, d
+    (ts, tq), (ds, dq) = t[:2], d[:2]   # (scores, silent[, frame energies])
     return tq == dq and (ts is None) == (ds is None) and (ts is None or np.array_equal(ts, ds))
 
 
@@ -107,7 +107,8 @@ def soak(model, seconds: float, device: str = "emulate", seed: int = 0, every: f
         dev_events = [tuple(int(v) for v in e) for e in dwr.device_events]
     if bar:
         bar.close()
-    twin_events = [(e.start, e.end, e.label, e.confidence) for e in twin_events]
+    # the device sends each event's onset and offset frames (segment/machine.py, step 5)
+    twin_events = [(e.onset, e.offset, e.label, e.confidence) for e in twin_events]
     out["events_device"], out["events_twin"] = len(dev_events), len(twin_events)
     out["events_equal"] = dev_events == twin_events
     return out | verdicts(out["checkpoints"], out)
