@@ -15,7 +15,7 @@ TOP_LEVEL = {"__init__", "__main__", "cli", "cliargs", "errors", "paths", "jsonc
 # native libraries), needed by few commands.
 HEAVY = {"tensorflow", "keras", "tflite_micro", "ai_edge_litert", "librosa", "matplotlib",
          "sklearn", "audiomentations", "emlearn", "sed_eval", "dcase_util", "auditok",
-         "flatbuffers", "tqdm", "random", "pyroomacoustics"}
+         "flatbuffers", "tqdm", "random", "pyroomacoustics", "webrtcvad", "onnxruntime"}
 MAX_LINES = 400
 
 

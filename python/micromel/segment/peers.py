@@ -57,10 +57,7 @@ def auditok_events(wav: Path, threshold: float, max_silence: float, min_duration
 
 # --------------------------------------------------------------------------------------
 def webrtc_events(pcm: np.ndarray, mode: int, frame_ms: int = 30) -> list[tuple[float, float]]:
-    try:
-        import webrtcvad    # lazy: only for the peer comparison
-    except ModuleNotFoundError:
-        raise MicromelError("WebRTC VAD: pip install webrtcvad-wheels") from None
+    import webrtcvad    # lazy: only for the peer comparison
     vad = webrtcvad.Vad(mode)
     n = SR * frame_ms // 1000
     pcm = np.asarray(pcm, dtype="<i2")
@@ -91,10 +88,7 @@ class Silero:
     """silero-vad's ONNX model: speech probability per 32 ms frame of a 16 kHz stream."""
 
     def __init__(self, path: Path | None = None):
-        try:
-            import onnxruntime    # lazy: only for the peer comparison
-        except ModuleNotFoundError:
-            raise MicromelError("silero-vad needs onnxruntime: pip install onnxruntime") from None
+        import onnxruntime    # lazy: only for the peer comparison
         opts = onnxruntime.SessionOptions()
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = 1
