@@ -84,7 +84,7 @@ def test_emulated_board_stream_events_equal_twin(model, stream_wav):
 
 def test_segmentation_options_that_differ_from_the_build_are_refused(model):
     p = model.segment_params()
-    other = model.segment_params(model.segment.replace(median=3))
+    other = model.segment_params(model.segment.replace(median=model.segment.median + 2))
     assert other != p
     with pytest.raises(MicromelError, match="segmentation options differ"):
         DeviceWindowResults("emulate", model, other)
