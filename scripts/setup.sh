@@ -2,7 +2,7 @@
 # micromel set-up of a development checkout on a fresh Debian/Ubuntu machine, no PlatformIO
 # registry needed. Idempotent: a second run checks and changes nothing.
 #   1. Debian packages: the tools `micromel doctor` checks (cross compilers, newlib and
-#      picolibc, QEMU, host gcc; python3 -m micromel.boards.toolchain --apt names the
+#      picolibc, QEMU, host gcc, fluidsynth for `dataset drums`; python3 -m micromel.boards.toolchain --apt names the
 #      missing ones, before any venv exists), plus python3-venv (sudo when not root)
 #   2. .venv with micromel (editable) and its Python dependencies
 #   3. `micromel doctor`: the same checks, and PlatformIO set up to work offline (a core

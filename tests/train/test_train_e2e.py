@@ -23,7 +23,7 @@ def tiny_manifest(tmp_path_factory) -> Path:
     from micromel.data.drums import build_drums
     from micromel.data.debpkg import data_root
 
-    drums = build_drums(data_root() / "drums", quiet=True).parent
+    drums = build_drums(data_root() / "drums_hydrogen", sources=("hydrogen",), quiet=True).parent
     rows = list(csv.DictReader(open(drums / "manifest.csv")))
     out = tmp_path_factory.mktemp("tiny")
     lines = ["path,label,split"]

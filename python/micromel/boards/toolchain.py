@@ -64,6 +64,8 @@ TOOLS = (
          "picolibc for riscv64-unknown-elf"),
     Tool("qemu-system-riscv32", "the emulated RISC-V board (emulate:emulate_rv32)", "qemu-system-misc",
          "QEMU with the riscv32 system emulator"),
+    Tool("fluidsynth", "`micromel dataset drums` (renders the GM soundfonts' drum kits)", "fluidsynth",
+         "FluidSynth 2.x on PATH (or `micromel dataset drums --sources hydrogen,samples`)"),
     Tool("clang", "fuzzing the C parsers (scripts/fuzz.sh)", "clang",
          "clang 14 or newer with libFuzzer", optional=True),
 )
@@ -77,6 +79,7 @@ CHECKS = {
     "riscv64-unknown-elf-gcc": _which("riscv64-unknown-elf-gcc"),
     "picolibc (riscv64-unknown-elf)": _picolibc_riscv,
     "qemu-system-riscv32": _which("qemu-system-riscv32"),
+    "fluidsynth": _which("fluidsynth"),
     "clang": _which("clang"),
 }
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .. import cliargs
 from .datasets import SPLITS, load_dataset, summary_table
+from .drum_sources import FAMILIES
 from .drums import build_drums
 from .project import init_project
 from .speech import build_speech
@@ -13,7 +14,8 @@ from .streams import build_streams
 
 
 def cmd_dataset_drums(args) -> int:
-    build_drums(Path(args.out), quiet=args.quiet)
+    sources = FAMILIES if args.sources == "all" else args.sources.split(",")
+    build_drums(Path(args.out), sources=sources, quiet=args.quiet)
     return 0
 
 
@@ -60,8 +62,12 @@ def register(sub) -> None:
     i.set_defaults(func=cmd_init)
 
     dsub = cliargs.group_actions(sub, "dataset")
-    drums = dsub.add_parser("drums", help="the 5-class drums dataset from Debian's hydrogen packages")
+    drums = dsub.add_parser("drums", help="the 5-class drums dataset: one-shots from Debian's "
+                                          "Hydrogen kits, GM soundfonts and sample folders")
     drums.add_argument("--out", default="data/drums", help="output folder (default data/drums)")
+    drums.add_argument("--sources", default="all",
+                       help="source families, comma-separated: %s (default all; hydrogen "
+                            "alone needs no soundfont rendering)" % ", ".join(FAMILIES))
     drums.add_argument("--quiet", action="store_true", help="no progress bars")
     drums.set_defaults(func=cmd_dataset_drums)
 
