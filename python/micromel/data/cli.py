@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import cliargs
+from .beds import build_beds
 from .datasets import SPLITS, load_dataset, summary_table
 from .drum_sources import FAMILIES
 from .drums import build_drums
@@ -16,6 +17,11 @@ from .streams import build_streams
 def cmd_dataset_drums(args) -> int:
     sources = FAMILIES if args.sources == "all" else args.sources.split(",")
     build_drums(Path(args.out), sources=sources, quiet=args.quiet)
+    return 0
+
+
+def cmd_dataset_beds(args) -> int:
+    build_beds(Path(args.out), quiet=args.quiet)
     return 0
 
 
@@ -70,6 +76,13 @@ def register(sub) -> None:
                             "alone needs no soundfont rendering)" % ", ".join(FAMILIES))
     drums.add_argument("--quiet", action="store_true", help="no progress bars")
     drums.set_defaults(func=cmd_dataset_drums)
+
+    beds = dsub.add_parser("beds", help="background recordings (ambience, city machines, tonal "
+                                        "instruments; neither drums nor speech) for "
+                                        "micromel train --background")
+    beds.add_argument("--out", default="data/beds", help="output folder (default data/beds)")
+    beds.add_argument("--quiet", action="store_true", help="no progress messages")
+    beds.set_defaults(func=cmd_dataset_beds)
 
     sp = dsub.add_parser("speech", help="speech/non-speech clips from Debian's "
                                         "tuxpaint-stamps-default and hydrogen-drumkits")
