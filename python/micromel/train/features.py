@@ -131,8 +131,10 @@ def partners(items, keys: list[str], augment: AugmentConfig, seed: int) -> dict:
 
 
 def _file_id(path) -> list:
+    """A file for the per-clip cache: name, size and mtime (not its folder, so a dataset
+    copied with its times, or moved, keeps its cached features)."""
     st = Path(path).stat()
-    return [str(path), st.st_size, st.st_mtime_ns]
+    return [Path(path).name, st.st_size, st.st_mtime_ns]
 
 
 def _entry_path(common: str, path, variant: int, partner) -> Path:
