@@ -175,7 +175,7 @@ def test_loso_run_and_card(tmp_path, monkeypatch):
                 lines.append(f"{drums / r['path']},{lab},{split},{'odd' if k % 2 else 'even'}/x/{k}")
     (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
     cfg = TrainConfig(arch="dscnn-m0", epochs=2, epoch_windows=128, patience=5,
-                      augment=AugmentConfig(variants=1), forest=False, balance="source")
+                      augment=AugmentConfig(variants=1, reverb_p=0.0), forest=False, balance="source")
     with pytest.raises(MicromelError, match="--loso nope: not a source"):
         train.run(tmp_path / "m.csv", tmp_path / "m", cfg, quiet=True, loso=["nope"])
     m = train.run(tmp_path / "m.csv", tmp_path / "m", cfg, command="pytest", quiet=True, loso=["all"])

@@ -44,7 +44,9 @@ def _cfg(seed=3):
     # tested on one
     return TrainConfig(arch="dscnn-m0+dscnn-m0", epochs=3, seed=seed, epoch_windows=256, patience=10,
                        window=win.WindowConfig(frames=32, hop_frames=16, silence_rms_dbfs=-65.0),
-                       augment=AugmentConfig(variants=1))
+                       # no simulated rooms: building the room bank takes ~40 s (test_recipe.py
+                       # tests the rooms on a small bank)
+                       augment=AugmentConfig(variants=1, reverb_p=0.0))
 
 
 @pytest.fixture(scope="module")
