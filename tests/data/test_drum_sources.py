@@ -180,3 +180,23 @@ def test_build_small_family(tmp_path, monkeypatch):
     stamp = (tmp_path / "d" / ".micromel-dataset").read_text()
     assert "stk 4.6.2+dfsg-2 71c70c87" in stamp and "sources samples" in stamp
     assert drums.build_drums(tmp_path / "d", sources=("samples",), quiet=True) == manifest
+
+
+# --- background beds (no download: the selection rules on made-up trees) ------------------
+
+def test_bed_sources_pinned_and_selected(tmp_path):
+    from micromel.data import beds
+
+    for s in beds.BED_SOURCES:
+        assert len(s.deb.sha256) == 64 and not debpkg.reserved(s.deb.package)
+    city = next(s for s in beds.BED_SOURCES if s.deb.package == "lincity-ng-data")
+    lmms = next(s for s in beds.BED_SOURCES if s.deb.package == "lmms-common")
+    for rel in ("usr/share/games/lincity-ng/sounds/TraficHigh1.wav",
+                "usr/share/games/lincity-ng/sounds/RocketExplosion1.wav",
+                "usr/share/games/lincity-ng/sounds/Build2.wav",
+                "usr/share/lmms/samples/stringsnpads/juno_pad01.ogg",
+                "usr/share/lmms/samples/drums/kick01.ogg", "usr/share/lmms/samples/latin/conga.ogg"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    assert [p.name for p in beds.bed_files(city, tmp_path)] == ["TraficHigh1.wav"]   # no explosions, no hammering
+    assert [p.name for p in beds.bed_files(lmms, tmp_path)] == ["juno_pad01.ogg"]     # no drums, no latin percussion
