@@ -331,7 +331,7 @@ recipe and its ablation: docs/training.md.
   (`scripts/peer_svm.py data/drums --loso all`): 89.5 % on the Hydrogen test kits; held-out
   sources fluid 79.1, generaluser 82.1, gmsmall 78.3, hydrogen 72.7, samples 78.2 (mean
   78.1 %).
-- The previous committed model (Hydrogen kits only, no room steps): 86.0 % on the Hydrogen
+- The committed `models/drums` (Hydrogen kits only, no room steps): 86.0 % on the Hydrogen
   test kits, and on the other families' one-shots, which it never saw: fluid 73.6,
   generaluser 71.7, gmsmall 67.4, samples 88.1 % (`micromel evaluate <that model>
   data/drums --split all --by source`).
