@@ -2,7 +2,8 @@
 # micromel set-up of a development checkout on a fresh Debian/Ubuntu machine, no PlatformIO
 # registry needed. Idempotent: a second run checks and changes nothing.
 #   1. Debian packages: the tools `micromel doctor` checks (cross compilers, newlib and
-#      picolibc, QEMU, host gcc, and clang with libFuzzer for scripts/fuzz.sh;
+#      picolibc, QEMU, host gcc, fluidsynth for `dataset drums`, and clang with libFuzzer
+#      for scripts/fuzz.sh;
 #      python3 -m micromel.boards.toolchain --apt --optional names the missing ones,
 #      before any venv exists), plus python3-venv (sudo when not root)
 #   2. .venv with micromel (editable), its Python dependencies, the test tools and labgrid

@@ -70,10 +70,11 @@ def hydrogen_drumkits() -> Path:
 
 @pytest.fixture(scope="session")
 def drums_dir() -> Path:
-    """The drums dataset, built once into data/drums (cached like `micromel dataset drums`)."""
+    """The drums dataset's Hydrogen part, built once into data/drums_hydrogen (cached like
+    `micromel dataset drums --sources hydrogen`; the other families: test_drum_sources.py)."""
     from micromel.data.debpkg import data_root
 
-    return drums.build_drums(data_root() / "drums", quiet=True).parent
+    return drums.build_drums(data_root() / "drums_hydrogen", sources=("hydrogen",), quiet=True).parent
 
 
 def test_gmrockkit_mapping(hydrogen_data):

@@ -23,7 +23,7 @@ def tiny_manifest(tmp_path_factory) -> Path:
     from micromel.data.drums import build_drums
     from micromel.data.debpkg import data_root
 
-    drums = build_drums(data_root() / "drums", quiet=True).parent
+    drums = build_drums(data_root() / "drums_hydrogen", sources=("hydrogen",), quiet=True).parent
     rows = list(csv.DictReader(open(drums / "manifest.csv")))
     out = tmp_path_factory.mktemp("tiny")
     lines = ["path,label,split"]
@@ -44,7 +44,9 @@ def _cfg(seed=3):
     # tested on one
     return TrainConfig(arch="dscnn-m0+dscnn-m0", epochs=3, seed=seed, epoch_windows=256, patience=10,
                        window=win.WindowConfig(frames=32, hop_frames=16, silence_rms_dbfs=-65.0),
-                       augment=AugmentConfig(variants=1))
+                       # no simulated rooms: building the room bank takes ~40 s (test_recipe.py
+                       # tests the rooms on a small bank)
+                       augment=AugmentConfig(variants=1, reverb_p=0.0))
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,7 @@ qemu-system-arm | emulated Cortex-M boards (--device emulate) | qemu-system-arm 
 riscv64-unknown-elf-gcc | RISC-V builds (esp32c3, emulate_rv32) | gcc-riscv64-unknown-elf | a riscv64-unknown-elf GCC on PATH
 picolibc (riscv64-unknown-elf) | RISC-V builds | picolibc-riscv64-unknown-elf | picolibc for riscv64-unknown-elf
 qemu-system-riscv32 | the emulated RISC-V board (emulate:emulate_rv32) | qemu-system-misc | QEMU with the riscv32 system emulator
+fluidsynth | `micromel dataset drums` (renders the GM soundfonts' drum kits) | fluidsynth | FluidSynth 2.x on PATH (or `micromel dataset drums --sources hydrogen,samples`)
 """
 OPTIONAL = {"clang (libFuzzer)": ("fuzzing the C parsers (scripts/fuzz.sh, tests/test_fuzz.py)",
                                   "clang libclang-rt-dev",
@@ -87,6 +88,7 @@ CHECKS = {
     "riscv64-unknown-elf-gcc": _which("riscv64-unknown-elf-gcc"),
     "picolibc (riscv64-unknown-elf)": _picolibc_riscv,
     "qemu-system-riscv32": _which("qemu-system-riscv32"),
+    "fluidsynth": _which("fluidsynth"),
     "clang (libFuzzer)": _libfuzzer,
 }
 

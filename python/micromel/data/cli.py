@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import cliargs
+from .beds import build_beds
 from .datasets import SPLITS, load_dataset, summary_table
+from .drum_sources import FAMILIES
 from .drums import build_drums
 from .labels import build_from_labels
 from .project import init_project
@@ -14,7 +16,13 @@ from .streams import build_streams
 
 
 def cmd_dataset_drums(args) -> int:
-    build_drums(Path(args.out), quiet=args.quiet)
+    sources = FAMILIES if args.sources == "all" else args.sources.split(",")
+    build_drums(Path(args.out), sources=sources, quiet=args.quiet)
+    return 0
+
+
+def cmd_dataset_beds(args) -> int:
+    build_beds(Path(args.out), quiet=args.quiet)
     return 0
 
 
@@ -72,10 +80,21 @@ def register(sub) -> None:
     i.set_defaults(func=cmd_init)
 
     dsub = cliargs.group_actions(sub, "dataset")
-    drums = dsub.add_parser("drums", help="the 5-class drums dataset from Debian's hydrogen packages")
+    drums = dsub.add_parser("drums", help="the 5-class drums dataset: one-shots from Debian's "
+                                          "Hydrogen kits, GM soundfonts and sample folders")
     drums.add_argument("--out", default="data/drums", help="output folder (default data/drums)")
+    drums.add_argument("--sources", default="all",
+                       help="source families, comma-separated: %s (default all; hydrogen "
+                            "alone needs no soundfont rendering)" % ", ".join(FAMILIES))
     drums.add_argument("--quiet", action="store_true", help="no progress bars")
     drums.set_defaults(func=cmd_dataset_drums)
+
+    beds = dsub.add_parser("beds", help="background recordings (ambience, city machines, tonal "
+                                        "instruments; neither drums nor speech) for "
+                                        "micromel train --background")
+    beds.add_argument("--out", default="data/beds", help="output folder (default data/beds)")
+    beds.add_argument("--quiet", action="store_true", help="no progress messages")
+    beds.set_defaults(func=cmd_dataset_beds)
 
     sp = dsub.add_parser("speech", help="speech/non-speech clips mixed from many Debian packages "
                                         "(speech, music, ambience, effects; held-out sources = test)")

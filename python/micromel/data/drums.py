@@ -1,7 +1,16 @@
 """The drums dataset (`micromel dataset drums`).
 
-Real drum one-shots from two Debian packages, `hydrogen-drumkits` and `hydrogen-data`
-(fetched with `micromel.debpkg.fetch`: `apt-get download` + `dpkg-deb -x`, cached and
+Real drum one-shots (kick, snare, hihat, tom, cymbal) from pinned Debian packages, in source
+FAMILIES (drum_sources.py): hydrogen (this module), generaluser, fluid, gmsmall (GM
+soundfonts' drum kits rendered note by note) and samples (packaged sample folders). The
+manifest's source column is FAMILY/kit/file, so `micromel train --hold-out-source FAMILY`
+leaves one family out. Families are built in that order; a one-shot that nearly duplicates
+one kept from an earlier family (any label) or from its own family (same label) is dropped
+(oneshot.py), so no sound is in two families. Hydrogen keeps its split by kit (below); the
+other families send one one-shot in ten to validation (a hash of its source) and the rest
+to training: their test is leaving them out.
+
+Hydrogen: the kits of `hydrogen-drumkits` and `hydrogen-data` (fetched with `micromel.debpkg.fetch`: `apt-get download` + `dpkg-deb -x`, cached and
 checksummed). Every kit folder holds a `drumkit.xml` that names its instruments and the
 sample files (velocity layers) each instrument plays. The label of a file is derived from
 its INSTRUMENT NAME only (never from the file name), with `drum_label()`:
@@ -32,11 +41,14 @@ is in its attack and first decay), written as 16-bit PCM WAV.
 Split by kit (velocity layers of one hit are near duplicates, so files of one kit never
 straddle splits): TEST_KITS are fixed by the task; VAL_KITS (for early stopping and model
 selection) were chosen among the remaining kits as small kits covering all five classes;
-every other kit is training. Output: `<out>/<label>/<kit>__<file>.wav` and `manifest.csv`
-with columns path (relative to the manifest), label, split, source (package/kit/file).
+every other kit is training. Output: `<out>/<label>/<kit>__<file>.wav` (Hydrogen),
+`<out>/<label>/<family>__<kit>__<name>.wav` (the others), `manifest.csv` with columns path
+(relative to the manifest), label, split, source (family/kit/file) and `excluded.txt`
+(what was left out and why).
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 import xml.etree.ElementTree as ET
@@ -48,13 +60,15 @@ import numpy as np
 from ..audio import load_audio, write_wav
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
-from . import debpkg
+from . import debpkg, oneshot, soundfont
 from .datasets import SPLITS, summary_table, write_manifest
+from .drum_sources import (FAMILIES, HYDROGEN_DEBS, SAMPLE_FOLDERS, SOUNDFONTS, family_debs,
+                           family_oneshots)
+from .soundfont import GM_DRUM_KEYS
 
-SAMPLE_RATE = 16000
-MAX_SECONDS = 2.0
+SAMPLE_RATE = oneshot.SAMPLE_RATE
+MAX_SECONDS = oneshot.MAX_SECONDS
 DRUM_CLASSES = ("kick", "snare", "hihat", "tom", "cymbal")
-DRUM_PACKAGES = ("hydrogen-drumkits", "hydrogen-data")
 KITS_DIR = "usr/share/hydrogen/data/drumkits"
 TEST_KITS = ("ColomboAcousticDrumkit", "HardElectro1", "Millo_MultiLayered3", "rumpf_kit_z01_h2")
 VAL_KITS = ("Audiophob", "Millo-Drums_v.1", "VariBreaks")
@@ -189,26 +203,69 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")
 
 
-def build_drums(out_dir: Path, quiet: bool = False) -> Path:
-    """Build (or reuse) the drums dataset in out_dir; return the manifest path."""
+def build_drums(out_dir: Path, sources=FAMILIES, quiet: bool = False) -> Path:
+    """Build (or reuse) the drums dataset of the given source families (drum_sources.FAMILIES,
+    all by default) in out_dir; return the manifest path."""
     from tqdm import tqdm    # lazy: only when building
 
     out_dir = Path(out_dir)
     manifest = out_dir / "manifest.csv"
-    roots = {p: debpkg.fetch(p, quiet=quiet) for p in DRUM_PACKAGES}
-    stamp = "\n".join(f"{p} {(roots[p] / '.micromel-stamp').read_text().split()[2]}"
-                      for p in DRUM_PACKAGES) + f"\nmax_seconds {MAX_SECONDS}\nrules {_rules_digest()}\n"
+    sources = check_sources(sources)
+    debs = [d for f in sources for d in family_debs(f)]
+    roots = {d.package: debpkg.fetch(d.package, quiet=quiet, sha256=d.sha256) for d in debs}
+    stamp = ("".join(f"{d.package} {d.version} {d.sha256}\n" for d in debs)
+             + f"sources {','.join(sources)}\nmax_seconds {MAX_SECONDS}\nrules {_rules_digest()}\n"
+             + (f"renderer {soundfont.fluidsynth_version()}\n" if any(f.family in sources for f in SOUNDFONTS) else ""))
     stamp_file = out_dir / ".micromel-dataset"
     if manifest.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         if not quiet:
             print(f"[dataset] {manifest} is up to date")
         return manifest
-    files, notes = drum_files(roots)
-    rows = []
-    seen: dict[str, str] = {}
+    before = {r["path"] for r in _manifest_rows(manifest)}
+    rows, notes = [], []
+    earlier = oneshot.NearDuplicates()     # every kept one-shot of the families before
+    for family in sources:
+        if family == "hydrogen":
+            found = _hydrogen_rows(out_dir, roots, notes, quiet)
+        else:
+            oneshots = tqdm(family_oneshots(family, roots, notes), desc=f"drums: {family}",
+                            unit="one-shot", disable=quiet)
+            found = _family_rows(out_dir, oneshots, earlier, notes)
+        for row, fp in found:
+            earlier.add(fp, row["path"])
+        rows += [row for row, _ in found]
+    rows.sort(key=lambda r: r["path"])
+    write_manifest(manifest, rows)
+    write_text_atomic(out_dir / "excluded.txt", "".join(n + "\n" for n in notes))
+    for rel in sorted(before - {r["path"] for r in rows}):     # from an earlier build
+        (out_dir / rel).unlink(missing_ok=True)
+    stamp_file.write_text(stamp)
+    if not quiet:
+        print(summary_table(rows))
+        print(f"[dataset] wrote {len(rows)} files and {manifest}")
+    return manifest
+
+
+def check_sources(names) -> list[str]:
+    """Source families by name, in FAMILIES order (which decides who keeps a shared sound)."""
+    names = [n.strip() for n in names if n.strip()]
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown or not names:
+        raise MicromelError(f"--sources {','.join(names)}: choose among {', '.join(FAMILIES)} "
+                            "(comma-separated) or all")
+    return [f for f in FAMILIES if f in names]
+
+
+def _hydrogen_rows(out_dir: Path, roots: dict, notes: list, quiet: bool):
+    """(manifest row, fingerprint) of every kept Hydrogen file."""
+    from tqdm import tqdm    # lazy: only when building
+
+    files, found_notes = drum_files({d.package: roots[d.package] for d in HYDROGEN_DEBS})
+    notes += found_notes
+    out, seen = [], {}
     # test kits first, so that a sound shared by a test kit and a training kit stays in test
     order = sorted(files, key=lambda f: (SPLITS.index(f.split) * -1, f.kit, str(f.source_path)))
-    for f in tqdm(order, desc="drums: decode 16 kHz", unit="file", disable=quiet):
+    for f in tqdm(order, desc="drums: hydrogen", unit="file", disable=quiet):
         pcm = decode_16k_mono(f.source_path)
         digest = hashlib.sha256(pcm.tobytes()).hexdigest()
         if digest in seen:
@@ -217,18 +274,43 @@ def build_drums(out_dir: Path, quiet: bool = False) -> Path:
         rel = Path(f.label) / f"{_safe(f.kit)}__{_safe(f.source_path.stem)}.wav"
         seen[digest] = f"{f.kit}/{f.source_path.name}"
         write_wav(out_dir / rel, pcm)
-        rows.append({"path": rel.as_posix(), "label": f.label, "split": f.split,
-                     "source": f"{f.package}/{f.kit}/{f.source_path.name}", "instrument": f.instrument})
-    rows.sort(key=lambda r: r["path"])
-    write_manifest(manifest, rows)
-    write_text_atomic(out_dir / "excluded.txt", "".join(n + "\n" for n in notes))
-    stamp_file.write_text(stamp)
-    if not quiet:
-        print(summary_table(rows))
-        print(f"[dataset] wrote {len(rows)} files and {manifest}")
-    return manifest
+        out.append(({"path": rel.as_posix(), "label": f.label, "split": f.split,
+                     "source": f"hydrogen/{f.kit}/{f.source_path.name}"}, oneshot.fingerprint(pcm)))
+    return out
+
+
+def _family_rows(out_dir: Path, oneshots, earlier, notes: list):
+    """(manifest row, fingerprint) of the one-shots of one family that nearly duplicate
+    neither a kept one-shot of an earlier family (any label) nor one of this family (same
+    label). Split: one in ten to validation, by a hash of its source; the rest trains (a
+    family's own test is leaving it out: micromel train --hold-out-source)."""
+    out, own = [], oneshot.NearDuplicates()
+    for s in oneshots:
+        fp = oneshot.fingerprint(s.pcm)
+        name = f"{s.kit}/{s.name}"
+        dup = earlier.find(fp) or own.find(fp, s.label)
+        if dup:
+            notes.append(f"{s.family}/{name}: near-duplicate of {dup}; dropped")
+            continue
+        rel = Path(s.label) / f"{s.family}__{_safe(s.kit)}__{_safe(s.name)}.wav"
+        own.add(fp, rel.as_posix(), s.label)
+        write_wav(out_dir / rel, s.pcm)
+        source = f"{s.family}/{name}"
+        split = "val" if int(hashlib.sha256(source.encode()).hexdigest()[:8], 16) % 10 == 0 else "train"
+        out.append(({"path": rel.as_posix(), "label": s.label, "split": split, "source": source}, fp))
+    return out
+
+
+def _manifest_rows(manifest: Path) -> list[dict]:
+    if not manifest.is_file():
+        return []
+    with open(manifest, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def _rules_digest() -> str:
-    text = repr((EXCLUDED_WORDS, CLASS_WORDS, TEST_KITS, VAL_KITS, SAMPLE_RATE))
+    text = repr((EXCLUDED_WORDS, CLASS_WORDS, TEST_KITS, VAL_KITS, SAMPLE_RATE, SOUNDFONTS,
+                 SAMPLE_FOLDERS, GM_DRUM_KEYS, soundfont.VELOCITIES,
+                 (soundfont.STEP_S, soundfont.NOTE_S, soundfont.CUT_S, soundfont.RENDER_RATE),
+                 (oneshot.ONSET_DB, oneshot.TAIL_DB, oneshot.PEAK_DBFS, oneshot.SIMILAR)))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

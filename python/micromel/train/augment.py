@@ -17,6 +17,7 @@ windows of the batch (labels mixed with the same weight).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import numpy as np
@@ -39,9 +40,6 @@ def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed
     `background` (another training clip), that clip is mixed in underneath, its peak
     background_db below the clip's: the bleed of other instruments a real recording has.
     `beds` and `rooms` are the folders of banks.bed_bank and banks.room_bank."""
-    from audiomentations import (AddBackgroundNoise, AddColorNoise, ApplyImpulseResponse,  # lazy: heavy
-                                 Compose, HighPassFilter, LowPassFilter, SevenBandParametricEQ)
-
     rng = _seed_all("wave", seed, clip, variant)
     x = pcm.astype(np.float32) / 32768.0
     if background is not None and len(background) and np.any(background) and np.any(x):
@@ -55,6 +53,25 @@ def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed
     if rng.random() < cfg.shift_p:
         pad = int(rng.uniform(*cfg.shift_ms) * sample_rate / 1000)
         x = np.concatenate([np.zeros(pad, dtype=np.float32), x])
+    chain = _chain(cfg, beds, rooms)
+    y = chain(samples=x, sample_rate=sample_rate)
+    # Level: a random peak level, whatever the clip's own. Drum kits are recorded with
+    # kicks and snares near full scale and hi-hats and cymbals 10 dB lower; without this,
+    # the model learns loudness as a class cue and calls a loud hi-hat a snare.
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak > 0:
+        y = y * (10.0 ** (rng.uniform(*cfg.peak_dbfs) / 20.0) / peak)
+    return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
+
+
+@functools.lru_cache(maxsize=8)
+def _chain(cfg: AugmentConfig, beds: str | None, rooms: str | None):
+    """The audiomentations chain of a config, built once per process: its constructors list
+    the bed and room folders (hundreds of files), which would otherwise cost more than the
+    augmentation itself. Every call draws its parameters anew from the seeded generators."""
+    from audiomentations import (AddBackgroundNoise, AddColorNoise, ApplyImpulseResponse,  # lazy: heavy
+                                 Compose, HighPassFilter, LowPassFilter, SevenBandParametricEQ)
+
     steps = []
     if rooms and cfg.reverb_p > 0:
         steps.append(ApplyImpulseResponse(ir_path=rooms, p=cfg.reverb_p, leave_length_unchanged=True))
@@ -67,19 +84,11 @@ def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed
     if cfg.cheap_mic_p > 0:    # small capsules: little bass, treble rolled off
         steps.append(Compose([HighPassFilter(100.0, 400.0, p=1.0),
                               LowPassFilter(3500.0, 7000.0, p=1.0)], p=cfg.cheap_mic_p))
-    chain = Compose(steps + [
+    return Compose(steps + [
         SevenBandParametricEQ(min_gain_db=-9.0, max_gain_db=9.0, p=cfg.eq_p),
         AddColorNoise(min_snr_db=cfg.noise_snr_db[0], max_snr_db=cfg.noise_snr_db[1],
                       p=cfg.noise_p),
     ])
-    y = chain(samples=x, sample_rate=sample_rate)
-    # Level: a random peak level, whatever the clip's own. Drum kits are recorded with
-    # kicks and snares near full scale and hi-hats and cymbals 10 dB lower; without this,
-    # the model learns loudness as a class cue and calls a loud hi-hat a snare.
-    peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    if peak > 0:
-        y = y * (10.0 ** (rng.uniform(*cfg.peak_dbfs) / 20.0) / peak)
-    return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def spec_augment(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 from ..modeldir import ModelDir
 from ..paths import CHECKOUT, recorded_path
 from .config import TrainConfig
+from .evaluate import loso_table
 from .models import ARCHS
 
 
@@ -89,6 +90,52 @@ def _seed_table(metrics: dict) -> list[str]:
             out.append(f"int8 minus float accuracy per seed: {', '.join(f'{v:+.1f}' for v in d)} "
                        f"points (mean {d.mean():+.1f}).")
     return out
+
+
+def _room_steps(a: dict, tr: dict) -> str:
+    """The room-and-microphone augmentation of a training record, in words."""
+    steps = []
+    if a.get("bed_p"):
+        beds = tr.get("backgrounds") or []
+        steps.append(f"recorded beds at {a['bed_snr_db'][0]:g}..{a['bed_snr_db'][1]:g} dB SNR "
+                     f"p={a['bed_p']} from {', '.join(f'`{_rel(b)}`' for b in beds)}" if beds
+                     else f"recorded beds p={a['bed_p']} but no --background given: off")
+    if a.get("reverb_p"):
+        steps.append(f"simulated rooms (pyroomacoustics, RT60 {a['rt60_s'][0]:g}..{a['rt60_s'][1]:g} s) "
+                     f"p={a['reverb_p']}")
+    if a.get("phone_p"):
+        steps.append(f"telephone band 300-3400 Hz p={a['phone_p']}")
+    if a.get("cheap_mic_p"):
+        steps.append(f"cheap-microphone band p={a['cheap_mic_p']}")
+    return "; ".join(steps) if steps else "none"
+
+
+def _cross_source(metrics: dict) -> list[str]:
+    """Per-source results of the test split, and the leave-one-source-out runs."""
+    L = []
+    by = (metrics.get("test_int8") or {}).get("by_source") or {}
+    seen = set(metrics.get("train_sources") or [])
+    if len(by) > 1 or (by and "(no source)" not in by):
+        L += ["", "By source (int8 CNN; 'in training': training saw other clips of that source, "
+                  "so the number is not a cross-source one):", "",
+              "| source | clips | in training | int8 accuracy | macro-F1 |", "|---|---:|---|---:|---:|"]
+        for name, m in by.items():
+            L.append(f"| {name} | {m['clips']} | {'yes' if name in seen else 'no'} | "
+                     f"{_pct(m['accuracy'])} | {_pct(m['macro_f1'])} |")
+    runs = metrics.get("loso") or []
+    if runs:
+        rows, mean = loso_table(runs)
+        seeds = list(dict.fromkeys(r["seed"] for r in runs))
+        L += ["", "### Leave one source out", "",
+              "Each source in turn held out of training and validation (same recipe and "
+              "architecture, `--loso`); its every clip is the test. No test clip's source was "
+              "seen in training:", "",
+              "| held-out source | clips | " + " | ".join(f"int8 seed {s}" for s in seeds)
+              + " | mean |", "|---|---:|" + "---:|" * (len(seeds) + 1)]
+        for source, clips, accs, m in rows:
+            L.append(f"| {source} | {clips} | " + " | ".join(_pct(a) for a in accs) + f" | {_pct(m)} |")
+        L += ["", f"**Mean int8 accuracy over the {len(rows)} held-out sources: {_pct(mean)}.**"]
+    return L
 
 
 def render(model, metrics: dict, notes: str | None = None) -> str:
@@ -186,6 +233,7 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
         L.append("|---|" + "---:|" * len(cols))
         for lab, row in zip(labels, ti["confusion"]):
             L.append(f"| {lab} | " + " | ".join(str(v) for v in row) + " |")
+    L.extend(_cross_source(metrics))
     L.append("")
     L.append("### Over training seeds")
     L.append("")
@@ -223,7 +271,8 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
     L.append(f"- {_epochs(metrics['epochs_run'])} epochs run{each} (max {tr['epochs']}); a network is the "
              f"average of the last {tr.get('average_epochs', 1)} epochs' weights; early stopping when the "
              f"validation loss of that average has not improved for {tr['patience']} epochs (lowest at "
-             f"epoch {_epochs(metrics['best_epoch'])}). {tr['epoch_windows']} class-balanced windows per epoch, "
+             f"epoch {_epochs(metrics['best_epoch'])}). {tr['epoch_windows']} windows per epoch drawn "
+             + ("class -> source -> clip" if tr.get("balance") == "source" else "class -> clip") + ", "
              f"batch {tr['batch_size']}, Adam lr {tr['learning_rate']} cosine-decayed, label "
              f"smoothing {tr['label_smoothing']}.")
     a = tr["augment"]
@@ -235,12 +284,15 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
              + f"), windows on the evaluation grid, SpecAugment ({a['time_masks']} time masks <= "
              f"{a['time_mask_frames']} frames, {a['freq_masks']} frequency masks <= "
              f"{a['freq_mask_bins']} bands), mixup (alpha {a['mixup_alpha']}, p={a['mixup_p']}).")
+    L.append("- Room and microphone: " + _room_steps(a, tr) + ".")
     if t:
         n_seeds = len(metrics.get("seeds") or [1])
         L.append(f"- Wall time of this run: {t.get('total_seconds')} s for {n_seeds} seed(s) on "
                  f"{t.get('cpus')} CPUs (feature extraction {t.get('features_seconds')} s"
                  + (", from the cache" if (t.get('features_seconds') or 0) < 5 else "")
-                 + f"; CNN fit of the shipped seed{', all networks' if each else ''} {t.get('fit_seconds')} s).")
+                 + f"; CNN fit of the shipped seed{', all networks' if each else ''} {t.get('fit_seconds')} s"
+                 + (f"; and {t['loso_runs']} leave-one-source-out runs" if t.get("loso_runs") else "")
+                 + ").")
     L.append("")
     L.append("## Reproduce")
     L.append("")
@@ -262,29 +314,25 @@ def notes_for(dataset_root) -> str | None:
 
 
 DRUMS_NOTES = """\
-The drums dataset (`micromel dataset drums --out data/drums` first): one-shots from Debian's
-hydrogen-drumkits and hydrogen-data, labelled from drumkit.xml instrument names, split by kit
-(test kits ColomboAcousticDrumkit, HardElectro1, Millo_MultiLayered3, rumpf_kit_z01_h2;
-validation kits Audiophob, Millo-Drums_v.1, VariBreaks). Rules: docs/training.md.
+The drums dataset (`micromel dataset drums --out data/drums` first): one-shots from twelve
+pinned Debian packages in five source families, `hydrogen` (Hydrogen's kits, labelled from
+drumkit.xml instrument names), `generaluser`, `fluid` and `gmsmall` (GM soundfonts' drum
+kits rendered with fluidsynth, labelled by GM key) and `samples` (packaged sample folders,
+labelled by file-name rules); near-duplicates dropped within and across families. Test split:
+Hydrogen's four test kits (ColomboAcousticDrumkit, HardElectro1, Millo_MultiLayered3,
+rumpf_kit_z01_h2), never trained on; validation: Hydrogen's Audiophob, Millo-Drums_v.1 and
+VariBreaks plus one in ten of the other families' one-shots. Backgrounds: `micromel dataset
+beds --out data/beds` (ambiences, city machines, tonal instruments: no drums). Rules,
+recipe and its ablation: docs/training.md.
 
-### Reference and what made the difference
+### References
 
-Measured on exactly these test kits by the task's authors: pyAudioAnalysis (136 mid-term
-features + RBF SVM) 75.6 %; a plain log-mel CNN (~24 k parameters) 67 % +- 8 over seeds.
-What moved our CNN from there (every run in docs/training.md's development log; int8 means
-over seeds 0-3):
-- HTK mel bands in the front end: the same 40 bands from 20 Hz to 8 kHz, but ~42 Hz apart at
-  the bottom instead of Slaney's ~73 Hz, so kick, tom and a snare's body fall into twice as
-  many bands. One dscnn-m4: 76.5 % (Slaney) -> 83.2 % (HTK). The largest single step.
-- Two networks trained on their own and shipped as one model whose class logits are summed:
-  over seeds 0-3 the standard deviation fell from 4.3 points (one network) to 1.7 (the
-  seed table below is the ensemble's).
-- Earlier steps: a silence gate low enough for soft velocity layers (-65 dBFS: at -50, 5 test
-  clips were entirely "silent"); 0.5 s windows instead of 1 s; an augmented level drawn at
-  random for every copy, independently of the class (the training kits record kicks and
-  snares ~10 dB louder than hi-hats, so loud electronic hi-hats were called snares); a
-  10 k-parameter network instead of 25 k (the larger one learns the kits); averaging the
-  last 10 epochs' weights.
-The remaining errors are mostly open hi-hats called cymbals and rumpf_kit_z01_h2's
-"cymbals", 95 % of whose energy is below 700 Hz (cut from beats with a kick underneath).
+- pyAudioAnalysis-style features (136 mid-term statistics) + RBF SVM on the same splits
+  (`scripts/peer_svm.py data/drums --loso all`): 89.5 % on the Hydrogen test kits; held-out
+  sources fluid 79.1, generaluser 82.1, gmsmall 78.3, hydrogen 72.7, samples 78.2 (mean
+  78.1 %).
+- The committed `models/drums` (Hydrogen kits only, no room steps): 86.0 % on the Hydrogen
+  test kits, and on the other families' one-shots, which it never saw: fluid 73.6,
+  generaluser 71.7, gmsmall 67.4, samples 88.1 % (`micromel evaluate <that model>
+  data/drums --split all --by source`).
 """

@@ -16,7 +16,7 @@ from ..modeldir import ModelDir
 from . import reject as reject_run
 from . import run as train_run
 from .config import MEMBER_SEED_STEP, AugmentConfig, TrainConfig
-from .evaluate import evaluate_model, format_by_source, format_metrics
+from .evaluate import evaluate_model, format_by_source, format_loso, format_metrics
 from .models import ARCHS, member_archs
 
 
@@ -64,10 +64,14 @@ def cmd_train(args) -> int:
                       backgrounds=tuple(args.background or ()), balance=args.balance,
                       hold_out_source=args.hold_out_source or "")
     cfg.frontend_config()                          # one-line error for a bad key or value
+    if cfg.augment.variants and cfg.augment.bed_p > 0 and not cfg.backgrounds:
+        print(f"note: no --background recordings given: the background-bed step (bed_p="
+              f"{cfg.augment.bed_p}) is off for this model", file=sys.stderr)
+    loso = [n.strip() for n in (args.loso or "").split(",") if n.strip()]
     command = "micromel " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None \
         else args.command_line
     m = train_run.run(args.data, args.out, cfg, spread_seeds=_seeds(args.spread_seeds),
-                      command=command, quiet=args.quiet)
+                      command=command, quiet=args.quiet, loso=loso)
     if m.get("test_int8"):
         print(f"test split, int8 CNN ({args.out}/model.tflite):")
         print(format_metrics(m["test_int8"], m["labels"]))
@@ -82,6 +86,9 @@ def cmd_train(args) -> int:
                   f"mean {100 * a.mean():.1f}% sd {100 * a.std(ddof=1):.1f}")
     else:
         print("no test split: nothing evaluated (give a split column with 'test' rows)")
+    if m.get("loso"):
+        print("leave-one-source-out (int8 accuracy on the held-out source):")
+        print(format_loso(m["loso"]))
     print(f"wrote {args.out}/ (model.tflite, config.json, card.md) in "
           f"{m['timing']['total_seconds']} s")
     return 0
@@ -161,6 +168,10 @@ def register(sub) -> None:
     t.add_argument("--hold-out-source", metavar="NAME",
                    help="leave this source out of training: its clips are the test split "
                         "(the manifest's source column, up to its first '/')")
+    t.add_argument("--loso", metavar="NAMES",
+                   help="also train once per source named (comma-separated, or all) with that "
+                        "source held out, for every seed, and report each held-out source's "
+                        "accuracy and their mean in the card (leave-one-source-out)")
     t.add_argument("--no-forest", action="store_true", help="skip the random forest")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.add_argument("--command-line", default=None, help=argparse.SUPPRESS)

@@ -17,6 +17,11 @@ from .models import member_archs
 MEMBER_SEED_STEP = 1000
 
 
+# The room-and-microphone steps switched off (what the recipe was before they existed).
+ROOM_STEPS_OFF = {"bed_p": 0.0, "bed_snr_db": (0.0, 20.0), "reverb_p": 0.0, "rt60_s": (0.15, 0.9),
+                  "phone_p": 0.0, "cheap_mic_p": 0.0}
+
+
 @dataclass(frozen=True)
 class AugmentConfig(Settings):
     WHAT = "augment config"
@@ -36,15 +41,16 @@ class AugmentConfig(Settings):
     freq_mask_bins: int = 4
     mixup_alpha: float = 0.2
     mixup_p: float = 0.5
-    # the room and the microphone (docs/training.md, "Robustness recipe"): a bed of
-    # recorded noise, music or ambience (TrainConfig.backgrounds) under the clip at an SNR,
-    # a simulated room's reverberation, a telephone band, a cheap microphone's response
-    bed_p: float = 0.0
+    # the room and the microphone (docs/training.md, "The recipe for sound from elsewhere"):
+    # a bed of recorded noise, music or ambience (TrainConfig.backgrounds; off without them)
+    # under the clip at an SNR, a simulated room's reverberation, a telephone band, a cheap
+    # microphone's response. Defaults measured on the drums families (docs/training.md)
+    bed_p: float = 0.5
     bed_snr_db: tuple[float, float] = (0.0, 20.0)
-    reverb_p: float = 0.0
+    reverb_p: float = 0.5
     rt60_s: tuple[float, float] = (0.15, 0.9)
-    phone_p: float = 0.0
-    cheap_mic_p: float = 0.0
+    phone_p: float = 0.15
+    cheap_mic_p: float = 0.3
 
 
 
@@ -53,9 +59,10 @@ class AugmentConfig(Settings):
         d = self.to_dict()
         keep = ("variants", "peak_dbfs", "eq_p", "noise_p", "noise_snr_db", "shift_p", "shift_ms",
                 "background_p", "background_db")
-        room = ("bed_p", "bed_snr_db", "reverb_p", "rt60_s", "phone_p", "cheap_mic_p")
-        if any(d[k] != getattr(AugmentConfig, k) for k in room):
-            keep += room          # new keys only when used: existing caches stay valid
+        # the room steps' keys only when one is on: caches made before they existed stay
+        # valid (compared with the steps OFF, not with the defaults, which turn them on)
+        if any(d[k] != v for k, v in ROOM_STEPS_OFF.items()):
+            keep += tuple(ROOM_STEPS_OFF)
         return hashlib.sha256(repr([d[k] for k in keep]).encode()).hexdigest()[:12]
 
 
@@ -92,7 +99,7 @@ class TrainConfig:
     backgrounds: tuple[str, ...] = ()
     # windows per epoch drawn class -> clip ("class") or class -> source -> clip ("source":
     # a source with many clips does not drown the others)
-    balance: str = "class"
+    balance: str = "source"
     # leave one source out (data/datasets.Dataset.hold_out): the card's test is that source
     hold_out_source: str = ""
 

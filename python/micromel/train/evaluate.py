@@ -148,11 +148,17 @@ def evaluate_model(model, data: str | Path, split: str | None = None, impl: str 
         raise MicromelError(f"--impl {impl}: choose float or int8")
     m = clip_metrics(cf.label, pred, labels)
     if by_source:
-        names = np.array(ds.source_names(items))
-        m["by_source"] = {name or "(no source)": clip_metrics(cf.label[names == name],
-                                                              pred[names == name], labels)
-                          for name in sorted(set(names))}
+        m["by_source"] = metrics_by_source(cf.label, pred, ds.source_names(items), labels)
     return m, split
+
+
+def metrics_by_source(y_true, y_pred, names, labels) -> dict:
+    """clip_metrics of each source's clips ({source: metrics}; "(no source)" for clips
+    without one)."""
+    names = np.asarray(names)
+    return {name or "(no source)": clip_metrics(np.asarray(y_true)[names == name],
+                                                np.asarray(y_pred)[names == name], labels)
+            for name in sorted(set(names.tolist()))}
 
 
 def format_by_source(m: dict) -> str:
@@ -163,6 +169,28 @@ def format_by_source(m: dict) -> str:
     for name, r in rows.items():
         lines.append(f"{name:<{width}} {r['clips']:>6} {100 * r['accuracy']:>8.1f}% "
                      f"{100 * r['macro_f1']:>8.1f}%")
+    return "\n".join(lines)
+
+
+def loso_table(runs: list[dict]) -> tuple[list[tuple], float | None]:
+    """Leave-one-source-out runs per held-out source: [(source, clips, [int8 accuracy per
+    seed], mean)], and the mean over sources of their means."""
+    rows = []
+    for source in dict.fromkeys(r["source"] for r in runs):
+        accs = [r["test_int8"]["accuracy"] for r in runs if r["source"] == source]
+        clips = next(r["clips"] for r in runs if r["source"] == source)
+        rows.append((source, clips, accs, float(np.mean(accs))))
+    return rows, (float(np.mean([r[3] for r in rows])) if rows else None)
+
+
+def format_loso(runs: list[dict]) -> str:
+    rows, mean = loso_table(runs)
+    width = max([len(r[0]) for r in rows] + [6])
+    lines = [f"{'source':<{width}} {'clips':>6} {'int8 accuracy per seed':>24} {'mean':>7}"]
+    for source, clips, accs, m in rows:
+        lines.append(f"{source:<{width}} {clips:>6} {' '.join(f'{100 * a:.1f}' for a in accs):>24} "
+                     f"{100 * m:>6.1f}%")
+    lines.append(f"mean over {len(rows)} held-out sources: {100 * mean:.1f}%")
     return "\n".join(lines)
 
 

@@ -1,9 +1,10 @@
 """Features for training and evaluation: every clip through the front-end twin (the ONE
 place training computes features: `compute_features`) after padding (clip.rules), training
 clips also as waveform-augmented copies; the windows on the evaluation grid. Results are
-cached in build/cache/features/ keyed by the front-end config, window length, the dataset's
-file list (path, label, split, size, mtime), the augmentation settings, the seed and the
-twin's own source."""
+cached in the feature cache (micromel.paths) keyed by the front-end config, window length,
+the dataset's file list (path, label, split, size, mtime), the augmentation settings, the
+seed and the twin's own source; and clip by clip (entries/), so that runs sharing clips
+share their features."""
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -20,12 +21,13 @@ import numpy as np
 from .. import audio
 from ..clip import rules as win
 from ..frontend import twin
+from ..fileio import atomic_path
 from ..frontend.config import FrontendConfig
 from ..paths import feature_cache
 from . import augment as aug_mod
 from .config import AugmentConfig
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def compute_features(pcm: np.ndarray, fcfg) -> np.ndarray:
@@ -96,23 +98,73 @@ def _twin_source_hash() -> str:
     return h.hexdigest()[:16]
 
 
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic): a cheap, well-mixed hash."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def clip_keys(items) -> list[str]:
+    """A clip's identity for the augmentation's seeds: its file name and label."""
+    return [hashlib.sha256(str(p.name).encode() + lab.encode()).hexdigest()[:12] for p, lab, _ in items]
+
+
+def partners(items, keys: list[str], augment: AugmentConfig, seed: int) -> dict:
+    """{(clip index, variant): partner path}: the other training clip mixed in underneath
+    (augment.background_p). Drawn by rendezvous hashing, the clip with the highest hash of
+    (seed, clip, variant, candidate): leaving a source out changes only the copies whose
+    partner came from it, so the other copies (and their cached features) stay the same."""
+    out = {}
+    if augment is None or augment.background_p <= 0 or len(items) < 2:
+        return out
+    cand = np.array([int(k, 16) for k in keys], dtype=np.uint64)
+    for ci, key in enumerate(keys):
+        for v in range(1, augment.variants + 1):
+            prng = np.random.default_rng([seed, int(key[:8], 16), v])
+            if prng.random() < augment.background_p:
+                q = int(hashlib.sha256(f"{seed}|{key}|{v}".encode()).hexdigest()[:16], 16)
+                score = _mix64(cand ^ np.uint64(q))
+                score[ci] = 0
+                out[(ci, v)] = str(items[int(np.argmax(score))][0])
+    return out
+
+
+def _file_id(path) -> list:
+    """A file for the per-clip cache: name, size and mtime (not its folder, so a dataset
+    copied with its times, or moved, keeps its cached features)."""
+    st = Path(path).stat()
+    return [Path(path).name, st.st_size, st.st_mtime_ns]
+
+
+def _entry_path(common: str, path, variant: int, partner) -> Path:
+    """Where one clip's (or augmented copy's) features are cached, keyed by everything that
+    makes them: the front end, the augmentation (for copies), the file and the partner."""
+    key = hashlib.sha256(json.dumps([common, _file_id(path), variant,
+                                     _file_id(partner) if partner else None]).encode()).hexdigest()
+    return cache_dir() / "entries" / key[:2] / f"{key[2:24]}.npz"
+
+
 def extract(items, labels, fcfg, w: win.WindowConfig, augment: AugmentConfig | None,
             seed: int, desc: str, jobs: int = 0, quiet: bool = False,
             banks: tuple = (None, None)) -> ClipFeatures:
     """Front-end features of (path, label, split) items, plus augmented variants if given.
-    `banks`: the bed and room folders (train.banks) the augmentation mixes in, or None."""
+    `banks`: the bed and room folders (train.banks) the augmentation mixes in, or None.
+    Cached twice: the whole list (one file), and every clip and copy on its own (so runs
+    that share clips, such as leave-one-source-out folds, compute them once)."""
     from tqdm import tqdm    # lazy: only when features are computed
 
     variants = augment.variants if augment is not None else 0
+    front = {"v": CACHE_VERSION, "frontend": fcfg.to_dict(), "frames": w.frames,
+             # the twin's own code: an integer change without a config change still misses
+             "twin": _twin_source_hash()}
+    aug = {"augment": augment.waveform_key() if augment is not None else None,
+           "seed": seed if variants else None,
+           **({"banks": [str(b) for b in banks]} if variants and any(banks) else {})}
     key_src = json.dumps({
-        "v": CACHE_VERSION, "frontend": fcfg.to_dict(), "frames": w.frames,
-        # the twin's own code: an integer change without a config change still misses the cache
-        "twin": _twin_source_hash(),
+        **front, **aug,
         "items": [(str(p), lab, s, p.stat().st_size, p.stat().st_mtime_ns) for p, lab, s in items],
         "labels": list(labels), "variants": variants,
-        "augment": augment.waveform_key() if augment is not None else None,
-        "seed": seed if variants else None,
-        **({"banks": [str(b) for b in banks]} if variants and any(banks) else {}),
     }, sort_keys=True)
     key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
     path = cache_dir() / f"{desc.replace(' ', '_')}-{key}.npz"
@@ -121,36 +173,47 @@ def extract(items, labels, fcfg, w: win.WindowConfig, augment: AugmentConfig | N
             return _load_cache(path)
         except Exception:
             path.unlink(missing_ok=True)     # a damaged cache is rebuilt
-    jobs_list = []
-    meta = []
+    clean_key = json.dumps(front, sort_keys=True)
+    copy_key = json.dumps({**front, **aug}, sort_keys=True)
+    keys = clip_keys(items)
+    mixed = partners(items, keys, augment, seed)
+    jobs_all, entries, meta = [], [], []
     for ci, (p, lab, _s) in enumerate(items):
-        clip_key = hashlib.sha256(str(p.name).encode() + lab.encode()).hexdigest()[:12]
         for v in range(variants + 1):
-            partner = None
-            if v and augment.background_p > 0:
-                # another training clip to mix in underneath (seeded by clip and variant)
-                prng = np.random.default_rng([seed, int(clip_key[:8], 16), v])
-                if prng.random() < augment.background_p and len(items) > 1:
-                    k = int(prng.integers(len(items) - 1))
-                    partner = str(items[k + (k >= ci)][0])
-            jobs_list.append((str(p), fcfg.sample_rate, fcfg.to_dict(), w.to_dict(),
-                              augment.to_dict() if augment else None, seed, clip_key, v, partner,
-                              tuple(str(b) if b else None for b in banks)))
+            partner = mixed.get((ci, v))
+            entries.append(_entry_path(copy_key if v else clean_key, p, v, partner))
             meta.append((labels.index(lab), ci, v))
+            jobs_all.append((str(p), fcfg.sample_rate, fcfg.to_dict(), w.to_dict(),
+                             augment.to_dict() if augment else None, seed, keys[ci], v, partner,
+                             tuple(str(b) if b else None for b in banks)))
+    todo = [(k, jobs_all[k]) for k, e in enumerate(entries) if not e.exists()]
     n_jobs = jobs or min(2, os.cpu_count() or 1)
-    results = []
-    bar = tqdm(total=len(jobs_list), desc=f"features ({desc})", unit="clip", disable=quiet,
+    bar = tqdm(total=len(todo), desc=f"features ({desc})", unit="clip", disable=quiet or not todo,
                file=sys.stderr)
-    if n_jobs > 1 and len(jobs_list) >= 64:
+    computed = {}
+    if n_jobs > 1 and len(todo) >= 64:
         with cf.ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn")) as ex:
-            for r in ex.map(_extract_one, jobs_list, chunksize=8):
-                results.append(r)
+            for (k, _), r in zip(todo, ex.map(_extract_one, [j for _, j in todo], chunksize=8)):
+                computed[k] = r
                 bar.update()
     else:
-        for j in jobs_list:
-            results.append(_extract_one(j))
+        for k, j in todo:
+            computed[k] = _extract_one(j)
             bar.update()
     bar.close()
+    results = []
+    for k, entry in enumerate(entries):
+        r = computed.get(k)
+        if r is None:
+            try:
+                with np.load(entry) as z:
+                    r = (z["feats"], z["energy"])
+            except Exception:        # damaged (or removed meanwhile): computed anew
+                r = computed[k] = _extract_one(jobs_all[k])
+        if k in computed:
+            with atomic_path(entry, suffix=".npz") as tmp:
+                np.savez(tmp, feats=r[0], energy=r[1])
+        results.append(r)
     out = ClipFeatures(feats=[r[0] for r in results], energy=[r[1] for r in results],
                        label=np.array([m[0] for m in meta], dtype=np.int32),
                        clip=np.array([m[1] for m in meta], dtype=np.int32),

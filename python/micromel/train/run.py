@@ -40,14 +40,15 @@ from .fit import fit_cnn, quiet_tf
 
 
 def augment_banks(cfg: TrainConfig, sample_rate: int) -> tuple:
-    """The bed and room folders the recipe mixes in (train.banks), None where off."""
+    """The bed and room folders the recipe mixes in (train.banks), None where off. The banks
+    are material, not draws: the same for every seed (which excerpt and which room a copy
+    gets is drawn per seed, clip and copy). Beds need --background recordings; without
+    them the bed step is off (the card says so)."""
     beds = rooms = None
-    if cfg.augment.variants and cfg.augment.bed_p > 0:
-        if not cfg.backgrounds:
-            raise MicromelError("augment bed_p > 0 needs background recordings: give --background DIR")
-        beds = banks.bed_bank(list(cfg.backgrounds), sample_rate, seed=cfg.seed)
+    if cfg.augment.variants and cfg.augment.bed_p > 0 and cfg.backgrounds:
+        beds = banks.bed_bank(list(cfg.backgrounds), sample_rate)
     if cfg.augment.variants and cfg.augment.reverb_p > 0:
-        rooms = banks.room_bank(sample_rate, cfg.augment.rt60_s, seed=cfg.seed)
+        rooms = banks.room_bank(sample_rate, cfg.augment.rt60_s)
     return beds, rooms
 
 
@@ -103,21 +104,60 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
            "epochs_run": [len(h) for h in histories], "fit_seconds": t_fit}
     if test_cf is not None:
         res["test_float"] = evaluate.evaluate_float(model, test_cf, cfg.window, fr, ds.labels)
-        res["test_int8"] = evaluate.evaluate_int8(flat, test_cf, cfg.window, fr, ds.labels)
+        pred = evaluate.int8_clip_predictions(flat, test_cf, cfg.window, fr)
+        res["test_int8"] = evaluate.clip_metrics(test_cf.label, pred, ds.labels)
+        res["test_int8"]["by_source"] = evaluate.metrics_by_source(
+            test_cf.label, pred, ds.source_names(ds.split("test")), ds.labels)
     if val_cf is not None:
         res["val_int8"] = evaluate.evaluate_int8(flat, val_cf, cfg.window, fr, ds.labels)
     return res
 
 
+def leave_one_out(data, fcfg, cfg: TrainConfig, sources, seeds, quiet: bool = False) -> list[dict]:
+    """Leave-one-source-out runs: for every source and seed, train with that source held
+    out (Dataset.hold_out: its clips are the test split) and score the int8 model on it."""
+    out = []
+    for source in sources:
+        c = replace(cfg, hold_out_source=source)
+        ds, fr, train_cf, val_cf, test_cf = prepare_data(data, fcfg, c, quiet=quiet)
+        for seed in seeds:
+            cs = replace(c, seed=int(seed))
+            tr = train_cf if cs.seed == c.seed else training_features(ds, fcfg, cs, quiet)
+            r = train_one(ds, fr, fcfg, tr, val_cf, test_cf, cs, quiet=quiet)
+            out.append({"source": source, "seed": cs.seed, "clips": len(test_cf),
+                        "train_sources": sorted(set(ds.source_names(ds.split("train")))),
+                        "test_int8": _short(r["test_int8"]), "test_float": _short(r["test_float"]),
+                        "recall": {lab: r["test_int8"]["per_class"][lab]["recall"] for lab in ds.labels},
+                        "epochs_run": r["epochs_run"]})
+            if not quiet:
+                print(f"[loso] {source} held out, seed {cs.seed}: int8 accuracy "
+                      f"{100 * r['test_int8']['accuracy']:.1f}% on {len(test_cf)} clips", flush=True)
+    return out
+
+
+def loso_sources(data, names) -> list[str]:
+    """The sources `--loso` names ("all": every source of the dataset), checked."""
+    known = sorted(set(load_dataset(data, check_files=False).source_names()) - {""})
+    if not known:
+        raise MicromelError(f"--loso: {data} has no source column; leave-one-source-out needs one")
+    picked = known if list(names) == ["all"] else list(names)
+    bad = [n for n in picked if n not in known]
+    if bad:
+        raise MicromelError(f"--loso {bad[0]}: not a source of {data} (its sources: {', '.join(known)})")
+    return picked
+
+
 def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), command: str = "",
-        quiet: bool = False, name: str | None = None) -> dict:
-    """`micromel train`: train, quantize, evaluate, write models/NAME/. Returns metrics."""
+        quiet: bool = False, name: str | None = None, loso=()) -> dict:
+    """`micromel train`: train, quantize, evaluate, write models/NAME/. Returns metrics.
+    `loso`: sources to leave out one at a time (leave_one_out), for every seed."""
     quiet_tf()
     t_start = time.time()
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MicromelError(f"--out {out}: is a file; give a folder for the model")
     fcfg = cfg.frontend_config()
+    loso = loso_sources(data, loso) if loso else []
     ds, fr, train_cf, val_cf, test_cf = prepare_data(data, fcfg, cfg, quiet=quiet)
     t_feat = time.time() - t_start
     main = train_one(ds, fr, fcfg, train_cf, val_cf, test_cf, cfg, quiet=quiet)
@@ -130,6 +170,8 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
         seeds.append({"seed": int(s), "test_float": _short(r.get("test_float")),
                       "test_int8": _short(r.get("test_int8")), "best_epoch": r["best_epochs"],
                       "epochs_run": r["epochs_run"], "member_seeds": c2.member_seeds()})
+
+    loso_runs = leave_one_out(data, fcfg, cfg, loso, [cfg.seed, *spread_seeds], quiet) if loso else []
 
     forest_res = None
     if cfg.forest:
@@ -154,6 +196,8 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
         "history": main["histories"],
         "test_float": main.get("test_float"),
         "test_int8": main.get("test_int8"),
+        "train_sources": sorted(set(ds.source_names(ds.split("train")))),
+        "loso": loso_runs,
         "val_int8": _short(main.get("val_int8")),
         "forest_test": forest_res.get("test") if forest_res else None,
         "seeds": [{"seed": cfg.seed, "test_float": _short(main.get("test_float")),
@@ -177,6 +221,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
             main["test_int8"]["confusion"], main["test_int8"]["confusion_labels"],
             f"{model.name}: int8 CNN on the test split"))
     metrics["timing"]["total_seconds"] = round(time.time() - t_start, 1)
+    metrics["timing"]["loso_runs"] = len(loso_runs)
     model.write_output("metrics.json", json.dumps(metrics, indent=2) + "\n")
     model.write_output("card.md", card.render(model, metrics, card.notes_for(ds.root)))
     return metrics

@@ -1,0 +1,188 @@
+"""The training recipe's cross-source parts: leave-one-source-out and per-source semantics on
+tiny manifests, balancing by source, the room-and-microphone steps deterministic per (seed,
+clip, copy), stable partners and the per-clip feature cache, a --loso run and its card."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from micromel.clip import rules as win
+from micromel.data.datasets import load_dataset
+from micromel.errors import MicromelError
+from micromel.train import evaluate, features
+from micromel.train.config import AugmentConfig
+
+
+def _wav(path: Path, seed: int, n: int = 8000, decay: float = 8.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 16000
+    x = (rng.standard_normal(n) * 0.3 + np.sin(2 * np.pi * (80 + 40 * seed) * t)) * np.exp(-t * decay)
+    sf.write(str(path), (x * 12000).astype(np.int16), 16000, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture()
+def manifest(tmp_path) -> Path:
+    rows = ["path,label,split,source"]
+    k = 0
+    for src, kits in (("alpha", ("k1", "k2")), ("beta", ("k3",)), ("", ("k4",))):
+        for kit in kits:
+            for lab in ("kick", "snare"):
+                for split in ("train", "val", "test"):
+                    name = f"{lab}/{src or 'none'}_{kit}_{split}.wav"
+                    _wav(tmp_path / name, k)
+                    k += 1
+                    rows.append(f"{name},{lab},{split},{src + '/' + kit + '/x.wav' if src else ''}")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "manifest.csv"
+
+
+def test_hold_out_source(manifest):
+    ds = load_dataset(manifest)
+    assert set(ds.source_names()) == {"alpha", "beta", ""}
+    held = ds.hold_out("beta")
+    names = held.source_names()
+    test = [n for (_, _, s), n in zip(held.items, names) if s == "test"]
+    assert test == ["beta"] * 6                      # every beta clip, whatever its split was
+    assert all(n != "beta" for (_, _, s), n in zip(held.items, names) if s != "test")
+    assert len(held.items) == 6 + 2 * (4 + 2)        # the others lose their test clips
+    assert held.has_splits and "held out: beta" in held.source
+    with pytest.raises(MicromelError, match="gamma: not a source") as e:
+        ds.hold_out("gamma")
+    assert "alpha, beta" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_metrics_by_source_and_loso_table():
+    by = evaluate.metrics_by_source([0, 1, 0, 1], [0, 1, 1, 1], ["a", "a", "b", ""], ["x", "y"])
+    assert list(by) == ["(no source)", "a", "b"]
+    assert by["a"]["accuracy"] == 1.0 and by["b"]["accuracy"] == 0.0 and by["a"]["clips"] == 2
+    runs = [{"source": s, "seed": seed, "clips": n, "test_int8": {"accuracy": a}}
+            for s, n, seed, a in (("a", 10, 0, 0.9), ("a", 10, 1, 0.8), ("b", 4, 0, 0.5), ("b", 4, 1, 0.75))]
+    rows, mean = evaluate.loso_table(runs)
+    assert rows[0][:3] == ("a", 10, [0.9, 0.8]) and abs(rows[1][3] - 0.625) < 1e-12
+    assert abs(mean - (0.85 + 0.625) / 2) < 1e-12
+    assert "mean over 2 held-out sources: 73.8%" in evaluate.format_loso(runs)
+
+
+def test_epoch_sampler_balances_sources():
+    from micromel.train.fit import EpochSampler
+
+    n = 100
+    feats = [np.zeros((40, 8), np.int8) for _ in range(n)]
+    energy = [np.full(9, 10 ** 12, np.int64) for _ in range(n)]
+    cf = features.ClipFeatures(feats, energy, np.zeros(n, np.int32), np.arange(n, dtype=np.int32),
+                               np.zeros(n, np.int32))
+    for k in range(n):
+        cf.feats[k][:] = k
+    sources = ["big"] * 90 + ["small"] * 10
+    w, fr = win.WindowConfig(32, 16, -65.0), win.Framing(256, 512)
+    rng = np.random.default_rng(0)
+    x, _ = EpochSampler(cf, w, fr, 1, sources).sample(4000, rng)
+    share = np.mean(x[:, 0, 0] >= 90)
+    assert 0.45 < share < 0.55                       # class -> source -> clip
+    x, _ = EpochSampler(cf, w, fr, 1, None).sample(4000, rng)
+    assert np.mean(x[:, 0, 0] >= 90) < 0.15          # class -> clip
+
+
+@pytest.fixture()
+def banks(tmp_path, monkeypatch):
+    from micromel.train import banks as banks_mod
+
+    monkeypatch.setenv("MICROMEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(banks_mod, "ROOMS", 3)
+    bed_dir = tmp_path / "beds"
+    for k in range(3):
+        _wav(bed_dir / f"b{k}.wav", 50 + k, n=16000 * 3, decay=0.0)
+    return banks_mod.bed_bank([bed_dir], 16000), banks_mod.room_bank(16000, (0.2, 0.5))
+
+
+def test_room_steps_are_deterministic_per_seed_clip_copy(banks):
+    from micromel.train.augment import augment_waveform
+
+    beds, rooms = banks
+    assert len(list(beds.glob("*.wav"))) == 3 and len(list(rooms.glob("*.wav"))) == 3
+    cfg = AugmentConfig(bed_p=1.0, reverb_p=1.0, phone_p=0.5, cheap_mic_p=0.5)
+    x = np.round(np.sin(np.arange(6000) / 7.0) * 8000 * np.exp(-np.arange(6000) / 2000)).astype(np.int16)
+
+    def aug(seed=0, clip="c1", variant=1):
+        return augment_waveform(x, 16000, cfg, seed, clip, variant, beds=str(beds), rooms=str(rooms))
+
+    a = aug()
+    aug(seed=5, clip="other", variant=3)             # any draws between: no effect
+    assert np.array_equal(a, aug())
+    assert not np.array_equal(a, aug(variant=2)) and not np.array_equal(a, aug(clip="c2"))
+    assert not np.array_equal(a, aug(seed=1))
+    dry = augment_waveform(x, 16000, AugmentConfig(), 0, "c1", 1)
+    assert not np.array_equal(a[: len(dry)], dry[: len(a)])    # the steps change the sound
+
+
+def test_partners_stable_when_a_source_leaves(tmp_path):
+    items = [(tmp_path / f"{k}.wav", "kick", "train") for k in range(60)]
+    keys = features.clip_keys(items)
+    aug = AugmentConfig(background_p=0.7)
+    full = features.partners(items, keys, aug, seed=3)
+    assert 0.5 * 60 * 4 < len(full) < 0.9 * 60 * 4 and all(str(items[c][0]) != p for (c, _), p in full.items())
+    kept = items[:40]                                 # a "source" of 20 clips left out
+    fewer = features.partners(kept, features.clip_keys(kept), aug, seed=3)
+    gone = {str(p) for p, _, _ in items[40:]}
+    for (c, v), p in fewer.items():
+        if full[(c, v)] not in gone:
+            assert p == full[(c, v)]                  # unchanged unless its partner left
+        assert p not in gone
+    assert features.partners(items, keys, aug, seed=4) != full
+
+
+def test_feature_entries_are_shared_between_runs(tmp_path, monkeypatch, manifest):
+    monkeypatch.setenv("MICROMEL_CACHE", str(tmp_path / "cache"))
+    calls = []
+    real = features._extract_one
+    monkeypatch.setattr(features, "_extract_one", lambda job: calls.append(job[0]) or real(job))
+    ds = load_dataset(manifest)
+    fcfg = __import__("micromel.frontend.config", fromlist=["FrontendConfig"]).FrontendConfig()
+    w = win.WindowConfig(32, 16, -65.0)
+    aug = AugmentConfig(variants=1, background_p=0.0)
+    a = features.extract(ds.split("train"), ds.labels, fcfg, w, aug, 0, "t", quiet=True)
+    assert len(calls) == 2 * len(ds.split("train"))
+    calls.clear()
+    held = ds.hold_out("beta")
+    b = features.extract(held.split("train"), held.labels, fcfg, w, aug, 0, "t", quiet=True)
+    assert calls == [] and len(b) == 2 * len(held.split("train"))
+    i = [str(p) for p, _, _ in ds.split("train")].index(str(held.split("train")[0][0]))
+    assert np.array_equal(a.feats[2 * i + 1], b.feats[1])    # the same augmented copy
+    features.extract(held.split("train"), held.labels, fcfg, w, aug, 7, "t", quiet=True)
+    assert len(calls) == len(held.split("train"))    # another seed: new copies, same clean clips
+
+
+def test_loso_run_and_card(tmp_path, monkeypatch):
+    from micromel.data.debpkg import data_root
+    from micromel.data.drums import build_drums
+    from micromel.train import run as train
+    from micromel.train.config import TrainConfig
+
+    monkeypatch.setenv("MICROMEL_CACHE", str(tmp_path / "cache"))
+    drums = build_drums(data_root() / "drums_hydrogen", sources=("hydrogen",), quiet=True).parent
+    rows = list(csv.DictReader(open(drums / "manifest.csv")))
+    lines = ["path,label,split,source"]
+    for lab in ("kick", "hihat"):
+        for split, n in (("train", 6), ("val", 2), ("test", 2)):
+            pick = [r for r in rows if r["split"] == split and r["label"] == lab][:n]
+            for k, r in enumerate(pick):      # two made-up sources: "odd" and "even" clips
+                lines.append(f"{drums / r['path']},{lab},{split},{'odd' if k % 2 else 'even'}/x/{k}")
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    cfg = TrainConfig(arch="dscnn-m0", epochs=2, epoch_windows=128, patience=5,
+                      augment=AugmentConfig(variants=1, reverb_p=0.0), forest=False, balance="source")
+    with pytest.raises(MicromelError, match="--loso nope: not a source"):
+        train.run(tmp_path / "m.csv", tmp_path / "m", cfg, quiet=True, loso=["nope"])
+    m = train.run(tmp_path / "m.csv", tmp_path / "m", cfg, command="pytest", quiet=True, loso=["all"])
+    assert [(r["source"], r["seed"], r["clips"]) for r in m["loso"]] == [("even", 0, 10), ("odd", 0, 10)]
+    assert m["loso"][0]["train_sources"] == ["odd"] and m["train_sources"] == ["even", "odd"]
+    assert set(m["test_int8"]["by_source"]) == {"even", "odd"}
+    card = (tmp_path / "m" / "card.md").read_text()
+    for needle in ("### Leave one source out", "| even | 10 |", "Mean int8 accuracy over the 2 held-out",
+                   "| odd | 2 | yes |", "class -> source -> clip", "2 leave-one-source-out runs"):
+        assert needle in card, needle
