@@ -1,8 +1,8 @@
 """`micromel soak`: a long STREAM run through a device, checked against the twin as it goes
-(issue 17). The audio is endless held-out material (the test split of the speech data:
-spoken words, sound effects and drum hits on noise beds, `data.streams.make_stream`, one
-minute after another from a seed), made on the fly and never held whole, so host memory
-stays flat however long the run.
+(issue 17). The audio is endless held-out material (one-minute scenes of the speech data's
+test sources: words and sound effects over music, ambience and noise beds, as `micromel
+dataset streams` makes them, one minute after another from a seed), made on the fly and never
+held whole, so host memory stays flat however long the run.
 
 What it shows: every window result of the device equals the twin's and the events equal
 (no chunk dropped, repeated or reordered: the device refuses a STREAM chunk whose index is
@@ -18,30 +18,27 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import MicromelError
-from ..data.speech import SAMPLE_RATE, Pool, all_sources
-from ..data.streams import make_stream
+from ..data import mixing
+from ..data.scenes import SR as SAMPLE_RATE, Library, make_scene
+from ..data.streams import RECIPES, bed_of
 from ..link.stream import DeviceWindowResults
 from ..segment.machine import Segmenter
 from ..segment.run import host_window_results
 
 CHUNK = 4000            # samples per chunk handed to the device and the twin
-# sounds drawn from: few enough that every one is decoded (and cached) within minutes
-POOL_LIMITS = {"speech": 60, "effect": 20, "drum": 20}
 # host memory may grow this much after the first checkpoint (allocator noise) and be "flat"
 FLAT_MB = 16.0
 
 
 def soak_audio(seconds: float, seed: int = 0) -> Iterator[np.ndarray]:
     """`seconds` of int16 audio at 16 kHz in chunks of CHUNK samples, one minute at a time."""
-    src = all_sources(quiet=True)["test"]
-    rng = np.random.default_rng([seed, 1000])
-    pools = {k: Pool(src[k], rng, n) for k, n in POOL_LIMITS.items()}
+    lib = Library("test")
     left = int(seconds * SAMPLE_RATE)
     for minute in itertools.count():
         if left <= 0:
             return
-        pcm, _ = make_stream(60.0, pools, np.random.default_rng([seed, minute]))
-        pcm = pcm[:left]
+        scene = make_scene(lib, np.random.default_rng([seed, minute]), 60.0, RECIPES[bed_of(minute)])
+        pcm = mixing.to_int16(scene.pcm)[:left]
         left -= len(pcm)
         for a in range(0, len(pcm), CHUNK):
             yield pcm[a:a + CHUNK]
