@@ -133,9 +133,14 @@ class Device:
         self.link_stats["requests"] += 1
         name = protocol.MSG_NAMES.get(msg_type, msg_type)
         sends, state, t0 = 0, "send", time.monotonic()
-        for attempt in range(ATTEMPTS if retry else 1):
+        # ATTEMPTS counts sends of the frame, not rounds: a round that only waits for a late
+        # reply or asks RESEND (whose answer was lost) must not use up a send (under load,
+        # such rounds used the budget up after 2 sends); the deadline bounds the rounds
+        for attempt in range(3 * ATTEMPTS if retry else 1):
             if state == "send":
-                if attempt:
+                if sends >= ATTEMPTS:
+                    break
+                if sends:
                     self.link_stats["retries"] += 1
                     if stateful and resplit and len(payload) > self.payload_budget:
                         raise Undelivered(f"{self.name}: {name} not delivered; send it in "
