@@ -10,18 +10,14 @@ int mm_seg_init(mm_seg *s, const mm_seg_params *p) {
   if (p->exit_q > p->enter_q || p->min_windows < 1) return -1;
   if (p->event_mask == 0 || (p->n_classes < 32 && (p->event_mask >> p->n_classes) != 0)) return -1;
   if (p->refine && (p->frame_ring > MM_SEG_FRAME_RING || p->hop_frames == 0)) return -1;
+  /* zero every count, boundary and the energy ring at once (separate zero stores of
+   * adjacent fields were merged into one MVE store on the Cortex-M55, whose length GCC 12
+   * misjudged: "branch out of range") */
+  memset(s, 0, sizeof *s);
   s->p = *p;
   memset(s->ring, -128, sizeof s->ring);
-  s->pos = 0;
-  s->fed = 0;
   s->cur = MM_SEG_NO_LABEL;
   s->label = MM_SEG_NO_LABEL;
-  s->start = s->end = 0;
-  s->onset = s->offset = 0;
-  s->sum = 0;
-  s->count = 0;
-  memset(s->ring_q, 0, sizeof s->ring_q);
-  s->frames = 0;
   return 0;
 }
 
