@@ -47,7 +47,7 @@ from .firmware import FIRMWARE_DIR
 
 FUZZ_DIR = FIRMWARE_DIR / "fuzz"
 MODEL = FUZZ_DIR / "model"
-LIBS = ("mm_proto", "mm_frontend", "mm_clip", "mm_segment", "mm_nn", "mm_cost")
+LIBS = ("mm_proto", "mm_frontend", "mm_clip", "mm_segment", "mm_nn", "mm_cost", "mm_audio", "mm_stack")
 # target -> (firmware libraries and app sources it links, headers: "model" or "default", max_len)
 TARGETS = {
     "proto": (("mm_proto",), "model", 2048),
