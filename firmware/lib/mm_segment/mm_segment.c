@@ -4,12 +4,20 @@
 
 #include "mm_seg_internal.h"
 
+/* 1 if the parameters fit the compiled sizes and make sense. Kept out of line:
+ * inlined into mm_seg_init, gcc 12 for Cortex-M55 (-O2, MVE) emits a cbz to the
+ * far return and the assembler refuses it ("branch out of range"). */
+static __attribute__((noinline)) int valid(const mm_seg_params *p) {
+  if (p->n_classes < 1 || p->n_classes > MM_SEG_MAX_CLASSES || p->n_classes > 32) return 0;
+  if (p->median < 1 || p->median > MM_SEG_MAX_MEDIAN || p->median % 2 == 0) return 0;
+  if (p->exit_q > p->enter_q || p->min_windows < 1) return 0;
+  if (p->event_mask == 0 || (p->n_classes < 32 && (p->event_mask >> p->n_classes) != 0)) return 0;
+  if (p->refine && (p->frame_ring > MM_SEG_FRAME_RING || p->hop_frames == 0)) return 0;
+  return 1;
+}
+
 int mm_seg_init(mm_seg *s, const mm_seg_params *p) {
-  if (p->n_classes < 1 || p->n_classes > MM_SEG_MAX_CLASSES || p->n_classes > 32) return -1;
-  if (p->median < 1 || p->median > MM_SEG_MAX_MEDIAN || p->median % 2 == 0) return -1;
-  if (p->exit_q > p->enter_q || p->min_windows < 1) return -1;
-  if (p->event_mask == 0 || (p->n_classes < 32 && (p->event_mask >> p->n_classes) != 0)) return -1;
-  if (p->refine && (p->frame_ring > MM_SEG_FRAME_RING || p->hop_frames == 0)) return -1;
+  if (!valid(p)) return -1;
   s->p = *p;
   memset(s->ring, -128, sizeof s->ring);
   s->pos = 0;
