@@ -155,7 +155,8 @@ def run(model, device: str = "emulate", kernels: str = "auto",
         flash = _flash_of_elf(elf)
         if flash:
             out.update(flash)
-        env = device.split(":", 1)[1] if ":" in device else "emulate"
+    if elf is not None and firmware.board_json(firmware.env_board(env)).get("micromel", {}).get("qemu_machine"):
+        # (run again on a local emulator of the board: a farm board's env too)
         est = estimate_cycles(elf, env, plan, x[0])
         out["cycles_model"] = est
         for lay in layers:
