@@ -328,7 +328,7 @@ def test_a_farm_board_lost_mid_run_behaves_like_a_local_one(farm, model_dir, dat
     wait_for_results(p, tmp_path, 3)
     os.kill(farm.qemu_pid(1), signal.SIGKILL)   # the board dies (its exporter host restarts it)
     assert p.finish() == 1, p.text   # every clip verified, but a board was lost: exit code 1
-    assert re.search(r"device lost: labgrid:emulate-1 after \d+ clips: link lost", p.text), p.text
+    assert re.search(r"device lost: labgrid:emulate-1 after \d+ clips: .*link lost", p.text), p.text
     summary, records, devices = verify_results(tmp_path)   # no clip lost, none counted twice
     assert (summary, records) == local_run[:2]
     assert json.loads((tmp_path / "summary.json").read_text())["run"]["devices_lost"]
