@@ -90,6 +90,10 @@ def test_impairment_rates():
     assert Impairment().apply(data, rng, counts) == data
 
 
+# clips through the lossy link in CI: each takes 30-60 s of retransmissions at 1e-3
+LOSSY_CLIPS = 2
+
+
 @pytest.fixture(scope="module")
 def emulator(model):
     elf = prepare_firmware("emulate", model)
@@ -101,14 +105,26 @@ def emulator(model):
 
 
 def test_verify_through_a_lossy_link_equals_a_clean_run(model, dataset, emulator, audio_run,
-                                                        stable, tmp_path):
+                                                        tmp_path):
+    """The issue's link (1e-3 of the bytes dropped, 1e-4 flipped) on the first LOSSY_CLIPS clips
+    (every clip: `micromel device proxy` + verify, docs/reliability.md): each clip's result
+    equals the clean run's."""
+    from micromel.hil.results import latest, read_results
     from micromel.hil.verify import run_verify
 
     imp = Impairment(loss=1e-3, flip=1e-4)
     with LossyProxy(("127.0.0.1", emulator), imp, seed=3) as proxy:
-        s = run_verify(model, str(dataset), [proxy.url], report_dir=tmp_path, progress=False)
+        s = run_verify(model, str(dataset), [proxy.url], report_dir=tmp_path, progress=False,
+                       limit=LOSSY_CLIPS)
         damaged = proxy.stats()
-    assert {k: s[k] for k in stable} == {k: audio_run[0][k] for k in stable}
+
+    def results(folder):   # every field but where and how long
+        return [{k: v for k, v in r.items() if k not in ("device", "seconds")}
+                for r in latest(read_results(folder / "results.jsonl"))]
+
+    clean = results(audio_run[1])[:LOSSY_CLIPS]
+    assert s["clips_verified"] == s["clips_bit_exact"] == LOSSY_CLIPS
+    assert results(tmp_path) == clean
     assert sum(d["dropped"] + d["flipped"] for d in damaged.values()) > 0
     link = s["run"]["link"]
     assert link["retries"] > 0 and link["requests"] > link["retries"]
