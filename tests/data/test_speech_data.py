@@ -9,6 +9,7 @@ import pytest
 
 from micromel.data import debpkg, mixing, scenes, speech, streams
 from micromel.data import speech_sources as S
+from speech_fakes import FakeLibrary, burst
 
 SR = 16000
 
@@ -48,11 +49,6 @@ def test_selection_rules_on_paths():
     assert S.role_of(f) == "val" and S.role_of(S.SourceFile(Path("x.ogg"), words, "fr")) == "train"
 
 
-def burst(seconds, level=0.3, f0=180.0):
-    t = np.arange(int(seconds * SR)) / SR
-    return level * np.sin(2 * np.pi * f0 * t)
-
-
 def test_active_extent_of_a_word_is_within_28_db_of_its_peak():
     x = np.concatenate([np.zeros(SR // 2), burst(0.3), burst(0.2, 0.3 * 10 ** (-20 / 20)),
                         burst(0.2, 0.3 * 10 ** (-35 / 20)), np.zeros(SR // 2)])
@@ -80,22 +76,6 @@ def test_window_label_is_the_coverage_of_its_centre_slice():
     mask[:] = False
     mask[:a] = mask[b:] = True                  # speech all around a silent centre
     assert not speech.window_label(mask, 0, n, 6)
-
-
-class FakeLibrary:
-    """Stands for scenes.Library: tones for words and effects, noise beds."""
-    role = "test"
-
-    def word(self, rng, source=None, group=None, max_s=6.0):
-        x = burst(rng.uniform(0.2, 0.6), f0=rng.uniform(120, 250))
-        src = S.by_name("kajongg_voices")
-        return x, [(0, len(x))], S.SourceFile(Path("w.ogg"), src, "male1")
-
-    def effect(self, rng, max_s=3.0):
-        return burst(0.3, f0=2000.0), S.SourceFile(Path("e.ogg"), S.by_name("widelands_sfx"), "smoke")
-
-    def bed(self, kind, rng, n):
-        return mixing.coloured_noise(n, rng, "pink"), "noise/pink"
 
 
 def test_stream_ground_truth_follows_the_placed_words():

@@ -30,9 +30,10 @@ CHUNK = 4000            # samples per chunk handed to the device and the twin
 FLAT_MB = 16.0
 
 
-def soak_audio(seconds: float, seed: int = 0) -> Iterator[np.ndarray]:
-    """`seconds` of int16 audio at 16 kHz in chunks of CHUNK samples, one minute at a time."""
-    lib = Library("test")
+def soak_audio(seconds: float, seed: int = 0, library=None) -> Iterator[np.ndarray]:
+    """`seconds` of int16 audio at 16 kHz in chunks of CHUNK samples, one minute at a time,
+    from `library` (default: the speech data's test sources, data/scenes.Library)."""
+    lib = library if library is not None else Library("test")
     left = int(seconds * SAMPLE_RATE)
     for minute in itertools.count():
         if left <= 0:
