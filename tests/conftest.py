@@ -10,6 +10,36 @@ sys.path.insert(0, str(ROOT / "python"))
 os.environ.setdefault("PLATFORMIO_SETTING_ENABLE_TELEMETRY", "No")
 
 
+# Tests left out of the default run (`pytest`, what CI runs: it must finish within 30 minutes
+# on a fresh 2-core machine, firmware builds from scratch included) and run by `pytest -m long`.
+# Each repeats, at more cost, what a test of the default run already checks on a smaller
+# case: other cores (the boards tests run front end and model bit-exact on every core), a
+# second weight layout, the farm's rarer events, the real-time table of every board.
+LONG = (
+    "tests/hil/test_lossy_link.py::test_verify_on_a_hopeless_link_stops_resumably",
+    "tests/hil/test_verify.py::test_verify_on_every_other_emulated_core",
+    "tests/hil/test_verify.py::test_killed_emulator_then_resume_gives_same_summary",
+    "tests/hil/test_farm.py::test_a_place_taken_during_a_coordinator_restart_is_dropped_and_left_alone",
+    "tests/hil/test_farm.py::test_coordinator_restart_mid_run_gets_the_place_back",
+    "tests/hil/test_farm.py::test_classify_segment_and_bench_on_a_farm_board_match_a_local_emulator",
+    "tests/hil/test_farm.py::test_signals_release_and_a_killed_client_is_cleaned_up_after",
+    "tests/hil/test_farm.py::test_a_place_whose_uart_is_shared_over_rfc2217",
+    "tests/hil/test_verify_failures.py::test_lost_device_is_reported_and_fails_the_run",
+    "tests/engine/test_engine_device.py::test_test_set_bit_exact_on_device[int16]",
+    "tests/engine/test_engine_models.py::test_host_build_bit_exact_on_test_set[dsp-int16]",
+    "tests/boards/test_realtime.py::test_every_board_gets_a_real_time_verdict",
+    "tests/data/test_from_labels.py::test_a_small_model_trains_on_it",
+    "tests/train/test_recipe.py::test_loso_run_and_card",
+    "tests/library/test_library_cross.py::test_pio_ci_of_the_example_against_the_packed_library[rp2040]",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(LONG):
+            item.add_marker(pytest.mark.long)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT

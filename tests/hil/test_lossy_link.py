@@ -91,7 +91,7 @@ def test_impairment_rates():
 
 
 # clips through the lossy link in CI: each takes 30-60 s of retransmissions at 1e-3
-LOSSY_CLIPS = 2
+LOSSY_CLIPS = 1
 
 
 @pytest.fixture(scope="module")
