@@ -11,7 +11,7 @@ device specs: `open_device("labgrid:PLACE")` opens the board's UART (a labgrid
 NetworkSerialPort: raw TCP or RFC 2217), after flashing it when the caller has a firmware
 (farm_flash.py); verify shards clips over the boards exactly as over local devices.
 
-How labgrid is used, and why (measured: /work/stage19/REPORT.md):
+How labgrid is used, and why (measured in the issue-19 prototype; docs/farm.md):
 - one reservation per board: the coordinator implements one place per reservation; a place
   name is reserved as the tag name=PLACE (every place has it), so `labgrid:PLACE` waits its
   turn like any other request;
