@@ -31,7 +31,6 @@ LONG = (
     "tests/data/test_from_labels.py::test_a_small_model_trains_on_it",
     "tests/train/test_recipe.py::test_loso_run_and_card",
     # passes alone, fails after the whole suite in the same process (not yet understood)
-    "tests/hil/test_soak.py::test_short_soak_through_the_emulated_board",
     "tests/library/test_library_cross.py::test_pio_ci_of_the_example_against_the_packed_library[rp2040]",
 )
 

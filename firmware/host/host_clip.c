@@ -39,9 +39,9 @@ size_t mm_host_clip_run(const int16_t *pcm, size_t n_samples, const int8_t *fram
 /* The rejection rule on given vote totals: mm_clip_decide of a state holding
  * acc[N_CLASSES] after n_nonsilent windows. */
 int32_t mm_host_clip_decide(const int32_t *acc, uint16_t n_nonsilent, uint32_t min_top,
-                            uint32_t min_margin) {
+                            uint32_t min_margin, int32_t other_class) {
   mm_clip_reset(&st);
   memcpy(st.acc, acc, sizeof(st.acc));
   st.n_nonsilent = n_nonsilent;
-  return mm_clip_decide(&st, min_top, min_margin);
+  return mm_clip_decide(&st, min_top, min_margin, other_class);
 }

@@ -16,7 +16,8 @@ config.json, format 2:
      "frontend": {FrontendConfig without window_frames},   # the window length is window.frames
      "window": {"frames", "hop_frames", "silence_rms_dbfs"},
      "segment": {SegmentConfig}        (optional: the defaults when absent)
-     "reject": {"min_top", "min_margin"} (optional: open-set rejection, off when absent)
+     "reject": {"min_top", "min_margin", "other_class"} (optional: open-set rejection, off
+               when absent)
      "boards": [catalogue names]       (optional: every board when absent)
      "train": {TrainConfig without window and frontend}    (optional: models not trained here)
      "dataset": {"source", "digest"}   (optional)
@@ -147,6 +148,9 @@ class ModelDir:
         if forest is not None and not isinstance(forest, str):
             raise MicromelError(f"{where}: forest must be a file name or null")
         reject = RejectConfig.from_dict(doc.get("reject") or {}, f"{where}: reject")
+        if reject.other_class >= len(labels):
+            raise MicromelError(f"{where}: reject other_class={reject.other_class} is not a class "
+                                f"index (the model has {len(labels)} labels)")
         name = doc.get("name") or path.name
         model = cls(path, str(name), tuple(labels), frontend, window, segment, tuple(boards),
                     train, dataset, forest, reject)

@@ -80,10 +80,11 @@ def test_full_scale_square_energy_no_overflow(lib):
 
 @settings(max_examples=400, deadline=None)
 @given(st.integers(0, 400), st.integers(0, 2**32 - 1), st.integers(0, 256), st.integers(0, 256),
-       st.booleans())
-def test_c_rejection_matches_twin(lib, n, seed, min_top, min_margin, exact):
-    """mm_clip_decide == clip.reject.decide on random vote totals and rules; `exact` puts the
-    totals on the thresholds' edges (top == min_top * n, margin == min_margin * n +- 1)."""
+       st.booleans(), st.integers(-1, N_CLASSES - 1))
+def test_c_rejection_matches_twin(lib, n, seed, min_top, min_margin, exact, other):
+    """mm_clip_decide == clip.reject.decide on random vote totals and rules (with and without
+    an other class); `exact` puts the totals on the thresholds' edges (top == min_top * n,
+    margin == min_margin * n +- 1)."""
     rng = np.random.default_rng(seed)
     acc = rng.integers(0, 255 * n + 1, N_CLASSES).astype(np.int32)
     if exact and n:
@@ -91,15 +92,18 @@ def test_c_rejection_matches_twin(lib, n, seed, min_top, min_margin, exact):
         acc[b] = min(255 * n, min_top * n + int(rng.integers(-1, 2)))
         others = [c for c in range(N_CLASSES) if c != b]
         acc[others] = np.clip(acc[b] - min_margin * n + rng.integers(-1, 2, len(others)), 0, acc[b])
-    rule = reject.RejectConfig(min_top=min_top, min_margin=min_margin)
+    rule = reject.RejectConfig(min_top=min_top, min_margin=min_margin, other_class=other)
     lib.mm_host_clip_decide.restype = ctypes.c_int32
     got = lib.mm_host_clip_decide(acc.ctypes.data_as(ctypes.c_void_p), ctypes.c_uint16(n),
-                                  ctypes.c_uint32(min_top), ctypes.c_uint32(min_margin))
+                                  ctypes.c_uint32(min_top), ctypes.c_uint32(min_margin),
+                                  ctypes.c_int32(other))
     assert got == reject.decide(acc, n, rule)
     # the shortcut the calibration uses (floor of the means) agrees with the rule
     pred, top, margin = reject.clip_stats(acc[None, :], np.array([n]))
-    accepted = n > 0 and top[0] >= min_top and margin[0] >= min_margin
+    accepted = reject.accepted_mask(pred, top, margin, rule)[0]
     assert got == (win.SILENCE if n == 0 else pred[0] if accepted else reject.UNKNOWN)
+    if n and pred[0] == other:
+        assert got == reject.UNKNOWN
 
 
 def test_rejection_off_is_the_closed_set_vote():

@@ -33,9 +33,32 @@ def test_choose_keeps_the_budget_and_prefers_accuracy():
 
 
 def test_false_accepts_ignore_silent_clips():
-    top, margin = np.array([-1, 10, 200, 50]), np.array([-1, 0, 150, 10])
-    fa = reject.false_accepts(top, margin, reject.RejectConfig(min_top=100))
+    pred, top, margin = np.array([-1, 0, 1, 2]), np.array([-1, 10, 200, 50]), np.array([-1, 0, 150, 10])
+    fa = reject.false_accepts(pred, top, margin, reject.RejectConfig(min_top=100))
     assert fa == {"clips": 4, "nonsilent": 3, "false_accept": 1 / 3}
+    # a clip voted the other class is rejected whatever its probabilities
+    fa = reject.false_accepts(pred, top, margin, reject.RejectConfig(min_top=100, other_class=1))
+    assert fa["false_accept"] == 0.0
+
+
+def test_other_class_rule():
+    acc, n = [100, 400, 10], 2              # voted class 1, mean top 200/256
+    assert reject.decide(acc, n, reject.RejectConfig()) == 1
+    assert reject.decide(acc, n, reject.RejectConfig(other_class=1)) == reject.UNKNOWN
+    assert reject.decide(acc, n, reject.RejectConfig(other_class=0)) == 1
+    assert reject.decide(acc, 0, reject.RejectConfig(other_class=1)) == reject.SILENCE
+    # the closed-set baseline votes among the known classes only (lowest index on ties)
+    assert list(reject.closed_set([[100, 400, 10], [5, 9, 5]], 1)) == [0, 0]
+    # every candidate the choice tries keeps the other class; with none better, the rule is it
+    pred, top, margin = np.array([1, 0, 0]), np.array([200, 250, 240]), np.array([50, 200, 200])
+    rule = reject.choose(pred, top, margin, np.array([0, 0, 0]), max_reject=0.4, other_class=1)
+    assert rule.other_class == 1 and rule.active
+    p = reject.operating_point(pred, top, margin, np.array([0, 0, 0]), rule)
+    assert p["accuracy_accepted"] == 1.0 and abs(p["rejected"] - 1 / 3) < 1e-9
+    with pytest.raises(MicromelError, match="other_class"):
+        reject.RejectConfig(other_class=-2)
+    assert "other_class" not in reject.RejectConfig(min_top=3).to_dict()   # old dicts, old hashes
+    assert "unknown when voted 'x'" in reject.RejectConfig(other_class=1).describe(["w", "x"])
 
 
 def test_config_round_trip_default_and_hash(tmp_path):
@@ -54,6 +77,16 @@ def test_config_round_trip_default_and_hash(tmp_path):
     text = clip_header.c_header(again.frontend, again.window, again.n_classes, again.reject)
     assert "#define MM_CLIP_REJECT_MIN_TOP 150u" in text and "#define MM_CLIP_UNKNOWN (-2)" in text
     assert codegen.headers(again)[clip_header.HEADER_NAME] == text
+    # an other class reaches the header as a signed index; one beyond the labels is refused
+    with_other = again.replace(reject=reject.RejectConfig(other_class=2)).save()
+    assert ModelDir.open(tmp_path / "m").reject.other_class == 2 and with_other.hash != again.hash
+    text = codegen.headers(ModelDir.open(tmp_path / "m"))[clip_header.HEADER_NAME]
+    assert "#define MM_CLIP_REJECT_OTHER (2)" in text
+    assert "#define MM_CLIP_REJECT_OTHER (-1)" in clip_header.c_header(again.frontend, again.window, 5)
+    doc["reject"] = {"other_class": 5}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(MicromelError, match="other_class=5 is not a class index"):
+        ModelDir.open(tmp_path / "m")
     doc["reject"] = {"min_top": 300}
     (tmp_path / "m" / "config.json").write_text(json.dumps(doc))
     with pytest.raises(MicromelError, match="min_top=300"):

@@ -186,3 +186,22 @@ def test_loso_run_and_card(tmp_path, monkeypatch):
     for needle in ("### Leave one source out", "| even | 10 |", "Mean int8 accuracy over the 2 held-out",
                    "| odd | 2 | yes |", "class -> source -> clip", "2 leave-one-source-out runs"):
         assert needle in card, needle
+
+
+def test_mixing_a_partner_whose_sound_is_shifted_away_stays_finite():
+    """The other clip starts at a random time and is cut to the longer length: when only its
+    silent part is left there is nothing to mix (dividing by its zero peak made the whole
+    copy NaN, cast to int16 garbage)."""
+    import warnings
+
+    from micromel.train.augment import augment_waveform
+
+    x = np.round(np.sin(np.arange(4000) / 5.0) * 9000).astype(np.int16)
+    partner = np.zeros(400, np.int16)
+    partner[-20:] = 5000                  # silence, then its sound: cut off when it starts late
+    cfg = AugmentConfig(shift_p=0.0, eq_p=0.0, noise_p=0.0, peak_dbfs=(-6.0, -6.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        outs = [augment_waveform(x, 16000, cfg, 0, "c", v, background=partner) for v in range(80)]
+    for y in outs:   # every copy peaks at the drawn level (-6 dBFS), none is NaN cast to int16
+        assert abs(int(np.abs(y).max()) - 16423) <= 2

@@ -70,10 +70,13 @@ int32_t mm_clip_vote(const mm_clip_state *s) {
 }
 
 /* Open-set rejection (python/micromel/clip/reject.py): the vote, or -2 (unknown)
- * unless acc[best] >= min_top * n and acc[best] - acc[second] >= min_margin * n. */
-int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_margin) {
+ * when it is the model's other class, or unless acc[best] >= min_top * n and
+ * acc[best] - acc[second] >= min_margin * n. */
+int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_margin,
+                       int32_t other_class) {
   int32_t best = mm_clip_vote(s);
   if (best < 0) return best;
+  if (best == other_class) return MM_CLIP_UNKNOWN;
   int64_t second = 0;
   for (uint32_t c = 0; c < MM_CLIP_N_CLASSES; c++) {
     if ((int32_t)c != best && s->acc[c] > second) second = s->acc[c];
@@ -84,5 +87,6 @@ int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_ma
 }
 
 int32_t mm_clip_answer(const mm_clip_state *s) {
-  return mm_clip_decide(s, MM_CLIP_REJECT_MIN_TOP, MM_CLIP_REJECT_MIN_MARGIN);
+  return mm_clip_decide(s, MM_CLIP_REJECT_MIN_TOP, MM_CLIP_REJECT_MIN_MARGIN,
+                        MM_CLIP_REJECT_OTHER);
 }

@@ -55,9 +55,11 @@ int32_t mm_clip_vote(const mm_clip_state *s);
 
 /* The vote with open-set rejection (thresholds in 1/256 of a probability, see
  * python/micromel/clip/reject.py): the class, -1 (silence), or MM_CLIP_UNKNOWN (generated)
- * when the mean top probability is below min_top/256 or its margin to the next
+ * when the vote is other_class (a class trained on sounds of none of the others; -1:
+ * none), or the mean top probability is below min_top/256 or its margin to the next
  * class below min_margin/256. */
-int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_margin);
+int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_margin,
+                       int32_t other_class);
 
 /* mm_clip_decide with the model's rule (MM_CLIP_REJECT_*, generated). */
 int32_t mm_clip_answer(const mm_clip_state *s);

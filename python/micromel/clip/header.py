@@ -6,6 +6,7 @@ from ..errors import MicromelError
 from . import reject, rules
 
 HEADER_NAME = "mm_clip_config.h"
+SIGNED = ("MM_CLIP_UNKNOWN", "MM_CLIP_REJECT_OTHER")   # compared with int32_t class indices
 
 
 def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
@@ -31,12 +32,14 @@ def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
         "MM_CLIP_UNKNOWN": reject.UNKNOWN,
         "MM_CLIP_REJECT_MIN_TOP": rule.min_top,
         "MM_CLIP_REJECT_MIN_MARGIN": rule.min_margin,
+        "MM_CLIP_REJECT_OTHER": rule.other_class,
     }
 
 
 def c_define(name: str, value: int) -> str:
-    """One constant: int64 for the gate threshold, negative ones bracketed, else unsigned."""
-    if value < 0:
+    """One constant: int64 for the gate threshold, signed ones (MM_CLIP_UNKNOWN, the other
+    class, -1 when there is none) bracketed, else unsigned."""
+    if value < 0 or name in SIGNED:
         return f"#define {name} ({value})"
     return f"#define {name} {value}{'ll' if name == 'MM_CLIP_GATE_THRESHOLD' else 'u'}"
 

@@ -10,9 +10,12 @@ one-class model), the clip is ACCEPTED iff
     acc[b] - acc2 >= min_margin * n     (mean margin to the next >= min_margin / 256)
 
 in exact integers (int64 in C: acc < 2^24, n < 2^16, thresholds <= 256); otherwise it is
-UNKNOWN (-2). A clip with no non-silent window stays silence (-1). min_top = min_margin = 0
-accepts every clip: the closed-set vote of the models saved before rejection existed.
-Thresholds are in 1/256 units (the int8 softmax's own step), so they reach C unchanged.
+UNKNOWN (-2). A model trained with an explicit class for sounds of none of its classes (an
+`other` class from background recordings) names its index as `other_class`: a clip voted
+`other_class` is UNKNOWN too (before the thresholds; -1: no such class). A clip with no
+non-silent window stays silence (-1). min_top = min_margin = 0 and no other class accept
+every clip: the closed-set vote of the models saved before rejection existed. Thresholds
+are in 1/256 units (the int8 softmax's own step), so they reach C unchanged.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ class RejectConfig(Settings):
 
     min_top: int = 0        # mean top probability of the clip, in 1/256
     min_margin: int = 0     # mean top minus second probability, in 1/256
+    other_class: int = -1   # index of the model's class of "none of the others" (-1: none)
 
     def __post_init__(self):
         for name in ("min_top", "min_margin"):
@@ -42,17 +46,34 @@ class RejectConfig(Settings):
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= SCALE:
                 raise MicromelError(f"reject: {name}={v!r} must be an integer from 0 to {SCALE} "
                                     "(a probability in 1/256)")
+        v = self.other_class
+        if isinstance(v, bool) or not isinstance(v, int) or v < -1:
+            raise MicromelError(f"reject: other_class={v!r} must be a class index, or -1 for none")
+
+    def to_dict(self) -> dict:
+        # without an other class, the dict (config.json, the model hash) of the rules saved
+        # before other_class existed
+        d = super().to_dict()
+        if self.other_class < 0:
+            del d["other_class"]
+        return d
 
     @property
     def active(self) -> bool:
-        return self.min_top > 0 or self.min_margin > 0
+        return self.min_top > 0 or self.min_margin > 0 or self.other_class >= 0
 
-    def describe(self) -> str:
+    def describe(self, labels=None) -> str:
         if not self.active:
             return "off (every clip gets a class)"
-        return (f"unknown unless mean top probability >= {self.min_top}/256 "
-                f"({self.min_top / SCALE:.3f}) and margin >= {self.min_margin}/256 "
-                f"({self.min_margin / SCALE:.3f})")
+        parts = []
+        if self.other_class >= 0:
+            name = labels[self.other_class] if labels else f"class {self.other_class}"
+            parts.append(f"unknown when voted '{name}'")
+        if self.min_top or self.min_margin:
+            parts.append(f"unknown unless mean top probability >= {self.min_top}/256 "
+                         f"({self.min_top / SCALE:.3f}) and margin >= {self.min_margin}/256 "
+                         f"({self.min_margin / SCALE:.3f})")
+        return "; ".join(parts)
 
 
 def top_two(acc) -> tuple[int, int, int]:
@@ -68,6 +89,8 @@ def decide(acc, n_nonsilent: int, cfg: RejectConfig) -> int:
     if n_nonsilent <= 0:
         return SILENCE
     b, top, second = top_two(acc)
+    if b == cfg.other_class:
+        return UNKNOWN
     if top < cfg.min_top * n_nonsilent or top - second < cfg.min_margin * n_nonsilent:
         return UNKNOWN
     return b
@@ -100,10 +123,25 @@ def clip_stats(accs: np.ndarray, ns: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return pred, top, margin
 
 
+def accepted_mask(pred, top, margin, cfg: RejectConfig) -> np.ndarray:
+    """Which clips the rule gives a class (clip_stats' arrays): decide() != UNKNOWN, SILENCE."""
+    pred, top, margin = np.asarray(pred), np.asarray(top), np.asarray(margin)
+    return (top >= 0) & (pred != cfg.other_class) & (top >= cfg.min_top) & (margin >= cfg.min_margin)
+
+
+def closed_set(accs, other_class: int) -> np.ndarray:
+    """The vote among the known classes only (the other class left out): what the model
+    answers with rejection off, the baseline rejection is measured against."""
+    accs = np.array(accs, np.int64)
+    if other_class >= 0:
+        accs[:, other_class] = -1
+    return np.argmax(accs, axis=1)      # lowest index among the maxima, as top_two
+
+
 def operating_point(pred, top, margin, y, cfg: RejectConfig) -> dict:
     """Coverage and accuracy on accepted clips of one rule (clips of known classes y)."""
     voiced = top >= 0
-    accepted = voiced & (top >= cfg.min_top) & (margin >= cfg.min_margin)
+    accepted = accepted_mask(pred, top, margin, cfg)
     n = len(y)
     hits = int(np.sum(accepted & (pred == y)))
     return {"min_top": cfg.min_top, "min_margin": cfg.min_margin, "clips": n,
@@ -112,29 +150,29 @@ def operating_point(pred, top, margin, y, cfg: RejectConfig) -> dict:
             "accuracy_all": float(np.mean(pred == y)) if n else 0.0}
 
 
-def false_accepts(top, margin, cfg: RejectConfig) -> dict:
+def false_accepts(pred, top, margin, cfg: RejectConfig) -> dict:
     """Clips of no known class: the fraction of the non-silent ones given a class."""
-    voiced = top >= 0
-    acc = voiced & (top >= cfg.min_top) & (margin >= cfg.min_margin)
+    voiced = np.asarray(top) >= 0
+    acc = accepted_mask(pred, top, margin, cfg)
     return {"clips": int(len(top)), "nonsilent": int(voiced.sum()),
             "false_accept": float(acc.sum() / max(int(voiced.sum()), 1))}
 
 
-def candidates(step: int = 4):
+def candidates(step: int = 4, other_class: int = -1):
     for t in range(0, SCALE + 1, step):
-        yield RejectConfig(min_top=t)
+        yield RejectConfig(min_top=t, other_class=other_class)
     for m in range(step, SCALE + 1, step):
-        yield RejectConfig(min_margin=m)
+        yield RejectConfig(min_margin=m, other_class=other_class)
 
 
-def choose(pred, top, margin, y, max_reject: float) -> RejectConfig:
+def choose(pred, top, margin, y, max_reject: float, other_class: int = -1) -> RejectConfig:
     """The rule of the highest accuracy on accepted validation clips among those rejecting
     at most `max_reject` of them; among equals the strictest (most rejected: sounds of no
     known class are what it is for), then the top-probability rule."""
     if not 0.0 <= max_reject < 1.0:
         raise MicromelError(f"--max-reject {max_reject}: must be a fraction in [0, 1)")
-    best, key = RejectConfig(), None
-    for cfg in candidates():
+    best, key = RejectConfig(other_class=other_class), None
+    for cfg in candidates(other_class=other_class):
         p = operating_point(pred, top, margin, y, cfg)
         if p["rejected"] > max_reject + 1e-12:
             continue

@@ -48,8 +48,9 @@ def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed
         b = np.concatenate([np.zeros(start, np.float32), b])[:max(len(x), len(b))]
         x = np.pad(x, (0, max(0, len(b) - len(x))))[:len(b)] if len(b) > len(x) else x
         b = np.pad(b, (0, len(x) - len(b)))
-        g = 10.0 ** (rng.uniform(*cfg.background_db) / 20.0) * np.max(np.abs(x)) / np.max(np.abs(b))
-        x = x + g * b
+        g = 10.0 ** (rng.uniform(*cfg.background_db) / 20.0) * np.max(np.abs(x))
+        if np.any(b):   # the shift can leave only the other clip's silent part: nothing to mix
+            x = x + (g / np.max(np.abs(b))) * b
     if rng.random() < cfg.shift_p:
         pad = int(rng.uniform(*cfg.shift_ms) * sample_rate / 1000)
         x = np.concatenate([np.zeros(pad, dtype=np.float32), x])

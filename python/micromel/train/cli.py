@@ -112,7 +112,7 @@ def cmd_evaluate(args) -> int:
 def cmd_reject(args) -> int:
     model = ModelDir.open(args.model_dir)
     r = reject_run.calibrate(model, args.data, args.unknown or (), args.max_reject,
-                             args.unknown_limit, quiet=args.quiet)
+                             args.unknown_limit, quiet=args.quiet, other=args.other_class)
     print(f"{args.model_dir} on {args.data}")
     print(reject_run.format_report(r))
     if args.save:
@@ -200,6 +200,9 @@ def register(sub) -> None:
                         "false-accept rate is reported")
     r.add_argument("--unknown-limit", type=cliargs.positive_int, default=None,
                    help="use at most this many of the --unknown recordings (evenly spread)")
+    r.add_argument("--other-class", metavar="LABEL", default=None,
+                   help="the model's class trained on sounds of none of the others (e.g. "
+                        "'other', from background recordings): a clip voted LABEL is unknown")
     r.add_argument("--max-reject", type=float, default=0.15,
                    help="reject at most this fraction of the validation clips (default 0.15)")
     r.add_argument("--save", action="store_true",

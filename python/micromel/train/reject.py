@@ -25,10 +25,19 @@ CURVE_TOPS = (0, 64, 96, 128, 160, 192, 224, 240)
 
 
 def votes_of(model, items, desc: str, quiet: bool):
+    """The int8 model's vote totals, non-silent window counts and labels of `items`."""
     fr = framing(model.frontend)
     cf = extract(items, list(model.labels), model.frontend, model.window, None, 0, desc, quiet=quiet)
     accs, ns = int8_clip_votes(model.tflite_bytes, cf, model.window, fr)
-    return reject.clip_stats(accs, ns), np.asarray(cf.label)
+    return np.asarray(accs), np.asarray(ns), np.asarray(cf.label)
+
+
+def other_index(labels, other: str | None) -> int:
+    if other is None:
+        return -1
+    if other not in labels:
+        raise MicromelError(f"--other-class {other}: not one of the model's labels ({', '.join(labels)})")
+    return list(labels).index(other)
 
 
 def unknown_items(model, paths, limit: int | None):
@@ -41,34 +50,54 @@ def unknown_items(model, paths, limit: int | None):
 
 
 def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: int | None = None,
-              quiet: bool = False) -> dict:
-    """The chosen rule and its numbers: {"rule", "val", "test", "test_curve", "unknown"}."""
+              quiet: bool = False, other: str | None = None) -> dict:
+    """The chosen rule and its numbers: {"rule", "val", "test", "test_curve", "unknown"}.
+    With `other` (the label of a class trained on sounds of none of the others) a clip voted
+    that class is unknown under every rule tried; clips labelled `other` are left out of the
+    accuracies and counted with the sounds of no known class; the rule-off baseline is the
+    vote among the known classes."""
     quantize.check_int8_contract(model.tflite_bytes)
     labels = list(model.labels)
+    oc = other_index(labels, other)
     ds = load_dataset(data, labels=labels)
-    out = {"max_reject": max_reject, "data": _shown(data)}
+    out = {"max_reject": max_reject, "data": _shown(data), "labels": labels}
     val_items, test_items = ds.select("val"), ds.select("test")
     if not val_items:
         raise MicromelError(f"{data}: no 'val' split to choose the rule on; give a dataset "
                             "with a manifest that names splits")
-    (vp, vt, vm), vy = votes_of(model, val_items, "reject-val", quiet)
-    rule = reject.choose(vp, vt, vm, vy, max_reject)
+    accs, ns, vy = votes_of(model, val_items, "reject-val", quiet)
+    known = vy != oc
+    vp, vt, vm = reject.clip_stats(accs[known], ns[known])
+    rule = reject.choose(vp, vt, vm, vy[known], max_reject, other_class=oc)
     out["rule"] = rule.to_dict()
-    out["val"] = reject.operating_point(vp, vt, vm, vy, rule)
+    out["val"] = reject.operating_point(vp, vt, vm, vy[known], rule)
     if test_items:
-        (tp, tt, tm), ty = votes_of(model, test_items, "reject-test", quiet)
-        out["test_off"] = reject.operating_point(tp, tt, tm, ty, reject.RejectConfig())
-        out["test"] = reject.operating_point(tp, tt, tm, ty, rule)
-        out["test_curve"] = [reject.operating_point(tp, tt, tm, ty, reject.RejectConfig(min_top=t))
+        accs, ns, ty = votes_of(model, test_items, "reject-test", quiet)
+        known = ty != oc
+        tp, tt, tm = reject.clip_stats(accs[known], ns[known])
+        ty_known = ty[known]
+        closed = reject.closed_set(accs[known], oc) if len(ty_known) else tp
+        out["test_off"] = reject.operating_point(closed, tt, tm, ty_known, reject.RejectConfig())
+        out["test"] = reject.operating_point(tp, tt, tm, ty_known, rule)
+        out["test_curve"] = [reject.operating_point(tp, tt, tm, ty_known,
+                                                    reject.RejectConfig(min_top=t, other_class=oc))
                              for t in CURVE_TOPS]
         names = np.array(ds.source_names(test_items))
         out["test_sources"] = sorted({n.split("/")[0] for n in names if n})
+        if (~known).any():
+            out["test_other"] = _false_accepts(accs[~known], ns[~known], rule)
     if unknown:
         items = unknown_items(model, unknown, unknown_limit)
-        (_, ut, um), _ = votes_of(model, items, "reject-unknown", quiet)
-        out["unknown"] = {"paths": [_shown(p) for p in unknown], **reject.false_accepts(ut, um, rule),
-                          "false_accept_off": reject.false_accepts(ut, um, reject.RejectConfig())["false_accept"]}
+        accs, ns, _ = votes_of(model, items, "reject-unknown", quiet)
+        out["unknown"] = {"paths": [_shown(p) for p in unknown], **_false_accepts(accs, ns, rule)}
     return out
+
+
+def _false_accepts(accs, ns, rule) -> dict:
+    """Recordings of no known class: false accepts with the rule and without any."""
+    stats = reject.clip_stats(accs, ns)
+    return {**reject.false_accepts(*stats, rule),
+            "false_accept_off": reject.false_accepts(*stats, reject.RejectConfig())["false_accept"]}
 
 
 def _pct(x: float) -> str:
@@ -82,7 +111,8 @@ def _sources(r: dict, most: int = 6) -> str:
 
 def format_report(r: dict) -> str:
     rule = reject.RejectConfig(**r["rule"])
-    lines = [f"rule (chosen on val, rejecting at most {_pct(r['max_reject'])}): {rule.describe()}",
+    lines = [f"rule (chosen on val, rejecting at most {_pct(r['max_reject'])}): "
+             f"{rule.describe(r.get('labels'))}",
              f"val:  accuracy on accepted {_pct(r['val']['accuracy_accepted'])}, "
              f"rejected {_pct(r['val']['rejected'])} of {r['val']['clips']} clips"]
     if "test" in r:
@@ -95,6 +125,10 @@ def format_report(r: dict) -> str:
         lines.append(f"{'T':>5} {'rejected':>9} {'acc. accepted':>14}")
         lines += [f"{p['min_top']:>5} {_pct(p['rejected']):>9} {_pct(p['accuracy_accepted']):>14}"
                   for p in r["test_curve"]]
+    if "test_other" in r:
+        u = r["test_other"]
+        lines.append(f"test clips of the other class: false accepts {_pct(u['false_accept'])} of "
+                     f"{u['nonsilent']} non-silent")
     if "unknown" in r:
         u = r["unknown"]
         lines.append(f"no known class: {u['nonsilent']} non-silent of {u['clips']} recordings; "
@@ -114,7 +148,7 @@ def card_section(r: dict) -> list[str]:
     """The model card's section on rejection (card_with_section puts it into card.md)."""
     rule = reject.RejectConfig(**r["rule"])
     L = [f"{HEADING} (\"unknown\")", "",
-         f"Rule: {rule.describe()}; chosen on the validation split as the most accurate on "
+         f"Rule: {rule.describe(r.get('labels'))}; chosen on the validation split as the most accurate on "
          f"accepted clips among the rules rejecting at most {_pct(r['max_reject'])} of them "
          "(`micromel reject`). The device computes it in integers (mm_clip_decide).", ""]
     if "test" in r:
