@@ -14,6 +14,7 @@
 
 #include "mm_app.h"
 #include "mm_audio.h"
+#include "mm_clip.h"
 #include "mm_cost.h"
 #include "mm_nn_model.h"
 #include "mm_proto.h"
@@ -124,7 +125,10 @@ static uint16_t event_text(const out_rec *r, char *o, int cap) {
   char name[32];
   uint32_t a = edge_cs(r->run_start, r->e.onset), b = edge_cs(r->run_start, r->e.offset);
   uint32_t conf = (r->e.confidence * 100u + 128u) / 256u;
-  label_name(r->e.label, name, sizeof name);
+  /* the model's rejection rule names an event it refuses "unknown", as `micromel segment` */
+  int32_t k = mm_clip_event_answer(r->e.label, r->e.confidence);
+  if (k == MM_CLIP_UNKNOWN) snprintf(name, sizeof name, "unknown");
+  else label_name((unsigned)k, name, sizeof name);
   int n = snprintf(o, (size_t)cap, "%lu.%02lu %lu.%02lu %s %lu.%02lu\n", (unsigned long)(a / 100),
                    (unsigned long)(a % 100), (unsigned long)(b / 100), (unsigned long)(b % 100), name,
                    (unsigned long)(conf / 100), (unsigned long)(conf % 100));

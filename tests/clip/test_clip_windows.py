@@ -106,6 +106,20 @@ def test_c_rejection_matches_twin(lib, n, seed, min_top, min_margin, exact, othe
         assert got == reject.UNKNOWN
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, N_CLASSES - 1), st.integers(0, 255), st.integers(0, 256),
+       st.integers(-1, N_CLASSES - 1))
+def test_c_event_rule_matches_twin(lib, label, confidence, min_top, other):
+    """mm_clip_event_decide == clip.reject.event_label (what listen's text lines and
+    mm_api_event_answer use on the device, and segment/listen name on the host)."""
+    rule = reject.RejectConfig(min_top=min_top, other_class=other)
+    lib.mm_host_clip_event_decide.restype = ctypes.c_int32
+    got = lib.mm_host_clip_event_decide(ctypes.c_uint32(label), ctypes.c_uint32(confidence),
+                                        ctypes.c_uint32(min_top), ctypes.c_int32(other))
+    assert got == reject.event_label(label, confidence, rule)
+    assert got == (reject.UNKNOWN if label == other or confidence < min_top else label)
+
+
 def test_rejection_off_is_the_closed_set_vote():
     rng = np.random.default_rng(1)
     for _ in range(200):

@@ -54,7 +54,7 @@ def test_listen_status_measures(speech_any, stream_wav, tmp_path):
         res = run.listen(lst, "file", str(mic.pcm), on_status=statuses.append)
         assert dev.ping(b"after") > 0
     st = res.status
-    assert run.timed_events(res.raw, speech_any.labels, p) == host.events and host.events
+    assert run.timed_events(res.raw, speech_any.labels, p, speech_any.reject) == host.events and host.events
     assert (st.samples, st.checksum, st.overruns, st.dropped) == (mic.n_samples, mic.checksum, 0, 0)
     assert st.windows == len(list(segment_run.host_window_results(
         open_audio(stream_wav, 16000).chunks(), speech_any, p)))

@@ -33,7 +33,7 @@ def test_file_events_equal_segment(which, stream_wav, tmp_path, request):
     lst = _listener(model, tmp_path)
     res = run.listen(lst, "file", str(mic.pcm), unpaced=True, want_windows=True)
     assert len(host.events) >= 5
-    assert run.timed_events(res.raw, model.labels, p) == host.events
+    assert run.timed_events(res.raw, model.labels, p, model.reject) == host.events
     st = res.status
     assert (st.samples, st.checksum, st.overruns) == (mic.n_samples, mic.checksum, 0)
     # every window result, too
@@ -54,7 +54,7 @@ def test_short_file_is_padded_like_segment(drums, tmp_path):
     mic = run.prepare_mic(wav, 16000, tmp_path)
     res = run.listen(_listener(drums, tmp_path), "file", str(mic.pcm), unpaced=True)
     assert res.status.windows == 1 and res.status.samples == 3000
-    assert run.timed_events(res.raw, drums.labels, p) == host.events
+    assert run.timed_events(res.raw, drums.labels, p, drums.reject) == host.events
 
 
 @pytest.mark.parametrize("kind,hz,amp", [("tone", 440, 30000), ("tone", 3000, 8000),

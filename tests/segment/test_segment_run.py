@@ -147,3 +147,35 @@ def test_window_cutter_memory_does_not_grow_with_the_stream():
         sizes.append((len(cut.pcm), len(cut.frames)))
     assert max(s[0] for s in sizes) <= cut.span + len(chunk)
     assert max(s[1] for s in sizes) <= 32 + len(chunk) // 256 + 1
+
+
+def test_segment_and_listen_name_rejected_events_unknown(tmp_path):
+    """An event is "unknown" when the model's rejection rule rejects it (clip/reject.py
+    event_label: voted the other class, or confidence below min_top), in segment's outputs
+    and in listen's device events alike."""
+    from micromel.clip.reject import RejectConfig, event_label, UNKNOWN
+    from micromel.listen.run import timed_events
+
+    wav = _tone_file(tmp_path / "tones.wav")
+    model = ModelDir.open(MODEL)
+    speech = list(model.labels).index("speech")
+    # every non-silent stretch an event: the naming, not the model's opinion, is under test
+    p = model.segment_params(model.segment.replace(enter=0.004, exit=0.004, min_duration=0.0))
+    plain = R.segment_file(wav, model, p).events
+    assert plain and {e.label for e in plain} == {"speech"}
+    confs = sorted(e.raw.confidence for e in plain)
+    cut = confs[len(confs) // 2] if confs[0] < confs[-1] else confs[0] + 1
+    names = {}
+    for rule in (RejectConfig(min_top=cut), RejectConfig(other_class=speech),
+                 RejectConfig(min_margin=255)):          # a clip-only rule: events unchanged
+        ev = R.segment_file(wav, model.replace(reject=rule), p).events
+        assert [e.raw for e in ev] == [e.raw for e in plain]
+        want = ["unknown" if event_label(e.raw.label, e.raw.confidence, rule) == UNKNOWN
+                else "speech" for e in plain]
+        assert [e.label for e in ev] == want
+        raw = [(0, e.raw.onset, e.raw.offset, e.raw.label, e.raw.confidence) for e in plain]
+        assert [e.label for e in timed_events(raw, list(model.labels), p, rule)] == want
+        names[rule] = want
+    assert "unknown" in names[RejectConfig(min_top=cut)]
+    assert set(names[RejectConfig(other_class=speech)]) == {"unknown"}
+    assert set(names[RejectConfig(min_margin=255)]) == {"speech"}

@@ -169,6 +169,10 @@ int32_t mm_api_vote(const mm_api_ctx *c, mm_api_vote_result *out) {
   return label;
 }
 
+int32_t mm_api_event_answer(const mm_api_event *e) {
+  return mm_clip_event_answer(e->label, e->confidence);
+}
+
 const char *mm_api_label(int32_t k) {
   return k >= 0 && k < MM_API_N_CLASSES ? labels[k] : NULL;
 }

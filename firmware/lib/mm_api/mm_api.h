@@ -165,6 +165,11 @@ int mm_api_finish(mm_api_ctx *ctx);
  * Fills *out if not NULL; returns the label, -1 or MM_API_UNKNOWN. */
 int32_t mm_api_vote(const mm_api_ctx *ctx, mm_api_vote_result *out);
 
+/* An event's class under the model's rejection rule: e->label, or MM_API_UNKNOWN
+ * when the rule refuses it (its other class, or confidence below the rule's mean
+ * top probability), as `micromel segment` and `listen` name it "unknown". */
+int32_t mm_api_event_answer(const mm_api_event *e);
+
 /* Class name of index c (0 .. MM_API_N_CLASSES-1), or NULL for any other c. */
 const char *mm_api_label(int32_t c);
 

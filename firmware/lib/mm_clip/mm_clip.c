@@ -86,6 +86,19 @@ int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_ma
   return best;
 }
 
+/* A segmentation event (label, confidence = mean probability of the label in 1/256):
+ * its label, or MM_CLIP_UNKNOWN when it is the other class or below min_top
+ * (python/micromel/clip/reject.py: event_label; an event has no margin). */
+int32_t mm_clip_event_decide(uint32_t label, uint32_t confidence, uint32_t min_top,
+                             int32_t other_class) {
+  if ((int32_t)label == other_class || confidence < min_top) return MM_CLIP_UNKNOWN;
+  return (int32_t)label;
+}
+
+int32_t mm_clip_event_answer(uint32_t label, uint32_t confidence) {
+  return mm_clip_event_decide(label, confidence, MM_CLIP_REJECT_MIN_TOP, MM_CLIP_REJECT_OTHER);
+}
+
 int32_t mm_clip_answer(const mm_clip_state *s) {
   return mm_clip_decide(s, MM_CLIP_REJECT_MIN_TOP, MM_CLIP_REJECT_MIN_MARGIN,
                         MM_CLIP_REJECT_OTHER);

@@ -64,4 +64,13 @@ int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_ma
 /* mm_clip_decide with the model's rule (MM_CLIP_REJECT_*, generated). */
 int32_t mm_clip_answer(const mm_clip_state *s);
 
+/* The rule on a segmentation event of class `label` whose confidence (the mean
+ * probability of its label, in 1/256) is `confidence`: the label, or MM_CLIP_UNKNOWN
+ * when it is other_class or confidence < min_top (min_margin is a clip rule only). */
+int32_t mm_clip_event_decide(uint32_t label, uint32_t confidence, uint32_t min_top,
+                             int32_t other_class);
+
+/* mm_clip_event_decide with the model's rule. */
+int32_t mm_clip_event_answer(uint32_t label, uint32_t confidence);
+
 #endif

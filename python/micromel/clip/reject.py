@@ -96,6 +96,16 @@ def decide(acc, n_nonsilent: int, cfg: RejectConfig) -> int:
     return b
 
 
+def event_label(label: int, confidence: int, cfg: RejectConfig) -> int:
+    """A segmentation event's class, or UNKNOWN: an event voted the other class, or whose
+    confidence (the mean probability of its label over its windows, in 1/256, computed by
+    both segmenters) is below min_top. An event has no second class, so min_margin is a
+    clip rule only."""
+    if label == cfg.other_class or confidence < cfg.min_top:
+        return UNKNOWN
+    return label
+
+
 def label_of(answer: int, labels) -> str:
     if answer == SILENCE:
         return "(silence)"

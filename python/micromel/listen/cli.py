@@ -96,7 +96,7 @@ def cmd_listen(args) -> int:
 
         def on_event(raw):
             if not args.quiet:
-                line.above(run.event_line(run.timed_events([raw], labels, p)[0]))
+                line.above(run.event_line(run.timed_events([raw], labels, p, model.reject)[0]))
 
         res = run.listen(lst, source, str(mic.pcm.resolve()) if mic else "", args.seconds,
                          unpaced=args.unpaced, tone_hz=args.tone_hz, amplitude=args.amplitude,
@@ -112,7 +112,7 @@ def cmd_listen(args) -> int:
                                 f"(checksum {st.checksum:08x}), the file holds {mic.n_samples} "
                                 f"(checksum {mic.checksum:08x})")
     fr = res.as_file_result(f"{stem}.wav" if mic is None else args.mic, labels, p,
-                            mic.notes if mic else [])
+                            mic.notes if mic else [], model.reject)
     if out is not None:
         written = output.write_outputs(fr, out, formats)
         if "tsv" in formats:

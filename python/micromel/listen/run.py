@@ -21,7 +21,7 @@ from ..errors import DeviceError, DeviceTimeout, MicromelError
 from ..fileio import atomic_path
 from ..segment.machine import Event
 from ..segment.run import FileResult
-from ..segment.timebase import Timebase, TimedEvent
+from ..segment.timebase import Timebase, TimedEvent, event_name
 from .session import FLAG, Listener, Status, checksum
 
 DATA_TIMEOUT = 60.0   # seconds without a frame before the device is declared lost
@@ -58,16 +58,16 @@ def prepare_mic(path, rate: int, out_dir: Path, seconds: float | None = None) ->
     return MicFile(Path(path), dst, n, h, audio.notes)
 
 
-def timed_events(raw: list[tuple], labels: list[str], p) -> list[TimedEvent]:
+def timed_events(raw: list[tuple], labels: list[str], p, rule=None) -> list[TimedEvent]:
     """(run_start, onset, offset, label, confidence) from the device (frames) -> events in
-    seconds."""
+    seconds, "unknown" where the model's rejection rule rejects them."""
     tb = Timebase.of(p)
     out = []
     for run, a, b, lab, conf in raw:
         shift = run / p.sample_rate
+        e = Event(lab, 0, 0, conf, a, b)     # the device sends frames, not windows
         out.append(TimedEvent(tb.seconds(a) + shift, tb.seconds(b) + shift,
-                              labels[lab] if lab < len(labels) else f"class{lab}", conf / 256.0,
-                              Event(lab, 0, 0, conf, a, b)))   # the device sends frames, not windows
+                              event_name(e, labels, rule), conf / 256.0, e))
     return out
 
 
@@ -83,10 +83,10 @@ class ListenResult:
     windows: list              # (run_start, index, silent, scores) with want_windows
     stopped: bool = False      # stopped by the host (--seconds on a live source, Ctrl-C)
 
-    def as_file_result(self, name: str, labels: list[str], p, notes: list) -> FileResult:
+    def as_file_result(self, name: str, labels: list[str], p, notes: list, rule=None) -> FileResult:
         """The result in the form `micromel segment` writes (segment.output)."""
         return FileResult(Path(name), self.status.seconds, list(labels),
-                          timed_events(self.raw, labels, p), p, None, notes)
+                          timed_events(self.raw, labels, p, rule), p, None, notes)
 
 
 def listen(lst: Listener, source: str, path: str = "", seconds: float | None = None,

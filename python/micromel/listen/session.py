@@ -10,7 +10,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import DeviceError, DeviceTimeout
+from ..errors import DeviceError
 from ..link import protocol
 from ..link.device import Device
 

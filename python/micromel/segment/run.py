@@ -169,7 +169,7 @@ def segment_file(path, model, p: SegParams, scorer: Scorer | None = None,
         if bar is not None:
             bar.close()
     return FileResult(Path(path), audio.n_samples / p.sample_rate, labels,
-                      timed(events, labels, Timebase.of(p)), p, trace, audio.notes)
+                      timed(events, labels, Timebase.of(p), model.reject), p, trace, audio.notes)
 
 
 def activity_file(path, p: SegParams, progress: bool = False) -> FileResult:

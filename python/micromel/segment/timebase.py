@@ -7,6 +7,7 @@ from typing import Iterable
 
 from .config import SegParams
 from .machine import Event
+from ..clip import reject
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ class TimedEvent:
                 "confidence": round(self.confidence, 4)}
 
 
-def timed(events: Iterable[Event], labels: list[str], tb: Timebase) -> list[TimedEvent]:
-    return [TimedEvent(tb.seconds(e.onset), tb.seconds(e.offset), labels[e.label],
+def timed(events: Iterable[Event], labels: list[str], tb: Timebase, rule=None) -> list[TimedEvent]:
+    """Events in seconds, named by their label, or "unknown" where the model's rejection
+    rule (clip/reject.py: event_label) rejects them."""
+    return [TimedEvent(tb.seconds(e.onset), tb.seconds(e.offset), event_name(e, labels, rule),
                        e.confidence / 256.0, e) for e in events]
+
+
+def event_name(e: Event, labels: list[str], rule=None) -> str:
+    label = e.label if rule is None else reject.event_label(e.label, e.confidence, rule)
+    if label == reject.UNKNOWN:
+        return reject.UNKNOWN_LABEL
+    return labels[label] if 0 <= label < len(labels) else f"class{label}"
