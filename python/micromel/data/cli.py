@@ -1,4 +1,4 @@
-"""Commands `micromel dataset drums|speech|streams|check`: build the built-in datasets
+"""Commands `micromel dataset drums|speech|streams|add-other|check`: build the built-in datasets
 reproducibly from Debian packages, or check a user's dataset."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .datasets import SPLITS, load_dataset, summary_table
 from .drum_sources import FAMILIES
 from .drums import build_drums
 from .labels import build_from_labels
+from .other import UNKNOWN_DIR, add_other
 from .project import init_project
 from .speech import build_speech
 from .streams import build_streams
@@ -34,6 +35,16 @@ def cmd_dataset_from_labels(args) -> int:
     rows = [{"label": lab, "split": s} for _, lab, s in ds.items]
     print(summary_table(rows, ds.labels))
     print(f"wrote {len(rows)} clips and {manifest}")
+    return 0
+
+
+def cmd_dataset_add_other(args) -> int:
+    counts = add_other(args.data, args.other_from, Path(args.out), label=args.label,
+                       per_source=args.per_source, unknown_per_source=args.unknown_per_source,
+                       seed=args.seed)
+    print(f"wrote {args.out}: the dataset plus '{args.label}' ({counts.get('train', 0)} train, "
+          f"{counts.get('val', 0)} val clips); {counts.get('unknown', 0)} clips of held-out "
+          f"sources in {Path(args.out) / UNKNOWN_DIR} for `micromel reject --unknown`")
     return 0
 
 
@@ -140,6 +151,21 @@ def register(sub) -> None:
                     help="label of clips no label touches (default: such clips are dropped)")
     fl.add_argument("--quiet", action="store_true", help="no per-recording lines")
     fl.set_defaults(func=cmd_dataset_from_labels)
+
+    ao = dsub.add_parser("add-other", help="a copy of a dataset plus a class of sounds of none of "
+                                           "its classes, from another dataset's sources")
+    ao.add_argument("data", metavar="DATA", help="the dataset (a manifest with splits)")
+    ao.add_argument("--from", dest="other_from", required=True, metavar="OTHER",
+                    help="dataset with a source column whose clips are none of DATA's classes "
+                         "(e.g. data/speech); its test sources are held out (written to unknown/)")
+    ao.add_argument("--out", required=True, help="new dataset folder")
+    ao.add_argument("--label", default="other", help="the new class's name (default other)")
+    ao.add_argument("--per-source", type=cliargs.positive_int, default=8,
+                    help="clips per source of OTHER in each of train and val (default 8)")
+    ao.add_argument("--unknown-per-source", type=cliargs.positive_int, default=12,
+                    help="clips per held-out (test) source written to unknown/ (default 12)")
+    ao.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
+    ao.set_defaults(func=cmd_dataset_add_other)
 
     chk = dsub.add_parser("check", help="validate a dataset folder or manifest and count its files")
     chk.add_argument("data", help="folder with one sub-folder per class, or a CSV/TSV manifest")
