@@ -32,16 +32,23 @@ def _cli(*argv, cwd):
 def test_listen_30s_equals_segment_in_real_time(stream_wav, tmp_path):
     """The CI version of the 10-minute measure, through the commands themselves."""
     listen = _cli("listen", MODELS_DIR / "drums", "--device", "emulate", "--mic", stream_wav,
-                  "--out", tmp_path / "listen", cwd=tmp_path)
+                  "--out", tmp_path / "listen", "--save-uncertain", tmp_path / "unsure_l",
+                  "--uncertain", 5, cwd=tmp_path)
     assert listen.returncode == 0, listen.stderr[-2000:]
     seg = _cli("segment", MODELS_DIR / "drums", stream_wav, "--out", tmp_path / "segment",
-               "--quiet", cwd=tmp_path)
+               "--quiet", "--save-uncertain", tmp_path / "unsure_s", "--uncertain", 5, cwd=tmp_path)
     assert seg.returncode == 0, seg.stderr[-2000:]
     for name in ("stream30.events.json", "stream30.labels.txt", "segments_cymbal.tsv"):
         assert (tmp_path / "listen" / name).read_text() == (tmp_path / "segment" / name).read_text()
+    # the least sure windows by the device's scores while listening == by segment's twin
+    unsure = sorted(p.name for p in (tmp_path / "unsure_l").iterdir())
+    assert len(unsure) == 5 and unsure == sorted(p.name for p in (tmp_path / "unsure_s").iterdir())
+    assert all((tmp_path / "unsure_l" / n).read_bytes() == (tmp_path / "unsure_s" / n).read_bytes()
+               for n in unsure)
     assert (tmp_path / "listen" / "stream30.labels.txt").read_text().count("\n") >= 20
-    status = listen.stderr.strip().splitlines()[-2]  # the status line, then "wrote ..."
-    assert "overruns 0," in status and "30.00 s" in status and "latency max" in status
+    # the status line, then "wrote ..." and the least sure windows' line
+    status = [line for line in listen.stderr.splitlines() if "latency max" in line][-1]
+    assert "overruns 0," in status and "30.00 s" in status
 
 
 def test_listen_status_measures(speech_any, stream_wav, tmp_path):

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .. import cliargs
 from ..audio import write_wav
 from ..errors import MicromelError
@@ -13,7 +15,7 @@ from ..link.device import open_device
 from ..link.model_device import is_emulated, open_model_device
 from ..modeldir import ModelDir
 from ..paths import build_dir
-from ..segment import output
+from ..segment import output, uncertain
 from . import config, run
 from .session import SOURCES, Listener
 
@@ -82,6 +84,10 @@ def cmd_listen(args) -> int:
     stem = Path(args.mic).stem if source == "file" else f"listen-{source}-{time.strftime('%Y%m%d-%H%M%S')}"
     out = Path(args.out) if args.out else None
     _outputs(out, formats, stem, label, args.force)
+    if args.save_uncertain and source != "file":
+        raise MicromelError("--save-uncertain: needs the audio on this computer (--source file "
+                            "--mic FILE); a board's own microphone does not send its audio")
+    uncertain.check_dir(args.save_uncertain)
     mic = None
     if source == "file":
         mic = run.prepare_mic(args.mic, p.sample_rate, build_dir() / "listen", args.seconds)
@@ -100,7 +106,8 @@ def cmd_listen(args) -> int:
 
         res = run.listen(lst, source, str(mic.pcm.resolve()) if mic else "", args.seconds,
                          unpaced=args.unpaced, tone_hz=args.tone_hz, amplitude=args.amplitude,
-                         on_event=on_event, on_status=line.show)
+                         on_event=on_event, on_status=line.show,
+                         want_windows=bool(args.save_uncertain))
     line.done()
     st = res.status
     note = run.overrun_note(st, p.sample_rate / p.hop_samples)
@@ -113,6 +120,15 @@ def cmd_listen(args) -> int:
                                 f"(checksum {mic.checksum:08x})")
     fr = res.as_file_result(f"{stem}.wav" if mic is None else args.mic, labels, p,
                             mic.notes if mic else [], model.reject)
+    if args.save_uncertain:
+        # the device's window scores, in window order (one run: a file is one stream)
+        scores = [None] * (1 + max((w[1] for w in res.windows), default=-1))
+        for _, index, silent, sc in res.windows:
+            scores[index] = None if silent else np.asarray(sc, np.int8)
+        picks = uncertain.pick(scores, args.uncertain, p.hop_samples, p.window_samples)
+        saved = uncertain.save(Path(args.mic), picks, Path(args.save_uncertain), p.sample_rate)
+        print(f"{Path(args.mic).name}: {len(saved)} least sure windows in {args.save_uncertain}",
+              file=sys.stderr)
     if out is not None:
         written = output.write_outputs(fr, out, formats)
         if "tsv" in formats:
@@ -206,6 +222,7 @@ def register(sub) -> None:
     s.add_argument("--format", action="append", choices=FORMATS,
                    help="what to write into --out (repeatable; default all)")
     s.add_argument("--force", action="store_true", help="overwrite outputs that exist")
+    uncertain.add_options(s)
     s.set_defaults(func=cmd_listen)
 
     r = sub.add_parser(

@@ -57,8 +57,7 @@ def cmd_segment(args) -> int:
         check_outputs(paths, Path(args.out or "."))
     if args.save_uncertain and model is None:
         raise MicromelError("--save-uncertain: needs a model's scores; drop --activity-only")
-    if args.save_uncertain and not Path(args.save_uncertain).resolve().parent.is_dir():
-        raise MicromelError(f"--save-uncertain {args.save_uncertain}: its parent folder does not exist")
+    uncertain.check_dir(args.save_uncertain)
     scorer = run.Scorer(model) if model is not None else None
     device_results = DeviceWindowResults(args.device, model, p) if args.device else None
     tap = uncertain.Tap(device_results) if args.save_uncertain and device_results else None
@@ -203,12 +202,7 @@ def register(sub) -> None:
     s.add_argument("--plot", action="store_true", help="PNG of waveform, spectrogram and events")
     s.add_argument("--activity-only", action="store_true",
                    help="energy-only activity detection, no model")
-    s.add_argument("--save-uncertain", metavar="DIR",
-                   help="also write the windows the model was least sure about (smallest margin "
-                        "between its two top classes) as WAV files named by time, to label in "
-                        "Audacity and add with 'micromel dataset from-labels'")
-    s.add_argument("--uncertain", type=cliargs.positive_int, default=10,
-                   help="with --save-uncertain: windows per file (default 10)")
+    uncertain.add_options(s)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_seg_options(s)
     s.set_defaults(func=cmd_segment)

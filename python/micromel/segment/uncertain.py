@@ -84,6 +84,23 @@ def save(path: Path, picks: list[Pick], out_dir: Path, rate: int) -> list[Path]:
     return written
 
 
+def add_options(parser) -> None:
+    """--save-uncertain DIR and --uncertain N, for `segment` and `listen` alike."""
+    from .. import cliargs
+    parser.add_argument("--save-uncertain", metavar="DIR",
+                        help="also write the windows the model was least sure about (smallest "
+                             "margin between its two top classes) as WAV files named by time, to "
+                             "label in Audacity and add with 'micromel dataset from-labels'")
+    parser.add_argument("--uncertain", type=cliargs.positive_int, default=10,
+                        help="with --save-uncertain: windows per file (default 10)")
+
+
+def check_dir(out_dir) -> None:
+    """Refuse, before any work, a --save-uncertain folder whose parent does not exist."""
+    if out_dir and not Path(out_dir).resolve().parent.is_dir():
+        raise MicromelError(f"--save-uncertain {out_dir}: its parent folder does not exist")
+
+
 class Tap:
     """Records the per-window scores of a device's STREAM results as they pass."""
 
