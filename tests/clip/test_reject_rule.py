@@ -48,7 +48,10 @@ def test_other_class_rule():
     assert reject.decide(acc, n, reject.RejectConfig(other_class=0)) == 1
     assert reject.decide(acc, 0, reject.RejectConfig(other_class=1)) == reject.SILENCE
     # the closed-set baseline votes among the known classes only (lowest index on ties)
-    assert list(reject.closed_set([[100, 400, 10], [5, 9, 5]], 1)) == [0, 0]
+    assert list(reject.closed_set([[100, 400, 10], [5, 9, 5], [0, 0, 0]], [2, 1, 0], 1)) == [0, 0, -1]
+    # without an other class it is the clip vote, silence included
+    accs, ns = np.array([[3, 9, 1], [0, 0, 0], [7, 7, 2]]), np.array([1, 0, 1])
+    assert list(reject.closed_set(accs, ns, -1)) == list(reject.clip_stats(accs, ns)[0])
     # every candidate the choice tries keeps the other class; with none better, the rule is it
     pred, top, margin = np.array([1, 0, 0]), np.array([200, 250, 240]), np.array([50, 200, 200])
     rule = reject.choose(pred, top, margin, np.array([0, 0, 0]), max_reject=0.4, other_class=1)

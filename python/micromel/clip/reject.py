@@ -139,13 +139,16 @@ def accepted_mask(pred, top, margin, cfg: RejectConfig) -> np.ndarray:
     return (top >= 0) & (pred != cfg.other_class) & (top >= cfg.min_top) & (margin >= cfg.min_margin)
 
 
-def closed_set(accs, other_class: int) -> np.ndarray:
-    """The vote among the known classes only (the other class left out): what the model
-    answers with rejection off, the baseline rejection is measured against."""
+def closed_set(accs, ns, other_class: int) -> np.ndarray:
+    """The vote among the known classes only (the other class left out; SILENCE for a clip
+    with no non-silent window): what the model answers with rejection off, the baseline
+    rejection is measured against."""
     accs = np.array(accs, np.int64)
     if other_class >= 0:
         accs[:, other_class] = -1
-    return np.argmax(accs, axis=1)      # lowest index among the maxima, as top_two
+    pred = np.argmax(accs, axis=1) if len(accs) else np.zeros(0, np.int64)  # lowest index wins
+    pred[np.asarray(ns) <= 0] = SILENCE
+    return pred
 
 
 def operating_point(pred, top, margin, y, cfg: RejectConfig) -> dict:

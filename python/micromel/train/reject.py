@@ -76,7 +76,7 @@ def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: 
         known = ty != oc
         tp, tt, tm = reject.clip_stats(accs[known], ns[known])
         ty_known = ty[known]
-        closed = reject.closed_set(accs[known], oc) if len(ty_known) else tp
+        closed = reject.closed_set(accs[known], ns[known], oc)
         out["test_off"] = reject.operating_point(closed, tt, tm, ty_known, reject.RejectConfig())
         out["test"] = reject.operating_point(tp, tt, tm, ty_known, rule)
         out["test_curve"] = [reject.operating_point(tp, tt, tm, ty_known,
