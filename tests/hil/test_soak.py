@@ -62,6 +62,11 @@ def test_short_soak_through_the_emulated_board(tmp_path, monkeypatch):
     from micromel.cli import main
 
     monkeypatch.setattr(soak, "Library", lambda role: FakeLibrary())
+    from micromel.hil import cli as hil_cli
+    writes = []
+    real_write = hil_cli.write_text_atomic
+    monkeypatch.setattr(hil_cli, "write_text_atomic",
+                        lambda path, text: (writes.append(json.loads(text)), real_write(path, text))[1])
 
     out = tmp_path / "soak.json"
     rc = main(["soak", str(ROOT / "models/speech"), "--minutes", "0.5", "--every", "3",
@@ -74,7 +79,11 @@ def test_short_soak_through_the_emulated_board(tmp_path, monkeypatch):
     assert r["window_mismatches"] == 0 and r["events_equal"] and r["events_device"] > 0
     assert r["windows"] > 50 and len(r["checkpoints"]) >= 3
     assert all(c["stack_used"] > 0 for c in r["checkpoints"])
-    assert r["device_equals_twin"]
+    assert r["device_equals_twin"] and r["complete"]
+    # the result so far was on disk at every checkpoint: a stopped hour keeps its numbers
+    assert len(writes) == len(r["checkpoints"]) + 1 and writes[-1] == r
+    assert all(not w["complete"] and w["events_equal_so_far"] for w in writes[:-1])
+    assert [len(w["checkpoints"]) for w in writes[:-1]] == list(range(1, len(r["checkpoints"]) + 1))
     # the stack's high-water mark settles while streaming (the fake scenes' first events end
     # in the first 10 s); the last checkpoint follows the stream's end, whose path (the
     # segmenter closing its events) may go a few dozen bytes deeper

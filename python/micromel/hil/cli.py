@@ -121,8 +121,12 @@ def cmd_stream_check(args) -> int:
 
 def cmd_soak(args) -> int:
     out = cliargs.new_file(args.json, "--json") if args.json else None   # checked before the run
+
+    def partial(r: dict) -> None:   # a stopped run keeps its last checkpoint's numbers
+        write_text_atomic(out, json.dumps(r, indent=1) + "\n")
+
     r = soak(ModelDir.open(args.model_dir), args.minutes * 60.0, args.device, seed=args.seed,
-             every=args.every, progress=not args.quiet)
+             every=args.every, progress=not args.quiet, on_checkpoint=partial if out else None)
     text = json.dumps(r, indent=1)
     print(text)
     if out is not None:
@@ -234,7 +238,8 @@ def register(sub) -> None:
                     help="seconds of audio between checkpoints (default 60)")
     so.add_argument("--seed", type=int, default=0, help="seed of the generated audio (default 0)")
     so.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate)")
-    so.add_argument("--json", help="also write the result to this file")
+    so.add_argument("--json", help="also write the result to this file, and the result so far "
+                                   "at every checkpoint (\"complete\": false): a stopped run keeps it")
     so.add_argument("--quiet", action="store_true", help="no progress bar")
     so.set_defaults(func=cmd_soak)
 

@@ -61,9 +61,12 @@ def _same(t, d) -> bool:
 
 
 def soak(model, seconds: float, device: str = "emulate", seed: int = 0, every: float = 60.0,
-         progress: bool = True) -> dict:
+         progress: bool = True, on_checkpoint=None) -> dict:
     """Stream `seconds` of audio through `device` and the twin in lockstep; returns the
-    counts, the checkpoints and the verdicts (raises nothing on a mismatch)."""
+    counts, the checkpoints and the verdicts (raises nothing on a mismatch).
+    `on_checkpoint(partial)` gets the result so far at every checkpoint (an hour-long run
+    that is stopped keeps what it measured): counts, checkpoints, the events of both sides so
+    far and whether they agree as far as both have got."""
     p = model.segment_params()
     if model.frontend.sample_rate != SAMPLE_RATE:
         raise MicromelError(f"{model.path}: soak audio is {SAMPLE_RATE} Hz, the model takes "
@@ -87,6 +90,13 @@ def soak(model, seconds: float, device: str = "emulate", seed: int = 0, every: f
                 "audio_s": round(out["windows"] * window_s, 1), "windows": out["windows"],
                 "stack_used": s.get("stack_used"), "bad_crc": s["bad_crc"],
                 "replayed": s.get("replayed"), "host_rss_mb": round(host_rss_mb(), 1)})
+            if on_checkpoint is not None:
+                dev_ev = [tuple(int(v) for v in e) for e in dwr.device_events]
+                tw_ev = [(e.onset, e.offset, e.label, e.confidence) for e in twin_events]
+                n = min(len(dev_ev), len(tw_ev))
+                on_checkpoint({**out, "complete": False, "link": dict(dev.link_stats),
+                               "events_device": len(dev_ev), "events_twin": len(tw_ev),
+                               "events_equal_so_far": dev_ev[:n] == tw_ev[:n]})
 
         next_check = 0.0
         for t, d in itertools.zip_longest(twin, dwr(for_device)):
@@ -110,7 +120,7 @@ def soak(model, seconds: float, device: str = "emulate", seed: int = 0, every: f
     twin_events = [(e.onset, e.offset, e.label, e.confidence) for e in twin_events]
     out["events_device"], out["events_twin"] = len(dev_events), len(twin_events)
     out["events_equal"] = dev_events == twin_events
-    return out | verdicts(out["checkpoints"], out)
+    return out | {"complete": True} | verdicts(out["checkpoints"], out)
 
 
 def verdicts(checks: list[dict], out: dict) -> dict:
