@@ -113,8 +113,12 @@ def _cli(*args, cwd):
                           text=True, timeout=600, env=env, cwd=cwd)
 
 
+@pytest.mark.emulator
 def test_tune_command_on_an_audacity_labelled_recording(tmp_path):
+    """tune --save on a labelled recording; the saved settings reach the device through the
+    generated headers: the emulated board's windows and events equal the host twin's."""
     from micromel.engine import zoo
+    from micromel.hil.stream_check import check_against_twin
 
     mdir = zoo.make("drums", tmp_path / "m", seed=5, input_shape=(32, 40, 1))
     rng = np.random.default_rng(1)
@@ -135,6 +139,8 @@ def test_tune_command_on_an_audacity_labelled_recording(tmp_path):
     chosen = json.loads(line[line.index("{"):])
     saved = ModelDir.open(mdir).segment
     assert {k: getattr(saved, k) for k in chosen} == chosen
+    t = check_against_twin(ModelDir.open(mdir), [tmp_path / "rec.wav"], "emulate", progress=False)
+    assert t["windows"] > 50 and t["window_mismatches"] == 0 and t["event_mismatch_files"] == 0
     # outputs are not replaced silently, and a bad label track is a one-line error
     r = _cli("tune", str(mdir), str(tmp_path / "rec.wav"), "--target-fa-per-hour", "1",
              "--out", str(out), cwd=tmp_path)
@@ -142,3 +148,38 @@ def test_tune_command_on_an_audacity_labelled_recording(tmp_path):
     (tmp_path / "rec.txt").write_text("1.0\tkick\n")
     r = _cli("tune", str(mdir), str(tmp_path / "rec.wav"), "--target-fa-per-hour", "1", cwd=tmp_path)
     assert r.returncode == 2 and "rec.txt:1" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.emulator
+def test_tuned_drums_settings_give_the_same_events_on_the_device(tmp_path):
+    """The issue's measure in small: tune models/drums on a labelled recording of real hits,
+    save the chosen settings, and the emulated board's events with them equal the twin's."""
+    from micromel.audio import load_audio
+    from micromel.data import debpkg
+    from micromel.hil.stream_check import check_against_twin
+
+    mdir = tmp_path / "drums"
+    shutil.copytree(MODELS_DIR / "drums", mdir)
+    root = debpkg.fetch("hydrogen-data") / "usr/share/hydrogen/data/drumkits/GMRockKit"
+    hits = {"kick": "Kick-Hard.wav", "snare": "Snare-Hard.wav", "hihat": "HatClosed-Hard.wav"}
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(16000 * 20) * 30
+    labels = []
+    for i, at in enumerate(np.arange(1.0, 19.0, 1.5)):
+        name = list(hits)[i % 3]
+        pcm = load_audio(root / hits[name], 16000)[:8000].astype(float)
+        a = int(at * 16000)
+        x[a:a + len(pcm)] += pcm
+        labels.append(f"{at:.3f}\t{at + len(pcm) / 16000:.3f}\t{name}\n")
+    sf.write(tmp_path / "rec.wav", np.clip(x, -32768, 32767).astype(np.int16), 16000, subtype="PCM_16")
+    (tmp_path / "rec.txt").write_text("".join(labels))
+    r = _cli("tune", str(mdir), str(tmp_path / "rec.wav"), "--target-fa-per-hour", "400",
+             "--save", "--force", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("chosen for"))
+    chosen = json.loads(line[line.index("{"):])
+    tuned = ModelDir.open(mdir)
+    assert {k: getattr(tuned.segment, k) for k in chosen} == chosen
+    t = check_against_twin(tuned, [tmp_path / "rec.wav"], "emulate", progress=False)
+    assert t["window_mismatches"] == 0 and t["event_mismatch_files"] == 0
+    assert t["events_twin"] >= 6, t
