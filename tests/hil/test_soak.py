@@ -61,7 +61,7 @@ def test_verdicts_see_a_growing_stack_and_memory():
 def test_short_soak_through_the_emulated_board(tmp_path, monkeypatch):
     from micromel.cli import main
 
-    monkeypatch.setattr(soak, "Library", lambda role: FakeLibrary())
+    monkeypatch.setattr(soak, "Library", lambda role, **kw: FakeLibrary())
     from micromel.hil import cli as hil_cli
     writes = []
     real_write = hil_cli.write_text_atomic

@@ -72,8 +72,9 @@ def _weighted(rng: np.random.Generator, keys: list, sizes: list):
 class Library:
     """The files of one role (speech_sources.ROLES) by kind, decoded on demand."""
 
-    def __init__(self, role: str, quiet: bool = True):
+    def __init__(self, role: str, quiet: bool = True, cache_samples: int = CACHE_SAMPLES):
         self.role = role
+        self.cache_samples = cache_samples   # decoded words and effects kept, at most
         self.speech: dict[str, dict[str, list[SourceFile]]] = {}
         self.other: dict[str, dict[str, list[SourceFile]]] = {k: {} for k in ("music", "ambience", "sfx")}
         for s in SOURCES:
@@ -144,7 +145,7 @@ class Library:
             x, runs = x[a:b].astype(np.float32), [(r0 - a, r1 - a) for r0, r1 in runs]
         else:
             x, runs = None, None
-        if self._cached < CACHE_SAMPLES:
+        if self._cached < self.cache_samples:
             self._decoded[key] = (x, runs)
             self._cached += 0 if x is None else len(x)
         return (None, None) if x is None else (x.astype(np.float64), runs)

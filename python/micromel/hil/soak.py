@@ -28,13 +28,17 @@ from ..segment.run import host_window_results
 CHUNK = 4000            # samples per chunk handed to the device and the twin
 # host memory may grow this much after the first checkpoint (allocator noise) and be "flat"
 FLAT_MB = 16.0
+# decoded words and effects the scene library keeps (float32: 8 MB): full within the first
+# minutes, so that host memory measures micromel, not a cache still filling (the library's
+# default, 160 MB, would grow for most of an hour)
+SOAK_CACHE_SAMPLES = 2_000_000
 END_STACK_SLACK = 256   # bytes the end of a stream may go deeper than streaming (events closed)
 
 
 def soak_audio(seconds: float, seed: int = 0, library=None) -> Iterator[np.ndarray]:
     """`seconds` of int16 audio at 16 kHz in chunks of CHUNK samples, one minute at a time,
     from `library` (default: the speech data's test sources, data/scenes.Library)."""
-    lib = library if library is not None else Library("test")
+    lib = library if library is not None else Library("test", cache_samples=SOAK_CACHE_SAMPLES)
     left = int(seconds * SAMPLE_RATE)
     for minute in itertools.count():
         if left <= 0:
