@@ -127,3 +127,16 @@ def test_generated_header_matches_protocol_module(tmp_path):
                           ("MM_BENCH_PART", protocol.BENCH_PART), ("MM_TAP", protocol.TAP)):
         for name, val in table.items():
             assert f"#define {prefix}_{name} {val}u" in text
+
+
+def test_host_parser_counts_damaged_frames_in_bounded_memory():
+    """A long run over a noisy link damages thousands of frames: the host parser counts them
+    (what the request loop watches) and keeps only the latest reasons."""
+    p = protocol.Parser()
+    bad = bytearray(protocol.encode(1, 5, b"abcdef"))
+    bad[9] ^= 0x40
+    frames = []
+    for k in range(5000):
+        frames += list(p.feed(bytes(bad) + protocol.encode(1, k % 256, b"ok")))
+    assert len(frames) == 5000 and all(f.payload == b"ok" for f in frames)
+    assert p.n_errors == 5000 and len(p.errors) <= 16 and p.errors[-1] == "bad crc"

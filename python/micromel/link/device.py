@@ -216,12 +216,12 @@ class Device:
         wait = ATTEMPT_WAIT if self.rtt is None else \
             min(ATTEMPT_WAIT, max(0.25, 3 * self.rtt) + size / LINK_BYTES_PER_S)
         wait_until = min(deadline, now + wait) if retry else deadline
-        errors = len(self.parser.errors)
+        errors = self.parser.n_errors
         why, stalled, seen = "timeouts", 0.0, 0
         while True:
             now = time.monotonic()
-            if retry and len(self.parser.errors) > errors:     # a damaged frame came back
-                errors, why = len(self.parser.errors), "corrupt"
+            if retry and self.parser.n_errors > errors:     # a damaged frame came back
+                errors, why = self.parser.n_errors, "corrupt"
                 wait_until = min(wait_until, now + GRACE)
             if retry and len(self.parser.buf) > 1:             # part of a frame...
                 if len(self.parser.buf) != seen:
@@ -270,7 +270,7 @@ class Device:
     def _hint(self) -> str:
         if self.link_stats["requests"] > 1 or "://" not in self.name:
             return ""
-        if self.link_stats["corrupt"] or self.parser.errors:   # bytes came: a noisy link
+        if self.link_stats["corrupt"] or self.parser.n_errors:   # bytes came: a noisy link
             return ""
         return ("; if this is an emulator, another client may be connected to it (QEMU serves "
                 "one at a time), or the port runs no micromel firmware")

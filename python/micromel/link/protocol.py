@@ -19,6 +19,7 @@ Frame layout (all integers little-endian):
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -145,7 +146,13 @@ class Parser:
     def __init__(self, max_payload: int = PROTOCOL_MAX_PAYLOAD):
         self.buf = bytearray()
         self.max_payload = max_payload
-        self.errors: list[str] = []
+        self.n_errors = 0                       # damaged frames skipped so far
+        self.errors = deque(maxlen=16)          # the latest ones' reasons (bounded: a long
+                                                # run over a noisy link damages thousands)
+
+    def _error(self, why: str) -> None:
+        self.n_errors += 1
+        self.errors.append(why)
 
     def feed(self, data: bytes) -> Iterator[Frame]:
         self.buf += data
@@ -162,11 +169,11 @@ class Parser:
             head = bytes(self.buf[2:6])
             msg_type, seq, length = struct.unpack("<BBH", head)
             if crc8(head) != self.buf[6]:
-                self.errors.append("bad header crc")
+                self._error("bad header crc")
                 del self.buf[:1]
                 continue
             if length > self.max_payload:
-                self.errors.append("too long")
+                self._error("too long")
                 del self.buf[:1]
                 continue
             total = HEADER_SIZE + length + CRC_SIZE
@@ -175,7 +182,7 @@ class Parser:
             body = bytes(self.buf[2 : HEADER_SIZE + length])
             (crc,) = struct.unpack("<H", self.buf[HEADER_SIZE + length : total])
             if crc16(body) != crc:
-                self.errors.append("bad crc")
+                self._error("bad crc")
                 del self.buf[:1]
                 continue
             payload = bytes(self.buf[HEADER_SIZE : HEADER_SIZE + length])
@@ -189,7 +196,7 @@ class Parser:
         Returns the frames found behind it."""
         if len(self.buf) <= 1:
             return []
-        self.errors.append("truncated")
+        self._error("truncated")
         del self.buf[:1]
         return list(self.feed(b""))
 
