@@ -76,6 +76,8 @@ def test_lost_device_is_reported_and_fails_the_run(model_dir, dataset, tmp_path)
     assert s["clips_verified"] == s["clips_total"] == 12         # the other device took them
     assert len(s["run"]["devices_lost"]) == 1
     assert "Devices lost (1 of 2)" in (report / "report.md").read_text()
+    lost = s["run"]["devices_lost"][0]       # the reason does not name the device again
+    assert lost["error"] and not lost["error"].startswith(lost["device"]), lost
 
 
 def test_interrupted_verify_says_how_to_resume(model_dir, dataset, tmp_path):

@@ -105,6 +105,7 @@ def _worker(dev, run: Run) -> None:
             except Exception as e:  # noqa: BLE001 - the device is lost, never a traceback
                 run.todo.put(clip)  # not verified: another device (or --resume) takes it
                 msg = str(e) if isinstance(e, DeviceError) else f"{type(e).__name__}: {e}"
+                msg = msg.removeprefix(f"{dev.name}: ")   # the report names the device already
                 with run.lock:
                     run.lost.append({"device": dev.name, "error": msg, "clips": clips})
                 return
