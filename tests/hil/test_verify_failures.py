@@ -80,18 +80,28 @@ def test_lost_device_is_reported_and_fails_the_run(model_dir, dataset, tmp_path)
     assert lost["error"] and not lost["error"].startswith(lost["device"]), lost
 
 
-def test_interrupted_verify_says_how_to_resume(model_dir, dataset, tmp_path):
+def test_interrupted_verify_says_how_to_resume(model, model_dir, dataset, tmp_path):
+    """Ctrl-C after the first clip. The link delays every block by 150 ms, so the other
+    clips take many seconds and the signal finds the run going however loaded the machine
+    (on a fast link a starved test process could wake after the run had ended)."""
+    from micromel.link.model_device import prepare_firmware
+    from micromel.link.proxy import Impairment, LossyProxy
+
     report = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "micromel", "verify", str(model_dir), str(dataset),
-                             "--report", str(report), "--quiet"], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    results = report / "results.jsonl"
-    deadline = time.time() + 600
-    while time.time() < deadline and (not results.exists() or not results.read_text()):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    with Emulator(prepare_firmware("emulate", model), "mps2-an386", wait=False) as emu, \
+            LossyProxy(("127.0.0.1", emu.port), Impairment(delay_ms=150)) as proxy:
+        proc = subprocess.Popen([sys.executable, "-m", "micromel", "verify", str(model_dir),
+                                 str(dataset), "--device", proxy.url, "--report", str(report),
+                                 "--quiet"], env=ENV, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        results = report / "results.jsonl"
+        deadline = time.time() + 600
+        while time.time() < deadline and (not results.exists() or not results.read_text()):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err
+    assert 1 <= len(results.read_text().splitlines()) < 12
 
 
 def test_second_client_of_a_busy_emulator_gets_a_hint():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cliargs
 from ..audio import open_audio, write_wav
 from ..errors import MicromelError
 
@@ -86,7 +87,6 @@ def save(path: Path, picks: list[Pick], out_dir: Path, rate: int) -> list[Path]:
 
 def add_options(parser) -> None:
     """--save-uncertain DIR and --uncertain N, for `segment` and `listen` alike."""
-    from .. import cliargs
     parser.add_argument("--save-uncertain", metavar="DIR",
                         help="also write the windows the model was least sure about (smallest "
                              "margin between its two top classes) as WAV files named by time, to "
