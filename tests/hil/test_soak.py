@@ -47,7 +47,13 @@ def test_verdicts_see_a_growing_stack_and_memory():
     # little deeper
     cp = cps([(900, 100), (956, 120), (992, 121), (992, 121), (992, 121), (1000, 121)])
     assert verdicts(cp, ok) == {"device_equals_twin": True, "stack_constant": True,
-                                "host_rss_growth_mb": 1.0, "host_memory_flat": True}
+                                "host_rss_growth_mb": 0.0, "host_memory_flat": True}
+    # host memory swinging by tens of MB as each minute's scene is made and freed is flat;
+    # a ceiling that keeps rising is not
+    swings = cps([(992, m) for m in (222, 243, 274, 290, 248, 285, 249, 287, 250, 289)])
+    assert verdicts(swings, ok)["host_memory_flat"]
+    rising = cps([(992, m) for m in (222, 240, 250, 260, 270, 280, 290)])
+    assert not verdicts(rising, ok)["host_memory_flat"]
     # still growing in the second half of the run: a leak or a recursion
     grows = cps([(900, 100), (956, 100), (992, 100), (1000, 100), (1010, 100), (1010, 100)])
     assert not verdicts(grows, ok)["stack_constant"]
