@@ -90,10 +90,14 @@ def test_interrupted_verify_says_how_to_resume(model, model_dir, dataset, tmp_pa
     report = tmp_path / "r"
     with Emulator(prepare_firmware("emulate", model), "mps2-an386", wait=False) as emu, \
             LossyProxy(("127.0.0.1", emu.port), Impairment(delay_ms=150)) as proxy:
+        # Ctrl-C as a terminal sends it, also when this test runs where SIGINT is ignored
+        # (a job started in the background by a non-interactive shell: its children inherit
+        # SIG_IGN, and Python then raises no KeyboardInterrupt)
         proc = subprocess.Popen([sys.executable, "-m", "micromel", "verify", str(model_dir),
                                  str(dataset), "--device", proxy.url, "--report", str(report),
                                  "--quiet"], env=ENV, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         results = report / "results.jsonl"
         deadline = time.time() + 600
         while time.time() < deadline and (not results.exists() or not results.read_text()):
