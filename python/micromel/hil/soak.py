@@ -95,8 +95,7 @@ def soak(model, seconds: float, device: str = "emulate", seed: int = 0, every: f
                 "stack_used": s.get("stack_used"), "bad_crc": s["bad_crc"],
                 "replayed": s.get("replayed"), "host_rss_mb": round(host_rss_mb(), 1)})
             if on_checkpoint is not None:
-                dev_ev = [tuple(int(v) for v in e) for e in dwr.device_events]
-                tw_ev = [(e.onset, e.offset, e.label, e.confidence) for e in twin_events]
+                dev_ev, tw_ev = _comparable(dwr.device_events, twin_events)
                 n = min(len(dev_ev), len(tw_ev))
                 on_checkpoint({**out, "complete": False, "link": dict(dev.link_stats),
                                "events_device": len(dev_ev), "events_twin": len(tw_ev),
@@ -117,14 +116,19 @@ def soak(model, seconds: float, device: str = "emulate", seed: int = 0, every: f
         twin_events += seg.finish()
         checkpoint()
         out["link"] = dict(dev.link_stats)
-        dev_events = [tuple(int(v) for v in e) for e in dwr.device_events]
     if bar:
         bar.close()
-    # the device sends each event's onset and offset frames (segment/machine.py, step 5)
-    twin_events = [(e.onset, e.offset, e.label, e.confidence) for e in twin_events]
+    dev_events, twin_events = _comparable(dwr.device_events, twin_events)
     out["events_device"], out["events_twin"] = len(dev_events), len(twin_events)
     out["events_equal"] = dev_events == twin_events
     return out | {"complete": True} | verdicts(out["checkpoints"], out)
+
+
+def _comparable(device_events, twin_events) -> tuple[list, list]:
+    """Both sides' events as (onset, offset, label, confidence) tuples: the device sends each
+    event's onset and offset frames (segment/machine.py, step 5)."""
+    return ([tuple(int(v) for v in e) for e in device_events],
+            [(e.onset, e.offset, e.label, e.confidence) for e in twin_events])
 
 
 def verdicts(checks: list[dict], out: dict) -> dict:

@@ -52,6 +52,6 @@ def timed(events: Iterable[Event], labels: list[str], tb: Timebase, rule=None) -
 
 def event_name(e: Event, labels: list[str], rule=None) -> str:
     label = e.label if rule is None else reject.event_label(e.label, e.confidence, rule)
-    if label == reject.UNKNOWN:
-        return reject.UNKNOWN_LABEL
-    return labels[label] if 0 <= label < len(labels) else f"class{label}"
+    if label >= len(labels):      # a device's class beyond the model's labels
+        return f"class{label}"
+    return reject.label_of(label, labels)
