@@ -5,18 +5,20 @@ diff against TFLite Micro's intermediate tensors (for the first such clip of a r
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
-from ..clip import rules as win
 from ..clip.reject import decide
 from ..clip.reference import Reference
 from ..engine.compiler import compile_model
 from ..engine.runner import DeviceModel, Tflm, first_difference
 from ..link import audio as audio_link
 from ..link import protocol
+from .classify import HostClip
 
 
 @dataclass
@@ -26,14 +28,82 @@ class Clip:
     label: str
 
 
-def _first_diff(a: np.ndarray, b: np.ndarray) -> dict | None:
-    if a.shape != b.shape:
-        return {"shape_host": list(a.shape), "shape_device": list(b.shape)}
-    idx = np.argwhere(a != b)
-    if not len(idx):
-        return None
-    i = tuple(int(v) for v in idx[0])
-    return {"count": int(len(idx)), "first_index": list(i), "host": int(a[i]), "device": int(b[i])}
+class FrameDiff:
+    """The host's and the device's feature frames compared in order as each side delivers
+    them; keeps only the frames one side is ahead by (bounded: the host reads one block
+    ahead of the chunk the device is given). result(): None when equal, else the count of
+    differing values and the first, or both frame counts when they differ."""
+
+    def __init__(self, n_mels: int):
+        self.host = np.zeros((0, n_mels), np.int8)
+        self.dev = np.zeros((0, n_mels), np.int8)
+        self.n_host = self.n_dev = self.count = 0
+        self.first: dict | None = None
+
+    def add(self, host=None, dev=None) -> None:
+        if host is not None and len(host):
+            self.host = np.concatenate([self.host, host])
+            self.n_host += len(host)
+        if dev is not None and len(dev):
+            self.dev = np.concatenate([self.dev, dev])
+            self.n_dev += len(dev)
+        k = min(len(self.host), len(self.dev))
+        if not k:
+            return
+        a, b = self.host[:k], self.dev[:k]
+        idx = np.argwhere(a != b)
+        if len(idx) and self.first is None:
+            f, m = (int(v) for v in idx[0])
+            self.first = {"first_index": [self.n_host - len(self.host) + f, m],
+                          "host": int(a[f, m]), "device": int(b[f, m])}
+        self.count += len(idx)
+        self.host, self.dev = self.host[k:], self.dev[k:]
+
+    def result(self) -> dict | None:
+        if self.n_host != self.n_dev:
+            return {"frames_host": self.n_host, "frames_device": self.n_dev}
+        return {"count": self.count, **self.first} if self.count else None
+
+
+class WindowDiff:
+    """Window results compared in order as each side delivers them: silent or not and the
+    int8 scores; the first three differences are kept, with the host window of the first
+    score difference (for the layer diff)."""
+
+    def __init__(self):
+        self.host: deque = deque()     # (window int8 (F, mels), scores or None if silent)
+        self.dev: deque = deque()      # int8 scores, None if silent
+        self.n_host = self.n_dev = 0
+        self.diffs: list = []
+        self.n_diffs = 0
+        self.first_score_window: tuple[int, np.ndarray] | None = None
+
+    def add(self, host=(), dev=()) -> None:
+        for h in host:
+            self.host.append(h)
+            self.n_host += 1
+        for d in dev:
+            self.dev.append(d)
+            self.n_dev += 1
+        while self.host and self.dev:
+            w = self.n_host - len(self.host)
+            (window, hs), ds = self.host.popleft(), self.dev.popleft()
+            if (hs is None) != (ds is None):
+                diff = {"window": w, "silent_host": hs is None, "silent_device": ds is None}
+            elif hs is not None and not np.array_equal(hs, ds):
+                diff = {"window": w, "host": hs.tolist(), "device": ds.tolist()}
+                if self.first_score_window is None:
+                    self.first_score_window = (w, window)
+            else:
+                continue
+            self.n_diffs += 1
+            if len(self.diffs) < 3:
+                self.diffs.append(diff)
+
+    def result(self) -> list:
+        if self.n_host != self.n_dev:
+            return [{"windows_host": self.n_host, "windows_device": self.n_dev}] + self.diffs[:2]
+        return self.diffs
 
 
 class LayerDiffOnce:
@@ -60,78 +130,91 @@ def layer_diff(dev, ref: Reference, window: np.ndarray) -> dict:
     return first_difference(plan, want, lambda i: got.layer(window, i)) or {"layer": None}
 
 
-def _maybe_layer_diff(dev, ref: Reference, host, score_diffs: list,
+def _maybe_layer_diff(dev, ref: Reference, windows: WindowDiff,
                       once: LayerDiffOnce | None) -> dict | None:
     """Only for the first clip with a score mismatch (it costs a layer dump)."""
-    w = next((d["window"] for d in score_diffs if "window" in d and "host" in d), None)
-    if w is None or once is None or not once.claim():
+    if windows.first_score_window is None or once is None or not once.claim():
         return None
+    w, window = windows.first_score_window
     try:
-        return {"window": w, **layer_diff(dev, ref, host.windows[w])}
+        return {"window": w, **layer_diff(dev, ref, window)}
     except Exception as e:  # noqa: BLE001 - the diff is a diagnosis, never fatal
         return {"window": w, "error": str(e)}
 
 
-def check_clip_audio(dev, ref: Reference, clip: Clip, pcm: np.ndarray,
+def _chunks(pcm) -> Iterable[np.ndarray]:
+    return [pcm] if isinstance(pcm, np.ndarray) else pcm
+
+
+def check_clip_audio(dev, ref: Reference, clip: Clip, pcm,
                      once: LayerDiffOnce | None = None) -> dict:
-    """Audio mode: the device runs front end + windows + gate + model + vote."""
-    host = ref.clip(pcm)
-    got = audio_link.classify_audio(dev, pcm, ref.n_mels, ref.n_classes, want_features=True)
-    dev_feats = got.features(ref.n_mels)
-    feat_diff = _first_diff(host.features, dev_feats)
-    score_diffs = []
-    if len(got.windows) != len(host.scores):
-        score_diffs.append({"windows_host": len(host.scores), "windows_device": len(got.windows)})
-    else:
-        for w, (hs, dw) in enumerate(zip(host.scores, got.windows)):
-            if (hs is None) != dw.silent:
-                score_diffs.append({"window": w, "silent_host": hs is None, "silent_device": dw.silent})
-            elif hs is not None and not np.array_equal(hs, dw.scores):
-                score_diffs.append({"window": w, "host": hs.tolist(), "device": dw.scores.tolist()})
-    vote_match = got.vote == host.vote and np.array_equal(got.acc, host.acc)
+    """Audio mode: the device runs front end + windows + gate + model + vote. The clip (an
+    int16 array, or an iterable of chunks: a long file streams) goes to the device and to the
+    host reference side by side; frames and windows are compared as they arrive, so memory
+    stays bounded however long the clip."""
+    frames, windows = FrameDiff(ref.n_mels), WindowDiff()
+    host = HostClip(ref, on_frames=lambda f: frames.add(host=f))
+
+    def tee():      # the host computes each chunk just before the device is sent it
+        for chunk in _chunks(pcm):
+            windows.add(host=host.push(chunk))
+            yield chunk
+        windows.add(host=host.finish())
+
+    def on_reply(part) -> None:
+        frames.add(dev=part.features(ref.n_mels))
+        windows.add(dev=[None if w.silent else w.scores for w in part.windows])
+
+    got = audio_link.classify_audio(dev, tee(), ref.n_mels, ref.n_classes, want_features=True,
+                                    on_reply=on_reply)
+    score_diffs, feat_diff = windows.result(), frames.result()
+    vote = host.answer()
     return {
-        "layer_diff": _maybe_layer_diff(dev, ref, host, score_diffs, once),
+        "layer_diff": _maybe_layer_diff(dev, ref, windows, once),
         "features_match": feat_diff is None,
         "features_diff": feat_diff,
-        "scores_match": not score_diffs and vote_match,
-        "scores_diff": score_diffs[:3],
-        "windows": len(host.scores),
-        "silent_windows": int((~host.nonsilent).sum()),
-        "pred_host": host.vote,
+        "scores_match": not score_diffs and got.vote == vote and np.array_equal(got.acc, host.acc),
+        "scores_diff": score_diffs,
+        "windows": host.windows,
+        "silent_windows": host.windows - host.nonsilent,
+        "pred_host": vote,
         "pred_device": got.vote,
     }
 
 
-def check_clip_features(dev, ref: Reference, clip: Clip, pcm: np.ndarray,
+def check_clip_features(dev, ref: Reference, clip: Clip, pcm,
                         once: LayerDiffOnce | None = None) -> dict:
-    """Features mode: the host's twin features go in, the device runs the model."""
-    host = ref.clip(pcm)
-    dev_scores = []
-    score_diffs = []
-    for w, (window, hs) in enumerate(zip(host.windows, host.scores)):
-        if hs is None:
-            dev_scores.append(np.zeros(ref.n_classes, np.int8))
-            continue
-        reply = dev.request(protocol.MSG["CLASSIFY_FEATURES"], np.ascontiguousarray(window).tobytes())
-        ds = np.frombuffer(reply.payload, np.int8, ref.n_classes).copy()
-        dev_scores.append(ds)
-        if not np.array_equal(ds, hs):
-            score_diffs.append({"window": w, "host": hs.tolist(), "device": ds.tolist()})
-    if dev_scores:
-        _, acc = win.soft_vote(np.stack(dev_scores), host.nonsilent)
-        vote = decide(acc, int(host.nonsilent.sum()), ref.reject)
-    else:
-        vote = win.SILENCE
+    """Features mode: the host's twin features go in, window by window (CLASSIFY_FEATURES),
+    and the device runs the model; the vote is taken over the device's scores."""
+    windows = WindowDiff()
+    host = HostClip(ref)
+    acc = np.zeros(ref.n_classes, np.int32)
+
+    def device_scores(items) -> list:
+        out = []
+        for window, hs in items:
+            if hs is None:
+                out.append(None)
+                continue
+            reply = dev.request(protocol.MSG["CLASSIFY_FEATURES"], np.ascontiguousarray(window).tobytes())
+            ds = np.frombuffer(reply.payload, np.int8, ref.n_classes).copy()
+            acc[:] += ds.astype(np.int32) + 128
+            out.append(ds)
+        return out
+
+    for chunk in _chunks(pcm):
+        items = host.push(chunk)
+        windows.add(host=items, dev=device_scores(items))
+    items = host.finish()
+    windows.add(host=items, dev=device_scores(items))
     return {
-        "layer_diff": _maybe_layer_diff(dev, ref, host, score_diffs, once),
+        "layer_diff": _maybe_layer_diff(dev, ref, windows, once),
         "features_match": True,  # the device was given the host's features
         "features_diff": None,
-        "scores_match": not score_diffs,
-        "scores_diff": score_diffs[:3],
-        "windows": len(host.scores),
-        "silent_windows": int((~host.nonsilent).sum()),
-        "pred_host": host.vote,
-        "pred_device": int(vote),
+        "scores_match": not windows.result(),
+        "scores_diff": windows.result(),
+        "windows": host.windows,
+        "silent_windows": host.windows - host.nonsilent,
+        "pred_host": host.answer(),
+        "pred_device": int(decide(acc, host.nonsilent, ref.reject)),
     }
-
-

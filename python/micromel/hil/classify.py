@@ -17,29 +17,51 @@ from ..link.model_device import open_model_device
 from ..segment.run import WindowCutter
 
 
+class HostClip:
+    """The host reference of one clip given chunk by chunk: exactly what ref.clip(whole clip)
+    computes (clip.rules: padding to one window, windows every hop_frames, the gate on each
+    window's samples, TFLM's scores, the soft vote, the model's rejection rule), in bounded
+    memory. push() and finish() return the windows each completes as (window int8 (F, mels),
+    int8 scores or None when the gate calls it silent); on_frames(frames) sees every frame."""
+
+    def __init__(self, ref: Reference, on_frames=None):
+        self.ref = ref
+        self.cut = WindowCutter(ref.fe, ref.wcfg.frames, ref.wcfg.hop_frames)
+        self.cut.on_frames = on_frames
+        self.threshold = rules.gate_threshold(ref.wcfg, ref.framing)
+        self.acc = np.zeros(ref.n_classes, np.int32)
+        self.nonsilent = 0
+        self.windows = 0
+
+    def _score(self, windows) -> list:
+        out = []
+        for window, energy, _ in windows:
+            scores = self.ref.scores(window) if energy >= self.threshold else None
+            if scores is not None:
+                self.acc += scores.astype(np.int32) + 128
+                self.nonsilent += 1
+            out.append((window, scores))
+        self.windows += len(out)
+        return out
+
+    def push(self, chunk: np.ndarray) -> list:
+        return self._score(self.cut.push(chunk))
+
+    def finish(self) -> list:
+        return self._score(self.cut.finish())
+
+    def answer(self) -> int:
+        """Class, rules.SILENCE or reject.UNKNOWN (what the device answers)."""
+        return reject.decide(self.acc, self.nonsilent, self.ref.reject)
+
+
 def stream_vote(ref: Reference, chunks: Iterable[np.ndarray]) -> tuple[int, np.ndarray, int]:
-    """(answer, int32 vote sums, non-silent windows) of a clip given in chunks: exactly what
-    ref.clip(whole clip) computes (clip.rules: padding to one window, windows every
-    hop_frames, the gate on each window's samples, the soft vote, the model's rejection rule:
-    class, -1 silence or -2 unknown), in bounded memory."""
-    cut = WindowCutter(ref.fe, ref.wcfg.frames, ref.wcfg.hop_frames)
-    threshold = rules.gate_threshold(ref.wcfg, ref.framing)
-    acc = np.zeros(ref.n_classes, np.int32)
-    nonsilent = 0
-
-    def add(windows) -> None:
-        nonlocal acc, nonsilent
-        for feats, energy, _ in windows:
-            if energy >= threshold:
-                acc = acc + (ref.scores(feats).astype(np.int32) + 128)
-                nonsilent += 1
-
+    """(answer, int32 vote sums, non-silent windows) of a clip given in chunks (HostClip)."""
+    clip = HostClip(ref)
     for chunk in chunks:
-        add(cut.push(chunk))
-    add(cut.finish())
-    if not nonsilent:
-        return rules.SILENCE, np.zeros(ref.n_classes, np.int32), 0
-    return reject.decide(acc, nonsilent, ref.reject), acc, nonsilent
+        clip.push(chunk)
+    clip.finish()
+    return clip.answer(), clip.acc, clip.nonsilent
 
 
 def classify_files(model, paths: list, device: str | None = None, top: int = 3) -> list[dict]:

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..audio import load_audio
+from ..audio import open_audio
 from ..clip.reference import Reference
 from ..data.datasets import load_dataset
 from ..errors import DeviceError, MicromelError
@@ -82,6 +82,24 @@ def open_devices(specs: list[str], model) -> tuple[list, list[str]]:
     return [d for d in opened if d is not None], [f for f in failures if f]
 
 
+class ClipUnreadable(Exception):
+    """A clip that cannot be read (at its start or midway): a per-clip error, not a lost device."""
+
+
+@dataclass
+class ClipReader:
+    """A clip's samples in blocks (a 3-hour recording is verified in bounded memory); any
+    failure to read it is a ClipUnreadable, so the worker tells it from a device failure."""
+    path: Path
+    sample_rate: int
+
+    def chunks(self):
+        try:
+            yield from open_audio(self.path, self.sample_rate).chunks()
+        except MicromelError as e:
+            raise ClipUnreadable(str(e)) from None
+
+
 def _worker(dev, run: Run) -> None:
     ref = Reference(run.model)   # interpreters are not shared across threads
     clips = 0
@@ -91,17 +109,16 @@ def _worker(dev, run: Run) -> None:
                 clip = run.todo.get_nowait()
             except queue.Empty:
                 return
-            try:
-                pcm = load_audio(clip.path, ref.fe.sample_rate)
-            except MicromelError as e:   # the clip's fault, not the device's: record, go on
-                run.log.append({"clip": clip.id, "label": clip.label, "error": str(e),
-                                "device": dev.name})
-                continue
+            reading = ClipReader(clip.path, ref.fe.sample_rate)
             t0 = time.monotonic()
             with run.lock:
                 run.first_clip = run.first_clip or t0
             try:
-                rec = run.check(dev, ref, clip, pcm, run.once)
+                rec = run.check(dev, ref, clip, reading.chunks(), run.once)
+            except ClipUnreadable as e:   # the clip's fault, not the device's: record, go on
+                run.log.append({"clip": clip.id, "label": clip.label, "error": str(e),
+                                "device": dev.name})
+                continue
             except Exception as e:  # noqa: BLE001 - the device is lost, never a traceback
                 run.todo.put(clip)  # not verified: another device (or --resume) takes it
                 msg = str(e) if isinstance(e, DeviceError) else f"{type(e).__name__}: {e}"

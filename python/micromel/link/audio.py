@@ -115,10 +115,13 @@ class Samples:
 
 
 def classify_audio(dev: Device, pcm, n_mels: int, n_classes: int, want_features: bool = True,
-                   timeout: float = 30.0, keep_windows: bool = True) -> AudioResult:
+                   timeout: float = 30.0, keep_windows: bool = True,
+                   on_reply=None) -> AudioResult:
     """Send one clip (an int16 array, or an iterable of chunks: a long file streams) as
     CLASSIFY_AUDIO chunks; each reply acknowledges its chunk (that is the flow control) and
-    carries what the chunk produced. keep_windows=False keeps only the clip result."""
+    carries what the chunk produced. keep_windows=False keeps only the clip result;
+    on_reply(part) is given each reply's frames and windows instead of keeping them (memory
+    stays bounded however long the clip)."""
     out = AudioResult()
     samples = Samples(pcm)
     first = True
@@ -133,7 +136,13 @@ def classify_audio(dev: Device, pcm, n_mels: int, n_classes: int, want_features:
         except Undelivered:
             samples.unread(chunk)
             continue
-        parse_audio_reply(reply.payload, n_mels, n_classes, out)
+        if on_reply is None:
+            parse_audio_reply(reply.payload, n_mels, n_classes, out)
+        else:
+            part = AudioResult()
+            parse_audio_reply(reply.payload, n_mels, n_classes, part)
+            on_reply(part)
+            out.vote, out.acc, out.n_nonsilent = part.vote, part.acc, part.n_nonsilent
         if not keep_windows:
             out.windows.clear()
         first = False

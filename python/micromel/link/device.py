@@ -373,7 +373,8 @@ def open_farm_device(spec: str, elf: Path | None = None) -> Device:
 
 def open_device(spec: str = "emulate", **kwargs) -> Device:
     """spec: 'emulate' (or 'emulate:<env>'), a tty path, a pyserial URL, or a held farm
-    board 'labgrid:PLACE'."""
+    board 'labgrid:PLACE'. ('native', the firmware built for this computer, needs its model:
+    model_device.open_model_device.)"""
     if spec == "emulate" or spec.startswith("emulate:"):
         env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
         return open_emulated(env_name, **kwargs)

@@ -4,6 +4,7 @@ micromel can flash gets it uploaded; otherwise the board must already run it. Ei
 model hash the device reports is checked."""
 from __future__ import annotations
 
+import ctypes
 import threading
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from ..boards import firmware
 from ..errors import MicromelError
 from . import farm, farm_flash
 from .device import Device, open_device
+from .host import HostApp, HostLink
 
+NATIVE_SPEC = "native"     # --device native: the firmware's C built for this computer
 _prepared: dict[tuple[str, str], Path] = {}
 _prepare_lock = threading.Lock()
 
@@ -26,6 +29,8 @@ def firmware_env(spec: str) -> str | None:
     a farm board's that micromel can flash (farm_flash.py); None when the user flashes it."""
     if is_emulated(spec):
         return spec.split(":", 1)[1] if ":" in spec else "emulate"
+    if spec == NATIVE_SPEC:
+        return "native"     # a shared library of the firmware's C (device.open_native_build)
     if farm.is_farm_spec(spec):
         return farm_flash.firmware_env(farm.held_board(spec))
     return None
@@ -58,11 +63,21 @@ def check_device_runs(dev: Device, model) -> None:
                             f"not {model.path} (hash {model.hash}); flash the right firmware")
 
 
+def open_native_build(library: Path) -> Device:
+    """The firmware application built for this computer (PlatformIO env `native`, a shared
+    library run in-process by link/host.py): the device's C without an emulator, as fast as
+    the host runs it. One per process (the library's state is global)."""
+    return Device(HostLink(HostApp(ctypes.CDLL(str(library)))), NATIVE_SPEC)
+
+
 def open_model_device(spec: str, model, check: bool = True, **emulator) -> Device:
     """Open `spec` running `model`; the device is closed again if the check fails. `emulator`
     options (realtime) apply to an emulated device."""
     elf = prepare_firmware(spec, model)
-    dev = open_device(spec, elf=elf, **emulator) if elf is not None else open_device(spec)
+    if spec == NATIVE_SPEC:
+        dev = open_native_build(elf)
+    else:
+        dev = open_device(spec, elf=elf, **emulator) if elf is not None else open_device(spec)
     if check:
         try:
             check_device_runs(dev, model)

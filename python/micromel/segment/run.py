@@ -64,6 +64,7 @@ class WindowCutter:
         self.handed = 0                           # frames handed to windows so far
         self.total = 0
         self.emitted = 0
+        self.on_frames = None    # called with each push's new frames (verify compares them)
 
     def _windows(self) -> Iterator[tuple[np.ndarray, int, list]]:
         while len(self.frames) >= self.F and len(self.pcm) >= self.span:
@@ -79,7 +80,10 @@ class WindowCutter:
     def push(self, chunk: np.ndarray) -> Iterator[tuple[np.ndarray, int, list]]:
         chunk = np.asarray(chunk, dtype=np.int16)
         self.total += len(chunk)
-        self.frames = np.concatenate([self.frames, self.fe.process(chunk)])
+        new = self.fe.process(chunk)
+        if self.on_frames is not None:
+            self.on_frames(new)
+        self.frames = np.concatenate([self.frames, new])
         self.energies += self.fe_energy.push(chunk)
         self.pcm = np.concatenate([self.pcm, chunk.astype(np.int64)])
         yield from self._windows()
