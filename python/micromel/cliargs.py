@@ -8,7 +8,8 @@ from pathlib import Path
 from .errors import MicromelError
 
 DEVICE_HELP = ("'emulate' (build and boot the emulated Cortex-M4), 'emulate:ENV', 'native' (the "
-               "firmware's C built for this computer, run in-process), a tty such as "
+               "firmware's C built for this computer, run in-process; commands given a model folder), "
+               "a tty such as "
                "/dev/ttyACM0, a pyserial URL such as socket://127.0.0.1:4000, or a labgrid farm board: "
                "labgrid:PLACE or labgrid:TAG=VALUE[,N] (N boards; docs/farm.md)")
 

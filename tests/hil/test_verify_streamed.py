@@ -2,9 +2,12 @@
 same record for a clip given whole or in chunks of any size, and every difference found and
 placed where it is, whatever the order in which the two sides deliver."""
 import numpy as np
+import pytest
+import soundfile as sf
 
 from micromel.audio import load_audio
-from micromel.hil.checks import Clip, FrameDiff, WindowDiff, check_clip_audio
+from micromel.hil.checks import (BACKLOG, Clip, ClipReader, ClipUnreadable, FrameDiff, WindowDiff,
+                                 check_clip_audio)
 from micromel.clip.reference import Reference
 from micromel.link.model_device import open_model_device
 
@@ -89,3 +92,49 @@ def test_a_clip_in_chunks_gives_the_record_of_the_whole_clip(model, dataset):
         assert whole == chunked, name
         assert whole["features_match"] and whole["scores_match"], (name, whole)
         assert whole["windows"] == len(ref.clip(pcm).scores)
+
+
+def test_a_side_far_behind_holds_at_most_the_backlog_and_still_pairs_by_index():
+    """A device that sends nothing for a long while (or drops frames) must not make the check
+    hold the whole clip: past BACKLOG the oldest are only counted, and what comes later is
+    still compared with the frame or window of the same index."""
+    n = 3 * BACKLOG + 17
+    host = np.zeros((n, 2), np.int8)
+    dev = host.copy()
+    dev[n - 5, 1] = 9
+    d = FrameDiff(2)
+    for i in range(0, n, 1000):
+        d.add(host=host[i:i + 1000])
+        assert len(d.host) <= BACKLOG
+    for i in range(0, n, 333):
+        d.add(dev=dev[i:i + 333])
+    assert d.result() == {"count": 1, "first_index": [n - 5, 1], "host": 0, "device": 9}
+    w = WindowDiff()
+    win = np.zeros((1, 1), np.int8)
+    w.add(host=[(win, np.array([i % 100], np.int8)) for i in range(n)])
+    assert len(w.host) <= BACKLOG
+    w.add(dev=[np.array([i % 100], np.int8) for i in range(n - 3)] + [np.array([7], np.int8)] * 3)
+    assert w.n_diffs == 3 and w.diffs[0]["window"] == n - 3
+    assert w.first_score_window[0] == n - 3
+
+
+def test_an_empty_or_unreadable_clip_and_a_failing_reference_are_clip_errors(model, dataset, tmp_path):
+    """Not the device's fault, so verify records them per clip and goes on (hil/verify.py)."""
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.int16), 16000, subtype="PCM_16")
+    with pytest.raises(ClipUnreadable, match="no samples"):
+        list(ClipReader(empty, 16000).chunks())
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF not really")
+    with pytest.raises(ClipUnreadable, match="junk.wav"):
+        list(ClipReader(junk, 16000).chunks())
+    ref = Reference(model)
+
+    def broken(window):
+        raise RuntimeError("interpreter gone")
+
+    ref.scores = broken
+    path = dataset.parent / "clip01.wav"
+    dev = open_model_device("native", model)
+    with pytest.raises(ClipUnreadable, match="host reference failed.*interpreter gone"):
+        check_clip_audio(dev, ref, Clip("clip01.wav", path, ref.labels[0]), load_audio(path, 16000))

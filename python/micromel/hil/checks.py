@@ -8,14 +8,16 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
+from ..audio import open_audio
 from ..clip.reject import decide
 from ..clip.reference import Reference
 from ..engine.compiler import compile_model
 from ..engine.runner import DeviceModel, Tflm, first_difference
+from ..errors import MicromelError
 from ..link import audio as audio_link
 from ..link import protocol
 from .classify import HostClip
@@ -28,11 +30,41 @@ class Clip:
     label: str
 
 
+# Items one side may be ahead by before the oldest are only counted (a device that drops
+# frames or windows must not make a 3-hour clip's check hold all of them): the host reads one
+# block (2 s) ahead, far fewer than this.
+BACKLOG = 4096
+
+
+class ClipUnreadable(Exception):
+    """The clip cannot be read (at its start or midway), or the host reference fails on it:
+    a per-clip error in the report, not a lost device."""
+
+
+@dataclass
+class ClipReader:
+    """A clip's samples in blocks (a 3-hour recording is verified in bounded memory)."""
+    path: Path
+    sample_rate: int
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        n = 0
+        try:
+            for chunk in open_audio(self.path, self.sample_rate).chunks():
+                n += len(chunk)
+                yield chunk
+        except Exception as e:  # noqa: BLE001 - whatever reading raises is the clip's
+            raise ClipUnreadable(str(e) if isinstance(e, MicromelError) else
+                                 f"{self.path}: cannot read ({type(e).__name__}: {e})") from None
+        if not n:
+            raise ClipUnreadable(f"{self.path}: the file holds no samples")
+
+
 class FrameDiff:
-    """The host's and the device's feature frames compared in order as each side delivers
-    them; keeps only the frames one side is ahead by (bounded: the host reads one block
-    ahead of the chunk the device is given). result(): None when equal, else the count of
-    differing values and the first, or both frame counts when they differ."""
+    """The host's and the device's feature frames compared by index as each side delivers
+    them; keeps only the frames one side is ahead by, at most BACKLOG (older ones are only
+    counted). result(): None when equal, else the count of differing values and the first,
+    or both frame counts when they differ."""
 
     def __init__(self, n_mels: int):
         self.host = np.zeros((0, n_mels), np.int8)
@@ -47,17 +79,19 @@ class FrameDiff:
         if dev is not None and len(dev):
             self.dev = np.concatenate([self.dev, dev])
             self.n_dev += len(dev)
+        # index of each side's first frame held; frames whose counterpart was dropped go too
+        h0, d0 = self.n_host - len(self.host), self.n_dev - len(self.dev)
+        start = max(h0, d0)
+        self.host, self.dev = self.host[start - h0:], self.dev[start - d0:]
         k = min(len(self.host), len(self.dev))
-        if not k:
-            return
         a, b = self.host[:k], self.dev[:k]
         idx = np.argwhere(a != b)
         if len(idx) and self.first is None:
             f, m = (int(v) for v in idx[0])
-            self.first = {"first_index": [self.n_host - len(self.host) + f, m],
-                          "host": int(a[f, m]), "device": int(b[f, m])}
+            self.first = {"first_index": [start + f, m], "host": int(a[f, m]),
+                          "device": int(b[f, m])}
         self.count += len(idx)
-        self.host, self.dev = self.host[k:], self.dev[k:]
+        self.host, self.dev = self.host[k:][-BACKLOG:], self.dev[k:][-BACKLOG:]
 
     def result(self) -> dict | None:
         if self.n_host != self.n_dev:
@@ -66,9 +100,9 @@ class FrameDiff:
 
 
 class WindowDiff:
-    """Window results compared in order as each side delivers them: silent or not and the
+    """Window results compared by index as each side delivers them: silent or not and the
     int8 scores; the first three differences are kept, with the host window of the first
-    score difference (for the layer diff)."""
+    score difference (for the layer diff). At most BACKLOG windows are held per side."""
 
     def __init__(self):
         self.host: deque = deque()     # (window int8 (F, mels), scores or None if silent)
@@ -85,8 +119,12 @@ class WindowDiff:
         for d in dev:
             self.dev.append(d)
             self.n_dev += 1
+        h0, d0 = self.n_host - len(self.host), self.n_dev - len(self.dev)
+        for q, first in ((self.host, h0), (self.dev, d0)):
+            for _ in range(min(max(h0, d0) - first, len(q))):
+                q.popleft()        # its counterpart was dropped: only counted
+        w = max(h0, d0)
         while self.host and self.dev:
-            w = self.n_host - len(self.host)
             (window, hs), ds = self.host.popleft(), self.dev.popleft()
             if (hs is None) != (ds is None):
                 diff = {"window": w, "silent_host": hs is None, "silent_device": ds is None}
@@ -95,10 +133,15 @@ class WindowDiff:
                 if self.first_score_window is None:
                     self.first_score_window = (w, window)
             else:
-                continue
-            self.n_diffs += 1
-            if len(self.diffs) < 3:
-                self.diffs.append(diff)
+                diff = None
+            w += 1
+            if diff:
+                self.n_diffs += 1
+                if len(self.diffs) < 3:
+                    self.diffs.append(diff)
+        for q in (self.host, self.dev):
+            while len(q) > BACKLOG:
+                q.popleft()
 
     def result(self) -> list:
         if self.n_host != self.n_dev:
@@ -146,6 +189,14 @@ def _chunks(pcm) -> Iterable[np.ndarray]:
     return [pcm] if isinstance(pcm, np.ndarray) else pcm
 
 
+def _on_host(clip: Clip, step, *args):
+    """A step of the host reference: its failure is this clip's error, not the device's."""
+    try:
+        return step(*args)
+    except Exception as e:  # noqa: BLE001 - reported per clip, the run goes on
+        raise ClipUnreadable(f"{clip.path}: the host reference failed ({type(e).__name__}: {e})") from None
+
+
 def check_clip_audio(dev, ref: Reference, clip: Clip, pcm,
                      once: LayerDiffOnce | None = None) -> dict:
     """Audio mode: the device runs front end + windows + gate + model + vote. The clip (an
@@ -157,9 +208,9 @@ def check_clip_audio(dev, ref: Reference, clip: Clip, pcm,
 
     def tee():      # the host computes each chunk just before the device is sent it
         for chunk in _chunks(pcm):
-            windows.add(host=host.push(chunk))
+            windows.add(host=_on_host(clip, host.push, chunk))
             yield chunk
-        windows.add(host=host.finish())
+        windows.add(host=_on_host(clip, host.finish))
 
     def on_reply(part) -> None:
         frames.add(dev=part.features(ref.n_mels))
@@ -203,9 +254,9 @@ def check_clip_features(dev, ref: Reference, clip: Clip, pcm,
         return out
 
     for chunk in _chunks(pcm):
-        items = host.push(chunk)
+        items = _on_host(clip, host.push, chunk)
         windows.add(host=items, dev=device_scores(items))
-    items = host.finish()
+    items = _on_host(clip, host.finish)
     windows.add(host=items, dev=device_scores(items))
     return {
         "layer_diff": _maybe_layer_diff(dev, ref, windows, once),

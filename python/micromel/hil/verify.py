@@ -22,14 +22,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..audio import open_audio
 from ..clip.reference import Reference
 from ..data.datasets import load_dataset
 from ..errors import DeviceError, MicromelError
 from ..fileio import write_text_atomic
 from ..link.model_device import is_emulated, open_model_device, prepare_firmware
 from ..paths import build_dir
-from .checks import Clip, LayerDiffOnce, check_clip_audio, check_clip_features
+from .checks import (Clip, ClipReader, ClipUnreadable, LayerDiffOnce, check_clip_audio,
+                     check_clip_features)
 from .results import RESULTS, ResultLog, latest, read_results, summarize, write_report
 
 
@@ -82,24 +82,6 @@ def open_devices(specs: list[str], model) -> tuple[list, list[str]]:
     return [d for d in opened if d is not None], [f for f in failures if f]
 
 
-class ClipUnreadable(Exception):
-    """A clip that cannot be read (at its start or midway): a per-clip error, not a lost device."""
-
-
-@dataclass
-class ClipReader:
-    """A clip's samples in blocks (a 3-hour recording is verified in bounded memory); any
-    failure to read it is a ClipUnreadable, so the worker tells it from a device failure."""
-    path: Path
-    sample_rate: int
-
-    def chunks(self):
-        try:
-            yield from open_audio(self.path, self.sample_rate).chunks()
-        except MicromelError as e:
-            raise ClipUnreadable(str(e)) from None
-
-
 def _worker(dev, run: Run) -> None:
     ref = Reference(run.model)   # interpreters are not shared across threads
     clips = 0
@@ -115,7 +97,7 @@ def _worker(dev, run: Run) -> None:
                 run.first_clip = run.first_clip or t0
             try:
                 rec = run.check(dev, ref, clip, reading.chunks(), run.once)
-            except ClipUnreadable as e:   # the clip's fault, not the device's: record, go on
+            except ClipUnreadable as e:   # not the device's fault: record, go on
                 run.log.append({"clip": clip.id, "label": clip.label, "error": str(e),
                                 "device": dev.name})
                 continue

@@ -386,7 +386,8 @@ def open_device(spec: str = "emulate", **kwargs) -> Device:
         else:
             if not Path(spec).exists():
                 raise MicromelError(f"--device {spec}: no such port; use 'emulate', a tty such as "
-                                    "/dev/ttyACM0, or a URL such as socket://127.0.0.1:4000")
+                                    "/dev/ttyACM0, or a URL such as socket://127.0.0.1:4000"
+                                    + ("; 'native' needs a model folder" if spec == "native" else ""))
             link = serial.Serial(spec, BAUD, timeout=0.1)
     except serial.SerialException as e:
         if "://" in spec:
