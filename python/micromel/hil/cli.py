@@ -131,10 +131,10 @@ def cmd_soak(args) -> int:
     print(text)
     if out is not None:
         write_text_atomic(out, text + "\n")
-    ok = r["device_equals_twin"] and r["stack_constant"] and r["host_memory_flat"]
-    print("soak: device == twin on every window and event, stack and host memory constant" if ok
-          else "soak: FAILED (see device_equals_twin, stack_constant, host_memory_flat)")
-    return 0 if ok else 1
+    failed = [k for k in ("device_equals_twin", "stack_constant", "host_memory_flat") if not r[k]]
+    print("soak: device == twin on every window and event, stack and host memory constant"
+          if not failed else f"soak: FAILED ({', '.join(failed)})")
+    return 1 if failed else 0
 
 
 def cmd_cores(args) -> int:
