@@ -61,13 +61,15 @@ class Reference:
     def interpreter(self):
         if self._interp is None:
             self._interp = tflm_interpreter(self.model.tflite_bytes)
+            # asked once: each call of TFLM's get_input_details keeps a few objects alive
+            # (~350 bytes a window: the hour-long soak's slow host-memory creep)
+            self._input_shape = self._interp.get_input_details(0)["shape"]
         return self._interp
 
     def scores(self, window: np.ndarray) -> np.ndarray:
         """int8 scores of one (F, n_mels) int8 window by the TFLM interpreter."""
         interp = self.interpreter()
-        shape = interp.get_input_details(0)["shape"]
-        interp.set_input(np.asarray(window, np.int8).reshape(shape), 0)
+        interp.set_input(np.asarray(window, np.int8).reshape(self._input_shape), 0)
         interp.invoke()
         return np.asarray(interp.get_output(0), np.int8).reshape(-1)
 
