@@ -8,7 +8,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -185,10 +185,6 @@ def _maybe_layer_diff(dev, ref: Reference, windows: WindowDiff,
         return {"window": w, "error": str(e)}
 
 
-def _chunks(pcm) -> Iterable[np.ndarray]:
-    return [pcm] if isinstance(pcm, np.ndarray) else pcm
-
-
 def _on_host(clip: Clip, step, *args):
     """A step of the host reference: its failure is this clip's error, not the device's."""
     try:
@@ -207,7 +203,7 @@ def check_clip_audio(dev, ref: Reference, clip: Clip, pcm,
     host = HostClip(ref, on_frames=lambda f: frames.add(host=f))
 
     def tee():      # the host computes each chunk just before the device is sent it
-        for chunk in _chunks(pcm):
+        for chunk in audio_link.as_chunks(pcm):
             windows.add(host=_on_host(clip, host.push, chunk))
             yield chunk
         windows.add(host=_on_host(clip, host.finish))
@@ -253,7 +249,7 @@ def check_clip_features(dev, ref: Reference, clip: Clip, pcm,
             out.append(ds)
         return out
 
-    for chunk in _chunks(pcm):
+    for chunk in audio_link.as_chunks(pcm):
         items = _on_host(clip, host.push, chunk)
         windows.add(host=items, dev=device_scores(items))
     items = _on_host(clip, host.finish)

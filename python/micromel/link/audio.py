@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 
@@ -86,13 +87,18 @@ def chunk_samples(dev: Device, header: int) -> int:
     return max(1, min(CHUNK_SAMPLES, (budget - header) // 2))
 
 
+def as_chunks(pcm) -> Iterable[np.ndarray]:
+    """A clip given whole (an int16 array) or in chunks (any iterable of them), as chunks."""
+    return [pcm] if isinstance(pcm, np.ndarray) else pcm
+
+
 class Samples:
     """A clip or stream (an int16 array, or an iterable of chunks of any sizes: a long file
     streams) handed out in chunks of the size asked each time; a chunk the device never
     received (Undelivered) is put back and handed out again, smaller."""
 
     def __init__(self, pcm):
-        self.src = iter([pcm] if isinstance(pcm, np.ndarray) else pcm)
+        self.src = iter(as_chunks(pcm))
         self.buf = np.zeros(0, "<i2")
         self.done = False
 

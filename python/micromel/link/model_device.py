@@ -30,7 +30,7 @@ def firmware_env(spec: str) -> str | None:
     if is_emulated(spec):
         return spec.split(":", 1)[1] if ":" in spec else "emulate"
     if spec == NATIVE_SPEC:
-        return "native"     # a shared library of the firmware's C (device.open_native_build)
+        return "native"     # a shared library of the firmware's C (open_native_build)
     if farm.is_farm_spec(spec):
         return farm_flash.firmware_env(farm.held_board(spec))
     return None
