@@ -25,12 +25,12 @@ def ring_of(energies, size=64):
     return r
 
 
-def test_onset_at_the_midpoint_offset_at_three_eighths_of_the_local_range():
-    # frames 0-9 quiet (q 80), 10-19 loud (q 160), then quiet: onset threshold 120, offset 110
+def test_onset_at_the_midpoint_offset_at_a_quarter_of_the_local_range():
+    # frames 0-9 quiet (q 80), 10-19 loud (q 160), then quiet: onset threshold 120, offset 100
     quiet, loud = 2 ** 10, 2 ** 20
     r = ring_of([quiet] * 10 + [loud] * 10 + [quiet] * 10)
-    assert r.onset(12, 6, 16) == 10          # search [6, 18): first frame >= 120
-    assert r.onset(8, 6, 16) == 10           # search [2, 14)
+    assert r.onset(12, 6, 16) == 10          # search [6, 30): first frame >= 120
+    assert r.onset(8, 6, 16) == 10           # search [2, 26)
     # the offset looks back 4 slices from the edge, not before the onset: [10, 24)
     assert r.offset(24, 6, 16, onset=10) == 20
     assert r.offset(24, 6, 16, onset=21) == 24        # all quiet after the onset: unmoved
@@ -38,6 +38,15 @@ def test_onset_at_the_midpoint_offset_at_three_eighths_of_the_local_range():
     assert r.onset(12, 6, 81) == 12 and r.offset(24, 6, 81, onset=10) == 24
     flat = ring_of([loud] * 30)
     assert flat.onset(12, 6, 1) == 12 and flat.offset(20, 6, 1, onset=20) == 21   # after the onset
+
+
+def test_onset_search_looks_past_the_centre_slice():
+    # a window turns to speech while the word is in its later part: the word (frame 25 on)
+    # starts after the centre slice [12, 18) and the slice after it; the search reaches
+    # ONSET_AHEAD = 3 slices past the centre slice's start, [6, 30)
+    r = ring_of([2 ** 10] * 25 + [2 ** 20] * 10)
+    assert r.onset(12, 6, 16) == 25
+    assert r.onset(6, 6, 16) == 6            # [0, 24): all quiet, the edge stays
 
 
 def test_search_stays_inside_the_frames_pushed_and_the_ring():
@@ -74,7 +83,7 @@ def test_refined_events_follow_the_energies():
         given = upto
     (ev,) = segment_windows(results, p)
     assert (ev.start, ev.end) == (14, 20)
-    assert (ev.onset, ev.offset) == (100, 128)   # searches [91, 103) and [109, 133)
+    assert (ev.onset, ev.offset) == (100, 128)   # searches [91, 115) and [109, 133)
     plain = segment_windows(results, SegParams(**{**p.__dict__, "refine": 0}))[0]
     assert (plain.onset, plain.offset) == (97, 133)
     tb = Timebase.of(p)

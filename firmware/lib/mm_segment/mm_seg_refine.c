@@ -1,6 +1,8 @@
 /* Event boundaries from the front-end frames' energies (segment/refine.py,
  * statement for statement): a ring of integer log energies, and the onset or
- * offset near a window's centre slice edge. */
+ * offset near a window's centre slice edge. The onset search runs from the
+ * slice before the centre slice to ONSET_AHEAD slices past its start; frames
+ * not yet pushed are not searched. */
 #include "mm_seg_internal.h"
 
 #if (MM_SEG_FRAME_RING & (MM_SEG_FRAME_RING - 1)) != 0
@@ -53,7 +55,8 @@ uint32_t mm_seg_edge(const mm_seg *st, uint32_t j, int onset) {
   if (!st->p.refine) return c;
   uint16_t qmin, qmax;
   if (onset) {
-    int64_t lo = (int64_t)c - (int64_t)span, hi = (int64_t)c + (int64_t)span;
+    int64_t lo = (int64_t)c - (int64_t)span;
+    int64_t hi = (int64_t)c + (int64_t)(MM_SEG_REFINE_ONSET_AHEAD * span);
     clamp(st, &lo, &hi);
     if (!q_range(st, lo, hi, &qmin, &qmax)) return c;
     uint16_t thr = threshold(qmin, qmax, MM_SEG_REFINE_ONSET_EIGHTHS);

@@ -58,9 +58,15 @@ TARGETS = {
 # the message types of fuzz_app.c's TYPES, in its order
 APP_TYPES = [protocol.MSG[k] for k in ("STREAM", "CLASSIFY_AUDIO", "FEATURES", "FEATURES_RESET",
                                        "CLASSIFY_FEATURES", "PING", "INFO", "STATS", "MODEL_TAP")]
-FLAGS = ["-g", "-O1", "-std=c99", "-fsanitize=fuzzer,address,undefined",
+FLAGS = ["-g", "-O2", "-std=c99", "-fsanitize=fuzzer,address,undefined",
          "-fno-sanitize-recover=undefined", "-DMM_COST_HOST", '-DMM_TARGET_NAME="fuzz"',
          '-DMM_CORE_NAME="host"', "-D_POSIX_C_SOURCE=200809L"]
+# Libraries a target links but does not study: the compute kernels (fixed-size loops) and the
+# protocol parser (the app target's framing, fuzzed on its own by `proto`). They keep ASan,
+# UBSan and edge coverage but not libFuzzer's comparison tracing, which there only traces
+# loop bounds and CRC bits: in the app target it took ~75 % of the time (perf), and without
+# it the target runs ~3x faster (~1,800 executions/s instead of ~350 with -O1 as well).
+QUIET = ("mm_nn", "mm_frontend", "mm_proto")
 
 
 def root() -> Path:
@@ -97,12 +103,27 @@ def build(target: str, gens: dict[str, Path]) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     includes = [gens[headers], FIRMWARE_DIR / "include"] + sorted(
         p for p in (FIRMWARE_DIR / "lib").iterdir() if p.is_dir())
-    cmd = [clang(), *FLAGS, *(f"-I{p}" for p in includes), str(FUZZ_DIR / f"fuzz_{target}.c"),
-           *map(str, sources(parts)), "-lm", "-o", str(out)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    cflags = [*FLAGS, *(f"-I{p}" for p in includes)]
+    # a library the target studies (its only one, as mm_proto in `proto`) keeps every tracer
+    quiet = [part for part in parts if part in QUIET and len(parts) > 1]
+    objs = root() / "obj" / target
+    shutil.rmtree(objs, ignore_errors=True)
+    objs.mkdir(parents=True)
+    if quiet:
+        compile_quiet = [clang(), *cflags, "-fno-sanitize-coverage=trace-cmp", "-c",
+                         *map(str, sources(quiet))]
+        check_build(target, subprocess.run(compile_quiet, capture_output=True, text=True,
+                                           cwd=objs))
+    loud = [part for part in parts if part not in quiet]
+    cmd = [clang(), *cflags, str(FUZZ_DIR / f"fuzz_{target}.c"), *map(str, sources(loud)),
+           *map(str, sorted(objs.glob("*.o"))), "-lm", "-o", str(out)]
+    check_build(target, subprocess.run(cmd, capture_output=True, text=True))
+    return out
+
+
+def check_build(target: str, r: subprocess.CompletedProcess) -> None:
     if r.returncode:
         raise MicromelError(f"building fuzz target {target} failed:\n{r.stderr[-3000:]}")
-    return out
 
 
 # --- seed corpora from real traffic ----------------------------------------------------------

@@ -3,7 +3,7 @@ firmware/lib/mm_segment. C never sees a second or a probability."""
 from __future__ import annotations
 
 from .config import DEFAULT_MAX_CLASSES, DEFAULT_MAX_MEDIAN, default_params
-from .refine import OFFSET_BACK, OFFSET_EIGHTHS, ONSET_EIGHTHS, ring_size
+from .refine import OFFSET_BACK, OFFSET_EIGHTHS, ONSET_AHEAD, ONSET_EIGHTHS, ring_size
 
 HEADER_NAME = "mm_segment_config.h"
 
@@ -49,6 +49,7 @@ def c_header(model=None) -> str:
         f"#define MM_SEG_REFINE_MIN_Q {p.refine_min_q}",
         f"#define MM_SEG_REFINE_RING {p.frame_ring}",
         f"#define MM_SEG_REFINE_ONSET_EIGHTHS {ONSET_EIGHTHS}u",
+        f"#define MM_SEG_REFINE_ONSET_AHEAD {ONSET_AHEAD}u",
         f"#define MM_SEG_REFINE_OFFSET_EIGHTHS {OFFSET_EIGHTHS}u",
         f"#define MM_SEG_REFINE_OFFSET_BACK {OFFSET_BACK}u",
         "",

@@ -12,16 +12,19 @@ The segmenter keeps the integer log energy of the last `ring` frames:
     q(E) = 8*floor(log2 E) + the 3 bits below E's leading one  (0 for E = 0)
 (1/8 of an octave of power, about 0.38 dB per step). With refinement on, in a range of
 frames whose q spans at least min_q (lo = min, hi = max; else the edge stays where it is):
-- ONSET of an event opening at window a: the frames [c(a) - S, c(a) + S) (its slice and
-  the one before); the onset is the first of them with q >= lo + (hi - lo) * ONSET_EIGHTHS / 8.
+- ONSET of an event opening at window a: the frames [c(a) - S, c(a) + ONSET_AHEAD * S) (the
+  slice before its centre slice, that slice and the ones after it: a window turns to speech
+  while the word is still in its later part, so the word often starts after c(a) + S); the
+  onset is the first of them with q >= lo + (hi - lo) * ONSET_EIGHTHS / 8.
 - OFFSET, each time window j extends an event: the frames [c(j+1) - OFFSET_BACK * S,
   c(j+1)) from the event's onset on (its last OFFSET_BACK slices: the decisions run late at
   a word's end, where the window still holds most of the word); the offset is one past the
   last of them with q >= lo + (hi - lo) * OFFSET_EIGHTHS / 8, never at or before the onset.
-The constants were chosen on the validation streams (docs/segmentation.md). Every frame
-these look at is in when the decision is made (config.derive checks (F-S)//2 + 2S <= F),
-and the ring holds them (its size, a power of two, covers median//2 windows of
-look-ahead and the offset's look-back)."""
+The constants were chosen by segment F1 on validation streams and on streams of the training
+sources (docs/segmentation.md, scripts/refine_sweep.py). Frames not yet pushed when a decision is made are not searched
+(twin and C alike); with the committed models' framing (F = 32, S = 6: c(a) + 3S is frame 31
+of window a) every frame searched is in. The ring holds the oldest frames searched (its
+size, a power of two, covers median//2 windows of look-ahead and the offset's look-back)."""
 from __future__ import annotations
 
 
@@ -36,7 +39,8 @@ def log_q(e: int) -> int:
 
 
 ONSET_EIGHTHS = 4      # onset threshold: the midpoint of the range (log domain)
-OFFSET_EIGHTHS = 3     # offset threshold: 3/8 up the range (a word's tail decays)
+ONSET_AHEAD = 3        # slices an onset search looks past the centre slice's start
+OFFSET_EIGHTHS = 2     # offset threshold: 2/8 up the range (a word's tail decays)
 OFFSET_BACK = 4        # slices an offset search looks back
 
 
@@ -73,7 +77,7 @@ class FrameRing:
         return [(k, self.q[k % self.size]) for k in range(lo, hi)]
 
     def onset(self, c: int, span: int, min_q: int) -> int:
-        got = self._range(c - span, c + span)
+        got = self._range(c - span, c + ONSET_AHEAD * span)
         lo_hi = _span(got, min_q)
         if lo_hi is None:
             return c
