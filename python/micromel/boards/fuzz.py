@@ -103,7 +103,7 @@ def build(target: str, gens: dict[str, Path]) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     includes = [gens[headers], FIRMWARE_DIR / "include"] + sorted(
         p for p in (FIRMWARE_DIR / "lib").iterdir() if p.is_dir())
-    cflags = [*FLAGS, *(f"-I{p}" for p in includes)]
+    cflags = [*FLAGS, *(f"-I{p.resolve()}" for p in includes)]   # the quiet part compiles in objs
     # a library the target studies (its only one, as mm_proto in `proto`) keeps every tracer
     quiet = [part for part in parts if part in QUIET and len(parts) > 1]
     objs = root() / "obj" / target
@@ -111,7 +111,7 @@ def build(target: str, gens: dict[str, Path]) -> Path:
     objs.mkdir(parents=True)
     if quiet:
         compile_quiet = [clang(), *cflags, "-fno-sanitize-coverage=trace-cmp", "-c",
-                         *map(str, sources(quiet))]
+                         *(str(f.resolve()) for f in sources(quiet))]
         check_build(target, subprocess.run(compile_quiet, capture_output=True, text=True,
                                            cwd=objs))
     loud = [part for part in parts if part not in quiet]
