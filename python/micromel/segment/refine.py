@@ -21,9 +21,9 @@ frames whose q spans at least min_q (lo = min, hi = max; else the edge stays whe
   a word's end, where the window still holds most of the word); the offset is one past the
   last of them with q >= lo + (hi - lo) * OFFSET_EIGHTHS / 8, never at or before the onset.
 The constants were chosen by segment F1 on validation streams and on streams of the training
-sources (docs/segmentation.md, scripts/refine_sweep.py). Frames not yet pushed when a decision is made are not searched
-(twin and C alike); with the committed models' framing (F = 32, S = 6: c(a) + 3S is frame 31
-of window a) every frame searched is in. The ring holds the oldest frames searched (its
+sources (docs/segmentation.md, scripts/refine_sweep.py). Frames not yet pushed when a
+decision is made are not searched (twin and C alike); with the committed models' framing
+(F = 32, S = 6: c(a) + 3S is frame 31 of window a) every frame searched is in. The ring holds the oldest frames searched (its
 size, a power of two, covers median//2 windows of look-ahead and the offset's look-back)."""
 from __future__ import annotations
 
