@@ -4,6 +4,7 @@
 # one target at a time. Results and what the fuzzer found go to build/fuzz/ (docs/hil.md).
 #   bash scripts/fuzz.sh 5                 # the CI smoke run
 #   bash scripts/fuzz.sh 600 app --json build/fuzz/long.json
+#   bash scripts/fuzz.sh 5000 app --jobs 2         # both cores on one target
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="$ROOT/.venv/bin/python"

@@ -30,3 +30,13 @@ def test_app_seeds_are_real_sessions():
             ops.append(data[0])
             data = data[4 + n:]
         assert len(ops) >= 2 and set(ops) <= set(range(len(fuzz.APP_TYPES) + 1)), path.name
+
+
+def test_parallel_jobs_sum_their_executions():
+    """--jobs 2: two fuzzer processes on one corpus; the run's executions are both jobs'
+    (each job's final stats are in its own fuzz-N.log)."""
+    (r,) = fuzz.fuzz(3, ["proto"], say=lambda *_: None, jobs=2)
+    assert r["returncode"] == 0 and not r["findings"] and r["jobs"] == 2, r
+    logs = [(fuzz.jobs_dir("proto") / f"fuzz-{i}.log").read_text() for i in range(2)]
+    per_job = [int(dict(fuzz.STAT.findall(log))["number_of_executed_units"]) for log in logs]
+    assert all(n > 0 for n in per_job) and r["executions"] == sum(per_job), (per_job, r)

@@ -14,10 +14,11 @@ Seed corpora come from real traffic: the bytes a host sends to the host build of
 firmware while classifying and streaming real drum recordings (Debian hydrogen-data), the
 same bytes through a lossy link, and the front end's blocks and frames of those recordings.
 
-    python -m micromel.boards.fuzz SECONDS [TARGET ...] [--json FILE]   (scripts/fuzz.sh)
+    python -m micromel.boards.fuzz SECONDS [TARGET ...] [--jobs N] [--json FILE]   (scripts/fuzz.sh)
 
 Everything goes to <build>/fuzz/: bin/, seeds/, corpus/ (what the fuzzer found, kept
-between runs), artifacts/ (inputs that crashed: none expected)."""
+between runs), artifacts/ (inputs that crashed: none expected), jobs/TARGET/ (each job's log
+of a --jobs run)."""
 from __future__ import annotations
 
 import argparse
@@ -250,35 +251,55 @@ TOTAL = re.compile(r"Loaded \d+ modules\s+\((\d+) inline 8-bit counters\)")
 COV = re.compile(r"#(\d+)\s+(?:DONE|INITED|pulse|NEW|REDUCE)\s+cov: (\d+) ft: (\d+)")
 
 
+def jobs_dir(target: str) -> Path:
+    return root() / "jobs" / target
+
+
 def run(target: str, binary: Path, seeds: Path, seconds: int, runs: int = 0,
-        max_len: int = 0) -> dict:
-    """One libFuzzer run (one process): `seconds`, or until `runs` executions if given;
-    inputs up to max_len bytes (default the target's). Returns executions, coverage and the
-    outcome."""
+        max_len: int = 0, jobs: int = 1) -> dict:
+    """One libFuzzer run: `seconds`, or until `runs` executions if given (per job); inputs up
+    to max_len bytes (default the target's). jobs > 1: that many fuzzer processes at once
+    on the one corpus (libFuzzer -jobs, each reloading what the others found), executions
+    summed. Returns executions, coverage and the outcome."""
     corpus = root() / "corpus" / target
     artifacts = root() / "artifacts"
     corpus.mkdir(parents=True, exist_ok=True)
     artifacts.mkdir(parents=True, exist_ok=True)
     max_len = max_len or TARGETS[target][2]
+    # libFuzzer's jobs write fuzz-N.log in the working directory: one per target, so that
+    # runs of different targets at once do not read each other's logs
+    cwd = jobs_dir(target) if jobs > 1 else root()
+    cwd.mkdir(parents=True, exist_ok=True)
+    logs = [cwd / f"fuzz-{i}.log" for i in range(jobs)] if jobs > 1 else []
+    for log in logs:
+        log.unlink(missing_ok=True)
     cmd = [str(binary), f"-max_total_time={seconds}", "-print_final_stats=1",
            *([f"-runs={runs}"] if runs else []),
+           *([f"-jobs={jobs}", f"-workers={jobs}"] if jobs > 1 else []),
            f"-max_len={max_len}", "-timeout=25", "-rss_limit_mb=2048",
            f"-artifact_prefix={artifacts}/{target}-", str(corpus), str(seeds)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300,
-                       cwd=root())
-    stats = {k: int(v) for k, v in STAT.findall(r.stderr)}
-    cov = COV.findall(r.stderr)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300, cwd=cwd)
+    # with -jobs, each job's output is in its fuzz-N.log, the parent's stderr says little
+    outputs = [log.read_text(errors="replace") for log in logs if log.exists()] or [r.stderr]
+    stats = [{k: int(v) for k, v in STAT.findall(o)} for o in outputs]
+    cov = [c[-1] for c in (COV.findall(o) for o in outputs) if c]
+    totals = [int(t) for o in outputs for t in TOTAL.findall(o)]
     crashes = sorted(p.name for p in artifacts.glob(f"{target}-*"))
-    return {"target": target, "seconds": seconds, "max_len": max_len, "executions": stats.get("number_of_executed_units", 0),
-            "exec_per_s": stats.get("average_exec_per_sec", 0),
-            "edges": int(cov[-1][1]) if cov else 0,
-            "edges_instrumented": int(TOTAL.findall(r.stderr)[0]) if TOTAL.search(r.stderr) else 0, "features": int(cov[-1][2]) if cov else 0,
-            "corpus": len(list(corpus.iterdir())), "peak_rss_mb": stats.get("peak_rss_mb", 0),
-            "findings": crashes, "returncode": r.returncode,
-            "log_tail": r.stderr[-2000:] if r.returncode else ""}
+    failed = r.returncode or any(not s for s in stats)
+    return {"target": target, "seconds": seconds, "max_len": max_len, "jobs": jobs,
+            "executions": sum(s.get("number_of_executed_units", 0) for s in stats),
+            "exec_per_s": sum(s.get("average_exec_per_sec", 0) for s in stats),
+            "edges": max((int(c[1]) for c in cov), default=0),
+            "edges_instrumented": totals[0] if totals else 0,
+            "features": max((int(c[2]) for c in cov), default=0),
+            "corpus": len(list(corpus.iterdir())),
+            "peak_rss_mb": max(s.get("peak_rss_mb", 0) for s in stats),
+            "findings": crashes, "returncode": r.returncode or int(failed),
+            "log_tail": "".join(o[-2000:] for o in outputs) if failed else ""}
 
 
-def fuzz(seconds: int, targets=None, say=print, runs: int = 0, max_len: int = 0) -> list[dict]:
+def fuzz(seconds: int, targets=None, say=print, runs: int = 0, max_len: int = 0,
+         jobs: int = 1) -> list[dict]:
     targets = list(targets or TARGETS)
     unknown = sorted(set(targets) - set(TARGETS))
     if unknown:
@@ -289,7 +310,7 @@ def fuzz(seconds: int, targets=None, say=print, runs: int = 0, max_len: int = 0)
     for t in targets:                  # one job at a time: the machine is shared
         binary = build(t, gens)
         say(f"fuzzing {t} for {seconds} s ...")
-        res = run(t, binary, seeds[t], seconds, runs, max_len)
+        res = run(t, binary, seeds[t], seconds, runs, max_len, jobs)
         results.append(res)
         say(f"  {t:<8} {res['executions']:>12,} executions  {res['exec_per_s']:>7,}/s  "
             f"coverage {res['edges']} of {res['edges_instrumented']} edges, {res['features']} "
@@ -307,10 +328,15 @@ def main(argv=None) -> int:
     ap.add_argument("--max-len", type=int, default=0,
                     help="largest input in bytes (default per target: " +
                          ", ".join(f"{t} {v[2]}" for t, v in TARGETS.items()) + ")")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="fuzzer processes per target at once, on one corpus (default 1)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     try:
-        results = fuzz(args.seconds, args.targets, runs=args.runs, max_len=args.max_len)
+        if args.jobs < 1:
+            raise MicromelError(f"--jobs {args.jobs}: give 1 or more fuzzer processes")
+        results = fuzz(args.seconds, args.targets, runs=args.runs, max_len=args.max_len,
+                       jobs=args.jobs)
     except MicromelError as e:
         print(f"fuzz: error: {e}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
+import warnings
 import numpy as np
 
 from .config import AugmentConfig
@@ -55,7 +56,12 @@ def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed
         pad = int(rng.uniform(*cfg.shift_ms) * sample_rate / 1000)
         x = np.concatenate([np.zeros(pad, dtype=np.float32), x])
     chain = _chain(cfg, beds, rooms)
-    y = chain(samples=x, sample_rate=sample_rate)
+    with warnings.catch_warnings():
+        # A bed excerpt may hold a silent stretch (a pause in the user's recording): then
+        # that clip gets no bed, which is right, and the warning would only bury the
+        # progress lines of a long training run.
+        warnings.filterwarnings("ignore", message=".*too silent to be added as noise")
+        y = chain(samples=x, sample_rate=sample_rate)
     # Level: a random peak level, whatever the clip's own. Drum kits are recorded with
     # kicks and snares near full scale and hi-hats and cymbals 10 dB lower; without this,
     # the model learns loudness as a class cue and calls a loud hi-hat a snare.

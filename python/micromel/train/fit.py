@@ -77,8 +77,10 @@ def quiet_tf() -> None:
 
 
 def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int, cfg: TrainConfig,
-            fr: win.Framing, quiet: bool = False, watch=None, sources: list | None = None):
-    """Train the CNN; returns (keras model, history list of dicts)."""
+            fr: win.Framing, quiet: bool = False, watch=None, sources: list | None = None,
+            position: int = 0):
+    """Train the CNN; returns (keras model, history list of dicts, best epoch). `position`:
+    the progress bar's line, when several networks train at once (train.members)."""
     quiet_tf()
     import keras                # lazy: TensorFlow
     from tqdm import tqdm
@@ -104,7 +106,7 @@ def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int,
     history = []
     recent: collections.deque = collections.deque(maxlen=max(1, cfg.average_epochs))
     bar = tqdm(range(cfg.epochs), desc=f"train {cfg.arch} seed {cfg.seed}", unit="epoch",
-               disable=quiet, file=sys.stderr)
+               disable=quiet, file=sys.stderr, position=position, leave=position == 0)
     for epoch in bar:
         x, y = sampler.sample(steps * cfg.batch_size, rng)
         xf = aug_mod.spec_augment(x, cfg.augment, rng).astype(np.float32)

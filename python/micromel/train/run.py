@@ -33,10 +33,10 @@ from ..data.datasets import Dataset, load_dataset, require_classes
 from ..errors import MicromelError
 from ..modeldir import ModelDir
 from ..paths import recorded_path
-from . import banks, card, evaluate, forest as forest_mod, models, quantize
+from . import banks, card, evaluate, forest as forest_mod, members, models, quantize
 from .config import TrainConfig
 from .features import ClipFeatures, eval_windows, extract, framing
-from .fit import fit_cnn, quiet_tf
+from .fit import quiet_tf
 
 
 def augment_banks(cfg: TrainConfig, sample_rate: int) -> tuple:
@@ -81,20 +81,14 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
     """Train one seed (each network `cfg.arch` names, combined into one model): returns a
     dict with the keras model, int8 flatbuffer and metrics."""
     t0 = time.time()
-    watch = None      # development only: a split to watch, never used to select
-    if os.environ.get("MICROMEL_WATCH_TEST") and test_cf is not None:
-        watch = lambda m: evaluate.evaluate_float(  # noqa: E731
-            m, test_cf, cfg.window, fr, ds.labels)["accuracy"]
-    nets, histories, best_epochs = [], [], []
+    watch_cf = test_cf if os.environ.get("MICROMEL_WATCH_TEST") else None   # development only
     archs = models.member_archs(cfg.arch)
-    for k, seed in enumerate(cfg.member_seeds()):
-        mcfg = replace(cfg, seed=seed, arch=archs[k])
-        cf = train_cf if k == 0 else training_features(ds, fcfg, mcfg, quiet)
-        net, history, best_epoch = fit_cnn(cf, val_cf, len(ds.labels), mcfg, fr, quiet=quiet,
-                                           watch=watch, sources=ds.source_names(ds.split("train")))
-        nets.append(net)
-        histories.append(history)
-        best_epochs.append(best_epoch)
+    cfgs = [replace(cfg, seed=seed, arch=archs[k]) for k, seed in enumerate(cfg.member_seeds())]
+    fitted = members.fit_members(ds, fr, fcfg, train_cf, val_cf, cfgs, quiet=quiet,
+                                 watch_cf=watch_cf)
+    nets = [f[0] for f in fitted]
+    histories = [f[1] for f in fitted]
+    best_epochs = [f[2] for f in fitted]
     model = models.ensemble(cfg.arch, nets)
     t_fit = time.time() - t0
     # representative set: training windows at the configured hop (clean and augmented)

@@ -1,0 +1,115 @@
+"""Training the networks of an ensemble side by side, one worker process per network.
+
+One network of the default recipe keeps TensorFlow at about 1.4 of the machine's 2 cores
+(small convolutions do not split well over threads), and the second network's augmented
+features can be drawn while the first trains. So each network trains in a worker of its own,
+`cores // workers` threads each, and the workers stay up for the process's life (importing
+TensorFlow costs seconds; leave-one-source-out runs train dozens of networks).
+
+Every network, one or several, trains in a worker, so the thread count a network trains
+with depends only on the machine's cores and the number of networks: the same command on
+the same machine gives the same weights. Workers get SIGKILL when the process that started
+them dies (PR_SET_PDEATHSIG), like the emulators."""
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import signal
+
+from ..errors import MicromelError
+
+_POOL: dict = {}
+
+
+def _worker_init(threads: int, parent: int) -> None:
+    from ..link.emulator import PR_SET_PDEATHSIG, _LIBC
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:          # the parent died before prctl: go now
+            os._exit(1)
+    from .fit import quiet_tf
+    quiet_tf()
+    import tensorflow as tf             # before any op runs: threads are fixed at first use
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _pool(workers: int, threads: int) -> cf.ProcessPoolExecutor:
+    key = (workers, threads)
+    if key not in _POOL:
+        for old in _POOL.values():          # one pool at a time: the machine is small
+            old.shutdown(wait=True)
+        _POOL.clear()
+        _POOL[key] = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                            initializer=_worker_init,
+                                            initargs=(threads, os.getpid()))
+    return _POOL[key]
+
+
+@atexit.register
+def _shutdown() -> None:
+    for p in _POOL.values():
+        p.shutdown(wait=False, cancel_futures=True)
+    _POOL.clear()
+
+
+def _worker_pid(_=None) -> int:
+    """Which worker ran a job (tests/train/test_members.py)."""
+    return os.getpid()
+
+
+def _fit_member(job: dict):
+    """In a worker: the member's training features (drawn here unless given), then fit_cnn.
+    Returns the weights (numpy arrays), the history and the best epoch."""
+    import keras                        # lazy: TensorFlow
+
+    from . import evaluate
+    from .fit import fit_cnn
+    from .run import training_features
+
+    keras.backend.clear_session()       # a fresh graph per network, however many before
+    cf_ = job["train_cf"]
+    if cf_ is None:
+        cf_ = training_features(job["ds"], job["fcfg"], job["cfg"], job["quiet"])
+    watch = None
+    if job["watch_cf"] is not None:     # development only: a split to watch, never to select
+        ds, fr, w = job["ds"], job["fr"], job["cfg"].window
+        watch = lambda m: evaluate.evaluate_float(  # noqa: E731
+            m, job["watch_cf"], w, fr, ds.labels)["accuracy"]
+    net, history, best_epoch = fit_cnn(cf_, job["val_cf"], len(job["ds"].labels), job["cfg"],
+                                       job["fr"], quiet=job["quiet"], watch=watch,
+                                       sources=job["sources"], position=job["position"])
+    return net.get_weights(), history, best_epoch
+
+
+def fit_members(ds, fr, fcfg, train_cf, val_cf, cfgs: list, quiet: bool = False,
+                watch_cf=None) -> list[tuple]:
+    """Train one network per config in `cfgs` (member k draws its own augmented copies with
+    its own seed; member 0 uses `train_cf`), in parallel workers. Returns (keras model,
+    history, best epoch) per member, in order."""
+    from . import models
+
+    workers = max(1, min(len(cfgs), os.cpu_count() or 1))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    sources = ds.source_names(ds.split("train"))
+    jobs = [{"ds": ds, "fr": fr, "fcfg": fcfg, "cfg": c, "val_cf": val_cf,
+             "train_cf": train_cf if k == 0 else None, "sources": sources, "quiet": quiet,
+             "watch_cf": watch_cf, "position": k} for k, c in enumerate(cfgs)]
+    try:
+        results = list(_pool(workers, threads).map(_fit_member, jobs))
+    except cf.process.BrokenProcessPool:
+        _POOL.clear()                       # a broken pool takes no more work
+        raise MicromelError(
+            "a training worker died (killed, or out of memory: each network's worker holds "
+            "its training features and TensorFlow); free memory or train fewer networks "
+            "at once (--arch with one network)") from None
+    n_mels = train_cf.feats[0].shape[1]
+    out = []
+    for c, (weights, history, best_epoch) in zip(cfgs, results):
+        net = models.build(c.arch, (c.window.frames, n_mels, 1), len(ds.labels))
+        net.set_weights(weights)
+        out.append((net, history, best_epoch))
+    return out

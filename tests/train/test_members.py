@@ -1,0 +1,50 @@
+"""train.members: the workers that train an ensemble's networks side by side die with the
+process that started them, however it ends (here: SIGKILL, which runs no exit handler)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PARENT = """
+import os, sys
+from micromel.train import members
+pool = members._pool(2, 1)
+pids = sorted(set(pool.map(members._worker_pid, range(8))))
+print(" ".join(map(str, pids)), flush=True)
+sys.stdin.read()          # wait to be killed
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_die_with_their_parent():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    p = subprocess.Popen([sys.executable, "-c", PARENT], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        pids = [int(x) for x in p.stdout.readline().split()]
+        assert pids and all(_alive(q) for q in pids) and p.pid not in pids
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        deadline = time.time() + 10
+        while time.time() < deadline and any(_alive(q) for q in pids):
+            time.sleep(0.1)
+        assert not any(_alive(q) for q in pids), f"workers {pids} outlived their parent"
+    finally:
+        p.kill()
+        p.wait()
