@@ -98,10 +98,12 @@ def fit_members(ds, fr, fcfg, train_cf, val_cf, cfgs: list, quiet: bool = False,
     jobs = [{"ds": ds, "fr": fr, "fcfg": fcfg, "cfg": c, "val_cf": val_cf,
              "train_cf": train_cf if k == 0 else None, "sources": sources, "quiet": quiet,
              "watch_cf": watch_cf, "position": k} for k, c in enumerate(cfgs)]
+    pool = _pool(workers, threads)
     try:
-        results = list(_pool(workers, threads).map(_fit_member, jobs))
+        results = list(pool.map(_fit_member, jobs))
     except cf.process.BrokenProcessPool:
         _POOL.clear()                       # a broken pool takes no more work
+        pool.shutdown(wait=True)
         raise MicromelError(
             "a training worker died (killed, or out of memory: each network's worker holds "
             "its training features and TensorFlow); free memory or train fewer networks "
