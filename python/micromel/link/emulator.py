@@ -32,9 +32,10 @@ PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
-def _die_with_parent(parent: int):
+def die_with_parent(parent: int):
     """preexec_fn: in the child, before exec: SIGKILL when the parent thread dies; and if
-    the parent is already gone (it died between fork and here), die now."""
+    the parent is already gone (it died between fork and here), die now. Linux only (also
+    called first thing in train.members' workers)."""
     def run() -> None:
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
@@ -65,7 +66,7 @@ class _Spawner:
                                                daemon=True)
                 self.thread.start()
         done: queue.Queue = queue.Queue(maxsize=1)
-        self.jobs.put((args, {**kwargs, "preexec_fn": _die_with_parent(os.getpid())}, done))
+        self.jobs.put((args, {**kwargs, "preexec_fn": die_with_parent(os.getpid())}, done))
         ok, value = done.get()
         if not ok:
             raise value
