@@ -2,9 +2,10 @@
 
 Trained one after the other, the default recipe's two networks kept 1.37 of this machine's
 2 cores busy (TensorFlow does not split such small convolutions well over threads), and the
-second network's augmented copies waited for the first network's fit. So each network trains in a worker of its own,
-`cores // workers` threads each, and the workers stay up for the process's life (importing
-TensorFlow costs seconds; leave-one-source-out runs train dozens of networks).
+second network's augmented copies waited for the first network's fit. So each network
+trains in a worker of its own, `cores // workers` threads each, and the workers stay up for
+the process's life (importing TensorFlow costs seconds; leave-one-source-out runs train
+dozens of networks). docs/training.md, "Time", has the measurements.
 
 Every network, one or several, trains in a worker, so the thread count a network trains
 with depends only on the machine's cores and the number of networks: the same command on
