@@ -24,8 +24,8 @@ from ..frontend import twin
 from ..fileio import atomic_path
 from ..frontend.config import FrontendConfig
 from ..paths import feature_cache
-from . import augment as aug_mod
-from .config import AugmentConfig
+from . import augment as aug_mod, banks
+from .config import AugmentConfig, TrainConfig
 
 CACHE_VERSION = 2
 
@@ -262,3 +262,23 @@ def eval_windows(cf: ClipFeatures, w: win.WindowConfig, fr: win.Framing):
     if not xs:
         return np.zeros((0, w.frames, n_mels), np.int8), np.zeros(0, bool), np.zeros(0, np.int32)
     return np.concatenate(xs), np.concatenate(ns), np.concatenate(owner)
+
+
+def augment_banks(cfg: TrainConfig, sample_rate: int) -> tuple:
+    """The bed and room folders the recipe mixes in (train.banks), None where off. The banks
+    are material, not draws: the same for every seed (which excerpt and which room a copy
+    gets is drawn per seed, clip and copy). Beds need --background recordings; without
+    them the bed step is off (the card says so)."""
+    beds = rooms = None
+    if cfg.augment.variants and cfg.augment.bed_p > 0 and cfg.backgrounds:
+        beds = banks.bed_bank(list(cfg.backgrounds), sample_rate)
+    if cfg.augment.variants and cfg.augment.reverb_p > 0:
+        rooms = banks.room_bank(sample_rate, cfg.augment.rt60_s)
+    return beds, rooms
+
+
+def training_features(ds, fcfg, cfg: TrainConfig, quiet: bool = False) -> ClipFeatures:
+    """The training split's features of dataset `ds` (data.datasets.Dataset): each clip and its
+    augmented copies (cached)."""
+    return extract(ds.split("train"), ds.labels, fcfg, cfg.window, cfg.augment, cfg.seed,
+                   "train", quiet=quiet, banks=augment_banks(cfg, fcfg.sample_rate))

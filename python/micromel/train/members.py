@@ -21,15 +21,17 @@ import os
 import sys
 
 from ..errors import MicromelError
+from ..link.emulator import die_with_parent
+from . import evaluate, models
+from .features import training_features
+from .fit import fit_cnn, quiet_tf
 
 _POOL: dict = {}
 
 
 def _worker_init(threads: int, parent: int) -> None:
-    from ..link.emulator import die_with_parent
     if sys.platform.startswith("linux"):
         die_with_parent(parent)()
-    from .fit import quiet_tf
     quiet_tf()
     import tensorflow as tf             # before any op runs: threads are fixed at first use
 
@@ -66,10 +68,6 @@ def _fit_member(job: dict):
     Returns the weights (numpy arrays), the history and the best epoch."""
     import keras                        # lazy: TensorFlow
 
-    from . import evaluate
-    from .fit import fit_cnn
-    from .run import training_features
-
     keras.backend.clear_session()       # a fresh graph per network, however many before
     cf_ = job["train_cf"]
     if cf_ is None:
@@ -90,8 +88,6 @@ def fit_members(ds, fr, fcfg, train_cf, val_cf, cfgs: list, quiet: bool = False,
     """Train one network per config in `cfgs` (member k draws its own augmented copies with
     its own seed; member 0 uses `train_cf`), in parallel workers. Returns (keras model,
     history, best epoch) per member, in order."""
-    from . import models
-
     workers = max(1, min(len(cfgs), os.cpu_count() or 1))
     threads = max(1, (os.cpu_count() or 1) // workers)
     sources = ds.source_names(ds.split("train"))

@@ -33,29 +33,10 @@ from ..data.datasets import Dataset, load_dataset, require_classes
 from ..errors import MicromelError
 from ..modeldir import ModelDir
 from ..paths import recorded_path
-from . import banks, card, evaluate, forest as forest_mod, members, models, quantize
+from . import card, evaluate, forest as forest_mod, members, models, quantize
 from .config import TrainConfig
-from .features import ClipFeatures, eval_windows, extract, framing
+from .features import ClipFeatures, eval_windows, extract, framing, training_features
 from .fit import quiet_tf
-
-
-def augment_banks(cfg: TrainConfig, sample_rate: int) -> tuple:
-    """The bed and room folders the recipe mixes in (train.banks), None where off. The banks
-    are material, not draws: the same for every seed (which excerpt and which room a copy
-    gets is drawn per seed, clip and copy). Beds need --background recordings; without
-    them the bed step is off (the card says so)."""
-    beds = rooms = None
-    if cfg.augment.variants and cfg.augment.bed_p > 0 and cfg.backgrounds:
-        beds = banks.bed_bank(list(cfg.backgrounds), sample_rate)
-    if cfg.augment.variants and cfg.augment.reverb_p > 0:
-        rooms = banks.room_bank(sample_rate, cfg.augment.rt60_s)
-    return beds, rooms
-
-
-def training_features(ds: Dataset, fcfg, cfg: TrainConfig, quiet: bool = False) -> ClipFeatures:
-    """The training split's features: each clip and its augmented copies (cached)."""
-    return extract(ds.split("train"), ds.labels, fcfg, cfg.window, cfg.augment, cfg.seed,
-                   "train", quiet=quiet, banks=augment_banks(cfg, fcfg.sample_rate))
 
 
 def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
