@@ -55,11 +55,8 @@ def test_verdicts_see_a_growing_stack_and_memory():
     rising = cps([(992, m) for m in (222, 240, 250, 260, 270, 280, 290)])
     assert not verdicts(rising, ok)["host_memory_flat"]
     # still growing in the second half of the run: a leak or a recursion
-    grows = cps([(900, 100), (956, 100), (992, 100), (1040, 100), (1090, 100), (1090, 100)])
+    grows = cps([(900, 100), (956, 100), (992, 100), (1000, 100), (1010, 100), (1010, 100)])
     assert not verdicts(grows, ok)["stack_constant"]
-    # an interrupt stacked on the deepest path late in the run (timing, not audio) is not
-    jitter = cps([(956, 100), (956, 100), (984, 100), (984, 100), (992, 100), (992, 100)])
-    assert verdicts(jitter, ok)["stack_constant"]
     # an end of stream far deeper than streaming ever went
     assert not verdicts(cp[:-1] + cps([(992 + 300, 121)]), ok)["stack_constant"]
     cp.append({"stack_used": 1100, "host_rss_mb": 200})
@@ -97,7 +94,6 @@ def test_short_soak_through_the_emulated_board(tmp_path, monkeypatch):
     # in the first 10 s); the last checkpoint follows the stream's end, whose path (the
     # segmenter closing its events) may go a few dozen bytes deeper
     stream = r["checkpoints"][:-1]
-    steady = [c["stack_used"] for c in stream[len(stream) // 2:]]
-    assert max(steady) - min(steady) <= soak.STACK_JITTER, r
-    assert r["checkpoints"][-1]["stack_used"] - max(steady) < 256, r
+    steady = {c["stack_used"] for c in stream[len(stream) // 2:]}
+    assert len(steady) == 1 and r["checkpoints"][-1]["stack_used"] - steady.pop() < 256, r
     assert r["stack_constant"]

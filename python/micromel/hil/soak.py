@@ -33,12 +33,6 @@ FLAT_MB = 16.0
 # default, 160 MB, would grow for most of an hour)
 SOAK_CACHE_SAMPLES = 2_000_000
 END_STACK_SLACK = 256   # bytes the end of a stream may go deeper than streaming (events closed)
-# bytes the mark may still rise over the second half and count as settled: an interrupt (the
-# UART's) taken at the main line's deepest point stacks its exception frame and handler on
-# top, and when that first coincides depends on the host's timing, not on the audio (two runs
-# of the same seeded 30 s reached 992 bytes at different checkpoints; one rose 984 -> 992 in
-# its second half). A leak or a recursion rises past this within minutes.
-STACK_JITTER = 64
 
 
 def soak_audio(seconds: float, seed: int = 0, library=None) -> Iterator[np.ndarray]:
@@ -138,8 +132,8 @@ def _comparable(device_events, twin_events) -> tuple[list, list]:
 
 
 def verdicts(checks: list[dict], out: dict) -> dict:
-    """device == twin; the stack's high-water mark settled: within STACK_JITTER over the second
-    half of the streaming checkpoints (a mark only grows, each time a deeper path runs for the
+    """device == twin; the stack's high-water mark settled: the same over the second half
+    of the streaming checkpoints (a mark only grows, each time a deeper path runs for the
     first time, e.g. the first event's end: a leak or a recursion keeps it growing), and the
     end of the stream (the last checkpoint: the segmenter closing its events) at most
     END_STACK_SLACK deeper; host memory flat: after the first checkpoint (the library's cache
@@ -147,13 +141,13 @@ def verdicts(checks: list[dict], out: dict) -> dict:
     above the highest of the first half (each minute's scene is made and freed, so the
     size swings by tens of MB between checkpoints; a leak raises the swings' ceiling)."""
     streaming = checks[:-1] or checks
-    settled = [c["stack_used"] for c in streaming[len(streaming) // 2:]]
+    settled = {c["stack_used"] for c in streaming[len(streaming) // 2:]}
     later = checks[1:] or checks
     rss = [c["host_rss_mb"] for c in later]
     half = max(1, len(rss) // 2)
     growth = max(rss[half:] or rss) - max(rss[:half])
     return {"device_equals_twin": out["window_mismatches"] == 0 and out["events_equal"],
-            "stack_constant": max(settled) - min(settled) <= STACK_JITTER
+            "stack_constant": len(settled) == 1
             and checks[-1]["stack_used"] - max(settled) <= END_STACK_SLACK,
             "host_rss_growth_mb": round(growth, 1),
             "host_memory_flat": growth <= FLAT_MB}
