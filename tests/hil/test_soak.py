@@ -43,10 +43,11 @@ def test_verdicts_see_a_growing_stack_and_memory():
     ok = {"window_mismatches": 0, "events_equal": True}
     def cps(pairs):
         return [{"stack_used": s, "host_rss_mb": m} for s, m in pairs]
-    # a deeper path early (the first event's end) is not growth; the end of stream may go a
-    # little deeper
-    cp = cps([(900, 100), (956, 120), (992, 121), (992, 121), (992, 121), (1000, 121)])
-    assert verdicts(cp, ok) == {"device_equals_twin": True, "stack_constant": True,
+    # a deeper path early is not growth, nor an interrupt's frame landing deeper in the
+    # second half (at most one frame: SysTick's wrap lands where the host's timing decides);
+    # the end of stream may go a little deeper
+    cp = cps([(900, 100), (956, 120), (984, 121), (984, 121), (992, 121), (1000, 121)])
+    assert verdicts(cp, ok) == {"device_equals_twin": True, "stack_settled": True,
                                 "host_rss_growth_mb": 0.0, "host_memory_flat": True}
     # host memory swinging by tens of MB as each minute's scene is made and freed is flat;
     # a ceiling that keeps rising is not
@@ -54,11 +55,13 @@ def test_verdicts_see_a_growing_stack_and_memory():
     assert verdicts(swings, ok)["host_memory_flat"]
     rising = cps([(992, m) for m in (222, 240, 250, 260, 270, 280, 290)])
     assert not verdicts(rising, ok)["host_memory_flat"]
-    # still growing in the second half of the run: a leak or a recursion
-    grows = cps([(900, 100), (956, 100), (992, 100), (1000, 100), (1010, 100), (1010, 100)])
-    assert not verdicts(grows, ok)["stack_constant"]
+    # still growing in the second half of the run by more than one interrupt frame: a leak
+    # or a recursion
+    grows = cps([(900, 100), (956, 100), (992, 100), (1040, 100), (1101, 100), (1101, 100)])
+    assert not verdicts(grows, ok)["stack_settled"]
+    assert verdicts(grows[:4] + cps([(1100, 100), (1100, 100)]), ok)["stack_settled"]
     # an end of stream far deeper than streaming ever went
-    assert not verdicts(cp[:-1] + cps([(992 + 300, 121)]), ok)["stack_constant"]
+    assert not verdicts(cp[:-1] + cps([(992 + 300, 121)]), ok)["stack_settled"]
     cp.append({"stack_used": 1100, "host_rss_mb": 200})
     v = verdicts(cp, {"window_mismatches": 1, "events_equal": True})
     assert not (v["host_memory_flat"] or v["device_equals_twin"])
@@ -80,7 +83,7 @@ def test_short_soak_through_the_emulated_board(tmp_path, monkeypatch):
     r = json.loads(out.read_text())
     # the exit code follows the verdicts; host memory is this pytest process's (whatever
     # earlier tests left growing in it), so that verdict is checked on made-up checkpoints above
-    ok = r["device_equals_twin"] and r["stack_constant"] and r["host_memory_flat"]
+    ok = r["device_equals_twin"] and r["stack_settled"] and r["host_memory_flat"]
     assert rc == (0 if ok else 1), r
     assert r["window_mismatches"] == 0 and r["events_equal"] and r["events_device"] > 0
     assert r["windows"] > 50 and len(r["checkpoints"]) >= 3
@@ -90,10 +93,12 @@ def test_short_soak_through_the_emulated_board(tmp_path, monkeypatch):
     assert len(writes) == len(r["checkpoints"]) + 1 and writes[-1] == r
     assert all(not w["complete"] and w["events_equal_so_far"] for w in writes[:-1])
     assert [len(w["checkpoints"]) for w in writes[:-1]] == list(range(1, len(r["checkpoints"]) + 1))
-    # the stack's high-water mark settles while streaming (the fake scenes' first events end
-    # in the first 10 s); the last checkpoint follows the stream's end, whose path (the
-    # segmenter closing its events) may go a few dozen bytes deeper
+    # the stack's high-water mark settles while streaming: over the second half it moves by
+    # at most one interrupt frame (SysTick's wrap lands where the host's timing decides); the
+    # last checkpoint follows the stream's end, whose path (the segmenter closing its events)
+    # may go a few dozen bytes deeper
     stream = r["checkpoints"][:-1]
-    steady = {c["stack_used"] for c in stream[len(stream) // 2:]}
-    assert len(steady) == 1 and r["checkpoints"][-1]["stack_used"] - steady.pop() < 256, r
-    assert r["stack_constant"]
+    steady = [c["stack_used"] for c in stream[len(stream) // 2:]]
+    assert max(steady) - min(steady) <= soak.IRQ_FRAME_BYTES, r
+    assert r["checkpoints"][-1]["stack_used"] - max(steady) <= soak.END_STACK_SLACK, r
+    assert r["stack_settled"]

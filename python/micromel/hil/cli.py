@@ -131,7 +131,7 @@ def cmd_soak(args) -> int:
     print(text)
     if out is not None:
         write_text_atomic(out, text + "\n")
-    failed = [k for k in ("device_equals_twin", "stack_constant", "host_memory_flat") if not r[k]]
+    failed = [k for k in ("device_equals_twin", "stack_settled", "host_memory_flat") if not r[k]]
     print("soak: device == twin on every window and event, stack and host memory constant"
           if not failed else f"soak: FAILED ({', '.join(failed)})")
     return 1 if failed else 0

@@ -33,6 +33,13 @@ FLAT_MB = 16.0
 # default, 160 MB, would grow for most of an hour)
 SOAK_CACHE_SAMPLES = 2_000_000
 END_STACK_SLACK = 256   # bytes the end of a stream may go deeper than streaming (events closed)
+# The largest exception frame a Cortex-M core pushes: 26 words with the FPU's state plus an
+# alignment word. SysTick's wrap interrupt (the cost clock, firmware/lib/mm_cost) lands
+# wherever the app happens to be at a moment the host's timing decides, and its frame goes
+# on top of that point of the stack: the high-water mark of the same audio then differs
+# between runs by up to one frame (measured on the M4: thread 956 bytes at every checkpoint
+# with the wrap interrupt switched off; with it 956 -> 984 or 992 at varying checkpoints).
+IRQ_FRAME_BYTES = 108
 
 
 def soak_audio(seconds: float, seed: int = 0, library=None) -> Iterator[np.ndarray]:
@@ -132,11 +139,12 @@ def _comparable(device_events, twin_events) -> tuple[list, list]:
 
 
 def verdicts(checks: list[dict], out: dict) -> dict:
-    """device == twin; the stack's high-water mark settled: the same over the second half
-    of the streaming checkpoints (a mark only grows, each time a deeper path runs for the
-    first time, e.g. the first event's end: a leak or a recursion keeps it growing), and the
-    end of the stream (the last checkpoint: the segmenter closing its events) at most
-    END_STACK_SLACK deeper; host memory flat: after the first checkpoint (the library's cache
+    """device == twin; the stack's high-water mark settled: over the second half of the
+    streaming checkpoints it moves by at most IRQ_FRAME_BYTES (a mark only grows: each time
+    a deeper path runs for the first time, or an interrupt's frame lands deeper than before;
+    a leak or a recursion keeps it growing past one frame), and the end of the stream (the
+    last checkpoint: the segmenter closing its events) at most END_STACK_SLACK deeper than
+    the second half; host memory flat: after the first checkpoint (the library's cache
     filled by then), the highest resident size of the second half of the run at most FLAT_MB
     above the highest of the first half (each minute's scene is made and freed, so the
     size swings by tens of MB between checkpoints; a leak raises the swings' ceiling)."""
@@ -147,7 +155,7 @@ def verdicts(checks: list[dict], out: dict) -> dict:
     half = max(1, len(rss) // 2)
     growth = max(rss[half:] or rss) - max(rss[:half])
     return {"device_equals_twin": out["window_mismatches"] == 0 and out["events_equal"],
-            "stack_constant": len(settled) == 1
+            "stack_settled": max(settled) - min(settled) <= IRQ_FRAME_BYTES
             and checks[-1]["stack_used"] - max(settled) <= END_STACK_SLACK,
             "host_rss_growth_mb": round(growth, 1),
             "host_memory_flat": growth <= FLAT_MB}
