@@ -5,7 +5,7 @@ classes (GM_DRUM_KEYS) and velocity (VELOCITIES) on MIDI channel 10, rendered of
 (`fluidsynth -F`, reverb and chorus off, 44.1 kHz float). Rendering, not extracting the raw
 samples, because a kit re-pitches one sample over several keys (toms), layers samples and
 applies envelopes and filters that only a synthesizer reproduces. Presets whose key map is
-not GM (sound effects, metronome, marching, CM-64) are skipped.
+not GM (sound effects, metronome, marching, CM-64, GS's Orchestra set) are skipped.
 
 Timing: a note every STEP_S seconds; 0.1 s before each note an all-sound-off (CC 120) stops
 the previous one, so no tail leaks into the next one-shot; the note is released after
@@ -32,6 +32,10 @@ GM_DRUM_KEYS = {35: "kick", 36: "kick", 38: "snare", 40: "snare",
                 59: "cymbal"}
 VELOCITIES = (127, 90, 55)
 NON_GM_PRESET = re.compile(r"sfx|metronome|marching|cm-64", re.I)
+# GS's Orchestra set (program 48, "Orchestra Kit" / "Orchestral") plays timpani on keys 41-53,
+# not toms, hi-hats and cymbals: FluidR3, GeneralUser, sf_GMbank and A320U name their samples
+# there "Timpani ..."; kept, they were timpani labelled hihat, tom and cymbal
+GS_ORCHESTRA_PROGRAM = 48
 RENDER_RATE = 44100
 STEP_S, NOTE_S, CUT_S = 2.3, 1.2, 2.0
 TICKS_PER_S = 960                 # 480 ticks per beat at 500000 us per beat
@@ -79,7 +83,7 @@ def drum_presets(sf2: Path) -> list[tuple[int, str]]:
     except (OSError, struct.error) as e:
         raise MicromelError(f"{sf2}: cannot read the soundfont ({e})") from None
     kits = sorted((p, n.strip()) for b, p, n in presets[:-1] if b == 128)   # last: "EOP"
-    return [(p, n) for p, n in kits if not NON_GM_PRESET.search(n)]
+    return [(p, n) for p, n in kits if not NON_GM_PRESET.search(n) and p != GS_ORCHESTRA_PROGRAM]
 
 
 def _vlq(n: int) -> bytes:
