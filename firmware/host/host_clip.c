@@ -36,14 +36,14 @@ size_t mm_host_clip_run(const int16_t *pcm, size_t n_samples, const int8_t *fram
   return nw;
 }
 
-int32_t mm_host_clip_event_decide(uint32_t label, uint32_t confidence, uint32_t min_top,
+int32_t mm_host_clip_event_decide(uint32_t label, uint32_t confidence, const uint16_t *min_top,
                                   int32_t other_class) {
   return mm_clip_event_decide(label, confidence, min_top, other_class);
 }
 
 /* The rejection rule on given vote totals: mm_clip_decide of a state holding
  * acc[N_CLASSES] after n_nonsilent windows. */
-int32_t mm_host_clip_decide(const int32_t *acc, uint16_t n_nonsilent, uint32_t min_top,
+int32_t mm_host_clip_decide(const int32_t *acc, uint16_t n_nonsilent, const uint16_t *min_top,
                             uint32_t min_margin, int32_t other_class) {
   mm_clip_reset(&st);
   memcpy(st.acc, acc, sizeof(st.acc));

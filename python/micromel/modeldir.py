@@ -16,7 +16,7 @@ config.json, format 2:
      "frontend": {FrontendConfig without window_frames},   # the window length is window.frames
      "window": {"frames", "hop_frames", "silence_rms_dbfs"},
      "segment": {SegmentConfig}        (optional: the defaults when absent)
-     "reject": {"min_top", "min_margin", "other_class"} (optional: open-set rejection, off
+     "reject": {"min_top", "min_margin", "other_class", "class_min_top"} (optional: open-set rejection, off
                when absent)
      "boards": [catalogue names]       (optional: every board when absent)
      "train": {TrainConfig without window and frontend}    (optional: models not trained here)
@@ -151,6 +151,9 @@ class ModelDir:
         if reject.other_class >= len(labels):
             raise MicromelError(f"{where}: reject other_class={reject.other_class} is not a class "
                                 f"index (the model has {len(labels)} labels)")
+        if reject.class_min_top and len(reject.class_min_top) != len(labels):
+            raise MicromelError(f"{where}: reject class_min_top has {len(reject.class_min_top)} "
+                                f"entries; give one per label ({len(labels)})")
         name = doc.get("name") or path.name
         model = cls(path, str(name), tuple(labels), frontend, window, segment, tuple(boards),
                     train, dataset, forest, reject)

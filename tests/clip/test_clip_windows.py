@@ -78,24 +78,32 @@ def test_full_scale_square_energy_no_overflow(lib):
     assert not silent.any()
 
 
+def c_floors(rule):
+    """The rule's floor per class as the uint16 array C takes (MM_CLIP_REJECT_MIN_TOP)."""
+    return np.array(rule.floors(N_CLASSES), np.uint16)
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.integers(0, 400), st.integers(0, 2**32 - 1), st.integers(0, 256), st.integers(0, 256),
-       st.booleans(), st.integers(-1, N_CLASSES - 1))
-def test_c_rejection_matches_twin(lib, n, seed, min_top, min_margin, exact, other):
+       st.booleans(), st.integers(-1, N_CLASSES - 1), st.booleans())
+def test_c_rejection_matches_twin(lib, n, seed, min_top, min_margin, exact, other, per_class):
     """mm_clip_decide == clip.reject.decide on random vote totals and rules (with and without
-    an other class); `exact` puts the totals on the thresholds' edges (top == min_top * n,
-    margin == min_margin * n +- 1)."""
+    an other class, with and without a floor per class); `exact` puts the totals on the
+    thresholds' edges (top == the voted class's floor * n, margin == min_margin * n +- 1)."""
     rng = np.random.default_rng(seed)
+    floors = tuple(int(t) for t in rng.integers(0, 257, N_CLASSES)) if per_class else ()
+    rule = reject.RejectConfig(min_top=min_top, min_margin=min_margin, other_class=other,
+                               class_min_top=floors)
     acc = rng.integers(0, 255 * n + 1, N_CLASSES).astype(np.int32)
     if exact and n:
         b = int(rng.integers(N_CLASSES))
-        acc[b] = min(255 * n, min_top * n + int(rng.integers(-1, 2)))
+        acc[b] = min(255 * n, int(c_floors(rule)[b]) * n + int(rng.integers(-1, 2)))
         others = [c for c in range(N_CLASSES) if c != b]
         acc[others] = np.clip(acc[b] - min_margin * n + rng.integers(-1, 2, len(others)), 0, acc[b])
-    rule = reject.RejectConfig(min_top=min_top, min_margin=min_margin, other_class=other)
     lib.mm_host_clip_decide.restype = ctypes.c_int32
+    fl = c_floors(rule)
     got = lib.mm_host_clip_decide(acc.ctypes.data_as(ctypes.c_void_p), ctypes.c_uint16(n),
-                                  ctypes.c_uint32(min_top), ctypes.c_uint32(min_margin),
+                                  fl.ctypes.data_as(ctypes.c_void_p), ctypes.c_uint32(min_margin),
                                   ctypes.c_int32(other))
     assert got == reject.decide(acc, n, rule)
     # the shortcut the calibration uses (floor of the means) agrees with the rule
@@ -108,16 +116,19 @@ def test_c_rejection_matches_twin(lib, n, seed, min_top, min_margin, exact, othe
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, N_CLASSES - 1), st.integers(0, 255), st.integers(0, 256),
-       st.integers(-1, N_CLASSES - 1))
-def test_c_event_rule_matches_twin(lib, label, confidence, min_top, other):
+       st.integers(-1, N_CLASSES - 1), st.one_of(st.just(()), st.lists(
+           st.integers(0, 256), min_size=N_CLASSES, max_size=N_CLASSES).map(tuple)))
+def test_c_event_rule_matches_twin(lib, label, confidence, min_top, other, floors):
     """mm_clip_event_decide == clip.reject.event_label (what listen's text lines and
     mm_api_event_answer use on the device, and segment/listen name on the host)."""
-    rule = reject.RejectConfig(min_top=min_top, other_class=other)
+    rule = reject.RejectConfig(min_top=min_top, other_class=other, class_min_top=floors)
     lib.mm_host_clip_event_decide.restype = ctypes.c_int32
+    fl = c_floors(rule)
     got = lib.mm_host_clip_event_decide(ctypes.c_uint32(label), ctypes.c_uint32(confidence),
-                                        ctypes.c_uint32(min_top), ctypes.c_int32(other))
+                                        fl.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(other))
     assert got == reject.event_label(label, confidence, rule)
-    assert got == (reject.UNKNOWN if label == other or confidence < min_top else label)
+    floor = max([min_top] + ([floors[label]] if floors else []))
+    assert got == (reject.UNKNOWN if label == other or confidence < floor else label)
 
 
 def test_rejection_off_is_the_closed_set_vote():

@@ -32,6 +32,27 @@ def test_choose_keeps_the_budget_and_prefers_accuracy():
         reject.choose(pred, top, margin, y, max_reject=1.5)
 
 
+def test_choose_a_floor_per_class_only_when_it_pays_and_the_clips_suffice():
+    # class 1's calls under 200/256 are wrong, class 0's are right at any probability: one
+    # floor for both rejects good class-0 clips, a floor for class 1 alone only bad ones
+    rng = np.random.default_rng(0)
+    pred = np.array([0] * 200 + [1] * 300)
+    top = np.concatenate([rng.integers(130, 256, 200), rng.integers(130, 256, 300)])
+    y = np.where((pred == 1) & (top < 200), 0, pred)
+    margin = 2 * top - 256
+    single = reject.choose(pred, top, margin, y, max_reject=0.4)
+    rule = reject.choose(pred, top, margin, y, max_reject=0.4, n_classes=2)
+    p1 = reject.operating_point(pred, top, margin, y, single)
+    p2 = reject.operating_point(pred, top, margin, y, rule)
+    assert not single.class_min_top and rule.class_min_top[1] > top[pred != y].max()
+    assert p2["accuracy_accepted"] == 1.0 > p1["accuracy_accepted"] and p2["rejected"] <= 0.4
+    assert all(reject.decide([0, t * 3], 3, rule) == (1 if t >= rule.floors(2)[1] else reject.UNKNOWN)
+               for t in range(7, 256, 7))
+    # with fewer than PER_CLASS_MIN_CLIPS clips of a class, one floor for all
+    few = np.r_[0:200, 200:300]
+    assert not reject.choose(pred[few], top[few], margin[few], y[few], 0.4, n_classes=2).class_min_top
+
+
 def test_false_accepts_ignore_silent_clips():
     pred, top, margin = np.array([-1, 0, 1, 2]), np.array([-1, 10, 200, 50]), np.array([-1, 0, 150, 10])
     fa = reject.false_accepts(pred, top, margin, reject.RejectConfig(min_top=100))
@@ -78,8 +99,15 @@ def test_config_round_trip_default_and_hash(tmp_path):
     assert again.hash != old.hash == ModelDir.open(tmp_path / "m").replace(reject=reject.RejectConfig()).hash
     assert new.reject == again.reject
     text = clip_header.c_header(again.frontend, again.window, again.n_classes, again.reject)
-    assert "#define MM_CLIP_REJECT_MIN_TOP 150u" in text and "#define MM_CLIP_UNKNOWN (-2)" in text
+    assert "#define MM_CLIP_REJECT_MIN_TOP {150u, 150u, 150u, 150u, 150u}" in text
+    assert "#define MM_CLIP_UNKNOWN (-2)" in text
     assert codegen.headers(again)[clip_header.HEADER_NAME] == text
+    # a floor per class: saved, hashed, and each class's floor = max(min_top, its own)
+    per = again.replace(reject=reject.RejectConfig(min_top=150, class_min_top=(0, 200, 0, 0, 160))).save()
+    assert ModelDir.open(tmp_path / "m").reject.class_min_top == (0, 200, 0, 0, 160)
+    assert per.hash != again.hash
+    assert "#define MM_CLIP_REJECT_MIN_TOP {150u, 200u, 150u, 150u, 160u}" in codegen.headers(
+        ModelDir.open(tmp_path / "m"))[clip_header.HEADER_NAME]
     # an other class reaches the header as a signed index; one beyond the labels is refused
     with_other = again.replace(reject=reject.RejectConfig(other_class=2)).save()
     assert ModelDir.open(tmp_path / "m").reject.other_class == 2 and with_other.hash != again.hash
@@ -93,6 +121,14 @@ def test_config_round_trip_default_and_hash(tmp_path):
     doc["reject"] = {"min_top": 300}
     (tmp_path / "m" / "config.json").write_text(json.dumps(doc))
     with pytest.raises(MicromelError, match="min_top=300"):
+        ModelDir.open(tmp_path / "m")
+    doc["reject"] = {"class_min_top": [10, 20]}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(MicromelError, match="class_min_top has 2 entries"):
+        ModelDir.open(tmp_path / "m")
+    doc["reject"] = {"class_min_top": [10, 20, 30, 40, 257]}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(MicromelError, match=r"class_min_top\[4\]=257"):
         ModelDir.open(tmp_path / "m")
     doc["reject"] = {"top": 3}
     (tmp_path / "m" / "config.json").write_text(json.dumps(doc))

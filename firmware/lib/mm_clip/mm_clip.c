@@ -70,9 +70,9 @@ int32_t mm_clip_vote(const mm_clip_state *s) {
 }
 
 /* Open-set rejection (python/micromel/clip/reject.py): the vote, or -2 (unknown)
- * when it is the model's other class, or unless acc[best] >= min_top * n and
+ * when it is the model's other class, or unless acc[best] >= min_top[best] * n and
  * acc[best] - acc[second] >= min_margin * n. */
-int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_margin,
+int32_t mm_clip_decide(const mm_clip_state *s, const uint16_t *min_top, uint32_t min_margin,
                        int32_t other_class) {
   int32_t best = mm_clip_vote(s);
   if (best < 0) return best;
@@ -82,24 +82,29 @@ int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_ma
     if ((int32_t)c != best && s->acc[c] > second) second = s->acc[c];
   }
   int64_t n = s->n_nonsilent, top = s->acc[best];
-  if (top < (int64_t)min_top * n || top - second < (int64_t)min_margin * n) return MM_CLIP_UNKNOWN;
+  if (top < (int64_t)min_top[best] * n || top - second < (int64_t)min_margin * n) {
+    return MM_CLIP_UNKNOWN;
+  }
   return best;
 }
 
 /* A segmentation event (label, confidence = mean probability of the label in 1/256):
- * its label, or MM_CLIP_UNKNOWN when it is the other class or below min_top
+ * its label, or MM_CLIP_UNKNOWN when it is the other class or below min_top[label]
  * (python/micromel/clip/reject.py: event_label; an event has no margin). */
-int32_t mm_clip_event_decide(uint32_t label, uint32_t confidence, uint32_t min_top,
+int32_t mm_clip_event_decide(uint32_t label, uint32_t confidence, const uint16_t *min_top,
                              int32_t other_class) {
-  if ((int32_t)label == other_class || confidence < min_top) return MM_CLIP_UNKNOWN;
+  if ((int32_t)label == other_class) return MM_CLIP_UNKNOWN;
+  if (label >= MM_CLIP_N_CLASSES || confidence < min_top[label]) return MM_CLIP_UNKNOWN;
   return (int32_t)label;
 }
 
+/* The model's floors of the mean top probability, one per class (generated). */
+static const uint16_t reject_min_top[MM_CLIP_N_CLASSES] = MM_CLIP_REJECT_MIN_TOP;
+
 int32_t mm_clip_event_answer(uint32_t label, uint32_t confidence) {
-  return mm_clip_event_decide(label, confidence, MM_CLIP_REJECT_MIN_TOP, MM_CLIP_REJECT_OTHER);
+  return mm_clip_event_decide(label, confidence, reject_min_top, MM_CLIP_REJECT_OTHER);
 }
 
 int32_t mm_clip_answer(const mm_clip_state *s) {
-  return mm_clip_decide(s, MM_CLIP_REJECT_MIN_TOP, MM_CLIP_REJECT_MIN_MARGIN,
-                        MM_CLIP_REJECT_OTHER);
+  return mm_clip_decide(s, reject_min_top, MM_CLIP_REJECT_MIN_MARGIN, MM_CLIP_REJECT_OTHER);
 }

@@ -56,9 +56,10 @@ int32_t mm_clip_vote(const mm_clip_state *s);
 /* The vote with open-set rejection (thresholds in 1/256 of a probability, see
  * python/micromel/clip/reject.py): the class, -1 (silence), or MM_CLIP_UNKNOWN (generated)
  * when the vote is other_class (a class trained on sounds of none of the others; -1:
- * none), or the mean top probability is below min_top/256 or its margin to the next
- * class below min_margin/256. */
-int32_t mm_clip_decide(const mm_clip_state *s, uint32_t min_top, uint32_t min_margin,
+ * none), or the mean probability of the voted class c is below min_top[c]/256 (one
+ * floor per class, MM_CLIP_N_CLASSES entries) or its margin to the next class below
+ * min_margin/256. */
+int32_t mm_clip_decide(const mm_clip_state *s, const uint16_t *min_top, uint32_t min_margin,
                        int32_t other_class);
 
 /* mm_clip_decide with the model's rule (MM_CLIP_REJECT_*, generated). */
@@ -66,8 +67,9 @@ int32_t mm_clip_answer(const mm_clip_state *s);
 
 /* The rule on a segmentation event of class `label` whose confidence (the mean
  * probability of its label, in 1/256) is `confidence`: the label, or MM_CLIP_UNKNOWN
- * when it is other_class or confidence < min_top (min_margin is a clip rule only). */
-int32_t mm_clip_event_decide(uint32_t label, uint32_t confidence, uint32_t min_top,
+ * when it is other_class, not a class, or confidence < min_top[label] (min_margin is
+ * a clip rule only). */
+int32_t mm_clip_event_decide(uint32_t label, uint32_t confidence, const uint16_t *min_top,
                              int32_t other_class);
 
 /* mm_clip_event_decide with the model's rule. */

@@ -10,7 +10,7 @@ SIGNED = ("MM_CLIP_UNKNOWN", "MM_CLIP_REJECT_OTHER")   # compared with int32_t c
 
 
 def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
-                   rule: reject.RejectConfig | None = None) -> dict[str, int]:
+                   rule: reject.RejectConfig | None = None) -> dict[str, int | list[int]]:
     """The constants of a front-end config, a window config, a class count and the
     rejection rule (none: every clip gets a class)."""
     rule = rule or reject.RejectConfig()
@@ -30,15 +30,17 @@ def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
         "MM_CLIP_GATE_THRESHOLD": rules.gate_threshold(window, framing),
         "MM_CLIP_N_CLASSES": n_classes,
         "MM_CLIP_UNKNOWN": reject.UNKNOWN,
-        "MM_CLIP_REJECT_MIN_TOP": rule.min_top,
+        "MM_CLIP_REJECT_MIN_TOP": rule.floors(n_classes),     # one floor per class
         "MM_CLIP_REJECT_MIN_MARGIN": rule.min_margin,
         "MM_CLIP_REJECT_OTHER": rule.other_class,
     }
 
 
-def c_define(name: str, value: int) -> str:
+def c_define(name: str, value) -> str:
     """One constant: int64 for the gate threshold, signed ones (MM_CLIP_UNKNOWN, the other
-    class, -1 when there is none) bracketed, else unsigned."""
+    class, -1 when there is none) bracketed, a list as an array initialiser, else unsigned."""
+    if isinstance(value, list):
+        return f"#define {name} {{{', '.join(f'{v}u' for v in value)}}}"
     if value < 0 or name in SIGNED:
         return f"#define {name} ({value})"
     return f"#define {name} {value}{'ll' if name == 'MM_CLIP_GATE_THRESHOLD' else 'u'}"

@@ -6,8 +6,12 @@ The soft vote (rules.py) leaves, for a clip of n >= 1 non-silent windows, acc[c]
 (lowest index among the maxima) and acc2 the largest total of the other classes (0 for a
 one-class model), the clip is ACCEPTED iff
 
-    acc[b]        >= min_top    * n     (mean top probability  >= min_top / 256)
+    acc[b]        >= floor[b]   * n     (mean top probability  >= floor[b] / 256)
     acc[b] - acc2 >= min_margin * n     (mean margin to the next >= min_margin / 256)
+
+where floor[b] = max(min_top, class_min_top[b]): one floor for every class, raised for the
+classes that `class_min_top` names (a model whose calls of one class are less reliable, e.g.
+a speech detector's "speech" over music, rejects more of those and fewer of the others).
 
 in exact integers (int64 in C: acc < 2^24, n < 2^16, thresholds <= 256); otherwise it is
 UNKNOWN (-2). A model trained with an explicit class for sounds of none of its classes (an
@@ -15,7 +19,8 @@ UNKNOWN (-2). A model trained with an explicit class for sounds of none of its c
 `other_class` is UNKNOWN too (before the thresholds; -1: no such class). A clip with no
 non-silent window stays silence (-1). min_top = min_margin = 0 and no other class accept
 every clip: the closed-set vote of the models saved before rejection existed. Thresholds
-are in 1/256 units (the int8 softmax's own step), so they reach C unchanged.
+are in 1/256 units (the int8 softmax's own step), so they reach C unchanged (floor[] as
+MM_CLIP_REJECT_MIN_TOP, one entry per class).
 """
 from __future__ import annotations
 
@@ -39,10 +44,11 @@ class RejectConfig(Settings):
     min_top: int = 0        # mean top probability of the clip, in 1/256
     min_margin: int = 0     # mean top minus second probability, in 1/256
     other_class: int = -1   # index of the model's class of "none of the others" (-1: none)
+    class_min_top: tuple[int, ...] = ()   # per class, raises min_top for that class (): none)
 
     def __post_init__(self):
-        for name in ("min_top", "min_margin"):
-            v = getattr(self, name)
+        for name, v in [("min_top", self.min_top), ("min_margin", self.min_margin)] + [
+                (f"class_min_top[{c}]", t) for c, t in enumerate(self.class_min_top)]:
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= SCALE:
                 raise MicromelError(f"reject: {name}={v!r} must be an integer from 0 to {SCALE} "
                                     "(a probability in 1/256)")
@@ -56,11 +62,24 @@ class RejectConfig(Settings):
         d = super().to_dict()
         if self.other_class < 0:
             del d["other_class"]
+        if any(self.class_min_top):
+            d["class_min_top"] = list(self.class_min_top)
+        else:
+            del d["class_min_top"]
         return d
 
     @property
     def active(self) -> bool:
-        return self.min_top > 0 or self.min_margin > 0 or self.other_class >= 0
+        return self.min_top > 0 or self.min_margin > 0 or self.other_class >= 0 or any(self.class_min_top)
+
+    def floors(self, n_classes: int) -> list[int]:
+        """The mean-top-probability floor of each class, in 1/256: max(min_top,
+        class_min_top[c]) (what C gets as MM_CLIP_REJECT_MIN_TOP)."""
+        if self.class_min_top and len(self.class_min_top) != n_classes:
+            raise MicromelError(f"reject: class_min_top has {len(self.class_min_top)} entries, "
+                                f"the model has {n_classes} classes")
+        per = self.class_min_top or (0,) * n_classes
+        return [max(self.min_top, t) for t in per]
 
     def describe(self, labels=None) -> str:
         if not self.active:
@@ -69,7 +88,13 @@ class RejectConfig(Settings):
         if self.other_class >= 0:
             name = labels[self.other_class] if labels else f"class {self.other_class}"
             parts.append(f"unknown when voted '{name}'")
-        if self.min_top or self.min_margin:
+        if any(self.class_min_top):
+            floors = self.floors(len(self.class_min_top))
+            names = labels or [f"class {c}" for c in range(len(floors))]
+            parts.append("unknown unless the voted class's mean probability reaches its floor ("
+                         + ", ".join(f"{n} {t}/256" for n, t in zip(names, floors))
+                         + f") and margin >= {self.min_margin}/256 ({self.min_margin / SCALE:.3f})")
+        elif self.min_top or self.min_margin:
             parts.append(f"unknown unless mean top probability >= {self.min_top}/256 "
                          f"({self.min_top / SCALE:.3f}) and margin >= {self.min_margin}/256 "
                          f"({self.min_margin / SCALE:.3f})")
@@ -91,7 +116,8 @@ def decide(acc, n_nonsilent: int, cfg: RejectConfig) -> int:
     b, top, second = top_two(acc)
     if b == cfg.other_class:
         return UNKNOWN
-    if top < cfg.min_top * n_nonsilent or top - second < cfg.min_margin * n_nonsilent:
+    floor = cfg.floors(len(acc))[b]
+    if top < floor * n_nonsilent or top - second < cfg.min_margin * n_nonsilent:
         return UNKNOWN
     return b
 
@@ -99,9 +125,10 @@ def decide(acc, n_nonsilent: int, cfg: RejectConfig) -> int:
 def event_label(label: int, confidence: int, cfg: RejectConfig) -> int:
     """A segmentation event's class, or UNKNOWN: an event voted the other class, or whose
     confidence (the mean probability of its label over its windows, in 1/256, computed by
-    both segmenters) is below min_top. An event has no second class, so min_margin is a
-    clip rule only."""
-    if label == cfg.other_class or confidence < cfg.min_top:
+    both segmenters) is below its label's floor (min_top, or class_min_top[label] when
+    higher). An event has no second class, so min_margin is a clip rule only."""
+    floor = max(cfg.min_top, cfg.class_min_top[label] if cfg.class_min_top else 0)
+    if label == cfg.other_class or confidence < floor:
         return UNKNOWN
     return label
 
@@ -136,7 +163,11 @@ def clip_stats(accs: np.ndarray, ns: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def accepted_mask(pred, top, margin, cfg: RejectConfig) -> np.ndarray:
     """Which clips the rule gives a class (clip_stats' arrays): decide() != UNKNOWN, SILENCE."""
     pred, top, margin = np.asarray(pred), np.asarray(top), np.asarray(margin)
-    return (top >= 0) & (pred != cfg.other_class) & (top >= cfg.min_top) & (margin >= cfg.min_margin)
+    floor = np.full(len(pred), cfg.min_top, np.int64)
+    if cfg.class_min_top:
+        per = np.maximum(np.asarray(cfg.class_min_top, np.int64), cfg.min_top)
+        floor = np.where(pred >= 0, per[np.clip(pred, 0, None)], floor)
+    return (top >= 0) & (pred != cfg.other_class) & (top >= floor) & (margin >= cfg.min_margin)
 
 
 def closed_set(accs, ns, other_class: int) -> np.ndarray:
@@ -157,7 +188,9 @@ def operating_point(pred, top, margin, y, cfg: RejectConfig) -> dict:
     accepted = accepted_mask(pred, top, margin, cfg)
     n = len(y)
     hits = int(np.sum(accepted & (pred == y)))
-    return {"min_top": cfg.min_top, "min_margin": cfg.min_margin, "clips": n,
+    return {"min_top": cfg.min_top, "min_margin": cfg.min_margin,
+            **({"class_min_top": list(cfg.class_min_top)} if any(cfg.class_min_top) else {}),
+            "clips": n,
             "rejected": float(np.mean(voiced & ~accepted)) if n else 0.0,
             "accuracy_accepted": hits / max(int(accepted.sum()), 1),
             "accuracy_all": float(np.mean(pred == y)) if n else 0.0}
@@ -171,25 +204,57 @@ def false_accepts(pred, top, margin, cfg: RejectConfig) -> dict:
             "false_accept": float(acc.sum() / max(int(voiced.sum()), 1))}
 
 
-def candidates(step: int = 4, other_class: int = -1):
+STEP = 4                    # thresholds searched in steps of 4/256
+PER_CLASS_MIN_CLIPS = 100   # validation clips of every class before floors per class are tried
+
+
+def candidates(step: int = STEP, other_class: int = -1):
     for t in range(0, SCALE + 1, step):
         yield RejectConfig(min_top=t, other_class=other_class)
     for m in range(step, SCALE + 1, step):
         yield RejectConfig(min_margin=m, other_class=other_class)
 
 
-def choose(pred, top, margin, y, max_reject: float, other_class: int = -1) -> RejectConfig:
+def choose(pred, top, margin, y, max_reject: float, other_class: int = -1,
+           n_classes: int | None = None) -> RejectConfig:
     """The rule of the highest accuracy on accepted validation clips among those rejecting
     at most `max_reject` of them; among equals the strictest (most rejected: sounds of no
-    known class are what it is for), then the top-probability rule."""
+    known class are what it is for), then the top-probability rule. With `n_classes` and
+    at least PER_CLASS_MIN_CLIPS validation clips of every known class, a floor per class
+    (class_min_top) is searched too: coordinate ascent, class after class until no floor
+    moves, from no floors and from the best single floor; kept only if strictly more
+    accurate on the validation clips (on fewer clips a floor per class fits their noise)."""
     if not 0.0 <= max_reject < 1.0:
         raise MicromelError(f"--max-reject {max_reject}: must be a fraction in [0, 1)")
-    best, key = RejectConfig(other_class=other_class), None
-    for cfg in candidates(other_class=other_class):
+
+    def key_of(cfg):
         p = operating_point(pred, top, margin, y, cfg)
         if p["rejected"] > max_reject + 1e-12:
-            continue
-        k = (round(p["accuracy_accepted"], 9), p["rejected"], cfg.min_margin == 0)
-        if key is None or k > key:
+            return None
+        return (round(p["accuracy_accepted"], 9), p["rejected"], cfg.min_margin == 0)
+
+    best, key = RejectConfig(other_class=other_class), None
+    for cfg in candidates(other_class=other_class):
+        k = key_of(cfg)
+        if k is not None and (key is None or k > key):
             best, key = cfg, k
+    known = [c for c in range(n_classes or 0) if c != other_class]
+    counts = np.bincount(np.asarray(y, np.int64), minlength=n_classes or 0) if known else []
+    if key is None or not known or any(counts[c] < PER_CLASS_MIN_CLIPS for c in known):
+        return best
+    for start in {0, best.min_top}:
+        floors = [start] * n_classes
+        here = key_of(RejectConfig(other_class=other_class, class_min_top=tuple(floors)))
+        for _ in range(n_classes * SCALE // STEP):          # bounded; ends when nothing moves
+            moved = False
+            for c in known:
+                for t in range(0, SCALE + 1, STEP):
+                    trial = floors[:c] + [t] + floors[c + 1:]
+                    k = key_of(RejectConfig(other_class=other_class, class_min_top=tuple(trial)))
+                    if k is not None and (here is None or k > here):
+                        floors, here, moved = trial, k, True
+            if not moved:
+                break
+        if here is not None and here[0] > key[0]:     # strictly more accurate only
+            best, key = RejectConfig(other_class=other_class, class_min_top=tuple(floors)), here
     return best

@@ -68,7 +68,7 @@ def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: 
     accs, ns, vy = votes_of(model, val_items, "reject-val", quiet)
     known = vy != oc
     vp, vt, vm = reject.clip_stats(accs[known], ns[known])
-    rule = reject.choose(vp, vt, vm, vy[known], max_reject, other_class=oc)
+    rule = reject.choose(vp, vt, vm, vy[known], max_reject, other_class=oc, n_classes=len(labels))
     out["rule"] = rule.to_dict()
     out["val"] = reject.operating_point(vp, vt, vm, vy[known], rule)
     if test_items:
@@ -110,7 +110,7 @@ def _sources(r: dict, most: int = 6) -> str:
 
 
 def format_report(r: dict) -> str:
-    rule = reject.RejectConfig(**r["rule"])
+    rule = reject.RejectConfig.from_dict(r["rule"])
     lines = [f"rule (chosen on val, rejecting at most {_pct(r['max_reject'])}): "
              f"{rule.describe(r.get('labels'))}",
              f"val:  accuracy on accepted {_pct(r['val']['accuracy_accepted'])}, "
@@ -146,7 +146,7 @@ def _shown(path) -> str:
 
 def card_section(r: dict) -> list[str]:
     """The model card's section on rejection (card_with_section puts it into card.md)."""
-    rule = reject.RejectConfig(**r["rule"])
+    rule = reject.RejectConfig.from_dict(r["rule"])
     L = [f"{HEADING} (\"unknown\")", "",
          f"Rule: {rule.describe(r.get('labels'))}; chosen on the validation split as the most accurate on "
          f"accepted clips among the rules rejecting at most {_pct(r['max_reject'])} of them "
@@ -171,7 +171,7 @@ def card_section(r: dict) -> list[str]:
 def save_rule(model, r: dict, force: bool):
     """Store the rule in config.json and the numbers in metrics.json; an existing different
     rule is replaced only with `force`."""
-    rule = reject.RejectConfig(**r["rule"])
+    rule = reject.RejectConfig.from_dict(r["rule"])
     if model.reject.active and model.reject != rule and not force:
         raise MicromelError(f"{model.path}: already has a rejection rule ({model.reject.describe()}); "
                             "add --force to replace it")
