@@ -44,7 +44,7 @@ class RejectConfig(Settings):
     min_top: int = 0        # mean top probability of the clip, in 1/256
     min_margin: int = 0     # mean top minus second probability, in 1/256
     other_class: int = -1   # index of the model's class of "none of the others" (-1: none)
-    class_min_top: tuple[int, ...] = ()   # per class, raises min_top for that class (): none)
+    class_min_top: tuple[int, ...] = ()   # per class: raises min_top for that class (empty: none)
 
     def __post_init__(self):
         for name, v in [("min_top", self.min_top), ("min_margin", self.min_margin)] + [
