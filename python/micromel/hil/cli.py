@@ -132,7 +132,7 @@ def cmd_soak(args) -> int:
     if out is not None:
         write_text_atomic(out, text + "\n")
     failed = [k for k in ("device_equals_twin", "stack_settled", "host_memory_flat") if not r[k]]
-    print("soak: device == twin on every window and event, stack and host memory constant"
+    print("soak: device == twin on every window and event, stack settled, host memory flat"
           if not failed else f"soak: FAILED ({', '.join(failed)})")
     return 1 if failed else 0
 
