@@ -46,11 +46,13 @@ def test_choose_a_floor_per_class_only_when_it_pays_and_the_clips_suffice():
     p2 = reject.operating_point(pred, top, margin, y, rule)
     assert not single.class_min_top and rule.class_min_top[1] > top[pred != y].max()
     assert p2["accuracy_accepted"] == 1.0 > p1["accuracy_accepted"] and p2["rejected"] <= 0.4
-    assert all(reject.decide([0, t * 3], 3, rule) == (1 if t >= rule.floors(2)[1] else reject.UNKNOWN)
+    floor1 = rule.floors(2)[1]
+    assert all(reject.decide([0, t * 3], 3, rule) == (1 if t >= floor1 else reject.UNKNOWN)
                for t in range(7, 256, 7))
     # with fewer than PER_CLASS_MIN_CLIPS clips of a class, one floor for all
     few = np.r_[0:200, 200:300]
-    assert not reject.choose(pred[few], top[few], margin[few], y[few], 0.4, n_classes=2).class_min_top
+    rule_few = reject.choose(pred[few], top[few], margin[few], y[few], 0.4, n_classes=2)
+    assert not rule_few.class_min_top
 
 
 def test_false_accepts_ignore_silent_clips():

@@ -70,7 +70,8 @@ class RejectConfig(Settings):
 
     @property
     def active(self) -> bool:
-        return self.min_top > 0 or self.min_margin > 0 or self.other_class >= 0 or any(self.class_min_top)
+        return (self.min_top > 0 or self.min_margin > 0 or self.other_class >= 0
+                or any(self.class_min_top))
 
     def floors(self, n_classes: int) -> list[int]:
         """The mean-top-probability floor of each class, in 1/256: max(min_top,

@@ -310,8 +310,8 @@ def _manifest_rows(manifest: Path) -> list[dict]:
 
 def _rules_digest() -> str:
     text = repr((EXCLUDED_WORDS, CLASS_WORDS, TEST_KITS, VAL_KITS, SAMPLE_RATE, SOUNDFONTS,
-                 SAMPLE_FOLDERS, GM_DRUM_KEYS, soundfont.VELOCITIES, soundfont.NON_GM_PRESET.pattern,
-                 soundfont.GS_ORCHESTRA_PROGRAM,
+                 SAMPLE_FOLDERS, GM_DRUM_KEYS, soundfont.VELOCITIES,
+                 (soundfont.NON_GM_PRESET.pattern, soundfont.GS_ORCHESTRA_PROGRAM),
                  (soundfont.STEP_S, soundfont.NOTE_S, soundfont.CUT_S, soundfont.RENDER_RATE),
                  (oneshot.ONSET_DB, oneshot.TAIL_DB, oneshot.PEAK_DBFS, oneshot.SIMILAR)))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
