@@ -49,3 +49,15 @@ def test_device_answers_unknown_exactly_like_the_twin(tmp_path, clips):
     labels = [r["label"] for r in host]
     assert reject.UNKNOWN_LABEL in labels and "(silence)" in labels
     assert any(lab in model.labels for lab in labels)
+
+    # a floor per class (MM_CLIP_REJECT_MIN_TOP as an array): the same floor for the class the
+    # clips vote, one no clip reaches for every other class; the answers stay those of the
+    # single floor only if the device reads the voted class's entry
+    voted = {int(t[0][0]) for t in stats if t[0][0] >= 0}
+    floors = tuple(rule.min_top if c in voted else 256 for c in range(model.n_classes))
+    assert len(voted) < model.n_classes and len(set(floors)) == 2
+    per_class = model.replace(reject=reject.RejectConfig(class_min_top=floors)).save()
+    assert per_class.hash != model.hash
+    dev2 = classify_files(per_class, clips, device="emulate")
+    assert [r["label"] for r in dev2] == [r["label"] for r in classify_files(per_class, clips)]
+    assert [r["label"] for r in dev2] == labels

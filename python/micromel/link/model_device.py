@@ -1,5 +1,5 @@
 """A device that runs a given model: for an emulated board, the model's firmware is exported
-and built (once per environment and model in this process) and booted; a farm board that
+and built (once per environment and model version in this process) and booted; a farm board that
 micromel can flash gets it uploaded; otherwise the board must already run it. Either way the
 model hash the device reports is checked."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .device import Device, open_device
 from .host import HostApp, HostLink
 
 NATIVE_SPEC = "native"     # --device native: the firmware's C built for this computer
-_prepared: dict[tuple[str, str], Path] = {}
+_prepared: dict[tuple[str, str], tuple[str, Path]] = {}   # -> (model hash, ELF)
 _prepare_lock = threading.Lock()
 
 
@@ -38,17 +38,22 @@ def firmware_env(spec: str) -> str | None:
 
 def prepare_firmware(spec: str, model) -> Path | None:
     """The ELF of `model` (a ModelDir) for a device micromel boots or flashes, built once per
-    process and environment; None for devices the user flashes."""
+    process, environment and model folder, and again when the folder's model changed (its
+    hash: saved again with another rejection rule or segment settings; the build folder is
+    the folder's, so the ELF of the previous version is replaced); None for devices the user
+    flashes."""
     env_name = firmware_env(spec)
     if env_name is None:
         return None
     key = (env_name, str(model.path.resolve()))
     with _prepare_lock:
-        if key not in _prepared:
+        built = _prepared.get(key)
+        if built is None or built[0] != model.hash:
             gen = codegen.default_gen_dir(model)
             codegen.export(model, gen)
-            _prepared[key] = firmware.build(env_name, gen_dir=gen, model_dir=model.path.resolve())
-        return _prepared[key]
+            elf = firmware.build(env_name, gen_dir=gen, model_dir=model.path.resolve())
+            _prepared[key] = built = (model.hash, elf)
+        return built[1]
 
 
 def check_device_runs(dev: Device, model) -> None:
