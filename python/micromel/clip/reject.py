@@ -55,6 +55,8 @@ class RejectConfig(Settings):
         v = self.other_class
         if isinstance(v, bool) or not isinstance(v, int) or v < -1:
             raise MicromelError(f"reject: other_class={v!r} must be a class index, or -1 for none")
+        if not any(self.class_min_top):     # all zero raises nothing: the same rule as none
+            object.__setattr__(self, "class_min_top", ())
 
     def to_dict(self) -> dict:
         # without an other class, the dict (config.json, the model hash) of the rules saved
@@ -62,7 +64,7 @@ class RejectConfig(Settings):
         d = super().to_dict()
         if self.other_class < 0:
             del d["other_class"]
-        if any(self.class_min_top):
+        if self.class_min_top:
             d["class_min_top"] = list(self.class_min_top)
         else:
             del d["class_min_top"]
@@ -71,16 +73,18 @@ class RejectConfig(Settings):
     @property
     def active(self) -> bool:
         return (self.min_top > 0 or self.min_margin > 0 or self.other_class >= 0
-                or any(self.class_min_top))
+                or bool(self.class_min_top))
+
+    def floor(self, c: int) -> int:
+        """Class c's floor of the mean probability, in 1/256: max(min_top, class_min_top[c])."""
+        return max(self.min_top, self.class_min_top[c] if self.class_min_top else 0)
 
     def floors(self, n_classes: int) -> list[int]:
-        """The mean-top-probability floor of each class, in 1/256: max(min_top,
-        class_min_top[c]) (what C gets as MM_CLIP_REJECT_MIN_TOP)."""
+        """Every class's floor (what C gets as MM_CLIP_REJECT_MIN_TOP)."""
         if self.class_min_top and len(self.class_min_top) != n_classes:
             raise MicromelError(f"reject: class_min_top has {len(self.class_min_top)} entries, "
                                 f"the model has {n_classes} classes")
-        per = self.class_min_top or (0,) * n_classes
-        return [max(self.min_top, t) for t in per]
+        return [self.floor(c) for c in range(n_classes)]
 
     def describe(self, labels=None) -> str:
         if not self.active:
@@ -89,15 +93,14 @@ class RejectConfig(Settings):
         if self.other_class >= 0:
             name = labels[self.other_class] if labels else f"class {self.other_class}"
             parts.append(f"unknown when voted '{name}'")
-        if any(self.class_min_top):
-            floors = self.floors(len(self.class_min_top))
-            names = labels or [f"class {c}" for c in range(len(floors))]
-            parts.append("unknown unless the voted class's mean probability reaches its floor ("
-                         + ", ".join(f"{n} {t}/256" for n, t in zip(names, floors))
-                         + f") and margin >= {self.min_margin}/256 ({self.min_margin / SCALE:.3f})")
-        elif self.min_top or self.min_margin:
-            parts.append(f"unknown unless mean top probability >= {self.min_top}/256 "
-                         f"({self.min_top / SCALE:.3f}) and margin >= {self.min_margin}/256 "
+        if self.class_min_top:
+            names = labels or [f"class {c}" for c in range(len(self.class_min_top))]
+            top = ("the voted class's mean probability reaches its floor ("
+                   + ", ".join(f"{n} {self.floor(c)}/256" for c, n in enumerate(names)) + ")")
+        else:
+            top = f"mean top probability >= {self.min_top}/256 ({self.min_top / SCALE:.3f})"
+        if self.class_min_top or self.min_top or self.min_margin:
+            parts.append(f"unknown unless {top} and margin >= {self.min_margin}/256 "
                          f"({self.min_margin / SCALE:.3f})")
         return "; ".join(parts)
 
@@ -117,8 +120,7 @@ def decide(acc, n_nonsilent: int, cfg: RejectConfig) -> int:
     b, top, second = top_two(acc)
     if b == cfg.other_class:
         return UNKNOWN
-    floor = cfg.floors(len(acc))[b]
-    if top < floor * n_nonsilent or top - second < cfg.min_margin * n_nonsilent:
+    if top < cfg.floors(len(acc))[b] * n_nonsilent or top - second < cfg.min_margin * n_nonsilent:
         return UNKNOWN
     return b
 
@@ -128,8 +130,7 @@ def event_label(label: int, confidence: int, cfg: RejectConfig) -> int:
     confidence (the mean probability of its label over its windows, in 1/256, computed by
     both segmenters) is below its label's floor (min_top, or class_min_top[label] when
     higher). An event has no second class, so min_margin is a clip rule only."""
-    floor = max(cfg.min_top, cfg.class_min_top[label] if cfg.class_min_top else 0)
-    if label == cfg.other_class or confidence < floor:
+    if label == cfg.other_class or confidence < cfg.floor(label):
         return UNKNOWN
     return label
 
@@ -166,7 +167,7 @@ def accepted_mask(pred, top, margin, cfg: RejectConfig) -> np.ndarray:
     pred, top, margin = np.asarray(pred), np.asarray(top), np.asarray(margin)
     floor = np.full(len(pred), cfg.min_top, np.int64)
     if cfg.class_min_top:
-        per = np.maximum(np.asarray(cfg.class_min_top, np.int64), cfg.min_top)
+        per = np.asarray(cfg.floors(len(cfg.class_min_top)), np.int64)
         floor = np.where(pred >= 0, per[np.clip(pred, 0, None)], floor)
     return (top >= 0) & (pred != cfg.other_class) & (top >= floor) & (margin >= cfg.min_margin)
 
@@ -190,7 +191,7 @@ def operating_point(pred, top, margin, y, cfg: RejectConfig) -> dict:
     n = len(y)
     hits = int(np.sum(accepted & (pred == y)))
     return {"min_top": cfg.min_top, "min_margin": cfg.min_margin,
-            **({"class_min_top": list(cfg.class_min_top)} if any(cfg.class_min_top) else {}),
+            **({"class_min_top": list(cfg.class_min_top)} if cfg.class_min_top else {}),
             "clips": n,
             "rejected": float(np.mean(voiced & ~accepted)) if n else 0.0,
             "accuracy_accepted": hits / max(int(accepted.sum()), 1),
@@ -243,7 +244,7 @@ def choose(pred, top, margin, y, max_reject: float, other_class: int = -1,
     counts = np.bincount(np.asarray(y, np.int64), minlength=n_classes or 0) if known else []
     if key is None or not known or any(counts[c] < PER_CLASS_MIN_CLIPS for c in known):
         return best
-    for start in {0, best.min_top}:
+    for start in sorted({0, best.min_top}):
         floors = [start] * n_classes
         here = key_of(RejectConfig(other_class=other_class, class_min_top=tuple(floors)))
         for _ in range(n_classes * SCALE // STEP):          # bounded; ends when nothing moves
