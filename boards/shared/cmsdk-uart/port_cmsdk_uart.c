@@ -6,8 +6,8 @@
  * time follow the host's clock (sleep=on) or takes the timer's interrupt a period
  * late (sleep=off), so the audio's real-time deadlines would not hold.
  * The receive interrupt only wakes the core: it is enabled in the NVIC just around
- * the WFI (sleep_until_rx), so its exception frame lands at one depth of the stack,
- * never on whatever path the app is computing when a byte arrives.
+ * the WFI, with PRIMASK set (sleep_until_rx), so it is never taken and pushes no frame
+ * onto whatever path the app is computing when a byte arrives.
  * The board definition gives the UART's address and receive interrupt
  * (MM_UART_BASE, MM_UART_RX_IRQ) and the SysTick clock (MM_BOARD_SYSTICK_HZ):
  * they differ between the FPGA images. */
@@ -45,10 +45,6 @@ const char mm_port_core[] = MM_CORE_NAME;
  * from WFI for every byte. */
 #define SPIN_MS 50u
 
-/* Never taken while sleep_until_rx keeps PRIMASK set around the only window in which
- * the interrupt is enabled; it clears the request if it ever is. */
-void mm_board_uart_rx_irq(void) { UART_INTCLR = 0x2u; }
-
 /* Sleep until a byte is received. A pending interrupt ends WFI even when PRIMASK masks
  * it, so with PRIMASK set a byte arriving between the check and WFI still wakes the core
  * (without it the handler could run in between and WFI would then wait for the next
@@ -56,7 +52,9 @@ void mm_board_uart_rx_irq(void) { UART_INTCLR = 0x2u; }
  * while the app computes: a byte arriving then only pends, and no exception frame (up to
  * 108 bytes with the FPU's state) is pushed on top of the app's deepest path at a moment
  * the host's timing decides, which made the stack's high-water mark (STATS, the soak's
- * verdict) differ between runs of the same audio. */
+ * verdict) differ between runs of the same audio. Its handler is never taken (so the
+ * port defines none: the vector stays startup.c's Default_Handler, and a stray one stops
+ * the board with exit code 4). */
 static void sleep_until_rx(void) {
   const uint32_t bit = 1u << ((MM_UART_RX_IRQ) & 31);
   __asm__ volatile("cpsid i" ::: "memory");
@@ -66,6 +64,7 @@ static void sleep_until_rx(void) {
     NVIC_ISER((MM_UART_RX_IRQ) >> 5) = bit;
     __asm__ volatile("dsb\n wfi" ::: "memory");
     NVIC_ICER((MM_UART_RX_IRQ) >> 5) = bit;
+    __asm__ volatile("dsb\n isb" ::: "memory"); /* disabled before PRIMASK is cleared */
   }
   __asm__ volatile("cpsie i" ::: "memory");
 }

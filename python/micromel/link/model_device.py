@@ -1,7 +1,7 @@
 """A device that runs a given model: for an emulated board, the model's firmware is exported
-and built (once per environment and model version in this process) and booted; a farm board that
-micromel can flash gets it uploaded; otherwise the board must already run it. Either way the
-model hash the device reports is checked."""
+and built (once per environment and model version in this process) and booted; a farm
+board that micromel can flash gets it uploaded; otherwise the board must already run it.
+Either way the model hash the device reports is checked."""
 from __future__ import annotations
 
 import ctypes
