@@ -4,6 +4,7 @@ clip, copy), stable partners and the per-clip feature cache, a --loso run and it
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +187,60 @@ def test_loso_run_and_card(tmp_path, monkeypatch):
     for needle in ("### Leave one source out", "| even | 10 |", "Mean int8 accuracy over the 2 held-out",
                    "| odd | 2 | yes |", "class -> source -> clip", "2 leave-one-source-out runs"):
         assert needle in card, needle
+
+
+def test_train_only_keeps_one_sources_training_clips(manifest):
+    ds = load_dataset(manifest)
+    spec = ds.train_only("beta")
+    names = spec.source_names()
+    assert {n for (_, _, s), n in zip(spec.items, names) if s == "train"} == {"beta"}
+    assert len(spec.split("train")) == 2                          # beta: one kit, two classes
+    assert spec.split("val") == ds.split("val") and spec.split("test") == ds.split("test")
+    with pytest.raises(MicromelError, match="--specialist beta: no training clips") as e:
+        ds.hold_out("beta").train_only("beta")
+    assert "alpha" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_specialist_network_trains_on_its_source_only(tmp_path, monkeypatch):
+    """--specialist: the ensemble's last network sees only that source's training clips, the
+    first every source's; the card says so; the specialist's source cannot be held out."""
+    from micromel.data.debpkg import data_root
+    from micromel.data.drums import build_drums
+    from micromel.train import run as train
+    from micromel.train.config import TrainConfig
+
+    monkeypatch.setenv("MICROMEL_CACHE", str(tmp_path / "cache"))
+    drums = build_drums(data_root() / "drums_hydrogen", sources=("hydrogen",), quiet=True).parent
+    rows = list(csv.DictReader(open(drums / "manifest.csv")))
+    lines = ["path,label,split,source"]
+    for lab in ("kick", "hihat"):
+        for split, n in (("train", 6), ("val", 2), ("test", 2)):
+            pick = [r for r in rows if r["split"] == split and r["label"] == lab][:n]
+            for k, r in enumerate(pick):
+                lines.append(f"{drums / r['path']},{lab},{split},{'odd' if k % 2 else 'even'}/x/{k}")
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    base = dict(arch="dscnn-m0+dscnn-m0", epochs=2, epoch_windows=128, patience=5,
+                augment=AugmentConfig(variants=1, reverb_p=0.0), forest=False)
+    with pytest.raises(MicromelError, match="at least one network besides the 1 specialist"):
+        TrainConfig(**{**base, "arch": "dscnn-m0"}, specialist="odd")
+    with pytest.raises(MicromelError, match="besides the 2 specialist network"):
+        TrainConfig(**base, specialist="odd", specialist_networks=2)
+    with pytest.raises(MicromelError, match="--specialist odd: that source is held out"):
+        TrainConfig(**base, specialist="odd", hold_out_source="odd")
+    cfg = TrainConfig(**base, specialist="odd")
+    with pytest.raises(MicromelError, match="--loso odd: that is the --specialist's source"):
+        train.run(tmp_path / "m.csv", tmp_path / "m", cfg, quiet=True, loso=["all"])
+    with pytest.raises(MicromelError, match="--specialist nope: no training clips"):
+        train.run(tmp_path / "m.csv", tmp_path / "m", TrainConfig(**base, specialist="nope"), quiet=True)
+    assert not (tmp_path / "m").exists()                          # nothing written before the check
+    m = train.run(tmp_path / "m.csv", tmp_path / "m", cfg, command="pytest", quiet=True,
+                  loso=["even"])
+    assert [(x["train_clips"], x["train_sources"]) for x in m["members"]] == \
+        [(12, ["even", "odd"]), (6, ["odd"])]
+    assert m["loso"][0]["train_sources"] == ["odd"]
+    card = (tmp_path / "m" / "card.md").read_text()
+    assert "**Specialist: `odd`.**" in card and "6 training clips of odd" in card
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["train"]["specialist"] == "odd"
 
 
 def test_mixing_a_partner_whose_sound_is_shifted_away_stays_finite():

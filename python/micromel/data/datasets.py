@@ -93,6 +93,22 @@ class Dataset:
         return Dataset(self.root, self.labels, items, f"{self.source} (held out: {source})",
                        has_splits=True, sources=sources)
 
+    def train_only(self, source: str) -> "Dataset":
+        """The same dataset with only `source`'s training clips left in the train split
+        (validation and test unchanged): what a specialist network of an ensemble trains on
+        (TrainConfig.specialist)."""
+        names = self.source_names()
+        keep = [k for k, ((_, _, split), name) in enumerate(zip(self.items, names))
+                if split != "train" or name == source]
+        if not any(self.items[k][2] == "train" for k in keep):
+            raise MicromelError(f"--specialist {source}: no training clips of that source in "
+                                f"{self.source} (its training sources: "
+                                f"{', '.join(sorted(set(self.source_names(self.split('train'))) - {''})) or 'none'})")
+        srcs = self.sources or [""] * len(self.items)
+        return Dataset(self.root, self.labels, [self.items[k] for k in keep],
+                       f"{self.source} (training clips of {source} only)",
+                       has_splits=self.has_splits, sources=[srcs[k] for k in keep])
+
     def split(self, name: str) -> list[tuple[Path, str, str]]:
         return [it for it in self.items if it[2] == name]
 

@@ -178,6 +178,16 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
     else:
         L.append("No source was held out: the test split holds other clips (kits, speakers) of "
                  "sources training saw, so its numbers are same-source numbers.")
+    if tcfg.specialist:
+        who = "; ".join(f"network {k + 1} (`{m['arch']}`, seed {m['seed']}): {m['train_clips']} "
+                        f"training clips of {', '.join(m['train_sources']) or '(no source)'}"
+                        for k, m in enumerate(metrics.get("members", [])))
+        L.append("")
+        k = tcfg.specialist_networks
+        L.append(f"**Specialist: `{tcfg.specialist}`.** The last {'network' if k == 1 else f'{k} networks'} "
+                 "trained only on that source's training clips, the others on every training "
+                 "source's; the model sums their logits (a product of generalists and "
+                 f"specialists). {who}.")
     L.append("")
     counts = metrics["counts"]
     L.append("| split | " + " | ".join(labels) + " | total |")

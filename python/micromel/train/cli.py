@@ -62,7 +62,9 @@ def cmd_train(args) -> int:
                       seed=args.seed, window=w, augment=aug, forest=not args.no_forest,
                       patience=args.patience or d.patience,
                       backgrounds=tuple(args.background or ()), balance=args.balance,
-                      hold_out_source=args.hold_out_source or "")
+                      hold_out_source=args.hold_out_source or "",
+                      specialist=args.specialist or "",
+                      specialist_networks=args.specialist_networks)
     cfg.frontend_config()                          # one-line error for a bad key or value
     if cfg.augment.variants and cfg.augment.bed_p > 0 and not cfg.backgrounds:
         print(f"note: no --background recordings given: the background-bed step (bed_p="
@@ -168,6 +170,14 @@ def register(sub) -> None:
     t.add_argument("--hold-out-source", metavar="NAME",
                    help="leave this source out of training: its clips are the test split "
                         "(the manifest's source column, up to its first '/')")
+    t.add_argument("--specialist", metavar="NAME",
+                   help="the ensemble's last network trains only on this source's training "
+                        "clips (the recordings most like where the model will listen), the "
+                        "others on every source's; their logits are summed (a product of "
+                        "experts)")
+    t.add_argument("--specialist-networks", type=cliargs.positive_int, default=1, metavar="K",
+                   help="with --specialist: how many of the ensemble's networks (the last K) "
+                        "are specialists (default 1)")
     t.add_argument("--loso", metavar="NAMES",
                    help="also train once per source named (comma-separated, or all) with that "
                         "source held out, for every seed, and report each held-out source's "

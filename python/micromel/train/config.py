@@ -102,6 +102,12 @@ class TrainConfig:
     balance: str = "source"
     # leave one source out (data/datasets.Dataset.hold_out): the card's test is that source
     hold_out_source: str = ""
+    # the last `specialist_networks` networks `arch` names train only on this source's
+    # training clips, the others on every source's: one model, the product of generalists
+    # and specialists of the recordings it will hear (their logits are summed);
+    # docs/training.md
+    specialist: str = ""
+    specialist_networks: int = 1
 
     # `arch` may name several networks ("dscnn-m4+dscnn-m0"): each is trained on its own
     # (seeds seed, seed + 1000, ...: own augmented copies, initialisation and sampling) and
@@ -112,6 +118,15 @@ class TrainConfig:
     def __post_init__(self):
         if self.balance not in ("class", "source"):
             raise MicromelError(f"balance={self.balance!r}: choose class or source")
+        n = len(member_archs(self.arch))
+        if self.specialist and not 1 <= self.specialist_networks < n:
+            raise MicromelError(f"--specialist {self.specialist}: needs an ensemble with at least "
+                                f"one network besides the {self.specialist_networks} specialist "
+                                f"network(s) (--arch {self.arch} names {n}), e.g. "
+                                "--arch dscnn-m4+dscnn-m4")
+        if self.specialist and self.specialist == self.hold_out_source:
+            raise MicromelError(f"--specialist {self.specialist}: that source is held out "
+                                "(--hold-out-source); a specialist needs its training clips")
 
     def frontend_config(self) -> FrontendConfig:
         """FrontendConfig's defaults with `frontend`'s overrides and the window's length

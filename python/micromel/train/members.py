@@ -84,16 +84,19 @@ def _fit_member(job: dict):
 
 
 def fit_members(ds, fr, fcfg, train_cf, val_cf, cfgs: list, quiet: bool = False,
-                watch_cf=None) -> list[tuple]:
+                watch_cf=None, member_ds: list | None = None) -> list[tuple]:
     """Train one network per config in `cfgs` (member k draws its own augmented copies with
-    its own seed; member 0 uses `train_cf`), in parallel workers. Returns (keras model,
-    history, best epoch) per member, in order."""
+    its own seed; member 0 uses `train_cf`, which must be drawn from `ds`), in parallel
+    workers. `member_ds[k]`: the dataset member k trains on (default `ds` for all; a
+    specialist's is Dataset.train_only). Returns (keras model, history, best epoch) per
+    member, in order."""
     workers = max(1, min(len(cfgs), os.cpu_count() or 1))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    sources = ds.source_names(ds.split("train"))
-    jobs = [{"ds": ds, "fr": fr, "fcfg": fcfg, "cfg": c, "val_cf": val_cf,
-             "train_cf": train_cf if k == 0 else None, "sources": sources, "quiet": quiet,
-             "watch_cf": watch_cf, "position": k} for k, c in enumerate(cfgs)]
+    member_ds = member_ds or [ds] * len(cfgs)
+    jobs = [{"ds": d, "fr": fr, "fcfg": fcfg, "cfg": c, "val_cf": val_cf,
+             "train_cf": train_cf if k == 0 else None,
+             "sources": d.source_names(d.split("train")), "quiet": quiet,
+             "watch_cf": watch_cf, "position": k} for k, (c, d) in enumerate(zip(cfgs, member_ds))]
     pool = _pool(workers, threads)
     try:
         results = list(pool.map(_fit_member, jobs))

@@ -46,6 +46,8 @@ def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
     require_classes(ds, "train")
     if len(ds.labels) < 2:
         raise MicromelError(f"{ds.source}: needs at least two classes, found {ds.labels}")
+    for d in member_datasets(ds, cfg)[1:]:    # a specialist must see every class too
+        require_classes(d, "train")
     fr = framing(fcfg)
     train_cf = training_features(ds, fcfg, cfg, quiet)
     val_items = ds.split("val")
@@ -64,9 +66,12 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
     t0 = time.time()
     watch_cf = test_cf if os.environ.get("MICROMEL_WATCH_TEST") else None   # development only
     archs = models.member_archs(cfg.arch)
-    cfgs = [replace(cfg, seed=seed, arch=archs[k]) for k, seed in enumerate(cfg.member_seeds())]
+    # one network each (the specialist's clips are in its dataset, member_ds)
+    cfgs = [replace(cfg, seed=seed, arch=archs[k], specialist="")
+            for k, seed in enumerate(cfg.member_seeds())]
+    member_ds = member_datasets(ds, cfg)
     fitted = members.fit_members(ds, fr, fcfg, train_cf, val_cf, cfgs, quiet=quiet,
-                                 watch_cf=watch_cf)
+                                 watch_cf=watch_cf, member_ds=member_ds)
     nets = [f[0] for f in fitted]
     histories = [f[1] for f in fitted]
     best_epochs = [f[2] for f in fitted]
@@ -76,7 +81,10 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
     rx, rns, _ = eval_windows(train_cf, cfg.window, fr)
     flat = quantize.to_int8(model, rx[rns].astype(np.float32)[..., None], seed=cfg.seed)
     res = {"model": model, "flat": flat, "histories": histories, "best_epochs": best_epochs,
-           "epochs_run": [len(h) for h in histories], "fit_seconds": t_fit}
+           "epochs_run": [len(h) for h in histories], "fit_seconds": t_fit,
+           "members": [{"arch": c.arch, "seed": c.seed, "train_clips": len(d.split("train")),
+                        "train_sources": sorted(set(d.source_names(d.split("train"))))}
+                       for c, d in zip(cfgs, member_ds)]}
     if test_cf is not None:
         res["test_float"] = evaluate.evaluate_float(model, test_cf, cfg.window, fr, ds.labels)
         pred = evaluate.int8_clip_predictions(flat, test_cf, cfg.window, fr)
@@ -86,6 +94,17 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
     if val_cf is not None:
         res["val_int8"] = evaluate.evaluate_int8(flat, val_cf, cfg.window, fr, ds.labels)
     return res
+
+
+def member_datasets(ds: Dataset, cfg: TrainConfig) -> list[Dataset]:
+    """The dataset each network of the ensemble trains on: `ds`, and for the last
+    `cfg.specialist_networks`, with `cfg.specialist`, only that source's training clips (a
+    one-line error when `ds` has none, e.g. because the source is held out)."""
+    n = len(models.member_archs(cfg.arch))
+    if not cfg.specialist:
+        return [ds] * n
+    k = cfg.specialist_networks
+    return [ds] * (n - k) + [ds.train_only(cfg.specialist)] * k
 
 
 def leave_one_out(data, fcfg, cfg: TrainConfig, sources, seeds, quiet: bool = False) -> list[dict]:
@@ -133,6 +152,9 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
         raise MicromelError(f"--out {out}: is a file; give a folder for the model")
     fcfg = cfg.frontend_config()
     loso = loso_sources(data, loso) if loso else []
+    if cfg.specialist and cfg.specialist in loso:
+        raise MicromelError(f"--loso {cfg.specialist}: that is the --specialist's source, which "
+                            "cannot be held out; name the other sources")
     ds, fr, train_cf, val_cf, test_cf = prepare_data(data, fcfg, cfg, quiet=quiet)
     t_feat = time.time() - t_start
     main = train_one(ds, fr, fcfg, train_cf, val_cf, test_cf, cfg, quiet=quiet)
@@ -172,6 +194,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
         "test_float": main.get("test_float"),
         "test_int8": main.get("test_int8"),
         "train_sources": sorted(set(ds.source_names(ds.split("train")))),
+        "members": main["members"],
         "loso": loso_runs,
         "val_int8": _short(main.get("val_int8")),
         "forest_test": forest_res.get("test") if forest_res else None,
