@@ -171,10 +171,10 @@ def register(sub) -> None:
                    help="leave this source out of training: its clips are the test split "
                         "(the manifest's source column, up to its first '/')")
     t.add_argument("--specialist", metavar="NAME",
-                   help="the ensemble's last network trains only on this source's training "
-                        "clips (the recordings most like where the model will listen), the "
-                        "others on every source's; their logits are summed (a product of "
-                        "experts)")
+                   help="the ensemble's last network (or last K, --specialist-networks) "
+                        "trains only on this source's training clips (the recordings most like "
+                        "where the model will listen), the others on every source's; their "
+                        "logits are summed (a product of experts)")
     t.add_argument("--specialist-networks", type=cliargs.positive_int, default=1, metavar="K",
                    help="with --specialist: how many of the ensemble's networks (the last K) "
                         "are specialists (default 1)")
