@@ -159,11 +159,11 @@ def test_feature_entries_are_shared_between_runs(tmp_path, monkeypatch, manifest
     assert len(calls) == len(held.split("train"))    # another seed: new copies, same clean clips
 
 
-def test_loso_run_and_card(tmp_path, monkeypatch):
+def _two_source_manifest(tmp_path, monkeypatch) -> Path:
+    """tmp_path/m.csv: kick and hihat one-shots of Hydrogen's kits in two made-up sources,
+    "odd" and "even" (alternate clips), 6 train, 2 val and 2 test clips per class."""
     from micromel.data.debpkg import data_root
     from micromel.data.drums import build_drums
-    from micromel.train import run as train
-    from micromel.train.config import TrainConfig
 
     monkeypatch.setenv("MICROMEL_CACHE", str(tmp_path / "cache"))
     drums = build_drums(data_root() / "drums_hydrogen", sources=("hydrogen",), quiet=True).parent
@@ -172,9 +172,17 @@ def test_loso_run_and_card(tmp_path, monkeypatch):
     for lab in ("kick", "hihat"):
         for split, n in (("train", 6), ("val", 2), ("test", 2)):
             pick = [r for r in rows if r["split"] == split and r["label"] == lab][:n]
-            for k, r in enumerate(pick):      # two made-up sources: "odd" and "even" clips
+            for k, r in enumerate(pick):
                 lines.append(f"{drums / r['path']},{lab},{split},{'odd' if k % 2 else 'even'}/x/{k}")
     (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path / "m.csv"
+
+
+def test_loso_run_and_card(tmp_path, monkeypatch):
+    from micromel.train import run as train
+    from micromel.train.config import TrainConfig
+
+    _two_source_manifest(tmp_path, monkeypatch)
     cfg = TrainConfig(arch="dscnn-m0", epochs=2, epoch_windows=128, patience=5,
                       augment=AugmentConfig(variants=1, reverb_p=0.0), forest=False, balance="source")
     with pytest.raises(MicromelError, match="--loso nope: not a source"):
@@ -204,21 +212,10 @@ def test_train_only_keeps_one_sources_training_clips(manifest):
 def test_specialist_network_trains_on_its_source_only(tmp_path, monkeypatch):
     """--specialist: the ensemble's last network sees only that source's training clips, the
     first every source's; the card says so; the specialist's source cannot be held out."""
-    from micromel.data.debpkg import data_root
-    from micromel.data.drums import build_drums
     from micromel.train import run as train
     from micromel.train.config import TrainConfig
 
-    monkeypatch.setenv("MICROMEL_CACHE", str(tmp_path / "cache"))
-    drums = build_drums(data_root() / "drums_hydrogen", sources=("hydrogen",), quiet=True).parent
-    rows = list(csv.DictReader(open(drums / "manifest.csv")))
-    lines = ["path,label,split,source"]
-    for lab in ("kick", "hihat"):
-        for split, n in (("train", 6), ("val", 2), ("test", 2)):
-            pick = [r for r in rows if r["split"] == split and r["label"] == lab][:n]
-            for k, r in enumerate(pick):
-                lines.append(f"{drums / r['path']},{lab},{split},{'odd' if k % 2 else 'even'}/x/{k}")
-    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    _two_source_manifest(tmp_path, monkeypatch)
     base = dict(arch="dscnn-m0+dscnn-m0", epochs=2, epoch_windows=128, patience=5,
                 augment=AugmentConfig(variants=1, reverb_p=0.0), forest=False)
     with pytest.raises(MicromelError, match="at least one network besides the 1 specialist"):
@@ -241,6 +238,27 @@ def test_specialist_network_trains_on_its_source_only(tmp_path, monkeypatch):
     card = (tmp_path / "m" / "card.md").read_text()
     assert "**Specialist: `odd`.**" in card and "6 training clips of odd" in card
     assert json.loads((tmp_path / "m" / "config.json").read_text())["train"]["specialist"] == "odd"
+
+
+def test_reject_splits_data_as_the_model_held_it_out(tmp_path, monkeypatch, capsys):
+    """micromel reject on a model trained with --hold-out-source: by default the data is split
+    as training split it (the held-out source's clips are the test split; the rule is never
+    chosen on them); --hold-out-source '' takes the manifest's splits."""
+    from micromel.cli import main
+    from micromel.train import run as train
+    from micromel.train.config import TrainConfig
+
+    data = _two_source_manifest(tmp_path, monkeypatch)
+    cfg = TrainConfig(arch="dscnn-m0", epochs=2, epoch_windows=128, patience=5,
+                      augment=AugmentConfig(variants=0), forest=False, hold_out_source="even")
+    train.run(data, tmp_path / "m", cfg, quiet=True)
+    assert main(["reject", str(tmp_path / "m"), str(data), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "(even held out: its clips are the test split)" in out
+    assert "of 10 clips (sources: even)" in out and "of 2 clips" in out     # val: odd's 2 only
+    assert main(["reject", str(tmp_path / "m"), str(data), "--quiet", "--hold-out-source", ""]) == 0
+    out = capsys.readouterr().out
+    assert "held out" not in out and "of 4 clips (sources: even, odd)" in out
 
 
 def test_mixing_a_partner_whose_sound_is_shifted_away_stays_finite():

@@ -113,9 +113,14 @@ def cmd_evaluate(args) -> int:
 
 def cmd_reject(args) -> int:
     model = ModelDir.open(args.model_dir)
+    hold = args.hold_out_source
+    if hold is None:        # the source the model was trained without: never choose on it
+        hold = (TrainConfig.of_model(model) or TrainConfig()).hold_out_source
     r = reject_run.calibrate(model, args.data, args.unknown or (), args.max_reject,
-                             args.unknown_limit, quiet=args.quiet, other=args.other_class)
-    print(f"{args.model_dir} on {args.data}")
+                             args.unknown_limit, quiet=args.quiet, other=args.other_class,
+                             hold_out=hold)
+    print(f"{args.model_dir} on {args.data}" + (f" ({hold} held out: its clips are the test split)"
+                                                if hold else ""))
     print(reject_run.format_report(r))
     if args.save:
         saved = reject_run.save_rule(model, r, args.force)
@@ -213,6 +218,11 @@ def register(sub) -> None:
     r.add_argument("--other-class", metavar="LABEL", default=None,
                    help="the model's class trained on sounds of none of the others (e.g. "
                         "'other', from background recordings): a clip voted LABEL is unknown")
+    r.add_argument("--hold-out-source", metavar="NAME", default=None,
+                   help="split DATA as `train --hold-out-source NAME` did: NAME's clips are the "
+                        "test split, the rule is chosen on the other sources' val clips "
+                        "(default: the source the model was trained without, if any; '' for "
+                        "none)")
     r.add_argument("--max-reject", type=float, default=0.15,
                    help="reject at most this fraction of the validation clips (default 0.15)")
     r.add_argument("--save", action="store_true",

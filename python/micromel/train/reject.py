@@ -50,17 +50,22 @@ def unknown_items(model, paths, limit: int | None):
 
 
 def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: int | None = None,
-              quiet: bool = False, other: str | None = None) -> dict:
+              quiet: bool = False, other: str | None = None, hold_out: str = "") -> dict:
     """The chosen rule and its numbers: {"rule", "val", "test", "test_curve", "unknown"}.
     With `other` (the label of a class trained on sounds of none of the others) a clip voted
     that class is unknown under every rule tried; clips labelled `other` are left out of the
     accuracies and counted with the sounds of no known class; the rule-off baseline is the
-    vote among the known classes."""
+    vote among the known classes. With `hold_out` (a source the model was trained without)
+    the dataset is split as `micromel train --hold-out-source` split it: that source's clips
+    are the test split, the others keep their val clips (the rule is never chosen on it)."""
     quantize.check_int8_contract(model.tflite_bytes)
     labels = list(model.labels)
     oc = other_index(labels, other)
     ds = load_dataset(data, labels=labels)
-    out = {"max_reject": max_reject, "data": _shown(data), "labels": labels}
+    if hold_out:
+        ds = ds.hold_out(hold_out)
+    out = {"max_reject": max_reject, "data": _shown(data), "labels": labels,
+           "hold_out_source": hold_out}
     val_items, test_items = ds.select("val"), ds.select("test")
     if not val_items:
         raise MicromelError(f"{data}: no 'val' split to choose the rule on; give a dataset "
