@@ -12,6 +12,7 @@ import pytest
 from micromel.hil import soak
 from micromel.hil.soak import CHUNK, soak_audio, verdicts
 from micromel.link.device import open_device
+from micromel.modeldir import ModelDir
 from speech_fakes import FakeLibrary
 
 pytestmark = pytest.mark.emulator
@@ -82,9 +83,8 @@ def test_short_soak_through_the_emulated_board(tmp_path, monkeypatch):
     # background class its nonspeech events count too, so device and twin have events to compare
     model = tmp_path / "speech"
     shutil.copytree(ROOT / "models/speech", model)
-    cfg = json.loads((model / "config.json").read_text())
-    cfg["segment"]["background_labels"] = []
-    (model / "config.json").write_text(json.dumps(cfg))
+    m = ModelDir.open(model)
+    m.replace(segment=m.segment.replace(background_labels=[])).save()
     out = tmp_path / "soak.json"
     rc = main(["soak", str(model), "--minutes", "0.5", "--every", "3",
                "--json", str(out), "--quiet"])
