@@ -62,6 +62,10 @@ def test_metrics_by_source_and_loso_table():
     by = evaluate.metrics_by_source([0, 1, 0, 1], [0, 1, 1, 1], ["a", "a", "b", ""], ["x", "y"])
     assert list(by) == ["(no source)", "a", "b"]
     assert by["a"]["accuracy"] == 1.0 and by["b"]["accuracy"] == 0.0 and by["a"]["clips"] == 2
+    assert by["a"]["macro_f1"] == 1.0 and by["b"]["macro_f1"] == 0.0
+    # a source of one class: its macro-F1 is that class's F1, not halved by the class it lacks
+    one = evaluate.metrics_by_source([1, 1, 1, 1], [1, 1, 1, 0], ["s"] * 4, ["x", "y"])["s"]
+    assert abs(one["macro_f1"] - 2 * 0.75 / 1.75) < 1e-12 and one["accuracy"] == 0.75
     runs = [{"source": s, "seed": seed, "clips": n, "test_int8": {"accuracy": a}}
             for s, n, seed, a in (("a", 10, 0, 0.9), ("a", 10, 1, 0.8), ("b", 4, 0, 0.5), ("b", 4, 1, 0.75))]
     rows, mean = evaluate.loso_table(runs)
@@ -278,3 +282,55 @@ def test_mixing_a_partner_whose_sound_is_shifted_away_stays_finite():
         outs = [augment_waveform(x, 16000, cfg, 0, "c", v, background=partner) for v in range(80)]
     for y in outs:   # every copy peaks at the drawn level (-6 dBFS), none is NaN cast to int16
         assert abs(int(np.abs(y).max()) - 16423) <= 2
+
+
+def test_speed_perturbation_moves_pitch_and_keeps_length_and_centre():
+    from micromel.train.augment import augment_waveform, change_speed
+
+    n, sr = 8448, 16000
+    t = np.arange(n) / sr
+    tone = (0.5 * np.sin(2 * np.pi * 1000.0 * t)).astype(np.float32)
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+    for r in (0.9, 1.1):
+        y = change_speed(tone, sr, r)
+        assert len(y) == n
+        assert abs(freqs[np.argmax(np.abs(np.fft.rfft(y)))] - 1000.0 * r) < 3.0
+    # a click at the centre stays at the centre, one 1000 samples later moves by 1000 / r
+    x = np.zeros(n, np.float32)
+    x[n // 2] = x[n // 2 + 1000] = 1.0
+    y = change_speed(x, sr, 1.1)
+    peaks = sorted(np.argsort(np.abs(y))[-2:])
+    assert abs(peaks[0] - n // 2) <= 1 and abs(peaks[1] - (n // 2 + 1000 / 1.1)) <= 2
+    # off (the default): the copies are what they were before the step existed
+    pcm = np.round(tone * 20000).astype(np.int16)
+    cfg = AugmentConfig(shift_p=0.0, eq_p=0.0, noise_p=0.0, peak_dbfs=(-6.0, -6.0))
+    off = augment_waveform(pcm, sr, cfg, 0, "c", 1)
+    assert np.array_equal(off, augment_waveform(pcm, sr, AugmentConfig(**{**cfg.to_dict(), "speed": (0.5, 0.6)}), 0, "c", 1))
+    on = augment_waveform(pcm, sr, AugmentConfig(**{**cfg.to_dict(), "speed_p": 1.0, "speed": (1.2, 1.2)}), 0, "c", 1)
+    assert len(on) == n and abs(freqs[np.argmax(np.abs(np.fft.rfft(on)))] - 1200.0) < 3.0
+    assert AugmentConfig().waveform_key() != AugmentConfig(speed_p=0.5).waveform_key()
+    with pytest.raises(MicromelError, match="speed"):
+        AugmentConfig(speed_p=0.5, speed=(1.2, 0.9))
+
+
+def test_muffle_step_takes_the_treble_and_is_off_by_default():
+    from micromel.train.augment import augment_waveform
+
+    sr, n = 16000, 8448
+    rng = np.random.default_rng(0)
+    pcm = np.round(rng.normal(0, 3000, n)).astype(np.int16)      # white: every band alike
+    quiet = dict(shift_p=0.0, eq_p=0.0, noise_p=0.0, peak_dbfs=(-6.0, -6.0), phone_p=0.0, cheap_mic_p=0.0)
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+
+    def treble_share(x):
+        p = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+        return p[freqs > 4000].sum() / p.sum()
+
+    off = augment_waveform(pcm, sr, AugmentConfig(**quiet), 0, "c", 1)
+    assert treble_share(off) > 0.4
+    assert np.array_equal(off, augment_waveform(pcm, sr, AugmentConfig(**quiet, muffle_hz=(500.0, 600.0)), 0, "c", 1))
+    on = augment_waveform(pcm, sr, AugmentConfig(**quiet, muffle_p=1.0, muffle_hz=(500.0, 1000.0)), 0, "c", 1)
+    assert treble_share(on) < 0.01
+    assert AugmentConfig().waveform_key() != AugmentConfig(muffle_p=0.25).waveform_key()
+    with pytest.raises(MicromelError, match="muffle_hz"):
+        AugmentConfig(muffle_p=0.25, muffle_hz=(2000.0, 400.0))

@@ -1,15 +1,17 @@
 """Data augmentation, in two places.
 
 On the waveform (before the front end, so the int8 features see what a microphone would
-give), in the order sound meets them: another training clip mixed in underneath (bleed), a
-time shift (silence before the onset, so the hit lands anywhere in a window), a simulated
-room's reverberation, a recorded bed (noise, music, ambience) at a random SNR, the
+give), in the order sound meets them: the source itself played faster or slower (speed
+perturbation: another voice, another tuning; off by default), another training clip mixed
+in underneath (bleed), a time shift (silence before the onset, so the hit lands anywhere in
+a window), the source muffled (heard through a door or an enclosure; off by default), a
+simulated room's reverberation, a recorded bed (noise, music, ambience) at a random SNR, the
 microphone (a telephone band, a cheap microphone's band, a 7-band parametric EQ), coloured
 sensor noise at a random SNR, and a random level (peak normalised to a random dBFS). These
-run once per training clip and variant, seeded by
-(seed, clip, variant) so results never depend on the order clips are processed, and the
-front end's output is cached: `variants` augmented copies of each training clip plus the
-clean one. Built on audiomentations.
+run once per training clip and variant, seeded by (seed, clip, variant) so results never
+depend on the order clips are processed, and the front end's output is cached: `variants`
+augmented copies of each training clip plus the clean one. Built on audiomentations (and
+soxr for the speed).
 
 On the spectrogram (every epoch, numpy, seeded): SpecAugment time and frequency masks
 (filled with the window's minimum, i.e. the front end's quietest code) and mixup between
@@ -22,6 +24,7 @@ import hashlib
 import random
 import warnings
 import numpy as np
+import soxr
 
 from .config import AugmentConfig
 
@@ -43,6 +46,8 @@ def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed
     `beds` and `rooms` are the folders of banks.bed_bank and banks.room_bank."""
     rng = _seed_all("wave", seed, clip, variant)
     x = pcm.astype(np.float32) / 32768.0
+    if cfg.speed_p > 0 and rng.random() < cfg.speed_p:   # no draw when off: old copies unchanged
+        x = change_speed(x, sample_rate, float(rng.uniform(*cfg.speed)))
     if background is not None and len(background) and np.any(background) and np.any(x):
         b = background.astype(np.float32) / 32768.0
         start = int(rng.integers(0, max(1, len(x))))       # the other hit comes at any time
@@ -71,6 +76,19 @@ def augment_waveform(pcm: np.ndarray, sample_rate: int, cfg: AugmentConfig, seed
     return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
 
 
+def change_speed(x: np.ndarray, sample_rate: int, r: float) -> np.ndarray:
+    """`x` played r times as fast (pitch and tempo times r), as long as `x` and centred on its
+    centre: a clip's label describes its centre slice, which stays where it was. Resampled
+    with soxr, as audio.load_audio resamples."""
+    y = soxr.resample(x, sample_rate * r, sample_rate, quality="HQ").astype(np.float32)
+    n = len(x)
+    if len(y) >= n:
+        a = (len(y) - n) // 2
+        return y[a:a + n]
+    a = (n - len(y)) // 2
+    return np.concatenate([np.zeros(a, np.float32), y, np.zeros(n - len(y) - a, np.float32)])
+
+
 @functools.lru_cache(maxsize=8)
 def _chain(cfg: AugmentConfig, beds: str | None, rooms: str | None):
     """The audiomentations chain of a config, built once per process: its constructors list
@@ -80,6 +98,9 @@ def _chain(cfg: AugmentConfig, beds: str | None, rooms: str | None):
                                  Compose, HighPassFilter, LowPassFilter, SevenBandParametricEQ)
 
     steps = []
+    if cfg.muffle_p > 0:       # the source through a door, a wall, an enclosure
+        steps.append(LowPassFilter(cfg.muffle_hz[0], cfg.muffle_hz[1], min_rolloff=12, max_rolloff=24,
+                                   p=cfg.muffle_p))
     if rooms and cfg.reverb_p > 0:
         steps.append(ApplyImpulseResponse(ir_path=rooms, p=cfg.reverb_p, leave_length_unchanged=True))
     if beds and cfg.bed_p > 0:

@@ -117,7 +117,8 @@ def _cross_source(metrics: dict) -> list[str]:
     seen = set(metrics.get("train_sources") or [])
     if len(by) > 1 or (by and "(no source)" not in by):
         L += ["", "By source (int8 CNN; 'in training': training saw other clips of that source, "
-                  "so the number is not a cross-source one):", "",
+                  "so the number is not a cross-source one; macro-F1 over the classes the source "
+                  "holds):", "",
               "| source | clips | in training | int8 accuracy | macro-F1 |", "|---|---:|---|---:|---:|"]
         for name, m in by.items():
             L.append(f"| {name} | {m['clips']} | {'yes' if name in seen else 'no'} | "
@@ -219,8 +220,10 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
                  f"{_pct(forest['macro_f1'])} |")
     if tf_ and ti:
         L.append("")
-        L.append(f"Float to int8 accuracy change: {100 * (ti['accuracy'] - tf_['accuracy']):+.1f} points "
-                 f"(one clip is {100 / max(1, ti['clips']):.2f} points).")
+        # in clips as well as points: a one-clip change of 3000 would print as "-0.0 points"
+        d = ti["accuracy"] - tf_["accuracy"]
+        L.append(f"Float to int8 accuracy change: {round(d * ti['clips']):+d} clips, "
+                 f"{100 * d:+.2f} points (one clip is {100 / max(1, ti['clips']):.2f} points).")
     if ti:
         L.append("")
         L.append("Per-class F1 (int8 CNN" + (", forest" if forest else "") + "):")
@@ -286,7 +289,11 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
              f"batch {tr['batch_size']}, Adam lr {tr['learning_rate']} cosine-decayed, label "
              f"smoothing {tr['label_smoothing']}.")
     a = tr["augment"]
-    L.append(f"- Augmentation: waveform (random peak level {a['peak_dbfs'][0]}..{a['peak_dbfs'][1]} dBFS, 7-band EQ "
+    L.append(f"- Augmentation: waveform ("
+             + (f"speed {a['speed'][0]}..{a['speed'][1]} x p={a['speed_p']}, " if a.get("speed_p") else "")
+             + (f"muffled (low-pass {a['muffle_hz'][0]:g}..{a['muffle_hz'][1]:g} Hz) p={a['muffle_p']}, "
+                if a.get("muffle_p") else "")
+             + f"random peak level {a['peak_dbfs'][0]}..{a['peak_dbfs'][1]} dBFS, 7-band EQ "
              f"p={a['eq_p']}, coloured noise {a['noise_snr_db'][0]}..{a['noise_snr_db'][1]} dB SNR "
              f"p={a['noise_p']}, onset delay {a['shift_ms'][0]}..{a['shift_ms'][1]} ms p={a['shift_p']}"
              + (f", another training clip mixed in {a['background_db'][0]}..{a['background_db'][1]} dB "

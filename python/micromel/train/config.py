@@ -51,6 +51,28 @@ class AugmentConfig(Settings):
     rt60_s: tuple[float, float] = (0.15, 0.9)
     phone_p: float = 0.15
     cheap_mic_p: float = 0.3
+    # the voice or instrument itself: speed perturbation (resampled by a factor r, so pitch,
+    # formants and tempo scale together: a new speaker, a retuned drum). Off by default;
+    # docs/training.md has what it did
+    speed_p: float = 0.0
+    speed: tuple[float, float] = (0.9, 1.1)
+    # the source heard through a door, a wall or an enclosure: a steep low-pass (cutoff
+    # drawn in muffle_hz, 12-24 dB per octave) on the clip before room and bed. Off by default
+    muffle_p: float = 0.0
+    muffle_hz: tuple[float, float] = (400.0, 2000.0)
+
+    def __post_init__(self):
+        lo, hi = self.speed
+        if not 0.0 <= self.speed_p <= 1.0:
+            raise MicromelError(f"augment speed_p={self.speed_p}: give a probability 0..1")
+        if not 0.0 <= self.muffle_p <= 1.0:
+            raise MicromelError(f"augment muffle_p={self.muffle_p}: give a probability 0..1")
+        if not 20.0 <= self.muffle_hz[0] <= self.muffle_hz[1] <= 8000.0:
+            raise MicromelError(f"augment muffle_hz={list(self.muffle_hz)}: give [low, high] in Hz "
+                                "with 20 <= low <= high <= 8000")
+        if not 0.5 <= lo <= hi <= 2.0:
+            raise MicromelError(f"augment speed={list(self.speed)}: give [low, high] with "
+                                "0.5 <= low <= high <= 2.0")
 
 
 
@@ -63,6 +85,10 @@ class AugmentConfig(Settings):
         # valid (compared with the steps OFF, not with the defaults, which turn them on)
         if any(d[k] != v for k, v in ROOM_STEPS_OFF.items()):
             keep += tuple(ROOM_STEPS_OFF)
+        if self.speed_p > 0:    # likewise: caches made before these steps stay valid
+            keep += ("speed_p", "speed")
+        if self.muffle_p > 0:
+            keep += ("muffle_p", "muffle_hz")
         return hashlib.sha256(repr([d[k] for k in keep]).encode()).hexdigest()[:12]
 
 
