@@ -85,3 +85,16 @@ def test_event_f1_equals_sed_eval_onset_only():
         m.evaluate(cont(ref), cont(est))
         want = m.results_overall_metrics()["f_measure"]
         assert s.summary()["event"]["f_measure"] == pytest.approx(want["f_measure"], abs=1e-4), (ref, est)
+
+
+def test_source_scores_recall_per_source_and_false_alarms_by_what_is_there():
+    truth = [(0.0, 0.5, "speech", "a"), (0.6, 0.9, "nonspeech", "fx"), (1.0, 1.4, "speech", "b")]
+    est = [(0.0, 0.3), (0.6, 0.8), (1.5, 1.7)]
+    s = M.SourceScores(0.1)
+    s.add(truth, "speech", est, 2.0, "hum")
+    s.add([(0.0, 0.2, "speech", "a")], "speech", [(0.0, 0.2)], 0.5, "hum")   # a second stream pools
+    out = s.summary()
+    assert out["recall"] == {"a": {"segments": 7, "rate": round(5 / 7, 4)}, "b": {"segments": 4, "rate": 0.0}}
+    # 0.6-0.9 is the effect's (2 of its 3 segments marked); 0.5-0.6, 0.9-1.0, 1.4-2.0 the bed's
+    assert out["false_alarm"] == {"nonspeech: fx": {"segments": 3, "rate": round(2 / 3, 4)},
+                                  "bed: hum": {"segments": 8 + 3, "rate": round(2 / 11, 4)}}

@@ -179,3 +179,23 @@ def test_segment_and_listen_name_rejected_events_unknown(tmp_path):
     assert "unknown" in names[RejectConfig(min_top=cut)]
     assert set(names[RejectConfig(other_class=speech)]) == {"unknown"}
     assert set(names[RejectConfig(min_margin=255)]) == {"speech"}
+
+
+def test_evaluate_segments_by_source_counts_the_reference_per_source(tmp_path, capsys):
+    streams = tmp_path / "streams"
+    streams.mkdir()
+    _tone_file(streams / "s0.wav")
+    (streams / "s0.events.tsv").write_text("onset\toffset\tevent_label\tsource\n"
+                                           "1.0\t2.0\tspeech\tvoices/alice\n"
+                                           "2.5\t3.1\tnonspeech\tbells/b1\n")
+    (streams / "streams.csv").write_text("name,bed,bed_source,seconds,speech_events,speech_seconds\n"
+                                         "s0,noise,hum/low,4,1,1.0\n")
+    js = tmp_path / "out.json"
+    assert main(["evaluate-segments", str(MODEL), str(streams), "--peers", "", "--by", "source",
+                 "--quiet", "--json", str(js)]) == 0
+    text = capsys.readouterr().out
+    by = json.loads(js.read_text())["by_source"]["micromel"]
+    assert by["recall"]["voices"]["segments"] == 10 and 0.0 <= by["recall"]["voices"]["rate"] <= 1.0
+    assert by["false_alarm"]["nonspeech: bells"]["segments"] == 6
+    assert by["false_alarm"]["bed: hum (noise)"]["segments"] == 40 - 10 - 6
+    assert "recall:" in text and "voices" in text and "bed: hum (noise)" in text

@@ -72,13 +72,28 @@ def read_truth(path: Path) -> list[tuple[float, float, str]]:
         raise MicromelError(f"{path}: expected columns onset, offset, event_label") from None
 
 
-def read_index(folder: Path) -> dict[str, str]:
-    """{stream file name: bed kind} from streams.csv, {} without one."""
+def read_sources(path: Path) -> list[tuple[float, float, str, str]]:
+    """(onset, offset, label, source) of a ground truth file; the source is the first part of
+    its `source` column (the manifest's source NAME, before any "/group"), "" without one."""
+    try:
+        rows = list(csv.DictReader(Path(path).read_text().splitlines(), delimiter="\t"))
+        return [(float(r["onset"]), float(r["offset"]), r["event_label"],
+                 (r.get("source") or "").split("/")[0]) for r in rows]
+    except OSError as e:
+        raise MicromelError(f"{path}: cannot read ground truth ({e})") from None
+    except (KeyError, TypeError, ValueError):
+        raise MicromelError(f"{path}: expected columns onset, offset, event_label") from None
+
+
+def read_index(folder: Path, column: str = "bed") -> dict[str, str]:
+    """{stream file name: bed kind} from streams.csv, {} without one (`column`
+    "bed_source": the bed's source NAME instead, before any "/track")."""
     p = Path(folder) / INDEX
     if not p.is_file():
         return {}
     try:
-        return {f"{r['name']}.wav": r["bed"] for r in csv.DictReader(p.read_text().splitlines())}
+        return {f"{r['name']}.wav": r[column].split("/")[0]
+                for r in csv.DictReader(p.read_text().splitlines())}
     except (KeyError, csv.Error):
         raise MicromelError(f"{p}: expected columns {', '.join(INDEX_COLUMNS)}") from None
 

@@ -163,8 +163,11 @@ def cmd_evaluate_segments(args) -> int:
             print(f"[{k}/{n}] {name}: {n_events} events ({seconds:.0f} s)", file=sys.stderr)
 
     out = evaluate.evaluate(model, cfg, Path(args.streams), args.class_name, args.resolution,
-                            args.collar, which, args.limit, progress=show)
+                            args.collar, which, args.limit, progress=show,
+                            by_source=args.by == "source")
     print(evaluate.format_report(out, model.path.name))
+    if args.by == "source":
+        print(evaluate.format_by_source(out))
     if args.json:
         write_text_atomic(Path(args.json), json.dumps(out, indent=1) + "\n")
     return 0
@@ -223,6 +226,9 @@ def register(sub) -> None:
                         "'' for none)")
     e.add_argument("--limit", type=cliargs.positive_int, help="only the first N streams")
     e.add_argument("--json", help="also write the results as JSON here")
+    e.add_argument("--by", choices=("source",),
+                   help="also recall per source of the class and false alarms per sound (the "
+                        "ground truth's source column, the stream's bed)")
     e.add_argument("--tune", action="store_true",
                    help="instead: grid-search the segment config on these (validation) streams")
     e.add_argument("--write", action="store_true",

@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from ..audio import load_audio
-from ..data.streams import read_index, read_truth, truth_path
+from ..data.streams import read_index, read_sources, read_truth, truth_path
 from ..errors import MicromelError
 from . import peers, run
 from .config import SegmentConfig
 from .machine import segment_windows
-from .metrics import Scores
+from .metrics import Scores, SourceScores
 from .timebase import Timebase, timed
 
 PEERS = ("auditok", "webrtc", "silero")
@@ -64,45 +64,60 @@ def _ref(truth, label):
 
 
 def evaluate(model, cfg: SegmentConfig, streams: Path, label: str, resolution: float = 0.1,
-             collar: float = 0.2, which=PEERS, limit: int | None = None, progress=None) -> dict:
-    """micromel (host twin with `cfg`) and the peers on the same streams (module doc)."""
+             collar: float = 0.2, which=PEERS, limit: int | None = None, progress=None,
+             by_source: bool = False) -> dict:
+    """micromel (host twin with `cfg`) and the peers on the same streams (module doc); with
+    `by_source`, also recall per source of the class and false alarms per sound
+    (metrics.SourceScores) of micromel and each peer's best setting."""
     p = model.segment_params(cfg)
     wavs = streams_in(Path(streams), limit)
     beds = read_index(Path(streams))
+    bed_sources = read_index(Path(streams), "bed_source") if by_source else {}
     unknown = set(which) - set(PEERS)
     if unknown:
         raise MicromelError(f"--peers {','.join(sorted(unknown))}: choose from {', '.join(PEERS)}")
     board = Board(resolution, collar)
     scorer = run.Scorer(model)
     silero = peers.Silero() if "silero" in which else None
+    sources: dict[str, SourceScores] = {}
     total_s, t0 = 0.0, time.time()
     for k, wav in enumerate(wavs):
+        truth = read_sources(truth_path(wav)) if by_source else None
         ref = _ref(read_truth(truth_path(wav)), label)
         bed = beds.get(wav.name, "")
         group = "music" if bed == "music" else (OTHER if bed else "")
+
+        def put(system: str, est, dur) -> None:
+            board.add(system, group, ref, est, dur)
+            if by_source:
+                sources.setdefault(system, SourceScores(resolution)).add(
+                    truth, label, est, dur, f"{bed_sources.get(wav.name) or '?'} ({bed or '?'})")
+
         res = run.segment_file(wav, model, p, scorer)
         dur = res.duration
         total_s += dur
-        board.add("micromel", group, ref, [(e.start, e.end) for e in res.events if e.label == label], dur)
+        put("micromel", [(e.start, e.end) for e in res.events if e.label == label], dur)
         pcm = load_audio(wav, p.sample_rate) if set(which) & {"webrtc", "silero"} else None
         if "auditok" in which:
             for t, ms in itertools.product(AUDITOK_THRESHOLDS, sorted({AUDITOK_MAX_SILENCE, cfg.max_gap})):
-                board.add(f"auditok {t:g} dB, max silence {ms:g} s", group,
-                          ref, peers.auditok_events(wav, t, ms, cfg.min_duration), dur)
+                put(f"auditok {t:g} dB, max silence {ms:g} s", peers.auditok_events(wav, t, ms, cfg.min_duration),
+                    dur)
         if "webrtc" in which:
             for mode in range(4):
-                board.add(f"WebRTC VAD mode {mode}", group, ref, peers.webrtc_events(pcm, mode), dur)
+                put(f"WebRTC VAD mode {mode}", peers.webrtc_events(pcm, mode), dur)
         if silero is not None:
             probs = silero.probabilities(pcm)
             for t in SILERO_THRESHOLDS:
                 name = f"silero-vad threshold {t:g}" + (" (default)" if t == 0.5 else "")
-                board.add(name, group, ref, peers.silero_events(probs, len(pcm), threshold=t), dur)
+                put(name, peers.silero_events(probs, len(pcm), threshold=t), dur)
         if progress is not None:
             progress(k + 1, len(wavs), wav.name, len(res.events), time.time() - t0)
     out = {"model": str(model.path), "streams": str(streams), "files": len(wavs),
            "seconds": round(total_s, 1), "class": label, "resolution": resolution, "collar": collar,
            "segment_config": cfg.to_dict(), "systems": board.summary()}
     out["best"] = best_of_families(out["systems"])
+    if by_source:
+        out["by_source"] = {name: sources[name].summary() for name in out["best"].values()}
     return out
 
 
@@ -149,6 +164,27 @@ def format_report(out: dict, model_name: str) -> str:
         f_top = sy[top]["all"]["segment"]["f_measure"]
         lines.append(f"* best setting of each peer on these streams. segment F1: micromel {f_mm:.3f}, "
                      f"best peer {top} {f_top:.3f}, margin {f_mm - f_top:+.3f}")
+    return "\n".join(lines)
+
+
+def format_by_source(out: dict) -> str:
+    """Recall per source of the class and false alarms per sound: micromel and each peer's
+    best setting side by side."""
+    by = out["by_source"]
+    names = list(by)
+    short = ["micromel"] + [n for n in names if n != "micromel"]
+    head = " ".join(f"{family(n)[:9]:>9}" for n in short)
+    lines = [f"by source: share of the reference's '{out['class']}' segments found (recall), then of "
+             "the other segments marked active (false alarms), by what is there",
+             f"{'source':<40} {'segments':>8} {head}"]
+    for part, title in (("recall", "recall"), ("false_alarm", "false alarms")):
+        keys = sorted({k for n in short for k in by[n][part]})
+        lines.append(f"{title}:")
+        for key in keys:
+            segs = by["micromel"][part].get(key, {}).get("segments", 0)
+            vals = " ".join(f"{by[n][part][key]['rate']:9.3f}" if key in by[n][part] else f"{'-':>9}"
+                            for n in short)
+            lines.append(f"  {key:<38} {segs:>8} {vals}")
     return "\n".join(lines)
 
 

@@ -14,6 +14,11 @@
 - Boundary errors: on matched events, |system onset - reference onset| and the same for
   offsets; their medians (and the signed medians, which tell early from late).
 
+- By source (`SourceScores`): the reference's active segments of each source of the class
+  (recall per speaker set), and the other segments by what is there (a non-class event's
+  source, or the stream's bed when no event covers half of the segment) with the share the
+  system marks active (false alarms per sound).
+
 Events are (onset, offset) pairs in seconds."""
 from __future__ import annotations
 
@@ -114,3 +119,49 @@ class Scores:
                 "onset_error": med(np.abs(self.onset_err)), "offset_error": med(np.abs(self.offset_err)),
                 "onset_bias": med(self.onset_err), "offset_bias": med(self.offset_err),
                 "matched": len(self.onset_err)}
+
+
+def _coverage(events, n: int, resolution: float, duration: float) -> np.ndarray:
+    """Seconds of each of the n segments covered by each event: (len(events), n)."""
+    edges = np.minimum(np.arange(n + 1) * resolution, duration)
+    out = np.zeros((len(events), n))
+    for i, (a, b) in enumerate(events):
+        out[i] = np.clip(np.minimum(b, edges[1:]) - np.maximum(a, edges[:-1]), 0.0, None)
+    return out
+
+
+@dataclass
+class SourceScores:
+    """Per source, pooled over streams: {source: [reference segments, found by the system]}
+    for the evaluated class, {what is there: [segments, marked active]} for the rest."""
+    resolution: float = 0.1
+    recall: dict = field(default_factory=dict)
+    false_alarm: dict = field(default_factory=dict)
+
+    def add(self, truth, label: str, est, duration: float, bed: str = "") -> None:
+        """truth: (onset, offset, label, source) of every event of one stream; est: the
+        system's (onset, offset) events of `label`."""
+        r = segment_activity([(a, b) for a, b, lab, _ in truth if lab == label], duration, self.resolution)
+        e = segment_activity(est, duration, self.resolution)
+        n = len(r)
+        cover = _coverage([(a, b) for a, b, _, _ in truth], n, self.resolution, duration)
+        length = np.minimum(np.arange(1, n + 1) * self.resolution, duration) - np.arange(n) * self.resolution
+        top = cover.argmax(axis=0) if len(truth) else np.zeros(n, int)
+        for k in range(n):
+            t = truth[top[k]] if len(truth) else None
+            if r[k]:
+                src = t[3] if t is not None and t[2] == label and cover[top[k], k] > 0 else ""
+                c = self.recall.setdefault(src or "(no source)", [0, 0])
+            else:
+                held = t is not None and t[2] != label and cover[top[k], k] >= 0.5 * length[k] - 1e-9
+                c = self.false_alarm.setdefault(
+                    f"{t[2]}: {t[3] or '(no source)'}" if held else f"bed: {bed or '(unknown)'}", [0, 0])
+            c[0] += 1
+            c[1] += int(e[k])
+
+    def summary(self) -> dict:
+        def rate(v):
+            return {"segments": v[0], "rate": round(v[1] / v[0], 4) if v[0] else None}
+
+        return {"recall": {k: rate(v) for k, v in sorted(self.recall.items())},
+                "false_alarm": {k: rate(v) for k, v in sorted(self.false_alarm.items())}}
