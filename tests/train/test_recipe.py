@@ -62,10 +62,14 @@ def test_metrics_by_source_and_loso_table():
     by = evaluate.metrics_by_source([0, 1, 0, 1], [0, 1, 1, 1], ["a", "a", "b", ""], ["x", "y"])
     assert list(by) == ["(no source)", "a", "b"]
     assert by["a"]["accuracy"] == 1.0 and by["b"]["accuracy"] == 0.0 and by["a"]["clips"] == 2
-    assert by["a"]["macro_f1"] == 1.0 and by["b"]["macro_f1"] == 0.0
-    # a source of one class: its macro-F1 is that class's F1, not halved by the class it lacks
-    one = evaluate.metrics_by_source([1, 1, 1, 1], [1, 1, 1, 0], ["s"] * 4, ["x", "y"])["s"]
-    assert abs(one["macro_f1"] - 2 * 0.75 / 1.75) < 1e-12 and one["accuracy"] == 0.75
+    assert by["a"]["macro_f1"] == 1.0 and by["b"]["macro_f1"] is None     # b: one clip, one class
+    # a source of one class has no macro-F1 (not one halved by the class it lacks); a source of
+    # two classes averages over those two, not over a third it lacks
+    by = evaluate.metrics_by_source([1, 1, 1, 1, 0, 1], [1, 1, 1, 0, 0, 2], ["s"] * 4 + ["t"] * 2,
+                                    ["x", "y", "z"])
+    assert by["s"]["macro_f1"] is None and by["s"]["accuracy"] == 0.75
+    assert abs(by["t"]["macro_f1"] - (1.0 + 0.0) / 2) < 1e-12
+    assert "-" in evaluate.format_by_source({"by_source": by}).splitlines()[1]
     runs = [{"source": s, "seed": seed, "clips": n, "test_int8": {"accuracy": a}}
             for s, n, seed, a in (("a", 10, 0, 0.9), ("a", 10, 1, 0.8), ("b", 4, 0, 0.5), ("b", 4, 1, 0.75))]
     rows, mean = evaluate.loso_table(runs)

@@ -118,7 +118,7 @@ def _cross_source(metrics: dict) -> list[str]:
     if len(by) > 1 or (by and "(no source)" not in by):
         L += ["", "By source (int8 CNN; 'in training': training saw other clips of that source, "
                   "so the number is not a cross-source one; macro-F1 over the classes the source "
-                  "holds):", "",
+                  "holds, n/a for a source of one class, whose accuracy is its recall):", "",
               "| source | clips | in training | int8 accuracy | macro-F1 |", "|---|---:|---|---:|---:|"]
         for name, m in by.items():
             L.append(f"| {name} | {m['clips']} | {'yes' if name in seen else 'no'} | "
@@ -222,7 +222,8 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
         L.append("")
         # in clips as well as points: a one-clip change of 3000 would print as "-0.0 points"
         d = ti["accuracy"] - tf_["accuracy"]
-        L.append(f"Float to int8 accuracy change: {round(d * ti['clips']):+d} clips, "
+        n = round(d * ti["clips"])
+        L.append(f"Float to int8 accuracy change: {n:+d} clip{'' if abs(n) == 1 else 's'}, "
                  f"{100 * d:+.2f} points (one clip is {100 / max(1, ti['clips']):.2f} points).")
     if ti:
         L.append("")

@@ -154,8 +154,9 @@ def evaluate_model(model, data: str | Path, split: str | None = None, impl: str 
 
 def metrics_by_source(y_true, y_pred, names, labels) -> dict:
     """clip_metrics of each source's clips ({source: metrics}; "(no source)" for clips
-    without one). A source's macro-F1 averages over the classes it holds: most sources hold
-    one class, and the classes they lack (F1 0 by definition) would halve it."""
+    without one). A source's macro-F1 averages over the classes it holds (the classes it
+    lacks have F1 0 by definition and would pull it down); for a source of one class it is
+    None: its precision is 1 by construction, and its accuracy (the recall) says it all."""
     from sklearn.metrics import f1_score   # lazy: heavy
 
     names, y_true, y_pred = np.asarray(names), np.asarray(y_true), np.asarray(y_pred)
@@ -163,8 +164,9 @@ def metrics_by_source(y_true, y_pred, names, labels) -> dict:
     for name in sorted(set(names.tolist())):
         t, q = y_true[names == name], y_pred[names == name]
         m = clip_metrics(t, q, labels)
-        m["macro_f1"] = float(f1_score(t, q, labels=sorted(set(t.tolist())), average="macro",
-                                       zero_division=0))
+        held = sorted(set(t.tolist()))
+        m["macro_f1"] = (float(f1_score(t, q, labels=held, average="macro", zero_division=0))
+                         if len(held) > 1 else None)
         out[name or "(no source)"] = m
     return out
 
@@ -175,8 +177,8 @@ def format_by_source(m: dict) -> str:
     width = max([len(n) for n in rows] + [6])
     lines = [f"{'source':<{width}} {'clips':>6} {'accuracy':>9} {'macro-F1':>9}"]
     for name, r in rows.items():
-        lines.append(f"{name:<{width}} {r['clips']:>6} {100 * r['accuracy']:>8.1f}% "
-                     f"{100 * r['macro_f1']:>8.1f}%")
+        f1 = f"{100 * r['macro_f1']:>8.1f}%" if r["macro_f1"] is not None else f"{'-':>9}"
+        lines.append(f"{name:<{width}} {r['clips']:>6} {100 * r['accuracy']:>8.1f}% {f1}")
     return "\n".join(lines)
 
 
