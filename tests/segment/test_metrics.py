@@ -98,3 +98,8 @@ def test_source_scores_recall_per_source_and_false_alarms_by_what_is_there():
     # 0.6-0.9 is the effect's (2 of its 3 segments marked); 0.5-0.6, 0.9-1.0, 1.4-2.0 the bed's
     assert out["false_alarm"] == {"nonspeech: fx": {"segments": 3, "rate": round(2 / 3, 4)},
                                   "bed: hum": {"segments": 8 + 3, "rate": round(2 / 11, 4)}}
+    # a segment half speech, half a louder effect's: it is the speech source's
+    s = M.SourceScores(0.1)
+    s.add([(0.0, 0.15, "speech", "a"), (0.15, 0.3, "nonspeech", "fx"), (0.1, 0.2, "nonspeech", "fx2")],
+          "speech", [], 0.3)
+    assert s.summary()["recall"] == {"a": {"segments": 2, "rate": 0.0}}

@@ -147,11 +147,14 @@ class SourceScores:
         cover = _coverage([(a, b) for a, b, _, _ in truth], n, self.resolution, duration)
         length = np.minimum(np.arange(1, n + 1) * self.resolution, duration) - np.arange(n) * self.resolution
         top = cover.argmax(axis=0) if len(truth) else np.zeros(n, int)
+        mine = np.array([lab == label for _, _, lab, _ in truth], bool)
+        # an active segment belongs to the class event covering most of it (an effect may
+        # overlap it more), any other segment to whatever covers most of it
+        top_mine = np.where(mine[:, None], cover, -1.0).argmax(axis=0) if mine.any() else top
         for k in range(n):
             t = truth[top[k]] if len(truth) else None
             if r[k]:
-                src = t[3] if t is not None and t[2] == label and cover[top[k], k] > 0 else ""
-                c = self.recall.setdefault(src or "(no source)", [0, 0])
+                c = self.recall.setdefault(truth[top_mine[k]][3] or "(no source)", [0, 0])
             else:
                 held = t is not None and t[2] != label and cover[top[k], k] >= 0.5 * length[k] - 1e-9
                 c = self.false_alarm.setdefault(
