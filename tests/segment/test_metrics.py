@@ -103,3 +103,10 @@ def test_source_scores_recall_per_source_and_false_alarms_by_what_is_there():
     s.add([(0.0, 0.15, "speech", "a"), (0.15, 0.3, "nonspeech", "fx"), (0.1, 0.2, "nonspeech", "fx2")],
           "speech", [], 0.3)
     assert s.summary()["recall"] == {"a": {"segments": 2, "rate": 0.0}}
+    # a segment an effect covers less than half of (and nothing else) is the bed's, even with
+    # that effect first in the ground truth; an empty stream counts nothing
+    s = M.SourceScores(0.1)
+    s.add([(0.0, 0.04, "nonspeech", "fx"), (0.1, 0.2, "speech", "a")], "speech", [(0.0, 0.1)], 0.2, "hum")
+    s.add([], "speech", [], 0.0, "hum")
+    assert s.summary() == {"recall": {"a": {"segments": 1, "rate": 0.0}},
+                           "false_alarm": {"bed: hum": {"segments": 1, "rate": 1.0}}}

@@ -62,14 +62,8 @@ def write_truth(path: Path, truth: list) -> None:
 
 
 def read_truth(path: Path) -> list[tuple[float, float, str]]:
-    try:
-        rows = list(csv.DictReader(Path(path).read_text().splitlines(), delimiter="\t"))
-    except OSError as e:
-        raise MicromelError(f"{path}: cannot read ground truth ({e})") from None
-    try:
-        return [(float(r["onset"]), float(r["offset"]), r["event_label"]) for r in rows]
-    except (KeyError, TypeError, ValueError):
-        raise MicromelError(f"{path}: expected columns onset, offset, event_label") from None
+    """(onset, offset, label) of a ground truth file (read_sources without the source)."""
+    return [(a, b, lab) for a, b, lab, _ in read_sources(path)]
 
 
 def read_sources(path: Path) -> list[tuple[float, float, str, str]]:
@@ -77,10 +71,11 @@ def read_sources(path: Path) -> list[tuple[float, float, str, str]]:
     its `source` column (the manifest's source NAME, before any "/group"), "" without one."""
     try:
         rows = list(csv.DictReader(Path(path).read_text().splitlines(), delimiter="\t"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise MicromelError(f"{path}: cannot read ground truth ({e})") from None
+    try:
         return [(float(r["onset"]), float(r["offset"]), r["event_label"],
                  (r.get("source") or "").split("/")[0]) for r in rows]
-    except OSError as e:
-        raise MicromelError(f"{path}: cannot read ground truth ({e})") from None
     except (KeyError, TypeError, ValueError):
         raise MicromelError(f"{path}: expected columns onset, offset, event_label") from None
 
@@ -92,9 +87,9 @@ def read_index(folder: Path, column: str = "bed") -> dict[str, str]:
     if not p.is_file():
         return {}
     try:
-        return {f"{r['name']}.wav": r[column].split("/")[0]
+        return {f"{r['name']}.wav": (r[column] or "").split("/")[0]
                 for r in csv.DictReader(p.read_text().splitlines())}
-    except (KeyError, csv.Error):
+    except (KeyError, csv.Error, UnicodeDecodeError):
         raise MicromelError(f"{p}: expected columns {', '.join(INDEX_COLUMNS)}") from None
 
 

@@ -143,6 +143,8 @@ def _truth_for(wav: Path):
 def cmd_evaluate_segments(args) -> int:
     model = ModelDir.open(args.model_dir)
     cfg = _seg_config(args, model.segment)
+    if args.tune and args.by:
+        raise MicromelError("--by source: not with --tune (tune first, then evaluate with --by source)")
     if args.tune:
         def show(f, kw):
             if not args.quiet:

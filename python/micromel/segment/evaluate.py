@@ -82,8 +82,8 @@ def evaluate(model, cfg: SegmentConfig, streams: Path, label: str, resolution: f
     sources: dict[str, SourceScores] = {}
     total_s, t0 = 0.0, time.time()
     for k, wav in enumerate(wavs):
-        truth = read_sources(truth_path(wav)) if by_source else None
-        ref = _ref(read_truth(truth_path(wav)), label)
+        truth = read_sources(truth_path(wav))
+        ref = _ref([t[:3] for t in truth], label)
         bed = beds.get(wav.name, "")
         group = "music" if bed == "music" else (OTHER if bed else "")
 

@@ -38,18 +38,30 @@ def union(events) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out]
 
 
+def segment_count(duration: float, resolution: float) -> int:
+    return max(1, int(math.ceil(duration / resolution - 1e-9)))
+
+
+def segment_lengths(n: int, duration: float, resolution: float) -> np.ndarray:
+    """Seconds of each of the n segments (the last one may be shorter)."""
+    edges = np.minimum(np.arange(n + 1) * resolution, duration)
+    return edges[1:] - edges[:-1]
+
+
+def coverage(events, n: int, resolution: float, duration: float) -> np.ndarray:
+    """Seconds of each of the n segments covered by each event: (len(events), n)."""
+    edges = np.minimum(np.arange(n + 1) * resolution, duration)
+    out = np.zeros((len(events), n))
+    for i, (a, b) in enumerate(events):
+        out[i] = np.clip(np.minimum(b, edges[1:]) - np.maximum(a, edges[:-1]), 0.0, None)
+    return out
+
+
 def segment_activity(events, duration: float, resolution: float = 0.1) -> np.ndarray:
     """Per segment of `resolution` seconds: covered at least half by the events' union."""
-    n = max(1, int(math.ceil(duration / resolution - 1e-9)))
-    edges = np.minimum(np.arange(n + 1) * resolution, duration)
-    cover = np.zeros(n)
-    for a, b in union(events):
-        lo = max(0, int(math.floor(a / resolution)))
-        hi = min(n, int(math.ceil(b / resolution)))
-        for k in range(lo, hi):
-            cover[k] += max(0.0, min(b, edges[k + 1]) - max(a, edges[k]))
-    length = edges[1:] - edges[:-1]
-    return cover >= 0.5 * length - 1e-9
+    n = segment_count(duration, resolution)
+    cover = coverage(union(events), n, resolution, duration).sum(axis=0)
+    return cover >= 0.5 * segment_lengths(n, duration, resolution) - 1e-9
 
 
 def match_onsets(ref, est, collar: float) -> list[tuple[int, int]]:
@@ -121,15 +133,6 @@ class Scores:
                 "matched": len(self.onset_err)}
 
 
-def _coverage(events, n: int, resolution: float, duration: float) -> np.ndarray:
-    """Seconds of each of the n segments covered by each event: (len(events), n)."""
-    edges = np.minimum(np.arange(n + 1) * resolution, duration)
-    out = np.zeros((len(events), n))
-    for i, (a, b) in enumerate(events):
-        out[i] = np.clip(np.minimum(b, edges[1:]) - np.maximum(a, edges[:-1]), 0.0, None)
-    return out
-
-
 @dataclass
 class SourceScores:
     """Per source, pooled over streams: {source: [reference segments, found by the system]}
@@ -141,11 +144,13 @@ class SourceScores:
     def add(self, truth, label: str, est, duration: float, bed: str = "") -> None:
         """truth: (onset, offset, label, source) of every event of one stream; est: the
         system's (onset, offset) events of `label`."""
+        if duration <= 0:
+            return
         r = segment_activity([(a, b) for a, b, lab, _ in truth if lab == label], duration, self.resolution)
         e = segment_activity(est, duration, self.resolution)
         n = len(r)
-        cover = _coverage([(a, b) for a, b, _, _ in truth], n, self.resolution, duration)
-        length = np.minimum(np.arange(1, n + 1) * self.resolution, duration) - np.arange(n) * self.resolution
+        cover = coverage([(a, b) for a, b, _, _ in truth], n, self.resolution, duration)
+        length = segment_lengths(n, duration, self.resolution)
         top = cover.argmax(axis=0) if len(truth) else np.zeros(n, int)
         mine = np.array([lab == label for _, _, lab, _ in truth], bool)
         # an active segment belongs to the class event covering most of it (an effect may
