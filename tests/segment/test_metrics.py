@@ -98,6 +98,12 @@ def test_source_scores_recall_per_source_and_false_alarms_by_what_is_there():
     # 0.6-0.9 is the effect's (2 of its 3 segments marked); 0.5-0.6, 0.9-1.0, 1.4-2.0 the bed's
     assert out["false_alarm"] == {"nonspeech: fx": {"segments": 3, "rate": round(2 / 3, 4)},
                                   "bed: hum": {"segments": 8 + 3, "rate": round(2 / 11, 4)}}
+    # a's two misses come after its last found segment, b was not found at all
+    assert out["misses"] == {"a": {"inside": 0, "late_onset": 0, "early_offset": 2, "not_found": 0},
+                             "b": {"inside": 0, "late_onset": 0, "early_offset": 0, "not_found": 4}}
+    s = M.SourceScores(0.1)
+    s.add([(0.0, 0.6, "speech", "a")], "speech", [(0.1, 0.2), (0.4, 0.5)], 0.6)
+    assert s.summary()["misses"]["a"] == {"inside": 2, "late_onset": 1, "early_offset": 1, "not_found": 0}
     # a segment half speech, half a louder effect's: it is the speech source's
     s = M.SourceScores(0.1)
     s.add([(0.0, 0.15, "speech", "a"), (0.15, 0.3, "nonspeech", "fx"), (0.1, 0.2, "nonspeech", "fx2")],
@@ -109,4 +115,5 @@ def test_source_scores_recall_per_source_and_false_alarms_by_what_is_there():
     s.add([(0.0, 0.04, "nonspeech", "fx"), (0.1, 0.2, "speech", "a")], "speech", [(0.0, 0.1)], 0.2, "hum")
     s.add([], "speech", [], 0.0, "hum")
     assert s.summary() == {"recall": {"a": {"segments": 1, "rate": 0.0}},
-                           "false_alarm": {"bed: hum": {"segments": 1, "rate": 1.0}}}
+                           "false_alarm": {"bed: hum": {"segments": 1, "rate": 1.0}},
+                           "misses": {"a": {"inside": 0, "late_onset": 0, "early_offset": 0, "not_found": 1}}}

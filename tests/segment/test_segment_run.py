@@ -202,5 +202,6 @@ def test_evaluate_segments_by_source_counts_the_reference_per_source(tmp_path, c
     assert by["false_alarm"]["nonspeech: bells"]["segments"] == 6
     assert by["false_alarm"]["bed: hum (noise)"]["segments"] == 40 - 10 - 6
     assert "recall:" in text and "voices" in text and "bed: hum (noise)" in text
+    assert sum(by["misses"]["voices"].values()) == round(10 * (1 - by["recall"]["voices"]["rate"]))
     assert main(["evaluate-segments", str(MODEL), str(streams), "--by", "source", "--tune"]) != 0
     assert "--by source: not with --tune" in capsys.readouterr().err

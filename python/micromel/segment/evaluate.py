@@ -185,6 +185,12 @@ def format_by_source(out: dict) -> str:
             vals = " ".join(f"{by[n][part][key]['rate']:9.3f}" if key in by[n][part] else f"{'-':>9}"
                             for n in short)
             lines.append(f"  {key:<38} {segs:>8} {vals}")
+    lines.append("micromel's missed segments by where they lie in their event: inside (a pause it "
+                 "opened), before the first found (late onset), after the last (early offset), in "
+                 "events it found nothing of:")
+    for key, m in by["micromel"]["misses"].items():
+        total = sum(m.values()) or 1
+        lines.append(f"  {key:<38} " + "  ".join(f"{kind} {v} ({v / total:.0%})" for kind, v in m.items()))
     return "\n".join(lines)
 
 

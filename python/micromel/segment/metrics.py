@@ -17,7 +17,10 @@
 - By source (`SourceScores`): the reference's active segments of each source of the class
   (recall per speaker set), and the other segments by what is there (a non-class event's
   source, or the stream's bed when no event covers half of the segment) with the share the
-  system marks active (false alarms per sound).
+  system marks active (false alarms per sound). The missed segments of each source are also
+  told apart by where they lie in their reference event: inside (between two segments the
+  system found: a pause it opened), before the first found one (a late onset), after the last
+  (an early offset), or in an event it found nothing of.
 
 Events are (onset, offset) pairs in seconds."""
 from __future__ import annotations
@@ -42,15 +45,18 @@ def segment_count(duration: float, resolution: float) -> int:
     return max(1, int(math.ceil(duration / resolution - 1e-9)))
 
 
+def segment_edges(n: int, duration: float, resolution: float) -> np.ndarray:
+    """The n + 1 edges of the n segments, in seconds (the last segment may be shorter)."""
+    return np.minimum(np.arange(n + 1) * resolution, duration)
+
+
 def segment_lengths(n: int, duration: float, resolution: float) -> np.ndarray:
-    """Seconds of each of the n segments (the last one may be shorter)."""
-    edges = np.minimum(np.arange(n + 1) * resolution, duration)
-    return edges[1:] - edges[:-1]
+    return np.diff(segment_edges(n, duration, resolution))
 
 
 def coverage(events, n: int, resolution: float, duration: float) -> np.ndarray:
     """Seconds of each of the n segments covered by each event: (len(events), n)."""
-    edges = np.minimum(np.arange(n + 1) * resolution, duration)
+    edges = segment_edges(n, duration, resolution)
     out = np.zeros((len(events), n))
     for i, (a, b) in enumerate(events):
         out[i] = np.clip(np.minimum(b, edges[1:]) - np.maximum(a, edges[:-1]), 0.0, None)
@@ -136,10 +142,12 @@ class Scores:
 @dataclass
 class SourceScores:
     """Per source, pooled over streams: {source: [reference segments, found by the system]}
-    for the evaluated class, {what is there: [segments, marked active]} for the rest."""
+    for the evaluated class, {what is there: [segments, marked active]} for the rest, and
+    {source: missed segments [inside, late onset, early offset, event not found]}."""
     resolution: float = 0.1
     recall: dict = field(default_factory=dict)
     false_alarm: dict = field(default_factory=dict)
+    misses: dict = field(default_factory=dict)
 
     def add(self, truth, label: str, est, duration: float, bed: str = "") -> None:
         """truth: (onset, offset, label, source) of every event of one stream; est: the
@@ -166,10 +174,24 @@ class SourceScores:
                     f"{t[2]}: {t[3] or '(no source)'}" if held else f"bed: {bed or '(unknown)'}", [0, 0])
             c[0] += 1
             c[1] += int(e[k])
+        for i in np.flatnonzero(mine):      # where each class event's misses lie
+            seg = np.flatnonzero(r & (top_mine == i))
+            missed, hit = seg[~e[seg]], seg[e[seg]]
+            c = self.misses.setdefault(truth[i][3] or "(no source)", [0, 0, 0, 0])
+            if len(hit):
+                c[0] += int(np.sum((missed > hit[0]) & (missed < hit[-1])))
+                c[1] += int(np.sum(missed < hit[0]))
+                c[2] += int(np.sum(missed > hit[-1]))
+            else:
+                c[3] += len(missed)
 
     def summary(self) -> dict:
         def rate(v):
             return {"segments": v[0], "rate": round(v[1] / v[0], 4) if v[0] else None}
 
         return {"recall": {k: rate(v) for k, v in sorted(self.recall.items())},
-                "false_alarm": {k: rate(v) for k, v in sorted(self.false_alarm.items())}}
+                "false_alarm": {k: rate(v) for k, v in sorted(self.false_alarm.items())},
+                "misses": {k: dict(zip(MISS_KINDS, v)) for k, v in sorted(self.misses.items())}}
+
+
+MISS_KINDS = ("inside", "late_onset", "early_offset", "not_found")
