@@ -3,6 +3,7 @@ evaluate, model folder contract. Not a quality test: full training is not run in
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 import subprocess
@@ -210,3 +211,64 @@ def test_training_is_deterministic(trained, tiny_manifest, tmp_path, monkeypatch
     again = tmp_path / "tiny"
     train.run(tiny_manifest, again, cfg, command="pytest", quiet=True)
     assert (again / "model.tflite").read_bytes() == (out / "model.tflite").read_bytes()
+
+
+def test_a_student_trains_on_its_teachers_targets(trained, tiny_manifest, tmp_path):
+    from dataclasses import replace
+
+    from micromel.train import run as train
+
+    out, _ = trained
+    cfg = replace(_cfg(), forest=False, teacher=str(out), distill=0.75, distill_temperature=3.0)
+    student = tmp_path / "student"
+    metrics = train.run(tiny_manifest, student, cfg, command="pytest", quiet=True)
+    rec = json.loads((student / "config.json").read_text())["train"]
+    assert Path(rec["teacher"]).resolve() == out.resolve() and rec["distill"] == 0.75
+    assert metrics["teacher"]["float_model_sha256"] == \
+        hashlib.sha256((out / "model_float.tflite").read_bytes()).hexdigest()
+    card = (student / "card.md").read_text()
+    assert "**Student of `" in card and "0.25 x its label + 0.75 x" in card and "T = 3" in card
+    # test_training_is_deterministic: without a teacher this config trains `out`'s weights
+    assert (student / "model.tflite").read_bytes() != (out / "model.tflite").read_bytes()
+
+
+def test_a_teacher_that_saw_other_clips_is_refused(trained, tiny_manifest, tmp_path, capsys):
+    from dataclasses import replace
+
+    from micromel.cli import main
+    from micromel.data.datasets import load_dataset
+    from micromel.train import teacher
+
+    out, _ = trained
+    cfg = _cfg()
+    ds = load_dataset(tiny_manifest)
+    teacher.check(out, ds, cfg.frontend_config(), cfg.window)    # fits
+    lines = tiny_manifest.read_text().splitlines()
+    k = next(i for i, line in enumerate(lines) if line.endswith(",test"))
+    lines[k] = lines[k][: -len("test")] + "train"       # a test clip the teacher never had
+    other = tmp_path / "manifest.csv"
+    other.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MicromelError, match="another view of the data"):
+        teacher.check(out, load_dataset(other), cfg.frontend_config(), cfg.window)
+    relabelled = tmp_path / "relabelled.csv"
+    relabelled.write_text(tiny_manifest.read_text().replace(",kick,", ",tom,"))
+    with pytest.raises(MicromelError, match="labels"):
+        teacher.check(out, load_dataset(relabelled), cfg.frontend_config(), cfg.window)
+    with pytest.raises(MicromelError, match="shape differs"):
+        teacher.check(out, ds, cfg.frontend_config(), replace(cfg.window, frames=24))
+    bare = tmp_path / "bare"
+    shutil.copytree(out, bare)
+    (bare / "model_float.tflite").write_bytes(b"not a model")
+    with pytest.raises(MicromelError, match="no usable model_float.tflite"):
+        teacher.check(bare, ds, cfg.frontend_config(), cfg.window)
+    for data, args, says in (
+            (tiny_manifest, ["--distill", "0.3"], "--distill needs --teacher"),
+            (tiny_manifest, ["--distill-temperature", "2"], "--distill-temperature needs --teacher"),
+            (tiny_manifest, ["--teacher", str(out), "--distill", "0"], "--distill 0.0"),
+            (tiny_manifest, ["--teacher", str(out), "--loso", "all"], "--loso with --teacher"),
+            (other, ["--teacher", str(out)], "another view of the data")):
+        assert main(["train", str(data), "--out", str(tmp_path / "m"), "--quiet",
+                     *args]) == 2
+        err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+        assert len(err) == 1 and err[0].startswith("micromel: error:") and says in err[0], err
+    assert not (tmp_path / "m").exists()                  # nothing written

@@ -136,7 +136,8 @@ def spec_augment(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) ->
 
 
 def mixup(x: np.ndarray, y: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator):
-    """Mix a share mixup_p of the batch with a shuffled partner (features and one-hot labels)."""
+    """Mix a share mixup_p of the batch with a shuffled partner (features and targets: one-hot
+    labels, or with a teacher the mixed soft ones)."""
     if cfg.mixup_alpha <= 0 or cfg.mixup_p <= 0:
         return x, y
     n = len(x)

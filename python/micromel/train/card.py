@@ -189,6 +189,13 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
                  "trained only on that source's training clips, the others on every training "
                  "source's; the model sums their logits (a product of generalists and "
                  f"specialists). {who}.")
+    if tcfg.teacher:
+        L.append("")
+        L.append(f"**Student of `{tcfg.teacher}`.** Each training window's target was "
+                 f"{1 - tcfg.distill:g} x its label + {tcfg.distill:g} x that teacher's float "
+                 f"probabilities softened by T = {tcfg.distill_temperature:g} (knowledge "
+                 "distillation; then label smoothing as for every model; the teacher was "
+                 "trained on the same splits, so it never saw the test clips).")
     L.append("")
     counts = metrics["counts"]
     L.append("| split | " + " | ".join(labels) + " | total |")

@@ -55,6 +55,9 @@ def cmd_train(args) -> int:
     aug = d.augment if args.variants is None else AugmentConfig(variants=args.variants)
     aug = AugmentConfig.from_dict({**aug.to_dict(), **_key_values(args.augment, "--augment")},
                                   "--augment")
+    for given, flag in ((args.distill, "--distill"), (args.distill_temperature, "--distill-temperature")):
+        if given is not None and not args.teacher:
+            raise MicromelError(f"{flag} needs --teacher DIR")
     frontend = {**d.frontend, **_key_values(args.frontend, "--frontend")}
     if "window_frames" in frontend:
         raise MicromelError("--frontend window_frames: use --window-frames")
@@ -64,7 +67,11 @@ def cmd_train(args) -> int:
                       backgrounds=tuple(args.background or ()), balance=args.balance,
                       hold_out_source=args.hold_out_source or "",
                       specialist=args.specialist or "",
-                      specialist_networks=args.specialist_networks)
+                      specialist_networks=args.specialist_networks,
+                      teacher=args.teacher or "",
+                      distill=d.distill if args.distill is None else args.distill,
+                      distill_temperature=d.distill_temperature if args.distill_temperature is None
+                      else args.distill_temperature)
     cfg.frontend_config()                          # one-line error for a bad key or value
     if cfg.augment.variants and cfg.augment.bed_p > 0 and not cfg.backgrounds:
         print(f"note: no --background recordings given: the background-bed step (bed_p="
@@ -183,6 +190,15 @@ def register(sub) -> None:
     t.add_argument("--specialist-networks", type=cliargs.positive_int, default=1, metavar="K",
                    help="with --specialist: how many of the ensemble's networks (the last K) "
                         "are specialists (default 1)")
+    t.add_argument("--teacher", metavar="DIR",
+                   help="a model folder trained on the same data (same splits and held-out "
+                        "source), e.g. a large ensemble: its float probabilities make up "
+                        "--distill of each training window's target (knowledge distillation)")
+    t.add_argument("--distill", type=float, default=None, metavar="A",
+                   help="with --teacher: the teacher's share of the targets (default %g)"
+                        % TrainConfig.distill)
+    t.add_argument("--distill-temperature", type=float, default=None, metavar="T", help="with --teacher: its probabilities softened as p^(1/T) "
+                                     "(default %g)" % TrainConfig.distill_temperature)
     t.add_argument("--loso", metavar="NAMES",
                    help="also train once per source named (comma-separated, or all) with that "
                         "source held out, for every seed, and report each held-out source's "

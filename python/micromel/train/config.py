@@ -134,6 +134,12 @@ class TrainConfig:
     # docs/training.md
     specialist: str = ""
     specialist_networks: int = 1
+    # knowledge distillation (train/teacher.py): a model folder trained on the same view of
+    # the same data whose float probabilities, softened by distill_temperature, make up
+    # `distill` of each training window's target; "" = none
+    teacher: str = ""
+    distill: float = 0.5
+    distill_temperature: float = 2.0
 
     # `arch` may name several networks ("dscnn-m4+dscnn-m0"): each is trained on its own
     # (seeds seed, seed + 1000, ...: own augmented copies, initialisation and sampling) and
@@ -150,6 +156,12 @@ class TrainConfig:
                                 f"one network besides the {self.specialist_networks} specialist "
                                 f"network(s) (--arch {self.arch} names {n}), e.g. "
                                 "--arch dscnn-m4+dscnn-m4")
+        if not 0.0 < self.distill <= 1.0:
+            raise MicromelError(f"--distill {self.distill}: give the teacher's share of the "
+                                "targets, 0 < a <= 1")
+        if not 0.1 <= self.distill_temperature <= 20.0:
+            raise MicromelError(f"--distill-temperature {self.distill_temperature}: give a "
+                                "temperature between 0.1 and 20")
         if self.specialist and self.specialist == self.hold_out_source:
             raise MicromelError(f"--specialist {self.specialist}: that source is held out "
                                 "(--hold-out-source); a specialist needs its training clips")

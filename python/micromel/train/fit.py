@@ -1,7 +1,8 @@
 """Fitting the CNN: every epoch draws a class-balanced sample of windows on the evaluation
 grid, applies SpecAugment and mixup, and takes one pass. Adam with a cosine-decayed learning
 rate, label smoothing; early stopping on the validation split's window loss; the network is
-the average of the last epochs' weights at the stop."""
+the average of the last epochs' weights at the stop. With a teacher (train/teacher.py) the
+targets mix in its softened probabilities of each window."""
 from __future__ import annotations
 
 import collections
@@ -13,6 +14,7 @@ import numpy as np
 from ..clip import rules as win
 from . import augment as aug_mod
 from . import models
+from . import teacher as teacher_mod
 from .config import TrainConfig
 from .features import ClipFeatures, eval_windows
 
@@ -35,6 +37,8 @@ class EpochSampler:
         usable = np.array([len(s) > 0 for s in self.starts])
         self.by_class = [np.flatnonzero((cf.label == c) & usable) for c in range(n_classes)]
         self.n_classes = n_classes
+        self.soft = None        # per clip, the teacher's soft targets of its windows (distill)
+        self.distill = 0.0
         self.by_source = None
         if sources is not None:
             src = np.array([sources[i] for i in cf.clip])
@@ -44,6 +48,7 @@ class EpochSampler:
         per = [c for c in range(self.n_classes) if len(self.by_class[c])]
         cls = rng.choice(per, size=n)
         x = np.zeros((n, self.w.frames, self.cf.feats[0].shape[1]), dtype=np.int8)
+        soft = np.zeros((n, self.n_classes), dtype=np.float32) if self.soft is not None else None
         for k, c in enumerate(cls):
             if self.by_source is None:
                 i = int(rng.choice(self.by_class[c]))
@@ -52,9 +57,22 @@ class EpochSampler:
                 i = int(rng.choice(group))
             s = int(rng.choice(self.starts[i]))
             x[k] = self.cf.feats[i][s:s + self.w.frames]
+            if soft is not None:
+                soft[k] = self.soft[i][np.searchsorted(self.starts[i], s)]
         y = np.zeros((n, self.n_classes), dtype=np.float32)
         y[np.arange(n), cls] = 1.0
-        return x, y
+        return (x, y) if soft is None else (x, teacher_mod.targets(y, soft, self.distill))
+
+    def use_teacher(self, teacher, temperature: float, distill: float) -> None:
+        """The teacher's softened probabilities of every window sample() can draw."""
+        frames = self.w.frames
+        self.soft = []
+        for i, st in enumerate(self.starts):
+            w = np.stack([self.cf.feats[i][s:s + frames] for s in st]) if len(st) else \
+                np.zeros((0, frames, self.cf.feats[0].shape[1]), dtype=np.int8)
+            self.soft.append(teacher_mod.soften(teacher.probabilities(w), temperature)
+                             if len(st) else np.zeros((0, self.n_classes), dtype=np.float32))
+        self.distill = distill
 
 
 def _set_seeds(seed: int) -> None:
@@ -95,6 +113,9 @@ def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing))
     sampler = EpochSampler(train_cf, cfg.window, fr, n_classes,
                            sources if cfg.balance == "source" else None)
+    if cfg.teacher:
+        sampler.use_teacher(teacher_mod.Teacher(cfg.teacher), temperature=cfg.distill_temperature,
+                            distill=cfg.distill)
     rng = np.random.default_rng([cfg.seed, 1])
     if val_cf is not None and len(val_cf):
         vx, vns, vown = eval_windows(val_cf, cfg.window, fr)

@@ -9,6 +9,7 @@ Pipeline:
    each is trained so, with its own seed, and models.ensemble joins them into one model
    (summed logits, one softmax).
 3. int8 conversion (quantize.py) with the int8-input contract verified.
+   With a teacher (teacher.py), the targets mix in its softened probabilities.
 4. Forest (forest.py) on the same windows, exported as forest.h with emlearn.
 5. Evaluation of float and int8 CNN and forest on the test split (evaluate.py: clip level,
    soft vote over non-silent windows), model card and confusion matrix (card.py), all
@@ -33,7 +34,7 @@ from ..data.datasets import Dataset, load_dataset, require_classes
 from ..errors import MicromelError
 from ..modeldir import ModelDir
 from ..paths import recorded_path
-from . import card, evaluate, forest as forest_mod, members, models, quantize
+from . import card, evaluate, forest as forest_mod, members, models, quantize, teacher
 from .config import TrainConfig
 from .features import ClipFeatures, eval_windows, extract, framing, training_features
 from .fit import quiet_tf
@@ -43,6 +44,8 @@ def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
     ds = load_dataset(data)
     if cfg.hold_out_source:
         ds = ds.hold_out(cfg.hold_out_source)
+    if cfg.teacher:         # before the features: a wrong teacher is a one-line error
+        teacher.check(Path(cfg.teacher), ds, fcfg, cfg.window)
     require_classes(ds, "train")
     if len(ds.labels) < 2:
         raise MicromelError(f"{ds.source}: needs at least two classes, found {ds.labels}")
@@ -151,7 +154,16 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     if out.exists() and not out.is_dir():
         raise MicromelError(f"--out {out}: is a file; give a folder for the model")
     fcfg = cfg.frontend_config()
+    if cfg.teacher and loso:
+        raise MicromelError("--loso with --teacher: a teacher fits one held-out source; train "
+                            "one student per source (--hold-out-source NAME) with a teacher "
+                            "trained without that source")
     loso = loso_sources(data, loso) if loso else []
+    record = cfg
+    if cfg.teacher:         # resolved once: the workers load this folder, the record names it
+        tdir = teacher.resolve(cfg.teacher, out)
+        cfg = replace(cfg, teacher=str(tdir))
+        record = replace(cfg, teacher=recorded_path(tdir))
     if cfg.specialist and cfg.specialist in loso:
         raise MicromelError(f"--loso {cfg.specialist}: that is the --specialist's source, which "
                             "cannot be held out; name the other sources")
@@ -180,7 +192,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
 
     stats = quantize.model_stats(main["flat"])
     model = ModelDir(out, name or out.name, tuple(ds.labels), fcfg, cfg.window,
-                     train=cfg.to_record(),
+                     train=record.to_record(),
                      dataset={"source": recorded_path(ds.source), "digest": ds.digest()},
                      forest="forest.h" if forest_res else None)
     metrics = {
@@ -209,6 +221,8 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
                    "total_seconds": round(time.time() - t_start, 1), "cpus": os.cpu_count()},
         "command": command,
     }
+    if cfg.teacher:
+        metrics["teacher"] = {"path": record.teacher, "float_model_sha256": teacher.fingerprint(tdir)}
     model.save()
     model.write_output("model.tflite", main["flat"])
     model.write_output("model_float.tflite", _float_tflite(main["model"]))
