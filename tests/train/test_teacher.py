@@ -8,6 +8,7 @@ import pytest
 
 from micromel.clip import rules as win
 from micromel.errors import MicromelError
+from micromel.modeldir import FLOAT_TFLITE
 from micromel.train import teacher
 from micromel.train.features import ClipFeatures
 from micromel.train.fit import EpochSampler
@@ -31,16 +32,13 @@ def test_targets_mix_label_and_teacher():
     assert np.allclose(t, 0.75 * y + 0.25 * soft) and np.allclose(t.sum(1), 1.0)
 
 
-class _FixedTeacher:
+def _fixed_teacher(windows):
     """Gives window w the probabilities (w's first value, ...) as a row: lets the test know
     which window's target the sampler used."""
-
-    def probabilities(self, windows):
-        out = np.zeros((len(windows), 2), dtype=np.float32)
-        v = windows[:, 0, 0].astype(np.float32)
-        out[:, 0] = (v + 128.0) / 256.0
-        out[:, 1] = 1.0 - out[:, 0]
-        return out
+    out = np.zeros((len(windows), 2), dtype=np.float32)
+    out[:, 0] = (windows[:, 0, 0].astype(np.float32) + 128.0) / 256.0
+    out[:, 1] = 1.0 - out[:, 0]
+    return out
 
 
 def test_sampler_targets_are_each_drawn_windows_teacher_row():
@@ -56,7 +54,7 @@ def test_sampler_targets_are_each_drawn_windows_teacher_row():
     cf = ClipFeatures(feats, energy, np.array([0, 1, 0, 1, 0, 1]), np.arange(6), np.zeros(6, int))
     s = EpochSampler(cf, w, fr, 2)
     plain_x, plain_y = s.sample(40, np.random.default_rng(7))
-    s.use_teacher(_FixedTeacher(), temperature=2.0, distill=0.3)
+    s.use_teacher(_fixed_teacher, temperature=2.0, distill=0.3)
     x, y = s.sample(40, np.random.default_rng(7))
     assert (x == plain_x).all()                          # the same draws as without a teacher
     first = (x[:, 0, 0].astype(np.float32) + 128.0) / 256.0
@@ -70,6 +68,6 @@ def test_resolve_refuses_a_missing_folder_and_the_out_folder(tmp_path):
         teacher.resolve(str(tmp_path / "none"), tmp_path / "out")
     # a shipped model's name works as for every MODEL_DIR argument
     drums = teacher.resolve("drums", tmp_path / "out")
-    assert (drums / teacher.FLOAT_MODEL).is_file()
+    assert (drums / FLOAT_TFLITE).is_file()
     with pytest.raises(MicromelError, match="is the --out folder"):
         teacher.resolve(str(drums), drums)

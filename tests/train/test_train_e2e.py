@@ -254,12 +254,18 @@ def test_a_teacher_that_saw_other_clips_is_refused(trained, tiny_manifest, tmp_p
     relabelled.write_text(tiny_manifest.read_text().replace(",kick,", ",tom,"))
     with pytest.raises(MicromelError, match="labels"):
         teacher.check(out, load_dataset(relabelled), cfg.frontend_config(), cfg.window)
-    with pytest.raises(MicromelError, match="shape differs"):
+    with pytest.raises(MicromelError, match="front end or window differs"):
         teacher.check(out, ds, cfg.frontend_config(), replace(cfg.window, frames=24))
     bare = tmp_path / "bare"
     shutil.copytree(out, bare)
     (bare / "model_float.tflite").write_bytes(b"not a model")
-    with pytest.raises(MicromelError, match="no usable model_float.tflite"):
+    with pytest.raises(MicromelError, match="model_float.tflite: not a TFLite model"):
+        teacher.check(bare, ds, cfg.frontend_config(), cfg.window)
+    shutil.copy(out / "model.tflite", bare / "model_float.tflite")      # the int8 model
+    with pytest.raises(MicromelError, match="model_float.tflite: input int8, output int8; expected float32"):
+        teacher.check(bare, ds, cfg.frontend_config(), cfg.window)
+    (bare / "model_float.tflite").unlink()
+    with pytest.raises(MicromelError, match="no model_float.tflite"):
         teacher.check(bare, ds, cfg.frontend_config(), cfg.window)
     for data, args, says in (
             (tiny_manifest, ["--distill", "0.3"], "--distill needs --teacher"),

@@ -80,14 +80,14 @@ def read_sources(path: Path) -> list[tuple[float, float, str, str]]:
         raise MicromelError(f"{path}: expected columns onset, offset, event_label") from None
 
 
-def read_index(folder: Path, column: str = "bed") -> dict[str, str]:
-    """{stream file name: bed kind} from streams.csv, {} without one (`column`
-    "bed_source": the bed's source NAME instead, before any "/track")."""
+def read_index(folder: Path) -> dict[str, dict[str, str]]:
+    """{stream file name: {"bed": its bed kind, "bed_source": the bed's source NAME (before
+    any "/track")}} from streams.csv, {} without one."""
     p = Path(folder) / INDEX
     if not p.is_file():
         return {}
     try:
-        return {f"{r['name']}.wav": (r[column] or "").split("/")[0]
+        return {f"{r['name']}.wav": {"bed": r["bed"] or "", "bed_source": (r["bed_source"] or "").split("/")[0]}
                 for r in csv.DictReader(p.read_text().splitlines())}
     except (KeyError, csv.Error, UnicodeDecodeError):
         raise MicromelError(f"{p}: expected columns {', '.join(INDEX_COLUMNS)}") from None

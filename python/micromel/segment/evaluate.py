@@ -71,8 +71,7 @@ def evaluate(model, cfg: SegmentConfig, streams: Path, label: str, resolution: f
     (metrics.SourceScores) of micromel and each peer's best setting."""
     p = model.segment_params(cfg)
     wavs = streams_in(Path(streams), limit)
-    beds = read_index(Path(streams))
-    bed_sources = read_index(Path(streams), "bed_source") if by_source else {}
+    index = read_index(Path(streams))
     unknown = set(which) - set(PEERS)
     if unknown:
         raise MicromelError(f"--peers {','.join(sorted(unknown))}: choose from {', '.join(PEERS)}")
@@ -84,14 +83,14 @@ def evaluate(model, cfg: SegmentConfig, streams: Path, label: str, resolution: f
     for k, wav in enumerate(wavs):
         truth = read_sources(truth_path(wav))
         ref = _ref([t[:3] for t in truth], label)
-        bed = beds.get(wav.name, "")
+        bed = index.get(wav.name, {}).get("bed", "")
         group = "music" if bed == "music" else (OTHER if bed else "")
 
         def put(system: str, est, dur) -> None:
             board.add(system, group, ref, est, dur)
             if by_source:
                 sources.setdefault(system, SourceScores(resolution)).add(
-                    truth, label, est, dur, f"{bed_sources.get(wav.name) or '?'} ({bed or '?'})")
+                    truth, label, est, dur, f"{index.get(wav.name, {}).get('bed_source') or '?'} ({bed or '?'})")
 
         res = run.segment_file(wav, model, p, scorer)
         dur = res.duration

@@ -197,8 +197,9 @@ def register(sub) -> None:
     t.add_argument("--distill", type=float, default=None, metavar="A",
                    help="with --teacher: the teacher's share of the targets (default %g)"
                         % TrainConfig.distill)
-    t.add_argument("--distill-temperature", type=float, default=None, metavar="T", help="with --teacher: its probabilities softened as p^(1/T) "
-                                     "(default %g)" % TrainConfig.distill_temperature)
+    t.add_argument("--distill-temperature", type=float, default=None, metavar="T",
+                   help="with --teacher: its probabilities softened as p^(1/T) (default %g)"
+                        % TrainConfig.distill_temperature)
     t.add_argument("--loso", metavar="NAMES",
                    help="also train once per source named (comma-separated, or all) with that "
                         "source held out, for every seed, and report each held-out source's "

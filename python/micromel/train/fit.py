@@ -15,7 +15,9 @@ from ..clip import rules as win
 from . import augment as aug_mod
 from . import models
 from . import teacher as teacher_mod
+from ..modeldir import ModelDir
 from .config import TrainConfig
+from .evaluate import predict_float
 from .features import ClipFeatures, eval_windows
 
 
@@ -63,15 +65,14 @@ class EpochSampler:
         y[np.arange(n), cls] = 1.0
         return (x, y) if soft is None else (x, teacher_mod.targets(y, soft, self.distill))
 
-    def use_teacher(self, teacher, temperature: float, distill: float) -> None:
-        """The teacher's softened probabilities of every window sample() can draw."""
-        frames = self.w.frames
-        self.soft = []
-        for i, st in enumerate(self.starts):
-            w = np.stack([self.cf.feats[i][s:s + frames] for s in st]) if len(st) else \
-                np.zeros((0, frames, self.cf.feats[0].shape[1]), dtype=np.int8)
-            self.soft.append(teacher_mod.soften(teacher.probabilities(w), temperature)
-                             if len(st) else np.zeros((0, self.n_classes), dtype=np.float32))
+    def use_teacher(self, probabilities, temperature: float, distill: float) -> None:
+        """The teacher's softened probabilities of every window sample() can draw, in one
+        pass (`probabilities`: int8 windows (n, frames, mels) -> (n, classes))."""
+        f = self.w.frames
+        wins = [self.cf.feats[i][s:s + f] for i, st in enumerate(self.starts) for s in st]
+        p = teacher_mod.soften(probabilities(np.stack(wins)), temperature) if wins else \
+            np.zeros((0, self.n_classes), dtype=np.float32)
+        self.soft = np.split(p, np.cumsum([len(st) for st in self.starts])[:-1])
         self.distill = distill
 
 
@@ -114,7 +115,8 @@ def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int,
     sampler = EpochSampler(train_cf, cfg.window, fr, n_classes,
                            sources if cfg.balance == "source" else None)
     if cfg.teacher:
-        sampler.use_teacher(teacher_mod.Teacher(cfg.teacher), temperature=cfg.distill_temperature,
+        flat = ModelDir.open(cfg.teacher).float_tflite_bytes()
+        sampler.use_teacher(lambda x: predict_float(flat, x), temperature=cfg.distill_temperature,
                             distill=cfg.distill)
     rng = np.random.default_rng([cfg.seed, 1])
     if val_cf is not None and len(val_cf):

@@ -8,8 +8,8 @@ Pipeline:
    epochs' weights. When `arch` names several networks ("dscnn-m4+dscnn-m4", the default)
    each is trained so, with its own seed, and models.ensemble joins them into one model
    (summed logits, one softmax).
-3. int8 conversion (quantize.py) with the int8-input contract verified.
    With a teacher (teacher.py), the targets mix in its softened probabilities.
+3. int8 conversion (quantize.py) with the int8-input contract verified.
 4. Forest (forest.py) on the same windows, exported as forest.h with emlearn.
 5. Evaluation of float and int8 CNN and forest on the test split (evaluate.py: clip level,
    soft vote over non-silent windows), model card and confusion matrix (card.py), all
@@ -222,7 +222,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
         "command": command,
     }
     if cfg.teacher:
-        metrics["teacher"] = {"path": record.teacher, "float_model_sha256": teacher.fingerprint(tdir)}
+        metrics["teacher"] = {"float_model_sha256": teacher.fingerprint(tdir)}  # its path: config.json
     model.save()
     model.write_output("model.tflite", main["flat"])
     model.write_output("model_float.tflite", _float_tflite(main["model"]))

@@ -7,9 +7,10 @@ window's target becomes
 
 (a = `distill`, T = `distill_temperature`: the probabilities p as p^(1/T), renormalised,
 which is the softmax of the teacher's logits / T), before the label smoothing every model
-gets. The teacher runs as its float .tflite (the interpreter evaluation uses) on the
-student's own training windows, augmented copies included, once before the first epoch;
-the student still stops early on the validation split's hard labels.
+gets. The teacher runs as its float .tflite (evaluate.predict_float, as `micromel evaluate
+--impl float` runs it) on the student's own training windows, augmented copies included, in
+one pass before the first epoch (fit.EpochSampler.use_teacher); the student still stops
+early on the validation split's hard labels.
 
 A teacher must have been trained on the same view of the same data (the dataset digest its
 config.json records covers the file list, labels, splits and so a held-out source): then
@@ -22,11 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine import tflite
 from ..errors import MicromelError
-from ..modeldir import ModelDir
-from . import quantize
-
-FLOAT_MODEL = "model_float.tflite"
+from ..modeldir import FLOAT_TFLITE, ModelDir
 
 
 def resolve(path: str, out: Path) -> Path:
@@ -43,25 +42,19 @@ def resolve(path: str, out: Path) -> Path:
 
 
 def check(folder: Path, ds, fcfg, window) -> None:
-    """One-line errors, before any long work: no float model or one of another shape, other
-    labels, front end or window, or another view of the data."""
+    """One-line errors, before any long work: no float model or one that does not take this
+    training's windows and give its classes, other labels, front end or window, or another
+    view of the data."""
     model = ModelDir.open(folder)
-    path = folder / FLOAT_MODEL
-    try:
-        it = quantize.interpreter(path.read_bytes())
-    except (OSError, ValueError, RuntimeError) as e:
-        raise MicromelError(f"--teacher {folder}: no usable {FLOAT_MODEL} ({e}); give a folder "
-                            "micromel train wrote") from None
     if list(model.labels) != list(ds.labels):
         raise MicromelError(f"--teacher {folder}: its labels {list(model.labels)} differ from the "
                             f"data's {list(ds.labels)}")
-    shape_in = tuple(it.get_input_details()[0]["shape"])
-    shape_out = tuple(it.get_output_details()[0]["shape"])
-    if (model.frontend.to_dict() != fcfg.to_dict() or model.window.frames != window.frames
-            or shape_in != (1, window.frames, fcfg.n_mels, 1) or shape_out != (1, len(ds.labels))):
-        raise MicromelError(f"--teacher {folder}: its front end, window or float model's shape "
-                            "differs from this training's; train the teacher with the same "
-                            "--frontend and --window-frames")
+    if model.frontend.to_dict() != fcfg.to_dict() or model.window.frames != window.frames:
+        raise MicromelError(f"--teacher {folder}: its front end or window differs from this "
+                            "training's; train the teacher with the same --frontend and "
+                            "--window-frames")
+    tflite.check_io(tflite.parse(model.float_tflite_bytes(), model.path / FLOAT_TFLITE),
+                    window.frames * fcfg.n_mels, len(ds.labels), kind="float32")
     recorded, here = (model.dataset or {}).get("digest"), ds.digest()
     if recorded != here:
         raise MicromelError(f"--teacher {folder}: was trained on another view of the data (dataset "
@@ -72,7 +65,7 @@ def check(folder: Path, ds, fcfg, window) -> None:
 
 def fingerprint(folder: Path) -> str:
     """SHA-256 of the teacher's float model (the record of which teacher trained a model)."""
-    return hashlib.sha256((Path(folder) / FLOAT_MODEL).read_bytes()).hexdigest()
+    return hashlib.sha256(ModelDir.open(folder).float_tflite_bytes()).hexdigest()
 
 
 def soften(p: np.ndarray, temperature: float) -> np.ndarray:
@@ -86,15 +79,3 @@ def soften(p: np.ndarray, temperature: float) -> np.ndarray:
 def targets(onehot: np.ndarray, soft: np.ndarray, distill: float) -> np.ndarray:
     """(1 - a) x label + a x soft targets."""
     return ((1.0 - distill) * onehot + distill * soft).astype(np.float32)
-
-
-class Teacher:
-    """The teacher's float model (train.quantize's interpreter: one window per invoke, as an
-    ensemble's graph reshapes each network's logits to one row)."""
-
-    def __init__(self, folder: str | Path):
-        self.it = quantize.interpreter((Path(folder) / FLOAT_MODEL).read_bytes())
-
-    def probabilities(self, windows: np.ndarray) -> np.ndarray:
-        """int8 feature windows (n, frames, mels) -> the teacher's probabilities (n, classes)."""
-        return quantize.run_tflite(self.it, np.asarray(windows, dtype=np.float32)[..., None])
