@@ -129,6 +129,91 @@ def test_numeric_options_are_validated(wav, argv):
     assert r.returncode == 2 and "must be at least" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("argv,says", [
+    (["segment", "models/drums", "{wav}", "--min-duration", "nan"], "give a finite number"),
+    (["segment", "--activity-only", "{wav}", "--threshold-db", "inf"], "give a finite number"),
+    (["evaluate-segments", "models/speech", "{dir}", "--resolution", "0"], "must be more than"),
+    (["evaluate-segments", "models/speech", "{dir}", "--collar", "nan"], "give a finite number"),
+    (["dataset", "streams", "--out", "{new}", "--seconds", "0"], "must be more than"),
+    (["train", "{dir}", "--out", "{new}", "--silence-dbfs", "nan"], "give a finite number"),
+    (["tune", "models/speech", "{dir}", "--target-fa-per-hour", "nan"], "give a finite number"),
+    (["train", "{dir}", "--out", "{new}", "--augment", "eq_p=NaN"], "NaN is not a number"),
+])
+def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
+    """float() reads nan and inf, and nan passes every range check: the option types refuse
+    them (cliargs.at_least), and a length of 0 where one is needed."""
+    args = [a.format(wav=wav, dir=wav.parent, new=tmp_path / "new") for a in argv]
+    args = [str(ROOT / a) if a.startswith("models/") else a for a in args]
+    r = cli(*args)
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_nan_in_config_json_is_one_line(tmp_path, wav):
+    doc = json.loads((DRUMS / "config.json").read_text())
+    doc["window"]["silence_rms_dbfs"] = float("nan")       # json.dumps writes NaN
+    nan = _model_copy(tmp_path, "nan", config=doc)
+    assert "NaN" in (nan / "config.json").read_text()
+    one_line_error(cli("classify", nan, wav), "config.json", "NaN")
+
+
+def test_an_output_the_system_refuses_is_one_line(tmp_path, wav):
+    """A path no check before the work foresaw (here: a file where a folder must be) ends
+    in one line naming it, not in a traceback."""
+    plain = tmp_path / "plain"
+    plain.write_text("keep me")
+    one_line_error(cli("features", wav, "--out", plain / "f.npy"), str(plain), "choose another path")
+    assert plain.read_text() == "keep me"
+
+
+def test_train_does_not_replace_a_model_without_force(tmp_path, wav):
+    model = _model_copy(tmp_path, "model")
+    before = {f.name: f.read_bytes() for f in model.iterdir()}
+    one_line_error(cli("train", wav.parent, "--out", model), "holds a model already", "--force")
+    assert {f.name: f.read_bytes() for f in model.iterdir()} == before
+
+
+def test_segment_does_not_replace_earlier_outputs_without_force(tmp_path, wav):
+    out = tmp_path / "out"
+    assert cli("segment", "--activity-only", wav, "--out", out, "--quiet").returncode == 0
+    (out / "hit.labels.txt").write_text("edited by hand")
+    one_line_error(cli("segment", "--activity-only", wav, "--out", out, "--quiet"),
+                   "hit.events.json and 2 more", "--force")
+    assert (out / "hit.labels.txt").read_text() == "edited by hand"
+    assert cli("segment", "--activity-only", wav, "--out", out, "--quiet",
+               "--force").returncode == 0
+    assert (out / "hit.labels.txt").read_text() != "edited by hand"
+
+
+def test_evaluate_segments_checks_class_json_and_tuned_settings_first(tmp_path, wav):
+    speech = ROOT / "models/speech"
+    one_line_error(cli("evaluate-segments", speech, wav.parent, "--class", "nope"),
+                   "--class nope", "not a label")
+    taken = tmp_path / "taken.json"
+    taken.write_text("{}")
+    one_line_error(cli("evaluate-segments", speech, wav.parent, "--json", taken), "exists")
+    tuned = tmp_path / "speech"
+    shutil.copytree(speech, tuned)
+    before = (tuned / "config.json").read_text()
+    one_line_error(cli("evaluate-segments", tuned, wav.parent, "--tune", "--write"),
+                   "own segment settings", "--force")
+    assert (tuned / "config.json").read_text() == before
+
+
+def test_class_names_that_would_leave_the_dataset_are_refused(tmp_path, wav):
+    recs = tmp_path / "recs"
+    recs.mkdir()
+    shutil.copy(wav, recs / "rec.wav")
+    (recs / "rec.txt").write_text("0.1\t0.9\tknock\n")
+    out = tmp_path / "data"
+    one_line_error(cli("dataset", "from-labels", recs, "--out", out, "--background-label", ".."),
+                   "--background-label", "'..'")
+    assert not out.exists()
+    (recs / "rec.txt").write_text("0.1\t0.9\t..\n")
+    one_line_error(cli("dataset", "from-labels", recs, "--out", out), "rec.txt:1", "'..'")
+    assert not out.exists() and not (tmp_path / "rec_0000.wav").exists()
+
+
 @pytest.mark.parametrize("group,action", [("device", "proxy"), ("bench", "frontend"),
                                           ("dataset", "check")])
 def test_a_group_without_action_prints_its_actions(group, action):

@@ -7,6 +7,7 @@ order of the workflow."""
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
@@ -66,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+PATH_ERRORS = {     # errno -> what to do, for main()'s one line
+    errno.ENOENT: "check the path (a folder on the way does not exist)",
+    errno.ENOTDIR: "a file stands where the path needs a folder; choose another path",
+    errno.EISDIR: "a folder stands where a file goes; give a file name",
+    errno.EEXIST: "a file stands where a folder goes; choose another path",
+    errno.EACCES: "no permission there; choose a place you can write",
+    errno.EPERM: "no permission there; choose a place you can write",
+    errno.EROFS: "that place is read-only; choose another",
+    errno.ENOSPC: "the disk is full; free space or choose another place",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     # TensorFlow's C++ logging (oneDNN notes, absl's "before InitializeLog" line) must be
     # silenced before TensorFlow is first imported, which any command may do.
@@ -89,6 +102,16 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except MicromelError as e:
         print(f"micromel: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        # a path the checks before the work could not foresee (a file where a folder goes, a
+        # read-only or full place): one line naming it, as for any other bad input; any
+        # other OSError (a missing tool, a socket, a bug) keeps its traceback
+        hint = PATH_ERRORS.get(e.errno)
+        if hint is None or e.filename is None:
+            raise
+        where = f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 is not None else "")
+        print(f"micromel: error: {where}: {e.strerror}; {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("micromel: interrupted", file=sys.stderr)

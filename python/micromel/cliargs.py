@@ -3,6 +3,7 @@ types that check their values, and the output checks done before long work start
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from .errors import MicromelError
@@ -21,32 +22,45 @@ def group_actions(sub, name: str) -> argparse._SubParsersAction:
     return next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
 
 
-def at_least(kind, minimum, what: str):
-    """An argparse type: a number of `kind` (int, float) no smaller than `minimum`."""
+def at_least(kind, minimum, what: str, above: bool = False):
+    """An argparse type: a finite number of `kind` (int, float) no smaller than `minimum`
+    (with `above`: larger than it). nan and inf are refused: float() reads them, and every
+    comparison with nan is False, so they would pass a plain range check."""
     def parse(text: str):
         try:
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"{v}: must be at least {minimum}")
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{text!r}: give a finite number")
+        if v < minimum or (above and v == minimum):
+            raise argparse.ArgumentTypeError(
+                f"{v}: must be {'more than' if above else 'at least'} {minimum}")
         return v
-    parse.__name__ = f"{kind.__name__} >= {minimum}"     # argparse names it in its messages
+    parse.__name__ = f"{kind.__name__} {'>' if above else '>='} {minimum}"  # argparse names it
     return parse
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: any finite number (a level in dB, say)."""
+    return at_least(float, -math.inf, "a number")(text)
 
 
 positive_int = at_least(int, 1, "a whole number")
 non_negative_float = at_least(float, 0.0, "a number")
+positive_float = at_least(float, 0.0, "a number", above=True)
 
 
-def new_file(path, option: str, force: bool = False) -> Path:
+def new_file(path, option: str, force: bool | None = None) -> Path:
     """An output file that must not overwrite an existing one silently: checked before the
-    work starts, so a long run never ends in a refusal."""
+    work starts, so a long run never ends in a refusal. `force`: the command's --force
+    (None: it has none)."""
     path = Path(path)
     if path.is_dir():
         raise MicromelError(f"{option} {path}: is a folder; give a file name")
     if path.exists() and not force:
-        raise MicromelError(f"{option} {path}: exists; remove it or choose another name")
+        how = "add --force to replace it" if force is False else "remove it"
+        raise MicromelError(f"{option} {path}: exists; {how} or choose another name")
     return path
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +56,18 @@ FLOAT_TFLITE = "model_float.tflite"
 OUTPUTS = ("forest.h", "metrics.json", "card.md", "confusion.png")
 TOP_KEYS = ("format", "name", "labels", "frontend", "window", "segment", "reject", "boards",
             "train", "dataset", "forest")
+
+
+def strict_json(text: str):
+    """JSON as the standard has it: Python's reader also takes NaN and Infinity, which no
+    setting may be (every range check passes NaN, and C gets no such constant)."""
+    def refuse(name):
+        raise ValueError(f"{name} is not a number JSON allows; give a finite value")
+
+    def number(text):           # 1e999 is valid JSON and reads as inf
+        v = float(text)
+        return v if math.isfinite(v) else refuse(text)
+    return json.loads(text, parse_constant=refuse, parse_float=number)
 
 
 def not_a_model(path, why: str) -> MicromelError:
@@ -92,8 +105,8 @@ class ModelDir:
         if not cfg_path.is_file():
             raise not_a_model(path, f"no {CONFIG}")
         try:
-            doc = json.loads(cfg_path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            doc = strict_json(cfg_path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
             raise not_a_model(path, f"{CONFIG} is not valid JSON: {e}") from None
         if not isinstance(doc, dict):
             raise not_a_model(path, f"{CONFIG} is not a JSON object")
@@ -263,7 +276,9 @@ class ModelDir:
         """Write config.json (through a temp file and a rename)."""
         self._writable()
         self.path.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.path / CONFIG, json.dumps(self.to_config(), indent=2) + "\n")
+        # allow_nan=False: never write what strict_json would refuse to read back
+        write_text_atomic(self.path / CONFIG,
+                          json.dumps(self.to_config(), indent=2, allow_nan=False) + "\n")
         return self
 
     def write_output(self, name: str, data: bytes | str) -> Path:
@@ -299,10 +314,10 @@ def load_frontend_config(path) -> FrontendConfig:
     or a model's config.json (its front end, with the model's window length)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = strict_json(path.read_text())
     except FileNotFoundError:
         raise MicromelError(f"--config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise MicromelError(f"--config {path}: not a readable JSON file ({e})") from None
     if isinstance(data, dict) and "frontend" in data:
         return ModelDir.from_config(path.parent, data).frontend

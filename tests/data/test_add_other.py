@@ -79,3 +79,27 @@ def test_refusals_are_one_line(pair, tmp_path, capsys):
                  str(tmp_path / "o2"), "--label", "kick"]) == 2
     assert "has a class 'kick'" in capsys.readouterr().err
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_a_bad_class_name_or_no_val_source_writes_nothing(pair, tmp_path, capsys):
+    base, other = pair
+    for label in ("../evil", "", "a,b", ".."):
+        assert main(["dataset", "add-other", str(base), "--from", str(other), "--out",
+                     str(tmp_path / "o3"), "--label", label]) == 2
+        assert "--label" in capsys.readouterr().err
+    assert not (tmp_path / "o3").exists() and not (tmp_path / "evil").exists()
+    # an other dataset without validation sources: refused before any clip is copied
+    no_val = _dataset(tmp_path / "noval", [(f"x/m{i}.wav", "nonspeech", "train", f"musicA/{i}")
+                                           for i in range(3)])
+    out = tmp_path / "o4"
+    assert main(["dataset", "add-other", str(base), "--from", str(no_val), "--out", str(out)]) == 2
+    assert "needs sources in its train and val splits" in capsys.readouterr().err
+    assert not out.exists() and not out.with_name("o4.partial").exists()
+    # a leftover temporary folder is named, not deleted
+    leftover = tmp_path / "o5.partial"
+    leftover.mkdir()
+    (leftover / "mine.txt").write_text("keep")
+    assert main(["dataset", "add-other", str(base), "--from", str(other), "--out",
+                 str(tmp_path / "o5")]) == 2
+    assert "o5.partial: exists" in capsys.readouterr().err
+    assert (leftover / "mine.txt").read_text() == "keep"

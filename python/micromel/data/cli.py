@@ -128,7 +128,8 @@ def register(sub) -> None:
                     help="output folder (default data/speech_streams)")
     st.add_argument("--count", type=cliargs.positive_int, default=24,
                     help="streams (default 24: half music beds, half ambience or noise)")
-    st.add_argument("--seconds", type=float, default=60.0, help="length of each (default 60)")
+    st.add_argument("--seconds", type=cliargs.positive_float, default=60.0,
+                    help="length of each (default 60)")
     st.add_argument("--split", default="test", choices=["train", "val", "test"],
                     help="whose sources: test = the held-out sources (default), val = the "
                          "validation sources (for tuning)")
@@ -145,7 +146,7 @@ def register(sub) -> None:
                     help="frames of the model window the clips are cut for (train with the same)")
     fl.add_argument("--hop", type=cliargs.at_least(float, 0.001, "seconds"),
                     help="seconds between clip starts (default half a clip)")
-    fl.add_argument("--min-coverage", type=float, default=0.5,
+    fl.add_argument("--min-coverage", type=cliargs.finite_float, default=0.5,
                     help="share of a clip a label must cover to name it (default 0.5)")
     fl.add_argument("--background-label", metavar="NAME",
                     help="label of clips no label touches (default: such clips are dropped)")
@@ -162,7 +163,8 @@ def register(sub) -> None:
     ao.add_argument("--label", default="other", help="the new class's name (default other)")
     ao.add_argument("--per-source", type=cliargs.positive_int, default=8,
                     help="clips per source of OTHER in each of train and val (default 8)")
-    ao.add_argument("--unknown-per-source", type=cliargs.positive_int, default=12,
+    ao.add_argument("--unknown-per-source", type=cliargs.at_least(int, 0, "a whole number"),
+                    default=12,
                     help="clips per held-out (test) source written to unknown/ (default 12)")
     ao.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
     ao.set_defaults(func=cmd_dataset_add_other)

@@ -43,6 +43,17 @@ class Label:
     name: str
 
 
+def check_class_name(name: str, what: str) -> str:
+    """A class name is a folder of the dataset and a manifest field: not empty, no path
+    separator, no comma, not '.' or '..' (which would put clips outside the dataset)."""
+    if not name:
+        raise MicromelError(f"{what}: a class needs a name")
+    if any(c in name for c in "/\\,") or name in (".", ".."):
+        raise MicromelError(f"{what} {name!r}: a class name cannot contain '/', '\\' or ',' "
+                            "or be '.' or '..'")
+    return name
+
+
 def read_labels(path: Path) -> list[Label]:
     """An Audacity label track. A line that is not `start<TAB>end<TAB>label` (or a frequency
     line under one) is a one-line error naming the line."""
@@ -64,13 +75,10 @@ def read_labels(path: Path) -> list[Label]:
         except ValueError:
             raise MicromelError(f"{path}:{n}: expected start<TAB>end<TAB>label in seconds, "
                                 f"found {line.strip()!r}") from None
-        if not name:
-            raise MicromelError(f"{path}:{n}: a label without a name")
         if not (0 <= start < end):
             raise MicromelError(f"{path}:{n}: start {start} and end {end} must satisfy "
                                 "0 <= start < end")
-        if "/" in name or "," in name:
-            raise MicromelError(f"{path}:{n}: label {name!r} contains '/' or ','")
+        check_class_name(name, f"{path}:{n}: label")
         out.append(Label(start, end, name))
     return out
 
@@ -150,6 +158,8 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
         raise MicromelError(f"--out {out_dir}: holds a dataset already; give a new folder")
     if not 0 < min_coverage <= 1:
         raise MicromelError(f"--min-coverage {min_coverage}: must be in (0, 1]")
+    if background is not None:
+        check_class_name(background, "--background-label")
     fe = FrontendConfig()
     n = window_samples(WindowConfig(window_frames, 1), Framing(fe.hop_length, fe.frame_length))
     hop = int(round((hop_s if hop_s else n / 2 / fe.sample_rate) * fe.sample_rate))

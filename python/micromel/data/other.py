@@ -20,6 +20,7 @@ from pathlib import Path
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from .datasets import load_dataset, write_manifest
+from .labels import check_class_name
 
 UNKNOWN_DIR = "unknown"
 
@@ -32,6 +33,7 @@ def add_other(data, other, out: Path, label: str = "other", per_source: int = 8,
         raise MicromelError(f"--out {out}: exists; give a new folder")
     if per_source < 1 or unknown_per_source < 0:
         raise MicromelError("--per-source must be >= 1 and --unknown-per-source >= 0")
+    check_class_name(label, "--label")
     base = load_dataset(data)
     if label in base.labels:
         raise MicromelError(f"{data}: has a class '{label}' already; pick another --label")
@@ -51,9 +53,30 @@ def add_other(data, other, out: Path, label: str = "other", per_source: int = 8,
     for key in [k for k in groups if k[0] == "test" and k[1] in seen]:
         del groups[key]
 
+    if not any(s == "train" for s, _ in groups) or not any(s == "val" for s, _ in groups):
+        raise MicromelError(f"{other}: needs sources in its train and val splits")
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
-        shutil.rmtree(tmp)
+        raise MicromelError(f"{tmp}: exists (left by an interrupted run?); remove it first")
+    try:
+        counts = _write(base, groups, tmp, label, per_source, unknown_per_source, seed)
+        held = sorted({n for (s, n) in groups if s == "test"})
+        write_text_atomic(tmp / "README.txt",
+                          f"Built by micromel dataset add-other: {data} plus the class '{label}' "
+                          f"from {other} (at most {per_source} clips per source and split, seed "
+                          f"{seed}); {UNKNOWN_DIR}/ holds {counts['unknown']} clips of its test "
+                          f"sources ({', '.join(held) or 'none'}), in no split: sounds of no known "
+                          "class the model never heard, for `micromel reject --unknown`.\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)     # nothing half-written stays behind
+        raise
+    tmp.rename(out)
+    return dict(counts)
+
+
+def _write(base, groups, tmp: Path, label: str, per_source: int, unknown_per_source: int,
+           seed: int) -> dict:
+    """The dataset's clips and manifest into the temporary folder; returns the counts."""
     rows = []
     for (p, lab, split), src in zip(base.items, base.sources or [""] * len(base.items)):
         rel = Path(p).relative_to(base.root) if Path(p).is_relative_to(base.root) else Path(lab) / Path(p).name
@@ -74,18 +97,8 @@ def add_other(data, other, out: Path, label: str = "other", per_source: int = 8,
             rows.append({"path": rel.as_posix(), "label": label, "split": split,
                          "source": f"{name}/{Path(p).name}"})
             counts[split] += 1
-    if not counts["train"] or not counts["val"]:
-        raise MicromelError(f"{other}: needs sources in its train and val splits")
     write_manifest(tmp / "manifest.csv", rows)
-    held = sorted({n for (s, n) in groups if s == "test"})
-    write_text_atomic(tmp / "README.txt",
-                      f"Built by micromel dataset add-other: {data} plus the class '{label}' from "
-                      f"{other} (at most {per_source} clips per source and split, seed {seed}); "
-                      f"{UNKNOWN_DIR}/ holds {counts['unknown']} clips of its test sources "
-                      f"({', '.join(held) or 'none'}), in no split: sounds of no known class the "
-                      "model never heard, for `micromel reject --unknown`.\n")
-    tmp.rename(out)
-    return dict(counts)
+    return counts
 
 
 def _copy(src, dst: Path) -> None:

@@ -225,7 +225,7 @@ def register(sub) -> None:
     s.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_HELP)
     s.add_argument("audio", metavar="AUDIO", nargs="+", help="audio files (any length)")
     s.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate)")
-    s.add_argument("--seconds", type=float, help="only the first SECONDS of each file")
+    s.add_argument("--seconds", type=cliargs.positive_float, help="only the first SECONDS of each file")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_stream_check)
 

@@ -8,8 +8,9 @@
 
 All return a `Device`: request/reply over the framed protocol (protocol.py),
 with resynchronisation after bad frames and retransmission of requests whose reply is lost
-or corrupted (docs/protocol.md, "Retransmission"; counted in `link_stats`). An emulated device owns its QEMU
-process (emulator.py) and shuts it down on close, on error and at interpreter exit."""
+or corrupted (docs/reliability.md, "A lossy serial link"; counted in `link_stats`). An
+emulated device owns its QEMU process (emulator.py) and shuts it down on close, on error and
+at interpreter exit."""
 from __future__ import annotations
 
 import struct
@@ -117,12 +118,12 @@ class Device:
         """Send a message and return its reply; an ERROR reply raises DeviceError. Replies
         to earlier requests (stale sequence numbers) are skipped.
 
-        Retransmission (docs/protocol.md): a reply that does not come (lost, or corrupted and
-        dropped by the parser), or an ERROR saying a frame was damaged, makes an idempotent
-        request go out again, up to ATTEMPTS sends within `timeout`. A stateful request
-        (STATEFUL) to a device that replays (INFO replay=1) is never processed twice: the
-        host asks with RESEND for the stored reply, and sends the frame again only if the
-        device says it never processed it; then, with resplit=True, a frame larger than the
+        Retransmission (docs/reliability.md, "A lossy serial link"): a reply that does not come
+        (lost, or corrupted and dropped by the parser), or an ERROR saying a frame was damaged,
+        makes an idempotent request go out again, up to ATTEMPTS sends within `timeout`. A
+        stateful request (STATEFUL) to a device that replays (INFO replay=1) is never processed
+        twice: the host asks with RESEND for the stored reply, and sends the frame again only if
+        the device says it never processed it; then, with resplit=True, a frame larger than the
         (halved) payload budget raises Undelivered so the caller sends its samples again in
         smaller chunks."""
         seq = self.next_seq()

@@ -67,8 +67,7 @@ def _outputs(out: Path | None, formats: set, stem: str, label: str, force: bool)
     """Refuse before listening if an output would be overwritten."""
     if out is None:
         return
-    names = {"json": f"{stem}.events.json", "audacity": f"{stem}.labels.txt",
-             "tsv": f"segments_{label}.tsv"}
+    names = {**output.file_names(stem), "tsv": output.tsv_name(label)}
     for f in formats:
         cliargs.new_file(out / names[f], "--out", force)
 
@@ -132,7 +131,7 @@ def cmd_listen(args) -> int:
     if out is not None:
         written = output.write_outputs(fr, out, formats)
         if "tsv" in formats:
-            written.append(output.write_tsv([fr], label, out / f"segments_{label}.tsv"))
+            written.append(output.write_tsv([fr], label, out / output.tsv_name(label)))
         print(f"wrote {', '.join(str(w) for w in written)}", file=sys.stderr)
     elif args.quiet:
         for e in fr.events:

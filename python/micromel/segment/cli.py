@@ -54,7 +54,10 @@ def cmd_segment(args) -> int:
     if args.device and model is None:
         raise MicromelError("--device: runs a model; drop --activity-only")
     if args.out or args.plot:
-        check_outputs(paths, Path(args.out or "."))
+        out_dir = Path(args.out or ".")
+        check_outputs(paths, out_dir)
+        check_new(_outputs(paths, out_dir, formats if args.out else set(), label, args.plot),
+                  out_dir, args.force)
     if args.save_uncertain and model is None:
         raise MicromelError("--save-uncertain: needs a model's scores; drop --activity-only")
     uncertain.check_dir(args.save_uncertain)
@@ -84,6 +87,26 @@ def check_outputs(paths: list, out_dir: Path) -> None:
         seen[stem] = str(path)
 
 
+def _outputs(paths: list, out_dir: Path, formats: set, label: str, plot: bool) -> list[Path]:
+    """Every file the run will write (output.write_outputs, write_tsv, --plot's PNGs)."""
+    files = []
+    for path in paths:
+        names = output.file_names(Path(path).stem)
+        files += [out_dir / names[f] for f in ("json", "audacity") if f in formats]
+        files += [out_dir / names["plot"]] if plot else []
+    return files + ([out_dir / output.tsv_name(label)] if "tsv" in formats else [])
+
+
+def check_new(files: list[Path], out_dir: Path, force: bool) -> None:
+    """Before any work: outputs of an earlier run are not replaced without --force."""
+    there = [f for f in files if f.exists()]
+    if there and not force:
+        which = f"{there[0].name} and {len(there) - 1} more exist" if len(there) > 1 \
+            else f"{there[0].name} exists"
+        raise MicromelError(f"--out {out_dir}: {which} from an earlier run; add --force to "
+                            "replace them, or give another folder")
+
+
 def _segment_files(args, paths, model, p, scorer, device_results, formats, label, tap) -> None:
     results = []
     progress = not args.quiet and sys.stderr.isatty()
@@ -110,7 +133,7 @@ def _segment_files(args, paths, model, p, scorer, device_results, formats, label
                 print(f"{res.path}\t{e.start:.3f}\t{e.end:.3f}\t{e.label}\t{e.confidence:.3f}")
         if args.plot:
             fe = model.frontend if model else FrontendConfig()
-            png = Path(args.out or ".") / f"{res.path.stem}.segments.png"
+            png = Path(args.out or ".") / output.file_names(res.path.stem)["plot"]
             truth = _truth_for(res.path)
             pcm = load_audio(res.path, p.sample_rate, max_seconds=PLOT_SECONDS)
             if len(pcm) < res.duration * p.sample_rate - 1:
@@ -122,7 +145,7 @@ def _segment_files(args, paths, model, p, scorer, device_results, formats, label
         print(f"{res.path.name}: {len(res.events)} events, {label} ratio {ratio:.3f}",
               file=sys.stderr)
     if args.out and "tsv" in formats:
-        tsv = output.write_tsv(results, label, Path(args.out) / f"segments_{label}.tsv")
+        tsv = output.write_tsv(results, label, Path(args.out) / output.tsv_name(label))
         print(f"wrote {args.out} ({tsv.name} and per-file outputs)", file=sys.stderr)
 
 
@@ -145,6 +168,16 @@ def cmd_evaluate_segments(args) -> int:
     cfg = _seg_config(args, model.segment)
     if args.tune and args.by:
         raise MicromelError("--by source: not with --tune (tune first, then evaluate with --by source)")
+    if args.class_name not in model.labels:
+        raise MicromelError(f"--class {args.class_name}: not a label of the model "
+                            f"({list(model.labels)})")
+    if args.json:
+        cliargs.new_file(args.json, "--json", bool(args.force))
+    tuned_keys = (*evaluate.TUNE_GRID, "refine")
+    if args.tune and args.write and not args.force and any(
+            getattr(model.segment, k) != getattr(SegmentConfig(), k) for k in tuned_keys):
+        raise MicromelError(f"{model.path}: config.json already has its own segment settings; "
+                            "add --force to replace them with the tuned ones")
     if args.tune:
         def show(f, kw):
             if not args.quiet:
@@ -153,7 +186,7 @@ def cmd_evaluate_segments(args) -> int:
         f, best, n = evaluate.tune(model, cfg, Path(args.streams), args.class_name,
                                    args.resolution, args.collar, args.limit, progress=show)
         print(f"best segment F1 on {n} streams: {f:.4f} with "
-              + json.dumps({k: getattr(best, k) for k in (*evaluate.TUNE_GRID, "refine")}))
+              + json.dumps({k: getattr(best, k) for k in tuned_keys}))
         if args.write:
             model.replace(segment=best).save()
             print(f"wrote the segment config into {model.path / 'config.json'}")
@@ -179,15 +212,16 @@ def _add_seg_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("segmentation (default: the model's config.json 'segment')")
     g.add_argument("--hop-frames", type=int, help="front-end frames between windows")
     g.add_argument("--median", type=int, help="odd number of windows of the median filter")
-    g.add_argument("--enter", type=float, help="hysteresis: open an event at this probability")
-    g.add_argument("--exit", type=float, help="hysteresis: keep it open down to this probability")
-    g.add_argument("--min-duration", type=float, help="drop events shorter than this (s)")
-    g.add_argument("--max-gap", type=float, help="merge gaps up to this long (s)")
-    g.add_argument("--max-duration", type=float, help="split events longer than this (s, 0: never)")
-    g.add_argument("--calibrate", type=float,
-                   help="energy gate threshold from the first SECONDS of each stream")
-    g.add_argument("--threshold-db", type=float,
-                   help="--activity-only: energy threshold in dBFS (default -50)")
+    number, length = cliargs.finite_float, cliargs.non_negative_float
+    for flag, kind, text in (
+            ("--enter", number, "hysteresis: open an event at this probability"),
+            ("--exit", number, "hysteresis: keep it open down to this probability"),
+            ("--min-duration", length, "drop events shorter than this (s)"),
+            ("--max-gap", length, "merge gaps up to this long (s)"),
+            ("--max-duration", length, "split events longer than this (s, 0: never)"),
+            ("--calibrate", length, "energy gate threshold from the first SECONDS of each stream"),
+            ("--threshold-db", number, "--activity-only: energy threshold in dBFS (default -50)")):
+        g.add_argument(flag, type=kind, help=text)
     g.add_argument("--refine", choices=("on", "off"),
                    help="move event boundaries to the frames' energies (docs/segmentation.md)")
 
@@ -205,6 +239,8 @@ def register(sub) -> None:
     s.add_argument("--class", dest="class_name",
                    help="the class of the TSV (default: the first event class)")
     s.add_argument("--plot", action="store_true", help="PNG of waveform, spectrogram and events")
+    s.add_argument("--force", action="store_true",
+                   help="replace the outputs of an earlier run in --out (refused without it)")
     s.add_argument("--activity-only", action="store_true",
                    help="energy-only activity detection, no model")
     uncertain.add_options(s)
@@ -221,8 +257,10 @@ def register(sub) -> None:
     e.add_argument("streams", help="folder of streams from 'micromel dataset streams'")
     e.add_argument("--class", dest="class_name", default="speech",
                    help="the class evaluated (default speech)")
-    e.add_argument("--resolution", type=float, default=0.1, help="segment length (s)")
-    e.add_argument("--collar", type=float, default=0.2, help="event onset/offset collar (s)")
+    e.add_argument("--resolution", type=cliargs.positive_float, default=0.1,
+                   help="segment length (s)")
+    e.add_argument("--collar", type=cliargs.non_negative_float, default=0.2,
+                   help="event onset/offset collar (s)")
     e.add_argument("--peers", default=",".join(evaluate.PEERS),
                    help="peers to run beside micromel, comma-separated (default %(default)s; "
                         "'' for none)")
@@ -235,6 +273,8 @@ def register(sub) -> None:
                    help="instead: grid-search the segment config on these (validation) streams")
     e.add_argument("--write", action="store_true",
                    help="with --tune: save the best config into MODEL_DIR/config.json")
+    e.add_argument("--force", action="store_true",
+                   help="replace --json, or with --tune --write the model's own tuned settings")
     e.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_seg_options(e)
     e.set_defaults(func=cmd_evaluate_segments)
@@ -306,7 +346,7 @@ def register_tune(sub) -> None:
     t.add_argument("streams", nargs="+", metavar="STREAMS",
                    help="labelled recordings or folders of them (rec.wav + rec.txt from "
                         "Audacity, or rec.events.tsv)")
-    t.add_argument("--target-fa-per-hour", type=float, required=True,
+    t.add_argument("--target-fa-per-hour", type=cliargs.non_negative_float, required=True,
                    help="false alarms per hour the application accepts")
     t.add_argument("--class", dest="class_name",
                    help="tune for this class only (default: every event class)")

@@ -52,16 +52,27 @@ def tsv_line(res, label: str) -> str:
     return "\t".join([str(res.path), label, f"{ratio:.4f}"] + pairs) + "\n"
 
 
+def file_names(stem: str) -> dict[str, str]:
+    """The files `segment` and `listen` write for an input of this stem, by output."""
+    return {"json": f"{stem}.events.json", "audacity": f"{stem}.labels.txt",
+            "plot": f"{stem}.segments.png"}
+
+
+def tsv_name(label: str) -> str:
+    """The one TSV of all inputs (`--format tsv`)."""
+    return f"segments_{label}.tsv"
+
+
 def write_outputs(res, out_dir: Path, formats: set[str]) -> list[Path]:
     out_dir = Path(out_dir)
-    stem = res.path.stem
+    names = file_names(res.path.stem)
     written = []
     if "json" in formats:
-        p = out_dir / f"{stem}.events.json"
+        p = out_dir / names["json"]
         write_text_atomic(p, events_json(res))
         written.append(p)
     if "audacity" in formats:
-        p = out_dir / f"{stem}.labels.txt"
+        p = out_dir / names["audacity"]
         write_text_atomic(p, audacity_labels(res.events))
         written.append(p)
     return written

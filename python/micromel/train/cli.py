@@ -6,13 +6,14 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from .. import cliargs
 from ..clip.rules import WindowConfig
 from ..errors import MicromelError
-from ..modeldir import ModelDir
+from ..modeldir import CONFIG, TFLITE, ModelDir, strict_json
 from . import reject as reject_run
 from . import run as train_run
 from .config import MEMBER_SEED_STEP, AugmentConfig, TrainConfig
@@ -37,9 +38,11 @@ def _key_values(items, option: str) -> dict:
         if not eq or not key.strip():
             raise MicromelError(f"{option} {item!r}: expected KEY=VALUE, e.g. mel_htk=false")
         try:
-            out[key.strip()] = json.loads(value)
+            out[key.strip()] = strict_json(value)
         except json.JSONDecodeError:
             out[key.strip()] = value          # a plain string such as hamming
+        except ValueError as e:               # NaN, Infinity: strict_json's refusal
+            raise MicromelError(f"{option} {item!r}: {e}") from None
     return out
 
 
@@ -77,6 +80,10 @@ def cmd_train(args) -> int:
         print(f"note: no --background recordings given: the background-bed step (bed_p="
               f"{cfg.augment.bed_p}) is off for this model", file=sys.stderr)
     loso = [n.strip() for n in (args.loso or "").split(",") if n.strip()]
+    out = Path(args.out)
+    if not args.force and any((out / name).exists() for name in (CONFIG, TFLITE)):
+        raise MicromelError(f"--out {out}: holds a model already; give a new folder, or add "
+                            "--force to replace it")
     command = "micromel " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None \
         else args.command_line
     m = train_run.run(args.data, args.out, cfg, spread_seeds=_seeds(args.spread_seeds),
@@ -162,7 +169,7 @@ def register(sub) -> None:
                    help="front-end frames per model window (default %d)" % TrainConfig().window.frames)
     t.add_argument("--hop-frames", type=cliargs.positive_int, default=None,
                    help="frames between windows of a clip (default %d)" % TrainConfig().window.hop_frames)
-    t.add_argument("--silence-dbfs", type=float, default=None,
+    t.add_argument("--silence-dbfs", type=cliargs.finite_float, default=None,
                    help="windows quieter than this RMS are skipped (default %g dBFS)"
                         % TrainConfig().window.silence_rms_dbfs)
     t.add_argument("--variants", type=int, default=None,
@@ -194,10 +201,10 @@ def register(sub) -> None:
                    help="a model folder trained on the same data (same splits and held-out "
                         "source), e.g. a large ensemble: its float probabilities make up "
                         "--distill of each training window's target (knowledge distillation)")
-    t.add_argument("--distill", type=float, default=None, metavar="A",
+    t.add_argument("--distill", type=cliargs.finite_float, default=None, metavar="A",
                    help="with --teacher: the teacher's share of the targets (default %g)"
                         % TrainConfig.distill)
-    t.add_argument("--distill-temperature", type=float, default=None, metavar="T",
+    t.add_argument("--distill-temperature", type=cliargs.finite_float, default=None, metavar="T",
                    help="with --teacher: its probabilities softened as p^(1/T) (default %g)"
                         % TrainConfig.distill_temperature)
     t.add_argument("--loso", metavar="NAMES",
@@ -205,6 +212,8 @@ def register(sub) -> None:
                         "source held out, for every seed, and report each held-out source's "
                         "accuracy and their mean in the card (leave-one-source-out)")
     t.add_argument("--no-forest", action="store_true", help="skip the random forest")
+    t.add_argument("--force", action="store_true",
+                   help="replace the model already in --out (refused without it)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     t.set_defaults(func=cmd_train)
@@ -240,7 +249,7 @@ def register(sub) -> None:
                         "test split, the rule is chosen on the other sources' val clips "
                         "(default: the source the model was trained without, if any; '' for "
                         "none)")
-    r.add_argument("--max-reject", type=float, default=0.15,
+    r.add_argument("--max-reject", type=cliargs.finite_float, default=0.15,
                    help="reject at most this fraction of the validation clips (default 0.15)")
     r.add_argument("--save", action="store_true",
                    help="store the rule in the model's config.json (and its numbers in "
