@@ -200,6 +200,31 @@ def test_evaluate_segments_checks_class_json_and_tuned_settings_first(tmp_path, 
     assert (tuned / "config.json").read_text() == before
 
 
+def test_streams_and_labelled_datasets_do_not_replace_earlier_files(tmp_path, wav):
+    streams = tmp_path / "streams"
+    streams.mkdir()
+    (streams / "streams.csv").write_text("edited by hand\n")
+    one_line_error(cli("dataset", "streams", "--out", streams, "--count", "1"),
+                   "holds streams already", "--force")
+    assert (streams / "streams.csv").read_text() == "edited by hand\n"
+    recs = tmp_path / "recs"
+    recs.mkdir()
+    shutil.copy(wav, recs / "rec.wav")
+    (recs / "rec.txt").write_text("0.1\t0.9\tknock\n")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "README.txt").write_text("my notes")
+    one_line_error(cli("dataset", "from-labels", recs, "--out", mine), "not an empty folder")
+    assert [p.name for p in mine.iterdir()] == ["README.txt"]
+    assert (mine / "README.txt").read_text() == "my notes"
+
+
+def test_tune_plot_must_be_a_png(tmp_path, wav):
+    one_line_error(cli("tune", ROOT / "models/speech", wav.parent, "--target-fa-per-hour", "1",
+                       "--plot", tmp_path / "det.txt"), "--plot", ".png")
+    assert not (tmp_path / "det.txt").exists()
+
+
 def test_class_names_that_would_leave_the_dataset_are_refused(tmp_path, wav):
     recs = tmp_path / "recs"
     recs.mkdir()

@@ -69,7 +69,7 @@ def cmd_dataset_speech(args) -> int:
 
 def cmd_dataset_streams(args) -> int:
     build_streams(Path(args.out), n_streams=args.count, seconds=args.seconds, seed=args.seed,
-                  split=args.split, quiet=args.quiet)
+                  split=args.split, quiet=args.quiet, force=args.force)
     return 0
 
 
@@ -134,6 +134,8 @@ def register(sub) -> None:
                     help="whose sources: test = the held-out sources (default), val = the "
                          "validation sources (for tuning)")
     st.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    st.add_argument("--force", action="store_true",
+                    help="replace the streams already in --out (refused without it)")
     st.add_argument("--quiet", action="store_true", help="no progress bars")
     st.set_defaults(func=cmd_dataset_streams)
 

@@ -154,8 +154,10 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
                       quiet: bool = False) -> Path:
     """Write the dataset; returns its manifest path."""
     out_dir = Path(out_dir)
-    if (out_dir / "manifest.csv").exists():
-        raise MicromelError(f"--out {out_dir}: holds a dataset already; give a new folder")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        # clips, manifest.csv and README.txt go in: nothing of the user's is replaced
+        raise MicromelError(f"--out {out_dir}: exists and is not an empty folder (a dataset "
+                            "already?); give a new or empty folder")
     if not 0 < min_coverage <= 1:
         raise MicromelError(f"--min-coverage {min_coverage}: must be in (0, 1]")
     if background is not None:

@@ -94,12 +94,18 @@ def read_index(folder: Path) -> dict[str, dict[str, str]]:
 
 
 def build_streams(out_dir: Path, n_streams: int = 24, seconds: float = 60.0, seed: int = 0,
-                  split: str = "test", quiet: bool = False) -> list[Path]:
+                  split: str = "test", quiet: bool = False, force: bool = False) -> list[Path]:
     """Write n_streams streams (wav + events.tsv) and streams.csv from one role's sources;
-    returns the wav paths."""
+    returns the wav paths. Streams already in out_dir (its streams.csv) are replaced only
+    with `force`: their ground truth may have been edited by hand."""
     from tqdm import tqdm    # lazy: only when building
 
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MicromelError(f"--out {out_dir}: is a file; give a folder for the streams")
+    if (out_dir / INDEX).exists() and not force:
+        raise MicromelError(f"--out {out_dir}: holds streams already ({INDEX}); add --force to "
+                            "replace them, or give a new folder")
     lib = Library(split, quiet=quiet)
     paths, index = [], []
     for k in tqdm(range(n_streams), desc=f"streams [{split}]", disable=quiet, leave=False):

@@ -291,6 +291,8 @@ def cmd_tune(args) -> int:
             raise MicromelError(f"{o}: folder {o.parent} does not exist")
         if o.exists() and not args.force:
             raise MicromelError(f"{o}: exists; add --force to replace it")
+    if args.plot and Path(args.plot).suffix.lower() != ".png":
+        raise MicromelError(f"--plot {args.plot}: the DET curve is a PNG; give a name ending .png")
     base = model.segment
     classes = tune.event_classes(model, base, args.class_name)
     pairs = tune.labelled_streams(args.streams)
