@@ -41,14 +41,10 @@ def at_least(kind, minimum, what: str, above: bool = False):
     return parse
 
 
-def finite_float(text: str) -> float:
-    """An argparse type: any finite number (a level in dB, say)."""
-    return at_least(float, -math.inf, "a number")(text)
-
-
 positive_int = at_least(int, 1, "a whole number")
 non_negative_float = at_least(float, 0.0, "a number")
 positive_float = at_least(float, 0.0, "a number", above=True)
+finite_float = at_least(float, -math.inf, "a number")      # any finite number (a level in dB)
 
 
 def new_file(path, option: str, force: bool | None = None) -> Path:

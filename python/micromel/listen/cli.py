@@ -67,9 +67,8 @@ def _outputs(out: Path | None, formats: set, stem: str, label: str, force: bool)
     """Refuse before listening if an output would be overwritten."""
     if out is None:
         return
-    names = {**output.file_names(stem), "tsv": output.tsv_name(label)}
-    for f in formats:
-        cliargs.new_file(out / names[f], "--out", force)
+    for f in output.output_paths(out, [stem], formats, label):
+        cliargs.new_file(f, "--out", force)
 
 
 def cmd_listen(args) -> int:

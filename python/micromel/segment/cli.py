@@ -56,8 +56,9 @@ def cmd_segment(args) -> int:
     if args.out or args.plot:
         out_dir = Path(args.out or ".")
         check_outputs(paths, out_dir)
-        check_new(_outputs(paths, out_dir, formats if args.out else set(), label, args.plot),
-                  out_dir, args.force)
+        for f in output.output_paths(out_dir, [Path(p).stem for p in paths],
+                                     formats if args.out else set(), label, args.plot):
+            cliargs.new_file(f, "--out", args.force)
     if args.save_uncertain and model is None:
         raise MicromelError("--save-uncertain: needs a model's scores; drop --activity-only")
     uncertain.check_dir(args.save_uncertain)
@@ -85,26 +86,6 @@ def check_outputs(paths: list, out_dir: Path) -> None:
                                 "(outputs are named by the file's stem); rename one or segment "
                                 "them in separate runs with different --out folders")
         seen[stem] = str(path)
-
-
-def _outputs(paths: list, out_dir: Path, formats: set, label: str, plot: bool) -> list[Path]:
-    """Every file the run will write (output.write_outputs, write_tsv, --plot's PNGs)."""
-    files = []
-    for path in paths:
-        names = output.file_names(Path(path).stem)
-        files += [out_dir / names[f] for f in ("json", "audacity") if f in formats]
-        files += [out_dir / names["plot"]] if plot else []
-    return files + ([out_dir / output.tsv_name(label)] if "tsv" in formats else [])
-
-
-def check_new(files: list[Path], out_dir: Path, force: bool) -> None:
-    """Before any work: outputs of an earlier run are not replaced without --force."""
-    there = [f for f in files if f.exists()]
-    if there and not force:
-        which = f"{there[0].name} and {len(there) - 1} more exist" if len(there) > 1 \
-            else f"{there[0].name} exists"
-        raise MicromelError(f"--out {out_dir}: {which} from an earlier run; add --force to "
-                            "replace them, or give another folder")
 
 
 def _segment_files(args, paths, model, p, scorer, device_results, formats, label, tap) -> None:

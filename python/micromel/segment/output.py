@@ -63,6 +63,18 @@ def tsv_name(label: str) -> str:
     return f"segments_{label}.tsv"
 
 
+def output_paths(out_dir: Path, stems, formats: set[str], label: str,
+                 plot: bool = False) -> list[Path]:
+    """Every file a run writes into out_dir for inputs of these stems (write_outputs, the
+    one TSV, --plot's PNGs): what `segment` and `listen` check before any work."""
+    files = []
+    for stem in stems:
+        names = file_names(stem)
+        files += [out_dir / names[f] for f in ("json", "audacity") if f in formats]
+        files += [out_dir / names["plot"]] if plot else []
+    return files + ([out_dir / tsv_name(label)] if "tsv" in formats else [])
+
+
 def write_outputs(res, out_dir: Path, formats: set[str]) -> list[Path]:
     out_dir = Path(out_dir)
     names = file_names(res.path.stem)
