@@ -30,8 +30,6 @@ LONG = (
     "tests/boards/test_realtime.py::test_every_board_gets_a_real_time_verdict",
     "tests/data/test_from_labels.py::test_a_small_model_trains_on_it",
     "tests/train/test_recipe.py::test_loso_run_and_card",
-    # passes alone, fails after the whole suite in the same process (not yet understood)
-    "tests/library/test_library_cross.py::test_pio_ci_of_the_example_against_the_packed_library[rp2040]",
 )
 
 

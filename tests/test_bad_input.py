@@ -138,6 +138,13 @@ def test_numeric_options_are_validated(wav, argv):
     (["train", "{dir}", "--out", "{new}", "--silence-dbfs", "nan"], "give a finite number"),
     (["tune", "models/speech", "{dir}", "--target-fa-per-hour", "nan"], "give a finite number"),
     (["train", "{dir}", "--out", "{new}", "--augment", "eq_p=NaN"], "NaN is not a number"),
+    (["train", "{dir}", "--out", "{new}", "--augment", "bed_p=2"], "bed_p=2.0: give a probability"),
+    (["train", "{dir}", "--out", "{new}", "--augment", "bed_snr_db=[15,0]"], "low <= high"),
+    (["train", "{dir}", "--out", "{new}", "--augment", "variants=-1"], "give a count >= 0"),
+    (["listen", "models/speech", "--amplitude", "40000"], "must be at most 32767"),
+    (["record", "--out", "{new}/dog", "--clip-seconds", "0.001"], "must be 0 (no split) or at least 0.1"),
+    (["listen", "models/speech", "--tone-hz", "70000"], "must be at most 65535"),
+    (["listen", "models/speech", "--seconds", "1e6"], "must be at most 86400"),
 ])
 def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
     """float() reads nan and inf, and nan passes every range check: the option types refuse
@@ -155,6 +162,26 @@ def test_nan_in_config_json_is_one_line(tmp_path, wav):
     nan = _model_copy(tmp_path, "nan", config=doc)
     assert "NaN" in (nan / "config.json").read_text()
     one_line_error(cli("classify", nan, wav), "config.json", "NaN")
+
+
+@pytest.mark.parametrize("key,value,says", [("window", {"hop_frames": 0}, "hop_frames=0"),
+                                            ("segment", {"enter": 5.0}, "enter=5.0")])
+def test_a_setting_out_of_range_names_the_config_file(tmp_path, wav, key, value, says):
+    doc = json.loads((DRUMS / "config.json").read_text())
+    doc[key] = {**(doc.get(key) or {}), **value}
+    model = _model_copy(tmp_path, "model", config=doc)
+    one_line_error(cli("classify", model, wav), f"{model / 'config.json'}: ", says)
+
+
+def test_a_training_record_from_before_the_range_checks_still_opens(tmp_path):
+    """--augment bed_p=2 was accepted before training checked ranges: such a model stays usable
+    (the record is only read), while training with it is refused (above)."""
+    from micromel.modeldir import ModelDir
+
+    doc = json.loads((DRUMS / "config.json").read_text())
+    doc["train"]["augment"]["bed_p"] = 2.0
+    model = _model_copy(tmp_path, "model", config=doc)
+    assert ModelDir.open(model).train["augment"]["bed_p"] == 2.0
 
 
 def test_an_output_the_system_refuses_is_one_line(tmp_path, wav):
@@ -197,6 +224,9 @@ def test_evaluate_segments_checks_class_json_and_tuned_settings_first(tmp_path, 
     before = (tuned / "config.json").read_text()
     one_line_error(cli("evaluate-segments", tuned, wav.parent, "--tune", "--write"),
                    "own segment settings", "--force")
+    # tune --save: the same rule, also before any stream is scored (no labelled stream here)
+    one_line_error(cli("tune", tuned, wav.parent, "--target-fa-per-hour", "1", "--save"),
+                   "own segment settings", "--force")
     assert (tuned / "config.json").read_text() == before
 
 
@@ -217,6 +247,49 @@ def test_streams_and_labelled_datasets_do_not_replace_earlier_files(tmp_path, wa
     one_line_error(cli("dataset", "from-labels", recs, "--out", mine), "not an empty folder")
     assert [p.name for p in mine.iterdir()] == ["README.txt"]
     assert (mine / "README.txt").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("argv", [["build", "none", "--board", "rp2040"],
+                                  ["cores", "none", "--board", "mps2-an386"],
+                                  ["bench", "library", DRUMS, "--board", "rp2040"]])
+@pytest.mark.parametrize("option", ["--md", "--json"])
+def test_table_files_are_not_replaced_without_force(tmp_path, monkeypatch, argv, option):
+    """Checked before any build: a report of an earlier run stays unless --force."""
+    from micromel.boards import sizes as board_sizes
+    from micromel.hil import cores
+    from micromel.library import sizes as library_sizes
+
+    def work(*_, **__):
+        raise AssertionError("the command started its work before checking its outputs")
+
+    for mod, name in ((board_sizes, "build_board"), (cores, "run_core"), (library_sizes, "measure")):
+        monkeypatch.setattr(mod, name, work)
+    earlier = tmp_path / "table.txt"
+    earlier.write_text("an earlier run's table")
+    one_line_error(cli(*argv, option, earlier), option, str(earlier), "exists", "--force")
+    assert earlier.read_text() == "an earlier run's table"
+
+
+@pytest.mark.parametrize("row,says", [("0.9\t0.2\tspeech", "need 0 <= onset < offset"),
+                                      ("0.2\tsoon\tspeech", "expected columns")])
+def test_a_bad_ground_truth_row_is_named(tmp_path, monkeypatch, wav, row, says):
+    """... before the model runs on any stream (the bad row is in the last one)."""
+    from micromel.segment import run
+
+    def work(*_, **__):
+        raise AssertionError("the model ran before every ground truth was read")
+
+    monkeypatch.setattr(run, "segment_file", work)
+    monkeypatch.setattr(run, "host_window_results", work)
+    streams = tmp_path / "streams"
+    streams.mkdir()
+    for name, last in (("s0", "0.5\t0.7\tspeech"), ("s1", row)):
+        shutil.copy(wav, streams / f"{name}.wav")
+        (streams / f"{name}.events.tsv").write_text("onset\toffset\tevent_label\tsource\n\n"
+                                                    "0.1\t0.3\tspeech\tx\n" + last + "\tx\n")
+    for argv in (["--peers", ""], ["--tune"]):
+        one_line_error(cli("evaluate-segments", ROOT / "models/speech", streams, *argv),
+                       f"{streams / 's1.events.tsv'}:4", says)       # line 2 is blank
 
 
 def test_tune_plot_must_be_a_png(tmp_path, wav):

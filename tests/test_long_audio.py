@@ -14,6 +14,7 @@ import soundfile as sf
 from micromel.audio import load_audio, open_audio
 from micromel.clip import rules
 from micromel.clip.reference import Reference
+from micromel.clip.reject import label_of
 from micromel.frontend import FrontendConfig, features
 from micromel.hil.classify import stream_vote
 from micromel.modeldir import ModelDir
@@ -43,13 +44,15 @@ _MEASURE = ("import resource, subprocess, sys; "
             "file=sys.stderr); sys.exit(r.returncode)")
 
 
-def _peak_rss_mb(*args) -> float:
+def _peak_rss_mb(*args, stdout: list | None = None) -> float:
     r = subprocess.run([sys.executable, "-c", _MEASURE, *map(str, args)], capture_output=True,
                        text=True, timeout=1800, env={"PYTHONPATH": str(ROOT / "python"),
                                                       "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     last = r.stderr.strip().splitlines()[-1].split()
     assert last[0] == "peak-rss-kb", r.stderr
+    if stdout is not None:
+        stdout.append(r.stdout)
     return int(last[1]) / 1024
 
 
@@ -65,8 +68,18 @@ def test_features_of_a_long_file_in_bounded_memory(long_wav, tmp_path):
 
 @pytest.mark.slow
 def test_host_classify_of_a_long_file_in_bounded_memory(long_wav):
-    mb = _peak_rss_mb("classify", ROOT / "models/drums", long_wav)
+    out = []
+    mb = _peak_rss_mb("classify", ROOT / "models/drums", long_wav, "--json", "--top", "5",
+                      stdout=out)
     assert mb < LIMIT_MB, f"classify peaked at {mb:.0f} MB"
+    # what it printed is the whole file's vote (the reference over the file read at once)
+    (got,) = json.loads(out[0])
+    model = ModelDir.open(ROOT / "models/drums")
+    whole = Reference(model).clip(load_audio(long_wav, 16000))
+    assert got["windows"] == int(whole.nonsilent.sum()) > 1000
+    assert got["label"] == label_of(whole.vote, model.labels) != "(silence)"
+    assert got["top"] == {model.labels[i]: round(float(whole.acc[i]) / int(whole.acc.sum()), 4)
+                          for i in range(len(model.labels))}
 
 
 @pytest.mark.slow

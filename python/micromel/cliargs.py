@@ -22,10 +22,11 @@ def group_actions(sub, name: str) -> argparse._SubParsersAction:
     return next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
 
 
-def at_least(kind, minimum, what: str, above: bool = False):
+def at_least(kind, minimum, what: str, above: bool = False, maximum=None):
     """An argparse type: a finite number of `kind` (int, float) no smaller than `minimum`
-    (with `above`: larger than it). nan and inf are refused: float() reads them, and every
-    comparison with nan is False, so they would pass a plain range check."""
+    (with `above`: larger than it) and, with `maximum`, no larger than that. nan and inf are
+    refused: float() reads them, and every comparison with nan is False, so they would pass a
+    plain range check."""
     def parse(text: str):
         try:
             v = kind(text)
@@ -36,6 +37,8 @@ def at_least(kind, minimum, what: str, above: bool = False):
         if v < minimum or (above and v == minimum):
             raise argparse.ArgumentTypeError(
                 f"{v}: must be {'more than' if above else 'at least'} {minimum}")
+        if maximum is not None and v > maximum:
+            raise argparse.ArgumentTypeError(f"{v}: must be at most {maximum}")
         return v
     parse.__name__ = f"{kind.__name__} {'>' if above else '>='} {minimum}"  # argparse names it
     return parse
@@ -61,6 +64,15 @@ def new_file(path, option: str, force: bool | None = None) -> Path:
 
 
 def add_table_outputs(p, what: str) -> None:
-    """--md FILE and --json FILE: a command's table also written as Markdown and as JSON."""
+    """--md FILE and --json FILE: a command's table also written as Markdown and as JSON
+    (table_outputs checks them before the work)."""
     p.add_argument("--md", metavar="FILE", help=f"also write the {what} as Markdown")
     p.add_argument("--json", metavar="FILE", help=f"also write the {what} as JSON")
+    p.add_argument("--force", action="store_true", help="replace an existing --md or --json file")
+
+
+def table_outputs(args) -> dict:
+    """{"md": Path, "json": Path} of the files given, each checked by new_file before the
+    command's work starts (a build for every board must not end in a refusal)."""
+    return {opt: new_file(path, f"--{opt}", args.force)
+            for opt, path in (("md", args.md), ("json", args.json)) if path}

@@ -110,7 +110,14 @@ class ModelDir:
             raise not_a_model(path, f"{CONFIG} is not valid JSON: {e}") from None
         if not isinstance(doc, dict):
             raise not_a_model(path, f"{CONFIG} is not a JSON object")
-        return cls.from_config(path, doc)
+        try:
+            return cls.from_config(path, doc)
+        except MicromelError as e:
+            # the settings' own range checks ("segment config: enter=5.0 must be ...") do
+            # not know the file they came from
+            if str(e).startswith((f"{path}:", f"{path} ", f"{cfg_path}:")):
+                raise
+            raise MicromelError(f"{cfg_path}: {e}") from None
 
     @classmethod
     def from_config(cls, path, doc: dict) -> "ModelDir":
@@ -296,6 +303,14 @@ class ModelDir:
             self.__dict__.pop("tflite_bytes", None)
             self.__dict__.pop("hash", None)
         return path
+
+    def remove_output(self, name: str) -> None:
+        """Remove one of training's outputs that a new training did not write: a model trained
+        again with --force must not keep the old model's forest.h or confusion.png."""
+        if name not in OUTPUTS:
+            raise ValueError(f"{name} is not an output of training")
+        self._writable()
+        (self.path / name).unlink(missing_ok=True)
 
     def replace(self, **changes) -> "ModelDir":
         return replace(self, **changes)

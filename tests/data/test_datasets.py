@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import collections
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -154,9 +157,21 @@ def test_folder_dataset(tmp_path):
     assert ds.labels == ["cat", "dog"]
     assert len(ds.items) == 20
     assert {s for _, _, s in ds.items} <= set(datasets.SPLITS)
-    # the hash split is stable
-    assert [s for _, _, s in datasets.load_dataset(tmp_path).items] == [s for _, _, s in ds.items]
-    assert datasets.hash_split("dog/dog1.wav") == datasets.hash_split("dog/dog1.wav")
+    # the hash split is the same in another process (whatever Python's string hash seed)
+    # and about 80/10/10
+    paths = [f"{lab}/{lab}{i}.wav" for lab in ("dog", "cat") for i in range(1000)]
+    code = ("import sys; from micromel.data.datasets import hash_split; "
+            "print(' '.join(hash_split(p) for p in sys.argv[1:]))")
+    for seed in ("1", "2"):
+        r = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}, check=True)
+        assert r.stdout.split() == [datasets.hash_split(p) for p in paths]
+    share = {k: sum(datasets.hash_split(p) == k for p in paths) / len(paths) for k in datasets.SPLITS}
+    assert abs(share["train"] - 0.8) < 0.03 and abs(share["val"] - 0.1) < 0.02 \
+        and abs(share["test"] - 0.1) < 0.02, share
+    root = tmp_path.resolve()
+    assert [s for _, _, s in ds.items] == [datasets.hash_split(Path(p).resolve().relative_to(root).as_posix())
+                                           for p, _, _ in ds.items]
 
 
 def test_manifest_dataset_tsv(tmp_path):

@@ -74,16 +74,31 @@ def test_split_by_recording_and_the_coverage_rule(recordings, dataset):
         per_rec.setdefault(rec, set()).add(r["split"])
         assert (dataset / r["path"]).is_file()
         a, b = float(r["start"]), float(r["end"])
-        labels = [Label(x, y, lab) for x, y, lab in truth[rec]]
-        cov = coverage(labels, a, b)
-        assert clip_label(cov, 0.6, "quiet") == r["label"]
+        # the rule by hand (the events of a recording never overlap): the share of the clip
+        # each label covers; one label >= 0.6 names it, none makes it quiet
+        share = {}
+        for x, y, lab in truth[rec]:
+            if y > a and x < b:
+                share[lab] = share.get(lab, 0.0) + (min(b, y) - max(a, x)) / (b - a)
         if r["label"] == "quiet":
-            assert not cov
+            assert not share
         else:
-            assert cov[r["label"]] >= 0.6 and len(cov) == 1
+            assert list(share) == [r["label"]] and share[r["label"]] >= 0.6 - 1e-9
     assert all(len(s) == 1 for s in per_rec.values())        # one split per recording
     assert {next(iter(s)) for s in per_rec.values()} == {"train", "val", "test"}
     assert {r["label"] for r in rows} == {"tone", "hiss", "quiet"}
+
+
+def test_coverage_and_the_rule_by_hand():
+    labs = [Label(0.0, 1.0, "dog"), Label(0.5, 1.5, "dog"), Label(2.0, 3.0, "cat")]
+    assert coverage(labs, 0.0, 2.0) == {"dog": 0.75}      # the two dog spans overlap: 1.5 s
+    assert coverage(labs, 1.0, 3.0) == {"dog": 0.25, "cat": 0.5}
+    assert coverage(labs, 1.25, 2.25) == {"dog": 0.25, "cat": 0.25}
+    assert coverage(labs, 3.0, 4.0) == {}
+    assert clip_label({"dog": 0.75}, 0.6, "quiet") == "dog"
+    assert clip_label({"dog": 0.5}, 0.6, "quiet") is None          # too little: left out
+    assert clip_label({"dog": 0.75, "cat": 0.1}, 0.6, "quiet") is None   # two names: ambiguous
+    assert clip_label({}, 0.6, "quiet") == "quiet" and clip_label({}, 0.6, None) is None
 
 
 def test_bad_label_lines_are_one_line_errors(tmp_path):

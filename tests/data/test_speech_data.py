@@ -83,7 +83,7 @@ def test_stream_ground_truth_follows_the_placed_words():
     sc = scenes.make_scene(FakeLibrary(), rng, 30.0, streams.RECIPES["noise"])
     rows = streams.truth_rows(sc)
     sp = [r for r in rows if r[2] == "speech"]
-    assert sp and any(r[2] == "nonspeech" for r in rows)
+    assert len(sp) >= 2 and any(r[2] == "nonspeech" for r in rows)   # gaps below are checked
     for (a0, b0, *_), (a1, *_) in zip(sp, sp[1:]):
         assert a1 - b0 >= mixing.GAP_S - 1e-9          # separate events are >= 0.4 s apart
     words = sorted((p.start, p.end) for p in sc.placed if p.label == "speech")
@@ -92,22 +92,50 @@ def test_stream_ground_truth_follows_the_placed_words():
         inside = [(s, e) for s, e in words if round(a * SR) <= s and e <= round(b * SR)]
         assert inside and inside[0][0] == round(a * SR) and max(e for _, e in inside) == round(b * SR)
     pcm = mixing.to_int16(sc.pcm).astype(float)
+    louder = 0
     for a, b, *_ in sp:                 # louder inside a word than in the bed before it
         seg = pcm[int(a * SR): int(b * SR)]
         before = pcm[max(0, int(a * SR) - 4000): int(a * SR) - 800]
         if len(before) > 1000:
             assert mixing.rms(seg) > mixing.rms(before)
+            louder += 1
+    assert louder >= 2
 
 
-def test_clips_are_labelled_by_their_centre():
-    rng = np.random.default_rng(2)
+def test_clips_are_labelled_by_their_centre(monkeypatch):
+    # record each scene and the window starts drawn in it, to label every clip again here
+    # from the scene's word spans by interval arithmetic (not through speech_mask/window_label)
+    drawn = []
+    make_scene, pick_starts = speech.make_scene, speech.pick_starts
+    monkeypatch.setattr(speech, "make_scene", lambda *a: drawn.append([make_scene(*a)]) or drawn[-1][0])
+    monkeypatch.setattr(speech, "pick_starts", lambda *a: drawn[-1].append(pick_starts(*a)) or drawn[-1][1])
+    rng = np.random.default_rng(3)
     n = speech.window_samples(32)
     clips = list(speech.split_clips(FakeLibrary(), 40, n, 6, rng))
     assert len(clips) == 40 and all(len(pcm) == n and pcm.dtype == np.int16 for pcm, _, _ in clips)
     labels = [lab for _, lab, _ in clips]
     assert labels.count("speech") >= 10 and labels.count("nonspeech") >= 10
-    for pcm, lab, tag in clips:
+    windows = [(sc, s) for sc, starts in drawn for s in starts]
+    assert len(windows) == len(clips)
+    mixed = other_rule = 0
+    for (pcm, lab, tag), (sc, s) in zip(clips, windows):
+        assert np.array_equal(pcm, mixing.to_int16(sc.pcm)[s:s + n])
+        a, b = s + 3456, s + 4992                 # the centre 6 frames (test above)
+        union = []                                # the words' spans, merged
+        for x, y in sorted(sc.speech_spans()):
+            if union and x <= union[-1][1]:
+                union[-1][1] = max(union[-1][1], y)
+            else:
+                union.append([x, y])
+        covered = sum(max(0, min(b, y) - max(a, x)) for x, y in union)
+        assert lab == ("speech" if 2 * covered >= b - a else "nonspeech"), (covered, lab)
+        mixed += 0 < covered < b - a
+        whole = sum(max(0, min(s + n, y) - max(s, x)) for x, y in union)
+        other_rule += (2 * whole >= n) != (2 * covered >= b - a)
         assert tag.startswith("kajongg_voices/") if lab == "speech" else not tag.startswith("kajongg")
+    # some slices are partly speech (the half rule is exercised), and some clips would be
+    # labelled otherwise by the coverage of the whole window (so the test tells the two apart)
+    assert mixed > 0 and other_rule > 0
 
 
 needs_packages = pytest.mark.skipif(

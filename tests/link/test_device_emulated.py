@@ -125,3 +125,20 @@ def test_cli_bad_device_is_one_line_error(repo_root):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "--device /dev/does-not-exist" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_cli_ping_sends_payloads_of_the_size_asked(monkeypatch, capsys):
+    from micromel.cli import main
+    from micromel.link.device import Device
+
+    sent = []
+    ping = Device.ping
+    monkeypatch.setattr(Device, "ping", lambda self, payload=b"", **kw: sent.append(payload)
+                        or ping(self, payload, **kw))
+    assert main(["device", "ping", "--size", "300", "--count", "2"]) == 0
+    assert "2 pings, median" in capsys.readouterr().out
+    # (opening the emulated board pings it first)
+    assert [len(p) for p in sent[-2:]] == [300, 300] and sent[-1][255:258] == b"\xff\x00\x01"
+    with pytest.raises(SystemExit):     # more than any micromel firmware takes: argparse refuses
+        main(["device", "ping", "--size", str(protocol.FIRMWARE_MAX_PAYLOAD + 1)])
+    assert "must be at most 4096" in capsys.readouterr().err

@@ -209,8 +209,11 @@ def test_training_is_deterministic(trained, tiny_manifest, tmp_path, monkeypatch
     cfg = _cfg()
     cfg.forest = False
     again = tmp_path / "tiny"
+    shutil.copytree(out, again)      # the folder as `train --force` finds it: a model with a forest
     train.run(tiny_manifest, again, cfg, command="pytest", quiet=True)
     assert (again / "model.tflite").read_bytes() == (out / "model.tflite").read_bytes()
+    # trained without a forest: the earlier model's forest.h must not stay beside this model
+    assert (out / "forest.h").exists() and not (again / "forest.h").exists()
 
 
 def test_a_student_trains_on_its_teachers_targets(trained, tiny_manifest, tmp_path):

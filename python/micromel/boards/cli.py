@@ -2,7 +2,7 @@
 
     micromel boards [--json]
     micromel build MODEL_DIR|none --board NAME|all [--check] [--md FILE] [--json FILE]
-                   [--listen-at-boot SOURCE]
+                   [--force] [--listen-at-boot SOURCE]
     micromel doctor [--json]
 """
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 from .. import cliargs, codegen
 from ..fileio import write_text_atomic
@@ -42,6 +41,7 @@ def cmd_boards(args) -> int:
 def cmd_build(args) -> int:
     model = open_model(args.model_dir, allow_none=True)
     picked = catalogue.find_boards(args.board)
+    outs = cliargs.table_outputs(args)
     targets = set(model.boards) if model and model.boards else None
     title = model.path.resolve().name if model else "firmware without a model"
     reports = []
@@ -69,12 +69,12 @@ def cmd_build(args) -> int:
             f"measured {c.env}: front end {c.frontend_per_second:,.0f} instructions per second "
             f"of audio, model {c.model_per_inference:,.0f} per inference", flush=True))
         print("\n" + realtime.format_text(budgets), end="")
-    if args.md:
+    if "md" in outs:
         md = sizes.format_markdown(reports, title, targets)
-        write_text_atomic(Path(args.md), md + ("\n" + realtime.format_markdown(budgets) if budgets else ""))
+        write_text_atomic(outs["md"], md + ("\n" + realtime.format_markdown(budgets) if budgets else ""))
         print(f"\nMarkdown: {args.md}")
-    if args.json:
-        write_text_atomic(Path(args.json), json.dumps(
+    if "json" in outs:
+        write_text_atomic(outs["json"], json.dumps(
             {"model": title, "reports": [r.to_dict() for r in reports],
              "realtime": [b.to_dict() for b in budgets]}, indent=2) + "\n")
         print(f"JSON: {args.json}")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import codegen
+from .. import cliargs, codegen
 from ..audio import load_audio
 from ..clip import rules
 from ..data import debpkg
@@ -331,10 +331,13 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1,
                     help="fuzzer processes per target at once, on one corpus (default 1)")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--force", action="store_true", help="replace an existing --json file")
     args = ap.parse_args(argv)
     try:
         if args.jobs < 1:
             raise MicromelError(f"--jobs {args.jobs}: give 1 or more fuzzer processes")
+        if args.json:       # before the run, which takes SECONDS per target
+            cliargs.new_file(args.json, "--json", args.force)
         results = fuzz(args.seconds, args.targets, runs=args.runs, max_len=args.max_len,
                        jobs=args.jobs)
     except MicromelError as e:

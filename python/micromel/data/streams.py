@@ -12,6 +12,7 @@ source (evaluate-segments reports music-bed and ambience/noise-bed streams apart
 from __future__ import annotations
 
 import csv
+import math
 import io
 from pathlib import Path
 
@@ -70,14 +71,23 @@ def read_sources(path: Path) -> list[tuple[float, float, str, str]]:
     """(onset, offset, label, source) of a ground truth file; the source is the first part of
     its `source` column (the manifest's source NAME, before any "/group"), "" without one."""
     try:
-        rows = list(csv.DictReader(Path(path).read_text().splitlines(), delimiter="\t"))
+        reader = csv.DictReader(Path(path).read_text().splitlines(), delimiter="\t")
+        rows = [(reader.line_num, r) for r in reader]     # line numbers of the file (blank lines too)
     except (OSError, UnicodeDecodeError) as e:
         raise MicromelError(f"{path}: cannot read ground truth ({e})") from None
-    try:
-        return [(float(r["onset"]), float(r["offset"]), r["event_label"],
-                 (r.get("source") or "").split("/")[0]) for r in rows]
-    except (KeyError, TypeError, ValueError):
-        raise MicromelError(f"{path}: expected columns onset, offset, event_label") from None
+    out = []
+    for n, r in rows:
+        try:
+            on, off, lab = float(r["onset"]), float(r["offset"]), r["event_label"]
+        except (KeyError, TypeError, ValueError):
+            raise MicromelError(f"{path}:{n}: expected columns onset, offset, event_label "
+                                "(seconds, seconds, a label)") from None
+        if not (math.isfinite(on) and math.isfinite(off) and 0 <= on < off) or not lab:
+            # an event ending before it starts would score as nothing, silently
+            raise MicromelError(f"{path}:{n}: onset {on}, offset {off}, label {lab!r}: need "
+                                "0 <= onset < offset and a label")
+        out.append((on, off, lab, (r.get("source") or "").split("/")[0]))
+    return out
 
 
 def read_index(folder: Path) -> dict[str, dict[str, str]]:

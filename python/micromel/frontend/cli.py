@@ -128,6 +128,8 @@ def cmd_features(args) -> int:
     cliargs.new_file(out, "--out", force=True)
     if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise MicromelError(f"--plot {args.plot}: give a .png, .pdf or .svg file name")
+    if args.plot:       # like --out (a figure of the features written with them)
+        cliargs.new_file(args.plot, "--plot", force=True)
     cfg = frontend_config(args.config, args.model)
     c_frontend = CFrontend(cfg) if args.impl == "c" else None
     fid = FidelityCount(cfg) if args.fidelity else None

@@ -143,6 +143,7 @@ def cmd_cores(args) -> int:
     if not picked:
         raise MicromelError(f"--board {args.board}: no emulated board among them "
                             "(see `micromel boards`)")
+    outs = cliargs.table_outputs(args)
     gen_dir = None
     if model:
         gen_dir = codegen.default_gen_dir(model, "export")
@@ -156,13 +157,13 @@ def cmd_cores(args) -> int:
     print()
     print(cores.format_table(results), end="")
     title = model.path.resolve().name if model else "firmware without a model"
-    if args.md:
-        write_text_atomic(Path(args.md), f"## Emulated cores: {title}\n\n"
+    if "md" in outs:
+        write_text_atomic(outs["md"], f"## Emulated cores: {title}\n\n"
                           "Instructions counted by QEMU -icount (not cycles of a real core).\n\n"
                           + cores.format_table(results, markdown=True))
         print(f"\nMarkdown: {args.md}")
-    if args.json:
-        write_text_atomic(Path(args.json), json.dumps(
+    if "json" in outs:
+        write_text_atomic(outs["json"], json.dumps(
             {"model": title, "cores": [r.to_dict() for r in results]}, indent=2) + "\n")
         print(f"JSON: {args.json}")
     bad = [r.board.name for r in results if not r.bit_exact]

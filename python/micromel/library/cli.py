@@ -15,8 +15,7 @@ from . import sizes
 def cmd_bench_library(args) -> int:
     model = ModelDir.open(args.model_dir)
     boards = catalogue.find_boards(args.board)
-    outs = {opt: cliargs.new_file(path, f"--{opt}", force=True)
-            for opt, path in (("md", args.md), ("json", args.json)) if path}
+    outs = cliargs.table_outputs(args)
     rows = sizes.measure(model, boards, progress=lambda s: print(s, flush=True))
     text = sizes.format_markdown(rows, f"{model.path.name} ({model.hash})")
     print(text, end="")

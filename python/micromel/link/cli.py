@@ -11,6 +11,7 @@ from .. import cliargs
 from ..boards import firmware
 from ..errors import MicromelError
 from ..modeldir import ModelDir
+from . import protocol
 from .device import open_device
 from .emulator import Emulator
 from .farm_board import EmulatedFarmBoard
@@ -33,8 +34,12 @@ def cmd_device_info(args) -> int:
 
 def cmd_device_ping(args) -> int:
     with open_device(args.device) as dev:
-        times = [dev.ping(bytes(range(args.size % 256)) * (args.size // 256 + 1))
-                 for _ in range(args.count)]
+        limit = int(dev.info().get("max_payload", protocol.FIRMWARE_MAX_PAYLOAD))
+        if args.size > limit:
+            raise MicromelError(f"--size {args.size}: {dev.name} takes payloads of at most "
+                                f"{limit} bytes")
+        payload = (bytes(range(256)) * (args.size // 256 + 1))[:args.size]
+        times = [dev.ping(payload) for _ in range(args.count)]
     times.sort()
     print(f"{args.count} pings, median {1000 * times[len(times) // 2]:.2f} ms, "
           f"max {1000 * times[-1]:.2f} ms")
@@ -98,8 +103,10 @@ def register(sub) -> None:
     ping = dsub.add_parser("ping", help="round-trip PINGs")
     ping.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate)")
     ping.add_argument("--count", type=cliargs.positive_int, default=20, help="pings (default 20)")
-    ping.add_argument("--size", type=cliargs.at_least(int, 0, "a whole number"), default=64,
-                      help="payload bytes (default 64)")
+    ping.add_argument("--size", type=cliargs.at_least(int, 0, "a whole number",
+                                                      maximum=protocol.FIRMWARE_MAX_PAYLOAD),
+                      default=64, help="payload bytes (default 64; at most the device's "
+                                       "max_payload, `micromel device info`)")
     ping.set_defaults(func=cmd_device_ping)
     px = dsub.add_parser("proxy", help="a lossy serial link (drops, bit flips, duplicates, delay) "
                                        "in front of a device, for testing")

@@ -2,6 +2,7 @@
 `micromel record` (capture the board's audio input into a dataset folder)."""
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -187,22 +188,34 @@ def _input_options(p) -> None:
     p.add_argument("--source", choices=sorted(SOURCES),
                    help="the audio input: mic (a real board's default), file (with --mic), or "
                         "the board's signal generator (tone, noise, silence)")
-    p.add_argument("--seconds", type=cliargs.non_negative_float,
-                   help="stop after this much audio (default: the end of --mic FILE, or never "
-                        "for a microphone or the generator: Ctrl-C stops)")
+    # at most a day: the device counts the samples to take in 32 bits
+    p.add_argument("--seconds", type=cliargs.at_least(float, 0.0, "a number", maximum=86400.0),
+                   help="stop after this much audio, at most 86400 (default: the end of --mic "
+                        "FILE, or never for a microphone or the generator: Ctrl-C stops)")
     p.add_argument("--realtime", action="store_true",
                    help="--device emulate: run the emulated board in real time (QEMU "
                         "-icount align=on; default: as fast as the host emulates, with the same "
                         "instruction counts)")
-    p.add_argument("--tone-hz", type=cliargs.positive_int, default=config.TONE_HZ,
+    p.add_argument("--tone-hz", type=cliargs.at_least(int, 1, "a whole number", maximum=65535),
+                   default=config.TONE_HZ,
                    help=f"--source tone: frequency (default {config.TONE_HZ})")
-    p.add_argument("--amplitude", type=cliargs.positive_int, default=config.AMPLITUDE,
+    p.add_argument("--amplitude", type=cliargs.at_least(int, 1, "a whole number", maximum=32767),
+                   default=config.AMPLITUDE,
                    help=f"--source tone|noise: peak value of the int16 samples (default "
                         f"{config.AMPLITUDE})")
     p.add_argument("--unpaced", action="store_true",
                    help="feed file or generator audio as fast as the device takes it (no "
                         "real-time deadlines: boards without an audio timer, benchmarks)")
     p.add_argument("--quiet", action="store_true", help="no live events or status line")
+
+
+def _clip_seconds(text: str) -> float:
+    """0 (no split) or at least 0.1 s: a shorter length would write thousands of clips, each
+    too short for a window."""
+    v = cliargs.non_negative_float(text)
+    if 0 < v < 0.1:
+        raise argparse.ArgumentTypeError(f"{v}: must be 0 (no split) or at least 0.1")
+    return v
 
 
 def register(sub) -> None:
@@ -233,6 +246,7 @@ def register(sub) -> None:
     _input_options(r)
     r.add_argument("--out", required=True, metavar="DIR/LABEL/",
                    help="the class folder of a dataset (created if missing)")
-    r.add_argument("--clip-seconds", type=cliargs.non_negative_float,
-                   help="split the recording into clips of this length")
+    r.add_argument("--clip-seconds", type=_clip_seconds,
+                   help="split the recording into clips of this length (at least 0.1 s; 0: "
+                        "one file per stretch without loss, as without the option)")
     r.set_defaults(func=cmd_record)

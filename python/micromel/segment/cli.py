@@ -15,7 +15,7 @@ from ..frontend.config import FrontendConfig
 from ..link.stream import DeviceWindowResults
 from ..modeldir import ModelDir
 from . import evaluate, output, run, tune, uncertain
-from .config import ACTIVITY_LABELS, SegmentConfig, activity_params
+from .config import ACTIVITY_LABELS, SegmentConfig, activity_params, refuse_replacing_own
 
 FORMATS = ("json", "audacity", "tsv")
 PLOT_SECONDS = 600   # --plot draws at most this much of a file: memory stays bounded
@@ -155,10 +155,8 @@ def cmd_evaluate_segments(args) -> int:
     if args.json:
         cliargs.new_file(args.json, "--json", bool(args.force))
     tuned_keys = (*evaluate.TUNE_GRID, "refine")
-    if args.tune and args.write and not args.force and any(
-            getattr(model.segment, k) != getattr(SegmentConfig(), k) for k in tuned_keys):
-        raise MicromelError(f"{model.path}: config.json already has its own segment settings; "
-                            "add --force to replace them with the tuned ones")
+    if args.tune and args.write:
+        refuse_replacing_own(model, tuned_keys, bool(args.force))
     if args.tune:
         def show(f, kw):
             if not args.quiet:
@@ -274,6 +272,8 @@ def cmd_tune(args) -> int:
             raise MicromelError(f"{o}: exists; add --force to replace it")
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise MicromelError(f"--plot {args.plot}: the DET curve is a PNG; give a name ending .png")
+    if args.save:
+        refuse_replacing_own(model, tune.TUNED_KEYS, args.force)
     base = model.segment
     classes = tune.event_classes(model, base, args.class_name)
     pairs = tune.labelled_streams(args.streams)

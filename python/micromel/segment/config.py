@@ -86,6 +86,16 @@ class SegmentConfig:
         return SegmentConfig.from_dict(d)
 
 
+def refuse_replacing_own(model, keys, force: bool) -> None:
+    """`tune --save` and `evaluate-segments --tune --write`: a model folder whose segment
+    settings already differ from the defaults in one of `keys` (tuned before, or set by hand)
+    keeps them unless `force`. Checked before the tuning runs, whatever it will choose."""
+    default = SegmentConfig()
+    if not force and any(getattr(model.segment, k) != getattr(default, k) for k in keys):
+        raise MicromelError(f"{model.path}: config.json already has its own segment settings; "
+                            "add --force to replace them with the tuned ones")
+
+
 def prob_to_q(p: float) -> int:
     """Probability -> int8 score code (softmax output, zero point -128, scale 1/256)."""
     return max(-128, min(127, int(math.floor(p * 256 + 0.5)) - 128))

@@ -80,8 +80,9 @@ def evaluate(model, cfg: SegmentConfig, streams: Path, label: str, resolution: f
     silero = peers.Silero() if "silero" in which else None
     sources: dict[str, SourceScores] = {}
     total_s, t0 = 0.0, time.time()
+    truths = {wav: read_sources(truth_path(wav)) for wav in wavs}    # a bad row: before any work
     for k, wav in enumerate(wavs):
-        truth = read_sources(truth_path(wav))
+        truth = truths[wav]
         ref = _ref([t[:3] for t in truth], label)
         bed = index.get(wav.name, {}).get("bed", "")
         group = "music" if bed == "music" else (OTHER if bed else "")
@@ -205,11 +206,13 @@ TUNE_GRID = {
 def cached_results(model, p, streams: Path, label: str, limit: int | None = None) -> list:
     """(reference events, per-window results, duration) of every stream: the model runs once."""
     scorer = run.Scorer(model)
+    wavs = streams_in(Path(streams), limit)
+    refs = [_ref(read_truth(truth_path(wav)), label) for wav in wavs]   # a bad row: before any work
     out = []
-    for wav in streams_in(Path(streams), limit):
+    for wav, ref in zip(wavs, refs):
         audio = run.open_audio(wav, p.sample_rate)
         results = list(run.host_window_results(audio.chunks(), model, p, scorer))
-        out.append((_ref(read_truth(truth_path(wav)), label), results, audio.n_samples / p.sample_rate))
+        out.append((ref, results, audio.n_samples / p.sample_rate))
     return out
 
 

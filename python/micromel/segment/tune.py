@@ -29,7 +29,7 @@ from ..data.streams import read_truth, truth_path
 from ..errors import MicromelError
 from ..fileio import atomic_path
 from . import run
-from .config import SegmentConfig
+from .config import SegmentConfig, refuse_replacing_own
 from .machine import segment_windows
 from .timebase import Timebase, timed
 
@@ -40,6 +40,9 @@ GRID = {
     "min_duration": (0.1, 0.25, 0.5),
     "max_gap": (0.1, 0.3),
 }
+# what a chosen setting changes (GRID's keys, exit for exit_ratio): tune --save replaces
+# these only with --force when the model has its own
+TUNED_KEYS = ("median", "enter", "exit", "min_duration", "max_gap")
 COLUMNS = ("fa_per_hour", "miss_rate", "recall", "false_alarms", "detected", "truth_events",
            "median", "enter", "exit", "min_duration", "max_gap")
 
@@ -201,9 +204,7 @@ def det_png(path: Path, curve: list[dict], chosen: dict | None, target: float, t
 
 
 def save_config(model, cfg: SegmentConfig, force: bool):
-    """Write the chosen config into the model folder; a different non-default one already
-    there is replaced only with `force`."""
-    if model.segment not in (SegmentConfig(), cfg) and not force:
-        raise MicromelError(f"{model.path}: config.json already has its own segment settings; "
-                            "add --force to replace them with the tuned ones")
+    """Write the chosen config into the model folder; settings of its own already there
+    (config.refuse_replacing_own, TUNED_KEYS) are replaced only with `force`."""
+    refuse_replacing_own(model, TUNED_KEYS, force)
     return model.replace(segment=cfg).save()

@@ -5,7 +5,8 @@ level (micromel.modeldir)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, replace
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..clip.rules import WindowConfig
 from ..errors import MicromelError
@@ -74,7 +75,24 @@ class AugmentConfig(Settings):
             raise MicromelError(f"augment speed={list(self.speed)}: give [low, high] with "
                                 "0.5 <= low <= high <= 2.0")
 
-
+    def check(self) -> "AugmentConfig":
+        """The ranges of every setting, checked before training (train/run.py): a value out of
+        range would be clamped or ignored somewhere in the augmentation, silently. Not in
+        __post_init__: a model folder whose training record holds such a value (accepted
+        before these checks) must still open."""
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name.endswith("_p") and not 0.0 <= v <= 1.0:
+                raise MicromelError(f"augment {f.name}={v}: give a probability 0..1")
+            if isinstance(v, tuple) and not (all(math.isfinite(x) for x in v) and v[0] <= v[1]):
+                raise MicromelError(f"augment {f.name}={list(v)}: give [low, high] with low <= high")
+            if isinstance(v, int) and v < 0:
+                raise MicromelError(f"augment {f.name}={v}: give a count >= 0")
+        if not self.mixup_alpha >= 0.0:     # 0: no mixup (augment.mixup)
+            raise MicromelError(f"augment mixup_alpha={self.mixup_alpha}: give a number >= 0")
+        if self.reverb_p > 0 and not self.rt60_s[0] > 0.0:
+            raise MicromelError(f"augment rt60_s={list(self.rt60_s)}: give seconds > 0")
+        return self
 
     def waveform_key(self) -> str:
         """Identifies everything that changes the augmented waveforms (for the cache)."""

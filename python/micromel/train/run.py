@@ -150,6 +150,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     `loso`: sources to leave out one at a time (leave_one_out), for every seed."""
     quiet_tf()
     t_start = time.time()
+    cfg.augment.check()
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MicromelError(f"--out {out}: is a file; give a folder for the model")
@@ -228,10 +229,14 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     model.write_output("model_float.tflite", _float_tflite(main["model"]))
     if forest_res:
         model.write_output("forest.h", forest_res["forest"].c_header("mm_forest", ds.labels))
+    else:
+        model.remove_output("forest.h")
     if main.get("test_int8"):
         model.write_output("confusion.png", card.confusion_png(
             main["test_int8"]["confusion"], main["test_int8"]["confusion_labels"],
             f"{model.name}: int8 CNN on the test split"))
+    else:
+        model.remove_output("confusion.png")
     metrics["timing"]["total_seconds"] = round(time.time() - t_start, 1)
     metrics["timing"]["loso_runs"] = len(loso_runs)
     model.write_output("metrics.json", json.dumps(metrics, indent=2) + "\n")
