@@ -191,3 +191,32 @@ def test_streaming_bit_exact_per_window_on_device(tmp_path):
             plain = dm.classify(xs)
             for i, x in enumerate(xs):
                 assert np.array_equal(plain[i], tflm.crcs(x)[0]), (d.name, i)
+
+
+def test_bench_report_and_its_two_counts_agree(test_models, capsys):
+    """`micromel bench model` on the emulated M4: per-layer costs (the firmware's counter) and
+    per-function counts (the emulator's counting plugin, engine/cycles.py) are two independent
+    measures of the same inference; the engine's functions hold nearly all of it (the rest:
+    libc's memcpy/memset, the counter's own reads)."""
+    from micromel.cli import main
+    from micromel.engine import bench
+    from micromel.modeldir import ModelDir
+
+    from micromel.engine import compiler
+
+    model = ModelDir.open(test_models[1])
+    r = bench.run(model, "emulate")
+    assert len(r["layers"]) == len(compiler.compile_model(model).plan.layers)
+    assert r["total"] >= sum(lay["cost"] for lay in r["layers"]) > 0
+    names = [f["function"] for f in r["functions"]]
+    assert len(names) == len(set(names)) and "mm_nn_model_run" in names
+    # the counts are the mean of BENCH's two runs, the second with the per-layer profiling
+    # (a few instructions per layer more than the total's run)
+    counted = sum(f["instructions"] for f in r["functions"])
+    assert 0.9 * r["total"] <= counted <= r["total"] + 50 * len(r["layers"]), (counted, r["total"])
+    assert all(0 < f["instructions"] <= f["cycles_est"] for f in r["functions"])
+    assert [f["instructions"] for f in r["functions"]] == \
+        sorted((f["instructions"] for f in r["functions"]), reverse=True)
+    assert main(["bench", "model", str(test_models[1]), "--functions", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "engine functions per inference" in text and names[0] in text and names[3] not in text

@@ -26,6 +26,11 @@ _FAMILIES = {
 }
 
 
+# BENCH part 2 runs the model twice on the same input (firmware/src/app_model.c: the total,
+# then per layer), so a function's count over one BENCH is twice its count per inference
+BENCH_RUNS = 2
+
+
 def _family(kind: str) -> str:
     return {"conv": "matmul", "fc": "matmul", "dwconv": "dwconv"}.get(kind, "other")
 
@@ -55,8 +60,12 @@ def estimate_cycles(elf: Path, env: str, plan, x, sliding=None) -> dict:
     per = cycles.estimate(counts, insns, funcs, lambda n: n in engine)
     fam = {f: [n for n in per if n.startswith(pre)] for f, pre in _FAMILIES.items()}
     fam["other"] = [n for n in per if not any(n in v for v in fam.values())]
+    # the engine's functions per inference, most instructions first (`bench model --functions`)
+    functions = [{"function": n, "instructions": round(i / BENCH_RUNS),
+                  "cycles_est": round(c / BENCH_RUNS)}
+                 for n, (i, c) in sorted(per.items(), key=lambda kv: (-kv[1][0], kv[0]))]
     return {"cpi": {f: cycles.cpi(per, names) for f, names in fam.items()},
-            "cpi_all": cycles.cpi(per, list(per))}
+            "cpi_all": cycles.cpi(per, list(per)), "functions": functions}
 
 
 def _flash_of_elf(elf: Path) -> dict | None:
@@ -158,6 +167,7 @@ def run(model, device: str = "emulate", kernels: str = "auto",
     if elf is not None and firmware.board_json(firmware.env_board(env)).get("micromel", {}).get("qemu_machine"):
         # (run again on a local emulator of the board: a farm board's env too)
         est = estimate_cycles(elf, env, plan, x[0])
+        out["functions"] = est.pop("functions")
         out["cycles_model"] = est
         for lay in layers:
             c = est["cpi"].get(_family(lay["kind"])) or est["cpi_all"]
@@ -172,6 +182,22 @@ def run(model, device: str = "emulate", kernels: str = "auto",
                 layers[lay.index]["cmsis_nn_per_mac"] = peers.CMSIS_NN_PER_OP[cls]
     out["tflm_code"] = peers.TFLM_CODE
     return out
+
+
+def format_functions(r: dict, n: int) -> str:
+    """The n engine functions that ran most instructions per inference (the emulator's counts,
+    engine/cycles.py), with their share of the inference's total."""
+    rows = r.get("functions")
+    if not rows:
+        return "(no per-function counts: they come from a local emulator of the board)"
+    width = max(len(f["function"]) for f in rows[:n])
+    lines = [f"engine functions per inference (of {len(rows)}; the {r['unit']} of one inference: "
+             f"{r['total']:,}):", f"  {'function':<{width}} {r['unit']:>13} {'share':>6} "
+             f"{'est. cycles':>12}"]
+    for f in rows[:n]:
+        lines.append(f"  {f['function']:<{width}} {f['instructions']:>13,} "
+                     f"{100 * f['instructions'] / r['total']:>5.1f}% {f['cycles_est']:>12,}")
+    return "\n".join(lines)
 
 
 def format_report(r: dict) -> str:

@@ -66,6 +66,8 @@ def cmd_bench_model(args) -> int:
     r = bench.run(ModelDir.open(args.model_dir), args.device, args.kernels, args.weights,
                   args.stream)
     print(json.dumps(r, indent=2) if args.json else bench.format_report(r))
+    if args.functions and not args.json:
+        print(bench.format_functions(r, args.functions))
     return 0
 
 
@@ -111,5 +113,8 @@ def register(sub) -> None:
     b.add_argument("--kernels", choices=KERNEL_CHOICES, default="auto",
                    help="kernel path of the emulated build (default auto: DSP on the M4)")
     _engine_options(b)
+    b.add_argument("--functions", type=cliargs.positive_int, metavar="N",
+                   help="also list the N engine functions that ran most instructions per "
+                        "inference (emulated boards; --json always holds them all)")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench_model)
