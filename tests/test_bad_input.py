@@ -268,6 +268,10 @@ def test_table_files_are_not_replaced_without_force(tmp_path, monkeypatch, argv,
     earlier.write_text("an earlier run's table")
     one_line_error(cli(*argv, option, earlier), option, str(earlier), "exists", "--force")
     assert earlier.read_text() == "an earlier run's table"
+    # one name for both tables: the second would replace the first
+    one_line_error(cli(*argv, "--md", tmp_path / "t", "--json", tmp_path / "t", "--force"),
+                   "--md and --json name one file")
+    assert not (tmp_path / "t").exists()
 
 
 @pytest.mark.parametrize("row,says", [("0.9\t0.2\tspeech", "need 0 <= onset < offset"),

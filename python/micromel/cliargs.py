@@ -74,5 +74,7 @@ def add_table_outputs(p, what: str) -> None:
 def table_outputs(args) -> dict:
     """{"md": Path, "json": Path} of the files given, each checked by new_file before the
     command's work starts (a build for every board must not end in a refusal)."""
+    if args.md and args.json and Path(args.md).resolve() == Path(args.json).resolve():
+        raise MicromelError(f"--md and --json name one file ({args.md}); give two names")
     return {opt: new_file(path, f"--{opt}", args.force)
             for opt, path in (("md", args.md), ("json", args.json)) if path}

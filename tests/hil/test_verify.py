@@ -41,7 +41,7 @@ def test_verify_audio_mode_bit_exact(audio_run):
         assert (report / name).stat().st_size > 0
 
 
-def test_verify_features_mode_two_devices(model, dataset, tmp_path):
+def test_verify_features_mode_two_devices(model, dataset, tmp_path, capsys):
     from micromel.hil.results import read_results
     from micromel.hil.verify import run_verify
 
@@ -50,6 +50,12 @@ def test_verify_features_mode_two_devices(model, dataset, tmp_path):
     assert s["clips_bit_exact"] == s["clips_verified"] == 12
     used = {r["device"] for r in read_results(tmp_path / "results.jsonl")}
     assert len(used) == 2  # both devices took clips
+    # a new run into the same report folder (no --resume) says what it replaces
+    capsys.readouterr()
+    run_verify(model, str(dataset), ["emulate"], mode="features", report_dir=tmp_path,
+               progress=False, limit=2)
+    assert "the 12 result lines of an earlier run replaced" in capsys.readouterr().err
+    assert len(read_results(tmp_path / "results.jsonl")) == 2
 
 
 def test_killed_emulator_then_resume_gives_same_summary(model_dir, dataset, tmp_path, audio_run,

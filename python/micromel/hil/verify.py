@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -173,7 +174,12 @@ def run_verify(model, data: str, devices: list[str], mode: str = "audio",
         results_path = report_dir / RESULTS
         report_dir.mkdir(parents=True, exist_ok=True)
         if not resume and results_path.exists():
+            # not silently: a long run's results are gone; --resume would have continued it
+            with open(results_path, "rb") as f:
+                n = sum(1 for _ in f)
             results_path.unlink()
+            print(f"micromel: note: {results_path}: the {n} result lines of an earlier run "
+                  "replaced (--resume continues a run instead)", file=sys.stderr)
         write_text_atomic(report_dir / "run.json", json.dumps(meta, indent=1))
         previous = latest(read_results(results_path))
     except BaseException:
