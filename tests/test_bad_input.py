@@ -49,6 +49,13 @@ def wav(tmp_path_factory):
     return d / "hit.wav"
 
 
+def _must_not_run(why: str):
+    """A stand-in for a command's long work: calling it fails the test with `why`."""
+    def work(*_, **__):
+        raise AssertionError(why)
+    return work
+
+
 def _model_copy(tmp_path, name, tflite: bytes | None = None, labels=None, config=None):
     d = tmp_path / name
     shutil.copytree(DRUMS, d)
@@ -259,11 +266,9 @@ def test_table_files_are_not_replaced_without_force(tmp_path, monkeypatch, argv,
     from micromel.hil import cores
     from micromel.library import sizes as library_sizes
 
-    def work(*_, **__):
-        raise AssertionError("the command started its work before checking its outputs")
-
     for mod, name in ((board_sizes, "build_board"), (cores, "run_core"), (library_sizes, "measure")):
-        monkeypatch.setattr(mod, name, work)
+        monkeypatch.setattr(mod, name, _must_not_run("the command started its work before "
+                                                     "checking its outputs"))
     earlier = tmp_path / "table.txt"
     earlier.write_text("an earlier run's table")
     one_line_error(cli(*argv, option, earlier), option, str(earlier), "exists", "--force")
@@ -280,11 +285,9 @@ def test_a_bad_ground_truth_row_is_named(tmp_path, monkeypatch, wav, row, says):
     """... before the model runs on any stream (the bad row is in the last one)."""
     from micromel.segment import run
 
-    def work(*_, **__):
-        raise AssertionError("the model ran before every ground truth was read")
-
-    monkeypatch.setattr(run, "segment_file", work)
-    monkeypatch.setattr(run, "host_window_results", work)
+    for name in ("segment_file", "host_window_results"):
+        monkeypatch.setattr(run, name, _must_not_run("the model ran before every ground truth "
+                                                     "was read"))
     streams = tmp_path / "streams"
     streams.mkdir()
     for name, last in (("s0", "0.5\t0.7\tspeech"), ("s1", row)):

@@ -110,18 +110,22 @@ class ModelDir:
             raise not_a_model(path, f"{CONFIG} is not valid JSON: {e}") from None
         if not isinstance(doc, dict):
             raise not_a_model(path, f"{CONFIG} is not a JSON object")
-        try:
-            return cls.from_config(path, doc)
-        except MicromelError as e:
-            # the settings' own range checks ("segment config: enter=5.0 must be ...") do
-            # not know the file they came from
-            if str(e).startswith((f"{path}:", f"{path} ", f"{cfg_path}:")):
-                raise
-            raise MicromelError(f"{cfg_path}: {e}") from None
+        return cls.from_config(path, doc)
 
     @classmethod
     def from_config(cls, path, doc: dict) -> "ModelDir":
+        """A model folder from its config.json document; every error names the file (the
+        settings' own range checks, "segment config: enter=5.0 must be ...", do not know it)."""
         path = Path(path)
+        try:
+            return cls._from_config(path, doc)
+        except MicromelError as e:
+            if str(e).startswith((f"{path}:", f"{path} ", f"{path / CONFIG}:")):
+                raise
+            raise MicromelError(f"{path / CONFIG}: {e}") from None
+
+    @classmethod
+    def _from_config(cls, path: Path, doc: dict) -> "ModelDir":
         fmt = doc.get("format", 1)
         if fmt == 1:
             doc = migrate_format1(path, doc)

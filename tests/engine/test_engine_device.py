@@ -199,10 +199,8 @@ def test_bench_report_and_its_two_counts_agree(test_models, capsys):
     measures of the same inference; the engine's functions hold nearly all of it (the rest:
     libc's memcpy/memset, the counter's own reads)."""
     from micromel.cli import main
-    from micromel.engine import bench
+    from micromel.engine import bench, compiler
     from micromel.modeldir import ModelDir
-
-    from micromel.engine import compiler
 
     model = ModelDir.open(test_models[1])
     r = bench.run(model, "emulate")

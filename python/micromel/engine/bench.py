@@ -26,11 +26,6 @@ _FAMILIES = {
 }
 
 
-# BENCH part 2 runs the model twice on the same input (firmware/src/app_model.c: the total,
-# then per layer), so a function's count over one BENCH is twice its count per inference
-BENCH_RUNS = 2
-
-
 def _family(kind: str) -> str:
     return {"conv": "matmul", "fc": "matmul", "dwconv": "dwconv"}.get(kind, "other")
 
@@ -60,9 +55,10 @@ def estimate_cycles(elf: Path, env: str, plan, x, sliding=None) -> dict:
     per = cycles.estimate(counts, insns, funcs, lambda n: n in engine)
     fam = {f: [n for n in per if n.startswith(pre)] for f, pre in _FAMILIES.items()}
     fam["other"] = [n for n in per if not any(n in v for v in fam.values())]
-    # the engine's functions per inference, most instructions first (`bench model --functions`)
-    functions = [{"function": n, "instructions": round(i / BENCH_RUNS),
-                  "cycles_est": round(c / BENCH_RUNS)}
+    # the engine's functions per inference, most instructions first (`bench model --functions`):
+    # the inferences the work ran are the times the model's entry ran (BENCH part 2 runs two)
+    runs = max(1, counts.get(next((a for a, _, n in funcs if n == "mm_nn_model_run"), -1), 0))
+    functions = [{"function": n, "instructions": round(i / runs), "cycles_est": round(c / runs)}
                  for n, (i, c) in sorted(per.items(), key=lambda kv: (-kv[1][0], kv[0]))]
     return {"cpi": {f: cycles.cpi(per, names) for f, names in fam.items()},
             "cpi_all": cycles.cpi(per, list(per)), "functions": functions}

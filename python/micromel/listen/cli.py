@@ -188,18 +188,21 @@ def _input_options(p) -> None:
     p.add_argument("--source", choices=sorted(SOURCES),
                    help="the audio input: mic (a real board's default), file (with --mic), or "
                         "the board's signal generator (tone, noise, silence)")
-    # at most a day: the device counts the samples to take in 32 bits
-    p.add_argument("--seconds", type=cliargs.at_least(float, 0.0, "a number", maximum=86400.0),
-                   help="stop after this much audio, at most 86400 (default: the end of --mic "
-                        "FILE, or never for a microphone or the generator: Ctrl-C stops)")
+    p.add_argument("--seconds", type=cliargs.at_least(float, 0.0, "a number",
+                                                       maximum=config.SECONDS_MAX),
+                   help=f"stop after this much audio, at most {config.SECONDS_MAX:g} (default: "
+                        "the end of --mic FILE, or never for a microphone or the generator: "
+                        "Ctrl-C stops)")
     p.add_argument("--realtime", action="store_true",
                    help="--device emulate: run the emulated board in real time (QEMU "
                         "-icount align=on; default: as fast as the host emulates, with the same "
                         "instruction counts)")
-    p.add_argument("--tone-hz", type=cliargs.at_least(int, 1, "a whole number", maximum=65535),
+    p.add_argument("--tone-hz", type=cliargs.at_least(int, 1, "a whole number",
+                                                      maximum=config.TONE_HZ_MAX),
                    default=config.TONE_HZ,
                    help=f"--source tone: frequency (default {config.TONE_HZ})")
-    p.add_argument("--amplitude", type=cliargs.at_least(int, 1, "a whole number", maximum=32767),
+    p.add_argument("--amplitude", type=cliargs.at_least(int, 1, "a whole number",
+                                                        maximum=config.AMPLITUDE_MAX),
                    default=config.AMPLITUDE,
                    help=f"--source tone|noise: peak value of the int16 samples (default "
                         f"{config.AMPLITUDE})")

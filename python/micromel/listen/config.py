@@ -26,6 +26,11 @@ SINE_REFINE_Q15 = 7373      # 0.225 in Q15: y += P * (y|y| - y)
 # Default generator settings of `micromel listen --source tone|noise`.
 TONE_HZ = 1000
 AMPLITUDE = 8000
+# what LISTEN START (session.START) carries: the tone in a u16, the amplitude as an int16
+# peak, the samples to take in a u32 (a day at the highest rates fits)
+TONE_HZ_MAX = 0xFFFF
+AMPLITUDE_MAX = 0x7FFF
+SECONDS_MAX = 86400.0
 
 
 def add_listen_at_boot(p) -> None:

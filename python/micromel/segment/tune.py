@@ -42,7 +42,7 @@ GRID = {
 }
 # what a chosen setting changes (GRID's keys, exit for exit_ratio): tune --save replaces
 # these only with --force when the model has its own
-TUNED_KEYS = ("median", "enter", "exit", "min_duration", "max_gap")
+TUNED_KEYS = tuple("exit" if k == "exit_ratio" else k for k in GRID)
 COLUMNS = ("fa_per_hour", "miss_rate", "recall", "false_alarms", "detected", "truth_events",
            "median", "enter", "exit", "min_duration", "max_gap")
 

@@ -57,7 +57,7 @@ def cmd_train(args) -> int:
         raise MicromelError("--window-frames must be at least 8 and --hop-frames at least 1")
     aug = d.augment if args.variants is None else AugmentConfig(variants=args.variants)
     aug = AugmentConfig.from_dict({**aug.to_dict(), **_key_values(args.augment, "--augment")},
-                                  "--augment").check()
+                                  "--augment")   # ranges: checked by train_run.run
     for given, flag in ((args.distill, "--distill"), (args.distill_temperature, "--distill-temperature")):
         if given is not None and not args.teacher:
             raise MicromelError(f"{flag} needs --teacher DIR")
