@@ -87,6 +87,11 @@ void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, i
 #if MM_NN_NATIVE_DSP
   const int asm3 = p->stream && mode == MM_RQ_FAST_FULL && p->kh == 3 && p->kw == 3 && p->in_w >= 2;
   const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)p->zp_in * 0x01010101u);
+  /* the layout chosen once per row, not per pixel */
+  const int w16 = MM_NN_DW_W16(p);
+  dw3_fn *const inner = w16 ? mm_nn_dw3x3_m4 : mm_nn_dw3x3_w8_m4;
+  dw3_fn *const left = w16 ? mm_nn_dw3x3_left_m4 : mm_nn_dw3x3_w8_left_m4;
+  dw3_fn *const right = w16 ? mm_nn_dw3x3_right_m4 : mm_nn_dw3x3_w8_right_m4;
 #endif
   for (ox = 0; ox < p->out_w; ox++, out += c) {
     const int ix0 = ox * p->sw - p->pad_l;
@@ -99,11 +104,11 @@ void mm_nn_dwconv_row(const mm_nn_dwconv_params *p, const int8_t *const *rows, i
       const int8_t *r2 = (const int8_t *)((intptr_t)rows[2] + col);
       dw3_fn *f = 0;
       if (ix0 >= 0 && ix0 + 3 <= p->in_w) {
-        f = MM_NN_DW_W16(p) ? mm_nn_dw3x3_m4 : mm_nn_dw3x3_w8_m4;
+        f = inner;
       } else if (ix0 == -1) {
-        f = MM_NN_DW_W16(p) ? mm_nn_dw3x3_left_m4 : mm_nn_dw3x3_w8_left_m4;
+        f = left;
       } else if (ix0 + 2 == p->in_w) {
-        f = MM_NN_DW_W16(p) ? mm_nn_dw3x3_right_m4 : mm_nn_dw3x3_w8_right_m4;
+        f = right;
       }
       if (f) {
         f(r0, r1, r2, c, p->stream, out, zp4);

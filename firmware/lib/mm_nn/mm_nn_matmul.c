@@ -92,9 +92,13 @@ MM_NN_INLINE void pack_run8(const int8_t *pa, const int8_t *pb, int n, int32_t *
 #endif
 }
 
-void mm_nn_pack(const mm_nn_conv_params *p, const int8_t *const *a, const int8_t *const *b,
-                int rows, int rk, int32_t *x) {
-  const int w16 = MM_NN_MM_W16(p), whole = rk >> 2;
+/* The pack of one layout; w16 is a constant in each caller, so a model with
+ * both layouts gets a tight loop for each (one function testing w16 at run
+ * time spilled registers in every kernel row: about 25 k more instructions
+ * per inference on models/speech, bench model --functions). */
+MM_NN_INLINE void pack_layout(const int8_t *const *a, const int8_t *const *b, int rows, int rk,
+                              int32_t *x, const int w16) {
+  const int whole = rk >> 2;
   int32_t *o = x + 2;
   int32_t sa = 0, sb = 0;
   int r, j;
@@ -119,15 +123,20 @@ void mm_nn_pack(const mm_nn_conv_params *p, const int8_t *const *a, const int8_t
   x[1] = (int32_t)((uint32_t)sb * (uint32_t)-128);
 }
 
+void mm_nn_pack16(const int8_t *const *a, const int8_t *const *b, int rows, int rk, int32_t *x) {
+  pack_layout(a, b, rows, rk, x, 1);
+}
+
+void mm_nn_pack8(const int8_t *const *a, const int8_t *const *b, int rows, int rk, int32_t *x) {
+  pack_layout(a, b, rows, rk, x, 0);
+}
+
 /* Channels c0.. of the stream s (positioned at channel c0) for the packed
  * pair x, any requantization mode: the portable twin of the assembly, and
  * the device's path for a clamped range, exact requantization or an odd
  * last channel. out_b NULL: pixel A only. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void stream_c(const mm_nn_conv_params *p, const int32_t *x, const int32_t *s, int c0,
-                     int8_t *oa, int8_t *ob, int mode) {
+static MM_NN_NOINLINE void stream_c(const mm_nn_conv_params *p, const int32_t *x,
+                                    const int32_t *s, int c0, int8_t *oa, int8_t *ob, int mode) {
   const int groups = mm_nn_groups(p), w16 = MM_NN_MM_W16(p), cout = p->out_c;
   const int32_t *xg = x + 2;
   int c, g, j;
