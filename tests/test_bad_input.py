@@ -305,6 +305,22 @@ def test_tune_plot_must_be_a_png(tmp_path, wav):
     assert not (tmp_path / "det.txt").exists()
 
 
+def test_tune_outputs_are_checked_as_every_command_checks_them(tmp_path, wav):
+    """tune's --out and --plot: a folder, one file named twice, or an existing file without
+    --force are refused by name before any stream is scored (cliargs.new_file)."""
+    model = ROOT / "models/speech"
+    tune = ["tune", model, wav.parent, "--target-fa-per-hour", "1"]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    one_line_error(cli(*tune, "--out", folder, "--force"), f"--out {folder}", "is a folder")
+    one_line_error(cli(*tune, "--out", tmp_path / "det.png", "--plot", tmp_path / "det.png"),
+                   "--out and --plot name one file")
+    kept = tmp_path / "kept.png"
+    kept.write_text("keep me")
+    one_line_error(cli(*tune, "--plot", kept), f"--plot {kept}", "exists; add --force")
+    assert kept.read_text() == "keep me" and not (tmp_path / "det.png").exists()
+
+
 def test_class_names_that_would_leave_the_dataset_are_refused(tmp_path, wav):
     recs = tmp_path / "recs"
     recs.mkdir()

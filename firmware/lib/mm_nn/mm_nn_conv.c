@@ -5,7 +5,7 @@
  * the window meet zero weights) and packs two pixels for the matrix engine.
  * A window that leaves the input (padding) is staged first, the input zero
  * point outside (which the bias already accounts for). */
-#include "mm_nn_internal.h"
+#include "mm_nn_pack.h"
 
 /* Where each kernel row of output column ox starts. */
 static void sources(const mm_nn_conv_params *p, const int8_t *const *rows, int ox,

@@ -1,6 +1,6 @@
 /* CONV_2D with a 1x1 kernel (pointwise), no padding: each output pixel is
  * the matrix engine applied to one input pixel, no gathering. */
-#include "mm_nn_internal.h"
+#include "mm_nn_pack.h"
 
 /* scratch (DSP path): the packed pixel pair. */
 void mm_nn_conv_1x1_row(const mm_nn_conv_params *p, const int8_t *in, int8_t *out,

@@ -1,6 +1,6 @@
 /* FULLY_CONNECTED: `rows` input vectors of in_c values each (usually one),
  * the matrix engine with two rows as the pixel pair. */
-#include "mm_nn_internal.h"
+#include "mm_nn_pack.h"
 
 /* scratch (DSP path): the packed pair of rows. */
 void mm_nn_fc(const mm_nn_conv_params *p, const int8_t *in, int8_t *out, int rows,

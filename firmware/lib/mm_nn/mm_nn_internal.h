@@ -185,19 +185,9 @@ MM_NN_INLINE int mm_nn_groups(const mm_nn_conv_params *p) {
 /* Bytes of a packed pixel pair: two correction words, then 4 words per group. */
 MM_NN_INLINE size_t mm_nn_pack_bytes(int groups) { return (size_t)(8 + 16 * groups); }
 /* Pack `rows` runs of rk input bytes of pixels a and b (a[r], b[r]; b may equal a)
- * into x, in the layout the stream of p (int8 or int16 weights) reads. One
- * function per layout, chosen here, so that each is a tight loop (a model
- * with one layout links only its own). */
+ * into x: one function per weight layout, each a tight loop (mm_nn_pack.h chooses). */
 void mm_nn_pack16(const int8_t *const *a, const int8_t *const *b, int rows, int rk, int32_t *x);
 void mm_nn_pack8(const int8_t *const *a, const int8_t *const *b, int rows, int rk, int32_t *x);
-MM_NN_INLINE void mm_nn_pack(const mm_nn_conv_params *p, const int8_t *const *a,
-                             const int8_t *const *b, int rows, int rk, int32_t *x) {
-  if (MM_NN_MM_W16(p)) {
-    mm_nn_pack16(a, b, rows, rk, x);
-  } else {
-    mm_nn_pack8(a, b, rows, rk, x);
-  }
-}
 /* Two packed pixels times every output channel of p, to out_a[] and out_b[]
  * (out_b NULL: a lone pixel, only A is computed). */
 void mm_nn_matmul2(const mm_nn_conv_params *p, const int32_t *x, int8_t *out_a, int8_t *out_b);

@@ -264,12 +264,11 @@ def cmd_tune(args) -> int:
     model = ModelDir.open(args.model_dir)
     if args.target_fa_per_hour < 0:
         raise MicromelError(f"--target-fa-per-hour {args.target_fa_per_hour}: must be >= 0")
-    outs = [Path(o) for o in (args.out, args.plot) if o]
-    for o in outs:      # checked before the model runs
-        if not o.parent.is_dir():
-            raise MicromelError(f"{o}: folder {o.parent} does not exist")
-        if o.exists() and not args.force:
-            raise MicromelError(f"{o}: exists; add --force to replace it")
+    if args.out and args.plot and Path(args.out).resolve() == Path(args.plot).resolve():
+        raise MicromelError(f"--out and --plot name one file ({args.out}); give two names")
+    for opt, o in (("--out", args.out), ("--plot", args.plot)):
+        if o:       # checked before the model runs, as every command's outputs
+            cliargs.new_file(o, opt, args.force)
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise MicromelError(f"--plot {args.plot}: the DET curve is a PNG; give a name ending .png")
     if args.save:
