@@ -192,11 +192,27 @@ def test_a_training_record_from_before_the_range_checks_still_opens(tmp_path):
 
 
 def test_an_output_the_system_refuses_is_one_line(tmp_path, wav):
-    """A path no check before the work foresaw (here: a file where a folder must be) ends
-    in one line naming it, not in a traceback."""
+    """A path no check before the work foresaw (here: a file where export's folder must be)
+    ends in one line naming it, not in a traceback."""
     plain = tmp_path / "plain"
     plain.write_text("keep me")
-    one_line_error(cli("features", wav, "--out", plain / "f.npy"), str(plain), "choose another path")
+    one_line_error(cli("export", DRUMS, "--out", plain / "gen"), str(plain), "choose another path")
+    assert plain.read_text() == "keep me"
+
+
+def test_an_output_under_a_file_is_refused_before_the_work(tmp_path, wav, monkeypatch):
+    """cliargs.new_file: a file standing where a folder on the output's way must be is
+    refused by option name before the work, not when the output is written at the end."""
+    import micromel.segment.tune as tune
+
+    plain = tmp_path / "plain"
+    plain.write_text("keep me")
+    monkeypatch.setattr(tune, "labelled_streams", _must_not_run("tune read the streams before "
+                                                                "checking --out"))
+    for out in (plain / "det.tsv", plain / "deeper" / "det.tsv"):
+        one_line_error(cli("tune", ROOT / "models/speech", wav.parent, "--target-fa-per-hour", "1",
+                           "--out", out), f"--out {out}: {plain} is a file")
+    one_line_error(cli("features", wav, "--out", plain / "f.npy"), f"--out {plain / 'f.npy'}")
     assert plain.read_text() == "keep me"
 
 

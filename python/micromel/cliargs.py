@@ -57,6 +57,11 @@ def new_file(path, option: str, force: bool | None = None) -> Path:
     path = Path(path)
     if path.is_dir():
         raise MicromelError(f"{option} {path}: is a folder; give a file name")
+    up = path.parent        # the folders on the way are made at the end; none may be a file
+    while not up.exists() and up != up.parent:
+        up = up.parent
+    if not up.is_dir():
+        raise MicromelError(f"{option} {path}: {up} is a file, not a folder; choose another path")
     if path.exists() and not force:
         how = "add --force to replace it" if force is False else "remove it"
         raise MicromelError(f"{option} {path}: exists; {how} or choose another name")

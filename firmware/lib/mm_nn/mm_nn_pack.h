@@ -1,6 +1,6 @@
 /* The pixel pack a layer's weight layout reads (mm_nn_matmul.c), chosen per
- * call: inline, so a model with one layout calls its pack directly and links
- * only that one. */
+ * call: inline, so a model with one layout calls its pack directly (and,
+ * linked with --gc-sections as the firmware is, carries only that one). */
 #ifndef MM_NN_PACK_H
 #define MM_NN_PACK_H
 
