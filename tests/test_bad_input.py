@@ -107,6 +107,27 @@ def test_output_naming_an_existing_file_is_refused_before_work(tmp_path, wav, ar
     assert existing.read_text() == "keep me"
 
 
+@pytest.mark.parametrize("argv", [
+    ["segment", "models/drums", "{wav}", "--out", "{file}/out"],
+    ["verify", "models/drums", "{dir}", "--report", "{file}/reports/x"],
+    ["export", "models/drums", "--out", "{file}/gen"],
+    ["export", "models/drums", "--lib", "{file}/lib"],
+    ["train", "{dir}", "--out", "{file}/model"],
+    ["dataset", "streams", "--out", "{file}/streams", "--seconds", "5"],
+    ["record", "--out", "{file}/data/dog", "--device", "emulate", "--seconds", "1"],
+    ["init", "{file}/project"],
+])
+def test_an_output_under_a_file_is_refused_before_work(tmp_path, wav, argv):
+    """The folders on an output's way are made at the end: a file standing where one must
+    be is refused by name first (cliargs.out_folder), not when the output is written."""
+    existing = tmp_path / "existing"
+    existing.write_text("keep me")
+    args = [a.format(wav=wav, file=existing, dir=wav.parent) for a in argv]
+    args = [str(ROOT / a) if a.startswith("models/") else a for a in args]
+    one_line_error(cli(*args), f"{existing} is a file, not a folder")
+    assert existing.read_text() == "keep me"
+
+
 def test_segment_outputs_that_would_collide_are_refused(tmp_path, wav):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -191,12 +212,17 @@ def test_a_training_record_from_before_the_range_checks_still_opens(tmp_path):
     assert ModelDir.open(model).train["augment"]["bed_p"] == 2.0
 
 
-def test_an_output_the_system_refuses_is_one_line(tmp_path, wav):
-    """A path no check before the work foresaw (here: a file where export's folder must be)
-    ends in one line naming it, not in a traceback."""
+def test_an_output_the_system_refuses_is_one_line(tmp_path, monkeypatch):
+    """A path no check before the work foresaw ends in one line naming it, not in a
+    traceback (main()'s OSError fallback): here `init`'s work writes under a file, as a
+    path the checks missed would (every output folder is checked first now)."""
+    import micromel.data.cli as data_cli
+
     plain = tmp_path / "plain"
     plain.write_text("keep me")
-    one_line_error(cli("export", DRUMS, "--out", plain / "gen"), str(plain), "choose another path")
+    monkeypatch.setattr(data_cli, "init_project",
+                        lambda folder, examples: (plain / "x").write_text("lost"))
+    one_line_error(cli("init", tmp_path / "project"), str(plain / "x"), "choose another path")
     assert plain.read_text() == "keep me"
 
 

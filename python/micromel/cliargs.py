@@ -50,6 +50,28 @@ positive_float = at_least(float, 0.0, "a number", above=True)
 finite_float = at_least(float, -math.inf, "a number")      # any finite number (a level in dB)
 
 
+def _no_file_on_the_way(path: Path, option: str) -> None:
+    """The folders an output is written into are made at the end (fileio.atomic_path); a
+    file standing where one of them must be is refused before the work instead."""
+    up = path.parent
+    while not up.exists() and up != up.parent:
+        up = up.parent
+    if not up.is_dir():
+        where = f"{option} {path}" if option else f"{path}"
+        raise MicromelError(f"{where}: {up} is a file, not a folder; choose another path")
+
+
+def out_folder(path, option: str, what: str) -> Path:
+    """An output folder, new or existing, checked before the work: not a file, and no file
+    where a folder on its way must be. `what` ends the message ("for the model")."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        where = f"{option} {path}" if option else f"{path}"
+        raise MicromelError(f"{where}: is a file; give a folder {what}")
+    _no_file_on_the_way(path, option)
+    return path
+
+
 def new_file(path, option: str, force: bool | None = None) -> Path:
     """An output file that must not overwrite an existing one silently: checked before the
     work starts, so a long run never ends in a refusal. `force`: the command's --force
@@ -57,11 +79,7 @@ def new_file(path, option: str, force: bool | None = None) -> Path:
     path = Path(path)
     if path.is_dir():
         raise MicromelError(f"{option} {path}: is a folder; give a file name")
-    up = path.parent        # the folders on the way are made at the end; none may be a file
-    while not up.exists() and up != up.parent:
-        up = up.parent
-    if not up.is_dir():
-        raise MicromelError(f"{option} {path}: {up} is a file, not a folder; choose another path")
+    _no_file_on_the_way(path, option)
     if path.exists() and not force:
         how = "add --force to replace it" if force is False else "remove it"
         raise MicromelError(f"{option} {path}: exists; {how} or choose another name")

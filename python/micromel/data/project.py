@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from .. import cliargs
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from ..paths import MODELS_DIR
@@ -29,9 +30,7 @@ GITIGNORE = "build/\n"
 def init_project(folder: Path, examples: bool = True) -> list[str]:
     """Create the project folder's layout; returns what was created. Existing files are kept
     (and named), never overwritten."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise MicromelError(f"{folder}: is a file; give a folder for the project")
+    folder = cliargs.out_folder(folder, "", "for the project")
     made, kept = [], []
     for sub in ("data", "models"):
         p = folder / sub

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cliargs
 from ..audio import write_wav
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
@@ -110,9 +111,7 @@ def build_streams(out_dir: Path, n_streams: int = 24, seconds: float = 60.0, see
     with `force`: their ground truth may have been edited by hand."""
     from tqdm import tqdm    # lazy: only when building
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise MicromelError(f"--out {out_dir}: is a file; give a folder for the streams")
+    out_dir = cliargs.out_folder(out_dir, "--out", "for the streams")
     if (out_dir / INDEX).exists() and not force:
         raise MicromelError(f"--out {out_dir}: holds streams already ({INDEX}); add --force to "
                             "replace them, or give a new folder")

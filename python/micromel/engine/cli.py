@@ -20,8 +20,7 @@ def cmd_export(args) -> int:
     if args.name or args.zip or args.with_protocol:
         raise MicromelError("--name, --zip and --with-protocol go with --lib DIR (a library)")
     out = Path(args.out) if args.out else codegen.default_gen_dir(model)
-    if out.exists() and not out.is_dir():
-        raise MicromelError(f"--out {out}: is a file; give a folder for the generated C")
+    cliargs.out_folder(out, "--out", "for the generated C")
     c = codegen.export(model, out, kernels=args.kernels, board=args.board, weights=args.weights,
                        stream=args.stream)
     tflm = runner.tflm_arena_bytes(c.plan.graph.raw)

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import cliargs
 from ..clip.reference import Reference
 from ..data.datasets import load_dataset
 from ..errors import DeviceError, MicromelError
@@ -151,9 +152,8 @@ def run_verify(model, data: str, devices: list[str], mode: str = "audio",
     the devices that failed mid-run."""
     ref = Reference(model)
     check_devices(devices)
-    report_dir = Path(report_dir or default_report_dir(model))
-    if report_dir.exists() and not report_dir.is_dir():
-        raise MicromelError(f"--report {report_dir}: is a file; give a folder (or drop --report)")
+    report_dir = cliargs.out_folder(report_dir or default_report_dir(model), "--report",
+                                    "(or drop --report)")
     ds = load_dataset(data, labels=ref.labels, check_files=False)
     split = split or ds.default_split
     items = ds.select(split)

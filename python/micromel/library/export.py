@@ -23,7 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__, codegen
+from .. import __version__, cliargs, codegen
 from ..errors import MicromelError
 from ..fileio import atomic_path
 from ..paths import FIRMWARE_DIR
@@ -71,8 +71,7 @@ def is_library(path: Path) -> bool:
 
 def check_target(out: Path) -> bool:
     """Refuse to replace anything but an earlier export; True if one is there."""
-    if out.is_file():
-        raise MicromelError(f"--lib {out}: is a file; give a folder for the library")
+    cliargs.out_folder(out, "--lib", "for the library")
     if out.is_dir() and any(out.iterdir()):
         if not is_library(out):
             raise MicromelError(f"--lib {out}: exists and is not a library micromel exported; "

@@ -140,9 +140,7 @@ def cmd_listen(args) -> int:
 
 
 def cmd_record(args) -> int:
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise MicromelError(f"--out {out}: is a file; give a folder DATASET/LABEL/")
+    out = cliargs.out_folder(args.out, "--out", "DATASET/LABEL/")
     label = out.resolve().name
     if not args.seconds:
         raise MicromelError("record: give --seconds, how much audio to record")

@@ -76,8 +76,7 @@ def cmd_segment(args) -> int:
 def check_outputs(paths: list, out_dir: Path) -> None:
     """Before any work: --out is a folder (or new), and no two inputs write the same files
     (outputs are named by the input's stem: a/x.wav and b/x.wav, or x.wav and x.flac)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise MicromelError(f"--out {out_dir}: is a file; give a folder for the outputs")
+    cliargs.out_folder(out_dir, "--out", "for the outputs")
     seen: dict[str, str] = {}
     for path in paths:
         stem = Path(path).stem

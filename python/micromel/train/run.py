@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cliargs
 from ..data.datasets import Dataset, load_dataset, require_classes
 from ..errors import MicromelError
 from ..modeldir import ModelDir
@@ -151,9 +152,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     quiet_tf()
     t_start = time.time()
     cfg.augment.check()
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise MicromelError(f"--out {out}: is a file; give a folder for the model")
+    out = cliargs.out_folder(out, "--out", "for the model")
     fcfg = cfg.frontend_config()
     if cfg.teacher and loso:
         raise MicromelError("--loso with --teacher: a teacher fits one held-out source; train "
