@@ -116,6 +116,11 @@ def test_output_naming_an_existing_file_is_refused_before_work(tmp_path, wav, ar
     ["dataset", "streams", "--out", "{file}/streams", "--seconds", "5"],
     ["record", "--out", "{file}/data/dog", "--device", "emulate", "--seconds", "1"],
     ["init", "{file}/project"],
+    ["dataset", "drums", "--out", "{file}/drums"],
+    ["dataset", "speech", "--out", "{file}/speech"],
+    ["dataset", "beds", "--out", "{file}/beds"],
+    ["dataset", "from-labels", "{dir}", "--out", "{file}/mine"],
+    ["dataset", "add-other", "{dir}", "--from", "{dir}", "--out", "{file}/other"],
 ])
 def test_an_output_under_a_file_is_refused_before_work(tmp_path, wav, argv):
     """The folders on an output's way are made at the end: a file standing where one must

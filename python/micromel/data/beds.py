@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import cliargs
 from ..audio import load_audio, write_wav
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
@@ -63,7 +64,7 @@ def bed_files(source: BedSource, root: Path) -> list[Path]:
 
 def build_beds(out_dir: Path, quiet: bool = False) -> Path:
     """Build (or reuse) the bed folder; return it."""
-    out_dir = Path(out_dir)
+    out_dir = cliargs.out_folder(out_dir, "--out", "for the beds")    # before any download
     stamp = "".join(f"{s.group} {s.deb.package} {s.deb.version} {s.deb.sha256} {s.take} {s.leave}\n"
                     for s in BED_SOURCES) + f"rate {SAMPLE_RATE}\n"
     stamp_file = out_dir / ".micromel-beds"

@@ -57,6 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cliargs
 from ..audio import load_audio, write_wav
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
@@ -208,7 +209,7 @@ def build_drums(out_dir: Path, sources=FAMILIES, quiet: bool = False) -> Path:
     all by default) in out_dir; return the manifest path."""
     from tqdm import tqdm    # lazy: only when building
 
-    out_dir = Path(out_dir)
+    out_dir = cliargs.out_folder(out_dir, "--out", "for the dataset")    # before any download
     manifest = out_dir / "manifest.csv"
     sources = check_sources(sources)
     debs = [d for f in sources for d in family_debs(f)]

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cliargs
 from ..audio import AUDIO_EXTENSIONS, open_audio, write_wav
 from ..clip.rules import Framing, WindowConfig, window_samples
 from ..errors import MicromelError
@@ -154,10 +155,11 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
                       quiet: bool = False) -> Path:
     """Write the dataset; returns its manifest path."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+    if out_dir.is_dir() and any(out_dir.iterdir()):
         # clips, manifest.csv and README.txt go in: nothing of the user's is replaced
         raise MicromelError(f"--out {out_dir}: exists and is not an empty folder (a dataset "
                             "already?); give a new or empty folder")
+    cliargs.out_folder(out_dir, "--out", "for the dataset")
     if not 0 < min_coverage <= 1:
         raise MicromelError(f"--min-coverage {min_coverage}: must be in (0, 1]")
     if background is not None:

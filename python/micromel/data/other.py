@@ -17,6 +17,7 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
+from .. import cliargs
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from .datasets import load_dataset, write_manifest
@@ -31,6 +32,7 @@ def add_other(data, other, out: Path, label: str = "other", per_source: int = 8,
     out = Path(out)
     if out.exists():
         raise MicromelError(f"--out {out}: exists; give a new folder")
+    cliargs.out_folder(out, "--out", "for the dataset")
     if per_source < 1 or unknown_per_source < 0:
         raise MicromelError("--per-source must be >= 1 and --unknown-per-source >= 0")
     check_class_name(label, "--label")

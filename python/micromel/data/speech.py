@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cliargs
 from ..audio import write_wav
 from ..clip.rules import Framing, WindowConfig
 from ..clip.rules import window_samples as _window_samples
@@ -132,7 +133,7 @@ def build_speech(out_dir: Path, window_frames: int = 32, centre_frames: int = 6,
     from tqdm import tqdm    # lazy: only when building
 
     counts = counts or DEFAULT_COUNTS
-    out_dir = Path(out_dir)
+    out_dir = cliargs.out_folder(out_dir, "--out", "for the dataset")    # before any download
     n = window_samples(window_frames)
     if not 1 <= centre_frames <= window_frames:
         raise MicromelError(f"--centre-frames {centre_frames}: must be 1 to --window-frames ({window_frames})")
