@@ -50,6 +50,11 @@ positive_float = at_least(float, 0.0, "a number", above=True)
 finite_float = at_least(float, -math.inf, "a number")      # any finite number (a level in dB)
 
 
+def _named(option: str, path: Path) -> str:
+    """How an error names an output: its option and path (a positional one: the path)."""
+    return f"{option} {path}" if option else f"{path}"
+
+
 def _no_file_on_the_way(path: Path, option: str) -> None:
     """The folders an output is written into are made at the end (fileio.atomic_path); a
     file standing where one of them must be is refused before the work instead."""
@@ -57,8 +62,8 @@ def _no_file_on_the_way(path: Path, option: str) -> None:
     while not up.exists() and up != up.parent:
         up = up.parent
     if not up.is_dir():
-        where = f"{option} {path}" if option else f"{path}"
-        raise MicromelError(f"{where}: {up} is a file, not a folder; choose another path")
+        raise MicromelError(f"{_named(option, path)}: {up} is a file, not a folder; "
+                            "choose another path")
 
 
 def out_folder(path, option: str, what: str) -> Path:
@@ -66,8 +71,7 @@ def out_folder(path, option: str, what: str) -> Path:
     where a folder on its way must be. `what` ends the message ("for the model")."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        where = f"{option} {path}" if option else f"{path}"
-        raise MicromelError(f"{where}: is a file; give a folder {what}")
+        raise MicromelError(f"{_named(option, path)}: is a file; give a folder {what}")
     _no_file_on_the_way(path, option)
     return path
 
