@@ -170,11 +170,20 @@ def _regs(ops: str) -> int:
     return n
 
 
-def cost(mnem: str, ops: str, taken: float) -> float:
-    """Cycles of one execution of an instruction (see the table above)."""
+_COND_BRANCH = re.compile(r"b(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le)")
+
+
+def conditional_branch(mnem: str) -> bool:
+    """B<cond>, CBZ or CBNZ: taken or not by the run (not BL, BLX, BX, BIC, BFI, ...)."""
     m = mnem.split(".")[0].lower()
-    base = re.sub(r"(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)$", "", m) if len(m) > 3 else m
-    if m in ("b", "bl", "blx", "bx") or base in ("b",) or m.startswith(("cbz", "cbnz", "tbb", "tbh")):
+    return bool(_COND_BRANCH.fullmatch(m)) or m in ("cbz", "cbnz")
+
+
+def cost(mnem: str, ops: str, taken: float) -> float:
+    """Cycles of one execution of an instruction (see the table above); taken: the share of
+    executions in which a conditional branch was taken (1 for any other instruction)."""
+    m = mnem.split(".")[0].lower()
+    if m in ("b", "bl", "blx", "bx", "tbb", "tbh") or conditional_branch(m):
         return 1 + REFILL * taken
     if m.startswith(("ldm", "stm", "push", "pop", "vldm", "vstm", "vpush", "vpop")):
         n = _regs(ops)
@@ -206,9 +215,7 @@ def estimate(counts: dict, insns: dict, funcs: list, keep) -> dict:
         mnem, ops, size = insns[pc]
         m = mnem.split(".")[0].lower()
         taken = 1.0
-        conditional = (m.startswith(("cbz", "cbnz")) or
-                       (m.startswith("b") and len(m) in (3, 4) and m not in ("bic", "bfi", "bfc", "bkpt")))
-        if conditional:
+        if conditional_branch(m):
             after = counts.get(pc + size, 0)
             taken = min(1.0, max(0.0, 1.0 - after / n))
         ins, cyc = out.get(name, (0, 0.0))
