@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from micromel.clip.reject import RejectConfig
 from micromel.errors import MicromelError
 from micromel.modeldir import ModelDir
 from micromel.paths import MODELS_DIR
@@ -31,7 +32,8 @@ def scores(p: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def model():
-    return ModelDir.open(MODELS_DIR / "drums")
+    """models/drums without its rejection rule (the search itself; the rule: below)."""
+    return ModelDir.open(MODELS_DIR / "drums").replace(reject=RejectConfig())
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +87,35 @@ def test_tuning_finds_the_setting_that_separates_weak_events_from_spikes(model, 
     assert curve[0]["miss_rate"] == 0.0      # reached at zero false alarms here
     rows = tune.table(points).splitlines()
     assert rows[0].split("\t") == list(tune.COLUMNS) and len(rows) == len(points) + 1
+
+
+def test_events_the_rejection_rule_refuses_are_not_detections(model, stream):
+    """tune counts the events segment and the device report: with models/drums's saved rule
+    (mean top probability >= 160/256) the weak kicks (p 0.6) are "unknown", so no setting
+    finds them, and a rule refusing every kick leaves nothing to find."""
+    classes = tune.event_classes(model, model.segment)
+    configs = tune.grid(model.segment)
+    ruled = model.replace(reject=ModelDir.open(MODELS_DIR / "drums").reject)
+    assert ruled.reject.min_top == 160
+    best = tune.choose(tune.det_points(ruled, [stream], configs, classes), 0.0)
+    assert best["recall"] == 0.6 and best["false_alarms"] == 0, best
+    best_without = tune.choose(tune.det_points(model, [stream], configs, classes), 0.0)
+    assert best_without["recall"] == 1.0
+    strict = model.replace(reject=RejectConfig(min_top=250))
+    pts = tune.det_points(strict, [stream], configs, classes)
+    assert max(pt["detected"] for pt in pts) == 0 and max(pt["false_alarms"] for pt in pts) == 0
+
+
+def test_evaluate_segments_scores_the_events_the_rule_names(model, stream):
+    """evaluate-segments, as tune: an event the rule calls unknown is no event of its class."""
+    from micromel.segment import evaluate as E
+    cached = [([(a, b) for a, b, lab in stream.truth if lab == "kick"], stream.results,
+               stream.seconds)]
+    free = E.score_config(model, model.segment, cached, "kick", 0.1, 0.2).summary()
+    strict = model.replace(reject=RejectConfig(min_top=250))
+    ruled = E.score_config(strict, model.segment, cached, "kick", 0.1, 0.2).summary()
+    assert free["segment"]["f_measure"] > 0.5
+    assert ruled["segment"]["f_measure"] == 0.0
 
 
 def test_count_overlap_rules():

@@ -222,7 +222,7 @@ def score_config(model, cfg: SegmentConfig, cached: list, label: str, resolution
     labels = list(model.labels)
     sc = Scores(resolution, collar)
     for ref, results, dur in cached:
-        ev = timed(segment_windows(results, p), labels, Timebase.of(p))
+        ev = timed(segment_windows(results, p), labels, Timebase.of(p), model.reject)
         sc.add(ref, [(e.start, e.end) for e in ev if e.label == label], dur)
     return sc
 

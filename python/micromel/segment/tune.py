@@ -139,7 +139,9 @@ def det_points(model, streams: list[Stream], configs, classes) -> list[dict]:
         tb = Timebase.of(p)
         n_truth = n_det = n_fa = 0
         for s in streams:
-            ev = timed(segment_windows(s.results, p), labels, tb)
+            # named as segment and the device name them: an event the model's rejection
+            # rule refuses is "unknown", neither a detection nor a false alarm of a class
+            ev = timed(segment_windows(s.results, p), labels, tb, model.reject)
             t, d, f = count(s.truth, [(e.start, e.end, e.label) for e in ev], classes)
             n_truth, n_det, n_fa = n_truth + t, n_det + d, n_fa + f
         recall = n_det / n_truth if n_truth else 0.0
