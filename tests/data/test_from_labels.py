@@ -87,6 +87,22 @@ def test_split_by_recording_and_the_coverage_rule(recordings, dataset):
     assert all(len(s) == 1 for s in per_rec.values())        # one split per recording
     assert {next(iter(s)) for s in per_rec.values()} == {"train", "val", "test"}
     assert {r["label"] for r in rows} == {"tone", "hiss", "quiet"}
+    # and no clip the rule names is missing: every window position (8448 samples, the
+    # model window, every half window) of every recording, labelled by hand
+    n, hop, length = 8448, 4224, SR * 16
+    want = {}
+    for rec, events in truth.items():
+        for at in range(0, length - n + 1, hop):
+            a, b = at / SR, (at + n) / SR
+            share = {}
+            for x, y, lab in events:
+                if y > a and x < b:
+                    share[lab] = share.get(lab, 0.0) + (min(b, y) - max(a, x)) / (b - a)
+            if not share:
+                want[(rec, f"{a:.3f}")] = "quiet"
+            elif len(share) == 1 and max(share.values()) >= 0.6 - 1e-9:
+                want[(rec, f"{a:.3f}")] = next(iter(share))
+    assert {(r["source"].split("/")[0], r["start"]): r["label"] for r in rows} == want
 
 
 def test_coverage_and_the_rule_by_hand():
@@ -120,3 +136,51 @@ def test_a_small_model_trains_on_it(dataset, tmp_path, monkeypatch):
                  "--variants", "0", "--no-forest", "--window-frames", "32", "--hop-frames", "32",
                  "--quiet"]) == 0
     assert (out / "model.tflite").is_file() and "quiet" in (out / "config.json").read_text()
+
+
+def test_saved_uncertain_windows_go_back_as_parts_of_their_recording(tmp_path, capsys):
+    """Windows that segment/listen --save-uncertain wrote (named <recording>_<start>-<end>)
+    and the user labelled: every clip goes to the recording's split, with the recording as
+    source and times in the recording (never windows of one recording on both sides)."""
+    from micromel.segment.uncertain import Pick, file_name
+    folder = tmp_path / "unsure"
+    folder.mkdir()
+    rng = np.random.default_rng(4)
+    starts = [0.096, 3.072, 5.472, 9.6, 12.0]
+    for a in starts:
+        name = file_name("rec0", Pick(0, int(a * SR), int(a * SR) + 2 * 8448, 0, 1), SR)
+        sf.write(folder / name, (rng.standard_normal(2 * 8448) * 3000).astype(np.int16), SR)
+        (folder / name).with_suffix(".txt").write_text("0.0\t1.056\tclick\n")
+    # the same names' splits, were each window a recording of its own, differ
+    assert len({recording_split(Path(f).stem) for f in folder.glob("*.wav")}) > 1
+    build_from_labels([folder], tmp_path / "ds", min_coverage=0.5, quiet=True)
+    rows = list(csv.DictReader(open(tmp_path / "ds" / "manifest.csv")))
+    assert len(rows) >= len(starts) and {r["split"] for r in rows} == {recording_split("rec0")}
+    assert {r["source"].split("/")[0] for r in rows} == {"rec0"}
+    firsts = sorted({float(r["start"]) for r in rows})
+    assert all(any(abs(f - a) < 1e-6 for f in firsts) for a in starts)
+    for r in rows:
+        assert r["source"] == f"rec0/{float(r['start']):.3f}-{float(r['end']):.3f}"
+    assert "split" in capsys.readouterr().err      # one recording: the other splits are empty
+
+
+def test_label_track_oddities_are_named(tmp_path, capsys):
+    sf.write(tmp_path / "r.wav", (np.random.default_rng(0).standard_normal(SR * 6) * 3000)
+             .astype(np.int16), SR)
+    # a fourth column is an error naming the line, not a class with a tab in its name
+    (tmp_path / "r.txt").write_text("0.0\t1.0\tdog\n1.0\t2.0\tlow\tx1\n")
+    with pytest.raises(MicromelError, match=r"r\.txt:2: more than three columns"):
+        read_labels(tmp_path / "r.txt")
+    # point labels (start == end) are skipped and counted; a label too short for the
+    # coverage rule is named in a note, not lost silently
+    (tmp_path / "r.txt").write_text("0.5\t0.5\tpoint\n1.0\t3.0\tdog\n4.0\t4.1\tclick\n")
+    points = []
+    assert [x.name for x in read_labels(tmp_path / "r.txt", points)] == ["dog", "click"]
+    assert points == [1]
+    build_from_labels([tmp_path / "r.wav"], tmp_path / "ds", quiet=True)
+    err = capsys.readouterr().err
+    assert "1 point label(s) skipped" in err
+    assert "label 'click' named no clip: its longest label is 0.100 s" in err
+    assert "label 'dog'" not in err
+    rows = list(csv.DictReader(open(tmp_path / "ds" / "manifest.csv")))
+    assert {r["label"] for r in rows} == {"dog"}

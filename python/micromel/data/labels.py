@@ -10,7 +10,10 @@ default front end for --window-frames frames) every --hop seconds. A clip gets l
 L's labels cover at least --min-coverage of it; a clip no label touches is background
 (--background-label NAME), or dropped without that option; any other clip (a label's edge,
 overlapping labels) is ambiguous and dropped. Splits go by recording: all clips of one
-recording are in one split, so no recording is on both sides of a test.
+recording are in one split, so no recording is on both sides of a test. A file named as
+`segment` / `listen --save-uncertain` name the windows they save, `<recording>_<start>-<end>`
+(seconds, `window_stem`), is a part of <recording> starting at <start>: it goes to
+<recording>'s split, and its clips' source and times are <recording>'s.
 
 Output: `DATA/<label>/<recording>__<start>.wav` and `DATA/manifest.csv` with columns path,
 label, split, source (the recording's name, then the clip's start and end in seconds:
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,9 +59,11 @@ def check_class_name(name: str, what: str) -> str:
     return name
 
 
-def read_labels(path: Path) -> list[Label]:
+def read_labels(path: Path, points: list | None = None) -> list[Label]:
     """An Audacity label track. A line that is not `start<TAB>end<TAB>label` (or a frequency
-    line under one) is a one-line error naming the line."""
+    line under one) is a one-line error naming the line. Point labels (start == end, which
+    Audacity makes with a click) cover no time: skipped, their line numbers appended to
+    `points` when given."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
@@ -76,6 +82,13 @@ def read_labels(path: Path) -> list[Label]:
         except ValueError:
             raise MicromelError(f"{path}:{n}: expected start<TAB>end<TAB>label in seconds, "
                                 f"found {line.strip()!r}") from None
+        if "\t" in name:
+            raise MicromelError(f"{path}:{n}: more than three columns; expected "
+                                f"start<TAB>end<TAB>label, found {line.strip()!r}")
+        if 0 <= start == end:
+            if points is not None:
+                points.append(n)
+            continue
         if not (0 <= start < end):
             raise MicromelError(f"{path}:{n}: start {start} and end {end} must satisfy "
                                 "0 <= start < end")
@@ -114,6 +127,24 @@ def label_track(audio: Path) -> Path | None:
         if t.is_file() and t != audio:
             return t
     return None
+
+
+_WINDOW_STEM = re.compile(r"^(?P<rec>.+)_(?P<a>\d{5,}\.\d{3})-(?P<b>\d{5,}\.\d{3})$")
+
+
+def window_stem(recording: str, start_s: float, end_s: float) -> str:
+    """The name of a window cut from a recording (segment/listen --save-uncertain), which
+    `recording_of` reads back."""
+    return f"{recording}_{start_s:09.3f}-{end_s:09.3f}"
+
+
+def recording_of(stem: str) -> tuple[str, float]:
+    """(the recording a file belongs to, where the file starts in it, seconds): a window
+    named by `window_stem` is part of its recording; any other file is a recording of its own."""
+    m = _WINDOW_STEM.match(stem)
+    if m and float(m["a"]) < float(m["b"]):
+        return m["rec"], float(m["a"])
+    return stem, 0.0
 
 
 def recording_split(key: str) -> str:
@@ -171,7 +202,8 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
         raise MicromelError(f"--hop {hop_s}: must be positive and at most one clip "
                             f"({n / fe.sample_rate:.3f} s)")
     pairs = find_pairs(names)
-    plan = [(rec, read_labels(track)) for rec, track in pairs]      # every track checked first
+    points: list = []
+    plan = [(rec, read_labels(track, points)) for rec, track in pairs]   # every track checked first
     if background and any(background == lab.name for _, labs in plan for lab in labs):
         raise MicromelError(f"--background-label {background}: is also a label in the tracks")
     stems = [rec.stem for rec, _ in plan]
@@ -180,12 +212,16 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
                             "after their recording)")
     rows = []
     for rec, labels in plan:
-        split = recording_split(rec.stem)
-        rows += _cut(rec, labels, out_dir, n, hop, fe.sample_rate, min_coverage, background, split)
+        source, offset = recording_of(rec.stem)
+        split = recording_split(source)
+        rows += _cut(rec, labels, out_dir, n, hop, fe.sample_rate, min_coverage, background, split,
+                     source, offset)
         if not quiet:
             print(f"{rec.name}: {split}", flush=True)
     if not rows:
         raise MicromelError("no clip met the coverage rule; lower --min-coverage or label more")
+    for note in _notes(plan, rows, points, n / fe.sample_rate, min_coverage):
+        print(f"from-labels: {note}", file=sys.stderr)
     write_manifest(out_dir / "manifest.csv", rows, extra=EXTRA_COLUMNS)
     write_text_atomic(out_dir / "README.txt", f"Built by micromel dataset from-labels from "
                       f"{len(plan)} recordings: clips of {n} samples every {hop} samples, a label "
@@ -194,9 +230,30 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
     return out_dir / "manifest.csv"
 
 
+def _notes(plan, rows, points: list, clip_s: float, min_coverage: float) -> list[str]:
+    """What the user would otherwise not see: point labels skipped, labels that named no clip
+    (too short for the coverage rule), splits no recording fell in."""
+    notes = []
+    if points:
+        notes.append(f"{len(points)} point label(s) skipped (a label with start == end covers "
+                     "no time)")
+    named = {r["label"] for r in rows}
+    for name in sorted({lab.name for _, labs in plan for lab in labs} - named):
+        longest = max(lab.end - lab.start for _, labs in plan for lab in labs if lab.name == name)
+        notes.append(f"label {name!r} named no clip: its longest label is {longest:.3f} s and a "
+                     f"clip needs {min_coverage:g} of {clip_s:.3f} s covered; label longer spans "
+                     "or lower --min-coverage")
+    empty = [sp for sp in SPLITS if sp not in {r["split"] for r in rows}]
+    if empty:
+        notes.append(f"no clip in the {' and '.join(empty)} split (splits go by recording, 80/10/10 "
+                     "by a hash of its name): with few recordings, add more")
+    return notes
+
+
 def _cut(rec: Path, labels, out_dir: Path, n: int, hop: int, rate: int, min_coverage: float,
-         background: str | None, split: str) -> list[dict]:
-    """The clips of one recording, read in blocks (memory holds one clip and one block)."""
+         background: str | None, split: str, source: str, offset: float) -> list[dict]:
+    """The clips of one recording (a part of `source` from `offset` seconds), read in blocks
+    (memory holds one clip and one block)."""
     audio = open_audio(rec, rate)
     rows, buf, start = [], np.zeros(0, np.int16), 0
     for chunk in audio.chunks():
@@ -207,8 +264,9 @@ def _cut(rec: Path, labels, out_dir: Path, n: int, hop: int, rate: int, min_cove
             if name is not None:
                 rel = Path(name) / f"{rec.stem}__{start:09d}.wav"
                 write_wav(out_dir / rel, buf[:n], rate)
+                at, to = offset + a, offset + b
                 rows.append({"path": rel.as_posix(), "label": name, "split": split,
-                             "source": f"{rec.stem}/{a:.3f}-{b:.3f}", "start": f"{a:.3f}",
-                             "end": f"{b:.3f}"})
+                             "source": f"{source}/{at:.3f}-{to:.3f}", "start": f"{at:.3f}",
+                             "end": f"{to:.3f}"})
             buf, start = buf[hop:], start + hop
     return rows

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import cliargs
 from ..audio import open_audio, write_wav
+from ..data.labels import window_stem
 from ..errors import MicromelError
 
 
@@ -55,7 +56,8 @@ def pick(scores: list, n: int, hop: int, span: int) -> list[Pick]:
 
 
 def file_name(stem: str, p: Pick, rate: int) -> str:
-    return f"{stem}_{p.start / rate:09.3f}-{p.end / rate:09.3f}.wav"
+    # the name from-labels reads back as a part of the recording (one split, its times)
+    return window_stem(stem, p.start / rate, p.end / rate) + ".wav"
 
 
 def save(path: Path, picks: list[Pick], out_dir: Path, rate: int) -> list[Path]:
