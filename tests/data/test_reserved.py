@@ -1,6 +1,8 @@
 """The packages reserved for an independent evaluation are never used: fetch() refuses them,
-and no string in the package's code (dataset builders, source catalogues) names one."""
+and no string in the package's code (dataset builders, source catalogues), its scripts or
+CI names one."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -8,7 +10,8 @@ import pytest
 from micromel.data import debpkg
 from micromel.errors import MicromelError
 
-PKG = Path(__file__).resolve().parents[2] / "python" / "micromel"
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "python" / "micromel"
 
 
 @pytest.mark.parametrize("name", ["ktuberling-data", "asterisk-core-sounds-en-gsm",
@@ -20,19 +23,47 @@ def test_fetch_refuses_reserved_packages(name, monkeypatch):
         debpkg.fetch(name, quiet=True)
 
 
-def test_no_code_names_a_reserved_package():
+# a Debian package name is lowercase letters, digits, '+', '-' and '.': any other character
+# ends it ("ktuberling-data:usr/...", "klettres-data=4:22", "freeciv-data_3.0_all.deb")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*")
+
+
+def _names_in(text: str) -> list[str]:
+    return [w for w in _NAME.findall(text) if debpkg.reserved(w.lower())]
+
+
+def _python_hits(path: Path, source: str) -> list[str]:
+    """Reserved names in the string constants (f-strings' parts too) of one Python file,
+    leaving out debpkg's RESERVED list itself."""
+    tree = ast.parse(source)
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "RESERVED"
+                                                for t in node.targets):
+            skip |= {id(n) for n in ast.walk(node)}
+    return [f"{path}:{node.lineno} {w}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+            for w in _names_in(node.value)]
+
+
+def test_the_scan_finds_names_however_they_are_written():
+    code = ('a = "ktuberling-data:usr/share/x.ogg"\nb = f"klettres-data={v}"\n'
+            'c = ["freeciv-data_3.0_all.deb", "wesnoth-1.16-music"]\nd = "hydrogen-drumkits"\n')
+    assert [h.split()[1] for h in _python_hits(Path("x.py"), code)] == [
+        "ktuberling-data", "klettres-data", "freeciv-data", "wesnoth-1.16-music"]
+    assert _names_in("apt-get install sound-theme-freedesktop qemu") == ["sound-theme-freedesktop"]
     assert not debpkg.reserved("hydrogen-drumkits") and debpkg.reserved("wesnoth-music")
+
+
+def test_no_code_names_a_reserved_package():
+    """The package's code (dataset builders, source catalogues), the scripts (the speech
+    beds, the set-up) and CI name no reserved package."""
+    files = sorted(PKG.rglob("*.py")) + sorted((ROOT / "scripts").rglob("*.py"))
+    shell = sorted((ROOT / "scripts").rglob("*.sh")) + [ROOT / ".ci" / "run"]
+    assert len(files) > 100 and len(shell) >= 2      # the scan sees the code it is about
     hits = []
-    for f in sorted(PKG.rglob("*.py")):
-        tree = ast.parse(f.read_text())
-        skip = set()
-        for node in ast.walk(tree):      # the RESERVED list itself
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "RESERVED"
-                                                    for t in node.targets):
-                skip |= {id(n) for n in ast.walk(node)}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
-                for word in node.value.replace("/", " ").replace(",", " ").split():
-                    if debpkg.reserved(word.strip("'\"`()[]")):
-                        hits.append(f"{f.relative_to(PKG)}:{node.lineno} {word}")
+    for f in files:
+        hits += _python_hits(f.relative_to(ROOT), f.read_text())
+    for f in shell:
+        hits += [f"{f.relative_to(ROOT)} {w}" for w in _names_in(f.read_text())]
     assert not hits, hits

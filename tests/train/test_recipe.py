@@ -267,6 +267,12 @@ def test_reject_splits_data_as_the_model_held_it_out(tmp_path, monkeypatch, caps
     assert main(["reject", str(tmp_path / "m"), str(data), "--quiet", "--hold-out-source", ""]) == 0
     out = capsys.readouterr().out
     assert "held out" not in out and "of 4 clips (sources: even, odd)" in out
+    # micromel evaluate --by source: a row per source, its clips counted once each
+    assert main(["evaluate", str(tmp_path / "m"), str(data), "--split", "all", "--by", "source"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("by source:"):].splitlines()
+    assert table[1].split()[:2] == ["source", "clips"]
+    assert {ln.split()[0]: int(ln.split()[1]) for ln in table[2:4]} == {"even": 10, "odd": 10}
 
 
 def test_mixing_a_partner_whose_sound_is_shifted_away_stays_finite():

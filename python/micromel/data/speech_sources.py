@@ -13,9 +13,9 @@ comes from a package any training sound comes from. A training source may also k
 its groups for validation (`val_groups`: whole speakers, so validation is speaker-disjoint).
 
 The catalogue (languages, speakers, evidence that voices are recorded, not synthesised) and
-the survey that chose it: docs/segmentation.md, "Data". `files` is the count the rule
-selects in the pinned version; the dataset builders check it, so a changed package or rule
-cannot pass unnoticed. The packages reserved for independent evaluation (debpkg.RESERVED) are
+how it was chosen: docs/segmentation.md, "Data: many sources, the evaluation's held out".
+`files` is the count the rule selects in the pinned version; the dataset builders check it,
+so a changed package or rule cannot pass unnoticed. The packages reserved for independent evaluation (debpkg.RESERVED) are
 not here, and a test fails if a builder names one. The asterisk-prompt-* packages (recorded
 IVR prompts) are telephone-band speech of a genre close to a reserved package: they train
 (telephone-band robustness) and are never claimed as an independent evaluation."""

@@ -353,11 +353,11 @@ recipe and its ablation: docs/training.md.
 ### References
 
 - pyAudioAnalysis-style features (136 mid-term statistics) + RBF SVM on the same splits
-  (`scripts/peer_svm.py data/drums --loso all`): 89.5 % on the Hydrogen test kits; held-out
-  sources fluid 79.1, generaluser 82.1, gmsmall 78.3, hydrogen 72.7, samples 78.2 (mean
-  78.1 %).
+  (`scripts/peer_svm.py data/drums --loso all`, the 939-clip build, stop 35): 87.2 % on the
+  Hydrogen test kits; held-out sources fluid 80.9, generaluser 87.1, gmsmall 77.5, hydrogen
+  76.5, samples 83.2 (mean 81.0 %).
 - The committed `models/drums` (Hydrogen kits only, no room steps): 86.0 % on the Hydrogen
-  test kits, and on the other families' one-shots, which it never saw: fluid 73.6,
-  generaluser 71.7, gmsmall 67.4, samples 88.1 % (`micromel evaluate <that model>
-  data/drums --split all --by source`).
+  test kits, and on the other families' one-shots, which it never saw: fluid 83.1,
+  generaluser 79.3, gmsmall 76.0, samples 88.1 % (`micromel evaluate models/drums
+  data/drums --split all --by source`, the same build).
 """
