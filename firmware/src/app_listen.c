@@ -19,7 +19,7 @@
 #include "mm_nn_model.h"
 #include "mm_proto.h"
 #include "mm_stack.h"
-#include "app_listen.h"
+#include "app_listen_pipe.h"
 
 #ifndef MM_BOARD_CLOCK_HZ
 #define MM_BOARD_CLOCK_HZ 0 /* the host build: no board clock, no paced sources */
@@ -69,7 +69,7 @@ static out_rec *push(uint8_t kind) {
 }
 
 /* --- what the pipeline reports ------------------------------------------------ */
-void app_listen_on_window(const app_listen_window *w) {
+static void on_window(const app_listen_window *w) {
   uint64_t lat = mm_cost_now() - L.t_block; /* the block that completed it holds its last sample */
   if (lat > L.latency_max) L.latency_max = lat;
   L.windows++;
@@ -78,11 +78,14 @@ void app_listen_on_window(const app_listen_window *w) {
   if (r) r->w = *w;
 }
 
-void app_listen_on_event(const mm_seg_event *e) {
+static void on_event(const mm_seg_event *e) {
   L.events++;
   out_rec *r = push(MM_LISTEN_KIND_EVENT);
   if (r) r->e = *e;
 }
+
+/* where the pipeline reports (app_listen_pipe.h) */
+static const app_listen_sink sink = {on_window, on_event};
 
 /* --- status ------------------------------------------------------------------- */
 static uint16_t put_status(uint8_t *o) {
@@ -199,7 +202,7 @@ static int consume(const mm_audio_block *b, mm_app_reply *out, uint8_t *type) {
   const int only_audio = (L.flags & MM_LISTEN_FLAG_AUDIO_ONLY) != 0;
   if (b->gap && !only_audio) { /* samples were lost: close this run, start another after the gap */
     app_listen_pipe_finish(0, NULL, 0);
-    app_listen_pipe_reset(0);
+    app_listen_pipe_reset(0, &sink);
     L.run_start = b->index;
   }
   for (uint32_t i = 0; i < b->n; i++) L.checksum = L.checksum * 31u + (uint16_t)b->pcm[i];
@@ -282,7 +285,7 @@ static uint8_t start(uint8_t source, uint8_t flags, uint32_t max_samples, uint16
   mm_audio_cfg c = {source, (uint8_t)(!(flags & MM_LISTEN_FLAG_UNPACED) || source == MM_AUDIO_SRC_MIC),
                     (uint16_t)app_listen_pipe_hop(), tone_hz, amplitude, max_samples, period_cost(), path};
   if (!(flags & MM_LISTEN_FLAG_AUDIO_ONLY) && !app_listen_pipe_present()) return MM_LISTEN_ERROR_NO_MODEL;
-  if (app_listen_pipe_reset(1) != 0) return MM_LISTEN_ERROR_CONFIG;
+  if (app_listen_pipe_reset(1, &sink) != 0) return MM_LISTEN_ERROR_CONFIG;
   L.stack_size = mm_stack_paint();
   int e = mm_audio_start(&c);
   if (e < 0) return errors[-e < (int)sizeof errors ? -e : 1];

@@ -7,7 +7,7 @@
 #include "mm_cost.h"
 #include "mm_frontend.h"
 #include "mm_nn_model.h"
-#include "app_listen.h"
+#include "app_listen_pipe.h"
 #include "app_shared.h"
 
 #if MM_MODEL_PRESENT
@@ -23,14 +23,16 @@ static mm_seg_gate gate;
 static const mm_seg_params params = MM_SEG_PARAMS_DEFAULT;
 static uint32_t samples, windows; /* since the run started */
 static uint64_t model_cost;       /* since listening started (a run restart keeps it) */
+static const app_listen_sink *sink;
 
 int app_listen_pipe_present(void) { return 1; }
 uint32_t app_listen_pipe_hop(void) { return MM_FE_HOP; }
 
 uint64_t app_listen_pipe_model_cost(void) { return model_cost; }
 
-int app_listen_pipe_reset(int new_listen) {
+int app_listen_pipe_reset(int new_listen, const app_listen_sink *to) {
   if (new_listen) model_cost = 0;
+  sink = to;
   mm_fe_reset(&fe);
   mm_clip_reset(&clip);
   mm_seg_gate_init(&gate, &params);
@@ -60,35 +62,35 @@ void app_listen_pipe_block(const int16_t *pcm) {
     model_cost += mm_cost_now() - t0;
   }
   int closed = mm_seg_push(&seg, w.scores, w.silent, &ev);
-  app_listen_on_window(&w);
-  if (closed) app_listen_on_event(&ev);
+  sink->window(&w);
+  if (closed) sink->event(&ev);
 }
 
-void app_listen_pipe_finish(int pad, const int16_t *tail, uint32_t n) {
+void app_listen_pipe_finish(int pad, const int16_t *last, uint32_t n) {
   static int16_t block[MM_FE_HOP] __attribute__((aligned(4)));
   mm_seg_event ev[MM_SEG_FINISH_MAX];
   if (pad && windows == 0 && samples + n < MM_CLIP_WINDOW_SAMPLES) {
     memset(block, 0, sizeof block);
-    if (n) memcpy(block, tail, 2u * n);
+    if (n) memcpy(block, last, 2u * n);
     while (windows == 0) { /* the window spans whole hops: zeros up to its end */
       app_listen_pipe_block(block);
       memset(block, 0, sizeof block);
     }
   }
   size_t k = mm_seg_finish(&seg, ev);
-  for (size_t i = 0; i < k; i++) app_listen_on_event(&ev[i]);
+  for (size_t i = 0; i < k; i++) sink->event(&ev[i]);
 }
 
 #else /* no model: the audio input runs (recording), recognition does not */
 
 int app_listen_pipe_present(void) { return 0; }
 uint32_t app_listen_pipe_hop(void) { return MM_FE_HOP; }
-int app_listen_pipe_reset(int new_listen) {
-  (void)new_listen;
+int app_listen_pipe_reset(int new_listen, const app_listen_sink *to) {
+  (void)new_listen, (void)to;
   return 0;
 }
 uint64_t app_listen_pipe_model_cost(void) { return 0; }
 void app_listen_pipe_block(const int16_t *pcm) { (void)pcm; }
-void app_listen_pipe_finish(int pad, const int16_t *tail, uint32_t n) { (void)pad, (void)tail, (void)n; }
+void app_listen_pipe_finish(int pad, const int16_t *last, uint32_t n) { (void)pad, (void)last, (void)n; }
 
 #endif
