@@ -155,13 +155,23 @@ def test_saved_uncertain_windows_go_back_as_parts_of_their_recording(tmp_path, c
     assert len({recording_split(Path(f).stem) for f in folder.glob("*.wav")}) > 1
     build_from_labels([folder], tmp_path / "ds", min_coverage=0.5, quiet=True)
     rows = list(csv.DictReader(open(tmp_path / "ds" / "manifest.csv")))
-    assert len(rows) >= len(starts) and {r["split"] for r in rows} == {recording_split("rec0")}
-    assert {r["source"].split("/")[0] for r in rows} == {"rec0"}
-    firsts = sorted({float(r["start"]) for r in rows})
-    assert all(any(abs(f - a) < 1e-6 for f in firsts) for a in starts)
+    assert {r["split"] for r in rows} == {recording_split("rec0")}
+    # three clips per 1.056 s window (every 0.264 s), at their times in rec0
+    want = sorted(f"{a + k * 0.264:.3f}" for a in starts for k in range(3))
+    assert sorted(r["start"] for r in rows) == want
     for r in rows:
-        assert r["source"] == f"rec0/{float(r['start']):.3f}-{float(r['end']):.3f}"
-    assert "split" in capsys.readouterr().err      # one recording: the other splits are empty
+        assert r["source"] == f"rec0/{r['start']}-{float(r['start']) + 0.528:.3f}"
+    others = [sp for sp in ("train", "val", "test") if sp != recording_split("rec0")]
+    assert f"no clip in the {others[0]} and {others[1]} splits" in capsys.readouterr().err
+
+
+def test_window_names_read_back():
+    from micromel.data.labels import recording_of, window_stem
+    assert recording_of(window_stem("rec_a", 123456.5, 123457.0)) == ("rec_a", 123456.5)
+    # a window saved from a saved window belongs to the first recording, at the summed time
+    assert recording_of(window_stem(window_stem("rec", 3.072, 3.6), 0.1, 0.628)) == ("rec", 3.172)
+    assert recording_of("rec0_00001.000-00000.500") == ("rec0_00001.000-00000.500", 0.0)
+    assert recording_of("plain") == ("plain", 0.0)
 
 
 def test_label_track_oddities_are_named(tmp_path, capsys):
@@ -184,3 +194,15 @@ def test_label_track_oddities_are_named(tmp_path, capsys):
     assert "label 'dog'" not in err
     rows = list(csv.DictReader(open(tmp_path / "ds" / "manifest.csv")))
     assert {r["label"] for r in rows} == {"dog"}
+    # Audacity's click with no text ("0.5<TAB>0.5<TAB>") is a point label; a span with no
+    # text is a one-line error naming the line
+    (tmp_path / "r.txt").write_text("0.5\t0.5\t\n1.0\t3.0\tdog\n")
+    assert [x.name for x in read_labels(tmp_path / "r.txt")] == ["dog"]
+    (tmp_path / "r.txt").write_text("1.0\t3.0\tdog\n4.0\t5.0\t\n")
+    with pytest.raises(MicromelError, match=r"r\.txt:2: label: a class needs a name"):
+        read_labels(tmp_path / "r.txt")
+    # nothing named: the notes that say why come before the error
+    (tmp_path / "r.txt").write_text("4.0\t4.1\tclick\n")
+    with pytest.raises(MicromelError, match="no clip met the coverage rule"):
+        build_from_labels([tmp_path / "r.wav"], tmp_path / "ds2", quiet=True)
+    assert "label 'click' named no clip" in capsys.readouterr().err

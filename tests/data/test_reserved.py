@@ -29,7 +29,15 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*")
 
 
 def _names_in(text: str) -> list[str]:
-    return [w for w in _NAME.findall(text) if debpkg.reserved(w.lower())]
+    """Reserved names in text; a name may run into a '.' that is not its own (a sentence's
+    end, ".deb", ".tar.xz"), so every prefix ending before a '.' is tried too."""
+    out = []
+    for w in _NAME.findall(text):
+        cuts = [w] + [w[:i] for i, ch in enumerate(w) if ch == "."]
+        hit = next((c for c in cuts if debpkg.reserved(c.lower())), None)
+        if hit:
+            out.append(hit)
+    return out
 
 
 def _python_hits(path: Path, source: str) -> list[str]:
@@ -52,6 +60,9 @@ def test_the_scan_finds_names_however_they_are_written():
     assert [h.split()[1] for h in _python_hits(Path("x.py"), code)] == [
         "ktuberling-data", "klettres-data", "freeciv-data", "wesnoth-1.16-music"]
     assert _names_in("apt-get install sound-theme-freedesktop qemu") == ["sound-theme-freedesktop"]
+    assert _names_in("fetch ktuberling-data. Then minetest-data.deb, freeciv-data.tar.xz") == [
+        "ktuberling-data", "minetest-data", "freeciv-data"]
+    assert _names_in("avldrums.lv2-soundfont hydrogen-drumkits.deb") == ["avldrums.lv2-soundfont"]
     assert not debpkg.reserved("hydrogen-drumkits") and debpkg.reserved("wesnoth-music")
 
 

@@ -14,7 +14,7 @@ from micromel.engine import cycles
     ("push", "{r4, r5, r6, r7, r8, r9, r10, r11, lr}", 1.0, 10),
     ("pop", "{r4, r5, r6, r7, r8, r9, r10, r11, pc}", 1.0, 12),
     ("b.n", "1b", 1.0, 3), ("bl", "8000 <f>", 1.0, 3), ("blx", "r3", 1.0, 3),
-    ("bx", "lr", 1.0, 3), ("tbb", "[pc, r12]", 1.0, 3), ("sdiv", "r0, r0, r1", 1.0, 7),
+    ("bx", "lr", 1.0, 3), ("tbb", "[pc, r12]", 1.0, 4), ("sdiv", "r0, r0, r1", 1.0, 7),
     # conditional branches: 1 + 2 x their taken share (every condition code, both widths)
     ("bne.n", "1b", 1.0, 3), ("bne.n", "1b", 0.0, 1), ("bne", "1b", 0.5, 2),
     ("beq.w", "2f", 1.0, 3), ("bhi.n", "2f", 0.25, 1.5), ("bls.n", "2f", 1.0, 3),

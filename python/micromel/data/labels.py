@@ -15,7 +15,7 @@ recording are in one split, so no recording is on both sides of a test. A file n
 (seconds, `window_stem`), is a part of <recording> starting at <start>: it goes to
 <recording>'s split, and its clips' source and times are <recording>'s.
 
-Output: `DATA/<label>/<recording>__<start>.wav` and `DATA/manifest.csv` with columns path,
+Output: `DATA/<label>/<file>__<first sample>.wav` and `DATA/manifest.csv` with columns path,
 label, split, source (the recording's name, then the clip's start and end in seconds:
 --hold-out-source holds out a recording), start, end.
 """
@@ -72,7 +72,8 @@ def read_labels(path: Path, points: list | None = None) -> list[Label]:
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("\\"):
             continue          # blank, or Audacity's frequency line of a spectral selection
-        parts = re.split(r"\t| {2,}", line.strip(), maxsplit=2)
+        # only the line end and outer spaces go: a label with no text keeps its empty column
+        parts = re.split(r"\t| {2,}", line.rstrip("\r\n").strip(" "), maxsplit=2)
         if n == 1 and parts[0].lower() in ("start", "onset"):
             continue          # a header line
         try:
@@ -140,11 +141,13 @@ def window_stem(recording: str, start_s: float, end_s: float) -> str:
 
 def recording_of(stem: str) -> tuple[str, float]:
     """(the recording a file belongs to, where the file starts in it, seconds): a window
-    named by `window_stem` is part of its recording; any other file is a recording of its own."""
-    m = _WINDOW_STEM.match(stem)
-    if m and float(m["a"]) < float(m["b"]):
-        return m["rec"], float(m["a"])
-    return stem, 0.0
+    named by `window_stem` is part of its recording (a window of a window, of the first);
+    any other file is a recording of its own. A recording whose own name ends like a window's
+    (`take_00010.000-00020.000`) is read as a window too: from-labels says so per file."""
+    at = 0.0
+    while (m := _WINDOW_STEM.match(stem)) and float(m["a"]) < float(m["b"]):
+        stem, at = m["rec"], at + float(m["a"])
+    return stem, at
 
 
 def recording_split(key: str) -> str:
@@ -217,11 +220,13 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
         rows += _cut(rec, labels, out_dir, n, hop, fe.sample_rate, min_coverage, background, split,
                      source, offset)
         if not quiet:
-            print(f"{rec.name}: {split}", flush=True)
-    if not rows:
-        raise MicromelError("no clip met the coverage rule; lower --min-coverage or label more")
+            part = f" (part of {source} from {offset:.3f} s)" if source != rec.stem else ""
+            print(f"{rec.name}{part}: {split}", flush=True)
+    # the notes first: they explain an empty result too
     for note in _notes(plan, rows, points, n / fe.sample_rate, min_coverage):
         print(f"from-labels: {note}", file=sys.stderr)
+    if not rows:
+        raise MicromelError("no clip met the coverage rule; lower --min-coverage or label more")
     write_manifest(out_dir / "manifest.csv", rows, extra=EXTRA_COLUMNS)
     write_text_atomic(out_dir / "README.txt", f"Built by micromel dataset from-labels from "
                       f"{len(plan)} recordings: clips of {n} samples every {hop} samples, a label "
@@ -240,13 +245,18 @@ def _notes(plan, rows, points: list, clip_s: float, min_coverage: float) -> list
     named = {r["label"] for r in rows}
     for name in sorted({lab.name for _, labs in plan for lab in labs} - named):
         longest = max(lab.end - lab.start for _, labs in plan for lab in labs if lab.name == name)
-        notes.append(f"label {name!r} named no clip: its longest label is {longest:.3f} s and a "
-                     f"clip needs {min_coverage:g} of {clip_s:.3f} s covered; label longer spans "
-                     "or lower --min-coverage")
+        if longest < min_coverage * clip_s:
+            notes.append(f"label {name!r} named no clip: its longest label is {longest:.3f} s and "
+                         f"a clip needs {min_coverage:g} of {clip_s:.3f} s covered; label longer "
+                         "spans or lower --min-coverage")
+        else:
+            notes.append(f"label {name!r} named no clip: every clip it covers enough is touched "
+                         "by another label too (ambiguous) or runs past the recording's end")
     empty = [sp for sp in SPLITS if sp not in {r["split"] for r in rows}]
     if empty:
-        notes.append(f"no clip in the {' and '.join(empty)} split (splits go by recording, 80/10/10 "
-                     "by a hash of its name): with few recordings, add more")
+        notes.append(f"no clip in the {' and '.join(empty)} split{'s' if len(empty) > 1 else ''} "
+                     "(splits go by recording, 80/10/10 by a hash of its name): with few "
+                     "recordings, add more")
     return notes
 
 

@@ -15,10 +15,11 @@ its groups for validation (`val_groups`: whole speakers, so validation is speake
 The catalogue (languages, speakers, evidence that voices are recorded, not synthesised) and
 how it was chosen: docs/segmentation.md, "Data: many sources, the evaluation's held out".
 `files` is the count the rule selects in the pinned version; the dataset builders check it,
-so a changed package or rule cannot pass unnoticed. The packages reserved for independent evaluation (debpkg.RESERVED) are
-not here, and a test fails if a builder names one. The asterisk-prompt-* packages (recorded
-IVR prompts) are telephone-band speech of a genre close to a reserved package: they train
-(telephone-band robustness) and are never claimed as an independent evaluation."""
+so a changed package or rule cannot pass unnoticed. The packages reserved for independent
+evaluation (debpkg.RESERVED) are not here, and a test fails if a builder names one. The
+asterisk-prompt-* packages (recorded IVR prompts) are telephone-band speech of a genre close
+to a reserved package: they train (telephone-band robustness) and are never claimed as an
+independent evaluation."""
 from __future__ import annotations
 
 import io

@@ -11,7 +11,8 @@ weights every executed instruction with its cost on a Cortex-M4 at zero wait sta
   LDR/STR of a byte, halfword or word                                   2
   LDRD/STRD                                                             3
   LDM/STM/PUSH/POP of N registers                                       1 + N
-  a branch taken (B, BL, BX, CBZ, TBB, POP {pc}, ...)                   1 + P, P = 2
+  a branch taken (B, BL, BX, CBZ, POP {pc}, ...)                        1 + P, P = 2
+  a table branch (TBB, TBH)                                             2 + P
   a branch not taken                                                    1
   SDIV/UDIV                                                             7 (2 to 12)
 
@@ -183,7 +184,9 @@ def cost(mnem: str, ops: str, taken: float) -> float:
     """Cycles of one execution of an instruction (see the table above); taken: the share of
     executions in which a conditional branch was taken (1 for any other instruction)."""
     m = mnem.split(".")[0].lower()
-    if m in ("b", "bl", "blx", "bx", "tbb", "tbh") or conditional_branch(m):
+    if m in ("tbb", "tbh"):     # the table's byte or halfword is loaded first
+        return 2 + REFILL
+    if m in ("b", "bl", "blx", "bx") or conditional_branch(m):
         return 1 + REFILL * taken
     if m.startswith(("ldm", "stm", "push", "pop", "vldm", "vstm", "vpush", "vpop")):
         n = _regs(ops)
