@@ -1,6 +1,7 @@
 """`micromel dataset from-labels`: long recordings with Audacity label tracks become a dataset
 split by recording, every clip labelled by the coverage rule; a small model trains on it."""
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +136,12 @@ def test_a_small_model_trains_on_it(dataset, tmp_path, monkeypatch):
     assert main(["train", str(dataset), "--out", str(out), "--arch", "dscnn-m0", "--epochs", "2",
                  "--variants", "0", "--no-forest", "--window-frames", "32", "--hop-frames", "32",
                  "--quiet"]) == 0
-    assert (out / "model.tflite").is_file() and "quiet" in (out / "config.json").read_text()
+    from micromel.modeldir import ModelDir
+    m = ModelDir.open(out)
+    assert (out / "model.tflite").is_file() and set(m.labels) == {"tone", "hiss", "quiet"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    # evaluated on the test split: the test recording's clips, none of which trained
+    assert metrics["test_int8"]["clips"] > 0 and 0.0 <= metrics["test_int8"]["accuracy"] <= 1.0
 
 
 def test_saved_uncertain_windows_go_back_as_parts_of_their_recording(tmp_path, capsys):

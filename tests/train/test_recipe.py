@@ -260,6 +260,11 @@ def test_reject_splits_data_as_the_model_held_it_out(tmp_path, monkeypatch, caps
     cfg = TrainConfig(arch="dscnn-m0", epochs=2, epoch_windows=128, patience=5,
                       augment=AugmentConfig(variants=0), forest=False, hold_out_source="even")
     train.run(data, tmp_path / "m", cfg, quiet=True)
+    # the card says which source was held out, and its by-source table that training saw
+    # odd (validation clips are odd's only) and not even (every test clip is even's)
+    card = (tmp_path / "m" / "card.md").read_text()
+    assert "**Held-out source: `even`.**" in card and "No source was held out" not in card
+    assert "| even | 10 | no |" in card
     assert main(["reject", str(tmp_path / "m"), str(data), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "(even held out: its clips are the test split)" in out
