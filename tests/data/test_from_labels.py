@@ -9,11 +9,18 @@ import pytest
 import soundfile as sf
 
 from micromel.cli import main
+from micromel.clip.rules import Framing, WindowConfig, window_samples
 from micromel.data.labels import (Label, build_from_labels, clip_label, coverage, read_labels,
                                   recording_split)
 from micromel.errors import MicromelError
+from micromel.frontend.config import FrontendConfig
 
 SR = 16000
+# the clip from-labels cuts: the default front end's window of 32 frames (clip/rules.py),
+# every half clip
+_FE = FrontendConfig()
+CLIP = window_samples(WindowConfig(32, 1), Framing(_FE.hop_length, _FE.frame_length))
+HOP = CLIP // 2
 
 
 def _recordings(folder: Path, names) -> dict:
@@ -88,9 +95,9 @@ def test_split_by_recording_and_the_coverage_rule(recordings, dataset):
     assert all(len(s) == 1 for s in per_rec.values())        # one split per recording
     assert {next(iter(s)) for s in per_rec.values()} == {"train", "val", "test"}
     assert {r["label"] for r in rows} == {"tone", "hiss", "quiet"}
-    # and no clip the rule names is missing: every window position (8448 samples, the
+    # and no clip the rule names is missing: every window position (CLIP samples, the
     # model window, every half window) of every recording, labelled by hand
-    n, hop, length = 8448, 4224, SR * 16
+    n, hop, length = CLIP, HOP, SR * 16
     want = {}
     for rec, events in truth.items():
         for at in range(0, length - n + 1, hop):
@@ -154,19 +161,19 @@ def test_saved_uncertain_windows_go_back_as_parts_of_their_recording(tmp_path, c
     rng = np.random.default_rng(4)
     starts = [0.096, 3.072, 5.472, 9.6, 12.0]
     for a in starts:
-        name = file_name("rec0", Pick(0, int(a * SR), int(a * SR) + 2 * 8448, 0, 1), SR)
-        sf.write(folder / name, (rng.standard_normal(2 * 8448) * 3000).astype(np.int16), SR)
-        (folder / name).with_suffix(".txt").write_text("0.0\t1.056\tclick\n")
+        name = file_name("rec0", Pick(0, int(a * SR), int(a * SR) + 2 * CLIP, 0, 1), SR)
+        sf.write(folder / name, (rng.standard_normal(2 * CLIP) * 3000).astype(np.int16), SR)
+        (folder / name).with_suffix(".txt").write_text(f"0.0\t{2 * CLIP / SR}\tclick\n")
     # the same names' splits, were each window a recording of its own, differ
     assert len({recording_split(Path(f).stem) for f in folder.glob("*.wav")}) > 1
     build_from_labels([folder], tmp_path / "ds", min_coverage=0.5, quiet=True)
     rows = list(csv.DictReader(open(tmp_path / "ds" / "manifest.csv")))
     assert {r["split"] for r in rows} == {recording_split("rec0")}
-    # three clips per 1.056 s window (every 0.264 s), at their times in rec0
-    want = sorted(f"{a + k * 0.264:.3f}" for a in starts for k in range(3))
+    # three clips per window of two clips (every half clip), at their times in rec0
+    want = sorted(f"{a + k * HOP / SR:.3f}" for a in starts for k in range(3))
     assert sorted(r["start"] for r in rows) == want
     for r in rows:
-        assert r["source"] == f"rec0/{r['start']}-{float(r['start']) + 0.528:.3f}"
+        assert r["source"] == f"rec0/{r['start']}-{float(r['start']) + CLIP / SR:.3f}"
     others = [sp for sp in ("train", "val", "test") if sp != recording_split("rec0")]
     assert f"no clip in the {others[0]} and {others[1]} splits" in capsys.readouterr().err
 

@@ -23,7 +23,6 @@ from . import peers, run
 from .config import SegmentConfig
 from .machine import segment_windows
 from .metrics import Scores, SourceScores
-from .timebase import Timebase, timed
 
 PEERS = ("auditok", "webrtc", "silero")
 # 65 dB included so that auditok's best on the test streams (60) lies inside the grid, not at
@@ -221,10 +220,9 @@ def cached_results(model, p, streams: Path, label: str, limit: int | None = None
 def score_config(model, cfg: SegmentConfig, cached: list, label: str, resolution: float,
                  collar: float) -> Scores:
     p = model.segment_params(cfg)
-    labels = list(model.labels)
     sc = Scores(resolution, collar)
     for ref, results, dur in cached:
-        ev = timed(segment_windows(results, p), labels, Timebase.of(p), model.reject)
+        ev = run.timed_events(model, segment_windows(results, p), p)
         sc.add(ref, [(e.start, e.end) for e in ev if e.label == label], dur)
     return sc
 

@@ -154,6 +154,13 @@ class FileResult:
     notes: list
 
 
+def timed_events(model, events, p: SegParams) -> list:
+    """Events of the state machine in seconds, named as `segment` and the device name them:
+    the model's labels, "unknown" where its rejection rule refuses one. Every scorer of a
+    model's events (tune, evaluate-segments) goes through here."""
+    return timed(events, list(model.labels), Timebase.of(p), model.reject)
+
+
 def segment_file(path, model, p: SegParams, scorer: Scorer | None = None,
                  keep_trace: bool = False, progress: bool = False,
                  window_results=None) -> FileResult:
@@ -173,7 +180,7 @@ def segment_file(path, model, p: SegParams, scorer: Scorer | None = None,
         if bar is not None:
             bar.close()
     return FileResult(Path(path), audio.n_samples / p.sample_rate, labels,
-                      timed(events, labels, Timebase.of(p), model.reject), p, trace, audio.notes)
+                      timed_events(model, events, p), p, trace, audio.notes)
 
 
 def activity_file(path, p: SegParams, progress: bool = False) -> FileResult:

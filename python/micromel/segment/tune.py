@@ -31,7 +31,6 @@ from ..fileio import atomic_path
 from . import run
 from .config import SegmentConfig, refuse_replacing_own
 from .machine import segment_windows
-from .timebase import Timebase, timed
 
 GRID = {
     "median": (1, 3, 5, 9),
@@ -131,17 +130,14 @@ def grid(base: SegmentConfig) -> list[SegmentConfig]:
 
 def det_points(model, streams: list[Stream], configs, classes) -> list[dict]:
     """One point per config: its false alarms per hour and miss rate over all streams."""
-    labels = list(model.labels)
     hours = sum(s.seconds for s in streams) / 3600.0
     points = []
     for cfg in configs:
         p = model.segment_params(cfg)
-        tb = Timebase.of(p)
         n_truth = n_det = n_fa = 0
         for s in streams:
-            # named as segment and the device name them: an event the model's rejection
-            # rule refuses is "unknown", neither a detection nor a false alarm of a class
-            ev = timed(segment_windows(s.results, p), labels, tb, model.reject)
+            # an event the rejection rule refuses is "unknown": no detection, no false alarm
+            ev = run.timed_events(model, segment_windows(s.results, p), p)
             t, d, f = count(s.truth, [(e.start, e.end, e.label) for e in ev], classes)
             n_truth, n_det, n_fa = n_truth + t, n_det + d, n_fa + f
         recall = n_det / n_truth if n_truth else 0.0
