@@ -1,4 +1,4 @@
-/* libFuzzer target: mm_segment (gate, median, hysteresis, events) with any parameters and
+/* libFuzzer target: mm_segment (gate, median or mean, hysteresis, events, suppression) with any parameters and
  * any window results.
  *
  * Input: the parameters (their bytes, mm_seg_init refuses inconsistent ones), then per
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static mm_seg_gate g;
   static mm_seg_event out[MM_SEG_FINISH_MAX];
   if (size < PARAM_BYTES) return 0;
-  mm_seg_params p;
+  mm_seg_params p = {0}; /* no refinement: the fuzz frames carry no energies */
   p.n_classes = data[0];
   p.event_mask = u32(data + 1);
   p.median = data[5];
@@ -44,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   p.gate_threshold = (uint64_t)u32(data + 14) << (data[18] % 24);
   p.calib_windows = data[19] | data[20] << 8;
   p.margin_q8 = u32(data + 21);
+  p.mean = data[25] & 1u;
+  p.suppress = data[26];
   if (mm_seg_init(&s, &p) != 0) return 0;
   mm_seg_gate_init(&g, &p);
   size_t pos = PARAM_BYTES;

@@ -5,9 +5,9 @@
 
 #include "mm_segment.h"
 
-/* params[16]: n_classes, event_mask, median, enter_q, exit_q, min_windows,
+/* params[18]: n_classes, event_mask, median, enter_q, exit_q, min_windows,
  * max_gap, max_windows, gate_threshold, calib_windows, margin_q8, hop_frames,
- * frame_offset, refine, refine_min_q, frame_ring. */
+ * frame_offset, refine, refine_min_q, frame_ring, mean, suppress. */
 static void unpack(const int64_t *a, mm_seg_params *p) {
   p->n_classes = (uint8_t)a[0];
   p->event_mask = (uint32_t)a[1];
@@ -25,6 +25,8 @@ static void unpack(const int64_t *a, mm_seg_params *p) {
   p->refine = (uint8_t)a[13];
   p->refine_min_q = (uint8_t)a[14];
   p->frame_ring = (uint16_t)a[15];
+  p->mean = (uint8_t)a[16];
+  p->suppress = (uint32_t)a[17];
 }
 
 static void put(uint32_t *o, const mm_seg_event *e) {

@@ -99,6 +99,43 @@ def test_median_at_stream_edges_pads_with_silence():
     assert run("11111", p) == [(0, 0, 5)]
 
 
+def test_mean_smoothing_rounds_the_average_of_the_codes():
+    p = params(n_classes=1, event_mask=1, median=3, mean=1, enter_q=0, exit_q=0)
+    seg = Segmenter(p)
+    seg.decisions = []
+    # window 1 averages -128, 1, 0 (codes + 128: 0, 129, 128 -> (257 + 1) // 3 = 86 -> -42):
+    # below 0, although the median (0) would open; window 2 averages 1, 0, 127 -> 43
+    for v in (-128, 1, 0, 127):
+        seg.push([v], False)
+    seg.finish()
+    assert seg.decisions == [-1, -1, 0, 0]
+    # a half rounds up: codes 128 and 129 over a window of 1 are themselves; over 3 windows
+    # (0 + 128 + 129 + 1) // 3 = 86
+    assert Segmenter(p)._smoothed() == [-128]
+    # the median keeps what the mean smears: one loud window in three
+    assert run("0100", params(median=3)) == []
+    assert run("0100", params(median=3, mean=1, enter_q=-100, exit_q=-100), hi=127, lo=-128) \
+        == [(0, 0, 3)]
+
+
+def test_suppression_keeps_events_from_opening_after_one():
+    # no event opens within 4 windows of the last emitted event's end: windows 4-6 after
+    # the first event (ends at 3), window 14 after the second (ends at 11)
+    p = params(suppress=4)
+    assert run("1110110001100011", p) == [(0, 0, 3), (0, 9, 11), (0, 15, 16)]
+    assert run("1110110001100011", params()) == [(0, 0, 3), (0, 4, 6), (0, 9, 11), (0, 14, 16)]
+    # a suppressed window is left out; the next one asks again
+    assert run("11101111", p) == [(0, 0, 3), (0, 7, 8)]
+    # a dropped event (shorter than min_windows) does not start a suppression
+    p = params(suppress=4, min_windows=2)
+    assert run("101101", p) == [(0, 2, 4)]
+    # a split piece and a class taking over open at once
+    assert run("1111111", params(suppress=4, max_windows=3)) == [(0, 0, 3), (0, 3, 6), (0, 6, 7)]
+    assert run("1122", params(event_mask=0b11, suppress=4)) == [(0, 0, 2), (1, 2, 4)]
+    # suppress=0 is off
+    assert run("1010", params()) == [(0, 0, 1), (0, 2, 3)]
+
+
 def test_confidence_is_rounded_mean_of_probabilities():
     p = params(n_classes=1, event_mask=1, enter_q=-128, exit_q=-128)
     seq = [([v], False) for v in (0, 1)]        # probs 128, 129 -> mean 128.5 -> 129
@@ -159,6 +196,10 @@ def test_config_roundtrip_and_errors(tmp_path):
         SegmentConfig(enter=0.4, exit=0.6)
     with pytest.raises(MicromelError, match="unknown keys"):
         SegmentConfig.from_dict({"medain": 3})
+    with pytest.raises(MicromelError, match="smoothing"):
+        SegmentConfig(smoothing="average")
+    with pytest.raises(MicromelError, match="suppress"):
+        SegmentConfig(suppress=-1)
     assert prob_to_q(0.5) == 0 and prob_to_q(1.0) == 127 and prob_to_q(0.0) == -128
 
 
@@ -171,7 +212,8 @@ def test_header_from_model_config(tmp_path):
     cfg = {"name": "t", "labels": ["speech", "nonspeech"], "frontend": fe,
            "window": {"frames": 32, "hop_frames": 16, "silence_rms_dbfs": -60.0},
            "segment": {"hop_frames": 4, "median": 3, "background_labels": ["nonspeech"],
-                       "min_duration": 0.2, "max_gap": 0.128}}
+                       "min_duration": 0.2, "max_gap": 0.128, "smoothing": "mean",
+                       "suppress": 1.0}}
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     h = c_header(ModelDir.open(tmp_path))
     assert "#define MM_SEG_N_CLASSES 2" in h
@@ -180,6 +222,8 @@ def test_header_from_model_config(tmp_path):
     assert "#define MM_SEG_MIN_WINDOWS 3u" in h      # 0.2 s / 64 ms = 3.1
     assert "#define MM_SEG_MAX_GAP 2u" in h
     assert "#define MM_SEG_MAX_MEDIAN 3" in h
+    assert "#define MM_SEG_MEAN 1" in h
+    assert "#define MM_SEG_SUPPRESS 16u" in h        # 1 s / 64 ms = 15.6
     cfg["segment"]["background_labels"] = ["music"]
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(MicromelError, match="background_labels"):

@@ -27,7 +27,7 @@ def lib():
 def flat(p: SegParams):
     vals = [p.n_classes, p.event_mask, p.median, p.enter_q, p.exit_q, p.min_windows, p.max_gap,
             p.max_windows, p.gate_threshold, p.calib_windows, p.margin_q8, p.hop_frames,
-            p.frame_offset, p.refine, p.refine_min_q, p.frame_ring]
+            p.frame_offset, p.refine, p.refine_min_q, p.frame_ring, p.mean, p.suppress]
     return (ctypes.c_int64 * len(vals))(*vals)
 
 
@@ -85,7 +85,8 @@ def params_st(draw):
                      max_gap=draw(st.integers(0, 6)), max_windows=max_w,
                      gate_threshold=0, calib_windows=0, hop_frames=hop, window_frames=frames,
                      hop_samples=hop * 256, window_samples=(frames - 1) * 256 + 512,
-                     refine=refine, refine_min_q=draw(st.sampled_from([0, 1, 16, 40])))
+                     refine=refine, refine_min_q=draw(st.sampled_from([0, 1, 16, 40])),
+                     mean=draw(st.integers(0, 1)), suppress=draw(st.sampled_from([0, 0, 1, 3, 12])))
 
 
 def energies_st(draw, n_frames: int) -> np.ndarray:

@@ -21,8 +21,12 @@ SPEECH = Path(__file__).resolve().parents[2] / "models" / "speech"
 pytestmark = pytest.mark.skipif(not (SPEECH / "model.tflite").exists(), reason="models/speech missing")
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
+# the second smooths by the mean and suppresses events for 1.5 s after each one
+VARIANTS = {"median": {}, "mean-suppress": {"smoothing": "mean", "suppress": 1.5}}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def model(request, tmp_path_factory):
     """The speech model with a segment config that makes events of both classes,
     calibrates its gate on the first second, splits long events and refines boundaries
     by the frames' energies."""
@@ -30,8 +34,32 @@ def model(tmp_path_factory):
     shutil.copytree(SPEECH, d)
     m = ModelDir.open(d)
     seg = m.segment.replace(background_labels=[], calibrate_seconds=1.0, max_duration=1.5,
-                            min_duration=0.2, refine=True)
+                            min_duration=0.2, refine=True, **VARIANTS[request.param])
     return m.replace(segment=seg).save()
+
+
+def test_suppression_drops_events_of_this_stream(model, stream_wav):
+    """The stream exercises the variant: with 1.5 s of suppression its events differ, and
+    no event opens within that time of the previous one's end (a split piece or a class
+    taking over, which open at once, excepted)."""
+    from micromel.audio import open_audio
+    from micromel.segment import run
+    from micromel.segment.machine import segment_windows
+
+    p = model.segment_params()
+    results = list(run.host_window_results(open_audio(stream_wav, p.sample_rate).chunks(),
+                                           model, p, run.Scorer(model)))
+    free = model.segment_params(model.segment.replace(suppress=0.0))
+    events, unsuppressed = segment_windows(results, p), segment_windows(results, free)
+    assert len(events) >= 3
+    if model.segment.suppress:
+        assert p.suppress == 16 and events != unsuppressed
+        assert all(b.start - a.end >= p.suppress for a, b in zip(events, events[1:])
+                   if b.start > a.end)
+        assert any(b.start - a.end < p.suppress for a, b in zip(unsuppressed, unsuppressed[1:])
+                   if b.start > a.end)
+    else:
+        assert events == unsuppressed
 
 
 @pytest.fixture(scope="module")

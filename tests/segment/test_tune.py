@@ -89,6 +89,35 @@ def test_tuning_finds_the_setting_that_separates_weak_events_from_spikes(model, 
     assert rows[0].split("\t") == list(tune.COLUMNS) and len(rows) == len(points) + 1
 
 
+def test_tuning_finds_the_suppression_time_when_only_it_drops_the_echoes(model):
+    """Every kick (12 windows of 64 ms) is followed, 10 windows after its end, by an echo as
+    strong as it and longer (16 windows): no threshold, smoothing, minimum duration or merged
+    gap drops it, and only a suppression time longer than gap + echo (2 s = 31 windows; after
+    1 s = 16, 10 windows of echo are left, longer than any minimum duration) keeps every kick
+    without a false alarm."""
+    base = model.segment.replace(hop_frames=4)
+    p_ = model.segment_params(base)
+    tb = Timebase.of(p_)
+    res = [(None, True)] * 600
+    truth = []
+    for a in range(10, 560, 80):
+        for w in list(range(a, a + 12)) + list(range(a + 22, a + 38)):
+            res[w] = (scores(0.95), False)
+        edge = [j * p_.hop_frames + p_.frame_offset for j in (a, a + 12)]
+        truth.append((tb.seconds(edge[0]), tb.seconds(edge[1]), "kick"))
+    s = tune.Stream("echoes", 600 * p_.hop_samples / p_.sample_rate, truth, res)
+    classes = tune.event_classes(model, base)
+    configs = tune.grid(base)
+    assert {c.smoothing for c in configs} == {"median", "mean"}
+    points = tune.det_points(model, [s], configs, classes)
+    chosen = tune.choose(points, 0.0)
+    assert chosen["recall"] == 1.0 and chosen["false_alarms"] == 0, chosen
+    assert chosen["suppress"] == 2.0 and chosen["truth_events"] == 7
+    unsuppressed = [pt for pt in points if pt["suppress"] < 2.0]
+    assert all(pt["false_alarms"] > 0 for pt in unsuppressed)
+    assert min(pt["false_alarms"] for pt in unsuppressed if pt["recall"] == 1.0) == 7
+
+
 def test_events_the_rejection_rule_refuses_are_not_detections(model, stream):
     """tune counts the events segment and the device report: with models/drums's saved rule
     (mean top probability >= 160/256) the weak kicks (p 0.6) are "unknown", so no setting

@@ -1,6 +1,6 @@
 /* The energy gate: a window is silent when its exact sum of squares is below
  * the threshold, fixed or calibrated from the stream's first windows
- * (segment.py, step 1). */
+ * (segment/machine.py, step 1). */
 #include "mm_segment.h"
 
 void mm_seg_gate_init(mm_seg_gate *g, const mm_seg_params *p) {

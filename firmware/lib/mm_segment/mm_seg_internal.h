@@ -4,8 +4,8 @@
 
 #include "mm_segment.h"
 
-/* mm_seg_smooth.c: per-class median over the ring into s[]. */
-void mm_seg_median(const mm_seg *st, int8_t *s);
+/* mm_seg_smooth.c: per-class median (or mean) over the ring into s[]. */
+void mm_seg_smooth(const mm_seg *st, int8_t *s);
 /* mm_seg_smooth.c: hysteresis decision of one window from smoothed s[]. */
 int8_t mm_seg_decide(mm_seg *st, const int8_t *s);
 /* mm_seg_events.c: event rules for window j with decision d; prob is

@@ -1,11 +1,18 @@
-/* Smoothing and decision: median of each class's score over the last MEDIAN
- * windows, then hysteresis (segment.py, steps 2 and 3). */
+/* Smoothing and decision: median (or rounded mean) of each class's score over
+ * the last MEDIAN windows, then hysteresis (segment/machine.py, steps 2 and 3). */
 #include "mm_seg_internal.h"
 
-void mm_seg_median(const mm_seg *st, int8_t *s) {
+void mm_seg_smooth(const mm_seg *st, int8_t *s) {
   const unsigned m = st->p.median;
   int8_t v[MM_SEG_MAX_MEDIAN];
   for (unsigned c = 0; c < st->p.n_classes; c++) {
+    if (st->p.mean) {
+      /* on the codes + 128 (never negative), so / rounds as machine.py's // */
+      unsigned sum = m / 2u;
+      for (unsigned k = 0; k < m; k++) sum += (unsigned)(st->ring[k][c] + 128);
+      s[c] = (int8_t)((int)(sum / m) - 128);
+      continue;
+    }
     /* insertion sort: m is small (<= MM_SEG_MAX_MEDIAN) */
     for (unsigned k = 0; k < m; k++) {
       int8_t x = st->ring[k][c];

@@ -1,5 +1,5 @@
 /* The segmenter: ring of the last MEDIAN windows' gated scores, decision of
- * the window MEDIAN/2 back, events (segment.py, module doc). */
+ * the window MEDIAN/2 back, events (segment/machine.py, module doc). */
 #include <string.h>
 
 #include "mm_seg_internal.h"
@@ -10,6 +10,7 @@ int mm_seg_init(mm_seg *s, const mm_seg_params *p) {
   if (p->exit_q > p->enter_q || p->min_windows < 1) return -1;
   if (p->event_mask == 0 || (p->n_classes < 32 && (p->event_mask >> p->n_classes) != 0)) return -1;
   if (p->refine && (p->frame_ring > MM_SEG_FRAME_RING || p->hop_frames == 0)) return -1;
+  if (p->mean > 1u) return -1;
   /* zero every count, boundary and the energy ring at once (separate zero stores of
    * adjacent fields were merged into one MVE store on the Cortex-M55, whose length GCC 12
    * misjudged: "branch out of range") */
@@ -32,7 +33,7 @@ static void store(mm_seg *s, const int8_t *scores) {
 
 static int decide(mm_seg *s, uint32_t j, mm_seg_event *ev) {
   int8_t sm[MM_SEG_MAX_CLASSES];
-  mm_seg_median(s, sm);
+  mm_seg_smooth(s, sm);
   int8_t d = mm_seg_decide(s, sm);
   uint32_t prob = d >= 0 ? (uint32_t)(sm[d] + 128) : 0u;
   return mm_seg_events_step(s, j, d, prob, ev);

@@ -4,9 +4,10 @@
  * time by the generated mm_segment_config.h).
  *
  * The algorithm is specified (and twinned, integer for integer) in
- * python/micromel/segment.py: gate -> median over MEDIAN windows ->
- * hysteresis decision -> events (merge gaps <= max_gap, split at
- * max_windows, drop shorter than min_windows). Rules count windows; an event's
+ * python/micromel/segment/machine.py: gate -> median (or mean) over MEDIAN
+ * windows -> hysteresis decision -> events (merge gaps <= max_gap, split at
+ * max_windows, drop shorter than min_windows, none opens within suppress
+ * windows of the last emitted event's end). Rules count windows; an event's
  * onset and offset are front-end frames: the windows' centre slices, or with
  * refine the frame energies' (segment/refine.py, mm_seg_refine.c). */
 #ifndef MM_SEGMENT_H
@@ -40,6 +41,8 @@ typedef struct {
   uint8_t refine;         /* 1: boundaries from the frame energies */
   uint8_t refine_min_q;   /* least range of log energies to move a boundary */
   uint16_t frame_ring;    /* frames the refinement looks back (<= MM_SEG_FRAME_RING) */
+  uint8_t mean;           /* 1: smooth by the rounded mean, 0: by the median */
+  uint32_t suppress;      /* windows after an emitted event in which none opens */
 } mm_seg_params;
 
 typedef struct {
@@ -62,6 +65,8 @@ typedef struct {
   uint32_t onset, offset; /* its boundaries in frames */
   uint64_t sum;       /* sum of (smoothed score + 128) over its windows */
   uint32_t count;
+  uint32_t last_end;  /* end of the last emitted event (suppression) */
+  uint8_t emitted;    /* 1 once an event was emitted */
   uint16_t ring_q[MM_SEG_FRAME_RING]; /* log energy of the last frames */
   uint32_t frames;    /* frames pushed */
 } mm_seg;

@@ -15,7 +15,7 @@ from ..frontend.config import FrontendConfig
 from ..link.stream import DeviceWindowResults
 from ..modeldir import ModelDir
 from . import evaluate, output, run, tune, uncertain
-from .config import ACTIVITY_LABELS, SegmentConfig, activity_params, refuse_replacing_own
+from .config import ACTIVITY_LABELS, SMOOTHING, SegmentConfig, activity_params, refuse_replacing_own
 
 FORMATS = ("json", "audacity", "tsv")
 PLOT_SECONDS = 600   # --plot draws at most this much of a file: memory stays bounded
@@ -23,9 +23,11 @@ PLOT_SECONDS = 600   # --plot draws at most this much of a file: memory stays bo
 
 def _seg_config(args, base):
     """The model's (or default) segment config with the command line's overrides."""
-    return base.replace(hop_frames=args.hop_frames, median=args.median, enter=args.enter,
+    return base.replace(hop_frames=args.hop_frames, median=args.median,
+                        smoothing=args.smoothing, enter=args.enter,
                         exit=args.exit, min_duration=args.min_duration, max_gap=args.max_gap,
-                        max_duration=args.max_duration, calibrate_seconds=args.calibrate,
+                        max_duration=args.max_duration, suppress=args.suppress,
+                        calibrate_seconds=args.calibrate,
                         activity_threshold_dbfs=args.threshold_db,
                         refine=None if args.refine is None else args.refine == "on")
 
@@ -190,6 +192,8 @@ def _add_seg_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("segmentation (default: the model's config.json 'segment')")
     g.add_argument("--hop-frames", type=int, help="front-end frames between windows")
     g.add_argument("--median", type=int, help="odd number of windows of the median filter")
+    g.add_argument("--smoothing", choices=SMOOTHING,
+                   help="smooth each class's scores over --median windows by their median or mean")
     number, length = cliargs.finite_float, cliargs.non_negative_float
     for flag, kind, text in (
             ("--enter", number, "hysteresis: open an event at this probability"),
@@ -197,6 +201,7 @@ def _add_seg_options(p: argparse.ArgumentParser) -> None:
             ("--min-duration", length, "drop events shorter than this (s)"),
             ("--max-gap", length, "merge gaps up to this long (s)"),
             ("--max-duration", length, "split events longer than this (s, 0: never)"),
+            ("--suppress", length, "open no event this long after the end of the last one (s)"),
             ("--calibrate", length, "energy gate threshold from the first SECONDS of each stream"),
             ("--threshold-db", number, "--activity-only: energy threshold in dBFS (default -50)")):
         g.add_argument(flag, type=kind, help=text)
@@ -303,11 +308,10 @@ def cmd_tune(args) -> int:
         print(f"no setting reaches {args.target_fa_per_hour:g} false alarms per hour "
               f"(the fewest: {curve[0]['fa_per_hour']:.2f}/h); nothing saved")
         return 1
-    keys = ("median", "enter", "exit", "min_duration", "max_gap")
     print(f"chosen for <= {args.target_fa_per_hour:g} false alarms/h: recall "
           f"{100 * chosen['recall']:.1f}% ({chosen['detected']}/{chosen['truth_events']}), "
           f"{chosen['fa_per_hour']:.2f} false alarms/h ({chosen['false_alarms']}) with "
-          + json.dumps({k: chosen[k] for k in keys}))
+          + json.dumps({k: chosen[k] for k in tune.TUNED_KEYS}))
     if args.save:
         tune.save_config(model, chosen["config"], args.force)
         print(f"saved into {model.path}; export and build again to put it on a device")
@@ -321,8 +325,9 @@ def register_tune(sub) -> None:
         "tune", help="search the segmenter's post-processing for the best recall at a "
                      "false-alarm rate",
         description="Runs the model once over labelled streams (audio + Audacity label "
-                    "track), then the segmenter over a grid of median, enter/exit, minimum "
-                    "duration and gap merging; prints the DET curve.")
+                    "track), then the segmenter over a grid of smoothing (median or mean), "
+                    "enter/exit, minimum duration, gap merging and suppression time; prints "
+                    "the DET curve.")
     t.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (e.g. models/speech)")
     t.add_argument("streams", nargs="+", metavar="STREAMS",
                    help="labelled recordings or folders of them (rec.wav + rec.txt from "

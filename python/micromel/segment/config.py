@@ -17,6 +17,8 @@ DEFAULT_MAX_CLASSES = 8     # C array sizes of the build without a model
 DEFAULT_MAX_MEDIAN = 15
 # the one class of energy-only activity detection (--activity-only)
 ACTIVITY_LABELS = ["activity"]
+# what smooths each class's scores over `median` windows (machine.py, step 2)
+SMOOTHING = ("median", "mean")
 
 
 # --------------------------------------------------------------------------------------
@@ -26,11 +28,13 @@ ACTIVITY_LABELS = ["activity"]
 class SegmentConfig:
     hop_frames: int = 6                 # windows slide by this many front-end frames
     median: int = 5                     # odd number of windows of the median (1 = off)
+    smoothing: str = "median"           # ... or "mean": their average (one window is both)
     enter: float = 0.5                  # hysteresis: open at probability >= enter
     exit: float = 0.35                  # ... and stay open while >= exit
     min_duration: float = 0.25          # seconds; shorter events are dropped
     max_gap: float = 0.3                # seconds; shorter gaps inside an event are merged
     max_duration: float = 0.0           # seconds; longer events are split (0 = never)
+    suppress: float = 0.0               # seconds after an event during which none opens
     background_labels: tuple = ()       # classes that never make events
     calibrate_seconds: float = 0.0      # > 0: gate threshold from the stream's first seconds
     calibrate_margin_db: float = 10.0   # ... this far above their mean energy
@@ -52,6 +56,10 @@ class SegmentConfig:
             bad("enter", "must be a probability in (0, 1]")
         if not 0.0 <= self.exit <= self.enter:
             bad("exit", f"must be a probability in [0, enter={self.enter}]")
+        if self.smoothing not in SMOOTHING:
+            bad("smoothing", f"must be one of {', '.join(SMOOTHING)}")
+        if not 0 <= self.suppress <= 3600:
+            bad("suppress", "must be between 0 and 3600 seconds")
         if self.min_duration < 0:
             bad("min_duration", "must be >= 0 seconds")
         if self.max_gap < 0:
@@ -143,6 +151,8 @@ class SegParams:
     # boundaries (refine.py): 0 = the windows' centre slices, 1 = refined by frame energies
     refine: int = 0
     refine_min_q: int = 16     # least range of the frames' log energies, 1/8 octave steps
+    mean: int = 0              # 1: smooth by the rounded mean instead of the median
+    suppress: int = 0          # windows after an emitted event's end in which none opens
 
     @property
     def frame_offset(self) -> int:
@@ -171,6 +181,8 @@ class SegParams:
                                 f"a third of the window ({self.window_frames} frames)")
         if not 0 <= self.refine_min_q <= 255:
             raise MicromelError("segmentation: refine_min_q must be 0..255")
+        if self.mean not in (0, 1) or not 0 <= self.suppress < 2 ** 32:
+            raise MicromelError("segmentation: mean must be 0 or 1 and suppress 0..2^32-1")
 
 
 def _windows(seconds: float, hop_s: float) -> int:
@@ -204,7 +216,8 @@ def derive(cfg: SegmentConfig, labels: list[str], *, sample_rate: int, frame_hop
         margin_q8=margin_q8(cfg.calibrate_margin_db),
         hop_frames=hop, window_frames=window_frames, hop_samples=hop_samples,
         window_samples=window_samples, sample_rate=sample_rate,
-        refine=int(cfg.refine), refine_min_q=int(round(cfg.refine_min_db * 8 / (10 * math.log10(2)))))
+        refine=int(cfg.refine), refine_min_q=int(round(cfg.refine_min_db * 8 / (10 * math.log10(2)))),
+        mean=int(cfg.smoothing == "mean"), suppress=_windows(cfg.suppress, hop_s))
     p.validate()
     return p
 
@@ -227,7 +240,7 @@ def activity_params(cfg: SegmentConfig, sample_rate: int, threshold_dbfs: float 
                   calib_windows=int(math.ceil(cal / hop_s - 1e-9)) if cal > 0 else 0,
                   margin_q8=margin_q8(cfg.calibrate_margin_db),
                   hop_frames=1, window_frames=1, hop_samples=block, window_samples=block,
-                  sample_rate=sample_rate)
+                  sample_rate=sample_rate, suppress=_windows(cfg.suppress, hop_s))
     p.validate()
     return p
 

@@ -17,10 +17,12 @@ The algorithm, per window j = 0, 1, ... (in stream order):
        mean = (sum of their energies) // calib_windows
        thr  = (mean >> 8) * margin_q8 + (((mean & 255) * margin_q8) >> 8)
    with margin_q8 = round(256 * 10^(margin_db / 10)), and never below the fixed threshold.
-2. Median. For each class c, s[j][c] = median of the (gated) scores of windows
-   j-h .. j+h, h = (median - 1) / 2 (median is odd; 1 = no smoothing). Windows before the
-   stream start and after its end count as -128. So the decision for window j is known
-   when window j+h has been pushed (or at finish).
+2. Smoothing. For each class c, s[j][c] = the median of the (gated) scores of windows
+   j-h .. j+h, h = (median - 1) / 2 (median is odd; 1 = no smoothing), or with `mean`
+   their rounded mean, computed on the non-negative codes:
+       s = (sum of (score + 128) + median // 2) // median - 128
+   Windows before the stream start and after its end count as -128. So the decision for
+   window j is known when window j+h has been pushed (or at finish).
 3. Decision (hysteresis). best = the event class (a class not in background_labels) with
    the largest s[j][c], the lowest index winning ties. With cur the previous decision
    (-1 = none; -1 before the first window):
@@ -36,7 +38,11 @@ The algorithm, per window j = 0, 1, ... (in stream order):
    - open event, d is another label: the event closes; a new one opens at j.
    - open event, d == -1: if j + 1 - b > max_gap the event closes (so gaps of up to
      max_gap windows inside an event are merged into it).
-   - no open event, d >= 0: an event opens at j.
+   - no open event, d >= 0: an event opens at j, unless it is suppressed: suppress > 0,
+     an event was emitted before and j - e < suppress, e the end of the last emitted
+     event (a suppressed window is left outside every event; the next window with d >= 0
+     asks again). Only events opening after a stretch of no event are suppressed: a split
+     piece or a class taking over opens at once.
    At finish (after the last window's decision), an open event closes.
    A closing event is EMITTED iff b - a >= min_windows, with confidence
        (sum + n // 2) // n          (0..255; the probability is confidence / 256)
@@ -111,6 +117,8 @@ class Segmenter:
         self.start = self.end = 0
         self.sum = self.count = 0
         self.onset = self.offset = 0
+        self.emitted = False    # an event was emitted (suppression counts from its end)
+        self.last_end = 0
         self.energy = FrameRing(p.frame_ring) if p.refine else None
         self.decisions: list[int] | None = None   # set to [] to record d[j]
 
@@ -121,6 +129,9 @@ class Segmenter:
 
     def _smoothed(self) -> list[int]:
         m = self.p.median
+        if self.p.mean:
+            return [(sum(self.ring[k][c] + 128 for k in range(m)) + m // 2) // m - 128
+                    for c in range(self.p.n_classes)]
         return [sorted(self.ring[k][c] for k in range(m))[m // 2] for c in range(self.p.n_classes)]
 
     def push(self, scores, silent: bool, energies=()) -> list[Event]:
@@ -191,13 +202,15 @@ class Segmenter:
         label, a, b, s, n = self.label, self.start, self.end, self.sum, self.count
         self.label = NO_LABEL
         if b - a >= self.p.min_windows:
+            self.emitted, self.last_end = True, b
             return [Event(label, a, b, (s + n // 2) // n, self.onset, self.offset)]
         return []
 
     def _events(self, j: int, d: int, prob: int) -> list[Event]:
         p = self.p
         if self.label == NO_LABEL:
-            if d >= 0:
+            suppressed = p.suppress and self.emitted and j - self.last_end < p.suppress
+            if d >= 0 and not suppressed:
                 self._open(d, j, prob)
             return []
         if d == self.label:

@@ -4,8 +4,10 @@ On labelled streams (audio with an Audacity label track beside it, `rec.wav` + `
 read by micromel.data.labels; or the `<stem>.events.tsv` of `micromel dataset streams`), the
 model runs ONCE per stream (host twin: front end, gate, TFLite Micro scores); then the
 integer state machine (machine.segment_windows, the twin of the device's mm_seg) runs once
-per point of a grid over what only post-processes those scores: the median window, the
-hysteresis thresholds enter/exit, the minimum event duration and the longest gap merged.
+per point of a grid over what only post-processes those scores: the smoothing window and
+its kind (median or mean, as micro_speech's RecognizeCommands averages), the hysteresis
+thresholds enter/exit, the minimum event duration, the longest gap merged and the
+suppression time after an event.
 (The hop and the gate change the windows themselves and are not searched.)
 
 Scoring (event level, per class; truth labels that are no event class of the model are
@@ -33,17 +35,19 @@ from .config import SegmentConfig, refuse_replacing_own
 from .machine import segment_windows
 
 GRID = {
-    "median": (1, 3, 5, 9),
+    "median": (1, 3, 5, 9),            # the smoothing window, in windows
+    "smoothing": ("median", "mean"),   # (one window is both: mean is skipped there)
     "enter": (0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
     "exit_ratio": (0.6, 1.0),          # exit = enter * ratio
     "min_duration": (0.1, 0.25, 0.5),
     "max_gap": (0.1, 0.3),
+    "suppress": (0.0, 0.5, 1.0, 2.0),  # seconds after an event in which none opens
 }
 # what a chosen setting changes (GRID's keys, exit for exit_ratio): tune --save replaces
 # these only with --force when the model has its own
 TUNED_KEYS = tuple("exit" if k == "exit_ratio" else k for k in GRID)
 COLUMNS = ("fa_per_hour", "miss_rate", "recall", "false_alarms", "detected", "truth_events",
-           "median", "enter", "exit", "min_duration", "max_gap")
+           *TUNED_KEYS)
 
 
 @dataclass
@@ -120,6 +124,8 @@ def grid(base: SegmentConfig) -> list[SegmentConfig]:
         kw = dict(zip(keys, combo))
         ratio = kw.pop("exit_ratio")
         kw["exit"] = round(kw["enter"] * ratio, 3)
+        if kw["median"] == 1 and kw["smoothing"] == "mean":
+            continue
         if base.max_duration and kw["min_duration"] > base.max_duration:
             continue
         cfg = base.replace(**kw)
@@ -143,9 +149,8 @@ def det_points(model, streams: list[Stream], configs, classes) -> list[dict]:
         recall = n_det / n_truth if n_truth else 0.0
         points.append({"fa_per_hour": n_fa / hours if hours else 0.0, "miss_rate": 1.0 - recall,
                        "recall": recall, "false_alarms": n_fa, "detected": n_det,
-                       "truth_events": n_truth, "median": cfg.median, "enter": cfg.enter,
-                       "exit": cfg.exit, "min_duration": cfg.min_duration,
-                       "max_gap": cfg.max_gap, "config": cfg})
+                       "truth_events": n_truth, **{k: getattr(cfg, k) for k in TUNED_KEYS},
+                       "config": cfg})
     return points
 
 
