@@ -1,5 +1,5 @@
-/* libFuzzer target: mm_segment (gate, median or mean, hysteresis, events, suppression) with any parameters and
- * any window results.
+/* libFuzzer target: mm_segment (gate, median or mean, hysteresis, events,
+ * suppression) with any parameters and any window results.
  *
  * Input: the parameters (their bytes, mm_seg_init refuses inconsistent ones), then per
  * window [u8 silent][u32 energy][MM_SEG_MAX_CLASSES int8 scores]. Checks every event:

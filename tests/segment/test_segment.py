@@ -109,9 +109,12 @@ def test_mean_smoothing_rounds_the_average_of_the_codes():
         seg.push([v], False)
     seg.finish()
     assert seg.decisions == [-1, -1, 0, 0]
-    # a half rounds up: codes 128 and 129 over a window of 1 are themselves; over 3 windows
-    # (0 + 128 + 129 + 1) // 3 = 86
-    assert Segmenter(p)._smoothed() == [-128]
+    # rounded to the nearest code: codes 1, 1, 0 average 0.67 -> 1 (floor: 0); 1, 0, 0 -> 0
+    for values, mean in (((-127, -127, -128), -127), ((-127, -128, -128), -128)):
+        seg = Segmenter(p)
+        for v in values:
+            seg.push([v], False)
+        assert seg._smoothed() == [mean]
     # the median keeps what the mean smears: one loud window in three
     assert run("0100", params(median=3)) == []
     assert run("0100", params(median=3, mean=1, enter_q=-100, exit_q=-100), hi=127, lo=-128) \
@@ -132,8 +135,12 @@ def test_suppression_keeps_events_from_opening_after_one():
     # a split piece and a class taking over open at once
     assert run("1111111", params(suppress=4, max_windows=3)) == [(0, 0, 3), (0, 3, 6), (0, 6, 7)]
     assert run("1122", params(event_mask=0b11, suppress=4)) == [(0, 0, 2), (1, 2, 4)]
-    # suppress=0 is off
-    assert run("1010", params()) == [(0, 0, 1), (0, 2, 3)]
+    # a suppression of at most max_gap + 1 windows changes nothing: an event is emitted
+    # only max_gap + 1 windows after its end (docs/segmentation.md, step 4)
+    for gap in (0, 2):
+        pattern = "1101100011"
+        assert run(pattern, params(max_gap=gap, suppress=gap + 1)) == run(pattern, params(max_gap=gap))
+        assert run(pattern, params(max_gap=gap, suppress=gap + 3)) != run(pattern, params(max_gap=gap))
 
 
 def test_confidence_is_rounded_mean_of_probabilities():

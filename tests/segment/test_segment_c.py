@@ -86,7 +86,7 @@ def params_st(draw):
                      gate_threshold=0, calib_windows=0, hop_frames=hop, window_frames=frames,
                      hop_samples=hop * 256, window_samples=(frames - 1) * 256 + 512,
                      refine=refine, refine_min_q=draw(st.sampled_from([0, 1, 16, 40])),
-                     mean=draw(st.integers(0, 1)), suppress=draw(st.sampled_from([0, 0, 1, 3, 12])))
+                     mean=draw(st.integers(0, 1)), suppress=draw(st.sampled_from([0, 0, 3, 8, 12, 30])))
 
 
 def energies_st(draw, n_frames: int) -> np.ndarray:

@@ -208,7 +208,8 @@ def segment_records(model: ModelDir, windows: int = 120, seed: int = 0) -> bytes
         [p.median, p.enter_q & 0xFF, p.exit_q & 0xFF]) + p.min_windows.to_bytes(2, "little") \
         + p.max_gap.to_bytes(2, "little") + min(p.max_windows, 0xFFFF).to_bytes(2, "little") \
         + min(p.gate_threshold, 0xFFFFFFFF).to_bytes(4, "little") + b"\x00" \
-        + p.calib_windows.to_bytes(2, "little") + p.margin_q8.to_bytes(4, "little") + b"\x00\x00"
+        + p.calib_windows.to_bytes(2, "little") + p.margin_q8.to_bytes(4, "little") \
+        + bytes([p.mean, min(p.suppress, 0xFF)])
     rng = np.random.default_rng(seed)
     body = bytearray()
     for k in range(windows):

@@ -42,7 +42,8 @@ The algorithm, per window j = 0, 1, ... (in stream order):
      an event was emitted before and j - e < suppress, e the end of the last emitted
      event (a suppressed window is left outside every event; the next window with d >= 0
      asks again). Only events opening after a stretch of no event are suppressed: a split
-     piece or a class taking over opens at once.
+     piece or a class taking over opens at once. An event is emitted max_gap + 1 windows
+     after its end at the earliest, so a suppress of at most max_gap + 1 changes nothing.
    At finish (after the last window's decision), an open event closes.
    A closing event is EMITTED iff b - a >= min_windows, with confidence
        (sum + n // 2) // n          (0..255; the probability is confidence / 256)
@@ -262,7 +263,8 @@ def block_energies(chunks: Iterable, block: int):
 
 def activity_events(chunks: Iterable, p: SegParams) -> list[Event]:
     """Energy-only detection over an int16 stream in chunks: each block is active iff the
-    gate lets it through; the state machine does min duration, merge and split."""
+    gate lets it through; the state machine does min duration, merge, split and
+    suppression."""
     gate = EnergyGate(p)
     seg = Segmenter(p)
     out: list[Event] = []

@@ -25,7 +25,7 @@ def events_json(res) -> str:
         "hop_seconds": p.hop_samples / p.sample_rate,
         "params": {k: getattr(p, k) for k in ("median", "enter_q", "exit_q", "min_windows",
                                               "max_gap", "max_windows", "calib_windows", "refine",
-                                              "refine_min_q")},
+                                              "refine_min_q", "mean", "suppress")},
         "events": [e.to_dict() for e in res.events],
     }
     return json.dumps(doc, indent=1) + "\n"
