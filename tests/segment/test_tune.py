@@ -63,8 +63,13 @@ def stream(model):
 
 def test_tuning_finds_the_setting_that_separates_weak_events_from_spikes(model, stream):
     classes = tune.event_classes(model, model.segment)
-    points = tune.det_points(model, [stream], tune.grid(model.segment), classes)
-    assert len(points) == len(tune.grid(model.segment)) > 100
+    seen = []
+    points = tune.det_points(model, [stream], tune.grid(model.segment), classes,
+                             progress=lambda k, n: seen.append((k, n)))
+    n = len(tune.grid(model.segment))
+    assert len(points) == n > 100
+    # progress lines while the grid runs, the last one at the end
+    assert seen == [(k, n) for k in range(tune.PROGRESS_EVERY, n, tune.PROGRESS_EVERY)] + [(n, n)]
     chosen = tune.choose(points, 0.0)
     # every kick found, no false alarm: enter low enough for the weak kicks, a minimum
     # duration (or median) that drops the one-window spikes

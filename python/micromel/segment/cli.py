@@ -285,8 +285,12 @@ def cmd_tune(args) -> int:
         if not args.quiet:
             print(f"[{k}/{n}] {name}", file=sys.stderr)
 
+    def settings(k, n):
+        if not args.quiet:
+            print(f"[settings {k}/{n}]", file=sys.stderr)
+
     streams = tune.score_streams(model, pairs, base, progress=show)
-    points = tune.det_points(model, streams, tune.grid(base), classes)
+    points = tune.det_points(model, streams, tune.grid(base), classes, progress=settings)
     curve = tune.det_curve(points)
     chosen = tune.choose(points, args.target_fa_per_hour)
     minutes = sum(s.seconds for s in streams) / 60

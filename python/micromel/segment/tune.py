@@ -46,6 +46,7 @@ GRID = {
 # what a chosen setting changes (GRID's keys, exit for exit_ratio): tune --save replaces
 # these only with --force when the model has its own
 TUNED_KEYS = tuple("exit" if k == "exit_ratio" else k for k in GRID)
+PROGRESS_EVERY = 250   # configs between progress lines (the grid takes minutes on long streams)
 COLUMNS = ("fa_per_hour", "miss_rate", "recall", "false_alarms", "detected", "truth_events",
            *TUNED_KEYS)
 
@@ -134,11 +135,15 @@ def grid(base: SegmentConfig) -> list[SegmentConfig]:
     return out
 
 
-def det_points(model, streams: list[Stream], configs, classes) -> list[dict]:
-    """One point per config: its false alarms per hour and miss rate over all streams."""
+def det_points(model, streams: list[Stream], configs, classes, progress=None) -> list[dict]:
+    """One point per config: its false alarms per hour and miss rate over all streams.
+    `progress(k, n)` is called after every PROGRESS_EVERY configs and after the last."""
     hours = sum(s.seconds for s in streams) / 3600.0
     points = []
-    for cfg in configs:
+    configs = list(configs)
+    for k, cfg in enumerate(configs):
+        if progress is not None and k and k % PROGRESS_EVERY == 0:
+            progress(k, len(configs))
         p = model.segment_params(cfg)
         n_truth = n_det = n_fa = 0
         for s in streams:
@@ -151,6 +156,8 @@ def det_points(model, streams: list[Stream], configs, classes) -> list[dict]:
                        "recall": recall, "false_alarms": n_fa, "detected": n_det,
                        "truth_events": n_truth, **{k: getattr(cfg, k) for k in TUNED_KEYS},
                        "config": cfg})
+    if progress is not None:
+        progress(len(configs), len(configs))
     return points
 
 
