@@ -25,17 +25,20 @@ pytestmark = pytest.mark.skipif(not (SPEECH / "model.tflite").exists(), reason="
 VARIANTS = {"median": {}, "mean-suppress": {"smoothing": "mean", "suppress": 1.5}}
 
 
+def with_segment(m: ModelDir, variant: str) -> ModelDir:
+    """m with a segment config that makes events of both classes, calibrates its gate on the
+    first second, splits long events and refines boundaries by the frames' energies."""
+    return m.replace(segment=m.segment.replace(background_labels=[], calibrate_seconds=1.0,
+                                               max_duration=1.5, min_duration=0.2, refine=True,
+                                               **VARIANTS[variant]))
+
+
 @pytest.fixture(scope="module", params=list(VARIANTS))
 def model(request, tmp_path_factory):
-    """The speech model with a segment config that makes events of both classes,
-    calibrates its gate on the first second, splits long events and refines boundaries
-    by the frames' energies."""
+    """A copy of the speech model with_segment(variant), saved."""
     d = tmp_path_factory.mktemp("m") / "speech_any"
     shutil.copytree(SPEECH, d)
-    m = ModelDir.open(d)
-    seg = m.segment.replace(background_labels=[], calibrate_seconds=1.0, max_duration=1.5,
-                            min_duration=0.2, refine=True, **VARIANTS[request.param])
-    return m.replace(segment=seg).save()
+    return with_segment(ModelDir.open(d), request.param).save()
 
 
 def test_suppression_drops_events_of_this_stream(stream_wav):
@@ -46,10 +49,7 @@ def test_suppression_drops_events_of_this_stream(stream_wav):
     from micromel.segment import run
     from micromel.segment.machine import segment_windows
 
-    m = ModelDir.open(SPEECH)
-    m = m.replace(segment=m.segment.replace(background_labels=[], calibrate_seconds=1.0,
-                                            max_duration=1.5, min_duration=0.2, refine=True,
-                                            **VARIANTS["mean-suppress"]))
+    m = with_segment(ModelDir.open(SPEECH), "mean-suppress")
     p = m.segment_params()
     results = list(run.host_window_results(open_audio(stream_wav, p.sample_rate).chunks(),
                                            m, p, run.Scorer(m)))

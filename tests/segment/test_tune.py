@@ -16,10 +16,10 @@ from micromel.clip.reject import RejectConfig
 from micromel.errors import MicromelError
 from micromel.modeldir import ModelDir
 from micromel.paths import MODELS_DIR
-from micromel.segment import tune
+from micromel.segment import run, tune
 from micromel.segment.config import SegmentConfig, prob_to_q
 from micromel.segment.machine import segment_windows
-from micromel.segment.timebase import Timebase, timed
+from micromel.segment.timebase import Timebase
 
 KICK = 2
 
@@ -28,6 +28,11 @@ def scores(p: float) -> np.ndarray:
     s = np.full(5, prob_to_q((1 - p) / 4), np.int8)
     s[KICK] = prob_to_q(p)
     return s
+
+
+def centre_edge_s(p, j: int) -> float:
+    """Where window j's centre slice starts, in seconds (unrefined boundaries, timebase.py)."""
+    return Timebase.of(p).seconds(j * p.hop_frames + p.frame_offset)
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +46,6 @@ def stream(model):
     """600 windows: 6 strong kicks (p 0.95, 10 windows), 4 weak ones (p 0.6, 10 windows),
     10 one-window spikes (p 0.7), one 30 windows after each kick, silence elsewhere."""
     p_ = model.segment_params()
-    tb = Timebase.of(p_)
-
-    def edge(j):   # window j's centre slice starts at this frame (segment/timebase.py)
-        return j * p_.hop_frames + p_.frame_offset
-
     res = [(None, True)] * 600
     truth = []
     rng = np.random.default_rng(0)
@@ -54,7 +54,7 @@ def stream(model):
         p = 0.95 if k < 6 else 0.6
         for w in range(a, a + 10):
             res[w] = (scores(p), False)
-        truth.append((tb.seconds(edge(a)), tb.seconds(edge(a + 10)), "kick"))
+        truth.append((centre_edge_s(p_, a), centre_edge_s(p_, a + 10), "kick"))
     for a in rng.choice([s + 30 for s in starts], len(starts), replace=False):
         res[a] = (scores(0.7), False)
     truth.append((1.0, 1.5, "not-a-class"))          # ignored: no event class of the model
@@ -78,7 +78,7 @@ def test_tuning_finds_the_setting_that_separates_weak_events_from_spikes(model, 
     # the counts are those of the state machine with that config
     cfg = chosen["config"]
     p = model.segment_params(cfg)
-    ev = timed(segment_windows(stream.results, p), list(model.labels), Timebase.of(p))
+    ev = run.timed_events(model, segment_windows(stream.results, p), p)
     assert tune.count(stream.truth, [(e.start, e.end, e.label) for e in ev], classes) == (10, 10, 0)
     # a strict threshold without filtering misses the weak kicks; a loose one raises alarms
     strict = [pt for pt in points if pt["enter"] == 0.9 and pt["median"] == 1][0]
@@ -102,14 +102,12 @@ def test_tuning_finds_the_suppression_time_when_only_it_drops_the_echoes(model):
     without a false alarm."""
     base = model.segment.replace(hop_frames=4)
     p_ = model.segment_params(base)
-    tb = Timebase.of(p_)
     res = [(None, True)] * 600
     truth = []
     for a in range(10, 560, 80):
         for w in list(range(a, a + 12)) + list(range(a + 22, a + 38)):
             res[w] = (scores(0.95), False)
-        edge = [j * p_.hop_frames + p_.frame_offset for j in (a, a + 12)]
-        truth.append((tb.seconds(edge[0]), tb.seconds(edge[1]), "kick"))
+        truth.append((centre_edge_s(p_, a), centre_edge_s(p_, a + 12), "kick"))
     s = tune.Stream("echoes", 600 * p_.hop_samples / p_.sample_rate, truth, res)
     classes = tune.event_classes(model, base)
     configs = tune.grid(base)

@@ -18,7 +18,6 @@ int mm_seg_events_close(mm_seg *st, mm_seg_event *ev) {
   int8_t label = st->label;
   st->label = MM_SEG_NO_LABEL;
   if (label < 0 || st->end - st->start < st->p.min_windows) return 0;
-  st->emitted = 1u;
   st->last_end = st->end;
   ev->start = st->start;
   ev->end = st->end;
@@ -33,7 +32,7 @@ int mm_seg_events_close(mm_seg *st, mm_seg_event *ev) {
 int mm_seg_events_step(mm_seg *st, uint32_t j, int8_t d, uint32_t prob, mm_seg_event *ev) {
   if (st->label == MM_SEG_NO_LABEL) {
     /* j >= last_end: an event is emitted only once its end is behind the decisions */
-    int suppressed = st->emitted && j - st->last_end < st->p.suppress;
+    int suppressed = st->last_end && j - st->last_end < st->p.suppress;
     if (d >= 0 && !suppressed) open_event(st, d, j, prob);
     return 0;
   }

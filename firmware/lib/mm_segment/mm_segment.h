@@ -65,8 +65,7 @@ typedef struct {
   uint32_t onset, offset; /* its boundaries in frames */
   uint64_t sum;       /* sum of (smoothed score + 128) over its windows */
   uint32_t count;
-  uint32_t last_end;  /* end of the last emitted event (suppression) */
-  uint8_t emitted;    /* 1 once an event was emitted */
+  uint32_t last_end;  /* end of the last emitted event, 0 before one (an end is >= 1) */
   uint16_t ring_q[MM_SEG_FRAME_RING]; /* log energy of the last frames */
   uint32_t frames;    /* frames pushed */
 } mm_seg;

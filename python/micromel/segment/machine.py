@@ -118,8 +118,7 @@ class Segmenter:
         self.start = self.end = 0
         self.sum = self.count = 0
         self.onset = self.offset = 0
-        self.emitted = False    # an event was emitted (suppression counts from its end)
-        self.last_end = 0
+        self.last_end = 0       # end of the last emitted event, 0 before one (an end is >= 1)
         self.energy = FrameRing(p.frame_ring) if p.refine else None
         self.decisions: list[int] | None = None   # set to [] to record d[j]
 
@@ -203,14 +202,14 @@ class Segmenter:
         label, a, b, s, n = self.label, self.start, self.end, self.sum, self.count
         self.label = NO_LABEL
         if b - a >= self.p.min_windows:
-            self.emitted, self.last_end = True, b
+            self.last_end = b
             return [Event(label, a, b, (s + n // 2) // n, self.onset, self.offset)]
         return []
 
     def _events(self, j: int, d: int, prob: int) -> list[Event]:
         p = self.p
         if self.label == NO_LABEL:
-            suppressed = p.suppress and self.emitted and j - self.last_end < p.suppress
+            suppressed = self.last_end and j - self.last_end < p.suppress
             if d >= 0 and not suppressed:
                 self._open(d, j, prob)
             return []

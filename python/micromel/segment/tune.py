@@ -5,7 +5,7 @@ read by micromel.data.labels; or the `<stem>.events.tsv` of `micromel dataset st
 model runs ONCE per stream (host twin: front end, gate, TFLite Micro scores); then the
 integer state machine (machine.segment_windows, the twin of the device's mm_seg) runs once
 per point of a grid over what only post-processes those scores: the smoothing window and
-its kind (median or mean, as micro_speech's RecognizeCommands averages), the hysteresis
+its kind (median or mean; micro_speech's RecognizeCommands averages), the hysteresis
 thresholds enter/exit, the minimum event duration, the longest gap merged and the
 suppression time after an event.
 (The hop and the gate change the windows themselves and are not searched.)
