@@ -65,7 +65,7 @@ def test_tuning_finds_the_setting_that_separates_weak_events_from_spikes(model, 
     classes = tune.event_classes(model, model.segment)
     seen = []
     points = tune.det_points(model, [stream], tune.grid(model.segment), classes,
-                             progress=lambda k, n: seen.append((k, n)))
+                             progress=lambda k, n: seen.append((k, n)), jobs=2)
     n = len(tune.grid(model.segment))
     assert len(points) == n > 100
     # progress lines while the grid runs, the last one at the end
@@ -92,6 +92,15 @@ def test_tuning_finds_the_setting_that_separates_weak_events_from_spikes(model, 
     assert curve[0]["miss_rate"] == 0.0      # reached at zero false alarms here
     rows = tune.table(points).splitlines()
     assert rows[0].split("\t") == list(tune.COLUMNS) and len(rows) == len(points) + 1
+
+
+def test_the_grid_over_workers_gives_the_points_of_one_process(model, stream):
+    classes = tune.event_classes(model, model.segment)
+    configs = tune.grid(model.segment)[:400]
+    one = tune.det_points(model, [stream], configs, classes, jobs=1)
+    assert tune.det_points(model, [stream], configs, classes, jobs=3) == one
+    # the points differ from each other, so a change of order would show
+    assert len({(pt["detected"], pt["false_alarms"]) for pt in one}) > 3
 
 
 def test_tuning_finds_the_suppression_time_when_only_it_drops_the_echoes(model):

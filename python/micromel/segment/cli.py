@@ -7,14 +7,15 @@ import sys
 from pathlib import Path
 
 from .. import cliargs
-from ..audio import load_audio
+from ..audio import load_audio, open_audio
+from ..data.labels import skipped_names
 from ..data.streams import read_truth, truth_path
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from ..frontend.config import FrontendConfig
 from ..link.stream import DeviceWindowResults
 from ..modeldir import ModelDir
-from . import evaluate, output, run, tune, uncertain
+from . import evaluate, gridmap, output, run, tune, uncertain
 from .config import ACTIVITY_LABELS, SMOOTHING, SegmentConfig, activity_params, refuse_replacing_own
 
 FORMATS = ("json", "audacity", "tsv")
@@ -34,6 +35,9 @@ def _seg_config(args, base):
 
 def cmd_segment(args) -> int:
     paths = list(args.paths)
+    if args.format and not args.out:
+        raise MicromelError("--format: chooses the files written into --out; add --out DIR "
+                            "(without it the events are printed)")
     formats = set(args.format or FORMATS)
     if args.activity_only:
         model = None
@@ -60,10 +64,12 @@ def cmd_segment(args) -> int:
         check_outputs(paths, out_dir)
         for f in output.output_paths(out_dir, [Path(p).stem for p in paths],
                                      formats if args.out else set(), label, args.plot):
-            cliargs.new_file(f, "--out", args.force)
+            cliargs.new_file(f, "--plot" if f.suffix == ".png" else "--out", args.force)
     if args.save_uncertain and model is None:
         raise MicromelError("--save-uncertain: needs a model's scores; drop --activity-only")
     uncertain.check_dir(args.save_uncertain)
+    for path in paths:      # every input readable before the first file's outputs are written
+        open_audio(path, p.sample_rate)
     scorer = run.Scorer(model) if model is not None else None
     device_results = DeviceWindowResults(args.device, model, p) if args.device else None
     tap = uncertain.Tap(device_results) if args.save_uncertain and device_results else None
@@ -153,6 +159,12 @@ def cmd_evaluate_segments(args) -> int:
     if args.class_name not in model.labels:
         raise MicromelError(f"--class {args.class_name}: not a label of the model "
                             f"({list(model.labels)})")
+    if args.class_name in cfg.background_labels:
+        raise MicromelError(f"--class {args.class_name}: a background label of the model, which "
+                            "makes no events; give one of "
+                            + ", ".join(lab for lab in model.labels if lab not in cfg.background_labels))
+    if args.write and not args.tune:
+        raise MicromelError("--write: writes what --tune chose; add --tune")
     if args.json:
         cliargs.new_file(args.json, "--json", bool(args.force))
     tuned_keys = (*evaluate.TUNE_GRID, "refine")
@@ -164,7 +176,8 @@ def cmd_evaluate_segments(args) -> int:
                 print(f"  segment F1 {f:.4f}: {kw}", file=sys.stderr)
 
         f, best, n = evaluate.tune(model, cfg, Path(args.streams), args.class_name,
-                                   args.resolution, args.collar, args.limit, progress=show)
+                                   args.resolution, args.collar, args.limit, progress=show,
+                                   jobs=args.jobs)
         print(f"best segment F1 on {n} streams: {f:.4f} with "
               + json.dumps({k: getattr(best, k) for k in tuned_keys}))
         if args.write:
@@ -259,6 +272,7 @@ def register(sub) -> None:
     e.add_argument("--force", action="store_true",
                    help="replace --json, or with --tune --write the model's own tuned settings")
     e.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_jobs_option(e, " with --tune")
     _add_seg_options(e)
     e.set_defaults(func=cmd_evaluate_segments)
     register_tune(sub)
@@ -279,7 +293,11 @@ def cmd_tune(args) -> int:
         refuse_replacing_own(model, tune.TUNED_KEYS, args.force)
     base = model.segment
     classes = tune.event_classes(model, base, args.class_name)
-    pairs = tune.labelled_streams(args.streams)
+    skipped: list = []
+    pairs = tune.labelled_streams(args.streams, skipped)
+    if skipped and not args.quiet:
+        print(f"note: {len(skipped)} recording(s) without labels beside them skipped "
+              f"({skipped_names(skipped)})", file=sys.stderr)
 
     def show(k, n, name):
         if not args.quiet:
@@ -290,7 +308,8 @@ def cmd_tune(args) -> int:
             print(f"[settings {k}/{n}]", file=sys.stderr)
 
     streams = tune.score_streams(model, pairs, base, progress=show)
-    points = tune.det_points(model, streams, tune.grid(base), classes, progress=settings)
+    points = tune.det_points(model, streams, tune.grid(base), classes, progress=settings,
+                             jobs=args.jobs)
     curve = tune.det_curve(points)
     chosen = tune.choose(points, args.target_fa_per_hour)
     minutes = sum(s.seconds for s in streams) / 60
@@ -324,6 +343,13 @@ def cmd_tune(args) -> int:
     return 0
 
 
+def add_jobs_option(p: argparse.ArgumentParser, when: str = "") -> None:
+    p.add_argument("--jobs", type=cliargs.positive_int, default=gridmap.default_jobs(),
+                   help=f"worker processes that try the grid's settings{when} (default "
+                        "%(default)s: the cores this process may use; the results do not "
+                        "depend on it)")
+
+
 def register_tune(sub) -> None:
     t = sub.add_parser(
         "tune", help="search the segmenter's post-processing for the best recall at a "
@@ -347,4 +373,5 @@ def register_tune(sub) -> None:
     t.add_argument("--force", action="store_true",
                    help="replace existing --out/--plot files and the model's own segment settings")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_jobs_option(t)
     t.set_defaults(func=cmd_tune)

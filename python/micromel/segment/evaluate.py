@@ -19,7 +19,7 @@ from pathlib import Path
 from ..audio import load_audio
 from ..data.streams import read_index, read_sources, read_truth, truth_path
 from ..errors import MicromelError
-from . import peers, run
+from . import gridmap, peers, run
 from .config import SegmentConfig
 from .machine import segment_windows
 from .metrics import Scores, SourceScores
@@ -227,26 +227,36 @@ def score_config(model, cfg: SegmentConfig, cached: list, label: str, resolution
     return sc
 
 
+def config_f1(state, cfg: SegmentConfig) -> float:
+    """Segment F1 of one config; state is (model, cached, label, resolution, collar)."""
+    model, cached, label, resolution, collar = state
+    return score_config(model, cfg, cached, label, resolution, collar).summary()["segment"]["f_measure"]
+
+
 def tune(model, base: SegmentConfig, streams: Path, label: str, resolution: float = 0.1,
-         collar: float = 0.2, limit: int | None = None, progress=None
+         collar: float = 0.2, limit: int | None = None, progress=None, jobs: int = 1
          ) -> tuple[float, SegmentConfig, int]:
     """Grid search of the segment config on these streams (use VALIDATION streams, never the
-    test streams): the model runs once per stream, the state machine once per grid point.
-    Returns (best segment F1, its config, streams); `progress(f1, changes)` sees every
-    improvement."""
+    test streams): the model runs once per stream, the state machine once per grid point
+    (the points split over `jobs` worker processes, gridmap). Returns (best segment F1, its
+    config, streams); `progress(f1, changes)` sees every improvement, in grid order."""
     cached = cached_results(model, model.segment_params(base), streams, label, limit)
-    best = None
     keys = list(TUNE_GRID)
-    for combo in itertools.product(*(TUNE_GRID[k] for k in keys)):
-        kw = dict(zip(keys, combo))
-        if kw["exit"] > kw["enter"]:
-            continue
-        cfg = base.replace(**kw)
-        f = score_config(model, cfg, cached, label, resolution, collar).summary()["segment"]["f_measure"]
-        if best is None or f > best[0]:
-            best = (f, cfg)
-            if progress is not None:
-                progress(f, kw)
+    combos = [kw for kw in (dict(zip(keys, c)) for c in itertools.product(*TUNE_GRID.values()))
+              if kw["exit"] <= kw["enter"]]
+    configs = [base.replace(**kw) for kw in combos]
+    best, seen = None, 0
+
+    def done(scores):       # every improvement, in grid order, as the results come in
+        nonlocal best, seen
+        for k in range(seen, len(scores)):
+            if best is None or scores[k] > best[0]:
+                best = (scores[k], configs[k])
+                if progress is not None:
+                    progress(scores[k], combos[k])
+        seen = len(scores)
+
+    gridmap.map_points(config_f1, (model, cached, label, resolution, collar), configs, jobs, done)
     # then the boundaries: refined or the centre slices', at the best point
     other = best[1].replace(refine=not best[1].refine)
     f = score_config(model, other, cached, label, resolution, collar).summary()["segment"]["f_measure"]

@@ -30,7 +30,7 @@ from ..data.labels import find_pairs, label_track, read_labels
 from ..data.streams import read_truth, truth_path
 from ..errors import MicromelError
 from ..fileio import atomic_path
-from . import run
+from . import gridmap, run
 from .config import SegmentConfig, refuse_replacing_own
 from .machine import segment_windows
 
@@ -74,10 +74,10 @@ def read_track(track: Path) -> list:
     return [(lab.start, lab.end, lab.name) for lab in read_labels(track)]
 
 
-def labelled_streams(names) -> list[tuple[Path, list]]:
+def labelled_streams(names, skipped: list | None = None) -> list[tuple[Path, list]]:
     """(audio, truth) of the files and folders given (folders: every recording with labels
-    beside it; a named file without labels is an error)."""
-    return [(a, read_track(t)) for a, t in find_pairs(names, track_of)]
+    beside it, the others appended to `skipped`; a named file without labels is an error)."""
+    return [(a, read_track(t)) for a, t in find_pairs(names, track_of, skipped)]
 
 
 def score_streams(model, pairs, base: SegmentConfig, progress=None) -> list[Stream]:
@@ -135,22 +135,38 @@ def grid(base: SegmentConfig) -> list[SegmentConfig]:
     return out
 
 
-def det_points(model, streams: list[Stream], configs, classes, progress=None) -> list[dict]:
-    """One point per config: its false alarms per hour and miss rate over all streams.
+def config_counts(state, cfg: SegmentConfig) -> tuple[int, int, int]:
+    """(truth events, detected, false alarms) of one config over every stream; state is
+    (model, streams, classes)."""
+    model, streams, classes = state
+    p = model.segment_params(cfg)
+    n_truth = n_det = n_fa = 0
+    for s in streams:
+        # an event the rejection rule refuses is "unknown": no detection, no false alarm
+        ev = run.timed_events(model, segment_windows(s.results, p), p)
+        t, d, f = count(s.truth, [(e.start, e.end, e.label) for e in ev], classes)
+        n_truth, n_det, n_fa = n_truth + t, n_det + d, n_fa + f
+    return n_truth, n_det, n_fa
+
+
+def det_points(model, streams: list[Stream], configs, classes, progress=None,
+               jobs: int = 1) -> list[dict]:
+    """One point per config: its false alarms per hour and miss rate over all streams, the
+    configs split over `jobs` worker processes (gridmap: the same points in the same order).
     `progress(k, n)` is called after every PROGRESS_EVERY configs and after the last."""
     hours = sum(s.seconds for s in streams) / 3600.0
-    points = []
     configs = list(configs)
-    for k, cfg in enumerate(configs):
-        if progress is not None and k and k % PROGRESS_EVERY == 0:
-            progress(k, len(configs))
-        p = model.segment_params(cfg)
-        n_truth = n_det = n_fa = 0
-        for s in streams:
-            # an event the rejection rule refuses is "unknown": no detection, no false alarm
-            ev = run.timed_events(model, segment_windows(s.results, p), p)
-            t, d, f = count(s.truth, [(e.start, e.end, e.label) for e in ev], classes)
-            n_truth, n_det, n_fa = n_truth + t, n_det + d, n_fa + f
+    shown = [0]
+
+    def done(results):
+        k = len(results)
+        if progress is not None and k < len(configs) and k // PROGRESS_EVERY > shown[0]:
+            shown[0] = k // PROGRESS_EVERY
+            progress(shown[0] * PROGRESS_EVERY, len(configs))
+
+    counts = gridmap.map_points(config_counts, (model, streams, classes), configs, jobs, done)
+    points = []
+    for cfg, (n_truth, n_det, n_fa) in zip(configs, counts):
         recall = n_det / n_truth if n_truth else 0.0
         points.append({"fa_per_hour": n_fa / hours if hours else 0.0, "miss_rate": 1.0 - recall,
                        "recall": recall, "false_alarms": n_fa, "detected": n_det,

@@ -1,0 +1,97 @@
+"""segment/gridmap.py: a grid's points over worker processes give the serial loop's results
+in its order, report progress as they come in, fail as the loop fails, and the workers die
+with the process that started them."""
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from micromel.segment import gridmap
+
+ROOT = Path(__file__).resolve().parents[2]
+FORK = pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="workers are forked")
+
+
+def square_with_pid(state, x):
+    time.sleep(0.002)       # long enough that one worker cannot take every chunk
+    return os.getpid(), state["offset"] + x * x
+
+
+def fail_at_seven(state, x):
+    if x == 7:
+        raise ValueError("point 7")
+    return x
+
+
+@FORK
+def test_workers_give_the_loops_results_in_its_order():
+    points = list(range(200))
+    seen = []
+    got = gridmap.map_points(square_with_pid, {"offset": 3}, points, jobs=3,
+                             done=lambda r: seen.append(len(r)))
+    assert [v for _, v in got] == [3 + x * x for x in points]
+    pids = {pid for pid, _ in got}
+    assert os.getpid() not in pids and len(pids) > 1     # really in other processes
+    # progress as each chunk comes in, the last call with every result
+    assert seen == list(range(gridmap.CHUNK, len(points) + 1, gridmap.CHUNK))
+    assert not mp.active_children()                      # the pool is gone
+
+
+def test_one_job_runs_here():
+    seen = []
+    got = gridmap.map_points(square_with_pid, {"offset": 0}, range(30), jobs=1,
+                             done=lambda r: seen.append(len(r)))
+    assert got == [(os.getpid(), x * x) for x in range(30)]
+    assert seen == list(range(1, 31))
+
+
+@FORK
+def test_a_failing_point_fails_the_search_and_stops_the_workers():
+    with pytest.raises(ValueError, match="point 7"):
+        gridmap.map_points(fail_at_seven, None, range(100), jobs=2)
+    assert not mp.active_children()
+
+
+PARENT = """
+import os, sys, time
+from micromel.segment import gridmap
+
+def slow(state, x):
+    os.write(1, b"%d\\n" % os.getpid())     # one write: the two workers' lines never interleave
+    time.sleep(120)
+
+gridmap.map_points(slow, None, range(200), jobs=2)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@FORK
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_die_with_their_parent():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    p = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True,
+                         env=env)
+    try:
+        pids = {int(p.stdout.readline()) for _ in range(2)}   # both workers busy with a point
+        assert len(pids) == 2 and p.pid not in pids and all(_alive(q) for q in pids)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        deadline = time.time() + 10
+        while time.time() < deadline and any(_alive(q) for q in pids):
+            time.sleep(0.1)
+        assert not any(_alive(q) for q in pids), f"workers {pids} outlived their parent"
+    finally:
+        p.kill()
+        p.wait()
