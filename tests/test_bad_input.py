@@ -178,6 +178,8 @@ def test_numeric_options_are_validated(wav, argv):
     (["record", "--out", "{new}/dog", "--clip-seconds", "0.001"], "must be 0 (no split) or at least 0.1"),
     (["listen", "models/speech", "--tone-hz", "70000"], "must be at most 65535"),
     (["listen", "models/speech", "--seconds", "1e6"], "must be at most 86400"),
+    (["listen", "models/speech", "--seconds", "0"], "must be more than 0"),
+    (["record", "--out", "{new}/dog", "--seconds", "0"], "must be more than 0"),
 ])
 def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
     """float() reads nan and inf, and nan passes every range check: the option types refuse
@@ -186,6 +188,76 @@ def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
     args = [str(ROOT / a) if a.startswith("models/") else a for a in args]
     r = cli(*args)
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["listen", "models/speech", "--device", "emulate", "--mic", "{wav}", "--source", "tone"],
+     "the microphone plays the file only with --source file"),
+    (["record", "--out", "{new}/dog", "--seconds", "1", "--device", "emulate", "--mic", "{wav}",
+      "--source", "noise"], "the microphone plays the file only with --source file"),
+    (["listen", "models/speech", "--device", "emulate", "--source", "tone", "--tone-hz", "9000"],
+     "--tone-hz 9000: at or above half the sample rate (16000 Hz)"),
+])
+def test_input_options_that_would_be_ignored_are_refused(tmp_path, wav, argv, says):
+    """Checked before any board is opened or built."""
+    args = [a.format(wav=wav, new=tmp_path / "new") for a in argv]
+    args = [str(ROOT / a) if a.startswith("models/") else a for a in args]
+    one_line_error(cli(*args), says)
+    assert not (tmp_path / "new").exists()
+
+
+def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(wav, tmp_path / "s.wav")
+    assert cli("segment", "--activity-only", "s.wav", "--plot", "--quiet").returncode == 0
+    one_line_error(cli("segment", "--activity-only", "s.wav", "--plot", "--quiet"),
+                   "--plot s.segments.png: exists")
+    for c in ("cymbal", "kick"):            # a dataset of the model's classes
+        (tmp_path / "ds" / c).mkdir(parents=True)
+        shutil.copy(wav, tmp_path / "ds" / c / "1.wav")
+    one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--unknown", tmp_path / "nope.wav"),
+                   f"{tmp_path / 'nope.wav'}: no such file or folder")
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        shutil.copy(wav, tmp_path / d / "x.wav")
+        (tmp_path / d / "x.txt").write_text("0.1\t0.9\tdog\n")
+    one_line_error(cli("dataset", "from-labels", tmp_path / "a", tmp_path / "b", "--out", "o"),
+                   f"{tmp_path / 'a' / 'x.wav'} and {tmp_path / 'b' / 'x.wav'}: two recordings of one name")
+    one_line_error(cli("dataset", "from-labels", tmp_path / "a" / "x.txt", "--out", "o"),
+                   f"{tmp_path / 'a' / 'x.txt'}: not a recording", "its label track beside it")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_build_folder_that_is_a_file_is_named_as_build_dir(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep")
+    one_line_error(cli("--build-dir", notes, "export", DRUMS), f"--build-dir {notes}: is a file")
+    assert notes.read_text() == "keep"
+
+
+@pytest.mark.parametrize("env", ["nano33ble", "nosuch"])
+def test_an_emulated_board_that_is_none_is_named(wav, env, monkeypatch):
+    """A real board's environment, or no environment at all: refused by name before a build."""
+    from micromel.boards import firmware
+    monkeypatch.setattr(firmware, "build", _must_not_run("built firmware for no emulated board"))
+    for argv in (["classify", DRUMS, wav], ["device", "info"]):
+        one_line_error(cli(*argv, "--device", f"emulate:{env}"),
+                       f"--device emulate:{env}: '{env}' is not an emulated board", "emulate_m33")
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["segment", "--activity-only", "{wav}", "--format", "json"], "--format: chooses the files written into --out"),
+    (["evaluate-segments", "models/speech", "{dir}", "--write"], "--write: writes what --tune chose"),
+    (["evaluate-segments", "models/speech", "{dir}", "--class", "nonspeech"],
+     "--class nonspeech: a background label of the model, which makes no events; give one of speech"),
+    (["export", "models/drums", "--lib", "{new}", "--name", ""], "--name '': use a letter"),
+    (["export", "models/drums", "--out", "{new}", "--name", "x"], "--name, --zip and --with-protocol go with --lib"),
+])
+def test_options_that_would_be_ignored_are_refused(tmp_path, wav, argv, says):
+    args = [a.format(wav=wav, dir=wav.parent, new=tmp_path / "new") for a in argv]
+    args = [str(ROOT / a) if a.startswith("models/") else a for a in args]
+    one_line_error(cli(*args), says)
     assert not (tmp_path / "new").exists()
 
 
@@ -245,6 +317,59 @@ def test_an_output_under_a_file_is_refused_before_the_work(tmp_path, wav, monkey
                            "--out", out), f"--out {out}: {plain} is a file")
     one_line_error(cli("features", wav, "--out", plain / "f.npy"), f"--out {plain / 'f.npy'}")
     assert plain.read_text() == "keep me"
+
+
+def test_segment_checks_every_input_before_writing_the_first_outputs(tmp_path, wav):
+    out = tmp_path / "out"
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.int16), 16000, subtype="PCM_16")
+    for bad, says in ((tmp_path / "nope.wav", "no such file"), (empty, "holds no samples")):
+        one_line_error(cli("segment", ROOT / "models/speech", wav, bad, "--out", out, "--quiet"),
+                       str(bad), says)
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["classify", DRUMS], ["segment", DRUMS], ["features"]])
+def test_float_audio_with_samples_that_are_not_numbers_is_one_line(tmp_path, wav, command):
+    """A damaged float WAV: NaN turned into arbitrary integers (and numpy's warning) before."""
+    x = np.random.default_rng(1).uniform(-0.5, 0.5, 24000)
+    x[12345] = np.nan
+    bad = tmp_path / "nan.wav"
+    sf.write(bad, x, 16000, subtype="FLOAT")
+    r = cli(*command, bad, *(["--out", tmp_path / "f.npy"] if command == ["features"] else []))
+    one_line_error(r, str(bad), "not numbers")
+    assert "Warning" not in r.stderr
+    x[12345] = np.inf
+    sf.write(bad, x, 16000, subtype="FLOAT")
+    one_line_error(cli(*command, bad, *(["--out", tmp_path / "f.npy"] if command == ["features"] else [])),
+                   str(bad), "not numbers")
+
+
+def test_a_file_listed_twice_in_a_manifest_is_named(tmp_path, wav):
+    """One file under two labels or in two splits (a train/test leak) is refused by line."""
+    shutil.copy(wav, tmp_path / "a.wav")
+    shutil.copy(wav, tmp_path / "b.wav")
+    m = tmp_path / "manifest.csv"
+    m.write_text("path,label,split\na.wav,kick,train\nb.wav,snare,train\n./a.wav,snare,test\n")
+    one_line_error(cli("dataset", "check", m), f"{m}:4", "./a.wav is listed already (line 2)")
+    m.write_text("path,label,split\na.wav,kick,train\nb.wav,snare,test\n")
+    assert cli("dataset", "check", m).returncode == 0
+
+
+def test_export_does_not_replace_a_users_file(tmp_path):
+    """--out may hold an earlier export (generated headers are replaced), never a file of the
+    user's with a header's name: refused before anything is written."""
+    out = tmp_path / "myproj"
+    out.mkdir()
+    (out / "mm_model_config.h").write_text("/* my own code */\n")
+    (out / "main.c").write_text("int main(void) { return 0; }\n")
+    one_line_error(cli("export", DRUMS, "--out", out), f"--out {out}: mm_model_config.h",
+                   "not a header micromel generated")
+    assert sorted(f.name for f in out.iterdir()) == ["main.c", "mm_model_config.h"]
+    (out / "mm_model_config.h").unlink()
+    assert cli("export", DRUMS, "--out", out).returncode == 0
+    assert cli("export", ROOT / "models/speech", "--out", out).returncode == 0   # over an export
+    assert (out / "main.c").read_text() == "int main(void) { return 0; }\n"
 
 
 def test_train_does_not_replace_a_model_without_force(tmp_path, wav):
@@ -416,6 +541,19 @@ def test_npy_outputs_are_ordinary_files(tmp_path, wav):
     out = tmp_path / "f.npy"
     assert cli("features", wav, "--out", out).returncode == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_features_does_not_replace_files_without_force(tmp_path, wav):
+    out, png = tmp_path / "f.npy", tmp_path / "keep.png"
+    out.write_bytes(b"earlier")
+    png.write_bytes(b"precious")
+    one_line_error(cli("features", wav, "--out", out), str(out), "exists", "--force")
+    one_line_error(cli("features", wav, "--out", tmp_path / "g.npy", "--plot", png),
+                   str(png), "exists", "--force")
+    assert out.read_bytes() == b"earlier" and png.read_bytes() == b"precious"
+    assert not (tmp_path / "g.npy").exists()
+    assert cli("features", wav, "--out", out, "--force").returncode == 0
+    assert np.load(out).ndim == 2
 
 
 def test_one_list_of_audio_extensions(tmp_path, wav):

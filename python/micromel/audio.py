@@ -27,6 +27,15 @@ def to_int16(y: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(y, dtype=np.float64) * 32768.0), -32768, 32767).astype(np.int16)
 
 
+def _finite(path: Path, y: np.ndarray) -> np.ndarray:
+    """Float samples as read, refused when some are not numbers (a damaged float file: NaN
+    would turn into arbitrary integers)."""
+    if not np.all(np.isfinite(y)):
+        raise MicromelError(f"{path}: holds samples that are not numbers (NaN or infinite); "
+                            "the file is damaged: export it again or give another one")
+    return y
+
+
 def _unreadable(path: Path, e: Exception) -> MicromelError:
     msg = str(e).splitlines()[0] if str(e) else type(e).__name__
     return MicromelError(f"{path}: not a readable audio file ({msg})")
@@ -120,6 +129,7 @@ def load_audio(path: str | Path, sample_rate: int = 16000,
         data = data[:, 0]
     if native16:
         return np.ascontiguousarray(data, dtype=np.int16)
+    data = _finite(path, data)
     if rate != sample_rate:
 
         data = soxr.resample(data, rate, sample_rate, quality="HQ")
@@ -160,7 +170,7 @@ class AudioStream:
                 rs = soxr.ResampleStream(f.samplerate, self.sample_rate, 1, dtype="float64",
                                          quality="HQ")
             for b in f.blocks(blocksize=block, dtype="float64", always_2d=True):
-                y = b.mean(axis=1) if b.shape[1] > 1 else b[:, 0]
+                y = _finite(self.path, b.mean(axis=1) if b.shape[1] > 1 else b[:, 0])
                 if rs is not None:
                     y = rs.resample_chunk(y)
                 if len(y):
@@ -189,7 +199,7 @@ def write_wav(path, pcm: np.ndarray, sample_rate: int = 16000) -> Path:
 
 def find_audio(names) -> list[Path]:
     """Files as given; folders are searched recursively for audio files (sorted). A folder
-    without any is a one-line error."""
+    without any, or a name that is no file or folder, is a one-line error."""
     out = []
     for name in names:
         p = Path(name)
@@ -200,6 +210,8 @@ def find_audio(names) -> list[Path]:
                 raise MicromelError(f"{p}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) "
                                     "in this folder")
             out.extend(found)
+        elif not p.exists():
+            raise MicromelError(f"{p}: no such file or folder")
         else:
             out.append(p)
     return out

@@ -87,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.build_dir:
+        # named here, not at the first output under it (which another option may name)
+        try:
+            cliargs.out_folder(args.build_dir, "--build-dir", "for the builds")
+        except MicromelError as e:
+            print(f"micromel: error: {e}", file=sys.stderr)
+            return 2
         # an environment variable: PlatformIO's builder scripts and emulators see it too
         os.environ["MICROMEL_BUILD_DIR"] = str(os.path.abspath(args.build_dir))
     if args.coordinator:

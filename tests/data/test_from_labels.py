@@ -219,3 +219,38 @@ def test_label_track_oddities_are_named(tmp_path, capsys):
     with pytest.raises(MicromelError, match="no clip met the coverage rule"):
         build_from_labels([tmp_path / "r.wav"], tmp_path / "ds2", quiet=True)
     assert "label 'click' named no clip" in capsys.readouterr().err
+
+
+def test_labels_that_cannot_be_right_are_named(tmp_path, capsys):
+    """Times that are no number of seconds, a label past its recording's end (made on another
+    recording, or in another unit) and the class name the rejection rule answers are errors
+    naming the line; recordings in a folder without a track are named in a note."""
+    sf.write(tmp_path / "r.wav", (np.random.default_rng(0).standard_normal(SR * 6) * 3000)
+             .astype(np.int16), SR)
+    (tmp_path / "r.txt").write_text("0.0\t1.0\tdog\n1.0\tinf\tdog\n")
+    with pytest.raises(MicromelError, match=r"r\.txt:2: start 1.0 and end inf must be finite"):
+        read_labels(tmp_path / "r.txt")
+    (tmp_path / "r.txt").write_text("0.0\t1.0\tdog\n1.0\t30.0\tdog\n")
+    with pytest.raises(MicromelError, match=r"r\.txt:2: label 'dog' ends at 30 s, after the end "
+                                            r"of r\.wav \(6\.000 s\)"):
+        build_from_labels([tmp_path / "r.wav"], tmp_path / "ds", quiet=True)
+    assert not (tmp_path / "ds").exists()
+    (tmp_path / "r.txt").write_text("0.0\t1.0\tdog\n1.0\t2.0\tunknown\n")
+    with pytest.raises(MicromelError, match=r"r\.txt:2: label 'unknown': 'unknown' is what"):
+        read_labels(tmp_path / "r.txt")
+    # a label ending at the recording's end, as Audacity rounds it, is fine
+    (tmp_path / "r.txt").write_text("0.0\t2.0\tdog\n3.0\t6.02\tcat\n")
+    sf.write(tmp_path / "other.wav", np.zeros(SR, np.int16), SR)     # no track beside it
+    build_from_labels([tmp_path], tmp_path / "ds", background="quiet")
+    err = capsys.readouterr().err
+    assert f"1 recording(s) without a label track beside them skipped ({tmp_path / 'other.wav'})" in err
+    rows = list(csv.DictReader(open(tmp_path / "ds" / "manifest.csv")))
+    assert {r["label"] for r in rows} >= {"dog", "cat"}
+    assert not any("other" in r["path"] for r in rows)
+
+
+def test_add_other_refuses_the_name_of_the_rejection_answer(tmp_path, capsys):
+    assert main(["dataset", "add-other", str(tmp_path), "--from", str(tmp_path), "--out",
+                 str(tmp_path / "o"), "--label", "unknown"]) == 2
+    assert "--label 'unknown': 'unknown' is what micromel answers" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

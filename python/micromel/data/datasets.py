@@ -212,11 +212,16 @@ def load_dataset(path: str | Path, labels: list[str] | None = None,
 
     items, sources = [], []
     has_splits = bool(entries) and all(split is not None for _, _, split, _, _ in entries)
+    first_line: dict[Path, int] = {}
     for rel, label, split, n, src in entries:
         if labels is not None and label not in labels:
             raise MicromelError(f"{where(n)}: {rel}: unknown label {label!r}; the model knows "
                                 f"{', '.join(labels)}")
         p = (root / rel).resolve() if not Path(rel).is_absolute() else Path(rel)
+        if p in first_line:     # one file in two classes or splits: a leak, or double weight
+            raise MicromelError(f"{where(n)}: {rel} is listed already (line {first_line[p]}); a "
+                                "file is one clip of one class in one split: remove one line")
+        first_line[p] = n
         if check_files:
             check_audio(p)
         items.append((p, label, split or hash_split(rel)))

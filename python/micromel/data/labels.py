@@ -22,6 +22,7 @@ label, split, source (the recording's name, then the clip's start and end in sec
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import numpy as np
 
 from .. import cliargs
 from ..audio import AUDIO_EXTENSIONS, open_audio, write_wav
+from ..clip.reject import UNKNOWN_LABEL
 from ..clip.rules import Framing, WindowConfig, window_samples
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
@@ -46,16 +48,22 @@ class Label:
     start: float
     end: float
     name: str
+    line: int = 0       # where the track says it (errors name it)
 
 
 def check_class_name(name: str, what: str) -> str:
     """A class name is a folder of the dataset and a manifest field: not empty, no path
-    separator, no comma, not '.' or '..' (which would put clips outside the dataset)."""
+    separator, no comma, not '.' or '..' (which would put clips outside the dataset), and not
+    'unknown': what the rejection rule answers for a sound of none of the classes (and the
+    folder add-other fills with sounds held out of training)."""
     if not name:
         raise MicromelError(f"{what}: a class needs a name")
     if any(c in name for c in "/\\,") or name in (".", ".."):
         raise MicromelError(f"{what} {name!r}: a class name cannot contain '/', '\\' or ',' "
                             "or be '.' or '..'")
+    if name == UNKNOWN_LABEL:
+        raise MicromelError(f"{what} {name!r}: 'unknown' is what micromel answers for a sound "
+                            "of none of the classes; give the class another name (e.g. 'other')")
     return name
 
 
@@ -86,6 +94,9 @@ def read_labels(path: Path, points: list | None = None) -> list[Label]:
         if "\t" in name:
             raise MicromelError(f"{path}:{n}: more than three columns; expected "
                                 f"start<TAB>end<TAB>label, found {line.strip()!r}")
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise MicromelError(f"{path}:{n}: start {start} and end {end} must be finite "
+                                "numbers of seconds")
         if 0 <= start == end:
             if points is not None:
                 points.append(n)
@@ -94,25 +105,33 @@ def read_labels(path: Path, points: list | None = None) -> list[Label]:
             raise MicromelError(f"{path}:{n}: start {start} and end {end} must satisfy "
                                 "0 <= start < end")
         check_class_name(name, f"{path}:{n}: label")
-        out.append(Label(start, end, name))
+        out.append(Label(start, end, name, n))
     return out
 
 
-def find_pairs(names, track_of=None) -> list[tuple[Path, Path]]:
+def find_pairs(names, track_of=None, skipped: list | None = None) -> list[tuple[Path, Path]]:
     """(recording, label track) pairs among files and folders (searched recursively). A
-    recording without a label track beside it is skipped when found in a folder and an error
-    when named. `track_of(audio) -> Path | None` finds the track (default `label_track`)."""
+    recording without a label track beside it is skipped when found in a folder (appended to
+    `skipped` when given, for a note) and an error when named. `track_of(audio) -> Path |
+    None` finds the track (default `label_track`)."""
     track_of = track_of or label_track
     pairs = []
     for name in names:
         p = Path(name)
         if p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
-            pairs += [(f, t) for f in files if (t := track_of(f))]
+            for f in files:
+                if t := track_of(f):
+                    pairs.append((f, t))
+                elif skipped is not None:
+                    skipped.append(f)
         elif not p.exists():
             raise MicromelError(f"{p}: no such file or folder")
         else:
             t = track_of(p)
+            if t is None and p.suffix.lower() not in AUDIO_EXTENSIONS:
+                raise MicromelError(f"{p}: not a recording ({', '.join(AUDIO_EXTENSIONS)}); give "
+                                    "the recording, its label track beside it")
             if t is None:
                 raise MicromelError(f"{p}: no label track beside it (expected "
                                     + " or ".join(p.stem + s for s in LABEL_SUFFIXES) + ")")
@@ -120,6 +139,25 @@ def find_pairs(names, track_of=None) -> list[tuple[Path, Path]]:
     if not pairs:
         raise MicromelError(f"{' '.join(map(str, names))}: no recordings with label tracks")
     return pairs
+
+
+def skipped_names(files: list, most: int = 3) -> str:
+    names = ", ".join(str(f) for f in files[:most])
+    return names + (f" and {len(files) - most} more" if len(files) > most else "")
+
+
+LATE_S = 0.05       # a label may end this far past its recording (Audacity rounds times)
+
+
+def check_extent(rec: Path, track: Path, labels: list[Label], rate: int) -> None:
+    """Every label within its recording: a label past the end was made on another recording
+    or with another time unit."""
+    seconds = open_audio(rec, rate).n_samples / rate
+    for lab in labels:
+        if lab.end > seconds + LATE_S:
+            raise MicromelError(f"{track}:{lab.line}: label {lab.name!r} ends at {lab.end:g} s, "
+                                f"after the end of {rec.name} ({seconds:.3f} s); is the track "
+                                "that recording's, in seconds?")
 
 
 def label_track(audio: Path) -> Path | None:
@@ -204,15 +242,24 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
     if not 1 <= hop <= n:
         raise MicromelError(f"--hop {hop_s}: must be positive and at most one clip "
                             f"({n / fe.sample_rate:.3f} s)")
-    pairs = find_pairs(names)
+    skipped: list = []
+    pairs = find_pairs(names, skipped=skipped)
     points: list = []
     plan = [(rec, read_labels(track, points)) for rec, track in pairs]   # every track checked first
+    for (rec, labels), (_, track) in zip(plan, pairs):
+        check_extent(rec, track, labels, fe.sample_rate)
+    if skipped and not quiet:
+        print(f"from-labels: {len(skipped)} recording(s) without a label track beside "
+              f"them skipped ({skipped_names(skipped)}); a track is REC.txt, REC.labels.txt or "
+              "REC.tsv beside REC", file=sys.stderr)
     if background and any(background == lab.name for _, labs in plan for lab in labs):
         raise MicromelError(f"--background-label {background}: is also a label in the tracks")
-    stems = [rec.stem for rec, _ in plan]
-    if len(set(stems)) != len(stems):
-        raise MicromelError("two recordings have the same name; rename one (clips are named "
-                            "after their recording)")
+    named: dict[str, Path] = {}
+    for rec, _ in plan:
+        if rec.stem in named:
+            raise MicromelError(f"{named[rec.stem]} and {rec}: two recordings of one name; "
+                                "rename one (clips are named after their recording)")
+        named[rec.stem] = rec
     rows = []
     for rec, labels in plan:
         source, offset = recording_of(rec.stem)

@@ -17,12 +17,12 @@ def cmd_export(args) -> int:
     model = ModelDir.open(args.model_dir)
     if args.lib:
         return export_library(model, args)
-    if args.name or args.zip or args.with_protocol:
+    if args.name is not None or args.zip or args.with_protocol:
         raise MicromelError("--name, --zip and --with-protocol go with --lib DIR (a library)")
     out = Path(args.out) if args.out else codegen.default_gen_dir(model)
     cliargs.out_folder(out, "--out", "for the generated C")
     c = codegen.export(model, out, kernels=args.kernels, board=args.board, weights=args.weights,
-                       stream=args.stream)
+                       stream=args.stream, check_foreign=bool(args.out))
     tflm = runner.tflm_arena_bytes(c.plan.graph.raw)
     streamed = sum(1 for p in c.sched.places.values() if p.kind == "ring")
     summary = {

@@ -125,11 +125,11 @@ def cmd_features(args) -> int:
     out = Path(args.out)
     if out.suffix != ".npy":
         raise MicromelError(f"--out {out}: give a .npy file name")
-    cliargs.new_file(out, "--out", force=True)
+    cliargs.new_file(out, "--out", args.force)
     if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise MicromelError(f"--plot {args.plot}: give a .png, .pdf or .svg file name")
-    if args.plot:       # like --out (a figure of the features written with them)
-        cliargs.new_file(args.plot, "--plot", force=True)
+    if args.plot:
+        cliargs.new_file(args.plot, "--plot", args.force)
     cfg = frontend_config(args.config, args.model)
     c_frontend = CFrontend(cfg) if args.impl == "c" else None
     fid = FidelityCount(cfg) if args.fidelity else None
@@ -193,6 +193,7 @@ def register(sub) -> None:
     p.add_argument("--fidelity", action="store_true",
                    help="also measure the int8 features against librosa over all files: the share "
                         "of bins within 60 dB of their window's maximum that are within one step")
+    p.add_argument("--force", action="store_true", help="replace existing --out / --plot files")
     p.set_defaults(func=cmd_features)
 
     b = cliargs.group_actions(sub, "bench").add_parser("frontend", help="front-end cost per second of audio, "

@@ -141,7 +141,7 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
                    make_zip: bool = False) -> LibraryExport:
     """Write the library of a ModelDir into out_dir (and out_dir + '.zip' with make_zip)."""
     out = Path(out_dir)
-    name = check_name(name or default_name(model))
+    name = check_name(default_name(model) if name is None else name)
     replaced = check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))

@@ -22,6 +22,7 @@ import serial
 from ..errors import DeviceError, DeviceTimeout, MicromelError
 from . import protocol
 from ..boards import firmware
+from ..boards.catalogue import emulated_envs
 from . import farm, farm_flash
 from .emulator import Emulator, qemu_config
 
@@ -372,13 +373,23 @@ def open_farm_device(spec: str, elf: Path | None = None) -> Device:
     return dev
 
 
+def emulated_env(spec: str) -> str:
+    """The firmware environment of 'emulate' or 'emulate:<env>', refused by name unless it
+    runs in QEMU (a real board's environment, or none of the catalogue's)."""
+    env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
+    envs = emulated_envs()
+    if env_name not in envs:
+        raise MicromelError(f"--device {spec}: {env_name!r} is not an emulated board; give "
+                            f"emulate or emulate:ENV, ENV one of {', '.join(envs)}")
+    return env_name
+
+
 def open_device(spec: str = "emulate", **kwargs) -> Device:
     """spec: 'emulate' (or 'emulate:<env>'), a tty path, a pyserial URL, or a held farm
     board 'labgrid:PLACE'. ('native', the firmware built for this computer, needs its model:
     model_device.open_model_device.)"""
     if spec == "emulate" or spec.startswith("emulate:"):
-        env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
-        return open_emulated(env_name, **kwargs)
+        return open_emulated(emulated_env(spec), **kwargs)
     if farm.is_farm_spec(spec):
         return open_farm_device(spec, kwargs.get("elf"))
     try:

@@ -12,7 +12,7 @@ from .. import codegen
 from ..boards import firmware
 from ..errors import MicromelError
 from . import farm, farm_flash
-from .device import Device, open_device
+from .device import Device, emulated_env, open_device
 from .host import HostApp, HostLink
 
 NATIVE_SPEC = "native"     # --device native: the firmware's C built for this computer
@@ -28,7 +28,7 @@ def firmware_env(spec: str) -> str | None:
     """The firmware environment micromel builds for a device spec: an emulated board's, or
     a farm board's that micromel can flash (farm_flash.py); None when the user flashes it."""
     if is_emulated(spec):
-        return spec.split(":", 1)[1] if ":" in spec else "emulate"
+        return emulated_env(spec)
     if spec == NATIVE_SPEC:
         return "native"     # a shared library of the firmware's C (open_native_build)
     if farm.is_farm_spec(spec):

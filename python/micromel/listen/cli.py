@@ -51,6 +51,7 @@ class StatusLine:
 
 
 def _source(args) -> str:
+    """The audio input the options name (refusing combinations that would ignore one)."""
     emulated = is_emulated(args.device)
     if args.mic and not emulated:
         raise MicromelError("--mic: only the emulated board plays a file through its microphone; "
@@ -61,7 +62,16 @@ def _source(args) -> str:
                             "plays) or --source tone|noise|silence")
     if source == "file" and not args.mic:
         raise MicromelError("--source file needs --mic FILE")
+    if args.mic and source != "file":
+        raise MicromelError(f"--mic {args.mic} and --source {source}: the microphone plays the "
+                            "file only with --source file (or no --source); drop one")
     return source
+
+
+def _check_tone(args, source: str, rate: int) -> None:
+    if source == "tone" and args.tone_hz >= rate // 2:
+        raise MicromelError(f"--tone-hz {args.tone_hz}: at or above half the sample rate "
+                            f"({rate} Hz) the tone aliases; give less than {rate // 2}")
 
 
 def _outputs(out: Path | None, formats: set, stem: str, label: str, force: bool) -> None:
@@ -77,6 +87,7 @@ def cmd_listen(args) -> int:
     model.tflite_bytes          # a folder without its model is refused before any work
     p = model.segment_params()
     source = _source(args)
+    _check_tone(args, source, p.sample_rate)
     formats = set(args.format or FORMATS)
     label = next((lab for lab in model.labels if lab not in model.segment.background_labels),
                  model.labels[0])
@@ -153,6 +164,7 @@ def cmd_record(args) -> int:
         if source not in lst.sources:
             raise MicromelError(f"--source {source}: {dev.name} offers {', '.join(lst.sources)}")
         rate = int(dev.info().get("audio_rate", 16000))
+        _check_tone(args, source, rate)
         if source == "file":
             mic = run.prepare_mic(args.mic, rate, build_dir() / "listen", args.seconds)
         line = StatusLine(args.quiet)
@@ -186,7 +198,7 @@ def _input_options(p) -> None:
     p.add_argument("--source", choices=sorted(SOURCES),
                    help="the audio input: mic (a real board's default), file (with --mic), or "
                         "the board's signal generator (tone, noise, silence)")
-    p.add_argument("--seconds", type=cliargs.at_least(float, 0.0, "a number",
+    p.add_argument("--seconds", type=cliargs.at_least(float, 0.0, "a number", above=True,
                                                        maximum=config.SECONDS_MAX),
                    help=f"stop after this much audio, at most {config.SECONDS_MAX:g} (default: "
                         "the end of --mic FILE, or never for a microphone or the generator: "

@@ -64,6 +64,7 @@ def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: 
     ds = load_dataset(data, labels=labels)
     if hold_out:
         ds = ds.hold_out(hold_out)
+    unknown_list = unknown_items(model, unknown, unknown_limit) if unknown else []  # named first
     out = {"max_reject": max_reject, "data": _shown(data), "labels": labels,
            "hold_out_source": hold_out}
     val_items, test_items = ds.select("val"), ds.select("test")
@@ -92,8 +93,7 @@ def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: 
         if (~known).any():
             out["test_other"] = _false_accepts(accs[~known], ns[~known], rule)
     if unknown:
-        items = unknown_items(model, unknown, unknown_limit)
-        accs, ns, _ = votes_of(model, items, "reject-unknown", quiet)
+        accs, ns, _ = votes_of(model, unknown_list, "reject-unknown", quiet)
         out["unknown"] = {"paths": [_shown(p) for p in unknown], **_false_accepts(accs, ns, rule)}
     return out
 
