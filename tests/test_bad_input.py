@@ -224,8 +224,10 @@ def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monke
         (tmp_path / d / "x.txt").write_text("0.1\t0.9\tdog\n")
     one_line_error(cli("dataset", "from-labels", tmp_path / "a", tmp_path / "b", "--out", "o"),
                    f"{tmp_path / 'a' / 'x.wav'} and {tmp_path / 'b' / 'x.wav'}: two recordings of one name")
-    one_line_error(cli("dataset", "from-labels", tmp_path / "a" / "x.txt", "--out", "o"),
-                   f"{tmp_path / 'a' / 'x.txt'}: not a recording", "its label track beside it")
+    (tmp_path / "a" / "x.tsv").write_text("0.1\t0.9\tdog\n")
+    for track in ("x.txt", "x.tsv"):        # x.tsv has x.txt beside it: still no recording
+        one_line_error(cli("dataset", "from-labels", tmp_path / "a" / track, "--out", "o"),
+                       f"{tmp_path / 'a' / track}: not a recording", "its label track beside it")
     assert not (tmp_path / "o").exists()
 
 
@@ -352,6 +354,8 @@ def test_a_file_listed_twice_in_a_manifest_is_named(tmp_path, wav):
     m = tmp_path / "manifest.csv"
     m.write_text("path,label,split\na.wav,kick,train\nb.wav,snare,train\n./a.wav,snare,test\n")
     one_line_error(cli("dataset", "check", m), f"{m}:4", "./a.wav is listed already (line 2)")
+    m.write_text(f"path,label,split\na.wav,kick,train\n{tmp_path}/./a.wav,kick,train\n")
+    one_line_error(cli("dataset", "check", m), f"{m}:3", "a.wav is listed already (line 2)")
     m.write_text("path,label,split\na.wav,kick,train\nb.wav,snare,test\n")
     assert cli("dataset", "check", m).returncode == 0
 

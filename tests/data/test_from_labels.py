@@ -230,16 +230,20 @@ def test_labels_that_cannot_be_right_are_named(tmp_path, capsys):
     (tmp_path / "r.txt").write_text("0.0\t1.0\tdog\n1.0\tinf\tdog\n")
     with pytest.raises(MicromelError, match=r"r\.txt:2: start 1.0 and end inf must be finite"):
         read_labels(tmp_path / "r.txt")
-    (tmp_path / "r.txt").write_text("0.0\t1.0\tdog\n1.0\t30.0\tdog\n")
-    with pytest.raises(MicromelError, match=r"r\.txt:2: label 'dog' ends at 30 s, after the end "
-                                            r"of r\.wav \(6\.000 s\)"):
-        build_from_labels([tmp_path / "r.wav"], tmp_path / "ds", quiet=True)
+    for line in ("1.0\t30.0\tdog", "6.5\t6.9\tdog"):     # too far past the end; after it
+        (tmp_path / "r.txt").write_text(f"0.0\t1.0\tdog\n{line}\n")
+        a, b = (float(v) for v in line.split("\t")[:2])
+        with pytest.raises(MicromelError, match=rf"r\.txt:2: label 'dog' \({a:g}-{b:g} s\) lies "
+                                                r"past the end of r\.wav \(6\.000 s\)"):
+            build_from_labels([tmp_path / "r.wav"], tmp_path / "ds", quiet=True)
     assert not (tmp_path / "ds").exists()
+    # 'unknown' names no class a dataset can have (tune reads such tracks: there it is no class)
     (tmp_path / "r.txt").write_text("0.0\t1.0\tdog\n1.0\t2.0\tunknown\n")
+    assert [x.name for x in read_labels(tmp_path / "r.txt")] == ["dog", "unknown"]
     with pytest.raises(MicromelError, match=r"r\.txt:2: label 'unknown': 'unknown' is what"):
-        read_labels(tmp_path / "r.txt")
-    # a label ending at the recording's end, as Audacity rounds it, is fine
-    (tmp_path / "r.txt").write_text("0.0\t2.0\tdog\n3.0\t6.02\tcat\n")
+        build_from_labels([tmp_path / "r.wav"], tmp_path / "ds", quiet=True)
+    # a label a little past the recording's end, as a selection dragged to it in Audacity, is fine
+    (tmp_path / "r.txt").write_text("0.0\t2.0\tdog\n3.0\t6.8\tcat\n")
     sf.write(tmp_path / "other.wav", np.zeros(SR, np.int16), SR)     # no track beside it
     build_from_labels([tmp_path], tmp_path / "ds", background="quiet")
     err = capsys.readouterr().err

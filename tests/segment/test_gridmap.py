@@ -11,10 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from micromel.errors import MicromelError
 from micromel.segment import gridmap
 
 ROOT = Path(__file__).resolve().parents[2]
-FORK = pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="workers are forked")
+FORK = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
+
+
+def alive_children() -> list:
+    """Worker processes still running (a stopped one may show in active_children a moment
+    while the pool's own thread reaps it too)."""
+    return [p for p in mp.active_children() if p.is_alive()]
 
 
 def square_with_pid(state, x):
@@ -25,6 +32,12 @@ def square_with_pid(state, x):
 def fail_at_seven(state, x):
     if x == 7:
         raise ValueError("point 7")
+    return x
+
+
+def killed_at_seventy(state, x):
+    if x == 70:
+        os.kill(os.getpid(), signal.SIGKILL)    # as the out-of-memory killer would
     return x
 
 
@@ -39,7 +52,7 @@ def test_workers_give_the_loops_results_in_its_order():
     assert os.getpid() not in pids and len(pids) > 1     # really in other processes
     # progress as each chunk comes in, the last call with every result
     assert seen == list(range(gridmap.CHUNK, len(points) + 1, gridmap.CHUNK))
-    assert not mp.active_children()                      # the pool is gone
+    assert not alive_children()                          # the pool is gone
 
 
 def test_one_job_runs_here():
@@ -54,7 +67,14 @@ def test_one_job_runs_here():
 def test_a_failing_point_fails_the_search_and_stops_the_workers():
     with pytest.raises(ValueError, match="point 7"):
         gridmap.map_points(fail_at_seven, None, range(100), jobs=2)
-    assert not mp.active_children()
+    assert not alive_children()
+
+
+@FORK
+def test_a_killed_worker_ends_the_search_with_one_line_not_a_hang():
+    with pytest.raises(MicromelError, match="a worker of the grid search died"):
+        gridmap.map_points(killed_at_seventy, None, range(200), jobs=2)
+    assert not alive_children()
 
 
 PARENT = """
@@ -78,7 +98,6 @@ def _alive(pid: int) -> bool:
 
 
 @FORK
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_workers_die_with_their_parent():
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
     p = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True,
@@ -92,6 +111,26 @@ def test_workers_die_with_their_parent():
         while time.time() < deadline and any(_alive(q) for q in pids):
             time.sleep(0.1)
         assert not any(_alive(q) for q in pids), f"workers {pids} outlived their parent"
+    finally:
+        p.kill()
+        p.wait()
+
+
+@FORK
+def test_ctrl_c_is_the_parents_to_report():
+    """Ctrl-C reaches the whole process group: only the parent reports it (a worker that did
+    not ignore it printed a KeyboardInterrupt traceback above the command's one line), and
+    the workers go when the search ends, mid-chunk."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    p = subprocess.Popen([sys.executable, "-c", PARENT.replace("time.sleep(120)", "time.sleep(3)")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         start_new_session=True)
+    try:
+        pids = {int(p.stdout.readline()) for _ in range(2)}
+        os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        assert p.returncode != 0 and err.count("Traceback") == 1, err   # the parent's own
+        assert "KeyboardInterrupt" in err and not any(_alive(q) for q in pids)
     finally:
         p.kill()
         p.wait()

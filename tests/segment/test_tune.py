@@ -255,3 +255,22 @@ def test_tuned_drums_settings_give_the_same_events_on_the_device(tmp_path):
     t = check_against_twin(tuned, [tmp_path / "rec.wav"], "emulate", progress=False)
     assert t["window_mismatches"] == 0 and t["event_mismatch_files"] == 0
     assert t["events_twin"] >= 6, t
+
+
+def test_evaluate_segments_tune_over_workers_reports_what_one_process_does(model, stream,
+                                                                         monkeypatch):
+    """evaluate-segments --tune's F1 grid over workers: the same improvements, in the same
+    order, and the same best point as in one process (its `done` replays them)."""
+    from micromel.segment import evaluate
+
+    ref = [(a, b) for a, b, lab in stream.truth if lab == "kick"]
+    monkeypatch.setattr(evaluate, "cached_results",
+                        lambda *a, **k: [(ref, stream.results, stream.seconds)])
+    runs = []
+    for jobs in (1, 3):
+        seen = []
+        best = evaluate.tune(model, model.segment, Path("streams"), "kick",
+                             progress=lambda f, kw: seen.append((f, kw)), jobs=jobs)
+        runs.append((best, seen))
+    assert runs[0] == runs[1]
+    assert len(runs[0][1]) >= 2 and runs[0][0][0] > 0.5     # improvements to compare

@@ -175,3 +175,5 @@ def test_macro_f1_averages_over_the_classes_the_clips_hold():
     assert m["per_class"]["tom"]["support"] == 0
     pred[1] = 4                                    # a kick called tom: tom's F1 is 0, not averaged
     assert clip_metrics(y, pred, labels)["macro_f1"] == pytest.approx((2 * 8 / (2 * 8 + 2) + f_snare) / 2)
+    # clips of one class: no macro-F1 (its precision is 1 by construction), as per source
+    assert clip_metrics(y[:10], pred[:10], labels)["macro_f1"] is None

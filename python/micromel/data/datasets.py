@@ -218,10 +218,12 @@ def load_dataset(path: str | Path, labels: list[str] | None = None,
             raise MicromelError(f"{where(n)}: {rel}: unknown label {label!r}; the model knows "
                                 f"{', '.join(labels)}")
         p = (root / rel).resolve() if not Path(rel).is_absolute() else Path(rel)
-        if p in first_line:     # one file in two classes or splits: a leak, or double weight
-            raise MicromelError(f"{where(n)}: {rel} is listed already (line {first_line[p]}); a "
-                                "file is one clip of one class in one split: remove one line")
-        first_line[p] = n
+        if n and p.resolve() in first_line:     # a manifest's: one file in two classes or
+            # splits is a leak, or counts twice (a folder dataset lists each file once)
+            raise MicromelError(f"{where(n)}: {rel} is listed already (line "
+                                f"{first_line[p.resolve()]}); a file is one clip of one class "
+                                "in one split: remove one line")
+        first_line[p.resolve()] = n
         if check_files:
             check_audio(p)
         items.append((p, label, split or hash_split(rel)))

@@ -53,14 +53,21 @@ class Label:
 
 def check_class_name(name: str, what: str) -> str:
     """A class name is a folder of the dataset and a manifest field: not empty, no path
-    separator, no comma, not '.' or '..' (which would put clips outside the dataset), and not
-    'unknown': what the rejection rule answers for a sound of none of the classes (and the
-    folder add-other fills with sounds held out of training)."""
+    separator, no comma, not '.' or '..' (which would put clips outside the dataset)."""
     if not name:
         raise MicromelError(f"{what}: a class needs a name")
     if any(c in name for c in "/\\,") or name in (".", ".."):
         raise MicromelError(f"{what} {name!r}: a class name cannot contain '/', '\\' or ',' "
                             "or be '.' or '..'")
+    return name
+
+
+def check_new_class(name: str, what: str) -> str:
+    """A class a dataset builder creates: a class name, and not 'unknown', what the rejection
+    rule answers for a sound of none of the classes (and the folder add-other fills with
+    sounds held out of training). Label tracks that tune reads may say 'unknown' (a corrected
+    `segment` output does): they name no class."""
+    check_class_name(name, what)
     if name == UNKNOWN_LABEL:
         raise MicromelError(f"{what} {name!r}: 'unknown' is what micromel answers for a sound "
                             "of none of the classes; give the class another name (e.g. 'other')")
@@ -128,10 +135,10 @@ def find_pairs(names, track_of=None, skipped: list | None = None) -> list[tuple[
         elif not p.exists():
             raise MicromelError(f"{p}: no such file or folder")
         else:
-            t = track_of(p)
-            if t is None and p.suffix.lower() not in AUDIO_EXTENSIONS:
+            if p.suffix.lower() not in AUDIO_EXTENSIONS:
                 raise MicromelError(f"{p}: not a recording ({', '.join(AUDIO_EXTENSIONS)}); give "
                                     "the recording, its label track beside it")
+            t = track_of(p)
             if t is None:
                 raise MicromelError(f"{p}: no label track beside it (expected "
                                     + " or ".join(p.stem + s for s in LABEL_SUFFIXES) + ")")
@@ -146,18 +153,19 @@ def skipped_names(files: list, most: int = 3) -> str:
     return names + (f" and {len(files) - most} more" if len(files) > most else "")
 
 
-LATE_S = 0.05       # a label may end this far past its recording (Audacity rounds times)
+LATE_S = 1.0        # a label may run this far past its recording's end: Audacity lets a
+                    # selection dragged to the end overshoot it (clips stop at the end anyway)
 
 
 def check_extent(rec: Path, track: Path, labels: list[Label], rate: int) -> None:
-    """Every label within its recording: a label past the end was made on another recording
-    or with another time unit."""
+    """Every label within its recording (give or take LATE_S at the end): a label past the
+    end was made on another recording or with another time unit."""
     seconds = open_audio(rec, rate).n_samples / rate
     for lab in labels:
-        if lab.end > seconds + LATE_S:
-            raise MicromelError(f"{track}:{lab.line}: label {lab.name!r} ends at {lab.end:g} s, "
-                                f"after the end of {rec.name} ({seconds:.3f} s); is the track "
-                                "that recording's, in seconds?")
+        if lab.start >= seconds or lab.end > seconds + LATE_S:
+            raise MicromelError(f"{track}:{lab.line}: label {lab.name!r} ({lab.start:g}-{lab.end:g} "
+                                f"s) lies past the end of {rec.name} ({seconds:.3f} s); is the "
+                                "track that recording's, in seconds?")
 
 
 def label_track(audio: Path) -> Path | None:
@@ -235,7 +243,7 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
     if not 0 < min_coverage <= 1:
         raise MicromelError(f"--min-coverage {min_coverage}: must be in (0, 1]")
     if background is not None:
-        check_class_name(background, "--background-label")
+        check_new_class(background, "--background-label")
     fe = FrontendConfig()
     n = window_samples(WindowConfig(window_frames, 1), Framing(fe.hop_length, fe.frame_length))
     hop = int(round((hop_s if hop_s else n / 2 / fe.sample_rate) * fe.sample_rate))
@@ -248,6 +256,8 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
     plan = [(rec, read_labels(track, points)) for rec, track in pairs]   # every track checked first
     for (rec, labels), (_, track) in zip(plan, pairs):
         check_extent(rec, track, labels, fe.sample_rate)
+        for lab in labels:
+            check_new_class(lab.name, f"{track}:{lab.line}: label")
     if skipped and not quiet:
         print(f"from-labels: {len(skipped)} recording(s) without a label track beside "
               f"them skipped ({skipped_names(skipped)}); a track is REC.txt, REC.labels.txt or "

@@ -21,7 +21,7 @@ from .. import cliargs
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from .datasets import load_dataset, write_manifest
-from .labels import check_class_name
+from .labels import check_new_class
 
 UNKNOWN_DIR = "unknown"
 
@@ -35,7 +35,7 @@ def add_other(data, other, out: Path, label: str = "other", per_source: int = 8,
     cliargs.out_folder(out, "--out", "for the dataset")
     if per_source < 1 or unknown_per_source < 0:
         raise MicromelError("--per-source must be >= 1 and --unknown-per-source >= 0")
-    check_class_name(label, "--label")
+    check_new_class(label, "--label")
     base = load_dataset(data)
     if label in base.labels:
         raise MicromelError(f"{data}: has a class '{label}' already; pick another --label")

@@ -374,13 +374,15 @@ def open_farm_device(spec: str, elf: Path | None = None) -> Device:
 
 
 def emulated_env(spec: str) -> str:
-    """The firmware environment of 'emulate' or 'emulate:<env>', refused by name unless it
-    runs in QEMU (a real board's environment, or none of the catalogue's)."""
+    """The firmware environment of 'emulate' or 'emulate:<env>', refused by name unless its
+    board JSON names a QEMU machine (the one test of "emulated", qemu_config): not a real
+    board's environment, nor a name platformio.ini does not have."""
     env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
-    envs = emulated_envs()
-    if env_name not in envs:
+    try:
+        qemu_config(env_name)
+    except MicromelError:
         raise MicromelError(f"--device {spec}: {env_name!r} is not an emulated board; give "
-                            f"emulate or emulate:ENV, ENV one of {', '.join(envs)}")
+                            f"emulate or emulate:ENV, ENV such as {', '.join(emulated_envs())}") from None
     return env_name
 
 

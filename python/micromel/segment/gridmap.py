@@ -5,15 +5,22 @@ the points are independent and split across worker processes without changing a 
 The workers are forked (they inherit the scored streams instead of receiving them through
 pickles: minutes of window scores), take the points in chunks, and return each point's result
 in grid order; the caller sees the same list as the loop `[fn(state, pt) for pt in points]`.
-They die with the process that started them, however it ends (PR_SET_PDEATHSIG, as the
-emulators and the training workers), and the pool is torn down when the search ends or fails.
-Where fork is not available, or for one job, the points run in this process."""
+On Linux only: there they die with the process that started them, however it ends
+(PR_SET_PDEATHSIG, as the emulators and the training workers), and forking after the model
+has run is safe (elsewhere CPython forks no more by default); other systems run the points in
+this process. Ctrl-C is the parent's to handle (the workers ignore it, and go when the search
+ends however it ends); a worker that dies (the out-of-memory killer) ends the search with a
+one-line error, not a hang. (A multiprocessing.Pool hung when a worker died, and a
+ProcessPoolExecutor forks replacements from its own thread; hence these few lines.)"""
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import queue
+import signal
 import sys
 
+from ..errors import MicromelError
 from ..link.emulator import die_with_parent
 
 CHUNK = 25          # points per task: small enough to share the work evenly, large enough
@@ -23,21 +30,27 @@ _STATE = None       # what every point reads; set in the parent before the fork
 
 
 def default_jobs() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:      # not Linux
-        return os.cpu_count() or 1
+    """The cores this process may run on (1 where the points never leave this process)."""
+    if not sys.platform.startswith("linux"):
+        return 1
+    return len(os.sched_getaffinity(0))
 
 
 def _init(parent: int) -> None:
-    if sys.platform.startswith("linux"):
-        die_with_parent(parent)()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)()
 
 
-def _run(task):
-    fn, points = task
-    return [fn(_STATE, pt) for pt in points]
+def _worker(tasks, results, fn, parent: int) -> None:
+    """In a worker: chunks (index, points) from `tasks` until None; (index, results) or
+    (index, the exception) to `results`."""
+    _init(parent)
+    while (task := tasks.get()) is not None:
+        k, points = task
+        try:
+            results.put((k, [fn(_STATE, pt) for pt in points], None))
+        except Exception as e:      # noqa: BLE001 - raised again in the parent
+            results.put((k, None, e))
 
 
 def map_points(fn, state, points, jobs: int = 1, done=None) -> list:
@@ -46,23 +59,49 @@ def map_points(fn, state, points, jobs: int = 1, done=None) -> list:
     the list of the results so far (in grid order), to report progress as the search runs."""
     global _STATE
     points = list(points)
-    if jobs <= 1 or len(points) <= CHUNK or "fork" not in mp.get_all_start_methods():
+    if jobs <= 1 or len(points) <= CHUNK or not sys.platform.startswith("linux"):
         out = []
         for pt in points:
             out.append(fn(state, pt))
             if done is not None:
                 done(out)
         return out
-    tasks = [(fn, points[i:i + CHUNK]) for i in range(0, len(points), CHUNK)]
+    chunks = [points[i:i + CHUNK] for i in range(0, len(points), CHUNK)]
+    ctx = mp.get_context("fork")
+    tasks, results = ctx.Queue(), ctx.Queue()
+    n = min(jobs, len(chunks))
     _STATE = state
+    workers = [ctx.Process(target=_worker, args=(tasks, results, fn, os.getpid()), daemon=True)
+               for _ in range(n)]
     try:
-        with mp.get_context("fork").Pool(min(jobs, len(tasks)), initializer=_init,
-                                         initargs=(os.getpid(),)) as pool:
-            out = []
-            for part in pool.imap(_run, tasks):
-                out += part
+        for w in workers:       # forked before this process starts the queues' threads
+            w.start()
+        for task in [*enumerate(chunks), *[None] * n]:
+            tasks.put(task)
+        got: dict[int, list] = {}
+        out: list = []
+        while len(out) < len(points):
+            try:
+                k, part, error = results.get(timeout=0.5)
+            except queue.Empty:
+                if any(w.exitcode not in (None, 0) for w in workers):
+                    raise MicromelError(f"a worker of the grid search died (out of memory?); "
+                                        f"run again with fewer --jobs than {jobs}") from None
+                continue
+            if error is not None:
+                raise error
+            got[k] = part
+            while len(out) // CHUNK in got and len(out) < len(points):    # in grid order
+                out += got.pop(len(out) // CHUNK)
                 if done is not None:
                     done(out)
         return out
     finally:
         _STATE = None
+        # done, a failed point, Ctrl-C or a dead worker: every worker goes now
+        for w in workers:
+            if w.pid is not None:
+                w.terminate()
+                w.join()
+        tasks.close()
+        results.close()

@@ -17,7 +17,7 @@ from ..modeldir import CONFIG, TFLITE, ModelDir, strict_json
 from . import reject as reject_run
 from . import run as train_run
 from .config import MEMBER_SEED_STEP, AugmentConfig, TrainConfig
-from .evaluate import evaluate_model, format_by_source, format_loso, format_metrics
+from .evaluate import evaluate_model, format_by_source, format_loso, format_metrics, pct
 from .models import ARCHS, member_archs
 
 
@@ -92,10 +92,10 @@ def cmd_train(args) -> int:
         print(f"test split, int8 CNN ({args.out}/model.tflite):")
         print(format_metrics(m["test_int8"], m["labels"]))
         tf = m["test_float"]
-        print(f"float CNN: accuracy {100 * tf['accuracy']:.1f}%  macro-F1 {100 * tf['macro_f1']:.1f}%")
+        print(f"float CNN: accuracy {100 * tf['accuracy']:.1f}%  macro-F1 {pct(tf['macro_f1'])}")
         if m.get("forest_test"):
             ft = m["forest_test"]
-            print(f"forest:    accuracy {100 * ft['accuracy']:.1f}%  macro-F1 {100 * ft['macro_f1']:.1f}%")
+            print(f"forest:    accuracy {100 * ft['accuracy']:.1f}%  macro-F1 {pct(ft['macro_f1'])}")
         if len(m["seeds"]) > 1:
             a = np.array([s["test_int8"]["accuracy"] for s in m["seeds"]])
             print(f"int8 accuracy over seeds {[s['seed'] for s in m['seeds']]}: "

@@ -8,8 +8,9 @@ silent windows dropped by the integer RMS gate, then
 A clip whose windows are all silent is predicted as "silence" (a wrong answer, shown as its
 own column in the confusion matrix).
 
-Reported: accuracy, macro-F1 over the classes the clips hold (a class of the model with no
-clip among them has no F1 to average), per-class precision/recall/F1 and
+Reported: accuracy, macro-F1 over the classes the clips hold (`held_macro_f1`: a class with
+no clip has no F1 to average; clips of one class have none, their accuracy says it all),
+per-class precision/recall/F1 and
 the confusion matrix (rows = true class, columns = predicted).
 """
 from __future__ import annotations
@@ -31,6 +32,19 @@ from .forest import clip_vote, window_stats
 SILENCE_LABEL = "(silence)"
 
 
+def held_macro_f1(f1, support) -> float | None:
+    """The mean F1 of the classes that have clips (a class without any has F1 0 by definition
+    and would pull the mean down); None for fewer than two: a lone class's precision is 1 by
+    construction, and its accuracy (the recall) says it all."""
+    held = [float(x) for x, n in zip(f1, support) if n]
+    return float(np.mean(held)) if len(held) > 1 else None
+
+
+def pct(x) -> str:
+    """A share as a percentage, '-' for None (a macro-F1 of one class)."""
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
 def clip_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict:
     from sklearn.metrics import precision_recall_fscore_support
 
@@ -46,7 +60,7 @@ def clip_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> d
     return {
         "clips": int(len(y_true)),
         "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else 0.0,
-        "macro_f1": float(np.mean(f[s > 0])) if np.any(s > 0) else 0.0,
+        "macro_f1": held_macro_f1(f, s),
         "per_class": {labels[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                                   "support": int(s[i])} for i in range(n)},
         "confusion": conf.tolist(),
@@ -155,16 +169,12 @@ def evaluate_model(model, data: str | Path, split: str | None = None, impl: str 
 
 def metrics_by_source(y_true, y_pred, names, labels) -> dict:
     """clip_metrics of each source's clips ({source: metrics}; "(no source)" for clips
-    without one). A source's macro-F1 averages over the classes it holds (the classes it
-    lacks have F1 0 by definition and would pull it down); for a source of one class it is
-    None: its precision is 1 by construction, and its accuracy (the recall) says it all."""
+    without one), macro-F1 over the classes each holds, as everywhere (`held_macro_f1`)."""
     names, y_true, y_pred = np.asarray(names), np.asarray(y_true), np.asarray(y_pred)
     out = {}
     for name in sorted(set(names.tolist())):
-        m = clip_metrics(y_true[names == name], y_pred[names == name], labels)
-        held = [c["f1"] for c in m["per_class"].values() if c["support"]]
-        m["macro_f1"] = float(np.mean(held)) if len(held) > 1 else None
-        out[name or "(no source)"] = m
+        out[name or "(no source)"] = clip_metrics(y_true[names == name], y_pred[names == name],
+                                                  labels)
     return out
 
 
@@ -174,8 +184,8 @@ def format_by_source(m: dict) -> str:
     width = max([len(n) for n in rows] + [6])
     lines = [f"{'source':<{width}} {'clips':>6} {'accuracy':>9} {'macro-F1':>9}"]
     for name, r in rows.items():
-        f1 = f"{100 * r['macro_f1']:>8.1f}%" if r["macro_f1"] is not None else f"{'-':>9}"
-        lines.append(f"{name:<{width}} {r['clips']:>6} {100 * r['accuracy']:>8.1f}% {f1}")
+        lines.append(f"{name:<{width}} {r['clips']:>6} {100 * r['accuracy']:>8.1f}% "
+                     f"{pct(r['macro_f1']):>9}")
     return "\n".join(lines)
 
 
@@ -203,7 +213,7 @@ def format_loso(runs: list[dict]) -> str:
 
 def format_metrics(m: dict, labels: list[str]) -> str:
     lines = [f"clips {m['clips']}   accuracy {100 * m['accuracy']:.1f}%   "
-             f"macro-F1 {100 * m['macro_f1']:.1f}%"
+             f"macro-F1 {pct(m['macro_f1'])}"
              + (f"   all-silent clips {m['silent_clips']}" if m["silent_clips"] else "")]
     lines.append(f"{'class':<12}{'prec':>7}{'recall':>8}{'F1':>7}{'clips':>7}")
     for lab in labels:
