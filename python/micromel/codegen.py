@@ -103,7 +103,7 @@ def foreign_files(gen_dir, names) -> list[Path]:
         f = Path(gen_dir) / name
         if f.is_file():
             with open(f, "rb") as fh:
-                if not fh.read(len(GENERATED)) == GENERATED.encode():
+                if fh.read(len(GENERATED)) != GENERATED.encode():
                     out.append(f)
         elif f.exists():
             out.append(f)
