@@ -35,6 +35,12 @@ def fail_at_seven(state, x):
     return x
 
 
+def unpicklable_failure(state, x):
+    if x == 40:
+        raise ValueError(lambda: x)         # a lambda cannot be pickled back to the parent
+    return x
+
+
 def killed_at_seventy(state, x):
     if x == 70:
         os.kill(os.getpid(), signal.SIGKILL)    # as the out-of-memory killer would
@@ -68,6 +74,48 @@ def test_a_failing_point_fails_the_search_and_stops_the_workers():
     with pytest.raises(ValueError, match="point 7"):
         gridmap.map_points(fail_at_seven, None, range(100), jobs=2)
     assert not alive_children()
+
+
+@FORK
+def test_an_exception_that_cannot_travel_back_comes_with_the_workers_traceback():
+    with pytest.raises(RuntimeError, match="a grid point failed in a worker") as e:
+        gridmap.map_points(unpicklable_failure, None, range(100), jobs=2)
+    assert "ValueError" in str(e.value) and "unpicklable_failure" in str(e.value)
+    assert not alive_children()
+
+
+@FORK
+def test_more_jobs_than_chunks():
+    got = gridmap.map_points(square_with_pid, {"offset": 0}, range(30), jobs=8)
+    assert [v for _, v in got] == [x * x for x in range(30)]
+
+
+BIG_GRID = """
+import sys
+from micromel.segment import gridmap, tune
+from micromel.segment.config import SegmentConfig
+
+def fail_at_seven(state, cfg):
+    if cfg == POINTS[7]:
+        raise ValueError("point 7")
+    return 0
+
+POINTS = tune.grid(SegmentConfig())
+try:
+    gridmap.map_points(fail_at_seven, None, POINTS, jobs=2)
+except ValueError:
+    print("failed as it should", flush=True)
+"""
+
+
+@FORK
+def test_a_failure_in_a_full_size_grid_lets_the_command_exit():
+    """tune's 2,017 settings: sent to the workers whole they filled the pipe, and after a
+    failure the process waited at exit for the queue's writer thread, forever."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    r = subprocess.run([sys.executable, "-c", BIG_GRID], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 0 and "failed as it should" in r.stdout, r.stderr
 
 
 @FORK

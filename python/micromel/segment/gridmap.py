@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import queue
 import signal
 import sys
+import traceback
 
 from ..errors import MicromelError
 from ..link.emulator import die_with_parent
@@ -26,7 +28,9 @@ from ..link.emulator import die_with_parent
 CHUNK = 25          # points per task: small enough to share the work evenly, large enough
                     # that the pipe's traffic stays small beside the state machine's work
 
-_STATE = None       # what every point reads; set in the parent before the fork
+_STATE = None       # what every point reads, and
+_CHUNKS: list = []  # the points in chunks: set in the parent before the fork (the workers
+                    # are sent chunk numbers only: a grid's configs would fill the pipe)
 
 
 def default_jobs() -> int:
@@ -42,14 +46,19 @@ def _init(parent: int) -> None:
 
 
 def _worker(tasks, results, fn, parent: int) -> None:
-    """In a worker: chunks (index, points) from `tasks` until None; (index, results) or
-    (index, the exception) to `results`."""
+    """In a worker: chunk numbers from `tasks` until None; (number, results, None) or (number,
+    None, the exception) to `results`. An exception that cannot travel back goes as a
+    RuntimeError with the worker's traceback (it would be dropped, and the search would
+    wait for it)."""
     _init(parent)
-    while (task := tasks.get()) is not None:
-        k, points = task
+    while (k := tasks.get()) is not None:
         try:
-            results.put((k, [fn(_STATE, pt) for pt in points], None))
+            results.put((k, [fn(_STATE, pt) for pt in _CHUNKS[k]], None))
         except Exception as e:      # noqa: BLE001 - raised again in the parent
+            try:
+                pickle.loads(pickle.dumps(e))
+            except Exception:       # noqa: BLE001
+                e = RuntimeError(f"a grid point failed in a worker:\n{traceback.format_exc()}")
             results.put((k, None, e))
 
 
@@ -57,7 +66,7 @@ def map_points(fn, state, points, jobs: int = 1, done=None) -> list:
     """`[fn(state, pt) for pt in points]` over `jobs` worker processes (fn a module-level
     function). `done(results)` is called in this process each time more results are in, with
     the list of the results so far (in grid order), to report progress as the search runs."""
-    global _STATE
+    global _STATE, _CHUNKS
     points = list(points)
     if jobs <= 1 or len(points) <= CHUNK or not sys.platform.startswith("linux"):
         out = []
@@ -70,23 +79,26 @@ def map_points(fn, state, points, jobs: int = 1, done=None) -> list:
     ctx = mp.get_context("fork")
     tasks, results = ctx.Queue(), ctx.Queue()
     n = min(jobs, len(chunks))
-    _STATE = state
+    _STATE, _CHUNKS = state, chunks
     workers = [ctx.Process(target=_worker, args=(tasks, results, fn, os.getpid()), daemon=True)
                for _ in range(n)]
     try:
         for w in workers:       # forked before this process starts the queues' threads
             w.start()
-        for task in [*enumerate(chunks), *[None] * n]:
+        for task in [*range(len(chunks)), *[None] * n]:
             tasks.put(task)
         got: dict[int, list] = {}
         out: list = []
         while len(out) < len(points):
+            if any(w.exitcode not in (None, 0) for w in workers):
+                raise MicromelError(f"a worker of the grid search died (out of memory?); run "
+                                    f"again with fewer --jobs than {jobs}")
             try:
-                k, part, error = results.get(timeout=0.5)
+                k, part, error = results.get(timeout=0.2)
             except queue.Empty:
-                if any(w.exitcode not in (None, 0) for w in workers):
-                    raise MicromelError(f"a worker of the grid search died (out of memory?); "
-                                        f"run again with fewer --jobs than {jobs}") from None
+                if all(w.exitcode == 0 for w in workers) and results.empty():
+                    raise MicromelError("the grid search's workers ended with results "
+                                        "missing; run again with --jobs 1") from None
                 continue
             if error is not None:
                 raise error
@@ -97,11 +109,13 @@ def map_points(fn, state, points, jobs: int = 1, done=None) -> list:
                     done(out)
         return out
     finally:
-        _STATE = None
-        # done, a failed point, Ctrl-C or a dead worker: every worker goes now
+        _STATE, _CHUNKS = None, []
+        # done, a failed point, Ctrl-C or a dead worker: every worker goes now, and this
+        # process does not wait at exit for queue data nobody will read
         for w in workers:
             if w.pid is not None:
                 w.terminate()
                 w.join()
-        tasks.close()
-        results.close()
+        for q in (tasks, results):
+            q.cancel_join_thread()
+            q.close()
