@@ -22,9 +22,8 @@ import serial
 from ..errors import DeviceError, DeviceTimeout, MicromelError
 from . import protocol
 from ..boards import firmware
-from ..boards.catalogue import emulated_envs
 from . import farm, farm_flash
-from .emulator import Emulator, qemu_config
+from .emulator import Emulator, emulated_env, qemu_config
 
 DEFAULT_TIMEOUT = 5.0
 BAUD = 115200
@@ -371,19 +370,6 @@ def open_farm_device(spec: str, elf: Path | None = None) -> Device:
         dev.close()
         raise
     return dev
-
-
-def emulated_env(spec: str) -> str:
-    """The firmware environment of 'emulate' or 'emulate:<env>', refused by name unless its
-    board JSON names a QEMU machine (the one test of "emulated", qemu_config): not a real
-    board's environment, nor a name platformio.ini does not have."""
-    env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
-    try:
-        qemu_config(env_name)
-    except MicromelError:
-        raise MicromelError(f"--device {spec}: {env_name!r} is not an emulated board; give "
-                            f"emulate or emulate:ENV, ENV such as {', '.join(emulated_envs())}") from None
-    return env_name
 
 
 def open_device(spec: str = "emulate", **kwargs) -> Device:

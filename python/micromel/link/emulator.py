@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from ..boards import firmware
-from ..boards.catalogue import ICOUNT_SHIFT
+from ..boards.catalogue import ICOUNT_SHIFT, emulated_envs
 from ..errors import DeviceError, MicromelError
 
 
@@ -113,6 +113,19 @@ def qemu_config(env_name: str) -> dict:
         raise MicromelError(f"--device: environment '{env_name}' is not an emulated board")
     return {"machine": mm["qemu_machine"], "extra_args": mm.get("qemu_args"),
             "system": mm.get("qemu_system", "qemu-system-arm")}
+
+
+def emulated_env(spec: str) -> str:
+    """The firmware environment of 'emulate' or 'emulate:<env>', refused by name unless its
+    board JSON names a QEMU machine (the one test of "emulated", qemu_config): not a real
+    board's environment, nor a name platformio.ini does not have."""
+    env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
+    try:
+        qemu_config(env_name)
+    except MicromelError:
+        raise MicromelError(f"--device {spec}: {env_name!r} is not an emulated board; give "
+                            f"emulate or emulate:ENV, ENV such as {', '.join(emulated_envs())}") from None
+    return env_name
 
 
 class Emulator:
