@@ -172,7 +172,10 @@ def test_ctrl_c_is_the_parents_to_report(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
     errors = tmp_path / "stderr.txt"      # a file: a pipe would wait for the workers too
     with open(errors, "w") as f:
-        p = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, stderr=f,
+        # SIGINT as a terminal gives it: a command started in the background by a shell (as CI
+        # may start the tests) inherits SIGINT ignored, and Python then keeps ignoring it
+        script = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n" + PARENT
+        p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=f,
                              text=True, env=env, start_new_session=True)
     try:
         pids = {int(p.stdout.readline()) for _ in range(2)}
