@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from processes import alive, gone_within
 
 pytestmark = [pytest.mark.emulator,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG")]
@@ -30,14 +30,6 @@ time.sleep(600)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_qemu_dies_with_its_parent(sig):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "python")}
@@ -47,13 +39,10 @@ def test_qemu_dies_with_its_parent(sig):
         line = parent.stdout.readline()
         assert line.strip().isdigit(), parent.stderr.read()
         qemu = int(line)
-        assert _alive(qemu)            # outlived the thread that opened it
+        assert alive(qemu)            # outlived the thread that opened it
         parent.send_signal(sig)
         parent.wait(30)
-        deadline = time.monotonic() + 10
-        while _alive(qemu) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(qemu), f"QEMU {qemu} outlived its parent ({sig.name})"
+        assert not gone_within([qemu]), f"QEMU {qemu} outlived its parent ({sig.name})"
     finally:
         if parent.poll() is None:
             parent.kill()

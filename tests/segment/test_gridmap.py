@@ -13,6 +13,7 @@ import pytest
 
 from micromel.errors import MicromelError
 from micromel.segment import gridmap
+from processes import alive, gone_within
 
 ROOT = Path(__file__).resolve().parents[2]
 FORK = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
@@ -137,14 +138,6 @@ gridmap.map_points(slow, None, range(200), jobs=2)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @FORK
 def test_workers_die_with_their_parent():
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
@@ -152,13 +145,10 @@ def test_workers_die_with_their_parent():
                          env=env)
     try:
         pids = {int(p.stdout.readline()) for _ in range(2)}   # both workers busy with a point
-        assert len(pids) == 2 and p.pid not in pids and all(_alive(q) for q in pids)
+        assert len(pids) == 2 and p.pid not in pids and all(alive(q) for q in pids)
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=10)
-        deadline = time.time() + 10
-        while time.time() < deadline and any(_alive(q) for q in pids):
-            time.sleep(0.1)
-        assert not any(_alive(q) for q in pids), f"workers {pids} outlived their parent"
+        assert not gone_within(pids), f"workers {pids} outlived their parent"
     finally:
         p.kill()
         p.wait()
@@ -181,10 +171,7 @@ def test_ctrl_c_is_the_parents_to_report(tmp_path):
         pids = {int(p.stdout.readline()) for _ in range(2)}
         os.killpg(p.pid, signal.SIGINT)
         p.wait(timeout=30)
-        deadline = time.time() + 10
-        while time.time() < deadline and any(_alive(q) for q in pids):
-            time.sleep(0.1)
-        assert not any(_alive(q) for q in pids), f"workers {pids} outlived the search"
+        assert not gone_within(pids), f"workers {pids} outlived the search"
         err = errors.read_text()
         assert p.returncode != 0 and err.count("Traceback") == 1, err   # the parent's own
         assert "KeyboardInterrupt" in err

@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from processes import alive, gone_within
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,14 +23,6 @@ sys.stdin.read()          # wait to be killed
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_workers_die_with_their_parent():
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
@@ -38,13 +30,10 @@ def test_workers_die_with_their_parent():
                          stdout=subprocess.PIPE, text=True, env=env)
     try:
         pids = [int(x) for x in p.stdout.readline().split()]
-        assert pids and all(_alive(q) for q in pids) and p.pid not in pids
+        assert pids and all(alive(q) for q in pids) and p.pid not in pids
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=10)
-        deadline = time.time() + 10
-        while time.time() < deadline and any(_alive(q) for q in pids):
-            time.sleep(0.1)
-        assert not any(_alive(q) for q in pids), f"workers {pids} outlived their parent"
+        assert not gone_within(pids), f"workers {pids} outlived their parent"
     finally:
         p.kill()
         p.wait()

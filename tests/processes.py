@@ -1,0 +1,24 @@
+"""Watching other processes from a test: is a pid still running, and waiting for pids to go
+(the workers and emulators that must die with the process that started them)."""
+from __future__ import annotations
+
+import time
+
+
+def alive(pid: int) -> bool:
+    """True while the process runs; a zombie (dead, not yet reaped) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # the state follows the command name, which is in parentheses and may hold any
+            # character: read it after the last ')'
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def gone_within(pids, seconds: float = 10.0) -> list:
+    """Waits up to `seconds` for every pid to go; returns those still running."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
