@@ -217,7 +217,17 @@ def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monke
         (tmp_path / "ds" / c).mkdir(parents=True)
         shutil.copy(wav, tmp_path / "ds" / c / "1.wav")
     one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--unknown", tmp_path / "nope.wav"),
-                   f"{tmp_path / 'nope.wav'}: no such file or folder")
+                   f"--unknown {tmp_path / 'nope.wav'}: no such file or folder")
+    one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--force"), "--force goes with --save")
+    one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--background", "beds"),
+                   "--background beds: no such file or folder")
+    (tmp_path / "beds").mkdir()
+    one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--background", "beds"),
+                   "--background beds: no audio files")
+    for cmd in (("export", DRUMS, "--out", "gen"), ("bench", "model", DRUMS)):
+        one_line_error(cli(*cmd, "--kernels", "portable", "--weights", "int16"),
+                       "--weights int16: a layout of DSP builds")
+    assert not any((tmp_path / d).exists() for d in ("m", "gen"))
     for d in ("a", "b"):
         (tmp_path / d).mkdir()
         shutil.copy(wav, tmp_path / d / "x.wav")
@@ -588,3 +598,14 @@ def test_verify_of_a_bad_model_leaves_no_report(tmp_path, wav, kind):
     report = tmp_path / "report"
     one_line_error(cli("verify", bad, wav.parent, "--report", report), "model.tflite")
     assert not report.exists()
+
+
+def test_a_file_no_longer_than_the_gates_calibration_is_noted(wav):
+    """Its windows all calibrate the gate (silent by design): no events, and a note says why
+    rather than leave it to read as a file without sound (1.5 s here)."""
+    r = cli("segment", "--activity-only", wav, "--calibrate", "2", "--quiet")
+    assert r.returncode == 0 and f"note: {wav} is 1.5 s long, no longer than --calibrate 2 s" \
+        in r.stderr, r.stderr
+    assert not r.stdout.strip() and "0 events" in r.stderr, (r.stdout, r.stderr)
+    r = cli("segment", "--activity-only", wav, "--calibrate", "1", "--quiet")
+    assert r.returncode == 0 and "note:" not in r.stderr, r.stderr

@@ -197,21 +197,23 @@ def write_wav(path, pcm: np.ndarray, sample_rate: int = 16000) -> Path:
     return Path(path)
 
 
-def find_audio(names) -> list[Path]:
+def find_audio(names, option: str = "") -> list[Path]:
     """Files as given; folders are searched recursively for audio files (sorted). A folder
-    without any, or a name that is no file or folder, is a one-line error."""
+    without any, or a name that is no file or folder, is a one-line error, which names the
+    command's `option` (e.g. "--background") where the names came from one."""
     out = []
     for name in names:
         p = Path(name)
+        where = f"{option} {p}" if option else str(p)
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.is_file()
                            and f.suffix.lower() in AUDIO_EXTENSIONS)
             if not found:
-                raise MicromelError(f"{p}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) "
+                raise MicromelError(f"{where}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) "
                                     "in this folder")
             out.extend(found)
         elif not p.exists():
-            raise MicromelError(f"{p}: no such file or folder")
+            raise MicromelError(f"{where}: no such file or folder")
         else:
             out.append(p)
     return out

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PARENT = """
 import os, sys
-from micromel.train import members
-pool = members._pool(2, 1)
+from micromel.train import features, members
+pool = {POOL}
 pids = sorted(set(pool.map(members._worker_pid, range(8))))
 print(" ".join(map(str, pids)), flush=True)
 sys.stdin.read()          # wait to be killed
@@ -24,9 +24,11 @@ sys.stdin.read()          # wait to be killed
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_workers_die_with_their_parent():
+@pytest.mark.parametrize("pool", ["members._pool(2, 1)", "features._pool(2)"])
+def test_workers_die_with_their_parent(pool):
+    """The networks' workers and the features' workers alike."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
-    p = subprocess.Popen([sys.executable, "-c", PARENT], stdin=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-c", PARENT.replace("{POOL}", pool)], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, env=env)
     try:
         pids = [int(x) for x in p.stdout.readline().split()]

@@ -13,7 +13,16 @@ from . import bench, runner
 from .compiler import KERNEL_CHOICES, WEIGHT_CHOICES
 
 
+def _check_weights(args) -> None:
+    """--weights int16 is a layout of DSP builds (SMLAD's operands): the portable kernels
+    would ignore it, and a user who asked for it would read numbers of another build."""
+    if args.kernels == "portable" and args.weights == "int16":
+        raise MicromelError("--weights int16: a layout of DSP builds; --kernels portable runs "
+                            "the .tflite's int8 weights (drop --weights, or --kernels dsp|auto)")
+
+
 def cmd_export(args) -> int:
+    _check_weights(args)
     model = ModelDir.open(args.model_dir)
     if args.lib:
         return export_library(model, args)
@@ -38,8 +47,18 @@ def cmd_export(args) -> int:
     else:
         print(f"exported {c.meta['name']} ({c.meta['hash']}) to {out}: {summary['layers']} layers "
               f"({streamed} streamed), {c.plan.macs} MACs; arena {c.sched.arena_bytes} bytes "
-              f"(TFLite Micro: {tflm}); weights {c.weight_bytes_dsp} bytes (DSP layout) / "
-              f"{c.weight_bytes_portable} (portable), parameters {c.param_bytes} bytes")
+              f"(TFLite Micro: {tflm}); weights {weights_text(c, args)}, parameters "
+              f"{c.param_bytes} bytes")
+
+
+def weights_text(c, args) -> str:
+    """The flash the build's weights take: the portable kernels' int8 bytes, and where DSP
+    kernels may run (auto, dsp) the DSP layout's too."""
+    portable = f"{c.weight_bytes_portable} bytes (portable)"
+    if args.kernels == "portable":
+        return portable
+    dsp = f"{c.weight_bytes_dsp} bytes (DSP layout, --weights {args.weights})"
+    return dsp if args.kernels == "dsp" else f"{dsp} / {portable}"
     return 0
 
 
@@ -62,6 +81,7 @@ def export_library(model, args) -> int:
 
 
 def cmd_bench_model(args) -> int:
+    _check_weights(args)
     r = bench.run(ModelDir.open(args.model_dir), args.device, args.kernels, args.weights,
                   args.stream)
     print(json.dumps(r, indent=2) if args.json else bench.format_report(r))

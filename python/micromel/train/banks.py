@@ -39,7 +39,7 @@ def bed_bank(folders, sample_rate: int, seed: int = 0) -> Path:
     """A folder of EXCERPT_S-long WAV excerpts of the audio files under `folders`, each file
     giving excerpts in proportion to its length (all of a short file, evenly spaced stretches
     of a long one), BANK_MAX_S in all at most."""
-    files = find_audio(folders)
+    files = find_audio(folders, "--background")
     if not files:
         raise MicromelError(f"--background {' '.join(map(str, folders))}: no audio files")
     infos = [(f, open_audio(f, sample_rate)) for f in files]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import cliargs
+from ..audio import find_audio
 from ..clip.rules import WindowConfig
 from ..errors import MicromelError
 from ..modeldir import CONFIG, TFLITE, ModelDir, strict_json
@@ -76,6 +77,7 @@ def cmd_train(args) -> int:
                       distill_temperature=d.distill_temperature if args.distill_temperature is None
                       else args.distill_temperature)
     cfg.frontend_config()                          # one-line error for a bad key or value
+    find_audio(cfg.backgrounds, "--background")    # ... and for a bed folder that is not there
     if cfg.augment.variants and cfg.augment.bed_p > 0 and not cfg.backgrounds:
         print(f"note: no --background recordings given: the background-bed step (bed_p="
               f"{cfg.augment.bed_p}) is off for this model", file=sys.stderr)
@@ -126,6 +128,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_reject(args) -> int:
+    if args.force and not args.save:
+        raise MicromelError("--force goes with --save (it lets --save replace a different rule)")
     model = ModelDir.open(args.model_dir)
     hold = args.hold_out_source
     if hold is None:        # the source the model was trained without: never choose on it

@@ -23,6 +23,7 @@ from ..clip import rules as win
 from ..frontend import twin
 from ..fileio import atomic_path
 from ..frontend.config import FrontendConfig
+from ..link.emulator import die_with_parent
 from ..paths import feature_cache
 from . import augment as aug_mod, banks
 from .config import AugmentConfig, TrainConfig
@@ -88,6 +89,19 @@ def _extract_one(job):
     pcm = win.pad_clip(pcm, w, fr)
     feats = compute_features(pcm, fcfg)
     return feats, _energies(pcm, len(feats), w, fr)
+
+
+def _worker_init(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        die_with_parent(parent)()
+
+
+def _pool(n_jobs: int) -> cf.ProcessPoolExecutor:
+    """Worker processes for the features: they get SIGKILL when the process that started them
+    dies (PR_SET_PDEATHSIG, as train.members' and tune's workers), so a killed `micromel
+    train` leaves no worker computing features for nobody."""
+    return cf.ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn"),
+                                  initializer=_worker_init, initargs=(os.getpid(),))
 
 
 def _twin_source_hash() -> str:
@@ -192,7 +206,7 @@ def extract(items, labels, fcfg, w: win.WindowConfig, augment: AugmentConfig | N
                file=sys.stderr)
     computed = {}
     if n_jobs > 1 and len(todo) >= 64:
-        with cf.ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn")) as ex:
+        with _pool(n_jobs) as ex:
             for (k, _), r in zip(todo, ex.map(_extract_one, [j for _, j in todo], chunksize=8)):
                 computed[k] = r
                 bar.update()

@@ -43,7 +43,7 @@ def other_index(labels, other: str | None) -> int:
 def unknown_items(model, paths, limit: int | None):
     """(path, any label, split) items of recordings of no known class; at most `limit`,
     spread evenly over the sorted list."""
-    files = find_audio(paths)
+    files = find_audio(paths, "--unknown")
     if limit and len(files) > limit:
         files = [files[i] for i in np.linspace(0, len(files) - 1, limit).round().astype(int)]
     return [(f, model.labels[0], "unknown") for f in files]
