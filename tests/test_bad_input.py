@@ -228,6 +228,8 @@ def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monke
         one_line_error(cli(*cmd, "--kernels", "portable", "--weights", "int16"),
                        "--weights int16: a layout of DSP builds")
     assert not any((tmp_path / d).exists() for d in ("m", "gen"))
+    r = cli("export", DRUMS, "--out", "gen", "--kernels", "portable")   # what it prints instead
+    assert r.returncode == 0 and "bytes (portable)" in r.stdout and "DSP" not in r.stdout, r.stdout
     for d in ("a", "b"):
         (tmp_path / d).mkdir()
         shutil.copy(wav, tmp_path / d / "x.wav")

@@ -49,6 +49,7 @@ def cmd_export(args) -> int:
               f"({streamed} streamed), {c.plan.macs} MACs; arena {c.sched.arena_bytes} bytes "
               f"(TFLite Micro: {tflm}); weights {weights_text(c, args)}, parameters "
               f"{c.param_bytes} bytes")
+    return 0
 
 
 def weights_text(c, args) -> str:
@@ -59,7 +60,6 @@ def weights_text(c, args) -> str:
         return portable
     dsp = f"{c.weight_bytes_dsp} bytes (DSP layout, --weights {args.weights})"
     return dsp if args.kernels == "dsp" else f"{dsp} / {portable}"
-    return 0
 
 
 def export_library(model, args) -> int:
