@@ -16,8 +16,9 @@ def alive(pid: int) -> bool:
         return False
 
 
-def gone_within(pids, seconds: float = 10.0) -> list:
-    """Waits up to `seconds` for every pid to go; returns those still running."""
+def still_running_after(pids, seconds: float = 10.0) -> list:
+    """Waits up to `seconds` for every pid to go; returns those still running then (empty:
+    all gone)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and any(alive(p) for p in pids):
         time.sleep(0.1)

@@ -218,15 +218,22 @@ def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monke
         shutil.copy(wav, tmp_path / "ds" / c / "1.wav")
     one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--unknown", tmp_path / "nope.wav"),
                    f"--unknown {tmp_path / 'nope.wav'}: no such file or folder")
-    one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--force"), "--force goes with --save")
-    one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--background", "beds"),
-                   "--background beds: no such file or folder")
-    (tmp_path / "beds").mkdir()
-    one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--background", "beds"),
-                   "--background beds: no audio files")
-    for cmd in (("export", DRUMS, "--out", "gen"), ("bench", "model", DRUMS)):
-        one_line_error(cli(*cmd, "--kernels", "portable", "--weights", "int16"),
-                       "--weights int16: a layout of DSP builds")
+    with monkeypatch.context() as m:        # each refused before its command's work
+        from micromel import codegen
+        from micromel.engine import bench
+        from micromel.train import reject as reject_run, run as train_run
+        for mod, name in ((reject_run, "calibrate"), (train_run, "run"), (codegen, "export"),
+                          (bench, "run")):
+            m.setattr(mod, name, _must_not_run(f"{name} ran before the options were checked"))
+        one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--force"), "--force goes with --save")
+        one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--background", "beds"),
+                       "--background beds: no such file or folder")
+        (tmp_path / "beds").mkdir()
+        one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--background", "beds"),
+                       "--background beds: no audio files")
+        for cmd in (("export", DRUMS, "--out", "gen"), ("bench", "model", DRUMS)):
+            one_line_error(cli(*cmd, "--kernels", "portable", "--weights", "int16"),
+                           "--weights int16: a layout of DSP builds")
     assert not any((tmp_path / d).exists() for d in ("m", "gen"))
     r = cli("export", DRUMS, "--out", "gen", "--kernels", "portable")   # what it prints instead
     assert r.returncode == 0 and "bytes (portable)" in r.stdout and "DSP" not in r.stdout, r.stdout
@@ -602,12 +609,22 @@ def test_verify_of_a_bad_model_leaves_no_report(tmp_path, wav, kind):
     assert not report.exists()
 
 
-def test_a_file_no_longer_than_the_gates_calibration_is_noted(wav):
+@pytest.mark.parametrize("model, calibrate, windows", [
+    (None, "2", "30 windows, all of them calibrating the energy gate (--calibrate 2 s: 40"),
+    (None, "1", None),                  # 20 of its 30 blocks of 50 ms calibrate
+    # 0.53 s windows every 96 ms: 11 windows in 1.5 s, the 11 of 1 s all calibrate, though the
+    # file is longer than 1 s; 0.9 s leaves one window to decide
+    ("models/speech", "1", "11 windows, all of them calibrating the energy gate (--calibrate 1 s: 11"),
+    ("models/speech", "0.9", None),
+])
+def test_a_file_whose_windows_all_calibrate_the_gate_is_noted(wav, model, calibrate, windows):
     """Its windows all calibrate the gate (silent by design): no events, and a note says why
     rather than leave it to read as a file without sound (1.5 s here)."""
-    r = cli("segment", "--activity-only", wav, "--calibrate", "2", "--quiet")
-    assert r.returncode == 0 and f"note: {wav} is 1.5 s long, no longer than --calibrate 2 s" \
-        in r.stderr, r.stderr
-    assert not r.stdout.strip() and "0 events" in r.stderr, (r.stdout, r.stderr)
-    r = cli("segment", "--activity-only", wav, "--calibrate", "1", "--quiet")
-    assert r.returncode == 0 and "note:" not in r.stderr, r.stderr
+    first = ("--activity-only",) if model is None else (ROOT / model,)
+    r = cli("segment", *first, wav, "--calibrate", calibrate, "--quiet")
+    assert r.returncode == 0 and not r.stdout.strip(), (r.stdout, r.stderr)
+    if windows is None:
+        assert "note:" not in r.stderr, r.stderr
+    else:
+        assert f"note: {wav} (1.5 s) makes {windows} windows)" in r.stderr, r.stderr
+        assert "0 events" in r.stderr, r.stderr

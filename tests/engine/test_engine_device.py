@@ -218,3 +218,20 @@ def test_bench_report_and_its_two_counts_agree(test_models, capsys):
     assert main(["bench", "model", str(test_models[1]), "--functions", "3"]) == 0
     text = capsys.readouterr().out
     assert "engine functions per inference" in text and names[0] in text and names[3] not in text
+
+
+def test_bench_on_a_risc_v_core(test_models, capsys):
+    """The emulated RV32 board: the report's instructions and layers, no cycle estimate (the
+    cycle model reads ARM code: it failed with an objdump error), and --weights int16, a DSP
+    layout, noted as not what ran."""
+    import json
+
+    from micromel.cli import main
+
+    assert main(["bench", "model", str(test_models[1]), "--device", "emulate:emulate_rv32",
+                 "--weights", "int16", "--json"]) == 0
+    out = capsys.readouterr()
+    r = json.loads(out.out)
+    assert r["kernels"] == "portable" and r["total"] > 0 and "cycles_est" not in r
+    assert r["total"] >= sum(lay["cost"] for lay in r["layers"]) > 0
+    assert "note: --weights int16 is a layout of DSP builds" in out.err, out.err

@@ -56,10 +56,21 @@ def test_name_protocol_and_replacing_an_earlier_export(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["mylib"]     # no temp folder left
 
 
+@pytest.mark.parametrize("weights", ["int8", "int16"])
+def test_the_weight_layout_reaches_the_library(tmp_path, capsys, weights):
+    """export --lib --weights: the library's DSP build holds the layout asked for."""
+    rc, _, _ = export(capsys, "drums", "--lib", tmp_path / "lib", "--weights", weights)
+    config = (tmp_path / "lib" / "src" / "mm_model_config.h").read_text()
+    assert rc == 0 and f"weights={weights} " in config
+    other = {"int8": "16", "int16": "8"}[weights]
+    assert f"#define MM_MODEL_USES_MM_W{other} 0" in config
+
+
 @pytest.mark.parametrize("args, says", [
     (["--name", "9lives"], "--name '9lives'"),
     (["--name", "mm_x"], "micromel's own headers"),
     (["--out", "x"], "--out and --lib"),
+    (["--stream"], "--stream: not offered for a library"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, capsys, args, says):
     rc, _, err = export(capsys, "drums", "--lib", tmp_path / "lib", *args)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from processes import alive, gone_within
+from processes import alive, still_running_after
 
 pytestmark = [pytest.mark.emulator,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG")]
@@ -42,7 +42,7 @@ def test_qemu_dies_with_its_parent(sig):
         assert alive(qemu)            # outlived the thread that opened it
         parent.send_signal(sig)
         parent.wait(30)
-        assert not gone_within([qemu]), f"QEMU {qemu} outlived its parent ({sig.name})"
+        assert not still_running_after([qemu]), f"QEMU {qemu} outlived its parent ({sig.name})"
     finally:
         if parent.poll() is None:
             parent.kill()

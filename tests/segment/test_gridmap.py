@@ -13,7 +13,7 @@ import pytest
 
 from micromel.errors import MicromelError
 from micromel.segment import gridmap
-from processes import alive, gone_within
+from processes import alive, still_running_after
 
 ROOT = Path(__file__).resolve().parents[2]
 FORK = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
@@ -148,7 +148,7 @@ def test_workers_die_with_their_parent():
         assert len(pids) == 2 and p.pid not in pids and all(alive(q) for q in pids)
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=10)
-        assert not gone_within(pids), f"workers {pids} outlived their parent"
+        assert not still_running_after(pids), f"workers {pids} outlived their parent"
     finally:
         p.kill()
         p.wait()
@@ -171,7 +171,7 @@ def test_ctrl_c_is_the_parents_to_report(tmp_path):
         pids = {int(p.stdout.readline()) for _ in range(2)}
         os.killpg(p.pid, signal.SIGINT)
         p.wait(timeout=30)
-        assert not gone_within(pids), f"workers {pids} outlived the search"
+        assert not still_running_after(pids), f"workers {pids} outlived the search"
         err = errors.read_text()
         assert p.returncode != 0 and err.count("Traceback") == 1, err   # the parent's own
         assert "KeyboardInterrupt" in err

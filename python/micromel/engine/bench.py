@@ -162,8 +162,10 @@ def run(model, device: str = "emulate", kernels: str = "auto",
         flash = _flash_of_elf(elf)
         if flash:
             out.update(flash)
-    if elf is not None and firmware.board_json(firmware.env_board(env)).get("micromel", {}).get("qemu_machine"):
-        # (run again on a local emulator of the board: a farm board's env too)
+    mm = firmware.board_json(firmware.env_board(env)).get("micromel", {}) if elf is not None else {}
+    if mm.get("qemu_machine") and mm.get("qemu_system", "qemu-system-arm") == "qemu-system-arm":
+        # (run again on a local emulator of the board: a farm board's env too; the cycle
+        # model reads ARM instructions, so a RISC-V core gets instructions only)
         est = estimate_cycles(elf, env, plan, x[0])
         out["functions"] = est.pop("functions")
         out["cycles_model"] = est

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .. import cliargs, codegen
@@ -65,8 +66,12 @@ def weights_text(c, args) -> str:
 def export_library(model, args) -> int:
     if args.out:
         raise MicromelError("--out and --lib: give one (--out: the headers alone; --lib: a library)")
+    if args.stream:
+        raise MicromelError("--stream: not offered for a library (its API runs each window "
+                            "whole); drop --stream, or export the headers with --out")
     r = library.export_library(model, args.lib, name=args.name, kernels=args.kernels,
-                               board=args.board, protocol=args.with_protocol, make_zip=args.zip)
+                               board=args.board, protocol=args.with_protocol, make_zip=args.zip,
+                               weights=args.weights)
     summary = {"library": r.name, "path": str(r.path), "model": model.name,
                "model_hash": model.hash, "files": r.files, "replaced": r.replaced,
                "zip": str(r.zip_path) if r.zip_path else None, "kernels": args.kernels,
@@ -84,6 +89,9 @@ def cmd_bench_model(args) -> int:
     _check_weights(args)
     r = bench.run(ModelDir.open(args.model_dir), args.device, args.kernels, args.weights,
                   args.stream)
+    if args.weights == "int16" and r.get("kernels") != "dsp":
+        print(f"note: --weights int16 is a layout of DSP builds; {args.device} ran the "
+              f"{r.get('kernels')} kernels, on the .tflite's int8 weights", file=sys.stderr)
     print(json.dumps(r, indent=2) if args.json else bench.format_report(r))
     if args.functions and not args.json:
         print(bench.format_functions(r, args.functions))

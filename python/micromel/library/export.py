@@ -102,10 +102,11 @@ def template(rel: str, name: str) -> str:
 
 
 def write_folder(root: Path, model, name: str, kernels: str, board: str | None,
-                 protocol: bool):
-    """Everything of the library into the empty folder root; returns the compiled model."""
+                 protocol: bool, weights: str = "auto"):
+    """Everything of the library into the empty folder root; returns the compiled model.
+    weights: the DSP build's weight layout (export --weights)."""
     src = root / "src"
-    compiled = codegen.export(model, src, kernels=kernels, board=board)
+    compiled = codegen.export(model, src, kernels=kernels, board=board, weights=weights)
     if not protocol:
         (src / PROTOCOL_HEADER).unlink(missing_ok=True)
     copy_sources(src, protocol)
@@ -138,7 +139,7 @@ def write_zip(root: Path, name: str, zip_path: Path) -> Path:
 
 def export_library(model, out_dir, name: str | None = None, kernels: str = "auto",
                    board: str | None = None, protocol: bool = False,
-                   make_zip: bool = False) -> LibraryExport:
+                   make_zip: bool = False, weights: str = "auto") -> LibraryExport:
     """Write the library of a ModelDir into out_dir (and out_dir + '.zip' with make_zip)."""
     out = Path(out_dir)
     name = check_name(default_name(model) if name is None else name)
@@ -146,7 +147,7 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        compiled = write_folder(tmp, model, name, kernels, board, protocol)
+        compiled = write_folder(tmp, model, name, kernels, board, protocol, weights)
         os.chmod(tmp, 0o755)
         old = None
         if out.exists():

@@ -33,11 +33,13 @@ _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") el
 
 
 def die_with_parent(parent: int):
-    """preexec_fn: in the child, before exec: SIGKILL when the parent thread dies; and if
-    the parent is already gone (it died between fork and here), die now. Linux only (also
-    called first thing in train.members' workers)."""
+    """preexec_fn: in the child, before exec: SIGKILL when the parent thread dies (Linux's
+    PR_SET_PDEATHSIG; elsewhere nothing); and if the parent is already gone (it died between
+    fork and here), die now. Also called first thing in the workers of train.members,
+    train.features and segment.gridmap."""
     def run() -> None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if _LIBC is not None:
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)
     return run

@@ -33,14 +33,17 @@ def _seg_config(args, base):
                         refine=None if args.refine is None else args.refine == "on")
 
 
-def _note_if_all_calibration(path, seconds: float, calibrate: float, given) -> None:
-    """The gate's calibration windows are silent: a file no longer than the calibration
-    gives no events, which would otherwise read as a file without sound."""
-    if 0 < seconds <= calibrate:
+def _note_if_all_calibration(path, n_samples: int, p, calibrate: float, given) -> None:
+    """The gate's calibration windows are silent: a file whose windows all calibrate gives no
+    events, which would otherwise read as a file without sound. (A stream shorter than one
+    window is padded to one: segment/run.py.)"""
+    windows = 1 + max(0, n_samples - p.window_samples) // p.hop_samples
+    if 0 < windows <= p.calib_windows:
         where = (f"--calibrate {calibrate:g} s" if given is not None
                  else f"the model's segment.calibrate_seconds ({calibrate:g} s)")
-        print(f"note: {path} is {seconds:.1f} s long, no longer than {where}: all of it "
-              "calibrates the energy gate, so it can give no events", file=sys.stderr)
+        print(f"note: {path} ({n_samples / p.sample_rate:.1f} s) makes {windows} windows, all "
+              f"of them calibrating the energy gate ({where}: {p.calib_windows} windows), so "
+              "it can give no events", file=sys.stderr)
 
 
 def cmd_segment(args) -> int:
@@ -79,8 +82,8 @@ def cmd_segment(args) -> int:
         raise MicromelError("--save-uncertain: needs a model's scores; drop --activity-only")
     uncertain.check_dir(args.save_uncertain)
     for path in paths:      # every input readable before the first file's outputs are written
-        seconds = open_audio(path, p.sample_rate).n_samples / p.sample_rate
-        _note_if_all_calibration(path, seconds, cfg.calibrate_seconds, args.calibrate)
+        n_samples = open_audio(path, p.sample_rate).n_samples
+        _note_if_all_calibration(path, n_samples, p, cfg.calibrate_seconds, args.calibrate)
     scorer = run.Scorer(model) if model is not None else None
     device_results = DeviceWindowResults(args.device, model, p) if args.device else None
     tap = uncertain.Tap(device_results) if args.save_uncertain and device_results else None

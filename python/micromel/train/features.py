@@ -92,8 +92,7 @@ def _extract_one(job):
 
 
 def _worker_init(parent: int) -> None:
-    if sys.platform.startswith("linux"):
-        die_with_parent(parent)()
+    die_with_parent(parent)()
 
 
 def _pool(n_jobs: int) -> cf.ProcessPoolExecutor:

@@ -18,7 +18,6 @@ import atexit
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
-import sys
 
 from ..errors import MicromelError
 from ..link.emulator import die_with_parent
@@ -30,8 +29,7 @@ _POOL: dict = {}
 
 
 def _worker_init(threads: int, parent: int) -> None:
-    if sys.platform.startswith("linux"):
-        die_with_parent(parent)()
+    die_with_parent(parent)()
     quiet_tf()
     import tensorflow as tf             # before any op runs: threads are fixed at first use
 

@@ -1,5 +1,6 @@
-"""train.members: the workers that train an ensemble's networks side by side die with the
-process that started them, however it ends (here: SIGKILL, which runs no exit handler)."""
+"""train's worker processes (train.members': the ensemble's networks side by side;
+train.features': the features) die with the process that started them, however it ends
+(here: SIGKILL, which runs no exit handler)."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from processes import alive, gone_within
+from processes import alive, still_running_after
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,14 +29,15 @@ sys.stdin.read()          # wait to be killed
 def test_workers_die_with_their_parent(pool):
     """The networks' workers and the features' workers alike."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
-    p = subprocess.Popen([sys.executable, "-c", PARENT.replace("{POOL}", pool)], stdin=subprocess.PIPE,
+    script = PARENT.replace("{POOL}", pool)
+    p = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, env=env)
     try:
         pids = [int(x) for x in p.stdout.readline().split()]
         assert pids and all(alive(q) for q in pids) and p.pid not in pids
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=10)
-        assert not gone_within(pids), f"workers {pids} outlived their parent"
+        assert not still_running_after(pids), f"workers {pids} outlived their parent"
     finally:
         p.kill()
         p.wait()
