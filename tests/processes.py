@@ -2,6 +2,7 @@
 (the workers and emulators that must die with the process that started them)."""
 from __future__ import annotations
 
+import signal
 import time
 
 
@@ -23,3 +24,11 @@ def still_running_after(pids, seconds: float = 10.0) -> list:
     while time.monotonic() < deadline and any(alive(p) for p in pids):
         time.sleep(0.1)
     return [p for p in pids if alive(p)]
+
+
+def survivors_of_sigkill(parent, pids) -> list:
+    """SIGKILL to the parent (a subprocess.Popen; SIGKILL runs no exit handler), then the pids
+    still running 10 s after it is gone: the workers that failed to die with it."""
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    return still_running_after(pids)

@@ -13,7 +13,7 @@ import pytest
 
 from micromel.errors import MicromelError
 from micromel.segment import gridmap
-from processes import alive, still_running_after
+from processes import alive, still_running_after, survivors_of_sigkill
 
 ROOT = Path(__file__).resolve().parents[2]
 FORK = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
@@ -146,9 +146,7 @@ def test_workers_die_with_their_parent():
     try:
         pids = {int(p.stdout.readline()) for _ in range(2)}   # both workers busy with a point
         assert len(pids) == 2 and p.pid not in pids and all(alive(q) for q in pids)
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=10)
-        assert not still_running_after(pids), f"workers {pids} outlived their parent"
+        assert not survivors_of_sigkill(p, pids), f"workers {pids} outlived their parent"
     finally:
         p.kill()
         p.wait()

@@ -4,13 +4,12 @@ train.features': the features) die with the process that started them, however i
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from processes import alive, still_running_after
+from processes import alive, survivors_of_sigkill
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,9 +34,7 @@ def test_workers_die_with_their_parent(pool):
     try:
         pids = [int(x) for x in p.stdout.readline().split()]
         assert pids and all(alive(q) for q in pids) and p.pid not in pids
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=10)
-        assert not still_running_after(pids), f"workers {pids} outlived their parent"
+        assert not survivors_of_sigkill(p, pids), f"workers {pids} outlived their parent"
     finally:
         p.kill()
         p.wait()
