@@ -198,6 +198,9 @@ def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
       "--source", "noise"], "the microphone plays the file only with --source file"),
     (["listen", "models/speech", "--device", "emulate", "--source", "tone", "--tone-hz", "9000"],
      "--tone-hz 9000: at or above half the sample rate (16000 Hz)"),
+    # the clips were written as /-<time>.wav, labelled ''
+    (["record", "--out", "/", "--seconds", "1", "--device", "emulate", "--source", "noise"],
+     "--out /: its folder name is the clips' label"),
 ])
 def test_input_options_that_would_be_ignored_are_refused(tmp_path, wav, argv, says):
     """Checked before any board is opened or built."""
@@ -234,6 +237,8 @@ def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monke
         for cmd in (("export", DRUMS, "--out", "gen"), ("bench", "model", DRUMS)):
             one_line_error(cli(*cmd, "--kernels", "portable", "--weights", "int16"),
                            "--weights int16: a layout of DSP builds")
+        one_line_error(cli("bench", "model", DRUMS, "--device", "native"),
+                       "--device native: the firmware built for this computer counts no")
     assert not any((tmp_path / d).exists() for d in ("m", "gen"))
     r = cli("export", DRUMS, "--out", "gen", "--kernels", "portable")   # what it prints instead
     assert r.returncode == 0 and "bytes (portable)" in r.stdout and "DSP" not in r.stdout, r.stdout
@@ -628,3 +633,60 @@ def test_a_file_whose_windows_all_calibrate_the_gate_is_noted(wav, model, calibr
     else:
         assert f"note: {wav} (1.5 s) makes {windows} windows)" in r.stderr, r.stderr
         assert "0 events" in r.stderr, r.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`micromel boards --json | head`: the reader closes the pipe before micromel writes; no
+    BrokenPipeError traceback (there was one), the exit code a shell gives such a writer."""
+    import subprocess
+    import sys
+    p = subprocess.Popen([sys.executable, "-m", "micromel", "boards", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+    p.stdout.close()
+    err = p.stderr.read()
+    p.wait(timeout=60)
+    assert p.returncode == 141 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("argv, says", [
+    # pyserial's reasons were "('debug|info|warning|error')" and "('<=' not supported ...)"
+    (["device", "info", "--device", "socket://127.0.0.1:99999"], "expected socket://HOST:PORT"),
+    (["device", "info", "--device", "socket://127.0.0.1"], "expected socket://HOST:PORT"),
+    # tracebacks before: OverflowError from bind(), OSError 99, and QEMU restarted forever
+    # on the one port (a port above 65535 had QEMU listen on it modulo 65536)
+    (["device", "proxy", "--listen", "70000"], "--listen: 70000: must be at most 65535"),
+    (["farm", "board", "--uart-port", "70000", "--ctl-port", "5001"], "must be at most 65535"),
+    (["farm", "board", "--uart-port", "5000", "--ctl-port", "5000"],
+     "--uart-port and --ctl-port: both 5000"),
+    (["farm", "board", "--uart-port", "5000", "--ctl-port", "5001", "--bind", "10.255.255.1"],
+     "--bind 10.255.255.1: cannot listen there"),
+])
+def test_ports_and_addresses_are_checked_before_any_work(argv, says, monkeypatch):
+    from micromel.boards import firmware
+    monkeypatch.setattr(firmware, "build", _must_not_run("built firmware before the check"))
+    r = cli(*argv)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert says in r.stderr, r.stderr
+
+
+def test_save_uncertain_refuses_a_folder_with_this_recordings_windows_before_the_run(
+        tmp_path, wav, monkeypatch):
+    """The windows' names depend on where the model was unsure, so a clash was found only
+    after the whole run (then nothing was saved, --out not written); windows of another
+    recording in the folder are fine."""
+    from micromel.segment import run
+    shutil.copy(wav, tmp_path / "s.wav")
+    saved = tmp_path / "unsure"
+    saved.mkdir()
+    shutil.copy(wav, saved / "other_00001.000-00001.500.wav")
+    shutil.copy(wav, saved / "s_00000.384-00000.912.wav")
+    with monkeypatch.context() as m:
+        m.setattr(run, "Scorer", _must_not_run("the model ran before the folder was checked"))
+        one_line_error(cli("segment", ROOT / "models/speech", tmp_path / "s.wav",
+                           "--save-uncertain", saved, "--quiet"),
+                       f"--save-uncertain {saved}: holds windows of s already")
+    (saved / "s_00000.384-00000.912.wav").unlink()
+    r = cli("segment", ROOT / "models/speech", tmp_path / "s.wav", "--save-uncertain", saved,
+            "--quiet")
+    assert r.returncode == 0, r.stderr

@@ -109,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     except MicromelError as e:
         print(f"micromel: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of the output went away (`micromel boards --json | head`): stop quietly,
+        # as a Unix tool does; stdout goes to /dev/null so that the exit's flush is silent too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141          # 128 + SIGPIPE, what a shell reports for such a writer
     except OSError as e:
         # a path the checks before the work could not foresee (a file where a folder goes, a
         # read-only or full place): one line naming it, as for any other bad input; any

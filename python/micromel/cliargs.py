@@ -45,6 +45,7 @@ def at_least(kind, minimum, what: str, above: bool = False, maximum=None):
 
 
 positive_int = at_least(int, 1, "a whole number")
+tcp_port = at_least(int, 1, "a TCP port number", maximum=65535)
 non_negative_float = at_least(float, 0.0, "a number")
 positive_float = at_least(float, 0.0, "a number", above=True)
 finite_float = at_least(float, -math.inf, "a number")      # any finite number (a level in dB)

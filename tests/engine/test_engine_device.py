@@ -220,7 +220,7 @@ def test_bench_report_and_its_two_counts_agree(test_models, capsys):
     assert "engine functions per inference" in text and names[0] in text and names[3] not in text
 
 
-def test_bench_on_a_risc_v_core(test_models, capsys):
+def test_bench_on_the_risc_v_and_m33_boards(test_models, capsys):
     """The emulated RV32 board: the report's instructions and layers, no cycle estimate (the
     cycle model reads ARM code: it failed with an objdump error), and --weights int16, a DSP
     layout, noted as not what ran."""
@@ -235,3 +235,10 @@ def test_bench_on_a_risc_v_core(test_models, capsys):
     assert r["kernels"] == "portable" and r["total"] > 0 and "cycles_est" not in r
     assert r["total"] >= sum(lay["cost"] for lay in r["layers"]) > 0
     assert "note: --weights int16 is a layout of DSP builds" in out.err, out.err
+    # the front end's bench there too (the same objdump error), and on the emulated M33, where
+    # no counted instruction maps to the disassembly: both benches failed with a traceback
+    for cmd in (["bench", "frontend", "--device", "emulate:emulate_rv32"],
+                ["bench", "frontend", "--device", "emulate:emulate_m33"],
+                ["bench", "model", str(test_models[1]), "--device", "emulate:emulate_m33"]):
+        assert main(cmd) == 0, cmd
+        assert "instructions" in capsys.readouterr().out

@@ -163,10 +163,10 @@ def run(model, device: str = "emulate", kernels: str = "auto",
         if flash:
             out.update(flash)
     mm = firmware.board_json(firmware.env_board(env)).get("micromel", {}) if elf is not None else {}
-    if mm.get("qemu_machine") and mm.get("qemu_system", "qemu-system-arm") == "qemu-system-arm":
-        # (run again on a local emulator of the board: a farm board's env too; the cycle
-        # model reads ARM instructions, so a RISC-V core gets instructions only)
-        est = estimate_cycles(elf, env, plan, x[0])
+    # (run again on a local emulator of the board: a farm board's env too); no estimate where
+    # no counted instruction maps to the image's disassembled code (so on the emulated M33)
+    est = estimate_cycles(elf, env, plan, x[0]) if cycles.runs_arm(mm) else None
+    if est is not None and est["cpi_all"]:
         out["functions"] = est.pop("functions")
         out["cycles_model"] = est
         for lay in layers:

@@ -226,6 +226,13 @@ def estimate(counts: dict, insns: dict, funcs: list, keep) -> dict:
     return out
 
 
+def runs_arm(mm: dict) -> bool:
+    """Whether a board (its board JSON's "micromel" part) is emulated by qemu-system-arm: the
+    model reads Arm instructions (arm-none-eabi-objdump), so the RISC-V board has no estimate."""
+    return bool(mm.get("qemu_machine")) and \
+        mm.get("qemu_system", "qemu-system-arm") == "qemu-system-arm"
+
+
 def cpi(per_func: dict, names) -> float | None:
     """Cycles per instruction over the functions in names (None if none ran)."""
     ins = sum(per_func[n][0] for n in names if n in per_func)

@@ -84,7 +84,10 @@ def run(device: str = "emulate", signal: str = "noise") -> dict:
                   dsp=info.get("fe_dsp") == "1")
     if elf:
         result.update(memory_from_elf(elf))
-        est = estimate_cycles(elf, env, signal)
+    mm = firmware.board_json(firmware.env_board(env)).get("micromel", {}) if elf else {}
+    # no estimate on the RISC-V board, nor where no counted instruction maps to the image's code
+    est = estimate_cycles(elf, env, signal) if cycles.runs_arm(mm) else None
+    if est is not None and est["cpi_all"]:
         result["cycles_model"] = est
         result["cycles_per_frame_stages"] = {
             k: round(v * (est["cpi"].get(k) or est["cpi_all"]))

@@ -4,6 +4,7 @@ to a labgrid farm from an exporter host."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -46,7 +47,22 @@ def cmd_device_ping(args) -> int:
     return 0
 
 
+def _check_bind(address: str) -> None:
+    """--bind must be an address of this host: checked before any build (it was a traceback
+    after one)."""
+    try:
+        with socket.socket() as s:
+            s.bind((address, 0))
+    except OSError as e:
+        raise MicromelError(f"--bind {address}: cannot listen there ({e.strerror or e}); give "
+                            "an address of this host (default 127.0.0.1)") from None
+
+
 def cmd_farm_board(args) -> int:
+    if args.uart_port == args.ctl_port:
+        raise MicromelError(f"--uart-port and --ctl-port: both {args.ctl_port}; give two ports "
+                            "(QEMU's UART and the control port each listen on their own)")
+    _check_bind(args.bind)
     elf = Path(args.elf) if args.elf else firmware.build(args.env)
     board = EmulatedFarmBoard(args.env, elf, args.uart_port, args.bind)
     guard = SignalGuard()   # SIGTERM from a supervisor stops QEMU too
@@ -114,7 +130,8 @@ def register(sub) -> None:
                     help="'emulate' (boots the emulated board) or socket://127.0.0.1:PORT")
     px.add_argument("--model", help="with --device emulate: the model folder whose firmware boots "
                                     "(default: the firmware without a model)")
-    px.add_argument("--listen", type=cliargs.at_least(int, 0, "a port number"), default=0,
+    px.add_argument("--listen", type=cliargs.at_least(int, 0, "a TCP port number", maximum=65535),
+                    default=0,
                     help="port to listen on at 127.0.0.1 (default: a free one, printed)")
     prob = cliargs.at_least(float, 0.0, "a probability")
     px.add_argument("--loss", type=prob, default=0.0, help="probability that a byte is dropped")
@@ -135,8 +152,8 @@ def register(sub) -> None:
                                     "NetworkSerialPort named 'uart' (protocol raw) and CTL_PORT as one named "
                                     "'ctl' in the same resource group (boards/farm/exporter.yaml).")
     b.add_argument("--env", default="emulate", help="emulated firmware environment (default emulate)")
-    b.add_argument("--uart-port", type=cliargs.positive_int, required=True, help="TCP port of the board's UART")
-    b.add_argument("--ctl-port", type=cliargs.positive_int, required=True,
+    b.add_argument("--uart-port", type=cliargs.tcp_port, required=True, help="TCP port of the board's UART")
+    b.add_argument("--ctl-port", type=cliargs.tcp_port, required=True,
                    help="TCP port of the control port (LOAD an ELF, RESET, STATUS)")
     b.add_argument("--bind", default="127.0.0.1",
                    help="address both ports listen on: the exporter host's farm address on a real farm "

@@ -20,10 +20,10 @@ from pathlib import Path
 import serial
 
 from ..errors import DeviceError, DeviceTimeout, MicromelError
-from . import protocol
 from ..boards import firmware
-from . import farm, farm_flash
+from . import farm, farm_flash, protocol
 from .emulator import Emulator, emulated_env, qemu_config
+from .proxy import socket_address
 
 DEFAULT_TIMEOUT = 5.0
 BAUD = 115200
@@ -380,6 +380,8 @@ def open_device(spec: str = "emulate", **kwargs) -> Device:
         return open_emulated(emulated_env(spec), **kwargs)
     if farm.is_farm_spec(spec):
         return open_farm_device(spec, kwargs.get("elf"))
+    if spec.startswith("socket://"):
+        socket_address(spec)           # a malformed URL is named before pyserial reads it
     try:
         if "://" in spec:
             link = serial.serial_for_url(spec, timeout=0.1)
@@ -395,5 +397,4 @@ def open_device(spec: str = "emulate", **kwargs) -> Device:
                                 "the emulator or bridge running? ('micromel flash MODEL --board "
                                 "emulate' prints its URL)") from None
         raise MicromelError(f"--device {spec}: cannot open: {e}") from None
-    dev = Device(link, spec)
-    return dev
+    return Device(link, spec)

@@ -137,15 +137,23 @@ class LossyProxy:
                     pass
 
 
+def socket_address(spec: str) -> tuple[str, int]:
+    """socket://HOST:PORT (pyserial's options after '?' allowed) -> (HOST, PORT); a malformed
+    one is a one-line error (pyserial's own reasons for it read as garbage)."""
+    host, _, port = spec[len("socket://"):].split("?", 1)[0].rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise MicromelError(f"--device {spec}: expected socket://HOST:PORT with a PORT of 1 to "
+                            "65535, e.g. socket://127.0.0.1:4000")
+    return host, int(port)
+
+
 def parse_socket_url(spec: str) -> tuple[str, int]:
     """socket://HOST:PORT -> (HOST, PORT); the proxy only forwards to loopback."""
     if not spec.startswith("socket://"):
         raise MicromelError(f"--device {spec}: the proxy forwards to a socket://HOST:PORT "
                             "(or 'emulate')")
-    host, _, port = spec[len("socket://"):].partition(":")
-    if not port.isdigit():
-        raise MicromelError(f"--device {spec}: expected socket://HOST:PORT")
+    host, port = socket_address(spec)
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise MicromelError(f"--device {spec}: the proxy is a test tool for this machine; give a "
                             "loopback address (127.0.0.1)")
-    return host, int(port)
+    return host, port

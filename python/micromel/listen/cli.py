@@ -97,7 +97,7 @@ def cmd_listen(args) -> int:
     if args.save_uncertain and source != "file":
         raise MicromelError("--save-uncertain: needs the audio on this computer (--source file "
                             "--mic FILE); a board's own microphone does not send its audio")
-    uncertain.check_dir(args.save_uncertain)
+    uncertain.check_dir(args.save_uncertain, [stem])
     mic = None
     if source == "file":
         mic = run.prepare_mic(args.mic, p.sample_rate, build_dir() / "listen", args.seconds)
@@ -153,6 +153,9 @@ def cmd_listen(args) -> int:
 def cmd_record(args) -> int:
     out = cliargs.out_folder(args.out, "--out", "DATASET/LABEL/")
     label = out.resolve().name
+    if not label:           # "/": the clips would be named "-<time>.wav", labelled ''
+        raise MicromelError(f"--out {args.out}: its folder name is the clips' label; give "
+                            "DATASET/LABEL/")
     if not args.seconds:
         raise MicromelError("record: give --seconds, how much audio to record")
     source = _source(args)
@@ -202,7 +205,7 @@ def _input_options(p) -> None:
                                                        maximum=config.SECONDS_MAX),
                    help=f"stop after this much audio, at most {config.SECONDS_MAX:g} (default: "
                         "the end of --mic FILE, or never for a microphone or the generator: "
-                        "Ctrl-C stops)")
+                        "Ctrl-C stops; `record` needs it)")
     p.add_argument("--realtime", action="store_true",
                    help="--device emulate: run the emulated board in real time (QEMU "
                         "-icount align=on; default: as fast as the host emulates, with the same "

@@ -80,7 +80,7 @@ def cmd_segment(args) -> int:
             cliargs.new_file(f, "--plot" if f.suffix == ".png" else "--out", args.force)
     if args.save_uncertain and model is None:
         raise MicromelError("--save-uncertain: needs a model's scores; drop --activity-only")
-    uncertain.check_dir(args.save_uncertain)
+    uncertain.check_dir(args.save_uncertain, [Path(q).stem for q in paths])
     for path in paths:      # every input readable before the first file's outputs are written
         n_samples = open_audio(path, p.sample_rate).n_samples
         _note_if_all_calibration(path, n_samples, p, cfg.calibrate_seconds, args.calibrate)

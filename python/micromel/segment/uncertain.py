@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import cliargs
 from ..audio import open_audio, write_wav
-from ..data.labels import window_stem
+from ..data.labels import recording_of, window_stem
 from ..errors import MicromelError
 
 
@@ -97,10 +97,21 @@ def add_options(parser) -> None:
                         help="with --save-uncertain: windows per file (default 10)")
 
 
-def check_dir(out_dir) -> None:
-    """Refuse, before any work, a --save-uncertain folder whose parent does not exist."""
-    if out_dir and not Path(out_dir).resolve().parent.is_dir():
+def check_dir(out_dir, stems=()) -> None:
+    """Refuse, before any work, a --save-uncertain folder whose parent does not exist, or that
+    holds windows of one of these recordings (file stems) already: their names could meet
+    the new ones, which `save` refuses only after the run. Windows of other recordings are
+    fine (one folder can gather the windows of many recordings to label)."""
+    if not out_dir:
+        return
+    d = Path(out_dir)
+    if not d.resolve().parent.is_dir():
         raise MicromelError(f"--save-uncertain {out_dir}: its parent folder does not exist")
+    for f in sorted(d.glob("*.wav")) if d.is_dir() else ():
+        stem = next((s for s in stems if f.stem.startswith(f"{s}_")), None)
+        if stem is not None and recording_of(f.stem)[0] != f.stem:
+            raise MicromelError(f"--save-uncertain {out_dir}: holds windows of {stem} already "
+                                f"({f.name}); give another folder, or move them out")
 
 
 class Tap:
