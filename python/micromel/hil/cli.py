@@ -216,7 +216,9 @@ def register(sub) -> None:
 
     f = sub.add_parser("flash", help="build and upload a model's firmware (emulated: build and boot)")
     f.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_HELP)
-    f.add_argument("--board", default="emulate", help="a firmware environment (micromel boards)")
+    f.add_argument("--board", default="emulate",
+                   help="a board of `micromel boards` by name (stm32l476) or environment (its "
+                        "real one, nucleo_l476rg, or an emulated one such as emulate; default)")
     f.add_argument("--port", help="upload port of a real board")
     listen_config.add_listen_at_boot(f)
     f.set_defaults(func=cmd_flash)

@@ -9,18 +9,41 @@ from typing import Callable
 
 from .. import codegen
 from ..boards import firmware
-from ..link.emulator import Emulator
+from ..boards.catalogue import find_boards
+from ..errors import MicromelError
+from ..link.emulator import Emulator, qemu_config
+
+
+def flash_env(board: str) -> tuple[str, bool]:
+    """(the PlatformIO environment to flash, whether it is an emulated board) for --board: a
+    board of boards/catalogue.json by name, its real environment, or an emulated board's
+    environment. A real board's JSON comes from PlatformIO's registry, not boards/pio/, so the
+    catalogue, not a local board file, says which is which."""
+    found = find_boards(board)          # the catalogue's one-line error for an unknown name
+    if len(found) != 1:
+        raise MicromelError(f"--board {board}: names {len(found)} boards; give one")
+    b = found[0]
+    if b.emulated:
+        return b.offline_env, True
+    if board == b.offline_env:
+        raise MicromelError(f"--board {board}: an environment that builds without the PlatformIO "
+                            f"registry and uploads nowhere; flash with --board {b.name} "
+                            f"(environment {b.real_env})")
+    if not b.real_env:
+        raise MicromelError(f"--board {board}: no environment to flash it with in "
+                            "boards/catalogue.json")
+    return b.real_env, False
 
 
 def flash(model, board: str, port: str | None = None, say: Callable[[str], None] = print,
           defines: tuple[str, ...] = ()) -> int:
     """`defines`: build options such as listening at boot (listen.config.boot_defines)."""
+    env, emulated = flash_env(board)
     gen = codegen.default_gen_dir(model)
     codegen.export(model, gen, board=board)
-    board_json = firmware.board_json(firmware.env_board(board))
-    machine = board_json.get("micromel", {}).get("qemu_machine")
-    if machine:
-        elf = firmware.build(board, gen_dir=gen, model_dir=model.path.resolve(), defines=defines)
+    if emulated:
+        machine = qemu_config(env)["machine"]
+        elf = firmware.build(env, gen_dir=gen, model_dir=model.path.resolve(), defines=defines)
         emu = Emulator(elf, machine, wait=False)
         port_no = emu.start()
         say(f"booted {elf} on QEMU {machine}; connect with --device socket://127.0.0.1:{port_no}")
@@ -34,7 +57,7 @@ def flash(model, board: str, port: str | None = None, say: Callable[[str], None]
             emu.stop()
         return 0
     cmd = [sys.executable, "-m", "platformio", "run", "-d", str(firmware.FIRMWARE_DIR),
-           "-e", board, "-t", "upload"]
+           "-e", env, "-t", "upload"]
     if port:
         cmd += ["--upload-port", port]
     env = firmware.pio_environ({"MICROMEL_GEN_DIR": str(gen),
