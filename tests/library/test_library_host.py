@@ -222,3 +222,21 @@ def test_one_window_of_features_equals_the_twin(library, tmp_path):
     for line, w in zip(got, wins):
         scores = ref.scores(w)
         assert line.split() == [str(int(np.argmax(scores)))] + [str(int(v)) for v in scores]
+
+
+def test_event_names_follow_the_rejection_rule_as_segment_names_them(library, stream_wav,
+                                                                      tmp_path):
+    """models/drums has a rejection rule (config.json "reject"): an event it refuses is
+    "unknown" in `micromel segment` and `listen`; the examples printed the event's raw class
+    (mm_api_label(e->label)) until they asked mm_api_event_answer."""
+    from micromel.segment.run import timed_events
+    model = ModelDir.open("drums")
+    app = wav_events(tmp_path, library("drums"))
+    printed = [line.split("\t")[2] for line in run([app, stream_wav]).stdout.splitlines()
+               if line.count("\t") == 3]
+    p = model.segment_params()
+    pcm = sf.read(stream_wav, dtype="int16")[0]
+    twin = segment_windows(host_window_results([pcm[i:i + 4000] for i in range(0, len(pcm), 4000)],
+                                               model, p), p)
+    names = [e.label for e in timed_events(model, twin, p)]
+    assert printed == names and "unknown" in names and len(set(names)) > 2, (printed, names)

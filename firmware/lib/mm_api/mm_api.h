@@ -170,7 +170,10 @@ int32_t mm_api_vote(const mm_api_ctx *ctx, mm_api_vote_result *out);
  * top probability), as `micromel segment` and `listen` name it "unknown". */
 int32_t mm_api_event_answer(const mm_api_event *e);
 
-/* Class name of index c (0 .. MM_API_N_CLASSES-1), or NULL for any other c. */
+/* Class name of index c (0 .. MM_API_N_CLASSES-1), "unknown" for MM_API_UNKNOWN (what
+ * mm_api_event_answer and mm_api_vote give when the rejection rule refuses), or NULL for
+ * any other c. An event's name as `micromel segment` gives it:
+ * mm_api_label(mm_api_event_answer(e)). */
 const char *mm_api_label(int32_t c);
 
 /* One window for users who compute the features themselves: features are

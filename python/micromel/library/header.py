@@ -84,7 +84,7 @@ def public_header(name: str, model, compiled, kernels: str) -> str:
  *   static mm_api_ctx rec;   // all state of one audio stream: static, no heap
  *
  *   static void on_event(const mm_api_event *e, void *user) {{
- *     // mm_api_label(e->label), e->start_sample .. e->end_sample, e->confidence / 256.0
+ *     // mm_api_label(mm_api_event_answer(e)), e->start_sample .. e->end_sample, e->confidence / 256.0
  *   }}
  *
  *   const mm_api_handlers h = {{NULL, on_event, NULL}};   // on_window, on_event, user

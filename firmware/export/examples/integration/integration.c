@@ -5,8 +5,8 @@ static mm_api_ctx rec;                      /* all state: static, no heap */
 
 static void on_event(const mm_api_event *e, void *user) {
   (void)user;                               /* samples / MM_API_SAMPLE_RATE = seconds */
-  printf("%s %lu %lu\n", mm_api_label(e->label), (unsigned long)e->start_sample,
-         (unsigned long)e->end_sample);
+  printf("%s %lu %lu\n", mm_api_label(mm_api_event_answer(e)),
+         (unsigned long)e->start_sample, (unsigned long)e->end_sample);
 }
 
 int recognizer_start(void) {                /* once, at boot */

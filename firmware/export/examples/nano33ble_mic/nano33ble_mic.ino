@@ -44,7 +44,7 @@ static void on_event(const mm_api_event *e, void *) {
   Serial.print(' ');
   Serial.print((double)e->end_sample / MM_API_SAMPLE_RATE, 3);
   Serial.print(' ');
-  Serial.print(mm_api_label(e->label));
+  Serial.print(mm_api_label(mm_api_event_answer(e)));   // "unknown" if the rule refuses
   Serial.print(' ');
   Serial.println(e->confidence / 256.0, 2);
 }

@@ -44,7 +44,7 @@ static void on_event(const mm_api_event *e, void *user) {
            (unsigned long long)e->end_sample, (unsigned)e->label, (unsigned)e->confidence);
   } else {
     printf("%.3f\t%.3f\t%s\t%.2f\n", seconds(e->start_sample), seconds(e->end_sample),
-           mm_api_label(e->label), e->confidence / 256.0);
+           mm_api_label(mm_api_event_answer(e)), e->confidence / 256.0);
   }
 }
 
