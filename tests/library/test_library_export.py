@@ -86,6 +86,15 @@ def test_never_overwrites_a_folder_it_did_not_write(tmp_path, capsys):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     rc, _, err = export(capsys, "drums", "--zip")
     assert rc == 2 and "go with --lib" in err
+    (tmp_path / "lib.zip").write_bytes(b"my own archive")     # a zip it did not write: kept
+    rc, _, err = export(capsys, "drums", "--lib", tmp_path / "lib", "--zip")
+    assert rc == 2 and "lib.zip exists and is not a library micromel zipped" in err
+    assert (tmp_path / "lib.zip").read_bytes() == b"my own archive"
+    assert not (tmp_path / "lib").exists()
+    (tmp_path / "lib.zip").unlink()         # its own zip, from an earlier export: replaced
+    for _ in range(2):
+        rc, _, err = export(capsys, "drums", "--lib", tmp_path / "lib", "--zip")
+        assert rc == 0, err
 
 
 def test_docs_show_the_integration_in_under_20_lines():

@@ -80,6 +80,20 @@ def check_target(out: Path) -> bool:
     return False
 
 
+def check_zip(zip_path: Path) -> None:
+    """--zip replaces only a zip of an earlier export (it holds the library's mm_api.h)."""
+    if not zip_path.exists():
+        return
+    try:
+        with zipfile.ZipFile(zip_path) as z:
+            ours = any(n.endswith("/src/mm_api.h") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        ours = False
+    if not ours:
+        raise MicromelError(f"--zip: {zip_path} exists and is not a library micromel zipped; "
+                            "move it away or give another --lib folder")
+
+
 def copy_sources(src: Path, protocol: bool) -> int:
     """The C sources of the firmware libraries, flat in src/ (their names are prefixed, so
     they cannot collide)."""
@@ -144,6 +158,8 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
     out = Path(out_dir)
     name = check_name(default_name(model) if name is None else name)
     replaced = check_target(out)
+    if make_zip:
+        check_zip(out.parent / f"{out.name}.zip")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
