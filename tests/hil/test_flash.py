@@ -49,3 +49,17 @@ def test_a_real_board_is_uploaded_through_platformio(monkeypatch):
     assert rc == 0 and cmd[cmd.index("-e") + 1] == "nucleo_l476rg"
     assert cmd[cmd.index("-t") + 1] == "upload" and cmd[-2:] == ["--upload-port", "/dev/ttyACM7"]
     assert seen["env"]["MICROMEL_GEN_DIR"]
+
+
+@pytest.mark.parametrize("board, source, says", [
+    ("emulate", "mic", "--listen-at-boot mic: an emulated board has no microphone driver"),
+    ("stm32l476", "file", "--listen-at-boot file: the emulated microphone's file"),
+])
+def test_a_listening_source_the_board_does_not_have_is_refused(board, source, says, capsys,
+                                                              monkeypatch):
+    from micromel.cli import main
+    monkeypatch.setattr(flash_mod.firmware, "build", lambda *a, **k: pytest.fail("built"))
+    assert main(["flash", str(ROOT / "models" / "speech"), "--board", board,
+                 "--listen-at-boot", source]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1, err
