@@ -640,9 +640,10 @@ def test_a_reader_that_goes_away_ends_the_command_quietly():
     BrokenPipeError traceback (there was one), the exit code a shell gives such a writer."""
     import subprocess
     import sys
-    p = subprocess.Popen([sys.executable, "-m", "micromel", "boards", "--json"],
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}   # buffered, as
+    p = subprocess.Popen([sys.executable, "-m", "micromel", "boards", "--json"],  # usually
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+                         env={**env, "PYTHONPATH": str(ROOT / "python")})
     p.stdout.close()
     err = p.stderr.read()
     p.wait(timeout=60)
@@ -659,8 +660,9 @@ def test_a_reader_that_goes_away_ends_the_command_quietly():
     (["farm", "board", "--uart-port", "70000", "--ctl-port", "5001"], "must be at most 65535"),
     (["farm", "board", "--uart-port", "5000", "--ctl-port", "5000"],
      "--uart-port and --ctl-port: both 5000"),
-    (["farm", "board", "--uart-port", "5000", "--ctl-port", "5001", "--bind", "10.255.255.1"],
-     "--bind 10.255.255.1: cannot listen there"),
+    # 192.0.2.1: TEST-NET-1, documentation only, never an address of this host
+    (["farm", "board", "--uart-port", "5000", "--ctl-port", "5001", "--bind", "192.0.2.1"],
+     "--bind 192.0.2.1: cannot listen there"),
 ])
 def test_ports_and_addresses_are_checked_before_any_work(argv, says, monkeypatch):
     from micromel.boards import firmware
@@ -668,6 +670,18 @@ def test_ports_and_addresses_are_checked_before_any_work(argv, says, monkeypatch
     r = cli(*argv)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert says in r.stderr, r.stderr
+
+
+def test_a_farm_boards_port_in_use_is_refused_before_any_work(monkeypatch):
+    import socket
+    from micromel.boards import firmware
+    monkeypatch.setattr(firmware, "build", _must_not_run("built firmware before the check"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        one_line_error(cli("farm", "board", "--uart-port", port, "--ctl-port", port + 1),
+                       f"--uart-port {port}: cannot listen on it at 127.0.0.1")
 
 
 def test_save_uncertain_refuses_a_folder_with_this_recordings_windows_before_the_run(
@@ -680,6 +694,7 @@ def test_save_uncertain_refuses_a_folder_with_this_recordings_windows_before_the
     saved = tmp_path / "unsure"
     saved.mkdir()
     shutil.copy(wav, saved / "other_00001.000-00001.500.wav")
+    shutil.copy(wav, saved / "s_2_00001.000-00001.500.wav")    # a window of s_2, not of s
     shutil.copy(wav, saved / "s_00000.384-00000.912.wav")
     with monkeypatch.context() as m:
         m.setattr(run, "Scorer", _must_not_run("the model ran before the folder was checked"))

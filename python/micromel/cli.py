@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import select
 import sys
 
 from . import __version__, cliargs
@@ -105,11 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         with farm.resolve_args(args):   # --device labgrid:...: held while the command runs
-            return int(args.func(args) or 0)
+            rc = int(args.func(args) or 0)
+        sys.stdout.flush()      # here, so that a reader gone away is met inside this try
+        return rc
     except MicromelError as e:
         print(f"micromel: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
+        if not _stdout_gone():
+            raise           # a socket's or a child's pipe: a fault, not a reader that left
         # the reader of the output went away (`micromel boards --json | head`): stop quietly,
         # as a Unix tool does; stdout goes to /dev/null so that the exit's flush is silent too
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -127,6 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("micromel: interrupted", file=sys.stderr)
         return 130
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (POLLERR on the write end)."""
+    try:
+        p = select.poll()
+        p.register(sys.stdout.fileno(), select.POLLERR)
+        return bool(p.poll(0))
+    except (OSError, ValueError, AttributeError):   # no fileno, or no poll (Windows)
+        return False
 
 
 if __name__ == "__main__":

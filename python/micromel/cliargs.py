@@ -106,3 +106,11 @@ def table_outputs(args) -> dict:
         raise MicromelError(f"--md and --json name one file ({args.md}); give two names")
     return {opt: new_file(path, f"--{opt}", args.force)
             for opt, path in (("md", args.md), ("json", args.json)) if path}
+
+
+def bench_device(device: str) -> None:
+    """The benches count instructions: not on 'native' (open_device's hint for it, "needs a
+    model folder", misled a user who had given one)."""
+    if device == "native":
+        raise MicromelError("--device native: the firmware built for this computer counts no "
+                            "instructions; bench on --device emulate (or emulate:ENV, a board)")

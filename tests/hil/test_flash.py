@@ -51,15 +51,15 @@ def test_a_real_board_is_uploaded_through_platformio(monkeypatch):
     assert seen["env"]["MICROMEL_GEN_DIR"]
 
 
-@pytest.mark.parametrize("board, source, says", [
-    ("emulate", "mic", "--listen-at-boot mic: an emulated board has no microphone driver"),
-    ("stm32l476", "file", "--listen-at-boot file: the emulated microphone's file"),
+@pytest.mark.parametrize("board, extra, says", [
+    ("emulate", ["--listen-at-boot", "mic"],
+     "--listen-at-boot mic: an emulated board has no microphone driver"),
+    ("stm32l476", ["--listen-at-boot", "file"], "--listen-at-boot file: the emulated microphone's"),
+    ("emulate", ["--port", "/dev/ttyACM0"], "--port /dev/ttyACM0: a real board's upload port"),
 ])
-def test_a_listening_source_the_board_does_not_have_is_refused(board, source, says, capsys,
-                                                              monkeypatch):
+def test_what_the_board_cannot_take_is_refused(board, extra, says, capsys, monkeypatch):
     from micromel.cli import main
     monkeypatch.setattr(flash_mod.firmware, "build", lambda *a, **k: pytest.fail("built"))
-    assert main(["flash", str(ROOT / "models" / "speech"), "--board", board,
-                 "--listen-at-boot", source]) == 2
+    assert main(["flash", str(ROOT / "models" / "speech"), "--board", board, *extra]) == 2
     err = capsys.readouterr().err
     assert says in err and len(err.strip().splitlines()) == 1, err

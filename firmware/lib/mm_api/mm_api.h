@@ -99,7 +99,8 @@ typedef struct {
    * MM_API_SAMPLE_RATE for seconds). */
   uint64_t start_sample, end_sample;
   uint32_t first_window, end_window; /* the windows [first, end) it was decided on */
-  uint8_t label;      /* class index: mm_api_label(label) */
+  uint8_t label;      /* class index; its name under the rejection rule:
+                         mm_api_label(mm_api_event_answer(e)) */
   uint8_t confidence; /* mean probability of the label over the event, in 1/256 */
 } mm_api_event;
 

@@ -93,6 +93,14 @@ def find_boards(spec: str, catalogue: list[Board] | None = None) -> list[Board]:
     return picked
 
 
+def find_board(name: str) -> Board:
+    """One board of the catalogue, by name or environment."""
+    found = find_boards(name)
+    if len(found) != 1:
+        raise MicromelError(f"--board {name}: names {len(found)} boards; give one")
+    return found[0]
+
+
 def _pio_board(env_name: str) -> dict:
     return firmware.board_json(firmware.env_board(env_name))
 

@@ -185,6 +185,13 @@ def window_stem(recording: str, start_s: float, end_s: float) -> str:
     return f"{recording}_{start_s:09.3f}-{end_s:09.3f}"
 
 
+def cut_from(stem: str) -> str | None:
+    """The file stem a window named by `window_stem` was cut from (one level up), or None
+    for a name that is not a window's."""
+    m = _WINDOW_STEM.match(stem)
+    return m["rec"] if m and float(m["a"]) < float(m["b"]) else None
+
+
 def recording_of(stem: str) -> tuple[str, float]:
     """(the recording a file belongs to, where the file starts in it, seconds): a window
     named by `window_stem` is part of its recording (a window of a window, of the first);

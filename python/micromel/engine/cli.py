@@ -87,9 +87,7 @@ def export_library(model, args) -> int:
 
 def cmd_bench_model(args) -> int:
     _check_weights(args)
-    if args.device == "native":     # (open_device's hint, "needs a model folder", misled here)
-        raise MicromelError("--device native: the firmware built for this computer counts no "
-                            "instructions; bench on --device emulate (or emulate:ENV, a board)")
+    cliargs.bench_device(args.device)
     r = bench.run(ModelDir.open(args.model_dir), args.device, args.kernels, args.weights,
                   args.stream)
     if args.weights == "int16" and r.get("kernels") != "dsp":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..boards.catalogue import find_boards
+from ..boards.catalogue import find_board
 from ..errors import MicromelError
 from ..segment.config import SegmentConfig
 from . import cgen, kernels, plan as planmod, schedule, stream as streammod, tflite
@@ -110,17 +110,9 @@ def compile_model(model, weights: str = "auto", stream: bool = False) -> Compile
     return Compiled(model.path, meta, graph, plan, kdata, sched, sp)
 
 
-def _board(name: str):
-    """A board of the catalogue, by name or environment."""
-    found = find_boards(name)
-    if len(found) != 1:
-        raise MicromelError(f"--board {name}: names {len(found)} boards; give one")
-    return found[0]
-
-
 def check_board(c: Compiled, board_name: str) -> None:
     """Refuse a model that does not fit the board's budget for micromel."""
-    b = _board(board_name)
+    b = find_board(board_name)
     flash = (c.weight_bytes_dsp if b.dsp else c.weight_bytes_portable) + c.param_bytes_for(b.dsp)
     ram = c.sched.arena_bytes
     problems = []

@@ -169,6 +169,7 @@ def cmd_features(args) -> int:
 
 
 def cmd_bench_frontend(args) -> int:
+    cliargs.bench_device(args.device)
     result = bench.run(args.device, args.signal)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -15,7 +15,7 @@ from ..modeldir import ModelDir, open_model
 from . import cores
 from .classify import classify_files
 from .demo import run_demo
-from .flash import flash, flash_env
+from .flash import flash
 from .soak import soak
 from .stream_check import check_against_twin
 from .verify import default_report_dir, run_verify
@@ -106,16 +106,8 @@ def cmd_classify(args) -> int:
 
 
 def cmd_flash(args) -> int:
-    _, emulated = flash_env(args.board)
-    source = args.listen_at_boot
-    if source == "mic" and emulated:      # it built and booted idle, saying nothing
-        raise MicromelError("--listen-at-boot mic: an emulated board has no microphone driver; "
-                            "give file, tone, noise or silence")
-    if source == "file" and not emulated:
-        raise MicromelError("--listen-at-boot file: the emulated microphone's file; a real board "
-                            "listens with mic (or its generator: tone, noise, silence)")
     return flash(ModelDir.open(args.model_dir), args.board, args.port, say=_say,
-                 defines=listen_config.boot_defines(args.listen_at_boot))
+                 listen_at_boot=args.listen_at_boot)
 
 
 def cmd_stream_check(args) -> int:

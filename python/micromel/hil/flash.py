@@ -9,9 +9,10 @@ from typing import Callable
 
 from .. import codegen
 from ..boards import firmware
-from ..boards.catalogue import find_boards
+from ..boards.catalogue import find_board
 from ..errors import MicromelError
 from ..link.emulator import Emulator, qemu_config
+from ..listen import config as listen_config
 
 
 def flash_env(board: str) -> tuple[str, bool]:
@@ -19,10 +20,7 @@ def flash_env(board: str) -> tuple[str, bool]:
     board of boards/catalogue.json by name, its real environment, or an emulated board's
     environment. A real board's JSON comes from PlatformIO's registry, not boards/pio/, so the
     catalogue, not a local board file, says which is which."""
-    found = find_boards(board)          # the catalogue's one-line error for an unknown name
-    if len(found) != 1:
-        raise MicromelError(f"--board {board}: names {len(found)} boards; give one")
-    b = found[0]
+    b = find_board(board)               # the catalogue's one-line error for an unknown name
     if b.emulated:
         return b.offline_env, True
     if board == b.offline_env:
@@ -36,9 +34,15 @@ def flash_env(board: str) -> tuple[str, bool]:
 
 
 def flash(model, board: str, port: str | None = None, say: Callable[[str], None] = print,
-          defines: tuple[str, ...] = ()) -> int:
-    """`defines`: build options such as listening at boot (listen.config.boot_defines)."""
+          listen_at_boot: str | None = None) -> int:
+    """listen_at_boot: the source the firmware listens to from power-up (--listen-at-boot),
+    checked against the board before any build."""
     env, emulated = flash_env(board)
+    listen_config.check_boot_source(listen_at_boot, emulated)
+    if emulated and port:
+        raise MicromelError(f"--port {port}: a real board's upload port; the emulated board "
+                            "boots here (drop --port)")
+    defines = listen_config.boot_defines(listen_at_boot)
     gen = codegen.default_gen_dir(model)
     codegen.export(model, gen, board=board)
     if emulated:
@@ -60,7 +64,7 @@ def flash(model, board: str, port: str | None = None, say: Callable[[str], None]
            "-e", env, "-t", "upload"]
     if port:
         cmd += ["--upload-port", port]
-    env = firmware.pio_environ({"MICROMEL_GEN_DIR": str(gen),
-                                "MICROMEL_MODEL_DIR": str(model.path.resolve()),
-                                **firmware.defines_environ(defines)})
-    return subprocess.run(cmd, env=env).returncode
+    environ = firmware.pio_environ({"MICROMEL_GEN_DIR": str(gen),
+                                    "MICROMEL_MODEL_DIR": str(model.path.resolve()),
+                                    **firmware.defines_environ(defines)})
+    return subprocess.run(cmd, env=environ).returncode

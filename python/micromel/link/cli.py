@@ -47,22 +47,26 @@ def cmd_device_ping(args) -> int:
     return 0
 
 
-def _check_bind(address: str) -> None:
-    """--bind must be an address of this host: checked before any build (it was a traceback
-    after one)."""
-    try:
-        with socket.socket() as s:
-            s.bind((address, 0))
-    except OSError as e:
-        raise MicromelError(f"--bind {address}: cannot listen there ({e.strerror or e}); give "
-                            "an address of this host (default 127.0.0.1)") from None
+def _check_listen(address: str, ports) -> None:
+    """--bind must be an address of this host and the ports free there: checked before any
+    build (a traceback after one, or QEMU restarted forever on a port in use)."""
+    for port, option in ((0, None), *ports):
+        try:
+            with socket.socket() as s:
+                s.bind((address, port))
+        except OSError as e:
+            if option is None:
+                raise MicromelError(f"--bind {address}: cannot listen there ({e.strerror or e}); "
+                                    "give an address of this host (default 127.0.0.1)") from None
+            raise MicromelError(f"{option} {port}: cannot listen on it at {address} "
+                                f"({e.strerror or e}); give a free port") from None
 
 
 def cmd_farm_board(args) -> int:
     if args.uart_port == args.ctl_port:
         raise MicromelError(f"--uart-port and --ctl-port: both {args.ctl_port}; give two ports "
                             "(QEMU's UART and the control port each listen on their own)")
-    _check_bind(args.bind)
+    _check_listen(args.bind, ((args.uart_port, "--uart-port"), (args.ctl_port, "--ctl-port")))
     elf = Path(args.elf) if args.elf else firmware.build(args.env)
     board = EmulatedFarmBoard(args.env, elf, args.uart_port, args.bind)
     guard = SignalGuard()   # SIGTERM from a supervisor stops QEMU too

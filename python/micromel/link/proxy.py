@@ -140,7 +140,7 @@ class LossyProxy:
 def socket_address(spec: str) -> tuple[str, int]:
     """socket://HOST:PORT (pyserial's options after '?' allowed) -> (HOST, PORT); a malformed
     one is a one-line error (pyserial's own reasons for it read as garbage)."""
-    host, _, port = spec[len("socket://"):].split("?", 1)[0].rpartition(":")
+    host, _, port = spec[len("socket://"):].split("?", 1)[0].rstrip("/").rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) <= 65535:
         raise MicromelError(f"--device {spec}: expected socket://HOST:PORT with a PORT of 1 to "
                             "65535, e.g. socket://127.0.0.1:4000")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..errors import MicromelError
 from ..link.protocol import LISTEN_SOURCE
 
 # Samples per half-buffer (one DMA half, one period of the board's timer): 16 ms at 16 kHz.
@@ -39,6 +40,17 @@ def add_listen_at_boot(p) -> None:
                    help="build the firmware to listen from power-up with no host (text lines on "
                         "the serial port): mic on a real board, file/tone/noise/silence on an "
                         "emulated one")
+
+
+def check_boot_source(source: str | None, emulated: bool) -> None:
+    """--listen-at-boot SOURCE against the board: an emulated board has no microphone driver
+    (the image built and booted idle, saying nothing), a real board no emulated file."""
+    if source == "mic" and emulated:
+        raise MicromelError("--listen-at-boot mic: an emulated board has no microphone driver; "
+                            "give file, tone, noise or silence")
+    if source == "file" and not emulated:
+        raise MicromelError("--listen-at-boot file: the emulated microphone's file; a real board "
+                            "listens with mic (or its generator: tone, noise, silence)")
 
 
 def boot_defines(source: str | None) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import cliargs
 from ..audio import open_audio, write_wav
-from ..data.labels import recording_of, window_stem
+from ..data.labels import cut_from, window_stem
 from ..errors import MicromelError
 
 
@@ -108,8 +108,8 @@ def check_dir(out_dir, stems=()) -> None:
     if not d.resolve().parent.is_dir():
         raise MicromelError(f"--save-uncertain {out_dir}: its parent folder does not exist")
     for f in sorted(d.glob("*.wav")) if d.is_dir() else ():
-        stem = next((s for s in stems if f.stem.startswith(f"{s}_")), None)
-        if stem is not None and recording_of(f.stem)[0] != f.stem:
+        stem = cut_from(f.stem)
+        if stem is not None and stem in stems:
             raise MicromelError(f"--save-uncertain {out_dir}: holds windows of {stem} already "
                                 f"({f.name}); give another folder, or move them out")
 
