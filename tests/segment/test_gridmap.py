@@ -162,7 +162,10 @@ def test_ctrl_c_is_the_parents_to_report(tmp_path):
     with open(errors, "w") as f:
         # SIGINT as a terminal gives it: a command started in the background by a shell (as CI
         # may start the tests) inherits SIGINT ignored, and Python then keeps ignoring it
+        # and unblocked: a blocked signal stays blocked across exec, so a test that left SIGINT
+        # blocked in this process (a hypothesis for the one hang seen) would hang the parent
         script = ("import faulthandler, signal\n"
+                  "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGUSR1})\n"
                   "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
                   "faulthandler.register(signal.SIGUSR1, all_threads=True)\n" + PARENT)
         p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=f,
