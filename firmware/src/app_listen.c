@@ -130,7 +130,7 @@ static uint16_t event_text(const out_rec *r, char *o, int cap) {
   uint32_t conf = (r->e.confidence * 100u + 128u) / 256u;
   /* the model's rejection rule names an event it refuses "unknown", as `micromel segment` */
   int32_t k = mm_clip_event_answer(r->e.label, r->e.confidence);
-  if (k == MM_CLIP_UNKNOWN) snprintf(name, sizeof name, "unknown");
+  if (k == MM_CLIP_UNKNOWN) snprintf(name, sizeof name, "%s", MM_CLIP_UNKNOWN_NAME);
   else label_name((unsigned)k, name, sizeof name);
   int n = snprintf(o, (size_t)cap, "%lu.%02lu %lu.%02lu %s %lu.%02lu\n", (unsigned long)(a / 100),
                    (unsigned long)(a % 100), (unsigned long)(b / 100), (unsigned long)(b % 100), name,

@@ -103,6 +103,7 @@ def test_config_round_trip_default_and_hash(tmp_path):
     text = clip_header.c_header(again.frontend, again.window, again.n_classes, again.reject)
     assert "#define MM_CLIP_REJECT_MIN_TOP {150u, 150u, 150u, 150u, 150u}" in text
     assert "#define MM_CLIP_UNKNOWN (-2)" in text
+    assert f'#define MM_CLIP_UNKNOWN_NAME "{reject.UNKNOWN_LABEL}"' in text   # one spelling, from Python
     assert codegen.headers(again)[clip_header.HEADER_NAME] == text
     # a floor per class: saved, hashed, and each class's floor = max(min_top, its own)
     per = again.replace(reject=reject.RejectConfig(min_top=150, class_min_top=(0, 200, 0, 0, 160))).save()

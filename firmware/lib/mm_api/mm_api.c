@@ -174,7 +174,7 @@ int32_t mm_api_event_answer(const mm_api_event *e) {
 }
 
 const char *mm_api_label(int32_t k) {
-  if (k == MM_API_UNKNOWN) return "unknown";  /* the rejection rule's answer, as segment names it */
+  if (k == MM_API_UNKNOWN) return MM_CLIP_UNKNOWN_NAME;  /* the rule's answer, as segment names it */
   return k >= 0 && k < MM_API_N_CLASSES ? labels[k] : NULL;
 }
 

@@ -10,7 +10,7 @@ SIGNED = ("MM_CLIP_UNKNOWN", "MM_CLIP_REJECT_OTHER")   # compared with int32_t c
 
 
 def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
-                   rule: reject.RejectConfig | None = None) -> dict[str, int | list[int]]:
+                   rule: reject.RejectConfig | None = None) -> dict[str, int | list[int] | str]:
     """The constants of a front-end config, a window config, a class count and the
     rejection rule (none: every clip gets a class)."""
     rule = rule or reject.RejectConfig()
@@ -30,6 +30,7 @@ def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
         "MM_CLIP_GATE_THRESHOLD": rules.gate_threshold(window, framing),
         "MM_CLIP_N_CLASSES": n_classes,
         "MM_CLIP_UNKNOWN": reject.UNKNOWN,
+        "MM_CLIP_UNKNOWN_NAME": reject.UNKNOWN_LABEL,   # how the device names a refused vote
         "MM_CLIP_REJECT_MIN_TOP": rule.floors(n_classes),     # one floor per class
         "MM_CLIP_REJECT_MIN_MARGIN": rule.min_margin,
         "MM_CLIP_REJECT_OTHER": rule.other_class,
@@ -38,7 +39,10 @@ def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
 
 def c_define(name: str, value) -> str:
     """One constant: int64 for the gate threshold, signed ones (MM_CLIP_UNKNOWN, the other
-    class, -1 when there is none) bracketed, a list as an array initialiser, else unsigned."""
+    class, -1 when there is none) bracketed, a list as an array initialiser, a string quoted,
+    else unsigned."""
+    if isinstance(value, str):
+        return f'#define {name} "{value}"'
     if isinstance(value, list):
         return f"#define {name} {{{', '.join(f'{v}u' for v in value)}}}"
     if value < 0 or name in SIGNED:
