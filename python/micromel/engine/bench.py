@@ -13,6 +13,7 @@ from ..boards.sizes import object_part
 from ..errors import MicromelError
 from ..frontend import link as fe_link
 from ..link.device import open_device
+from ..link.emulator import qemu_config
 from ..link.model_device import firmware_env
 from ..segment.config import SegmentConfig
 from . import cycles, peers, runner
@@ -38,19 +39,17 @@ def _engine_functions(elf: Path) -> set:
             and object_part(s.origin) == "engine"}
 
 
-def estimate_cycles(elf: Path, env: str, plan, x, sliding=None) -> dict:
+def estimate_cycles(elf: Path, qemu: dict, plan, x, sliding=None) -> dict:
     """Cycles of a real Cortex-M4 for the benched inference (engine/cycles.py): per
-    kernel family, cycles per instruction from the instructions the emulator ran."""
-    board = firmware.board_json(firmware.env_board(env))
-    mm = board.get("micromel", {})
+    kernel family, cycles per instruction from the instructions the emulator (qemu:
+    link.emulator.qemu_config) ran."""
     engine = _engine_functions(elf)
 
     def work(dev):
         dm = runner.DeviceModel(plan, dev)
         dm.bench(x, sliding=sliding)
 
-    counts = cycles.executed(elf, mm["qemu_machine"], mm.get("qemu_args"), work,
-                             mm.get("qemu_system", "qemu-system-arm"))
+    counts = cycles.executed(elf, qemu, work)
     insns, funcs = cycles.disassemble(elf)
     per = cycles.estimate(counts, insns, funcs, lambda n: n in engine)
     fam = {f: [n for n in per if n.startswith(pre)] for f, pre in _FAMILIES.items()}
@@ -162,10 +161,10 @@ def run(model, device: str = "emulate", kernels: str = "auto",
         flash = _flash_of_elf(elf)
         if flash:
             out.update(flash)
-    mm = firmware.board_json(firmware.env_board(env)).get("micromel", {}) if elf is not None else {}
+    qemu = qemu_config(env) if elf is not None else None
     # (run again on a local emulator of the board: a farm board's env too); no estimate where
     # no counted instruction maps to the image's disassembled code (so on the emulated M33)
-    est = estimate_cycles(elf, env, plan, x[0]) if cycles.runs_arm(mm) else None
+    est = estimate_cycles(elf, qemu, plan, x[0]) if qemu and cycles.runs_arm(qemu) else None
     if est is not None and est["cpi_all"]:
         out["functions"] = est.pop("functions")
         out["cycles_model"] = est

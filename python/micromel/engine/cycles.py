@@ -106,12 +106,13 @@ def plugin() -> Path:
     return out
 
 
-def executed(elf: Path, machine: str, qemu_args: list, work, system: str = "qemu-system-arm") -> dict:
-    """pc -> times executed over one emulator session in which work(device) runs."""
+def executed(elf: Path, qemu: dict, work) -> dict:
+    """pc -> times executed over one emulator session (qemu: link.emulator.qemu_config's
+    machine, extra_args and system) in which work(device) runs."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "counts.txt"
-        emu = Emulator(elf, machine, system=system,
-                              extra_args=list(qemu_args or []) + ["-plugin", f"file={plugin()},out={out}"])
+        emu = Emulator(elf, qemu["machine"], system=qemu["system"],
+                       extra_args=list(qemu["extra_args"] or []) + ["-plugin", f"file={plugin()},out={out}"])
         port = emu.start()
         link = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=0.1)
         dev = Device(link, f"emulate:{port}", emulator=emu)
@@ -226,11 +227,10 @@ def estimate(counts: dict, insns: dict, funcs: list, keep) -> dict:
     return out
 
 
-def runs_arm(mm: dict) -> bool:
-    """Whether a board (its board JSON's "micromel" part) is emulated by qemu-system-arm: the
+def runs_arm(qemu: dict) -> bool:
+    """Whether an emulated board (link.emulator.qemu_config) runs on qemu-system-arm: the
     model reads Arm instructions (arm-none-eabi-objdump), so the RISC-V board has no estimate."""
-    return bool(mm.get("qemu_machine")) and \
-        mm.get("qemu_system", "qemu-system-arm") == "qemu-system-arm"
+    return qemu["system"] == "qemu-system-arm"
 
 
 def cpi(per_func: dict, names) -> float | None:

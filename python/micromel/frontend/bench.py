@@ -10,6 +10,7 @@ from ..boards import firmware
 from ..engine import cycles, peers
 from ..errors import MicromelError
 from ..link.device import open_device
+from ..link.emulator import qemu_config
 from . import link
 
 
@@ -49,14 +50,10 @@ _STAGE_FUNCS = {
 }
 
 
-def estimate_cycles(elf: Path, env: str, signal: str) -> dict:
+def estimate_cycles(elf: Path, qemu: dict, signal: str) -> dict:
     """Cycles per instruction of a real Cortex-M4 for each stage, from the instructions the
-    emulator ran during the bench (engine/cycles.py)."""
-    board = firmware.board_json(firmware.env_board(env))
-    mm = board.get("micromel", {})
-    counts = cycles.executed(elf, mm["qemu_machine"], mm.get("qemu_args"),
-                             lambda dev: link.bench(dev, signal),
-                             mm.get("qemu_system", "qemu-system-arm"))
+    emulator (qemu: link.emulator.qemu_config) ran during the bench (engine/cycles.py)."""
+    counts = cycles.executed(elf, qemu, lambda dev: link.bench(dev, signal))
     insns, funcs = cycles.disassemble(elf)
     fe = {f[2] for f in funcs if f[2].startswith(("mm_fe_", "copy_segments", "put", "frame_at",
                                                      "bit_length", "memcpy"))}
@@ -84,9 +81,9 @@ def run(device: str = "emulate", signal: str = "noise") -> dict:
                   dsp=info.get("fe_dsp") == "1")
     if elf:
         result.update(memory_from_elf(elf))
-    mm = firmware.board_json(firmware.env_board(env)).get("micromel", {}) if elf else {}
+    qemu = qemu_config(env) if elf else None
     # no estimate on the RISC-V board, nor where no counted instruction maps to the image's code
-    est = estimate_cycles(elf, env, signal) if cycles.runs_arm(mm) else None
+    est = estimate_cycles(elf, qemu, signal) if qemu and cycles.runs_arm(qemu) else None
     if est is not None and est["cpi_all"]:
         result["cycles_model"] = est
         result["cycles_per_frame_stages"] = {
