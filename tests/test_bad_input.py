@@ -201,9 +201,28 @@ def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
     # the clips were written as /-<time>.wav, labelled ''
     (["record", "--out", "/", "--seconds", "1", "--device", "emulate", "--source", "noise"],
      "--out /: its folder name is the clips' label"),
+    # each of these was ignored without a word
+    (["listen", "models/speech", "--device", "emulate", "--source", "noise", "--tone-hz", "440"],
+     "--tone-hz 440: the frequency of --source tone, not of noise"),
+    (["listen", "models/speech", "--device", "emulate", "--mic", "{wav}", "--amplitude", "100"],
+     "--amplitude 100: the level of --source tone|noise, not of file"),
+    (["record", "--out", "{new}/quiet", "--seconds", "1", "--device", "emulate", "--source",
+      "silence", "--amplitude", "5"], "--amplitude 5: the level of --source tone|noise"),
+    (["listen", "models/speech", "--device", "socket://127.0.0.1:9", "--realtime"],
+     "--realtime: paces the emulated board; --device socket://127.0.0.1:9 runs in real time"),
+    (["listen", "models/speech", "--device", "emulate", "--source", "noise", "--format", "json"],
+     "--format: chooses the files written into --out"),
+    (["listen", "models/speech", "--device", "emulate", "--mic", "{wav}", "--uncertain", "3"],
+     "--uncertain 3: counts the windows --save-uncertain DIR writes"),
+    (["segment", "models/speech", "{wav}", "--uncertain", "3"],
+     "--uncertain 3: counts the windows --save-uncertain DIR writes"),
+    (["cores", "none", "--inputs", "3"], "--inputs 3: random inputs of a model"),
 ])
-def test_input_options_that_would_be_ignored_are_refused(tmp_path, wav, argv, says):
+def test_input_options_that_would_be_ignored_are_refused(tmp_path, wav, argv, says, monkeypatch):
     """Checked before any board is opened or built."""
+    from micromel.boards import firmware
+    monkeypatch.setattr(firmware, "build", _must_not_run("built firmware before the options "
+                                                         "were checked"))
     args = [a.format(wav=wav, new=tmp_path / "new") for a in argv]
     args = [str(ROOT / a) if a.startswith("models/") else a for a in args]
     one_line_error(cli(*args), says)
@@ -239,6 +258,9 @@ def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monke
                            "--weights int16: a layout of DSP builds")
         one_line_error(cli("bench", "model", DRUMS, "--device", "native"),
                        "--device native: the firmware built for this computer counts no")
+        for opt in (["--kernels", "portable"], ["--weights", "int8"]):   # a flashed board's own
+            one_line_error(cli("bench", "model", DRUMS, "--device", "socket://127.0.0.1:9", *opt),
+                           "--kernels/--weights: choose how micromel builds the firmware")
     assert not any((tmp_path / d).exists() for d in ("m", "gen"))
     r = cli("export", DRUMS, "--out", "gen", "--kernels", "portable")   # what it prints instead
     assert r.returncode == 0 and "bytes (portable)" in r.stdout and "DSP" not in r.stdout, r.stdout

@@ -91,6 +91,15 @@ def new_file(path, option: str, force: bool | None = None) -> Path:
     return path
 
 
+def formats_with_out(args, all_formats) -> set:
+    """--format FMT (repeatable) chooses what --out DIR gets: refused without --out (it would
+    be ignored); all formats when none is given."""
+    if args.format and not args.out:
+        raise MicromelError("--format: chooses the files written into --out; add --out DIR "
+                            "(without it the events are printed)")
+    return set(args.format or all_formats)
+
+
 def add_table_outputs(p, what: str) -> None:
     """--md FILE and --json FILE: a command's table also written as Markdown and as JSON
     (table_outputs checks them before the work)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import cliargs, codegen
 from ..errors import MicromelError
 from ..library import export as library
+from ..link.model_device import firmware_env
 from ..modeldir import ModelDir
 from . import bench, runner
 from .compiler import KERNEL_CHOICES, WEIGHT_CHOICES
@@ -88,6 +89,10 @@ def export_library(model, args) -> int:
 def cmd_bench_model(args) -> int:
     _check_weights(args)
     cliargs.bench_device(args.device)
+    if firmware_env(args.device) is None and (args.kernels, args.weights) != ("auto", "auto"):
+        raise MicromelError(f"--kernels/--weights: choose how micromel builds the firmware; "
+                            f"--device {args.device} runs the firmware flashed on it (drop them, "
+                            "or flash a build made with them)")
     r = bench.run(ModelDir.open(args.model_dir), args.device, args.kernels, args.weights,
                   args.stream)
     if args.weights == "int16" and r.get("kernels") != "dsp":

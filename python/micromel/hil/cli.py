@@ -137,8 +137,14 @@ def cmd_soak(args) -> int:
     return 1 if failed else 0
 
 
+INPUTS = 8     # random model inputs per board unless --inputs says otherwise
+
+
 def cmd_cores(args) -> int:
     model = open_model(args.model_dir, allow_none=True)
+    if model is None and args.inputs is not None:
+        raise MicromelError(f"--inputs {args.inputs}: random inputs of a model; the firmware "
+                            "without a model has none (drop --inputs)")
     picked = [b for b in find_boards(args.board) if b.emulated]
     if not picked:
         raise MicromelError(f"--board {args.board}: no emulated board among them "
@@ -150,7 +156,7 @@ def cmd_cores(args) -> int:
         codegen.export(model, gen_dir)
     results = []
     for b in picked:
-        r = cores.run_core(b, model, gen_dir, inputs=args.inputs)
+        r = cores.run_core(b, model, gen_dir, inputs=args.inputs or INPUTS)
         results.append(r)
         print(f"ran {b.offline_env:<13} {b.name:<14} {r.seconds:5.1f} s"
               + (f"  (missing: {'; '.join(r.missing)})" if r.missing else ""), flush=True)
@@ -255,7 +261,8 @@ def register(sub) -> None:
     k.add_argument("model_dir", metavar="MODEL_DIR",
                    help="model folder (models/NAME), or 'none' for the firmware without a model")
     k.add_argument("--board", default="all", help="emulated board(s) or environment(s); default all")
-    k.add_argument("--inputs", type=cliargs.positive_int, default=8,
-                   help="random model inputs generated on the device and compared (default 8)")
+    k.add_argument("--inputs", type=cliargs.positive_int,
+                   help=f"random model inputs generated on the device and compared (default "
+                        f"{INPUTS})")
     cliargs.add_table_outputs(k, "table")
     k.set_defaults(func=cmd_cores)

@@ -56,6 +56,9 @@ def _source(args) -> str:
     if args.mic and not emulated:
         raise MicromelError("--mic: only the emulated board plays a file through its microphone; "
                             "a real board listens to its own (drop --mic)")
+    if args.realtime and not emulated:
+        raise MicromelError(f"--realtime: paces the emulated board; --device {args.device} runs "
+                            "in real time already (drop --realtime)")
     source = args.source or ("file" if args.mic else "mic" if not emulated else None)
     if source is None:
         raise MicromelError("--device emulate: give --mic FILE (what the emulated microphone "
@@ -66,6 +69,19 @@ def _source(args) -> str:
         raise MicromelError(f"--mic {args.mic} and --source {source}: the microphone plays the "
                             "file only with --source file (or no --source); drop one")
     return source
+
+
+def _generator_options(args, source: str) -> None:
+    """--tone-hz and --amplitude set the board's signal generator: refused with another
+    source (they would be ignored), then their defaults filled in."""
+    if args.tone_hz is not None and source != "tone":
+        raise MicromelError(f"--tone-hz {args.tone_hz}: the frequency of --source tone, not of "
+                            f"{source}; drop it (or give --source tone)")
+    if args.amplitude is not None and source not in ("tone", "noise"):
+        raise MicromelError(f"--amplitude {args.amplitude}: the level of --source tone|noise, not "
+                            f"of {source}; drop it")
+    args.tone_hz = config.TONE_HZ if args.tone_hz is None else args.tone_hz
+    args.amplitude = config.AMPLITUDE if args.amplitude is None else args.amplitude
 
 
 def _check_tone(args, source: str, rate: int) -> None:
@@ -87,8 +103,9 @@ def cmd_listen(args) -> int:
     model.tflite_bytes          # a folder without its model is refused before any work
     p = model.segment_params()
     source = _source(args)
+    _generator_options(args, source)
     _check_tone(args, source, p.sample_rate)
-    formats = set(args.format or FORMATS)
+    formats = cliargs.formats_with_out(args, FORMATS)
     label = next((lab for lab in model.labels if lab not in model.segment.background_labels),
                  model.labels[0])
     stem = Path(args.mic).stem if source == "file" else f"listen-{source}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -97,7 +114,7 @@ def cmd_listen(args) -> int:
     if args.save_uncertain and source != "file":
         raise MicromelError("--save-uncertain: needs the audio on this computer (--source file "
                             "--mic FILE); a board's own microphone does not send its audio")
-    uncertain.check_dir(args.save_uncertain, [stem])
+    args.uncertain = uncertain.check_options(args, [stem])
     mic = None
     if source == "file":
         mic = run.prepare_mic(args.mic, p.sample_rate, build_dir() / "listen", args.seconds)
@@ -159,6 +176,7 @@ def cmd_record(args) -> int:
     if not args.seconds:
         raise MicromelError("record: give --seconds, how much audio to record")
     source = _source(args)
+    _generator_options(args, source)
     mic = None
     dev = open_device(args.device, realtime=args.realtime) if is_emulated(args.device) \
         else open_device(args.device)
@@ -212,11 +230,9 @@ def _input_options(p) -> None:
                         "instruction counts)")
     p.add_argument("--tone-hz", type=cliargs.at_least(int, 1, "a whole number",
                                                       maximum=config.TONE_HZ_MAX),
-                   default=config.TONE_HZ,
                    help=f"--source tone: frequency (default {config.TONE_HZ})")
     p.add_argument("--amplitude", type=cliargs.at_least(int, 1, "a whole number",
                                                         maximum=config.AMPLITUDE_MAX),
-                   default=config.AMPLITUDE,
                    help=f"--source tone|noise: peak value of the int16 samples (default "
                         f"{config.AMPLITUDE})")
     p.add_argument("--unpaced", action="store_true",

@@ -48,10 +48,7 @@ def _note_if_all_calibration(path, n_samples: int, p, calibrate: float, given) -
 
 def cmd_segment(args) -> int:
     paths = list(args.paths)
-    if args.format and not args.out:
-        raise MicromelError("--format: chooses the files written into --out; add --out DIR "
-                            "(without it the events are printed)")
-    formats = set(args.format or FORMATS)
+    formats = cliargs.formats_with_out(args, FORMATS)
     if args.activity_only:
         model = None
         cfg = _seg_config(args, SegmentConfig())
@@ -80,7 +77,7 @@ def cmd_segment(args) -> int:
             cliargs.new_file(f, "--plot" if f.suffix == ".png" else "--out", args.force)
     if args.save_uncertain and model is None:
         raise MicromelError("--save-uncertain: needs a model's scores; drop --activity-only")
-    uncertain.check_dir(args.save_uncertain, [Path(q).stem for q in paths])
+    args.uncertain = uncertain.check_options(args, [Path(q).stem for q in paths])
     for path in paths:      # every input readable before the first file's outputs are written
         n_samples = open_audio(path, p.sample_rate).n_samples
         _note_if_all_calibration(path, n_samples, p, cfg.calibrate_seconds, args.calibrate)

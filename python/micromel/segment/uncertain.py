@@ -93,8 +93,21 @@ def add_options(parser) -> None:
                         help="also write the windows the model was least sure about (smallest "
                              "margin between its two top classes) as WAV files named by time, to "
                              "label in Audacity and add with 'micromel dataset from-labels'")
-    parser.add_argument("--uncertain", type=cliargs.positive_int, default=10,
-                        help="with --save-uncertain: windows per file (default 10)")
+    parser.add_argument("--uncertain", type=cliargs.positive_int,
+                        help=f"with --save-uncertain: windows per file (default {PER_FILE})")
+
+
+PER_FILE = 10      # windows saved per file unless --uncertain says otherwise
+
+
+def check_options(args, stems=()) -> int:
+    """--uncertain and --save-uncertain DIR, before any work: --uncertain alone would be
+    ignored; the folder is checked (check_dir). Returns the windows to save per file."""
+    if args.uncertain is not None and not args.save_uncertain:
+        raise MicromelError(f"--uncertain {args.uncertain}: counts the windows --save-uncertain "
+                            "DIR writes; add --save-uncertain DIR (or drop --uncertain)")
+    check_dir(args.save_uncertain, stems)
+    return args.uncertain or PER_FILE
 
 
 def check_dir(out_dir, stems=()) -> None:
