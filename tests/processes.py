@@ -2,6 +2,7 @@
 (the workers and emulators that must die with the process that started them)."""
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -15,6 +16,19 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def children(pid: int) -> list:
+    """The processes whose parent is pid now."""
+    found = []
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(d))
+        except (FileNotFoundError, ProcessLookupError):   # it ended meanwhile
+            continue
+    return found
 
 
 def still_running_after(pids, seconds: float = 10.0) -> list:

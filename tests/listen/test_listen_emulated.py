@@ -20,6 +20,7 @@ from micromel.listen.generator import Generator
 from micromel.listen.session import Listener
 from micromel.paths import MODELS_DIR
 from micromel.segment import run as segment_run
+from processes import children, still_running_after
 
 pytestmark = pytest.mark.emulator
 
@@ -148,3 +149,32 @@ def test_listen_at_boot_prints_text_lines(drums, tmp_path):
     want = [run.event_line(e) for e in segment_run.segment_file(wav, drums, p).events]
     assert lines[:-1] == want and want
     assert lines[-1].startswith("# end 48000 samples") and "overruns 0" in lines[-1]
+
+
+def test_ctrl_c_stops_listening_and_keeps_the_outputs(stream_wav, tmp_path):
+    """Ctrl-C as a terminal sends it, to the whole foreground process group, once the first
+    event is out: the device stops cleanly and --out is written (QEMU was in micromel's group
+    and died with the signal: "link lost", nothing written); the emulator is gone after."""
+    import json
+    import os
+    import signal
+
+    p = subprocess.Popen([sys.executable, "-m", "micromel", "listen", str(MODELS_DIR / "drums"),
+                          "--device", "emulate", "--mic", str(stream_wav), "--out",
+                          str(tmp_path / "out")], cwd=tmp_path, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        first = p.stdout.readline()          # the first event, printed live
+        qemu = children(p.pid)
+        os.killpg(p.pid, signal.SIGINT)
+        rest, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert first and p.returncode == 0 and "link lost" not in err, (first, err[-2000:])
+    doc = json.loads((tmp_path / "out" / "stream30.events.json").read_text())
+    assert doc["events"] and doc["duration"] < 29.0, doc      # stopped before the file's end
+    assert (tmp_path / "out" / "stream30.labels.txt").exists()
+    assert qemu and not still_running_after(qemu)
+

@@ -160,8 +160,11 @@ class Emulator:
             "-icount", f"shift={ICOUNT_SHIFT}" + (",align=on" if self.realtime else ""),
         ] + self.extra_args
         try:
+            # its own process group: a terminal's Ctrl-C reaches micromel alone, which stops the
+            # device cleanly and still writes what it got (QEMU ended with the group before,
+            # and `listen` lost the link instead); it dies with micromel all the same
             self.proc = popen_tied(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True)
+                                   stderr=subprocess.PIPE, text=True, process_group=0)
         except FileNotFoundError:
             raise DeviceError(f"{self.system} not found: run scripts/setup.sh") from None
         atexit.register(self.stop)
