@@ -56,6 +56,33 @@ def test_name_protocol_and_replacing_an_earlier_export(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["mylib"]     # no temp folder left
 
 
+def test_a_re_export_keeps_files_a_user_added_or_edited(tmp_path, capsys):
+    """A re-export replaces the whole folder: refused while it holds a file the earlier export
+    did not write, or one edited since; an export from before the file list is checked
+    against the new export's files."""
+    lib = tmp_path / "lib"
+    assert export(capsys, "drums", "--lib", lib)[0] == 0
+    (lib / "examples" / "mine.c").write_text("my sketch")
+    readme = (lib / "README.md").read_text()
+    for step in ("added", "edited", "before the file list"):
+        if step == "edited":
+            (lib / "examples" / "mine.c").unlink()
+            (lib / "README.md").write_text(readme + "my notes\n")
+        if step == "before the file list":
+            (lib / "README.md").write_text(readme)
+            (lib / ".micromel-export").unlink()
+            (lib / "src" / "my_driver.c").write_text("my driver")
+        rc, _, err = export(capsys, "drums", "--lib", lib)
+        which = {"added": "examples/mine.c", "edited": "README.md",
+                 "before the file list": "src/my_driver.c"}[step]
+        assert rc == 2 and f"holds {which}, which the earlier export did not write" in err, (step, err)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["lib"]   # no temp folder left
+    assert (lib / "src" / "my_driver.c").read_text() == "my driver"
+    (lib / "src" / "my_driver.c").unlink()
+    rc, out, err = export(capsys, "drums", "--lib", lib)      # only its own files: replaced
+    assert rc == 0 and "replaced" in out, err
+
+
 @pytest.mark.parametrize("weights", ["int8", "int16"])
 def test_the_weight_layout_reaches_the_library(tmp_path, capsys, weights):
     """export --lib --weights: the library's DSP build holds the layout asked for."""

@@ -12,9 +12,12 @@ is at once an Arduino library (library.properties, src/, examples/), a PlatformI
 
 Nothing is typed twice: the sources are copied from firmware/lib, the headers come from
 codegen, the templates from firmware/export/. The folder is written beside DIR and renamed
-into place; an existing DIR is replaced only if it is a library micromel exported."""
+into place; an existing DIR is replaced only if it is a library micromel exported and holds
+nothing but what that export wrote, unchanged (its list of files and their SHA-256,
+.micromel-export): a file a user added or edited there is never deleted silently."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -36,6 +39,7 @@ PROTOCOL_HEADER = "mm_proto_ids.h"
 SOURCE_SUFFIXES = (".c", ".h", ".S")
 TEMPLATE_DIR = FIRMWARE_DIR / "export"
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+FILE_LIST = ".micromel-export"    # "<sha256>  <path>" per file written, as sha256sum prints
 
 
 @dataclass
@@ -69,13 +73,47 @@ def is_library(path: Path) -> bool:
     return (path / "library.json").is_file() and (path / "src" / "mm_api.h").is_file()
 
 
+def _files(root: Path) -> dict[str, str]:
+    """Relative path -> SHA-256 of every file under root but the file list."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != FILE_LIST}
+
+
+def write_file_list(root: Path) -> None:
+    (root / FILE_LIST).write_text("".join(f"{h}  {rel}\n" for rel, h in _files(root).items()))
+
+
+def users_files(out: Path, new: set[str] | None = None) -> list[str]:
+    """Files of an earlier export that it did not write, or that changed since: by its file
+    list, or (an export from before the list) those the new export does not write."""
+    have = _files(out)
+    listed = out / FILE_LIST
+    if listed.is_file():
+        wrote = {}
+        for line in listed.read_text().splitlines():
+            digest, _, rel = line.partition("  ")
+            wrote[rel] = digest
+        return [rel for rel, h in have.items() if wrote.get(rel) != h]
+    return [rel for rel in have if new is not None and rel not in new]
+
+
+def _refuse_users_files(out: Path, found: list[str]) -> None:
+    if found:
+        raise MicromelError(f"--lib {out}: holds {found[0]}"
+                            + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")
+                            + ", which the earlier export did not write or which changed since; "
+                            "a re-export replaces the whole folder: move your files out first")
+
+
 def check_target(out: Path) -> bool:
-    """Refuse to replace anything but an earlier export; True if one is there."""
+    """Refuse to replace anything but an earlier export, and one holding files a user added
+    or edited; True if an export is there."""
     cliargs.out_folder(out, "--lib", "for the library")
     if out.is_dir() and any(out.iterdir()):
         if not is_library(out):
             raise MicromelError(f"--lib {out}: exists and is not a library micromel exported; "
                                 "give a new or empty folder")
+        _refuse_users_files(out, users_files(out))
         return True
     return False
 
@@ -164,8 +202,11 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         compiled = write_folder(tmp, model, name, kernels, board, protocol, weights)
+        write_file_list(tmp)
         os.chmod(tmp, 0o755)
         old = None
+        if replaced:     # an export from before the file list: checked against what is new
+            _refuse_users_files(out, users_files(out, set(_files(tmp))))
         if out.exists():
             old = out.parent / f"{tmp.name}-old"
             out.rename(old)
