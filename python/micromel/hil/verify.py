@@ -129,9 +129,13 @@ def _worker(dev, run: Run) -> None:
 
 
 def _prepare_report(report_dir: Path, meta: dict, resume: bool) -> None:
-    """Checked before any device is opened: a file where the folder should be, or a --resume
-    of another run."""
+    """Checked before any device is opened: a folder with files that is not a verify report
+    (its report.md, summary.json... would be written among a user's files), or a --resume of
+    another run."""
     meta_path = report_dir / "run.json"
+    if report_dir.is_dir() and any(report_dir.iterdir()) and not meta_path.is_file():
+        raise MicromelError(f"--report {report_dir}: holds files and is not a report of verify "
+                            "(no run.json); give a new or empty folder")
     if resume and meta_path.exists():
         try:
             old = json.loads(meta_path.read_text())
