@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import threading
 
@@ -33,6 +34,28 @@ def require_labgrid(what: str) -> None:
                             "(docs/farm.md)")
 
 
+class _WithoutLabgrid(logging.Handler):
+    """labgrid's client logs through the root logger ("ERROR:root:coordinator is unavailable",
+    and module-level logging.error installs a stderr handler for every later message): where
+    nothing configured logging, its records are dropped (micromel says what went wrong in one
+    line of its own) and everything else goes where Python's default would send it."""
+
+    def __init__(self, package_dir: str):
+        super().__init__(logging.WARNING)
+        self.package_dir = package_dir
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.pathname.startswith(self.package_dir):
+            logging.lastResort.handle(record)
+
+
+def _quiet_labgrid() -> None:
+    root = logging.getLogger()
+    if not root.handlers:       # a program that configured logging keeps its own
+        spec = importlib.util.find_spec("labgrid")
+        root.addHandler(_WithoutLabgrid(os.path.dirname(spec.origin)))
+
+
 class FarmRPCError(MicromelError):
     """The coordinator refused a request (its own words in the message)."""
 
@@ -42,6 +65,7 @@ class LabgridSession:
 
     def __init__(self, address: str | None = None, connect_timeout: float = 10.0):
         require_labgrid("--device labgrid:...")
+        _quiet_labgrid()
         self.address = address or coordinator_address()
         self.session = None
         self.loop = asyncio.new_event_loop()
