@@ -12,6 +12,7 @@ import sys
 import time
 
 from .. import cliargs, codegen
+from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from ..modeldir import open_model
 from ..listen import config as listen_config
@@ -41,6 +42,11 @@ def cmd_boards(args) -> int:
 def cmd_build(args) -> int:
     model = open_model(args.model_dir, allow_none=True)
     picked = catalogue.find_boards(args.board)
+    for board in picked:      # an image that would boot idle, saying nothing: refused first
+        try:
+            listen_config.check_boot_source(args.listen_at_boot, board.emulated)
+        except MicromelError as e:
+            raise MicromelError(f"{e} (--board {args.board} holds {board.name})") from None
     outs = cliargs.table_outputs(args)
     targets = set(model.boards) if model and model.boards else None
     title = model.path.resolve().name if model else "firmware without a model"
