@@ -159,6 +159,9 @@ class Emulator:
             "-semihosting-config", "enable=on,target=native",
             "-icount", f"shift={ICOUNT_SHIFT}" + (",align=on" if self.realtime else ""),
         ] + self.extra_args
+        if not self.wait and self.fixed_port and listening(self.fixed_port):
+            # another program's socket there would pass for QEMU's below (which then exits)
+            raise DeviceError(f"QEMU's serial port {self.fixed_port} is in use by another program")
         try:
             # its own process group: a terminal's Ctrl-C reaches micromel alone, which stops the
             # device cleanly and still writes what it got (QEMU ended with the group before,

@@ -34,6 +34,9 @@ def elf_sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+RESTART_TRIES = 5
+
+
 class EmulatedFarmBoard:
     def __init__(self, env_name: str, elf: Path, uart_port: int, bind: str = "127.0.0.1"):
         self.env_name = env_name
@@ -42,6 +45,7 @@ class EmulatedFarmBoard:
         self.lock = threading.RLock()
         self.restarts = 0
         self.stopping = False
+        self.failed: str | None = None    # why the watchdog gave up (serve then ends with it)
         self.workdir = Path(tempfile.mkdtemp(prefix="micromel-farm-board-"))
 
     def start(self) -> None:
@@ -66,6 +70,9 @@ class EmulatedFarmBoard:
                 raise
 
     def watchdog(self, say) -> None:
+        """Restart QEMU when it exits; after RESTART_TRIES failed restarts in a row (its UART
+        port taken meanwhile, say) give up: serve ends with the reason (it retried forever)."""
+        failures = 0
         while not self.stopping:
             time.sleep(0.2)
             with self.lock:
@@ -75,8 +82,14 @@ class EmulatedFarmBoard:
                 self.restarts += 1
                 try:
                     self.start()
+                    failures = 0
                 except MicromelError as e:
+                    failures += 1
                     say(f"restart failed: {e}")
+                    if failures >= RESTART_TRIES:
+                        self.failed = (f"QEMU did not restart in {failures} tries (last: {e}); "
+                                       "the board is down")
+                        return
 
     def handle(self, conn: socket.socket) -> None:
         f = conn.makefile("rwb")
@@ -118,9 +131,15 @@ class EmulatedFarmBoard:
             threading.Thread(target=self.watchdog, args=(say,), daemon=True).start()
             say(f"{self.env_name} board up: UART {bind}:{self.emu.port} (raw TCP), control "
                 f"{bind}:{ctl_port}, firmware {self.sha}")
-            while True:
-                conn, _ = srv.accept()
+            srv.settimeout(0.5)       # to notice a watchdog that gave up
+            while self.failed is None:
+                try:
+                    conn, _ = srv.accept()
+                except TimeoutError:
+                    continue
+                conn.settimeout(None)
                 threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+            raise MicromelError(f"{self.env_name} board on UART port {self.emu.port}: {self.failed}")
         finally:
             self.stopping = True
             srv.close()
