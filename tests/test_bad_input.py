@@ -217,6 +217,11 @@ def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
     (["segment", "models/speech", "{wav}", "--uncertain", "3"],
      "--uncertain 3: counts the windows --save-uncertain DIR writes"),
     (["cores", "none", "--inputs", "3"], "--inputs 3: random inputs of a model"),
+    (["build", "models/drums", "--board", "all", "--listen-at-boot", "mic"],
+     "--listen-at-boot mic: an emulated board has no microphone driver; give file, tone, noise "
+     "or silence (--board all holds mps2-an386)"),
+    (["build", "models/drums", "--board", "nrf52840", "--listen-at-boot", "file"],
+     "--listen-at-boot file: the emulated microphone's file"),
 ])
 def test_input_options_that_would_be_ignored_are_refused(tmp_path, wav, argv, says, monkeypatch):
     """Checked before any board is opened or built."""
@@ -727,3 +732,22 @@ def test_save_uncertain_refuses_a_folder_with_this_recordings_windows_before_the
     r = cli("segment", ROOT / "models/speech", tmp_path / "s.wav", "--save-uncertain", saved,
             "--quiet")
     assert r.returncode == 0, r.stderr
+
+
+def test_verify_does_not_write_its_report_among_a_users_files(tmp_path, wav, monkeypatch):
+    """--report DIR holding files of another kind (no run.json): refused before any device is
+    opened; a verify report (run.json) is what verify may write into again."""
+    from micromel.hil import verify
+    monkeypatch.setattr(verify, "open_devices", _must_not_run("opened a device first"))
+    for c in ("cymbal", "kick"):
+        (tmp_path / "ds" / c).mkdir(parents=True)
+        shutil.copy(wav, tmp_path / "ds" / c / "1.wav")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("my notes")
+    one_line_error(cli("verify", DRUMS, tmp_path / "ds", "--report", mine),
+                   f"--report {mine}: holds files and is not a report of verify")
+    assert [p.name for p in mine.iterdir()] == ["report.md"]
+    (mine / "run.json").write_text("{}")        # a report of verify: taken (the stand-in runs)
+    with pytest.raises(AssertionError, match="opened a device first"):
+        cli("verify", DRUMS, tmp_path / "ds", "--report", mine)

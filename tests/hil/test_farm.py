@@ -506,3 +506,23 @@ def test_the_farm_board_control_port(farm, monkeypatch):
     monkeypatch.setenv("LG_COORDINATOR", farm.address)
     with farm_mod.hold(["labgrid:emulate-0"]) as specs, open_device(specs[0]) as dev:
         assert dev.info()["target"] == "emulate"   # answers again after the reset
+
+
+def test_an_unreachable_coordinator_is_one_line_without_labgrids_own(tmp_path):
+    """labgrid's client logged "ERROR:root:coordinator is unavailable" above micromel's line
+    (through the root logger, which that call also set up for every later message); other
+    code's warnings still reach stderr as Python's default would have them."""
+    env = {**os.environ, "LG_COORDINATOR": f"127.0.0.1:{free_port()}"}
+    r = subprocess.run([sys.executable, "-m", "micromel", "device", "info", "--device",
+                        "labgrid:x"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("micromel: error: cannot reach the labgrid "
+                                                     "coordinator"), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    code = ("import logging, labgrid.remote.client as c\n"
+            "from micromel.link.labgrid_session import _quiet_labgrid\n"
+            "_quiet_labgrid()\n"
+            "logging.getLogger().handle(logging.LogRecord('root', logging.ERROR, c.__file__, 1, "
+            "'from labgrid', None, None))\n"
+            "logging.warning('from elsewhere')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == "from elsewhere\n", r.stderr
