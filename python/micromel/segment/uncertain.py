@@ -87,6 +87,9 @@ def save(path: Path, picks: list[Pick], out_dir: Path, rate: int) -> list[Path]:
     return written
 
 
+PER_FILE = 10      # windows saved per file unless --uncertain says otherwise
+
+
 def add_options(parser) -> None:
     """--save-uncertain DIR and --uncertain N, for `segment` and `listen` alike."""
     parser.add_argument("--save-uncertain", metavar="DIR",
@@ -95,9 +98,6 @@ def add_options(parser) -> None:
                              "label in Audacity and add with 'micromel dataset from-labels'")
     parser.add_argument("--uncertain", type=cliargs.positive_int,
                         help=f"with --save-uncertain: windows per file (default {PER_FILE})")
-
-
-PER_FILE = 10      # windows saved per file unless --uncertain says otherwise
 
 
 def check_options(args, stems=()) -> int:
