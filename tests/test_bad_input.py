@@ -217,6 +217,8 @@ def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
     (["segment", "models/speech", "{wav}", "--uncertain", "3"],
      "--uncertain 3: counts the windows --save-uncertain DIR writes"),
     (["cores", "none", "--inputs", "3"], "--inputs 3: random inputs of a model"),
+    (["segment", "models/speech", "{wav}", "--threshold-db", "-40"],
+     "--threshold-db -40: the threshold of --activity-only"),
     (["build", "models/drums", "--board", "all", "--listen-at-boot", "mic"],
      "--listen-at-boot mic: an emulated board has no microphone driver; give file, tone, noise "
      "or silence (--board all holds mps2-an386)"),
@@ -253,6 +255,10 @@ def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monke
                           (bench, "run")):
             m.setattr(mod, name, _must_not_run(f"{name} ran before the options were checked"))
         one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--force"), "--force goes with --save")
+        one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--unknown-limit", "3"),
+                       "--unknown-limit 3: limits the --unknown recordings")
+        one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--specialist-networks", "2"),
+                       "--specialist-networks 2 needs --specialist NAME")
         one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--background", "beds"),
                        "--background beds: no such file or folder")
         (tmp_path / "beds").mkdir()

@@ -22,6 +22,16 @@ FORMATS = ("json", "audacity", "tsv")
 PLOT_SECONDS = 600   # --plot draws at most this much of a file: memory stays bounded
 
 
+def _activity_threshold(args) -> float | None:
+    """--threshold-db sets the energy-only detector; a model's windows pass its energy gate
+    (--calibrate), so with a model the option would be ignored."""
+    given = getattr(args, "threshold_db", None)     # evaluate-segments has no such option
+    if given is not None and not args.activity_only:
+        raise MicromelError(f"--threshold-db {given:g}: the threshold of --activity-only; a "
+                            "model's energy gate calibrates itself (--calibrate SECONDS)")
+    return given
+
+
 def _seg_config(args, base):
     """The model's (or default) segment config with the command line's overrides."""
     return base.replace(hop_frames=args.hop_frames, median=args.median,
@@ -29,7 +39,7 @@ def _seg_config(args, base):
                         exit=args.exit, min_duration=args.min_duration, max_gap=args.max_gap,
                         max_duration=args.max_duration, suppress=args.suppress,
                         calibrate_seconds=args.calibrate,
-                        activity_threshold_dbfs=args.threshold_db,
+                        activity_threshold_dbfs=_activity_threshold(args),
                         refine=None if args.refine is None else args.refine == "on")
 
 
@@ -212,7 +222,7 @@ def cmd_evaluate_segments(args) -> int:
     return 0
 
 
-def _add_seg_options(p: argparse.ArgumentParser) -> None:
+def _add_seg_options(p: argparse.ArgumentParser, activity: bool = False) -> None:
     g = p.add_argument_group("segmentation (default: the model's config.json 'segment')")
     g.add_argument("--hop-frames", type=int, help="front-end frames between windows")
     g.add_argument("--median", type=int, help="odd number of windows of the median filter")
@@ -226,9 +236,11 @@ def _add_seg_options(p: argparse.ArgumentParser) -> None:
             ("--max-gap", length, "merge gaps up to this long (s)"),
             ("--max-duration", length, "split events longer than this (s, 0: never)"),
             ("--suppress", length, "open no event this long after the end of the last one (s)"),
-            ("--calibrate", length, "energy gate threshold from the first SECONDS of each stream"),
-            ("--threshold-db", number, "--activity-only: energy threshold in dBFS (default -50)")):
+            ("--calibrate", length, "energy gate threshold from the first SECONDS of each stream")):
         g.add_argument(flag, type=kind, help=text)
+    if activity:
+        g.add_argument("--threshold-db", type=number,
+                       help="--activity-only: energy threshold in dBFS (default -50)")
     g.add_argument("--refine", choices=("on", "off"),
                    help="move event boundaries to the frames' energies (docs/segmentation.md)")
 
@@ -252,7 +264,7 @@ def register(sub) -> None:
                    help="energy-only activity detection, no model")
     uncertain.add_options(s)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_seg_options(s)
+    _add_seg_options(s, activity=True)
     s.set_defaults(func=cmd_segment)
 
     e = sub.add_parser(

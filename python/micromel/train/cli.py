@@ -62,6 +62,9 @@ def cmd_train(args) -> int:
     for given, flag in ((args.distill, "--distill"), (args.distill_temperature, "--distill-temperature")):
         if given is not None and not args.teacher:
             raise MicromelError(f"{flag} needs --teacher DIR")
+    if args.specialist_networks is not None and not args.specialist:
+        raise MicromelError(f"--specialist-networks {args.specialist_networks} needs --specialist "
+                            "NAME (the source they train on)")
     frontend = {**d.frontend, **_key_values(args.frontend, "--frontend")}
     if "window_frames" in frontend:
         raise MicromelError("--frontend window_frames: use --window-frames")
@@ -71,7 +74,7 @@ def cmd_train(args) -> int:
                       backgrounds=tuple(args.background or ()), balance=args.balance,
                       hold_out_source=args.hold_out_source or "",
                       specialist=args.specialist or "",
-                      specialist_networks=args.specialist_networks,
+                      specialist_networks=args.specialist_networks or d.specialist_networks,
                       teacher=args.teacher or "",
                       distill=d.distill if args.distill is None else args.distill,
                       distill_temperature=d.distill_temperature if args.distill_temperature is None
@@ -130,6 +133,9 @@ def cmd_evaluate(args) -> int:
 def cmd_reject(args) -> int:
     if args.force and not args.save:
         raise MicromelError("--force goes with --save (it lets --save replace a different rule)")
+    if args.unknown_limit is not None and not args.unknown:
+        raise MicromelError(f"--unknown-limit {args.unknown_limit}: limits the --unknown "
+                            "recordings; add --unknown PATH (or drop it)")
     model = ModelDir.open(args.model_dir)
     hold = args.hold_out_source
     if hold is None:        # the source the model was trained without: never choose on it
@@ -198,7 +204,7 @@ def register(sub) -> None:
                         "trains only on this source's training clips (the recordings most like "
                         "where the model will listen), the others on every source's; their "
                         "logits are summed (a product of experts)")
-    t.add_argument("--specialist-networks", type=cliargs.positive_int, default=1, metavar="K",
+    t.add_argument("--specialist-networks", type=cliargs.positive_int, metavar="K",
                    help="with --specialist: how many of the ensemble's networks (the last K) "
                         "are specialists (default 1)")
     t.add_argument("--teacher", metavar="DIR",
