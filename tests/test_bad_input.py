@@ -757,3 +757,17 @@ def test_verify_does_not_write_its_report_among_a_users_files(tmp_path, wav, mon
     (mine / "run.json").write_text("{}")        # a report of verify: taken (the stand-in runs)
     with pytest.raises(AssertionError, match="opened a device first"):
         cli("verify", DRUMS, tmp_path / "ds", "--report", mine)
+
+
+def test_a_peer_that_is_not_installed_is_named_with_how_to_install_it(tmp_path, monkeypatch):
+    """silero-vad's wheel is installed apart from micromel[peers] (the extra's line alone sent a
+    user round twice); named before any stream is read, with the --peers that leaves it out."""
+    from micromel.segment import peers
+    real = peers.importlib.util.find_spec
+    monkeypatch.setattr(peers.importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("silero_vad", "onnxruntime")
+                        else real(name, *a))
+    one_line_error(cli("evaluate-segments", ROOT / "models/speech", tmp_path / "no_streams",
+                       "--peers", "auditok,silero"),
+                   "--peers: silero is not installed (pip install 'micromel[peers]'; pip install "
+                   "--no-deps silero-vad); or leave it out: --peers auditok")

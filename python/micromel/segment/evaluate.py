@@ -70,12 +70,13 @@ def evaluate(model, cfg: SegmentConfig, streams: Path, label: str, resolution: f
     """micromel (host twin with `cfg`) and the peers on the same streams (module doc); with
     `by_source`, also recall per source of the class and false alarms per sound
     (metrics.SourceScores) of micromel and each peer's best setting."""
-    p = model.segment_params(cfg)
-    wavs = streams_in(Path(streams), limit)
-    index = read_index(Path(streams))
     unknown = set(which) - set(PEERS)
     if unknown:
         raise MicromelError(f"--peers {','.join(sorted(unknown))}: choose from {', '.join(PEERS)}")
+    peers.check_installed(which)
+    p = model.segment_params(cfg)
+    wavs = streams_in(Path(streams), limit)
+    index = read_index(Path(streams))
     board = Board(resolution, collar)
     scorer = run.Scorer(model)
     silero = peers.Silero() if "silero" in which else None

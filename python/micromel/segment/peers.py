@@ -55,6 +55,21 @@ def auditok_events(wav: Path, threshold: float, max_silence: float, min_duration
     return [(float(r.start), float(r.end)) for r in regions]
 
 
+def check_installed(which) -> None:
+    """Before any stream is read: each peer asked for has its packages, or one line says how
+    to install them and how to leave the peer out (silero-vad's wheel is installed apart:
+    its declared dependencies pull torch)."""
+    needs = {"webrtc": (("webrtcvad", "pip install 'micromel[peers]'"),),
+             "silero": (("onnxruntime", "pip install 'micromel[peers]'"),
+                        ("silero_vad", "pip install --no-deps silero-vad"))}
+    for peer in which:
+        todo = [cmd for module, cmd in needs.get(peer, ()) if importlib.util.find_spec(module) is None]
+        if todo:
+            rest = ",".join(w for w in which if w != peer) or "''"
+            raise MicromelError(f"--peers: {peer} is not installed ({'; '.join(todo)}); or leave "
+                                f"it out: --peers {rest}")
+
+
 def _require(module: str, peer: str) -> None:
     """The optional peers' packages (micromel[peers]) are not installed with micromel."""
     if importlib.util.find_spec(module) is None:
