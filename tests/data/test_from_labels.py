@@ -146,6 +146,8 @@ def test_a_small_model_trains_on_it(dataset, tmp_path, monkeypatch):
     from micromel.modeldir import ModelDir
     m = ModelDir.open(out)
     assert (out / "model.tflite").is_file() and set(m.labels) == {"tone", "hiss", "quiet"}
+    # the dataset's background class makes no events (it did: tune and segment counted it)
+    assert m.segment.background_labels == ("quiet",)
     metrics = json.loads((out / "metrics.json").read_text())
     # evaluated on the test split: the test recording's clips, none of which trained
     assert metrics["test_int8"]["clips"] > 0 and 0.0 <= metrics["test_int8"]["accuracy"] <= 1.0
@@ -258,3 +260,40 @@ def test_add_other_refuses_the_name_of_the_rejection_answer(tmp_path, capsys):
                  str(tmp_path / "o"), "--label", "unknown"]) == 2
     assert "--label 'unknown': 'unknown' is what micromel answers" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_two_tracks_a_quote_and_a_failure_half_way(tmp_path, capsys):
+    """A recording with two label tracks beside it is refused (a `segment --format audacity`
+    output, REC.labels.txt, was read instead of the hand-made REC.txt); a class name with a
+    quote is refused here, not first by `export`; a recording that fails half-way leaves no
+    dataset (the clips of the recordings before it stood in --out without a manifest); a
+    track with no labels is named."""
+    rng = np.random.default_rng(1)
+    sf.write(tmp_path / "a.wav", (rng.standard_normal(SR * 6) * 3000).astype(np.int16), SR)
+    (tmp_path / "a.txt").write_text("0.0\t3.0\tdog\n")
+    (tmp_path / "a.labels.txt").write_text("0.0\t6.0\tspeech\n")
+    with pytest.raises(MicromelError, match=r"a\.wav: 2 label tracks beside it \(a\.labels\.txt, "
+                                            r"a\.txt\); keep the one to read"):
+        build_from_labels([tmp_path], tmp_path / "ds", quiet=True)
+    (tmp_path / "a.labels.txt").unlink()
+    (tmp_path / "a.txt").write_text('0.0\t3.0\tdog "rex"\n')
+    with pytest.raises(MicromelError, match=r"a\.txt:1: label 'dog \"rex\"': a class name cannot"):
+        build_from_labels([tmp_path], tmp_path / "ds", quiet=True)
+    (tmp_path / "a.txt").write_text("0.0\t3.0\tdog\n")
+    # z.flac: its header promises 6 s, its frames end early (a copy cut short)
+    sf.write(tmp_path / "z.flac", (rng.standard_normal(SR * 6) * 3000).astype(np.int16), SR)
+    data = (tmp_path / "z.flac").read_bytes()
+    (tmp_path / "z.flac").write_bytes(data[:len(data) // 2])
+    (tmp_path / "z.txt").write_text("0.0\t5.0\tdog\n")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(MicromelError, match="z.flac"):
+        build_from_labels([tmp_path], tmp_path / "out" / "ds", quiet=True)
+    assert list((tmp_path / "out").iterdir()) == []         # no clips, no temp folder
+    (tmp_path / "z.flac").unlink()
+    (tmp_path / "z.txt").unlink()
+    (tmp_path / "e.txt").write_text("")
+    sf.write(tmp_path / "e.wav", np.zeros(SR * 2, np.int16), SR)
+    build_from_labels([tmp_path], tmp_path / "out" / "ds", quiet=True)
+    assert f"1 recording(s) whose label track holds no labels ({tmp_path / 'e.wav'})" in \
+        capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["ds"]

@@ -25,6 +25,21 @@ SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("path", "label", "split", "source")
 
 
+BACKGROUND_FILE = "background_labels.txt"
+
+
+def write_background_labels(root: Path, labels) -> None:
+    """The dataset's classes of "nothing to report" (from-labels --background-label), one per
+    line: `train` gives them to the model's segmenter, which makes no events of them."""
+    write_text_atomic(Path(root) / BACKGROUND_FILE, "".join(f"{lab}\n" for lab in labels))
+
+
+def background_labels(root: Path) -> tuple:
+    path = Path(root) / BACKGROUND_FILE
+    return tuple(line.strip() for line in path.read_text().splitlines() if line.strip()) \
+        if path.is_file() else ()
+
+
 def write_manifest(path: Path, rows: list[dict], extra: tuple = ()) -> None:
     """manifest.csv: path, label, split, source (and `extra` columns of the rows)."""
     columns = list(MANIFEST_COLUMNS) + list(extra)

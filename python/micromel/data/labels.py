@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +40,7 @@ from ..clip.rules import Framing, WindowConfig, window_samples
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from ..frontend.config import FrontendConfig
-from .datasets import SPLITS, write_manifest
+from .datasets import SPLITS, write_background_labels, write_manifest
 
 LABEL_SUFFIXES = (".txt", ".labels.txt", ".tsv")
 EXTRA_COLUMNS = ("start", "end")
@@ -56,8 +59,9 @@ def check_class_name(name: str, what: str) -> str:
     separator, no comma, not '.' or '..' (which would put clips outside the dataset)."""
     if not name:
         raise MicromelError(f"{what}: a class needs a name")
-    if any(c in name for c in "/\\,") or name in (".", ".."):
-        raise MicromelError(f"{what} {name!r}: a class name cannot contain '/', '\\' or ',' "
+    if any(c in name for c in '/\\,"\n') or name in (".", ".."):
+        # a quote: the model's labels reach C strings, and a model folder refuses it
+        raise MicromelError(f"{what} {name!r}: a class name cannot contain '/', '\\', ',' or '\"' "
                             "or be '.' or '..'")
     return name
 
@@ -169,11 +173,15 @@ def check_extent(rec: Path, track: Path, labels: list[Label], rate: int) -> None
 
 
 def label_track(audio: Path) -> Path | None:
-    for suffix in (".labels.txt", ".txt", ".tsv"):
-        t = audio.with_name(audio.stem + suffix)
-        if t.is_file() and t != audio:
-            return t
-    return None
+    """The one label track beside a recording; two are refused (a `segment --format
+    audacity` output, REC.labels.txt, beside a hand-made REC.txt was read instead of it)."""
+    found = [t for t in (audio.with_name(audio.stem + s) for s in (".labels.txt", ".txt", ".tsv"))
+             if t.is_file() and t != audio]
+    if len(found) > 1:
+        raise MicromelError(f"{audio}: {len(found)} label tracks beside it ("
+                            + ", ".join(t.name for t in found) + "); keep the one to read and "
+                            "move the others away")
+    return found[0] if found else None
 
 
 _WINDOW_STEM = re.compile(r"^(?P<rec>.+)_(?P<a>\d{5,}\.\d{3})-(?P<b>\d{5,}\.\d{3})$")
@@ -277,17 +285,35 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
             raise MicromelError(f"{named[rec.stem]} and {rec}: two recordings of one name; "
                                 "rename one (clips are named after their recording)")
         named[rec.stem] = rec
+    # written beside --out and renamed into place: a failure or Ctrl-C leaves no half dataset
+    # (`dataset check` and `train` took one for a whole)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    try:
+        _write(plan, tmp, n, hop, fe.sample_rate, min_coverage, background, points, quiet)
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            out_dir.rmdir()         # empty: checked above
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir / "manifest.csv"
+
+
+def _write(plan, out_dir: Path, n: int, hop: int, rate: int, min_coverage: float,
+           background: str | None, points: list, quiet: bool) -> None:
     rows = []
     for rec, labels in plan:
         source, offset = recording_of(rec.stem)
         split = recording_split(source)
-        rows += _cut(rec, labels, out_dir, n, hop, fe.sample_rate, min_coverage, background, split,
+        rows += _cut(rec, labels, out_dir, n, hop, rate, min_coverage, background, split,
                      source, offset)
         if not quiet:
             part = f" (part of {source} from {offset:.3f} s)" if source != rec.stem else ""
             print(f"{rec.name}{part}: {split}", flush=True)
     # the notes first: they explain an empty result too
-    for note in _notes(plan, rows, points, n / fe.sample_rate, min_coverage):
+    for note in _notes(plan, rows, points, n / rate, min_coverage):
         print(f"from-labels: {note}", file=sys.stderr)
     if not rows:
         raise MicromelError("no clip met the coverage rule; lower --min-coverage or label more")
@@ -296,13 +322,18 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
                       f"{len(plan)} recordings: clips of {n} samples every {hop} samples, a label "
                       f"when it covers >= {min_coverage:g} of a clip, background "
                       f"{background or '(none)'}; splits by recording ({', '.join(SPLITS)}).\n")
-    return out_dir / "manifest.csv"
+    if background:
+        write_background_labels(out_dir, [background])
 
 
 def _notes(plan, rows, points: list, clip_s: float, min_coverage: float) -> list[str]:
     """What the user would otherwise not see: point labels skipped, labels that named no clip
     (too short for the coverage rule), splits no recording fell in."""
     notes = []
+    empty = [str(rec) for rec, labs in plan if not labs]
+    if empty:
+        notes.append(f"{len(empty)} recording(s) whose label track holds no labels "
+                     f"({skipped_names(empty)})")
     if points:
         notes.append(f"{len(points)} point label(s) skipped (a label with start == end covers "
                      "no time)")

@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import cliargs
-from ..data.datasets import Dataset, load_dataset, require_classes
+from ..data.datasets import Dataset, background_labels, load_dataset, require_classes
 from ..errors import MicromelError
 from ..modeldir import ModelDir
 from ..paths import recorded_path
+from ..segment.config import SegmentConfig
 from . import card, evaluate, forest as forest_mod, members, models, quantize, teacher
 from .config import TrainConfig
 from .features import ClipFeatures, eval_windows, extract, framing, training_features
@@ -191,7 +192,10 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
             forest_res["test"] = evaluate.evaluate_forest(f, test_cf, cfg.window, fr, ds.labels)
 
     stats = quantize.model_stats(main["flat"])
+    # the dataset's background classes (from-labels --background-label) make no events
+    background = tuple(lab for lab in background_labels(ds.root) if lab in ds.labels)
     model = ModelDir(out, name or out.name, tuple(ds.labels), fcfg, cfg.window,
+                     segment=SegmentConfig(background_labels=background),
                      train=record.to_record(),
                      dataset={"source": recorded_path(ds.source), "digest": ds.digest()},
                      forest="forest.h" if forest_res else None)
