@@ -38,3 +38,44 @@ def test_workers_die_with_their_parent(pool):
     finally:
         p.kill()
         p.wait()
+
+
+INTERRUPTED = """
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)   # as a terminal's shell leaves it
+from micromel.train import members
+pool = members._pool(2, 1)
+busy = pool.submit(time.sleep, 600)
+time.sleep(2.0)             # both workers up: one in the job, the other waiting for one
+print(" ".join(map(str, pool._processes)), flush=True)
+try:
+    busy.result()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups, /proc")
+def test_ctrl_c_ends_the_networks_workers_without_a_traceback_each():
+    """Ctrl-C to the process group while a network trains: every worker ends at once and
+    quietly (an idle one printed "Process SpawnProcess-1: Traceback ... KeyboardInterrupt"),
+    and the parent, which says "interrupted", is not kept waiting for the busy one."""
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    p = subprocess.Popen([sys.executable, "-c", INTERRUPTED], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        pids = [int(x) for x in p.stdout.readline().split()]
+        assert pids and all(alive(q) for q in pids), pids
+        os.killpg(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130 and "interrupted" in out, (out, err)
+    assert "Traceback" not in err, err
+    assert not any(alive(q) for q in pids)

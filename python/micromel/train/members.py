@@ -18,6 +18,7 @@ import atexit
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import signal
 
 from ..errors import MicromelError
 from ..link.emulator import die_with_parent
@@ -30,6 +31,10 @@ _POOL: dict = {}
 
 def _worker_init(threads: int, parent: int) -> None:
     die_with_parent(parent)()
+    # the terminal's Ctrl-C reaches the workers too: they end at once, without a traceback
+    # each (an idle worker printed one), and `train` says "interrupted" in one line. Ignoring
+    # it instead would keep the process waiting at exit for the network being fitted.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     quiet_tf()
     import tensorflow as tf             # before any op runs: threads are fixed at first use
 
