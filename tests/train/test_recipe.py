@@ -371,3 +371,18 @@ def test_steps_off_leave_the_copies_and_cache_keys_of_before_unchanged():
     # still draw its parameters from the global generators)
     assert len(_chain(AugmentConfig(muffle_p=0.5), None, None).transforms) == \
         len(_chain(AugmentConfig(), None, None).transforms) + 1
+
+
+def test_the_card_says_whether_the_test_sources_were_seen_without_a_held_out_source():
+    """No --hold-out-source, yet a dataset that splits by source itself (from-labels, by
+    recording) tests on unseen sources: the card said "same-source numbers" above its own
+    table of sources marked 'in training: no'."""
+    from micromel.train.card import _test_sources_text
+
+    def metrics(test, seen):
+        return {"test_int8": {"by_source": {s: {} for s in test}}, "train_sources": seen}
+    assert "cross-source numbers" in _test_sources_text(metrics(["rec1", "rec2"], ["rec3"]))
+    assert "1 of the test split's 2 sources were not seen" in _test_sources_text(
+        metrics(["rec1", "rec3"], ["rec3"]))
+    for test in (["rec3"], ["(no source)"], []):
+        assert "same-source numbers" in _test_sources_text(metrics(test, ["rec3"]))

@@ -110,6 +110,24 @@ def _room_steps(a: dict, tr: dict) -> str:
     return "; ".join(steps) if steps else "none"
 
 
+def _test_sources_text(metrics: dict) -> str:
+    """What the test split's sources say about its numbers when no source was held out by
+    name: a dataset may split by source itself (from-labels splits by recording)."""
+    by = (metrics.get("test_int8") or {}).get("by_source") or {}
+    named = [s for s in by if s != "(no source)"]
+    unseen = [s for s in named if s not in set(metrics.get("train_sources") or [])]
+    if named and len(unseen) == len(named):
+        return ("No source was held out by name, but training saw none of the test split's "
+                f"sources ({len(unseen)}: the dataset splits by source, as `dataset from-labels` "
+                "does by recording): its numbers are cross-source numbers.")
+    if unseen:
+        return (f"No source was held out by name; {len(unseen)} of the test split's "
+                f"{len(named)} sources were not seen in training ('in training' below): only "
+                "their numbers are cross-source ones.")
+    return ("No source was held out: the test split holds other clips (kits, speakers) of "
+            "sources training saw, so its numbers are same-source numbers.")
+
+
 def _cross_source(metrics: dict) -> list[str]:
     """Per-source results of the test split, and the leave-one-source-out runs."""
     L = []
@@ -177,8 +195,7 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
                  "split and none of it was seen in training or validation: the test numbers "
                  "below are cross-source numbers.")
     else:
-        L.append("No source was held out: the test split holds other clips (kits, speakers) of "
-                 "sources training saw, so its numbers are same-source numbers.")
+        L.append(_test_sources_text(metrics))
     if tcfg.specialist:
         who = "; ".join(f"network {k + 1} (`{m['arch']}`, seed {m['seed']}): {m['train_clips']} "
                         f"training clips of {', '.join(m['train_sources']) or '(no source)'}"
