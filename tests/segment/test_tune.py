@@ -205,6 +205,8 @@ def test_tune_command_on_an_audacity_labelled_recording(tmp_path):
              "--plot", str(tmp_path / "det.png"), "--save", "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "DET curve" in r.stdout and "chosen for" in r.stdout and "saved into" in r.stdout
+    # a label of no class lowers nothing silently: named (a typo would cost recall unseen)
+    assert "labels that are no class of the model, not scored: 'dog' (1), 'kick' (1), 'snare' (1)" in r.stderr, r.stderr
     assert len(out.read_text().splitlines()) == len(tune.grid(SegmentConfig())) + 1
     assert (tmp_path / "det.png").read_bytes()[:4] == b"\x89PNG"
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("chosen for"))
@@ -220,6 +222,11 @@ def test_tune_command_on_an_audacity_labelled_recording(tmp_path):
     (tmp_path / "rec.txt").write_text("1.0\tkick\n")
     r = _cli("tune", str(mdir), str(tmp_path / "rec.wav"), "--target-fa-per-hour", "1", cwd=tmp_path)
     assert r.returncode == 2 and "rec.txt:1" in r.stderr and "Traceback" not in r.stderr
+    # a label past the recording's end (another recording's track, or minutes for seconds)
+    (tmp_path / "rec.txt").write_text("1.0\t1.5\tkick\n70\t71\tkick\n")
+    r = _cli("tune", str(mdir), str(tmp_path / "rec.wav"), "--target-fa-per-hour", "1", cwd=tmp_path)
+    assert r.returncode == 2 and "rec.txt:2: label 'kick' (70-71 s) lies past the end of rec.wav" \
+        in r.stderr, r.stderr
 
 
 @pytest.mark.emulator

@@ -1,4 +1,4 @@
-"""Commands of segmentation by classification: `segment`, `evaluate-segments` and `tune`."""
+"""Commands of segmentation by classification: `segment` and `evaluate-segments` (`tune`: tune_cli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -8,14 +8,13 @@ from pathlib import Path
 
 from .. import cliargs
 from ..audio import load_audio, open_audio
-from ..data.labels import skipped_names
 from ..data.streams import read_truth, truth_path
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from ..frontend.config import FrontendConfig
 from ..link.stream import DeviceWindowResults
 from ..modeldir import ModelDir
-from . import evaluate, gridmap, output, run, tune, uncertain
+from . import evaluate, gridmap, output, run, tune_cli, uncertain
 from .config import ACTIVITY_LABELS, SMOOTHING, SegmentConfig, activity_params, refuse_replacing_own
 
 FORMATS = ("json", "audacity", "tsv")
@@ -295,106 +294,7 @@ def register(sub) -> None:
     e.add_argument("--force", action="store_true",
                    help="replace --json, or with --tune --write the model's own tuned settings")
     e.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_jobs_option(e, " with --tune")
+    gridmap.add_jobs_option(e, " with --tune")
     _add_seg_options(e)
     e.set_defaults(func=cmd_evaluate_segments)
-    register_tune(sub)
-
-
-def cmd_tune(args) -> int:
-    model = ModelDir.open(args.model_dir)
-    if args.target_fa_per_hour < 0:
-        raise MicromelError(f"--target-fa-per-hour {args.target_fa_per_hour}: must be >= 0")
-    if args.out and args.plot and Path(args.out).resolve() == Path(args.plot).resolve():
-        raise MicromelError(f"--out and --plot name one file ({args.out}); give two names")
-    for opt, o in (("--out", args.out), ("--plot", args.plot)):
-        if o:       # checked before the model runs, as every command's outputs
-            cliargs.new_file(o, opt, args.force)
-    if args.plot and Path(args.plot).suffix.lower() != ".png":
-        raise MicromelError(f"--plot {args.plot}: the DET curve is a PNG; give a name ending .png")
-    if args.save:
-        refuse_replacing_own(model, tune.TUNED_KEYS, args.force)
-    base = model.segment
-    classes = tune.event_classes(model, base, args.class_name)
-    skipped: list = []
-    pairs = tune.labelled_streams(args.streams, skipped)
-    if skipped and not args.quiet:
-        print(f"note: {len(skipped)} recording(s) without labels beside them skipped "
-              f"({skipped_names(skipped)})", file=sys.stderr)
-
-    def show(k, n, name):
-        if not args.quiet:
-            print(f"[{k}/{n}] {name}", file=sys.stderr)
-
-    def settings(k, n):
-        if not args.quiet:
-            print(f"[settings {k}/{n}]", file=sys.stderr)
-
-    streams = tune.score_streams(model, pairs, base, progress=show)
-    points = tune.det_points(model, streams, tune.grid(base), classes, progress=settings,
-                             jobs=args.jobs)
-    curve = tune.det_curve(points)
-    chosen = tune.choose(points, args.target_fa_per_hour)
-    minutes = sum(s.seconds for s in streams) / 60
-    print(f"{len(streams)} streams, {minutes:.1f} min, classes {', '.join(classes)}, "
-          f"{len(points)} settings tried")
-    own = points[0]
-    print(f"the model's own settings: recall {100 * own['recall']:.1f}% "
-          f"({own['detected']}/{own['truth_events']}), {own['fa_per_hour']:.2f} false alarms/h")
-    print("DET curve (the best miss rate at each false-alarm rate):")
-    print(tune.table(curve, sep="  "), end="")
-    if args.out:
-        write_text_atomic(Path(args.out), tune.table(points))
-        print(f"every point: {args.out}")
-    if args.plot:
-        tune.det_png(Path(args.plot), curve, chosen, args.target_fa_per_hour,
-                     f"{model.name}: {len(streams)} streams")
-        print(f"DET plot: {args.plot}")
-    if chosen is None:
-        print(f"no setting reaches {args.target_fa_per_hour:g} false alarms per hour "
-              f"(the fewest: {curve[0]['fa_per_hour']:.2f}/h); nothing saved")
-        return 1
-    print(f"chosen for <= {args.target_fa_per_hour:g} false alarms/h: recall "
-          f"{100 * chosen['recall']:.1f}% ({chosen['detected']}/{chosen['truth_events']}), "
-          f"{chosen['fa_per_hour']:.2f} false alarms/h ({chosen['false_alarms']}) with "
-          + json.dumps({k: chosen[k] for k in tune.TUNED_KEYS}))
-    if args.save:
-        tune.save_config(model, chosen["config"], args.force)
-        print(f"saved into {model.path}; export and build again to put it on a device")
-    else:
-        print("not saved (add --save to write it into the model folder)")
-    return 0
-
-
-def add_jobs_option(p: argparse.ArgumentParser, when: str = "") -> None:
-    p.add_argument("--jobs", type=cliargs.positive_int, default=gridmap.default_jobs(),
-                   help=f"worker processes that try the grid's settings{when} (default "
-                        "%(default)s: the cores this process may use; the results do not "
-                        "depend on it)")
-
-
-def register_tune(sub) -> None:
-    t = sub.add_parser(
-        "tune", help="search the segmenter's post-processing for the best recall at a "
-                     "false-alarm rate",
-        description="Runs the model once over labelled streams (audio + Audacity label "
-                    "track), then the segmenter over a grid of smoothing (median or mean), "
-                    "enter/exit, minimum duration, gap merging and suppression time; prints "
-                    "the DET curve.")
-    t.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (e.g. models/speech)")
-    t.add_argument("streams", nargs="+", metavar="STREAMS",
-                   help="labelled recordings or folders of them (rec.wav + rec.txt from "
-                        "Audacity, or rec.events.tsv)")
-    t.add_argument("--target-fa-per-hour", type=cliargs.non_negative_float, required=True,
-                   help="false alarms per hour the application accepts")
-    t.add_argument("--class", dest="class_name",
-                   help="tune for this class only (default: every event class)")
-    t.add_argument("--out", help="write every grid point (TSV) here")
-    t.add_argument("--plot", help="write the DET curve (PNG) here")
-    t.add_argument("--save", action="store_true",
-                   help="write the chosen settings into MODEL_DIR's config.json")
-    t.add_argument("--force", action="store_true",
-                   help="replace existing --out/--plot files and the model's own segment settings")
-    t.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_jobs_option(t)
-    t.set_defaults(func=cmd_tune)
+    tune_cli.register(sub)

@@ -22,6 +22,7 @@ import signal
 import sys
 import traceback
 
+from .. import cliargs
 from ..errors import MicromelError
 from ..link.emulator import die_with_parent
 
@@ -38,6 +39,14 @@ def default_jobs() -> int:
     if not sys.platform.startswith("linux"):
         return 1
     return len(os.sched_getaffinity(0))
+
+
+def add_jobs_option(p, when: str = "") -> None:
+    """--jobs, for tune and evaluate-segments --tune."""
+    p.add_argument("--jobs", type=cliargs.positive_int, default=default_jobs(),
+                   help=f"worker processes that try the grid's settings{when} (default "
+                        "%(default)s: the cores this process may use; the results do not "
+                        "depend on it)")
 
 
 def _init(parent: int) -> None:

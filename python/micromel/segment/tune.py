@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..audio import open_audio
-from ..data.labels import find_pairs, label_track, read_labels
+from ..clip.reject import UNKNOWN_LABEL
+from ..data.labels import check_extent, find_pairs, label_track, read_labels
 from ..data.streams import read_truth, truth_path
 from ..errors import MicromelError
 from ..fileio import atomic_path
@@ -67,17 +68,36 @@ def track_of(audio: Path) -> Path | None:
     return track
 
 
-def read_track(track: Path) -> list:
-    """(start s, end s, label) of a label track (Audacity's or `micromel dataset streams`')."""
+def read_track(track: Path, audio: Path | None = None) -> list:
+    """(start s, end s, label) of a label track (Audacity's or `micromel dataset streams`');
+    with `audio`, an Audacity label past that recording's end is an error naming its line
+    (as from-labels says: made on another recording, or in another unit)."""
     if track.name.endswith(".events.tsv"):
         return read_truth(track)
-    return [(lab.start, lab.end, lab.name) for lab in read_labels(track)]
+    labels = read_labels(track)
+    if audio is not None:
+        check_extent(audio, track, labels, EXTENT_RATE)
+    return [(lab.start, lab.end, lab.name) for lab in labels]
+
+
+EXTENT_RATE = 16000     # any rate measures a recording's length
 
 
 def labelled_streams(names, skipped: list | None = None) -> list[tuple[Path, list]]:
     """(audio, truth) of the files and folders given (folders: every recording with labels
     beside it, the others appended to `skipped`; a named file without labels is an error)."""
-    return [(a, read_track(t)) for a, t in find_pairs(names, track_of, skipped)]
+    return [(a, read_track(t, a)) for a, t in find_pairs(names, track_of, skipped)]
+
+
+def unscored_labels(pairs, model, classes) -> dict[str, int]:
+    """Labels of the streams that name no event class scored (not the model's, or one of its
+    background classes; 'unknown' aside: a corrected segment output says it): name -> count."""
+    out: dict[str, int] = {}
+    for _, truth in pairs:
+        for _, _, name in truth:
+            if name not in classes and name != UNKNOWN_LABEL and name not in model.labels:
+                out[name] = out.get(name, 0) + 1
+    return out
 
 
 def score_streams(model, pairs, base: SegmentConfig, progress=None) -> list[Stream]:
