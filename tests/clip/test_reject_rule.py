@@ -174,3 +174,20 @@ def test_verify_summary_counts_unknown_clips():
     assert s["unknown_device"] == 1 and s["accuracy_device"] == 0.5
     assert s["accuracy_device_accepted"] == round(2 / 3, 6)
     assert s["confusion_device"] == [[1, 0, 1], [1, 1, 0]]
+
+
+def test_the_report_says_when_the_rule_gains_nothing_on_val():
+    """Among equally accurate rules the strictest is chosen (sounds of no known class are what
+    rejection is for): on val clips the model gets all right, that rejected a fifth of the
+    test clips for no gain, and the report did not say so."""
+    from micromel.train.reject import format_report
+
+    def report(acc_with, acc_without, rejected):
+        return format_report({"rule": reject.RejectConfig(min_margin=240).to_dict(),
+                              "labels": ["a", "b"], "max_reject": 0.15,
+                              "val": {"accuracy_accepted": acc_with, "rejected": rejected, "clips": 90},
+                              "val_off": {"accuracy_accepted": acc_without, "rejected": 0.0,
+                                          "clips": 90}})
+    assert "note: on val the rule gains no accuracy (100.0% without it)" in report(1.0, 1.0, 0.089)
+    assert "gains no accuracy" not in report(0.95, 0.90, 0.10)
+    assert "gains no accuracy" not in report(1.0, 1.0, 0.0)          # nothing rejected

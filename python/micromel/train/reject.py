@@ -77,6 +77,7 @@ def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: 
     rule = reject.choose(vp, vt, vm, vy[known], max_reject, other_class=oc, n_classes=len(labels))
     out["rule"] = rule.to_dict()
     out["val"] = reject.operating_point(vp, vt, vm, vy[known], rule)
+    out["val_off"] = reject.operating_point(vp, vt, vm, vy[known], reject.RejectConfig())
     if test_items:
         accs, ns, ty = votes_of(model, test_items, "reject-test", quiet)
         known = ty != oc
@@ -120,6 +121,13 @@ def format_report(r: dict) -> str:
              f"{rule.describe(r.get('labels'))}",
              f"val:  accuracy on accepted {_pct(r['val']['accuracy_accepted'])}, "
              f"rejected {_pct(r['val']['rejected'])} of {r['val']['clips']} clips"]
+    off = r.get("val_off")
+    if off and r["val"]["rejected"] > 0 and \
+            r["val"]["accuracy_accepted"] <= off["accuracy_accepted"] + 1e-9:
+        # "among equals the strictest" (clip/reject.choose): nothing to gain on these clips
+        lines.append(f"note: on val the rule gains no accuracy ({_pct(off['accuracy_accepted'])} "
+                     "without it); it rejects clips only to refuse sounds of no known class (the "
+                     "strictest rule among equals); --max-reject 0 chooses none")
     if "test" in r:
         t, off = r["test"], r["test_off"]
         lines.append(f"test: accuracy {_pct(off['accuracy_all'])} without rejection; "
