@@ -386,3 +386,18 @@ def test_the_card_says_whether_the_test_sources_were_seen_without_a_held_out_sou
         metrics(["rec1", "rec3"], ["rec3"]))
     for test in (["rec3"], ["(no source)"], []):
         assert "same-source numbers" in _test_sources_text(metrics(test, ["rec3"]))
+
+
+def test_clips_shorter_than_the_window_are_noted(tmp_path):
+    """A dataset cut for 16-frame windows (from-labels --window-frames 16: 0.272 s) trained at
+    the default 32 frames (0.528 s) trained on half padding, without a word."""
+    from micromel.train.run import short_clips_note
+
+    items = []
+    for k, seconds in enumerate([0.272] * 5 + [1.0] * 2):
+        sf.write(tmp_path / f"{k}.wav", np.zeros(int(seconds * 16000), np.int16), 16000)
+        items.append((tmp_path / f"{k}.wav", "a", "train"))
+    note = short_clips_note(items, 16000, 0.528, 32)
+    assert note and "median 0.272 s, the window 0.528 s at --window-frames 32" in note, note
+    assert short_clips_note(items, 16000, 0.272, 16) is None
+    assert short_clips_note(items[5:], 16000, 0.528, 32) is None

@@ -24,22 +24,44 @@ import contextlib
 import io
 import json
 import os
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from .. import cliargs
 from ..data.datasets import Dataset, background_labels, load_dataset, require_classes
 from ..errors import MicromelError
 from ..modeldir import ModelDir
 from ..paths import recorded_path
+from ..clip.rules import window_samples
 from ..segment.config import SegmentConfig
 from . import card, evaluate, forest as forest_mod, members, models, quantize, teacher
 from .config import TrainConfig
 from .features import ClipFeatures, eval_windows, extract, framing, training_features
 from .fit import quiet_tf
+
+
+SAMPLED_CLIPS = 200     # clip lengths read from this many files' headers, evenly spread
+
+
+def short_clips_note(items, rate: int, window_s: float, frames: int) -> str | None:
+    """Most training clips shorter than one window are zero-padded to it: a dataset cut for
+    another window (from-labels --window-frames) trains on padding without a word else."""
+    if not items:
+        return None
+    picked = items[:: max(1, len(items) // SAMPLED_CLIPS)]
+    seconds = sorted(sf.info(str(p)).duration for p, _, _ in picked)
+    median = seconds[len(seconds) // 2]
+    if median >= window_s - 0.5 / rate:
+        return None
+    return (f"most training clips are shorter than one window (median {median:.3f} s, the "
+            f"window {window_s:.3f} s at --window-frames {frames}): each is padded with zeros "
+            "to a window; a dataset cut for other windows (from-labels --window-frames N) "
+            "trains with that --window-frames N")
 
 
 def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
@@ -54,6 +76,10 @@ def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
     for d in member_datasets(ds, cfg)[1:]:    # a specialist must see every class too
         require_classes(d, "train")
     fr = framing(fcfg)
+    note = short_clips_note(ds.split("train"), fcfg.sample_rate,
+                            window_samples(cfg.window, fr) / fcfg.sample_rate, cfg.window.frames)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     train_cf = training_features(ds, fcfg, cfg, quiet)
     val_items = ds.split("val")
     val_cf = extract(val_items, ds.labels, fcfg, cfg.window, None, 0, "val", quiet=quiet) \
