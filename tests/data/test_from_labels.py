@@ -297,3 +297,10 @@ def test_two_tracks_a_quote_and_a_failure_half_way(tmp_path, capsys):
     assert f"1 recording(s) whose label track holds no labels ({tmp_path / 'e.wav'})" in \
         capsys.readouterr().err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["ds"]
+    # a recording shorter than one clip: no --min-coverage can help, and the notes say why
+    sf.write(tmp_path / "s.wav", np.zeros(SR // 5, np.int16), SR)
+    (tmp_path / "s.txt").write_text("0.0\t0.2\tdog\n")
+    with pytest.raises(MicromelError, match="no clip met the coverage rule"):
+        build_from_labels([tmp_path / "s.wav"], tmp_path / "out" / "ds2", quiet=True)
+    assert f"1 recording(s) shorter than one clip (0.528 s) give no clip ({tmp_path / 's.wav'})" \
+        in capsys.readouterr().err

@@ -161,15 +161,16 @@ LATE_S = 1.0        # a label may run this far past its recording's end: Audacit
                     # selection dragged to the end overshoot it (clips stop at the end anyway)
 
 
-def check_extent(rec: Path, track: Path, labels: list[Label], rate: int) -> None:
+def check_extent(rec: Path, track: Path, labels: list[Label], rate: int) -> float:
     """Every label within its recording (give or take LATE_S at the end): a label past the
-    end was made on another recording or with another time unit."""
+    end was made on another recording or with another time unit. Returns its seconds."""
     seconds = open_audio(rec, rate).n_samples / rate
     for lab in labels:
         if lab.start >= seconds or lab.end > seconds + LATE_S:
             raise MicromelError(f"{track}:{lab.line}: label {lab.name!r} ({lab.start:g}-{lab.end:g} "
                                 f"s) lies past the end of {rec.name} ({seconds:.3f} s); is the "
                                 "track that recording's, in seconds?")
+    return seconds
 
 
 def label_track(audio: Path) -> Path | None:
@@ -269,8 +270,11 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
     pairs = find_pairs(names, skipped=skipped)
     points: list = []
     plan = [(rec, read_labels(track, points)) for rec, track in pairs]   # every track checked first
+    clip_s = n / fe.sample_rate
+    short = []          # recordings shorter than one clip give none, whatever the labels
     for (rec, labels), (_, track) in zip(plan, pairs):
-        check_extent(rec, track, labels, fe.sample_rate)
+        if check_extent(rec, track, labels, fe.sample_rate) < clip_s:
+            short.append(str(rec))
         for lab in labels:
             check_new_class(lab.name, f"{track}:{lab.line}: label")
     if skipped and not quiet:
@@ -290,7 +294,7 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
     try:
-        _write(plan, tmp, n, hop, fe.sample_rate, min_coverage, background, points, quiet)
+        _write(plan, tmp, n, hop, fe.sample_rate, min_coverage, background, points, quiet, short)
         os.chmod(tmp, 0o755)
         if out_dir.exists():
             out_dir.rmdir()         # empty: checked above
@@ -302,7 +306,7 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
 
 
 def _write(plan, out_dir: Path, n: int, hop: int, rate: int, min_coverage: float,
-           background: str | None, points: list, quiet: bool) -> None:
+           background: str | None, points: list, quiet: bool, short: list) -> None:
     rows = []
     for rec, labels in plan:
         source, offset = recording_of(rec.stem)
@@ -313,7 +317,7 @@ def _write(plan, out_dir: Path, n: int, hop: int, rate: int, min_coverage: float
             part = f" (part of {source} from {offset:.3f} s)" if source != rec.stem else ""
             print(f"{rec.name}{part}: {split}", flush=True)
     # the notes first: they explain an empty result too
-    for note in _notes(plan, rows, points, n / rate, min_coverage):
+    for note in _notes(plan, rows, points, n / rate, min_coverage, short):
         print(f"from-labels: {note}", file=sys.stderr)
     if not rows:
         raise MicromelError("no clip met the coverage rule; lower --min-coverage or label more")
@@ -326,10 +330,14 @@ def _write(plan, out_dir: Path, n: int, hop: int, rate: int, min_coverage: float
         write_background_labels(out_dir, [background])
 
 
-def _notes(plan, rows, points: list, clip_s: float, min_coverage: float) -> list[str]:
+def _notes(plan, rows, points: list, clip_s: float, min_coverage: float,
+           short: list = ()) -> list[str]:
     """What the user would otherwise not see: point labels skipped, labels that named no clip
     (too short for the coverage rule), splits no recording fell in."""
     notes = []
+    if short:
+        notes.append(f"{len(short)} recording(s) shorter than one clip ({clip_s:.3f} s) give no "
+                     f"clip ({skipped_names(short)})")
     empty = [str(rec) for rec, labs in plan if not labs]
     if empty:
         notes.append(f"{len(empty)} recording(s) whose label track holds no labels "
