@@ -255,6 +255,8 @@ def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monke
                           (bench, "run")):
             m.setattr(mod, name, _must_not_run(f"{name} ran before the options were checked"))
         one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--force"), "--force goes with --save")
+        one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--save"),   # it holds a rule
+                       f"{DRUMS}: already has a rejection rule", "add --force to replace it")
         one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--unknown-limit", "3"),
                        "--unknown-limit 3: limits the --unknown recordings")
         one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--specialist-networks", "2"),

@@ -137,6 +137,9 @@ def cmd_reject(args) -> int:
         raise MicromelError(f"--unknown-limit {args.unknown_limit}: limits the --unknown "
                             "recordings; add --unknown PATH (or drop it)")
     model = ModelDir.open(args.model_dir)
+    if args.save and model.reject.active and not args.force:     # before the clips are scored
+        raise MicromelError(f"{model.path}: already has a rejection rule "
+                            f"({model.reject.describe()}); add --force to replace it")
     hold = args.hold_out_source
     if hold is None:        # the source the model was trained without: never choose on it
         hold = (TrainConfig.of_model(model) or TrainConfig()).hold_out_source
