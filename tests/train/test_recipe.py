@@ -401,3 +401,21 @@ def test_clips_shorter_than_the_window_are_noted(tmp_path):
     assert note and "median 0.272 s, the window 0.528 s at --window-frames 32" in note, note
     assert short_clips_note(items, 16000, 0.272, 16) is None
     assert short_clips_note(items[5:], 16000, 0.528, 32) is None
+
+
+def test_a_dataset_without_a_val_split_is_noted(tmp_path, monkeypatch, capsys):
+    """Every epoch runs and the card says "lowest at epoch 0": said before the work starts."""
+    from micromel.train import run as train_run
+    from micromel.train.config import TrainConfig
+
+    rows = []
+    for lab in ("a", "b"):
+        sf.write(tmp_path / f"{lab}.wav", np.zeros(16000, np.int16), 16000)
+        rows.append(f"{lab}.wav,{lab},train")
+    (tmp_path / "manifest.csv").write_text("path,label,split\n" + "\n".join(rows) + "\n")
+    monkeypatch.setattr(train_run, "training_features", lambda *a, **k: None)
+    monkeypatch.setattr(train_run, "extract", lambda *a, **k: None)
+    cfg = TrainConfig()
+    train_run.prepare_data(tmp_path, cfg.frontend_config(), cfg)
+    assert f"no clip in the val split: no early stopping (every one of the {cfg.epochs} epochs " \
+        "runs)" in capsys.readouterr().err

@@ -82,6 +82,10 @@ def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
         print(f"note: {note}", file=sys.stderr)
     train_cf = training_features(ds, fcfg, cfg, quiet)
     val_items = ds.split("val")
+    if not val_items:
+        print(f"note: {ds.source}: no clip in the val split: no early stopping (every one of "
+              f"the {cfg.epochs} epochs runs) and the card has no validation numbers",
+              file=sys.stderr)
     val_cf = extract(val_items, ds.labels, fcfg, cfg.window, None, 0, "val", quiet=quiet) \
         if val_items else None
     test_items = ds.split("test")
