@@ -181,7 +181,7 @@ def test_saved_uncertain_windows_go_back_as_parts_of_their_recording(tmp_path, c
 
 
 def test_window_names_read_back():
-    from micromel.data.labels import recording_of, window_stem
+    from micromel.data.window_names import recording_of, window_stem
     assert recording_of(window_stem("rec_a", 123456.5, 123457.0)) == ("rec_a", 123456.5)
     # a window saved from a saved window belongs to the first recording, at the summed time
     assert recording_of(window_stem(window_stem("rec", 3.072, 3.6), 0.1, 0.628)) == ("rec", 3.172)
@@ -297,6 +297,11 @@ def test_two_tracks_a_quote_and_a_failure_half_way(tmp_path, capsys):
     assert f"1 recording(s) whose label track holds no labels ({tmp_path / 'e.wav'})" in \
         capsys.readouterr().err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["ds"]
+    # labels of two classes that overlap: their shared clips are dropped, and a note says so
+    (tmp_path / "a.txt").write_text("0.0\t3.0\tdog\n2.0\t4.0\tcat\n")
+    build_from_labels([tmp_path / "a.wav"], tmp_path / "out" / "ds3", quiet=True)
+    assert "1 overlap(s) of labels of different classes (first: a.wav's 'dog' of line 1 and " \
+        "'cat' of line 2)" in capsys.readouterr().err
     # a recording shorter than one clip: no --min-coverage can help, and the notes say why
     sf.write(tmp_path / "s.wav", np.zeros(SR // 5, np.int16), SR)
     (tmp_path / "s.txt").write_text("0.0\t0.2\tdog\n")

@@ -12,7 +12,7 @@ L's labels cover at least --min-coverage of it; a clip no label touches is backg
 overlapping labels) is ambiguous and dropped. Splits go by recording: all clips of one
 recording are in one split, so no recording is on both sides of a test. A file named as
 `segment` / `listen --save-uncertain` name the windows they save, `<recording>_<start>-<end>`
-(seconds, `window_stem`), is a part of <recording> starting at <start>: it goes to
+(seconds, `window_names.window_stem`), is a part of <recording> starting at <start>: it goes to
 <recording>'s split, and its clips' source and times are <recording>'s.
 
 Output: `DATA/<label>/<file>__<first sample>.wav` and `DATA/manifest.csv` with columns path,
@@ -41,6 +41,7 @@ from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from ..frontend.config import FrontendConfig
 from .datasets import SPLITS, write_background_labels, write_manifest
+from .window_names import recording_of
 
 LABEL_SUFFIXES = (".txt", ".labels.txt", ".tsv")
 EXTRA_COLUMNS = ("start", "end")
@@ -185,33 +186,6 @@ def label_track(audio: Path) -> Path | None:
     return found[0] if found else None
 
 
-_WINDOW_STEM = re.compile(r"^(?P<rec>.+)_(?P<a>\d{5,}\.\d{3})-(?P<b>\d{5,}\.\d{3})$")
-
-
-def window_stem(recording: str, start_s: float, end_s: float) -> str:
-    """The name of a window cut from a recording (segment/listen --save-uncertain), which
-    `recording_of` reads back."""
-    return f"{recording}_{start_s:09.3f}-{end_s:09.3f}"
-
-
-def cut_from(stem: str) -> str | None:
-    """The file stem a window named by `window_stem` was cut from (one level up), or None
-    for a name that is not a window's."""
-    m = _WINDOW_STEM.match(stem)
-    return m["rec"] if m and float(m["a"]) < float(m["b"]) else None
-
-
-def recording_of(stem: str) -> tuple[str, float]:
-    """(the recording a file belongs to, where the file starts in it, seconds): a window
-    named by `window_stem` is part of its recording (a window of a window, of the first);
-    any other file is a recording of its own. A recording whose own name ends like a window's
-    (`take_00010.000-00020.000`) is read as a window too: from-labels says so per file."""
-    at = 0.0
-    while (m := _WINDOW_STEM.match(stem)) and float(m["a"]) < float(m["b"]):
-        stem, at = m["rec"], at + float(m["a"])
-    return stem, at
-
-
 def recording_split(key: str) -> str:
     """80/10/10 by a stable hash of the recording's name: every clip of it, one split."""
     v = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 10
@@ -317,7 +291,7 @@ def _write(plan, out_dir: Path, n: int, hop: int, rate: int, min_coverage: float
             part = f" (part of {source} from {offset:.3f} s)" if source != rec.stem else ""
             print(f"{rec.name}{part}: {split}", flush=True)
     # the notes first: they explain an empty result too
-    for note in _notes(plan, rows, points, n / rate, min_coverage, short):
+    for note in _notes(plan, rows, points, n / rate, min_coverage, short) + _overlaps(plan):
         print(f"from-labels: {note}", file=sys.stderr)
     if not rows:
         raise MicromelError("no clip met the coverage rule; lower --min-coverage or label more")
@@ -361,6 +335,25 @@ def _notes(plan, rows, points: list, clip_s: float, min_coverage: float,
                      "(splits go by recording, 80/10/10 by a hash of its name): with few "
                      "recordings, add more")
     return notes
+
+
+def _overlaps(plan) -> list[str]:
+    """Labels of different classes that overlap: the clips both touch are dropped (ambiguous),
+    which the user may not have meant (a typo in a time, a forgotten label's end)."""
+    found = []
+    for rec, labels in plan:
+        last = None                      # the label reaching furthest so far
+        for lab in sorted(labels, key=lambda x: (x.start, x.end)):
+            if last is not None and lab.start < last.end and lab.name != last.name:
+                found.append((rec, last, lab))
+            if last is None or lab.end > last.end:
+                last = lab
+    if not found:
+        return []
+    rec, a, b = found[0]
+    return [f"{len(found)} overlap(s) of labels of different classes (first: {rec.name}'s "
+            f"{a.name!r} of line {a.line} and {b.name!r} of line {b.line}): the clips both touch "
+            "are ambiguous and dropped"]
 
 
 def _cut(rec: Path, labels, out_dir: Path, n: int, hop: int, rate: int, min_coverage: float,

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import cliargs
 from ..audio import open_audio, write_wav
-from ..data.labels import cut_from, window_stem
+from ..data.window_names import cut_from, window_stem
 from ..errors import MicromelError
 
 
