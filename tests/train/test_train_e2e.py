@@ -92,7 +92,7 @@ def test_model_folder_contract(trained):
     assert "an ensemble of 2 networks" in card and "| 3, 1003 |" in card
 
 
-def test_ensemble_is_a_product_of_experts():
+def test_ensemble_is_a_product_of_experts(capfd):
     """models.ensemble: softmax of the summed logits == the members' probabilities
     multiplied and renormalised; the int8 conversion keeps to engine ops (ADD joins them)."""
     from micromel.train import models as models_cnn
@@ -109,7 +109,10 @@ def test_ensemble_is_a_product_of_experts():
     assert models_cnn.ensemble("dscnn-m0", nets[:1]) is nets[0]
     with pytest.raises(MicromelError, match="--arch dscnn-m9"):
         models_cnn.member_archs("dscnn-m4+dscnn-m9")
+    capfd.readouterr()
     ops = quantize.op_names(quantize.to_int8(ens, x))
+    # the converter's C++ log lines reached `train --quiet` past Python's redirect
+    assert "fully_quantize" not in capfd.readouterr().err
     assert ops.count("ADD") == 2 and ops.count("SOFTMAX") == 1 and set(ops) <= quantize.SUPPORTED_OPS
 
 

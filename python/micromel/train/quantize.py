@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -63,9 +66,30 @@ def convert_int8(model, calib: np.ndarray) -> bytes:
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-            warnings.catch_warnings():
+            warnings.catch_warnings(), native_stderr_held():
         warnings.simplefilter("ignore", UserWarning)
         return conv.convert()
+
+
+@contextlib.contextmanager
+def native_stderr_held():
+    """The converter's C++ (absl) logs straight to file descriptor 2, past Python's redirect
+    ("fully_quantize: 0, inference_type: 6, ..." even with `train --quiet`): held in a
+    temporary file while it runs, and shown only if the conversion fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace")[-4000:])
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def interpreter(flat: bytes):

@@ -296,7 +296,7 @@ def _float_tflite(model) -> bytes:
         shape=model.input_shape[1:], batch_size=1, name="features"))
     fixed.set_weights(model.get_weights())
     conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), quantize.native_stderr_held():
         return conv.convert()
 
 
