@@ -209,7 +209,8 @@ def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
     (["record", "--out", "{new}/quiet", "--seconds", "1", "--device", "emulate", "--source",
       "silence", "--amplitude", "5"], "--amplitude 5: the level of --source tone|noise"),
     (["listen", "models/speech", "--device", "socket://127.0.0.1:9", "--realtime"],
-     "--realtime: paces the emulated board; --device socket://127.0.0.1:9 runs in real time"),
+     "--realtime: paces an emulator micromel starts (--device emulate or emulate:ENV); --device "
+     "socket://127.0.0.1:9 is not one"),
     (["listen", "models/speech", "--device", "emulate", "--source", "noise", "--format", "json"],
      "--format: chooses the files written into --out"),
     (["listen", "models/speech", "--device", "emulate", "--mic", "{wav}", "--uncertain", "3"],
@@ -219,9 +220,9 @@ def test_non_finite_and_zero_numbers_are_refused(tmp_path, wav, argv, says):
     (["cores", "none", "--inputs", "3"], "--inputs 3: random inputs of a model"),
     (["segment", "models/speech", "{wav}", "--threshold-db", "-40"],
      "--threshold-db -40: the threshold of --activity-only"),
-    (["build", "models/drums", "--board", "all", "--listen-at-boot", "mic"],
+    (["build", "models/drums", "--board", "nrf52840,mps2-an386", "--listen-at-boot", "mic"],
      "--listen-at-boot mic: an emulated board has no microphone driver; give file, tone, noise "
-     "or silence (--board all holds mps2-an386)"),
+     "or silence (--board nrf52840,mps2-an386 holds mps2-an386)"),
     (["build", "models/drums", "--board", "nrf52840", "--listen-at-boot", "file"],
      "--listen-at-boot file: the emulated microphone's file"),
 ])
@@ -773,3 +774,22 @@ def test_a_peer_that_is_not_installed_is_named_with_how_to_install_it(tmp_path, 
                        "--peers", "auditok,silero"),
                    "--peers: silero is not installed (pip install 'micromel[peers]'; pip install "
                    "--no-deps silero-vad); or leave it out: --peers auditok")
+
+
+def test_listen_at_boot_with_every_board_builds_the_boards_it_suits(capsys):
+    """build's default --board all holds emulated and real boards: --listen-at-boot mic
+    builds the real ones and names the others (refused, it could never be used with the
+    default); a board named that the source does not suit is refused (above)."""
+    from types import SimpleNamespace
+
+    from micromel.boards import catalogue
+    from micromel.boards.cli import _boot_source_boards
+
+    every = catalogue.find_boards("all")
+    for source, want in (("mic", [b for b in every if not b.emulated]),
+                         ("file", [b for b in every if b.emulated]), (None, every)):
+        args = SimpleNamespace(board="all", listen_at_boot=source)
+        assert _boot_source_boards(args, every) == want
+        err = capsys.readouterr().err
+        skipped = [b.name for b in every if b not in want]
+        assert (f"not built for {', '.join(skipped)}" in err) if skipped else not err, err

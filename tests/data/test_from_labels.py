@@ -2,6 +2,7 @@
 split by recording, every clip labelled by the coverage rule; a small model trains on it."""
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -262,7 +263,7 @@ def test_add_other_refuses_the_name_of_the_rejection_answer(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_two_tracks_a_quote_and_a_failure_half_way(tmp_path, capsys):
+def test_two_tracks_a_quote_and_a_failure_half_way(tmp_path, capsys, monkeypatch):
     """A recording with two label tracks beside it is refused (a `segment --format audacity`
     output, REC.labels.txt, was read instead of the hand-made REC.txt); a class name with a
     quote is refused here, not first by `export`; a recording that fails half-way leaves no
@@ -297,11 +298,18 @@ def test_two_tracks_a_quote_and_a_failure_half_way(tmp_path, capsys):
     assert f"1 recording(s) whose label track holds no labels ({tmp_path / 'e.wav'})" in \
         capsys.readouterr().err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["ds"]
+    # "--out ." from an empty folder: written beside it, moved into it (the folder kept: it
+    # is the current one)
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    build_from_labels([tmp_path / "a.wav"], Path("."), quiet=True)
+    assert Path(os.getcwd()) == (tmp_path / "here").resolve() and Path("manifest.csv").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     # labels of two classes that overlap: their shared clips are dropped, and a note says so
     (tmp_path / "a.txt").write_text("0.0\t3.0\tdog\n2.0\t4.0\tcat\n")
     build_from_labels([tmp_path / "a.wav"], tmp_path / "out" / "ds3", quiet=True)
-    assert "1 overlap(s) of labels of different classes (first: a.wav's 'dog' of line 1 and " \
-        "'cat' of line 2)" in capsys.readouterr().err
+    assert "labels of different classes overlap (first: a.wav's 'dog' of line 1 and 'cat' of " \
+        "line 2)" in capsys.readouterr().err
     # a recording shorter than one clip: no --min-coverage can help, and the notes say why
     sf.write(tmp_path / "s.wav", np.zeros(SR // 5, np.int16), SR)
     (tmp_path / "s.txt").write_text("0.0\t0.2\tdog\n")

@@ -281,3 +281,17 @@ def test_evaluate_segments_tune_over_workers_reports_what_one_process_does(model
         runs.append((best, seen))
     assert runs[0] == runs[1]
     assert len(runs[0][1]) >= 2 and runs[0][0][0] > 0.5     # improvements to compare
+
+
+def test_a_recording_with_two_label_tracks_is_refused(tmp_path):
+    """An Audacity track beside a `dataset streams` ground truth: tune read the first and
+    ignored the other without a word."""
+    sf.write(tmp_path / "s.wav", np.zeros(16000, np.int16), 16000)
+    (tmp_path / "s.txt").write_text("0.1\t0.5\tkick\n")
+    assert tune.track_of(tmp_path / "s.wav") == tmp_path / "s.txt"
+    (tmp_path / "s.events.tsv").write_text("onset\toffset\tlabel\n0.1\t0.5\tkick\n")
+    with pytest.raises(MicromelError, match=r"s\.wav: 2 label tracks beside it \(s\.txt, "
+                                            r"s\.events\.tsv\)"):
+        tune.track_of(tmp_path / "s.wav")
+    (tmp_path / "s.txt").unlink()
+    assert tune.track_of(tmp_path / "s.wav") == tmp_path / "s.events.tsv"

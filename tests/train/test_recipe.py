@@ -419,3 +419,23 @@ def test_a_dataset_without_a_val_split_is_noted(tmp_path, monkeypatch, capsys):
     train_run.prepare_data(tmp_path, cfg.frontend_config(), cfg)
     assert f"no clip in the val split: no early stopping (every one of the {cfg.epochs} epochs " \
         "runs)" in capsys.readouterr().err
+
+
+def test_the_converters_held_log_is_shown_only_when_it_fails(capfd):
+    """quantize.native_stderr_held: the C++ chatter on descriptor 2 is dropped, and shown
+    when the conversion fails, also inside a Python-level redirect of sys.stderr (where
+    convert_int8 uses it, a sys.stderr.write was lost)."""
+    import contextlib
+    import io
+    import os
+
+    from micromel.train.quantize import native_stderr_held
+
+    with native_stderr_held():
+        os.write(2, b"fully_quantize: 0\n")
+    assert "fully_quantize" not in capfd.readouterr().err
+    with pytest.raises(RuntimeError, match="conversion failed"):
+        with contextlib.redirect_stderr(io.StringIO()), native_stderr_held():
+            os.write(2, b"the converter's reason\n")
+            raise RuntimeError("conversion failed")
+    assert "the converter's reason" in capfd.readouterr().err

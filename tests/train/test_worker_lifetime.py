@@ -45,9 +45,11 @@ import signal, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)   # as a terminal's shell leaves it
 from micromel.train import members
 pool = members._pool(2, 1)
-busy = pool.submit(time.sleep, 600)
-time.sleep(2.0)             # both workers up: one in the job, the other waiting for one
-print(" ".join(map(str, pool._processes)), flush=True)
+first = pool.submit(members._worker_pid).result()   # worker 1 up (a pool starts one per job)
+busy = pool.submit(time.sleep, 600)                  # worker 1 takes it: no worker is idle,
+second = pool.submit(members._worker_pid).result()   # so this starts worker 2, then it waits
+assert first != second
+print(first, second, flush=True)
 try:
     busy.result()
 except KeyboardInterrupt:
@@ -70,7 +72,7 @@ def test_ctrl_c_ends_the_networks_workers_without_a_traceback_each():
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         pids = [int(x) for x in p.stdout.readline().split()]
-        assert pids and all(alive(q) for q in pids), pids
+        assert len(pids) == 2 and all(alive(q) for q in pids), pids
         os.killpg(p.pid, signal.SIGINT)
         out, err = p.communicate(timeout=60)
     finally:

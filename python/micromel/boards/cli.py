@@ -39,14 +39,28 @@ def cmd_boards(args) -> int:
     return 0
 
 
-def cmd_build(args) -> int:
-    model = open_model(args.model_dir, allow_none=True)
-    picked = catalogue.find_boards(args.board)
-    for board in picked:      # an image that would boot idle, saying nothing: refused first
+def _boot_source_boards(args, picked: list) -> list:
+    """--listen-at-boot SOURCE against each board (an image that would boot idle, saying
+    nothing, is refused before any build): with --board all, only the boards it suits,
+    the others named in a note; a board named that it does not suit is refused."""
+    fits = []
+    for board in picked:
         try:
             listen_config.check_boot_source(args.listen_at_boot, board.emulated)
+            fits.append(board)
         except MicromelError as e:
-            raise MicromelError(f"{e} (--board {args.board} holds {board.name})") from None
+            if args.board != "all":
+                raise MicromelError(f"{e} (--board {args.board} holds {board.name})") from None
+    left = [b.name for b in picked if b not in fits]
+    if left:
+        print(f"note: --listen-at-boot {args.listen_at_boot}: not built for "
+              f"{', '.join(left)} (the source does not suit them)", file=sys.stderr)
+    return fits
+
+
+def cmd_build(args) -> int:
+    model = open_model(args.model_dir, allow_none=True)
+    picked = _boot_source_boards(args, catalogue.find_boards(args.board))
     outs = cliargs.table_outputs(args)
     targets = set(model.boards) if model and model.boards else None
     title = model.path.resolve().name if model else "firmware without a model"

@@ -265,14 +265,24 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
         named[rec.stem] = rec
     # written beside --out and renamed into place: a failure or Ctrl-C leaves no half dataset
     # (`dataset check` and `train` took one for a whole)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    given, out_dir = out_dir, out_dir.resolve()      # "--out ." has no name to write beside
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    except OSError as e:
+        raise MicromelError(f"--out {given}: cannot write beside it in {out_dir.parent} "
+                            f"({e.strerror}); choose another folder") from None
     try:
         _write(plan, tmp, n, hop, fe.sample_rate, min_coverage, background, points, quiet, short)
         os.chmod(tmp, 0o755)
         if out_dir.exists():
-            out_dir.rmdir()         # empty: checked above
-        tmp.rename(out_dir)
+            # empty (checked above) and kept: it may be a shell's current folder. Its entries
+            # move in, the manifest (what makes the folder a dataset) last
+            for entry in sorted(tmp.iterdir(), key=lambda p: p.name == "manifest.csv"):
+                entry.rename(out_dir / entry.name)
+            tmp.rmdir()
+        else:
+            tmp.rename(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -340,7 +350,7 @@ def _notes(plan, rows, points: list, clip_s: float, min_coverage: float,
 def _overlaps(plan) -> list[str]:
     """Labels of different classes that overlap: the clips both touch are dropped (ambiguous),
     which the user may not have meant (a typo in a time, a forgotten label's end)."""
-    found = []
+    found = []          # the first overlap of each recording is enough for the note
     for rec, labels in plan:
         last = None                      # the label reaching furthest so far
         for lab in sorted(labels, key=lambda x: (x.start, x.end)):
@@ -351,9 +361,9 @@ def _overlaps(plan) -> list[str]:
     if not found:
         return []
     rec, a, b = found[0]
-    return [f"{len(found)} overlap(s) of labels of different classes (first: {rec.name}'s "
-            f"{a.name!r} of line {a.line} and {b.name!r} of line {b.line}): the clips both touch "
-            "are ambiguous and dropped"]
+    return [f"labels of different classes overlap (first: {rec.name}'s {a.name!r} of line "
+            f"{a.line} and {b.name!r} of line {b.line}): the clips both touch are ambiguous "
+            "and dropped"]
 
 
 def _cut(rec: Path, labels, out_dir: Path, n: int, hop: int, rate: int, min_coverage: float,

@@ -13,7 +13,7 @@ from ..boards.sizes import object_part
 from ..errors import MicromelError
 from ..frontend import link as fe_link
 from ..link.device import open_device
-from ..link.emulator import qemu_config
+from ..link.emulator import emulator_of
 from ..link.model_device import firmware_env
 from ..segment.config import SegmentConfig
 from . import cycles, peers, runner
@@ -161,7 +161,7 @@ def run(model, device: str = "emulate", kernels: str = "auto",
         flash = _flash_of_elf(elf)
         if flash:
             out.update(flash)
-    qemu = qemu_config(env) if elf is not None else None
+    qemu = emulator_of(env) if elf is not None else None
     # (run again on a local emulator of the board: a farm board's env too); no estimate where
     # no counted instruction maps to the image's disassembled code (so on the emulated M33)
     est = estimate_cycles(elf, qemu, plan, x[0]) if qemu and cycles.runs_arm(qemu) else None

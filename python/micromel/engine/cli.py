@@ -89,7 +89,7 @@ def export_library(model, args) -> int:
 def cmd_bench_model(args) -> int:
     _check_weights(args)
     cliargs.bench_device(args.device)
-    if firmware_env(args.device) is None and (args.kernels, args.weights) != ("auto", "auto"):
+    if (args.kernels, args.weights) != ("auto", "auto") and firmware_env(args.device) is None:
         raise MicromelError(f"--kernels/--weights: choose how micromel builds the firmware; "
                             f"--device {args.device} runs the firmware flashed on it (drop them, "
                             "or flash a build made with them)")

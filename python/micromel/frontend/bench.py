@@ -10,7 +10,7 @@ from ..boards import firmware
 from ..engine import cycles, peers
 from ..errors import MicromelError
 from ..link.device import open_device
-from ..link.emulator import qemu_config
+from ..link.emulator import emulator_of
 from . import link
 
 
@@ -81,7 +81,7 @@ def run(device: str = "emulate", signal: str = "noise") -> dict:
                   dsp=info.get("fe_dsp") == "1")
     if elf:
         result.update(memory_from_elf(elf))
-    qemu = qemu_config(env) if elf else None
+    qemu = emulator_of(env) if elf else None
     # no estimate on the RISC-V board, nor where no counted instruction maps to the image's code
     est = estimate_cycles(elf, qemu, signal) if qemu and cycles.runs_arm(qemu) else None
     if est is not None and est["cpi_all"]:

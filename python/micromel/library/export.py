@@ -97,12 +97,15 @@ def users_files(out: Path, new: set[str] | None = None) -> list[str]:
     return [rel for rel in have if new is not None and rel not in new]
 
 
-def _refuse_users_files(out: Path, found: list[str]) -> None:
+def _refuse_users_files(out: Path, found: list[str], listed: bool = True) -> None:
     if found:
+        why = ("which the earlier export did not write or which changed since; a re-export "
+               "replaces the whole folder: move your files out first" if listed else
+               "which this export would not write (the folder is an export from before "
+               f"micromel listed its files in {FILE_LIST}); if nothing in it is yours, remove it")
         raise MicromelError(f"--lib {out}: holds {found[0]}"
                             + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")
-                            + ", which the earlier export did not write or which changed since; "
-                            "a re-export replaces the whole folder: move your files out first")
+                            + f", {why}")
 
 
 def check_target(out: Path) -> bool:
@@ -205,8 +208,8 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
         write_file_list(tmp)
         os.chmod(tmp, 0o755)
         old = None
-        if replaced:     # an export from before the file list: checked against what is new
-            _refuse_users_files(out, users_files(out, set(_files(tmp))))
+        if replaced and not (out / FILE_LIST).is_file():   # from before the list: by name
+            _refuse_users_files(out, users_files(out, set(_files(tmp))), listed=False)
         if out.exists():
             old = out.parent / f"{tmp.name}-old"
             out.rename(old)

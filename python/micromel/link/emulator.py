@@ -117,6 +117,12 @@ def qemu_config(env_name: str) -> dict:
             "system": mm.get("qemu_system", "qemu-system-arm")}
 
 
+def emulator_of(env_name: str) -> dict | None:
+    """qemu_config of an emulated board's environment, None for any other (a real farm
+    board's: no local emulator to count its instructions on)."""
+    return qemu_config(env_name) if env_name in emulated_envs() else None
+
+
 def emulated_env(spec: str) -> str:
     """The firmware environment of 'emulate' or 'emulate:<env>', refused by name unless its
     board JSON names a QEMU machine (the one test of "emulated", qemu_config): not a real
@@ -163,11 +169,12 @@ class Emulator:
             # another program's socket there would pass for QEMU's below (which then exits)
             raise DeviceError(f"QEMU's serial port {self.fixed_port} is in use by another program")
         try:
-            # its own process group: a terminal's Ctrl-C reaches micromel alone, which stops the
-            # device cleanly and still writes what it got (QEMU ended with the group before,
-            # and `listen` lost the link instead); it dies with micromel all the same
+            # its own session (so its own process group): a terminal's Ctrl-C reaches micromel
+            # alone, which stops the device cleanly and still writes what it got (QEMU ended
+            # with the group before, and `listen` lost the link instead); it dies with micromel
+            # all the same. (Popen's process_group would do, from Python 3.11 only.)
             self.proc = popen_tied(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True, process_group=0)
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
         except FileNotFoundError:
             raise DeviceError(f"{self.system} not found: run scripts/setup.sh") from None
         atexit.register(self.stop)

@@ -57,8 +57,8 @@ def _source(args) -> str:
         raise MicromelError("--mic: only the emulated board plays a file through its microphone; "
                             "a real board listens to its own (drop --mic)")
     if args.realtime and not emulated:
-        raise MicromelError(f"--realtime: paces the emulated board; --device {args.device} runs "
-                            "in real time already (drop --realtime)")
+        raise MicromelError(f"--realtime: paces an emulator micromel starts (--device emulate or "
+                            f"emulate:ENV); --device {args.device} is not one (drop --realtime)")
     source = args.source or ("file" if args.mic else "mic" if not emulated else None)
     if source is None:
         raise MicromelError("--device emulate: give --mic FILE (what the emulated microphone "

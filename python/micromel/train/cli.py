@@ -132,7 +132,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_reject(args) -> int:
     if args.force and not args.save:
-        raise MicromelError("--force goes with --save (it lets --save replace a different rule)")
+        raise MicromelError("--force goes with --save (it lets --save replace the model's rule)")
     if args.unknown_limit is not None and not args.unknown:
         raise MicromelError(f"--unknown-limit {args.unknown_limit}: limits the --unknown "
                             "recordings; add --unknown PATH (or drop it)")
@@ -267,7 +267,8 @@ def register(sub) -> None:
     r.add_argument("--save", action="store_true",
                    help="store the rule in the model's config.json (and its numbers in "
                         "metrics.json and card.md)")
-    r.add_argument("--force", action="store_true", help="with --save: replace a different rule")
+    r.add_argument("--force", action="store_true", help="with --save: replace the rule the model holds (refused "
+                   "without it, before any clip is scored)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_reject)
 

@@ -77,15 +77,16 @@ def native_stderr_held():
     ("fully_quantize: 0, inference_type: 6, ..." even with `train --quiet`): held in a
     temporary file while it runs, and shown only if the conversion fails."""
     sys.stderr.flush()
-    saved = os.dup(2)
     with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
+        saved = os.dup(2)
         try:
+            os.dup2(held.fileno(), 2)
             yield
         except BaseException:
             os.dup2(saved, 2)
             held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace")[-4000:])
+            # to the descriptor: sys.stderr may be a caller's redirect (convert_int8's)
+            os.write(2, held.read()[-4000:])
             raise
         finally:
             os.dup2(saved, 2)

@@ -77,7 +77,9 @@ def calibrate(model, data, unknown=(), max_reject: float = 0.15, unknown_limit: 
     rule = reject.choose(vp, vt, vm, vy[known], max_reject, other_class=oc, n_classes=len(labels))
     out["rule"] = rule.to_dict()
     out["val"] = reject.operating_point(vp, vt, vm, vy[known], rule)
-    out["val_off"] = reject.operating_point(vp, vt, vm, vy[known], reject.RejectConfig())
+    # without a rule: the vote among the known classes, as the test's baseline (test_off)
+    out["val_off"] = reject.operating_point(reject.closed_set(accs[known], ns[known], oc), vt, vm,
+                                            vy[known], reject.RejectConfig())
     if test_items:
         accs, ns, ty = votes_of(model, test_items, "reject-test", quiet)
         known = ty != oc
