@@ -28,7 +28,6 @@ LONG = (
     "tests/engine/test_engine_device.py::test_test_set_bit_exact_on_device[int16]",
     "tests/engine/test_engine_models.py::test_host_build_bit_exact_on_test_set[dsp-int16]",
     "tests/boards/test_realtime.py::test_every_board_gets_a_real_time_verdict",
-    "tests/data/test_from_labels.py::test_a_small_model_trains_on_it",
     "tests/train/test_recipe.py::test_loso_run_and_card",
 )
 
