@@ -141,9 +141,17 @@ def test_bad_label_lines_are_one_line_errors(tmp_path):
 def test_a_small_model_trains_on_it(dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("MICROMEL_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "model"
-    assert main(["train", str(dataset), "--out", str(out), "--arch", "dscnn-m0", "--epochs", "2",
-                 "--variants", "0", "--no-forest", "--window-frames", "32", "--hop-frames", "32",
-                 "--quiet"]) == 0
+    try:
+        assert main(["train", str(dataset), "--out", str(out), "--arch", "dscnn-m0", "--epochs",
+                     "2", "--variants", "0", "--no-forest", "--window-frames", "32",
+                     "--hop-frames", "32", "--quiet"]) == 0
+    finally:
+        # the networks' workers live as long as the process (train.members): not past this
+        # test, whose process runs the other tests too (test_gridmap.py counts children)
+        from micromel.train import members
+        for pool in members._POOL.values():
+            pool.shutdown(wait=True)
+        members._POOL.clear()
     from micromel.modeldir import ModelDir
     m = ModelDir.open(out)
     assert (out / "model.tflite").is_file() and set(m.labels) == {"tone", "hiss", "quiet"}
