@@ -174,11 +174,12 @@ def check_extent(rec: Path, track: Path, labels: list[Label], rate: int) -> floa
     return seconds
 
 
-def label_track(audio: Path) -> Path | None:
-    """The one label track beside a recording; two are refused (a `segment --format
-    audacity` output, REC.labels.txt, beside a hand-made REC.txt was read instead of it)."""
-    found = [t for t in (audio.with_name(audio.stem + s) for s in (".labels.txt", ".txt", ".tsv"))
-             if t.is_file() and t != audio]
+def label_track(audio: Path, also: tuple[Path, ...] = ()) -> Path | None:
+    """The one label track beside a recording (its Audacity tracks, and the paths in `also`:
+    tune's .events.tsv); two are refused (a `segment --format audacity` output,
+    REC.labels.txt, beside a hand-made REC.txt was read instead of it)."""
+    candidates = [audio.with_name(audio.stem + s) for s in (".labels.txt", ".txt", ".tsv")]
+    found = [t for t in candidates + list(also) if t.is_file() and t != audio]
     if len(found) > 1:
         raise MicromelError(f"{audio}: {len(found)} label tracks beside it ("
                             + ", ".join(t.name for t in found) + "); keep the one to read and "

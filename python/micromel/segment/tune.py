@@ -61,12 +61,9 @@ class Stream:
 
 
 def track_of(audio: Path) -> Path | None:
-    """The labels beside a recording: its Audacity label track, else its .events.tsv."""
-    track, truth = label_track(audio), truth_path(audio)
-    if track is not None and truth.is_file():       # one would be read, the other not
-        raise MicromelError(f"{audio}: 2 label tracks beside it ({track.name}, {truth.name}); "
-                            "keep the one to read and move the other away")
-    return track if track is not None else truth if truth.is_file() else None
+    """The labels beside a recording: its Audacity label track or its .events.tsv (two
+    tracks refused as in from-labels: one would be read, the other not)."""
+    return label_track(audio, also=(truth_path(audio),))
 
 
 def read_track(track: Path, audio: Path | None = None) -> list:
