@@ -261,7 +261,7 @@ def test_errors_name_the_option_and_the_files_the_user_gave(tmp_path, wav, monke
         one_line_error(cli("reject", DRUMS, tmp_path / "ds", "--unknown-limit", "3"),
                        "--unknown-limit 3: limits the --unknown recordings")
         one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--specialist-networks", "2"),
-                       "--specialist-networks 2 needs --specialist NAME")
+                       "--specialist-networks 2: needs --specialist NAME")
         one_line_error(cli("train", tmp_path / "ds", "--out", "m", "--background", "beds"),
                        "--background beds: no such file or folder")
         (tmp_path / "beds").mkdir()

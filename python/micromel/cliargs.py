@@ -91,6 +91,18 @@ def new_file(path, option: str, force: bool | None = None) -> Path:
     return path
 
 
+def needs(args, dest: str, applies: bool, why: str, default=None):
+    """An option that only qualifies another option or mode (`applies`: that one is in use):
+    given where it would be ignored, it is refused before any work, in one line naming it
+    with its value and `why` (what it qualifies, what to do); otherwise its value, or
+    `default` when it was not given."""
+    given = getattr(args, dest)
+    if given is not None and not applies:
+        shown = f"{given:g}" if isinstance(given, float) else given     # -40, not -40.0
+        raise MicromelError(f"--{dest.replace('_', '-')} {shown}: {why}")
+    return default if given is None else given
+
+
 def formats_with_out(args, all_formats) -> set:
     """--format FMT (repeatable) chooses what --out DIR gets: refused without --out (it would
     be ignored); all formats when none is given."""

@@ -274,8 +274,8 @@ def test_a_teacher_that_saw_other_clips_is_refused(trained, tiny_manifest, tmp_p
     with pytest.raises(MicromelError, match="no model_float.tflite"):
         teacher.check(bare, ds, cfg.frontend_config(), cfg.window)
     for data, args, says in (
-            (tiny_manifest, ["--distill", "0.3"], "--distill needs --teacher"),
-            (tiny_manifest, ["--distill-temperature", "2"], "--distill-temperature needs --teacher"),
+            (tiny_manifest, ["--distill", "0.3"], "--distill 0.3: needs --teacher DIR"),
+            (tiny_manifest, ["--distill-temperature", "2"], "--distill-temperature 2: needs --teacher DIR"),
             (tiny_manifest, ["--teacher", str(out), "--distill", "0"], "--distill 0.0"),
             (tiny_manifest, ["--teacher", str(out), "--loso", "all"], "--loso with --teacher"),
             (other, ["--teacher", str(out)], "another view of the data")):

@@ -142,9 +142,8 @@ INPUTS = 8     # random model inputs per board unless --inputs says otherwise
 
 def cmd_cores(args) -> int:
     model = open_model(args.model_dir, allow_none=True)
-    if model is None and args.inputs is not None:
-        raise MicromelError(f"--inputs {args.inputs}: random inputs of a model; the firmware "
-                            "without a model has none (drop --inputs)")
+    cliargs.needs(args, "inputs", model is not None, "random inputs of a model; the firmware "
+          "without a model has none (drop --inputs)")
     picked = [b for b in find_boards(args.board) if b.emulated]
     if not picked:
         raise MicromelError(f"--board {args.board}: no emulated board among them "

@@ -74,14 +74,10 @@ def _source(args) -> str:
 def _generator_options(args, source: str) -> None:
     """--tone-hz and --amplitude set the board's signal generator: refused with another
     source (they would be ignored), then their defaults filled in."""
-    if args.tone_hz is not None and source != "tone":
-        raise MicromelError(f"--tone-hz {args.tone_hz}: the frequency of --source tone, not of "
-                            f"{source}; drop it (or give --source tone)")
-    if args.amplitude is not None and source not in ("tone", "noise"):
-        raise MicromelError(f"--amplitude {args.amplitude}: the level of --source tone|noise, not "
-                            f"of {source}; drop it")
-    args.tone_hz = config.TONE_HZ if args.tone_hz is None else args.tone_hz
-    args.amplitude = config.AMPLITUDE if args.amplitude is None else args.amplitude
+    args.tone_hz = cliargs.needs(args, "tone_hz", source == "tone", f"the frequency of --source tone, "
+                         f"not of {source}; drop it (or give --source tone)", config.TONE_HZ)
+    args.amplitude = cliargs.needs(args, "amplitude", source in ("tone", "noise"), "the level of "
+                           f"--source tone|noise, not of {source}; drop it", config.AMPLITUDE)
 
 
 def _check_tone(args, source: str, rate: int) -> None:

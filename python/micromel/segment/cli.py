@@ -24,11 +24,10 @@ PLOT_SECONDS = 600   # --plot draws at most this much of a file: memory stays bo
 def _activity_threshold(args) -> float | None:
     """--threshold-db sets the energy-only detector; a model's windows pass its energy gate
     (--calibrate), so with a model the option would be ignored."""
-    given = getattr(args, "threshold_db", None)     # evaluate-segments has no such option
-    if given is not None and not args.activity_only:
-        raise MicromelError(f"--threshold-db {given:g}: the threshold of --activity-only; a "
-                            "model's energy gate calibrates itself (--calibrate SECONDS)")
-    return given
+    if not hasattr(args, "threshold_db"):     # evaluate-segments has no such option
+        return None
+    return cliargs.needs(args, "threshold_db", args.activity_only, "the threshold of --activity-only; a "
+                 "model's energy gate calibrates itself (--calibrate SECONDS)")
 
 
 def _seg_config(args, base):

@@ -103,11 +103,11 @@ def add_options(parser) -> None:
 def check_options(args, stems=()) -> int:
     """--uncertain and --save-uncertain DIR, before any work: --uncertain alone would be
     ignored; the folder is checked (check_dir). Returns the windows to save per file."""
-    if args.uncertain is not None and not args.save_uncertain:
-        raise MicromelError(f"--uncertain {args.uncertain}: counts the windows --save-uncertain "
-                            "DIR writes; add --save-uncertain DIR (or drop --uncertain)")
+    per_file = cliargs.needs(args, "uncertain", bool(args.save_uncertain), "counts the windows "
+                     "--save-uncertain DIR writes; add --save-uncertain DIR (or drop --uncertain)",
+                     default=PER_FILE)
     check_dir(args.save_uncertain, stems)
-    return args.uncertain or PER_FILE
+    return per_file
 
 
 def check_dir(out_dir, stems=()) -> None:

@@ -59,12 +59,10 @@ def cmd_train(args) -> int:
     aug = d.augment if args.variants is None else AugmentConfig(variants=args.variants)
     aug = AugmentConfig.from_dict({**aug.to_dict(), **_key_values(args.augment, "--augment")},
                                   "--augment")   # ranges: checked by train_run.run
-    for given, flag in ((args.distill, "--distill"), (args.distill_temperature, "--distill-temperature")):
-        if given is not None and not args.teacher:
-            raise MicromelError(f"{flag} needs --teacher DIR")
-    if args.specialist_networks is not None and not args.specialist:
-        raise MicromelError(f"--specialist-networks {args.specialist_networks} needs --specialist "
-                            "NAME (the source they train on)")
+    for dest in ("distill", "distill_temperature"):
+        cliargs.needs(args, dest, bool(args.teacher), "needs --teacher DIR (the model it distils)")
+    cliargs.needs(args, "specialist_networks", bool(args.specialist),
+          "needs --specialist NAME (the source they train on)")
     frontend = {**d.frontend, **_key_values(args.frontend, "--frontend")}
     if "window_frames" in frontend:
         raise MicromelError("--frontend window_frames: use --window-frames")
@@ -133,9 +131,8 @@ def cmd_evaluate(args) -> int:
 def cmd_reject(args) -> int:
     if args.force and not args.save:
         raise MicromelError("--force goes with --save (it lets --save replace the model's rule)")
-    if args.unknown_limit is not None and not args.unknown:
-        raise MicromelError(f"--unknown-limit {args.unknown_limit}: limits the --unknown "
-                            "recordings; add --unknown PATH (or drop it)")
+    cliargs.needs(args, "unknown_limit", bool(args.unknown),
+          "limits the --unknown recordings; add --unknown PATH (or drop it)")
     model = ModelDir.open(args.model_dir)
     if args.save and model.reject.active and not args.force:     # before the clips are scored
         raise MicromelError(f"{model.path}: already has a rejection rule "
