@@ -151,7 +151,7 @@ static uint16_t finish_reply(uint8_t *out, const reply_state *r, int want_frames
   memcpy(out + off, windows_out, (uint32_t)r->n_windows * WIN_BYTES);
   off += (uint32_t)r->n_windows * WIN_BYTES;
   if (with_result) {
-    int32_t vote = mm_clip_answer(&clip); /* class, -1 silence, MM_CLIP_UNKNOWN */
+    int32_t vote = mm_clip_answer(&clip); /* class, MM_CLIP_SILENT, MM_CLIP_UNKNOWN */
     out[off] = (uint8_t)(int8_t)vote;
     mm_proto_put_u16(out + off + 1, clip.n_nonsilent);
     off += 3;

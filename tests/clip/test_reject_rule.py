@@ -8,7 +8,7 @@ import pytest
 
 from micromel import codegen
 from micromel.clip import header as clip_header
-from micromel.clip import reject
+from micromel.clip import reject, rules
 from micromel.errors import MicromelError
 from micromel.modeldir import ModelDir
 from micromel.paths import MODELS_DIR
@@ -104,6 +104,7 @@ def test_config_round_trip_default_and_hash(tmp_path):
     assert "#define MM_CLIP_REJECT_MIN_TOP {150u, 150u, 150u, 150u, 150u}" in text
     assert "#define MM_CLIP_UNKNOWN (-2)" in text
     assert f'#define MM_CLIP_UNKNOWN_NAME "{reject.UNKNOWN_LABEL}"' in text   # one spelling, from Python
+    assert f'#define MM_CLIP_SILENT ({rules.SILENCE})' in text                # the no-vote code too
     assert codegen.headers(again)[clip_header.HEADER_NAME] == text
     # a floor per class: saved, hashed, and each class's floor = max(min_top, its own)
     per = again.replace(reject=reject.RejectConfig(min_top=150, class_min_top=(0, 200, 0, 0, 160))).save()

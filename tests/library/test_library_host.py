@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from micromel.audio import load_audio
+from micromel.clip import rules
 from micromel.clip.reference import Reference
 from micromel.data import debpkg
 from micromel.modeldir import ModelDir
@@ -109,6 +110,11 @@ def test_clip_votes_equal_the_twin(library, tmp_path):
         assert votes == [[r.vote, int(r.nonsilent.sum())] + [int(a) for a in r.acc]]
         voted += r.vote >= 0
     assert voted >= 10
+    # a silent clip: no vote, which the example names by the generated MM_API_SILENT
+    sf.write(tmp_path / "quiet.wav", np.zeros(SR, np.int16), SR, subtype="PCM_16")
+    assert ref.clip(np.zeros(SR, np.float32)).vote == rules.SILENCE
+    assert run([app, "--clip", "--raw", tmp_path / "quiet.wav"]).stdout.split()[:3] == ["vote", str(rules.SILENCE), "0"]
+    assert run([app, "--clip", tmp_path / "quiet.wav"]).stdout == "clip: silence (0 windows voted)\n"
 
 
 CXX_MAIN = r'''

@@ -84,7 +84,7 @@ static int run_block(mm_api_ctx *c) {
    * which may calibrate its threshold on the first windows */
   r->silent = (uint8_t)(stream ? mm_seg_gate_silent(&c->gate, (uint64_t)mm_clip_window_energy(&c->clip))
                                : mm_clip_window_silent(&c->clip));
-  r->top = -1;
+  r->top = MM_API_SILENT;
   r->cycles = 0;
   if (r->silent) {
     memset(r->scores, -128, sizeof r->scores);

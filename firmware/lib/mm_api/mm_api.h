@@ -65,6 +65,7 @@ extern "C" {
 
 /* --- return codes ----------------------------------------------------------- */
 #define MM_API_OK 0
+#define MM_API_SILENT MM_CLIP_SILENT   /* no vote: every window was silent (-1) */
 #define MM_API_UNKNOWN MM_CLIP_UNKNOWN /* a vote the model's rejection rule refuses ("unknown") */
 #define MM_API_ERR_ARG (-1)    /* a NULL pointer, an unknown mode or class */
 #define MM_API_ERR_STATE (-2)  /* pushed after mm_api_finish (reset first), or called from a callback */
@@ -85,7 +86,7 @@ typedef struct {
   uint32_t index;        /* window number since init/reset: 0, 1, ... */
   uint64_t start_sample; /* it covers samples [start_sample, start_sample + MM_API_WINDOW_SAMPLES) */
   uint8_t silent;        /* 1: the gate found it silent; the model did not run */
-  int8_t top;            /* the class with the highest score (lowest index on ties); -1 if silent */
+  int8_t top;            /* the class with the highest score (lowest index on ties); MM_API_SILENT if silent */
   /* int8 softmax codes: probability of class c = (scores[c] + 128) / 256;
    * all -128 (probability 0) when silent */
   int8_t scores[MM_API_N_CLASSES];
@@ -105,7 +106,7 @@ typedef struct {
 } mm_api_event;
 
 typedef struct {
-  int32_t label;     /* the class with the highest summed probability; -1: every window silent;
+  int32_t label;     /* the class with the highest summed probability; MM_API_SILENT: every window silent;
                       MM_API_UNKNOWN: the model's rejection rule refused the vote */
   uint32_t windows;  /* windows voted (not silent) */
   int32_t acc[MM_API_N_CLASSES]; /* per class: sum of (score + 128) over the voted windows */
@@ -163,7 +164,7 @@ int mm_api_finish(mm_api_ctx *ctx);
 /* The soft vote over the windows since init/reset (MM_API_CLIP: the clip's
  * class after mm_api_finish; in MM_API_STREAM the whole stream so far, meant
  * for stretches of up to 65535 voted windows: reset to start a new one).
- * Fills *out if not NULL; returns the label, -1 or MM_API_UNKNOWN. */
+ * Fills *out if not NULL; returns the label, MM_API_SILENT or MM_API_UNKNOWN. */
 int32_t mm_api_vote(const mm_api_ctx *ctx, mm_api_vote_result *out);
 
 /* An event's class under the model's rejection rule: e->label, or MM_API_UNKNOWN

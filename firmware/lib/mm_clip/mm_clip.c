@@ -61,7 +61,7 @@ void mm_clip_vote_add(mm_clip_state *s, const int8_t *scores) {
 }
 
 int32_t mm_clip_vote(const mm_clip_state *s) {
-  if (!s->n_nonsilent) return -1;
+  if (!s->n_nonsilent) return MM_CLIP_SILENT;
   int32_t best = 0;
   for (uint32_t c = 1; c < MM_CLIP_N_CLASSES; c++) {
     if (s->acc[c] > s->acc[best]) best = (int32_t)c;

@@ -50,11 +50,12 @@ void mm_clip_copy_window(const mm_clip_state *s, int8_t *dst);
 /* Add a non-silent window's int8 scores to the vote. */
 void mm_clip_vote_add(mm_clip_state *s, const int8_t *scores);
 
-/* The clip's class (lowest index wins ties), or -1 if no window was voted. */
+/* The clip's class (lowest index wins ties), or MM_CLIP_SILENT (generated, negative) if
+ * no window was voted. */
 int32_t mm_clip_vote(const mm_clip_state *s);
 
 /* The vote with open-set rejection (thresholds in 1/256 of a probability, see
- * python/micromel/clip/reject.py): the class, -1 (silence), or MM_CLIP_UNKNOWN (generated)
+ * python/micromel/clip/reject.py): the class, MM_CLIP_SILENT, or MM_CLIP_UNKNOWN (generated)
  * when the vote is other_class (a class trained on sounds of none of the others; -1:
  * none), or the mean probability of the voted class c is below min_top[c]/256 (one
  * floor per class, MM_CLIP_N_CLASSES entries) or its margin to the next class below

@@ -6,7 +6,7 @@ from ..errors import MicromelError
 from . import reject, rules
 
 HEADER_NAME = "mm_clip_config.h"
-SIGNED = ("MM_CLIP_UNKNOWN", "MM_CLIP_REJECT_OTHER")   # compared with int32_t class indices
+SIGNED = ("MM_CLIP_SILENT", "MM_CLIP_UNKNOWN", "MM_CLIP_REJECT_OTHER")   # compared with int32_t class indices
 
 
 def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
@@ -29,6 +29,7 @@ def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
         "MM_CLIP_WINDOW_SAMPLES": rules.window_samples(window, framing),
         "MM_CLIP_GATE_THRESHOLD": rules.gate_threshold(window, framing),
         "MM_CLIP_N_CLASSES": n_classes,
+        "MM_CLIP_SILENT": rules.SILENCE,     # the vote when no window was voted
         "MM_CLIP_UNKNOWN": reject.UNKNOWN,
         "MM_CLIP_UNKNOWN_NAME": reject.UNKNOWN_LABEL,   # how the device names a refused vote
         "MM_CLIP_REJECT_MIN_TOP": rule.floors(n_classes),     # one floor per class
@@ -38,7 +39,7 @@ def clip_constants(fe, window: rules.WindowConfig, n_classes: int,
 
 
 def c_define(name: str, value) -> str:
-    """One constant: int64 for the gate threshold, signed ones (MM_CLIP_UNKNOWN, the other
+    """One constant: int64 for the gate threshold, signed ones (the vote codes, the other
     class, -1 when there is none) bracketed, a list as an array initialiser, a string quoted,
     else unsigned."""
     if isinstance(value, str):

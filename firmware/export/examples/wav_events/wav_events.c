@@ -137,7 +137,7 @@ int main(int argc, char **argv) {
       for (int c = 0; c < MM_API_N_CLASSES; c++) printf(" %ld", (long)v.acc[c]);
       printf("\n");
     } else {
-      printf("clip: %s (%lu windows voted)\n", v.label == -1 ? "silence" : mm_api_label(v.label),
+      printf("clip: %s (%lu windows voted)\n", v.label == MM_API_SILENT ? "silence" : mm_api_label(v.label),
              (unsigned long)v.windows);
     }
   }
