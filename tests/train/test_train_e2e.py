@@ -90,6 +90,13 @@ def test_model_folder_contract(trained):
     assert [s["member_seeds"] for s in metrics["seeds"]] == [[3, 1003], [4, 1004]]
     assert len(metrics["epochs_run"]) == 2 and all(1 <= e <= 3 for e in metrics["epochs_run"])
     assert "an ensemble of 2 networks" in card and "| 3, 1003 |" in card
+    # a model that answers one class says so at the top of its card
+    from micromel.train.card import render
+
+    said = "for every val clip**: it has learned one class"
+    assert (said in card) == ("one_class" in metrics)
+    stuck = render(model, {**metrics, "one_class": {"split": "val", "class": CLASSES[0]}})
+    assert f"**This model answers `{CLASSES[0]}` {said}" in stuck
 
 
 def test_ensemble_is_a_product_of_experts(capfd):

@@ -184,6 +184,12 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
                  f"added (ADD) and one SOFTMAX follows. Seed {tcfg.seed}.")
     else:
         L.append(f"Classes: {', '.join(labels)}. Architecture {desc}, seed {tcfg.seed}.")
+    if metrics.get("one_class"):
+        stuck = metrics["one_class"]
+        L.append("")
+        L.append(f"**This model answers `{stuck['class']}` for every {stuck['split']} clip**: it "
+                 "has learned one class. Train longer (`--epochs`) or on more data before "
+                 "using it.")
     L.append("")
     L.append("## Data and split")
     L.append("")

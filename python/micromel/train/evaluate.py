@@ -69,6 +69,20 @@ def clip_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> d
     }
 
 
+def one_answer(m: dict | None) -> str | None:
+    """The class a model answers for every voted clip of a split that holds clips of two or
+    more classes (a fit that learned one class: too few epochs, or data it cannot tell
+    apart), else None. From clip_metrics' confusion (rows true, columns predicted)."""
+    if not m:
+        return None
+    conf = np.asarray(m["confusion"])
+    n = conf.shape[0]
+    answered = np.flatnonzero(conf[:, :n].sum(axis=0))     # silent clips (column n) aside
+    if len(answered) != 1 or np.count_nonzero(conf.sum(axis=1)) < 2:
+        return None
+    return m["confusion_labels"][int(answered[0])]
+
+
 def predict_float(model, x: np.ndarray) -> np.ndarray:
     """Softmax probabilities of int8 windows (n, F, M) through a Keras model or float .tflite."""
     xf = np.asarray(x, dtype=np.float32)[..., None]

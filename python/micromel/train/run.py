@@ -202,6 +202,8 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     t_feat = time.time() - t_start
     main = train_one(ds, fr, fcfg, train_cf, val_cf, test_cf, cfg, quiet=quiet)
 
+    one_class = one_class_note(main, ds.labels)
+
     seeds = []
     for s in spread_seeds:
         c2 = replace(cfg, seed=int(s))
@@ -255,6 +257,8 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
                    "total_seconds": round(time.time() - t_start, 1), "cpus": os.cpu_count()},
         "command": command,
     }
+    if one_class:
+        metrics["one_class"] = one_class
     if cfg.teacher:
         metrics["teacher"] = {"float_model_sha256": teacher.fingerprint(tdir)}  # its path: config.json
     model.save()
@@ -275,6 +279,22 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     model.write_output("metrics.json", json.dumps(metrics, indent=2) + "\n")
     model.write_output("card.md", card.render(model, metrics, card.notes_for(ds.root)))
     return metrics
+
+
+def one_class_note(main: dict, labels) -> dict | None:
+    """{"split", "class"} when the int8 model answers one class for every clip of val (else
+    test) although it holds several: said on stderr now and at the top of the card, since
+    its accuracy alone can look like a model (a short run on small data did this)."""
+    for split in ("val", "test"):
+        if main.get(f"{split}_int8"):
+            cls = evaluate.one_answer(main[f"{split}_int8"])
+            if cls is None:
+                return None
+            print(f"note: the model answers {cls!r} for every {split} clip of {len(labels)} "
+                  "classes: it has learned one class; train longer (--epochs) or on more data "
+                  "before using it", file=sys.stderr)
+            return {"split": split, "class": cls}
+    return None
 
 
 def _short(m: dict | None) -> dict | None:

@@ -1,0 +1,34 @@
+"""A fit that learned one class is named: on stderr when training ends and at the top of the
+card (a short run on small data gave a model that answered one class, and nothing said so)."""
+
+import numpy as np
+
+from micromel.train.evaluate import clip_metrics, one_answer
+from micromel.train.run import one_class_note
+
+LABELS = ["a", "b", "c"]
+
+
+def metrics(true, pred):
+    return clip_metrics(np.array(true), np.array(pred), LABELS)
+
+
+def test_one_answer_names_the_only_class_answered():
+    assert one_answer(metrics([0, 0, 1, 2], [1, 1, 1, 1])) == "b"
+    assert one_answer(metrics([0, 1, 2, 2], [2, -1, 2, 2])) == "c"      # silent clips aside
+    assert one_answer(metrics([0, 1, 2, 2], [2, 0, 2, 2])) is None      # two classes answered
+    assert one_answer(metrics([1, 1, 1], [1, 1, 1])) is None            # a split of one class
+    assert one_answer(metrics([0, 1], [-1, -1])) is None                # nothing voted
+    assert one_answer(None) is None
+
+
+def test_the_note_reads_val_first_then_test(capsys):
+    stuck, fine = metrics([0, 1, 2], [0, 0, 0]), metrics([0, 1, 2], [0, 1, 2])
+    assert one_class_note({"val_int8": stuck, "test_int8": fine}, LABELS) == {"split": "val", "class": "a"}
+    err = capsys.readouterr().err
+    assert err.startswith("note: the model answers 'a' for every val clip of 3 classes") and err.count("\n") == 1
+    assert one_class_note({"test_int8": stuck}, LABELS) == {"split": "test", "class": "a"}
+    assert "every test clip" in capsys.readouterr().err
+    assert one_class_note({"val_int8": fine, "test_int8": stuck}, LABELS) is None
+    assert one_class_note({}, LABELS) is None
+    assert capsys.readouterr().err == ""
