@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -34,6 +35,35 @@ def _locked(path: Path):
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK)
+
+
+def project_dir() -> Path:
+    """The folder PlatformIO's `run -d` gets: the firmware project itself, or, where that
+    is read-only (an installed package shared by users), a folder in the build directory
+    holding links to the project's entries, with `boards` beside it as platformio.ini's
+    ../boards expects. PlatformIO refuses a project folder it cannot write although every
+    output of micromel's builds goes to the build directory."""
+    if _writable(FIRMWARE_DIR):
+        return FIRMWARE_DIR
+    root = build_dir() / "pio" / "project"
+    links = {root / "boards": BOARDS_DIR,
+             **{root / "firmware" / e.name: e for e in FIRMWARE_DIR.iterdir()}}
+    (root / "firmware").mkdir(parents=True, exist_ok=True)
+    with _locked(root / ".lock"):        # parallel builds make the same links
+        for old in (root / "firmware").iterdir():
+            if old.is_symlink() and old not in links:   # gone from a newer micromel
+                old.unlink()
+        for link, target in links.items():
+            if link.is_symlink() and link.readlink() == target:
+                continue
+            if link.is_symlink():
+                link.unlink()
+            link.symlink_to(target, target_is_directory=target.is_dir())
+    return root / "firmware"
 
 
 def board_json(board: str) -> dict:
@@ -81,7 +111,7 @@ def build(env_name: str = "emulate", gen_dir: Path | None = None, model_dir: Pat
     if model_dir:
         extra["MICROMEL_MODEL_DIR"] = str(model_dir)
     extra.update(defines_environ(defines))
-    cmd = [sys.executable, "-m", "platformio", "run", "-d", str(FIRMWARE_DIR), "-e", env_name]
+    cmd = [sys.executable, "-m", "platformio", "run", "-d", str(project_dir()), "-e", env_name]
     with _locked(build_root / f".{env_name}.lock"):
         env = pio_environ(extra)
         env["PLATFORMIO_BUILD_DIR"] = str(build_root)

@@ -60,7 +60,7 @@ def flash(model, board: str, port: str | None = None, say: Callable[[str], None]
         finally:
             emu.stop()
         return 0
-    cmd = [sys.executable, "-m", "platformio", "run", "-d", str(firmware.FIRMWARE_DIR),
+    cmd = [sys.executable, "-m", "platformio", "run", "-d", str(firmware.project_dir()),
            "-e", env, "-t", "upload"]
     if port:
         cmd += ["--upload-port", port]
