@@ -19,3 +19,18 @@ def test_a_real_board_has_none(env_name):
     assert emulator_of(env_name) is None
     with pytest.raises(MicromelError, match="not an emulated board"):
         emulated_env(f"emulate:{env_name}")
+
+
+def test_a_missing_qemu_says_what_installs_it(tmp_path, monkeypatch):
+    """An installed micromel has no scripts/setup.sh: the message names the package and
+    `micromel doctor`."""
+    from micromel.errors import DeviceError
+    from micromel.link.emulator import Emulator
+
+    monkeypatch.setenv("PATH", str(tmp_path))       # no qemu-system-* on it
+    emu = Emulator(tmp_path / "program.elf", **qemu_config("emulate"), wait=False)
+    with pytest.raises(DeviceError) as err:
+        emu.start()
+    assert str(err.value).startswith("qemu-system-arm not found: install it (")
+    assert "apt-get install -y qemu-system-arm" in str(err.value) and "micromel doctor" in str(err.value)
+    assert "setup.sh" not in str(err.value)

@@ -108,6 +108,14 @@ def install_hint(packages: list[str]) -> str:
     return f"{sudo}apt-get install -y {' '.join(packages)}"
 
 
+def missing_tool_hint(command: str) -> str:
+    """What to do when `command` (a tool of TOOLS) is not found: its package's install
+    line and `micromel doctor` (an installed micromel has no scripts/setup.sh)."""
+    apt = [t.apt for t in TOOLS if t.name == command]
+    return (f"install it ({install_hint(apt)}), " if apt else "") + \
+        "then `micromel doctor` checks every tool"
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--apt"]:
         print(" ".join(missing_apt(optional="--optional" in sys.argv[2:])))

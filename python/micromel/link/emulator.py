@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..boards import firmware
 from ..boards.catalogue import ICOUNT_SHIFT, emulated_envs
+from ..boards.toolchain import missing_tool_hint
 from ..errors import DeviceError, MicromelError
 
 
@@ -180,7 +181,7 @@ class Emulator:
             self.proc = popen_tied(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
         except FileNotFoundError:
-            raise DeviceError(f"{self.system} not found: run scripts/setup.sh") from None
+            raise DeviceError(f"{self.system} not found: {missing_tool_hint(self.system)}") from None
         atexit.register(self.stop)
         found = threading.Event()
 
