@@ -21,7 +21,10 @@ class BuildWithResources(build_py):
             return      # an editable install reads the checkout's own folders
         dest = Path(self.build_lib) / "micromel" / "_data"
         for name in SHIPPED:
-            shutil.copytree(ROOT / name, dest / name, ignore=SKIP, dirs_exist_ok=True)
+            # a fresh copy: build_lib outlives a build, and a file deleted from the checkout
+            # since the last wheel would ship again
+            shutil.rmtree(dest / name, ignore_errors=True)
+            shutil.copytree(ROOT / name, dest / name, ignore=SKIP)
 
 
 setup(cmdclass={"build_py": BuildWithResources})

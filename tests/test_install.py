@@ -41,6 +41,20 @@ def installed(tmp_path_factory):
     return target, env
 
 
+def test_the_wheel_ships_the_checkouts_resources_and_no_more(installed):
+    """The firmware, boards and models folders as they are now: no file deleted from the
+    checkout since an earlier wheel (setup.py's build folder outlives a build), no build
+    output or cache."""
+    target, _ = installed
+    skipped = {".pio", "__pycache__"}
+    for name in ("firmware", "boards", "models"):
+        here = {str(p.relative_to(REPO / name)) for p in (REPO / name).rglob("*")
+                if p.is_file() and not skipped & set(p.parts) and p.suffix != ".pyc"
+                and not (p.name.startswith(".") and p.name.endswith(".swp"))}
+        data = target / "micromel" / "_data" / name
+        assert {str(p.relative_to(data)) for p in data.rglob("*") if p.is_file()} == here, name
+
+
 def micromel(env, cwd, *args, timeout=600):
     return subprocess.run([sys.executable, "-m", "micromel", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
