@@ -124,6 +124,13 @@ def test_never_overwrites_a_folder_it_did_not_write(tmp_path, capsys):
     for _ in range(2):
         rc, _, err = export(capsys, "drums", "--lib", tmp_path / "lib", "--zip")
         assert rc == 0, err
+        assert "note:" not in err
+    # a re-export without --zip leaves that zip as it was, and says it is the earlier one
+    before = (tmp_path / "lib.zip").read_bytes()
+    rc, _, err = export(capsys, "speech", "--lib", tmp_path / "lib")
+    assert rc == 0 and (tmp_path / "lib.zip").read_bytes() == before
+    assert err == (f"note: {tmp_path / 'lib.zip'} is the zip of an earlier export, not of this one; "
+                   "add --zip to replace it, or delete it\n")
 
 
 def test_docs_show_the_integration_in_under_20_lines():

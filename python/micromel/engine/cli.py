@@ -75,7 +75,8 @@ def export_library(model, args) -> int:
                                weights=args.weights)
     summary = {"library": r.name, "path": str(r.path), "model": model.name,
                "model_hash": model.hash, "files": r.files, "replaced": r.replaced,
-               "zip": str(r.zip_path) if r.zip_path else None, "kernels": args.kernels,
+               "zip": str(r.zip_path) if r.zip_path else None,
+               "old_zip": str(r.old_zip) if r.old_zip else None, "kernels": args.kernels,
                "arena_bytes": r.compiled.sched.arena_bytes}
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -83,6 +84,9 @@ def export_library(model, args) -> int:
         verb = "replaced the library" if r.replaced else "wrote the library"
         print(f"{verb} {r.name} ({model.name} {model.hash}) in {r.path}: {r.files} files; "
               f"#include \"{r.name}.h\"" + (f"; zip: {r.zip_path}" if r.zip_path else ""))
+    if r.old_zip:       # it no longer holds what the folder holds
+        print(f"note: {r.old_zip} is the zip of an earlier export, not of this one; add --zip "
+              "to replace it, or delete it", file=sys.stderr)
     return 0
 
 

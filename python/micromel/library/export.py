@@ -50,6 +50,7 @@ class LibraryExport:
     files: int
     replaced: bool
     zip_path: Path | None
+    old_zip: Path | None = None     # without --zip: a zip of an earlier export beside it
 
 
 def default_name(model) -> str:
@@ -121,16 +122,18 @@ def check_target(out: Path) -> bool:
     return False
 
 
-def check_zip(zip_path: Path) -> None:
-    """--zip replaces only a zip of an earlier export (it holds the library's mm_api.h)."""
-    if not zip_path.exists():
-        return
+def zipped_by_us(zip_path: Path) -> bool:
+    """A zip of an earlier export (it holds the library's mm_api.h)."""
     try:
         with zipfile.ZipFile(zip_path) as z:
-            ours = any(n.endswith("/src/mm_api.h") for n in z.namelist())
+            return any(n.endswith("/src/mm_api.h") for n in z.namelist())
     except (zipfile.BadZipFile, OSError):
-        ours = False
-    if not ours:
+        return False
+
+
+def check_zip(zip_path: Path) -> None:
+    """--zip replaces only a zip of an earlier export."""
+    if zip_path.exists() and not zipped_by_us(zip_path):
         raise MicromelError(f"--zip: {zip_path} exists and is not a library micromel zipped; "
                             "move it away or give another --lib folder")
 
@@ -220,5 +223,7 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     files = sum(1 for p in out.rglob("*") if p.is_file())
-    zip_path = write_zip(out, name, out.parent / f"{out.name}.zip") if make_zip else None
-    return LibraryExport(out, name, compiled, files, replaced, zip_path)
+    beside = out.parent / f"{out.name}.zip"
+    zip_path = write_zip(out, name, beside) if make_zip else None
+    old_zip = beside if not make_zip and beside.is_file() and zipped_by_us(beside) else None
+    return LibraryExport(out, name, compiled, files, replaced, zip_path, old_zip)
