@@ -323,6 +323,19 @@ def test_options_that_would_be_ignored_are_refused(tmp_path, wav, argv, says):
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("argv,says", [
+    # it said "no such folder"
+    (["classify", "{wav}", "{wav}"], "not a model folder (a file, not a folder)"),
+    # it said "cannot read manifest ('utf-8' codec can't decode ...)"
+    (["evaluate", "models/drums", "{wav}"], "a recording, not a dataset; give a folder with one "
+     "sub-folder per class, or a CSV/TSV manifest"),
+    (["verify", "models/drums", "{wav}", "--device", "native"], "a recording, not a dataset"),
+])
+def test_a_file_of_the_wrong_kind_is_named_as_such(wav, argv, says):
+    args = [str(ROOT / a) if a.startswith("models/") else a.format(wav=wav) for a in argv]
+    one_line_error(cli(*args), wav.name, says)
+
+
 def test_nan_in_config_json_is_one_line(tmp_path, wav):
     doc = json.loads((DRUMS / "config.json").read_text())
     doc["window"]["silence_rms_dbfs"] = float("nan")       # json.dumps writes NaN

@@ -100,7 +100,7 @@ class ModelDir:
         if not path.exists() and len(path.parts) == 1 and (MODELS_DIR / path / CONFIG).is_file():
             path = MODELS_DIR / path
         if not path.is_dir():
-            raise not_a_model(path, "no such folder")
+            raise not_a_model(path, "a file, not a folder" if path.exists() else "no such folder")
         cfg_path = path / CONFIG
         if not cfg_path.is_file():
             raise not_a_model(path, f"no {CONFIG}")

@@ -219,6 +219,9 @@ def load_dataset(path: str | Path, labels: list[str] | None = None,
                 entries.append((rel, d.name, None, 0, ""))
         where = lambda n: str(root)  # noqa: E731
     else:
+        if path.suffix.lower() in AUDIO_EXTENSIONS:
+            raise MicromelError(f"{path}: a recording, not a dataset; give a folder with one "
+                                "sub-folder per class, or a CSV/TSV manifest (path,label[,split])")
         root = path.parent
         entries = _read_manifest(path)
         where = lambda n: f"{path}:{n}"  # noqa: E731
