@@ -378,6 +378,28 @@ def test_an_output_the_system_refuses_is_one_line(tmp_path, monkeypatch):
     assert plain.read_text() == "keep me"
 
 
+def test_a_read_only_place_is_named_as_the_user_knows_it(tmp_path, monkeypatch):
+    """A temporary file that could not be made is named by its folder (the user gave the
+    folder, not `.lib.tmp-xyz`); a place in the build folder says how to move that."""
+    import errno
+
+    import micromel.data.cli as data_cli
+
+    def refused(path):
+        def work(folder, examples):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return work
+
+    monkeypatch.setenv("MICROMEL_BUILD_DIR", str(tmp_path / "b"))
+    monkeypatch.setattr(data_cli, "init_project", refused(tmp_path / "ro" / ".lib.tmp-x1y2"))
+    line = one_line_error(cli("init", tmp_path / "project"), f"error: {tmp_path / 'ro'}/: Read-only")
+    assert ".tmp-" not in line and "build folder" not in line
+    monkeypatch.setattr(data_cli, "init_project", refused(tmp_path / "b" / "gen" / "x.h"))
+    one_line_error(cli("init", tmp_path / "project"), str(tmp_path / "b" / "gen" / "x.h"),
+                   "that place is read-only; choose another (it is in the build folder: "
+                   "--build-dir DIR or MICROMEL_BUILD_DIR moves it)")
+
+
 def test_an_output_under_a_file_is_refused_before_the_work(tmp_path, wav, monkeypatch):
     """cliargs.new_file: a file standing where a folder on the output's way must be is
     refused by option name before the work, not when the output is written at the end."""

@@ -11,6 +11,7 @@ import errno
 import os
 import select
 import sys
+from pathlib import Path
 
 from . import __version__, cliargs
 from .boards import cli as boards_cli
@@ -22,6 +23,7 @@ from .hil import cli as hil_cli
 from .library import cli as library_cli
 from .link import cli as link_cli
 from .link import farm
+from .paths import build_dir
 from .listen import cli as listen_cli
 from .segment import cli as segment_cli
 from .train import cli as train_cli
@@ -126,12 +128,32 @@ def main(argv: list[str] | None = None) -> int:
         hint = PATH_ERRORS.get(e.errno)
         if hint is None or e.filename is None:
             raise
-        where = f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 is not None else "")
+        where = _where(e.filename) + (f" -> {e.filename2}" if e.filename2 is not None else "")
+        if _in_build_folder(e.filename):
+            hint += " (it is in the build folder: --build-dir DIR or MICROMEL_BUILD_DIR moves it)"
         print(f"micromel: error: {where}: {e.strerror}; {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("micromel: interrupted", file=sys.stderr)
         return 130
+
+
+def _where(filename) -> str:
+    """The path an OSError names, as the user knows it: a temporary file that could not be
+    made (.NAME.XXXX, written then renamed: fileio.atomic_path, the library export) is
+    named by its folder, which the user gave."""
+    path = Path(os.fsdecode(filename))
+    if path.name.startswith(".") and not path.exists():
+        return f"{path.parent}{os.sep}"
+    return str(path)
+
+
+def _in_build_folder(filename) -> bool:
+    try:
+        return Path(os.path.abspath(os.fsdecode(filename))).is_relative_to(
+            os.path.abspath(build_dir()))
+    except (TypeError, ValueError):
+        return False
 
 
 def _stdout_gone() -> bool:
