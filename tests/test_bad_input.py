@@ -828,3 +828,17 @@ def test_listen_at_boot_with_every_board_builds_the_boards_it_suits(capsys):
         err = capsys.readouterr().err
         skipped = [b.name for b in every if b not in want]
         assert (f"not built for {', '.join(skipped)}" in err) if skipped else not err, err
+
+
+def test_no_progress_bar_in_a_log_and_the_error_on_its_own_line(tmp_path, wav):
+    """stream-check into a pipe (a CI log): no progress bar (it printed one, and the error
+    went onto its end), as segment already did."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "micromel", "stream-check", str(DRUMS), str(wav),
+                        "--device", "socket://127.0.0.1:9"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 2
+    assert r.stderr.startswith("micromel: error: --device socket://127.0.0.1:9: cannot connect")
+    assert r.stderr.count("\n") == 1 and "\r" not in r.stderr and "%|" not in r.stderr, r.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from .errors import MicromelError
@@ -89,6 +90,12 @@ def new_file(path, option: str, force: bool | None = None) -> Path:
         how = "add --force to replace it" if force is False else "remove it"
         raise MicromelError(f"{option} {path}: exists; {how} or choose another name")
     return path
+
+
+def shows_progress(quiet: bool = False) -> bool:
+    """A progress bar only on a terminal: in a log or a pipe its carriage returns make one
+    long line, and an error would be printed onto its end."""
+    return not quiet and sys.stderr.isatty()
 
 
 def needs(args, dest: str, applies: bool, why: str, default=None):

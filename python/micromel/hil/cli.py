@@ -80,7 +80,7 @@ def cmd_verify(args) -> int:
     try:
         s = run_verify(model, args.data, args.device or ["emulate"], mode=args.mode,
                        report_dir=report, resume=args.resume, split=args.split,
-                       limit=args.limit, progress=not args.quiet)
+                       limit=args.limit, progress=cliargs.shows_progress(args.quiet))
     except KeyboardInterrupt:
         if (report / "results.jsonl").exists():
             print(f"\nmicromel: interrupted; the clips verified so far are in "
@@ -112,7 +112,7 @@ def cmd_flash(args) -> int:
 
 def cmd_stream_check(args) -> int:
     t = check_against_twin(ModelDir.open(args.model_dir), [Path(a) for a in args.audio],
-                           args.device, seconds=args.seconds, progress=not args.quiet)
+                           args.device, seconds=args.seconds, progress=cliargs.shows_progress(args.quiet))
     print(json.dumps(t, indent=1))
     ok = t["window_mismatches"] == 0 and t["event_mismatch_files"] == 0
     print("device == twin: every window and every event" if ok else "MISMATCH between device and twin")
@@ -126,7 +126,7 @@ def cmd_soak(args) -> int:
         write_text_atomic(out, json.dumps(r, indent=1) + "\n")
 
     r = soak(ModelDir.open(args.model_dir), args.minutes * 60.0, args.device, seed=args.seed,
-             every=args.every, progress=not args.quiet, on_checkpoint=partial if out else None)
+             every=args.every, progress=cliargs.shows_progress(args.quiet), on_checkpoint=partial if out else None)
     text = json.dumps(r, indent=1)
     print(text)
     if out is not None:

@@ -39,13 +39,15 @@ def check_against_twin(model, paths: list[Path], device: str = "emulate",
             from tqdm import tqdm    # lazy: only with a progress bar
             bar = tqdm(total=len(twin), unit="win", desc=Path(path).name, dynamic_ncols=True)
         got = []
-        with DeviceWindowResults(device, model, p) as dev:
-            for r in dev(chunks()):
-                got.append(r)
-                if bar:
-                    bar.update(1)
-        if bar:
-            bar.close()
+        try:
+            with DeviceWindowResults(device, model, p) as dev:
+                for r in dev(chunks()):
+                    got.append(r)
+                    if bar:
+                        bar.update(1)
+        finally:        # closed before an error is printed, which went onto the bar's line
+            if bar:
+                bar.close()
         mism = sum(1 for (ts, tq, _), (ds, dq, _) in zip(twin, got)
                    if tq != dq or (ts is None) != (ds is None) or (ts is not None and not np.array_equal(ts, ds)))
         mism += abs(len(twin) - len(got))

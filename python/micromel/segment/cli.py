@@ -116,7 +116,7 @@ def check_outputs(paths: list, out_dir: Path) -> None:
 
 def _segment_files(args, paths, model, p, scorer, device_results, formats, label, tap) -> None:
     results = []
-    progress = not args.quiet and sys.stderr.isatty()
+    progress = cliargs.shows_progress(args.quiet)
     for path in paths:
         if model is None:
             res = run.activity_file(path, p, progress=progress)
