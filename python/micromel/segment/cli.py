@@ -114,6 +114,19 @@ def check_outputs(paths: list, out_dir: Path) -> None:
         seen[stem] = str(path)
 
 
+def summary_line(res, label: str) -> str:
+    """One file's events per class, each with the share of the file it covers (a
+    multi-class model's line named only --class's ratio, 0.000 for a file of other events)."""
+    counts: dict[str, int] = {}
+    for e in res.events:
+        counts[e.label] = counts.get(e.label, 0) + 1
+    if label not in counts:     # the TSV's class, said even when it has no events
+        counts[label] = 0
+    per = ", ".join(f"{c} {k} (ratio {output.class_ratio(res.events, c, res.duration):.3f})"
+                    for c, k in counts.items())
+    return f"{res.path.name}: {len(res.events)} events: {per}"
+
+
 def _segment_files(args, paths, model, p, scorer, device_results, formats, label, tap) -> None:
     results = []
     progress = cliargs.shows_progress(args.quiet)
@@ -148,9 +161,7 @@ def _segment_files(args, paths, model, p, scorer, device_results, formats, label
                       "minutes (the events cover the whole file)", file=sys.stderr)
             output.plot(res, pcm, fe, png, truth)
             print(f"plot: {png}", file=sys.stderr)
-        ratio = output.class_ratio(res.events, label, res.duration)
-        print(f"{res.path.name}: {len(res.events)} events, {label} ratio {ratio:.3f}",
-              file=sys.stderr)
+        print(summary_line(res, label), file=sys.stderr)
     if args.out and "tsv" in formats:
         tsv = output.write_tsv(results, label, Path(args.out) / output.tsv_name(label))
         print(f"wrote {args.out} ({tsv.name} and per-file outputs)", file=sys.stderr)
