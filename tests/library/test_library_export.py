@@ -38,6 +38,10 @@ def test_the_folder_is_an_arduino_platformio_and_cmake_library(tmp_path, capsys)
     assert not any(n.startswith(("mm_proto", "app")) for n in src)
     assert '#include "drums.h"' in (lib / "examples" / "nano33ble_mic" / "nano33ble_mic.ino").read_text()
     assert "@NAME@" not in "".join(p.read_text() for p in lib.rglob("*") if p.is_file())
+    # the README names the model by its name and hash, not by the path given to export
+    from micromel.modeldir import ModelDir
+    drums = ModelDir.open("drums")
+    assert f"from the model `drums` (hash\n{drums.hash})" in (lib / "README.md").read_text()
     with zipfile.ZipFile(tmp_path / "drums.zip") as z:
         names = sorted(z.namelist())
         assert names == sorted(f"drums/{p.relative_to(lib).as_posix()}"

@@ -58,7 +58,8 @@ def readme(name: str, model, compiled, kernels: str, protocol: bool, integration
              "(`--with-protocol`).\n" if protocol else "")
     return f"""# {name}
 
-{sentence(model)} Exported by micromel {__version__} with `micromel export {model.path.name} --lib ...`.
+{sentence(model)} Exported by micromel {__version__} from the model `{model.name}` (hash
+{model.hash}) with `micromel export MODEL_DIR --lib ...`.
 
 - Classes: {', '.join(f'{i} `{lab}`' for i, lab in enumerate(model.labels))}
 - Input: mono int16 PCM at {model.frontend.sample_rate} Hz, pushed in blocks of any size
