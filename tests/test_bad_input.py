@@ -378,12 +378,44 @@ def test_an_output_the_system_refuses_is_one_line(tmp_path, monkeypatch):
     assert plain.read_text() == "keep me"
 
 
-def test_a_read_only_place_is_named_as_the_user_knows_it(tmp_path, monkeypatch):
-    """A temporary file that could not be made is named by its folder (the user gave the
-    folder, not `.lib.tmp-xyz`); a place in the build folder says how to move that."""
+def test_a_place_the_system_refuses_is_named_as_the_user_knows_it(tmp_path, monkeypatch):
+    """The temp file written on the way to an output (fileio.atomic_path, the library
+    export's folder) is named by the output the user gave, not as `.x.json.abc` or
+    `.lib.tmp-xyz`; a place in the build folder says how to move that."""
     import errno
+    import tempfile
 
     import micromel.data.cli as data_cli
+    import micromel.library.export as export_mod
+    from micromel.fileio import atomic_path
+
+    full = (errno.ENOSPC, "No space left on device")
+    with pytest.raises(OSError) as e:
+        with atomic_path(tmp_path / "out.json") as tmp:
+            raise OSError(*full, str(tmp))
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "out.json")
+    assert list(tmp_path.iterdir()) == []       # the temp file is gone
+
+    def made_in_read_only(dir, prefix, **kw):
+        raise OSError(errno.EROFS, "Read-only file system", str(Path(dir) / f"{prefix}x1y2"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", made_in_read_only)
+    with pytest.raises(OSError) as e:
+        with atomic_path(tmp_path / "out.json"):
+            pass
+    assert e.value.errno == errno.EROFS and e.value.filename == str(tmp_path / "out.json")
+    monkeypatch.setattr(tempfile, "mkdtemp", made_in_read_only)
+    lib = tmp_path / "ro" / "lib"
+    line = one_line_error(cli("export", DRUMS, "--lib", lib), f"error: {lib}: Read-only file system")
+    assert ".tmp-" not in line and "build folder" not in line
+    monkeypatch.undo()
+
+    def disk_full(folder):
+        raise OSError(*full, str(folder / "src" / "mm_api.h"))
+
+    monkeypatch.setattr(export_mod, "write_file_list", disk_full)
+    one_line_error(cli("export", DRUMS, "--lib", lib), f"error: {lib / 'src' / 'mm_api.h'}: No space")
+    assert not lib.exists() and list(lib.parent.iterdir()) == []
 
     def refused(path):
         def work(folder, examples):
@@ -391,13 +423,10 @@ def test_a_read_only_place_is_named_as_the_user_knows_it(tmp_path, monkeypatch):
         return work
 
     monkeypatch.setenv("MICROMEL_BUILD_DIR", str(tmp_path / "b"))
-    monkeypatch.setattr(data_cli, "init_project", refused(tmp_path / "ro" / ".lib.tmp-x1y2"))
-    line = one_line_error(cli("init", tmp_path / "project"), f"error: {tmp_path / 'ro'}/: Read-only")
-    assert ".tmp-" not in line and "build folder" not in line
     monkeypatch.setattr(data_cli, "init_project", refused(tmp_path / "b" / "gen" / "x.h"))
     one_line_error(cli("init", tmp_path / "project"), str(tmp_path / "b" / "gen" / "x.h"),
                    "that place is read-only; choose another (it is in the build folder: "
-                   "--build-dir DIR or MICROMEL_BUILD_DIR moves it)")
+                   "`micromel --build-dir DIR COMMAND` or MICROMEL_BUILD_DIR moves it)")
 
 
 def test_an_output_under_a_file_is_refused_before_the_work(tmp_path, wav, monkeypatch):
@@ -478,6 +507,11 @@ def test_train_does_not_replace_a_model_without_force(tmp_path, wav):
     one_line_error(r, "holds a model already", "--force")
     assert "note:" not in r.stderr      # no notes about a run that will not happen
     assert {f.name: f.read_bytes() for f in model.iterdir()} == before
+    (tmp_path / "one" / "dog").mkdir(parents=True)      # a dataset train refuses
+    shutil.copy(wav, tmp_path / "one" / "dog" / "a.wav")
+    r = cli("train", tmp_path / "one", "--out", tmp_path / "m2")
+    one_line_error(r, "class 'dog' has no files in the train split")
+    assert "note:" not in r.stderr
 
 
 def test_segment_does_not_replace_earlier_outputs_without_force(tmp_path, wav):
@@ -834,7 +868,7 @@ def test_listen_at_boot_with_every_board_builds_the_boards_it_suits(capsys):
 
 def test_no_progress_bar_in_a_log_and_the_error_on_its_own_line(tmp_path, wav):
     """stream-check into a pipe (a CI log): no progress bar (it printed one, and the error
-    went onto its end), as segment already did."""
+    went onto its end); progress there is plain lines (micromel.progress)."""
     import subprocess
     import sys
 

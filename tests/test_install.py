@@ -41,18 +41,27 @@ def installed(tmp_path_factory):
     return target, env
 
 
-def test_the_wheel_ships_the_checkouts_resources_and_no_more(installed):
-    """The firmware, boards and models folders as they are now: no file deleted from the
-    checkout since an earlier wheel (setup.py's build folder outlives a build), no build
-    output or cache."""
-    target, _ = installed
-    skipped = {".pio", "__pycache__"}
-    for name in ("firmware", "boards", "models"):
-        here = {str(p.relative_to(REPO / name)) for p in (REPO / name).rglob("*")
-                if p.is_file() and not skipped & set(p.parts) and p.suffix != ".pyc"
-                and not (p.name.startswith(".") and p.name.endswith(".swp"))}
-        data = target / "micromel" / "_data" / name
-        assert {str(p.relative_to(data)) for p in data.rglob("*") if p.is_file()} == here, name
+def test_a_file_left_in_the_build_folder_does_not_ship(tmp_path):
+    """setup.py copies the firmware, boards and models afresh: its build folder outlives a
+    build, and a file deleted from the checkout since an earlier wheel shipped again."""
+    import zipfile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    for name in SHIPPED:
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns(".pio", "__pycache__"))
+    stale = src / "build" / "lib" / "micromel" / "_data" / "models" / "deleted_since.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from an earlier wheel")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+                        str(tmp_path / "dist"), str(src)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("micromel-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "micromel/_data/models/drums/config.json" in names
+    assert not [n for n in names if n.endswith("deleted_since.txt")]
 
 
 def micromel(env, cwd, *args, timeout=600):

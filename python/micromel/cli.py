@@ -128,24 +128,15 @@ def main(argv: list[str] | None = None) -> int:
         hint = PATH_ERRORS.get(e.errno)
         if hint is None or e.filename is None:
             raise
-        where = _where(e.filename) + (f" -> {e.filename2}" if e.filename2 is not None else "")
+        where = f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 is not None else "")
         if _in_build_folder(e.filename):
-            hint += " (it is in the build folder: --build-dir DIR or MICROMEL_BUILD_DIR moves it)"
+            hint += (" (it is in the build folder: `micromel --build-dir DIR COMMAND` or "
+                     "MICROMEL_BUILD_DIR moves it)")
         print(f"micromel: error: {where}: {e.strerror}; {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("micromel: interrupted", file=sys.stderr)
         return 130
-
-
-def _where(filename) -> str:
-    """The path an OSError names, as the user knows it: a temporary file that could not be
-    made (.NAME.XXXX, written then renamed: fileio.atomic_path, the library export) is
-    named by its folder, which the user gave."""
-    path = Path(os.fsdecode(filename))
-    if path.name.startswith(".") and not path.exists():
-        return f"{path.parent}{os.sep}"
-    return str(path)
 
 
 def _in_build_folder(filename) -> bool:

@@ -105,9 +105,15 @@ def needs(args, dest: str, applies: bool, why: str, default=None):
     `default` when it was not given."""
     given = getattr(args, dest)
     if given is not None and not applies:
-        shown = f"{given:g}" if isinstance(given, float) else given     # -40, not -40.0
-        raise MicromelError(f"--{dest.replace('_', '-')} {shown}: {why}")
+        raise MicromelError(f"--{dest.replace('_', '-')} {shown(given)}: {why}")
     return default if given is None else given
+
+
+def shown(value) -> str:
+    """An option's number as the user would type it: -40, not -40.0; 0.1234567 in full."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def formats_with_out(args, all_formats) -> set:

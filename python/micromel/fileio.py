@@ -17,15 +17,30 @@ def atomic_path(path, suffix: str = ""):
     it is removed. `suffix` keeps writers that look at the extension happy (.npy, .png)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as e:
+        raise named(e, path) from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        if e.filename is not None and str(e.filename).startswith(tmp):
+            raise named(e, path) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def named(e: OSError, path) -> OSError:
+    """The same error naming the path the user gave, not the temp file written on its way
+    (micromel's one-line error shows the name: `.out.json.x1y2: Read-only file system`
+    named a file the user never heard of)."""
+    return OSError(e.errno, e.strerror, str(path))   # OSError picks the errno's subclass
 
 
 def write_bytes_atomic(path, data: bytes) -> Path:

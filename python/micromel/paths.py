@@ -65,8 +65,13 @@ def pio_core_dir() -> Path:
     and two micromels sharing a core folder would replace each other's platforms mid-build."""
     if os.environ.get("MICROMEL_PIO_CORE"):
         return Path(os.environ["MICROMEL_PIO_CORE"])
-    tag = hashlib.sha1(str(RESOURCES).encode()).hexdigest()[:10]
-    return user_cache() / "platformio" / tag
+    return user_cache() / "platformio" / installation_tag()
+
+
+def installation_tag() -> str:
+    """Names what belongs to one installation (or checkout) where several may share a
+    folder: its resources' absolute path, hashed."""
+    return hashlib.sha1(str(RESOURCES).encode()).hexdigest()[:10]
 
 
 def recorded_path(path) -> str:

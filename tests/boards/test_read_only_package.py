@@ -27,8 +27,37 @@ def test_firmware_builds_from_a_read_only_package(tmp_path):
     proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    project = tmp_path / "build" / "pio" / "project"
+    (project,) = (tmp_path / "build" / "pio").glob("project-*")
     assert (project / "boards").resolve() == BOARDS_DIR.resolve()
     assert sorted(p.name for p in (project / "firmware").iterdir()) == sorted(
-        p.name for p in FIRMWARE_DIR.iterdir())
+        p.name for p in FIRMWARE_DIR.iterdir() if p.name != ".pio")
     assert list((tmp_path / "build" / "pio").rglob("program.elf"))
+
+
+def test_the_links_follow_the_package_and_stay_apart_per_installation(tmp_path, monkeypatch):
+    """Without a build (and where no namespace is allowed): the links name every entry of
+    the firmware project but a checkout's .pio, are made once, and one a newer micromel no
+    longer has goes; another installation gets its own folder."""
+    from micromel import paths
+    from micromel.boards import firmware
+
+    fw = tmp_path / "pkg" / "firmware"
+    for name in ("src", "lib", ".pio"):
+        (fw / name).mkdir(parents=True)
+    (fw / "platformio.ini").write_text("")
+    monkeypatch.setattr(firmware, "FIRMWARE_DIR", fw)
+    monkeypatch.setattr(firmware, "_writable", lambda folder: False)
+    monkeypatch.setenv("MICROMEL_BUILD_DIR", str(tmp_path / "build"))
+    project = firmware.project_dir()
+    assert project.parent.name == f"project-{paths.installation_tag()}"
+    assert sorted(p.name for p in project.iterdir()) == ["lib", "platformio.ini", "src"]
+    assert all((project / n).readlink() == fw / n for n in ("lib", "platformio.ini", "src"))
+    assert (project.parent / "boards").readlink() == firmware.BOARDS_DIR
+    made = {p.name: p.lstat().st_mtime_ns for p in project.iterdir()}
+    (fw / "lib").rename(fw / "lib2")        # a newer micromel's project
+    assert firmware.project_dir() == project
+    assert sorted(p.name for p in project.iterdir()) == ["lib2", "platformio.ini", "src"]
+    assert {p.name: p.lstat().st_mtime_ns for p in project.iterdir() if p.name != "lib2"} == \
+        {k: v for k, v in made.items() if k != "lib"}       # the others were kept, not remade
+    monkeypatch.setattr(paths, "RESOURCES", tmp_path / "other")
+    assert firmware.project_dir() != project

@@ -14,21 +14,30 @@ def metrics(true, pred):
 
 
 def test_one_answer_names_the_only_class_answered():
-    assert one_answer(metrics([0, 0, 1, 2], [1, 1, 1, 1])) == "b"
-    assert one_answer(metrics([0, 1, 2, 2], [2, -1, 2, 2])) == "c"      # silent clips aside
+    assert one_answer(metrics([0, 0, 1, 2], [1, 1, 1, 1])) == ("b", 4, 3)
+    assert one_answer(metrics([0, 1, 2, 2], [2, -1, 2, 2])) == ("c", 3, 2)   # silent clips aside
     assert one_answer(metrics([0, 1, 2, 2], [2, 0, 2, 2])) is None      # two classes answered
     assert one_answer(metrics([1, 1, 1], [1, 1, 1])) is None            # a split of one class
+    # right on every clip it voted: the others were silent, so its voted clips hold one class
+    assert one_answer(metrics([0, 1, 1], [0, -1, -1])) is None
     assert one_answer(metrics([0, 1], [-1, -1])) is None                # nothing voted
     assert one_answer(None) is None
 
 
 def test_the_note_reads_val_first_then_test(capsys):
     stuck, fine = metrics([0, 1, 2], [0, 0, 0]), metrics([0, 1, 2], [0, 1, 2])
-    assert one_class_note({"val_int8": stuck, "test_int8": fine}, LABELS) == {"split": "val", "class": "a"}
+    assert one_class_note({"val_int8": stuck, "test_int8": fine}) == {
+        "split": "val", "class": "a", "clips": 3, "classes": 3}
     err = capsys.readouterr().err
-    assert err.startswith("note: the model answers 'a' for every val clip of 3 classes") and err.count("\n") == 1
-    assert one_class_note({"test_int8": stuck}, LABELS) == {"split": "test", "class": "a"}
-    assert "every test clip" in capsys.readouterr().err
-    assert one_class_note({"val_int8": fine, "test_int8": stuck}, LABELS) is None
-    assert one_class_note({}, LABELS) is None
+    assert err == ("note: the model answers 'a' for all 3 voted val clips, of 3 classes: it has "
+                   "learned one class; train longer (--epochs) or on more data before using it\n")
+    assert one_class_note({"test_int8": stuck})["split"] == "test"
+    assert "all 3 voted test clips" in capsys.readouterr().err
+    # val's voted clips hold one class: test decides
+    one_kind = metrics([1, 1, 2], [1, 1, -1])
+    assert one_class_note({"val_int8": one_kind, "test_int8": stuck})["split"] == "test"
+    assert one_class_note({"val_int8": one_kind, "test_int8": fine}) is None
+    assert one_class_note({"val_int8": fine, "test_int8": stuck}) is None
+    capsys.readouterr()
+    assert one_class_note({}) is None
     assert capsys.readouterr().err == ""

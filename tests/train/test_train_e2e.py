@@ -93,10 +93,11 @@ def test_model_folder_contract(trained):
     # a model that answers one class says so at the top of its card
     from micromel.train.card import render
 
-    said = "for every val clip**: it has learned one class"
-    assert (said in card) == ("one_class" in metrics)
-    stuck = render(model, {**metrics, "one_class": {"split": "val", "class": CLASSES[0]}})
-    assert f"**This model answers `{CLASSES[0]}` {said}" in stuck
+    said = "voted val clips**, of 3 classes: it has learned one class"
+    assert ("it has learned one class" in card) == ("one_class" in metrics)
+    stuck = render(model, {**metrics, "one_class": {"split": "val", "class": CLASSES[0],
+                                                    "clips": 7, "classes": 3}})
+    assert f"**This model answers `{CLASSES[0]}` for all 7 {said}" in stuck
 
 
 def test_ensemble_is_a_product_of_experts(capfd):
@@ -283,7 +284,7 @@ def test_a_teacher_that_saw_other_clips_is_refused(trained, tiny_manifest, tmp_p
     for data, args, says in (
             (tiny_manifest, ["--distill", "0.3"], "--distill 0.3: needs --teacher DIR"),
             (tiny_manifest, ["--distill-temperature", "2"], "--distill-temperature 2: needs --teacher DIR"),
-            (tiny_manifest, ["--teacher", str(out), "--distill", "0"], "--distill 0.0"),
+            (tiny_manifest, ["--teacher", str(out), "--distill", "0"], "--distill 0: give the teacher's share"),
             (tiny_manifest, ["--teacher", str(out), "--loso", "all"], "--loso with --teacher"),
             (other, ["--teacher", str(out)], "another view of the data")):
         assert main(["train", str(data), "--out", str(tmp_path / "m"), "--quiet",

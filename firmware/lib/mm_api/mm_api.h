@@ -65,7 +65,7 @@ extern "C" {
 
 /* --- return codes ----------------------------------------------------------- */
 #define MM_API_OK 0
-#define MM_API_SILENT MM_CLIP_SILENT   /* no vote: every window was silent (-1) */
+#define MM_API_SILENT MM_CLIP_SILENT   /* no vote: every window was silent (negative) */
 #define MM_API_UNKNOWN MM_CLIP_UNKNOWN /* a vote the model's rejection rule refuses ("unknown") */
 #define MM_API_ERR_ARG (-1)    /* a NULL pointer, an unknown mode or class */
 #define MM_API_ERR_STATE (-2)  /* pushed after mm_api_finish (reset first), or called from a callback */

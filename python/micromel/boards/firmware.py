@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MicromelError
-from ..paths import BOARDS_DIR, FIRMWARE_DIR, build_dir
+from ..paths import BOARDS_DIR, FIRMWARE_DIR, build_dir, installation_tag
 from . import pio_core
 
 OFFLINE_ENVS = ("emulate", "native")
@@ -37,6 +37,9 @@ def _locked(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+SKIPPED = (".pio",)     # a checkout's own PlatformIO outputs: never the project's
+
+
 def _writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK)
 
@@ -49,9 +52,11 @@ def project_dir() -> Path:
     output of micromel's builds goes to the build directory."""
     if _writable(FIRMWARE_DIR):
         return FIRMWARE_DIR
-    root = build_dir() / "pio" / "project"
+    # one per installation: two micromels sharing a build folder would relink each other's
+    root = build_dir() / "pio" / f"project-{installation_tag()}"
     links = {root / "boards": BOARDS_DIR,
-             **{root / "firmware" / e.name: e for e in FIRMWARE_DIR.iterdir()}}
+             **{root / "firmware" / e.name: e for e in FIRMWARE_DIR.iterdir()
+                if e.name not in SKIPPED}}
     (root / "firmware").mkdir(parents=True, exist_ok=True)
     with _locked(root / ".lock"):        # parallel builds make the same links
         for old in (root / "firmware").iterdir():

@@ -45,6 +45,7 @@ from ..link.proxy import Impairment
 from ..modeldir import ModelDir
 from ..paths import build_dir
 from .firmware import FIRMWARE_DIR
+from .toolchain import missing_tool_hint
 
 FUZZ_DIR = FIRMWARE_DIR / "fuzz"
 MODEL = FUZZ_DIR / "model"
@@ -77,8 +78,8 @@ def root() -> Path:
 def clang() -> str:
     cc = shutil.which("clang")
     if cc is None:
-        raise MicromelError("clang not found: fuzzing needs Debian's clang with libFuzzer "
-                            "(apt-get install clang; scripts/setup.sh installs it)")
+        raise MicromelError("clang not found: fuzzing needs clang with libFuzzer; "
+                            + missing_tool_hint("clang (libFuzzer)"))
     return cc
 
 

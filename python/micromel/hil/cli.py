@@ -80,7 +80,7 @@ def cmd_verify(args) -> int:
     try:
         s = run_verify(model, args.data, args.device or ["emulate"], mode=args.mode,
                        report_dir=report, resume=args.resume, split=args.split,
-                       limit=args.limit, progress=cliargs.shows_progress(args.quiet))
+                       limit=args.limit, progress=not args.quiet)
     except KeyboardInterrupt:
         if (report / "results.jsonl").exists():
             print(f"\nmicromel: interrupted; the clips verified so far are in "
@@ -112,7 +112,7 @@ def cmd_flash(args) -> int:
 
 def cmd_stream_check(args) -> int:
     t = check_against_twin(ModelDir.open(args.model_dir), [Path(a) for a in args.audio],
-                           args.device, seconds=args.seconds, progress=cliargs.shows_progress(args.quiet))
+                           args.device, seconds=args.seconds, progress=not args.quiet)
     print(json.dumps(t, indent=1))
     ok = t["window_mismatches"] == 0 and t["event_mismatch_files"] == 0
     print("device == twin: every window and every event" if ok else "MISMATCH between device and twin")
@@ -126,7 +126,7 @@ def cmd_soak(args) -> int:
         write_text_atomic(out, json.dumps(r, indent=1) + "\n")
 
     r = soak(ModelDir.open(args.model_dir), args.minutes * 60.0, args.device, seed=args.seed,
-             every=args.every, progress=cliargs.shows_progress(args.quiet), on_checkpoint=partial if out else None)
+             every=args.every, progress=not args.quiet, on_checkpoint=partial if out else None)
     text = json.dumps(r, indent=1)
     print(text)
     if out is not None:
@@ -208,7 +208,8 @@ def register(sub) -> None:
     v.add_argument("--report", help="report folder (default build/verify/<model>)")
     v.add_argument("--split", choices=["train", "val", "test", "all"],
                    help="which clips (default: test if the dataset names splits, else all)")
-    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.add_argument("--quiet", action="store_true",
+                   help="no progress (a bar on a terminal, lines in a log)")
     v.set_defaults(func=cmd_verify)
 
     c = sub.add_parser("classify", help="top classes per audio file, on the host or a device")
@@ -234,7 +235,8 @@ def register(sub) -> None:
     s.add_argument("audio", metavar="AUDIO", nargs="+", help="audio files (any length)")
     s.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate)")
     s.add_argument("--seconds", type=cliargs.positive_float, help="only the first SECONDS of each file")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true",
+                   help="no progress (a bar on a terminal, lines in a log)")
     s.set_defaults(func=cmd_stream_check)
 
     so = sub.add_parser("soak", help="a long STREAM run through a device, checked against the "
@@ -248,7 +250,8 @@ def register(sub) -> None:
     so.add_argument("--device", default="emulate", help=cliargs.DEVICE_HELP + " (default emulate)")
     so.add_argument("--json", help="also write the result to this file, and the result so far "
                                    "at every checkpoint (\"complete\": false): a stopped run keeps it")
-    so.add_argument("--quiet", action="store_true", help="no progress bar")
+    so.add_argument("--quiet", action="store_true",
+                   help="no progress (a bar on a terminal, lines in a log)")
     so.set_defaults(func=cmd_soak)
 
     k = sub.add_parser("cores", help="run the firmware on every emulated core: bit-exact checks and "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from .. import cliargs, codegen
+from .. import codegen
 from ..boards import firmware
 from ..data.drum_sources import FAMILIES
 from ..data.drums import build_drums
@@ -46,5 +46,5 @@ def run_demo(data: Path | None = None, retrain: bool = False, model_out: Path | 
     say(f"[5/5] verify the test kits on {devices} emulated Cortex-M4 board(s) over serial "
         f"(mode {mode})")
     summary = run_verify(model, str(data), ["emulate"] * devices, mode=mode, report_dir=report,
-                         resume=resume, limit=limit, progress=cliargs.shows_progress())
+                         resume=resume, limit=limit)
     return summary, report

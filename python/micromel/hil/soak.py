@@ -12,6 +12,7 @@ time), and the host's resident memory is flat. A checkpoint is taken every EVERY
 of audio."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 from typing import Iterator
 
@@ -22,6 +23,7 @@ from ..data import mixing
 from ..data.scenes import SR as SAMPLE_RATE, Library, make_scene
 from ..data.streams import RECIPES, bed_of
 from ..link.stream import DeviceWindowResults
+from .progress import bar as progress_bar
 from ..segment.machine import Segmenter
 from ..segment.run import host_window_results
 
@@ -86,13 +88,13 @@ def soak(model, seconds: float, device: str = "emulate", seed: int = 0, every: f
     for_device, for_twin = itertools.tee(soak_audio(seconds, seed))   # lockstep: a short lag
     twin = host_window_results(for_twin, model, p)
     seg, twin_events = Segmenter(p), []
-    bar = None
-    if progress:
-        from tqdm import tqdm    # lazy: only with a progress bar
-        bar = tqdm(total=round(seconds), unit="s audio", dynamic_ncols=True)
+    bar = progress_bar(round(seconds), "soak", "s audio") if progress else None
     out = {"seconds": seconds, "seed": seed, "windows": 0, "window_mismatches": 0,
            "checkpoints": []}
-    with DeviceWindowResults(device, model, p) as dwr:
+    with contextlib.ExitStack() as closing:
+        if bar:         # closed before any error is printed (it went onto the bar's line)
+            closing.callback(bar.close)
+        dwr = closing.enter_context(DeviceWindowResults(device, model, p))
         dev = dwr.dev
 
         def checkpoint() -> None:
@@ -123,8 +125,6 @@ def soak(model, seconds: float, device: str = "emulate", seed: int = 0, every: f
         twin_events += seg.finish()
         checkpoint()
         out["link"] = dict(dev.link_stats)
-    if bar:
-        bar.close()
     dev_events, twin_events = _comparable(dwr.device_events, twin_events)
     out["events_device"], out["events_twin"] = len(dev_events), len(twin_events)
     out["events_equal"] = dev_events == twin_events

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..audio import open_audio
 from ..link.stream import DeviceWindowResults
+from .progress import bar as progress_bar
 from ..segment.machine import segment_windows
 from ..segment.run import host_window_results
 
@@ -34,10 +35,7 @@ def check_against_twin(model, paths: list[Path], device: str = "emulate",
                 yield c
 
         twin = list(host_window_results(chunks(), model, p))
-        bar = None
-        if progress:
-            from tqdm import tqdm    # lazy: only with a progress bar
-            bar = tqdm(total=len(twin), unit="win", desc=Path(path).name, dynamic_ncols=True)
+        bar = progress_bar(len(twin), Path(path).name, "windows") if progress else None
         got = []
         try:
             with DeviceWindowResults(device, model, p) as dev:

@@ -28,6 +28,7 @@ from ..clip.reference import Reference
 from ..data.datasets import load_dataset
 from ..errors import DeviceError, MicromelError
 from ..fileio import write_text_atomic
+from .progress import bar as progress_bar
 from ..link.model_device import is_emulated, open_model_device, prepare_firmware
 from ..paths import build_dir
 from .checks import (Clip, ClipReader, ClipUnreadable, LayerDiffOnce, check_clip_audio,
@@ -202,17 +203,17 @@ def run_verify(model, data: str, devices: list[str], mode: str = "audio",
         if c.id not in done:
             run.todo.put(c)
     if progress:
-        from tqdm import tqdm    # lazy: only with a progress bar
-        run.bar = tqdm(total=len(clips), initial=len(done), unit="clip", desc="verify",
-                       dynamic_ncols=True)
+        run.bar = progress_bar(len(clips), "verify", "clips", initial=len(done))
     threads = [threading.Thread(target=_worker, args=(d, run), daemon=True) for d in devs]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
-    run.log.close()
-    if run.bar:
-        run.bar.close()
+    try:
+        for t in threads:
+            t.join()
+    finally:    # closed before any error is printed (it went onto the bar's line)
+        run.log.close()
+        if run.bar:
+            run.bar.close()
     return _finish(report_dir, results_path, meta, ref, devices, devs, run, done, clips)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .. import __version__, cliargs, codegen
 from ..errors import MicromelError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, named
 from ..paths import FIRMWARE_DIR
 from . import header, manifests
 
@@ -205,7 +205,10 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
     if make_zip:
         check_zip(out.parent / f"{out.name}.zip")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    except OSError as e:
+        raise named(e, out) from None
     try:
         compiled = write_folder(tmp, model, name, kernels, board, protocol, weights)
         write_file_list(tmp)
@@ -219,6 +222,11 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
         tmp.rename(out)
         if old is not None:
             shutil.rmtree(old)
+    except OSError as e:        # a file on the way named as the library's, not the temp's
+        shutil.rmtree(tmp, ignore_errors=True)
+        if e.filename is not None and Path(os.fsdecode(e.filename)).is_relative_to(tmp):
+            raise named(e, out / Path(os.fsdecode(e.filename)).relative_to(tmp)) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

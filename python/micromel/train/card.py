@@ -187,9 +187,9 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
     if metrics.get("one_class"):
         stuck = metrics["one_class"]
         L.append("")
-        L.append(f"**This model answers `{stuck['class']}` for every {stuck['split']} clip**: it "
-                 "has learned one class. Train longer (`--epochs`) or on more data before "
-                 "using it.")
+        L.append(f"**This model answers `{stuck['class']}` for all {stuck['clips']} voted "
+                 f"{stuck['split']} clips**, of {stuck['classes']} classes: it has learned one "
+                 "class. Train longer (`--epochs`) or on more data before using it.")
     L.append("")
     L.append("## Data and split")
     L.append("")

@@ -84,9 +84,6 @@ def cmd_train(args) -> int:
     if not args.force and any((out / name).exists() for name in (CONFIG, TFLITE)):
         raise MicromelError(f"--out {out}: holds a model already; give a new folder, or add "
                             "--force to replace it")
-    if cfg.augment.variants and cfg.augment.bed_p > 0 and not cfg.backgrounds:  # after refusals
-        print(f"note: no --background recordings given: the background-bed step (bed_p="
-              f"{cfg.augment.bed_p}) is off for this model", file=sys.stderr)
     command = "micromel " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None \
         else args.command_line
     m = train_run.run(args.data, args.out, cfg, spread_seeds=_seeds(args.spread_seeds),

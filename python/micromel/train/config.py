@@ -8,6 +8,7 @@ import hashlib
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from ..cliargs import shown
 from ..clip.rules import WindowConfig
 from ..errors import MicromelError
 from ..frontend.config import FrontendConfig
@@ -175,10 +176,10 @@ class TrainConfig:
                                 f"network(s) (--arch {self.arch} names {n}), e.g. "
                                 "--arch dscnn-m4+dscnn-m4")
         if not 0.0 < self.distill <= 1.0:
-            raise MicromelError(f"--distill {self.distill}: give the teacher's share of the "
+            raise MicromelError(f"--distill {shown(self.distill)}: give the teacher's share of the "
                                 "targets, 0 < a <= 1")
         if not 0.1 <= self.distill_temperature <= 20.0:
-            raise MicromelError(f"--distill-temperature {self.distill_temperature}: give a "
+            raise MicromelError(f"--distill-temperature {shown(self.distill_temperature)}: give a "
                                 "temperature between 0.1 and 20")
         if self.specialist and self.specialist == self.hold_out_source:
             raise MicromelError(f"--specialist {self.specialist}: that source is held out "

@@ -69,18 +69,28 @@ def clip_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> d
     }
 
 
-def one_answer(m: dict | None) -> str | None:
-    """The class a model answers for every voted clip of a split that holds clips of two or
-    more classes (a fit that learned one class: too few epochs, or data it cannot tell
-    apart), else None. From clip_metrics' confusion (rows true, columns predicted)."""
-    if not m:
+def one_answer(m: dict | None) -> tuple[str, int, int] | None:
+    """(class, voted clips, their classes) when a model answers one class for every voted
+    clip of a split whose voted clips hold two or more classes (a fit that learned one
+    class: too few epochs, or data it cannot tell apart), else None. From clip_metrics'
+    confusion (rows true, columns predicted); silent clips (column n) are left aside."""
+    if not m or voted_classes(m) < 2:
         return None
-    conf = np.asarray(m["confusion"])
-    n = conf.shape[0]
-    answered = np.flatnonzero(conf[:, :n].sum(axis=0))     # silent clips (column n) aside
-    if len(answered) != 1 or np.count_nonzero(conf.sum(axis=1)) < 2:
+    voted = _voted(m)
+    answered = np.flatnonzero(voted.sum(axis=0))
+    if len(answered) != 1:
         return None
-    return m["confusion_labels"][int(answered[0])]
+    return m["confusion_labels"][int(answered[0])], int(voted.sum()), voted_classes(m)
+
+
+def _voted(m: dict) -> np.ndarray:
+    """The confusion of the voted clips: rows true, columns the classes (silence aside)."""
+    return np.asarray(m["confusion"])[:, :len(m["per_class"])]
+
+
+def voted_classes(m: dict) -> int:
+    """How many classes the split's voted clips hold."""
+    return int(np.count_nonzero(_voted(m).sum(axis=1)))
 
 
 def predict_float(model, x: np.ndarray) -> np.ndarray:

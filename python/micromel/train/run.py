@@ -80,6 +80,9 @@ def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
                             window_samples(cfg.window, fr) / fcfg.sample_rate, cfg.window.frames)
     if note:
         print(f"note: {note}", file=sys.stderr)
+    if cfg.augment.variants and cfg.augment.bed_p > 0 and not cfg.backgrounds:
+        print(f"note: no --background recordings given: the background-bed step (bed_p="
+              f"{cfg.augment.bed_p}) is off for this model", file=sys.stderr)
     train_cf = training_features(ds, fcfg, cfg, quiet)
     val_items = ds.split("val")
     if not val_items:
@@ -202,7 +205,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     t_feat = time.time() - t_start
     main = train_one(ds, fr, fcfg, train_cf, val_cf, test_cf, cfg, quiet=quiet)
 
-    one_class = one_class_note(main, ds.labels)
+    one_class = one_class_note(main)
 
     seeds = []
     for s in spread_seeds:
@@ -281,19 +284,23 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
     return metrics
 
 
-def one_class_note(main: dict, labels) -> dict | None:
-    """{"split", "class"} when the int8 model answers one class for every clip of val (else
-    test) although it holds several: said on stderr now and at the top of the card, since
-    its accuracy alone can look like a model (a short run on small data did this)."""
+def one_class_note(main: dict) -> dict | None:
+    """{"split", "class", "clips", "classes"} when the int8 model answers one class for
+    every voted clip of val (or, where val's voted clips hold one class or none, test)
+    although they hold several: said on stderr now and at the top of the card, since its
+    accuracy alone can look like a model (a short run on small data did this)."""
     for split in ("val", "test"):
-        if main.get(f"{split}_int8"):
-            cls = evaluate.one_answer(main[f"{split}_int8"])
-            if cls is None:
-                return None
-            print(f"note: the model answers {cls!r} for every {split} clip of {len(labels)} "
-                  "classes: it has learned one class; train longer (--epochs) or on more data "
-                  "before using it", file=sys.stderr)
-            return {"split": split, "class": cls}
+        m = main.get(f"{split}_int8")
+        if not m or evaluate.voted_classes(m) < 2:
+            continue        # no split, or its voted clips hold one class: the next can tell
+        found = evaluate.one_answer(m)
+        if found is None:
+            return None
+        cls, clips, classes = found
+        print(f"note: the model answers {cls!r} for all {clips} voted {split} clips, of "
+              f"{classes} classes: it has learned one class; train longer (--epochs) or on "
+              "more data before using it", file=sys.stderr)
+        return {"split": split, "class": cls, "clips": clips, "classes": classes}
     return None
 
 
