@@ -1,5 +1,5 @@
 """Packaging (the rest is in pyproject.toml): the firmware project, the board definitions with
-the offline PlatformIO platforms, and the example models ship inside the wheel as
+the offline PlatformIO platforms, the example models and the docs ship inside the wheel as
 micromel/_data/, where micromel.paths finds them. A checkout keeps them at its top level
 (editable installs read them there)."""
 import shutil
@@ -9,7 +9,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED = ("firmware", "boards", "models")
+SHIPPED = ("firmware", "boards", "models", "docs")     # docs: what messages and --help name
 # build outputs and caches a development checkout may hold; never shipped
 SKIP = shutil.ignore_patterns(".pio", "__pycache__", "*.pyc", ".*.swp")
 

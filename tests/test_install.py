@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = ("firmware", "boards", "models", "python")
+SHIPPED = ("firmware", "boards", "models", "docs", "python")
 
 
 def snapshot(root: Path) -> dict:
@@ -81,6 +81,11 @@ def test_installed_package_works_from_an_empty_folder(installed, tmp_path):
     assert Path(r.stdout.strip()) == target / "micromel" / "_data", r.stderr
     r = micromel(env, work, "boards")
     assert r.returncode == 0 and "mps2-an386" in r.stdout, r.stderr
+    # the docs that messages name (docs/farm.md, docs/training.md ...) come with it
+    docs = target / "micromel" / "_data" / "docs"
+    assert (docs / "farm.md").read_text() == (REPO / "docs" / "farm.md").read_text()
+    r = micromel(env, work, "--help")
+    assert f"Thedocs/*.mdthatmessagesname:{docs}" in "".join(r.stdout.split())   # wrapped anywhere
     r = micromel(env, work, "export", "drums", "--out", "gen")
     assert r.returncode == 0 and (work / "gen" / "mm_model_data.h").is_file(), r.stderr
     r = micromel(env, work, "build", "drums", "--board", "emulate")

@@ -23,7 +23,7 @@ from .hil import cli as hil_cli
 from .library import cli as library_cli
 from .link import cli as link_cli
 from .link import farm
-from .paths import build_dir
+from .paths import DOCS_DIR, build_dir
 from .listen import cli as listen_cli
 from .segment import cli as segment_cli
 from .train import cli as train_cli
@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="micromel",
         description="Sound recognition on microcontrollers: train, export, build, run and verify "
-                    "bit for bit over serial.")
+                    "bit for bit over serial.",
+        epilog=f"The docs/*.md that messages name: {DOCS_DIR}")
     p.add_argument("--version", action="version", version=f"micromel {__version__}")
     p.add_argument("--build-dir", metavar="DIR",
                    help="where generated code, builds and reports go (default ./build; "

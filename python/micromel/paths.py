@@ -32,6 +32,7 @@ RESOURCES = _resources()
 FIRMWARE_DIR = RESOURCES / "firmware"
 BOARDS_DIR = RESOURCES / "boards"
 MODELS_DIR = RESOURCES / "models"
+DOCS_DIR = RESOURCES / "docs"       # the docs/*.md that messages and --help name
 
 
 def in_checkout() -> bool:

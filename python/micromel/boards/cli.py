@@ -15,6 +15,7 @@ from .. import cliargs, codegen
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
 from ..modeldir import open_model
+from ..paths import DOCS_DIR
 from ..listen import config as listen_config
 from . import catalogue, pio_core, realtime, sizes, toolchain
 
@@ -139,6 +140,7 @@ def cmd_doctor(args) -> int:
                                      "debian_package": t.apt, "optional": t.optional}
                                     for t, ok in results],
                           "platformio_core": str(core), "platformio_offline": pio_core.shim_ok(core),
+                          "docs": str(DOCS_DIR),
                           "missing_debian_packages": toolchain.missing_apt(results)}, indent=2))
     else:
         width = max(len(t.name) for t, _ in results)
@@ -147,6 +149,7 @@ def cmd_doctor(args) -> int:
             print(f"{state:<19} {t.name:<{width}}  for {t.needed_for}")
         print(f"{'ok' if pio_core.shim_ok(core) else 'MISSING':<19} {'PlatformIO offline':<{width}}  "
               f"core folder {core} (local tool-scons, no registry)")
+        print(f"{'docs':<19} {'':<{width}}  {DOCS_DIR} (the docs/*.md that messages name)")
     missing = [t for t, ok in results if not ok and not t.optional]
     if missing:
         print(f"micromel: missing: {', '.join(t.name for t in missing)}. On Debian/Ubuntu: "
