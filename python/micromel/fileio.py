@@ -16,31 +16,40 @@ def atomic_path(path, suffix: str = ""):
     """Yield a temp path beside `path`; on success it is renamed to `path`, on any error
     it is removed. `suffix` keeps writers that look at the extension happy (.npy, .png)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_beside(path, suffix)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    except OSError as e:
-        raise named(e, path) from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
+        yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        raise_as_users(e, tmp, path)
+
+
+def temp_beside(path: Path, suffix: str = "", folder: bool = False) -> Path:
+    """A new temp file (or folder) beside `path`, to be renamed onto it: `.NAME.XXXX` (a
+    folder: `.NAME.tmp-XXXX`). A place the system refuses is named as `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if folder:
+            return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        if e.filename is not None and str(e.filename).startswith(tmp):
-            raise named(e, path) from None
-        raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise OSError(e.errno, e.strerror, str(path)) from None
+    os.close(fd)
+    return Path(tmp)
 
 
-def named(e: OSError, path) -> OSError:
-    """The same error naming the path the user gave, not the temp file written on its way
-    (micromel's one-line error shows the name: `.out.json.x1y2: Read-only file system`
-    named a file the user never heard of)."""
-    return OSError(e.errno, e.strerror, str(path))   # OSError picks the errno's subclass
+def raise_as_users(e: BaseException, tmp: Path, path: Path):
+    """Re-raise `e`, raised while writing the temp `tmp` that becomes `path`: an OSError
+    naming `tmp` (or a file in it) names `path` (or that file in it) instead, the path the
+    user gave (`.out.json.x1y2: Read-only file system` named a file the user never heard
+    of); any other error as it is. Call it from an except block."""
+    name = getattr(e, "filename", None)
+    if isinstance(e, OSError) and name is not None and Path(os.fsdecode(name)).is_relative_to(tmp):
+        raise OSError(e.errno, e.strerror,      # OSError picks the errno's subclass
+                      str(path / Path(os.fsdecode(name)).relative_to(tmp))) from None
+    raise e
 
 
 def write_bytes_atomic(path, data: bytes) -> Path:

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from ..audio import AUDIO_EXTENSIONS, open_audio, write_wav
 from ..clip.reject import UNKNOWN_LABEL
 from ..clip.rules import Framing, WindowConfig, window_samples
 from ..errors import MicromelError
-from ..fileio import write_text_atomic
+from ..fileio import raise_as_users, temp_beside, write_text_atomic
 from ..frontend.config import FrontendConfig
 from .datasets import SPLITS, write_background_labels, write_manifest
 from .window_names import recording_of
@@ -266,13 +265,8 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
         named[rec.stem] = rec
     # written beside --out and renamed into place: a failure or Ctrl-C leaves no half dataset
     # (`dataset check` and `train` took one for a whole)
-    given, out_dir = out_dir, out_dir.resolve()      # "--out ." has no name to write beside
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
-    except OSError as e:
-        raise MicromelError(f"--out {given}: cannot write beside it in {out_dir.parent} "
-                            f"({e.strerror}); choose another folder") from None
+    out_dir = out_dir.resolve()      # "--out ." has no name to write beside
+    tmp = temp_beside(out_dir, folder=True)
     try:
         _write(plan, tmp, n, hop, fe.sample_rate, min_coverage, background, points, quiet, short)
         os.chmod(tmp, 0o755)
@@ -284,9 +278,9 @@ def build_from_labels(names, out_dir: Path, window_frames: int = 32, hop_s: floa
             tmp.rmdir()
         else:
             tmp.rename(out_dir)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        raise_as_users(e, tmp, out_dir)
     return out_dir / "manifest.csv"
 
 

@@ -21,14 +21,13 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__, cliargs, codegen
 from ..errors import MicromelError
-from ..fileio import atomic_path, named
+from ..fileio import atomic_path, raise_as_users, temp_beside
 from ..paths import FIRMWARE_DIR
 from . import header, manifests
 
@@ -204,11 +203,7 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
     replaced = check_target(out)
     if make_zip:
         check_zip(out.parent / f"{out.name}.zip")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    except OSError as e:
-        raise named(e, out) from None
+    tmp = temp_beside(out, folder=True)
     try:
         compiled = write_folder(tmp, model, name, kernels, board, protocol, weights)
         write_file_list(tmp)
@@ -222,14 +217,9 @@ def export_library(model, out_dir, name: str | None = None, kernels: str = "auto
         tmp.rename(out)
         if old is not None:
             shutil.rmtree(old)
-    except OSError as e:        # a file on the way named as the library's, not the temp's
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if e.filename is not None and Path(os.fsdecode(e.filename)).is_relative_to(tmp):
-            raise named(e, out / Path(os.fsdecode(e.filename)).relative_to(tmp)) from None
-        raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        raise_as_users(e, tmp, out)
     files = sum(1 for p in out.rglob("*") if p.is_file())
     beside = out.parent / f"{out.name}.zip"
     zip_path = write_zip(out, name, beside) if make_zip else None
