@@ -143,7 +143,7 @@ INPUTS = 8     # random model inputs per board unless --inputs says otherwise
 def cmd_cores(args) -> int:
     model = open_model(args.model_dir, allow_none=True)
     cliargs.needs(args, "inputs", model is not None, "random inputs of a model; the firmware "
-          "without a model has none (drop --inputs)")
+                  "without a model has none (drop --inputs)")
     picked = [b for b in find_boards(args.board) if b.emulated]
     if not picked:
         raise MicromelError(f"--board {args.board}: no emulated board among them "

@@ -74,10 +74,11 @@ def _source(args) -> str:
 def _generator_options(args, source: str) -> None:
     """--tone-hz and --amplitude set the board's signal generator: refused with another
     source (they would be ignored), then their defaults filled in."""
-    args.tone_hz = cliargs.needs(args, "tone_hz", source == "tone", f"the frequency of --source tone, "
-                         f"not of {source}; drop it (or give --source tone)", config.TONE_HZ)
+    args.tone_hz = cliargs.needs(args, "tone_hz", source == "tone", "the frequency of --source "
+                                 f"tone, not of {source}; drop it (or give --source tone)",
+                                 config.TONE_HZ)
     args.amplitude = cliargs.needs(args, "amplitude", source in ("tone", "noise"), "the level of "
-                           f"--source tone|noise, not of {source}; drop it", config.AMPLITUDE)
+                                   f"--source tone|noise, not of {source}; drop it", config.AMPLITUDE)
 
 
 def _check_tone(args, source: str, rate: int) -> None:

@@ -26,8 +26,9 @@ def _activity_threshold(args) -> float | None:
     (--calibrate), so with a model the option would be ignored."""
     if not hasattr(args, "threshold_db"):     # evaluate-segments has no such option
         return None
-    return cliargs.needs(args, "threshold_db", args.activity_only, "the threshold of --activity-only; a "
-                 "model's energy gate calibrates itself (--calibrate SECONDS)")
+    return cliargs.needs(args, "threshold_db", args.activity_only, "the threshold of "
+                         "--activity-only; a model's energy gate calibrates itself (--calibrate "
+                         "SECONDS)")
 
 
 def _seg_config(args, base):

@@ -104,8 +104,8 @@ def check_options(args, stems=()) -> int:
     """--uncertain and --save-uncertain DIR, before any work: --uncertain alone would be
     ignored; the folder is checked (check_dir). Returns the windows to save per file."""
     per_file = cliargs.needs(args, "uncertain", bool(args.save_uncertain), "counts the windows "
-                     "--save-uncertain DIR writes; add --save-uncertain DIR (or drop --uncertain)",
-                     default=PER_FILE)
+                             "--save-uncertain DIR writes; add --save-uncertain DIR (or drop "
+                             "--uncertain)", default=PER_FILE)
     check_dir(args.save_uncertain, stems)
     return per_file
 

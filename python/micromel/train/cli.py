@@ -62,7 +62,7 @@ def cmd_train(args) -> int:
     for dest in ("distill", "distill_temperature"):
         cliargs.needs(args, dest, bool(args.teacher), "needs --teacher DIR (the model it distils)")
     cliargs.needs(args, "specialist_networks", bool(args.specialist),
-          "needs --specialist NAME (the source they train on)")
+                  "needs --specialist NAME (the source they train on)")
     frontend = {**d.frontend, **_key_values(args.frontend, "--frontend")}
     if "window_frames" in frontend:
         raise MicromelError("--frontend window_frames: use --window-frames")
@@ -129,11 +129,10 @@ def cmd_reject(args) -> int:
     if args.force and not args.save:
         raise MicromelError("--force goes with --save (it lets --save replace the model's rule)")
     cliargs.needs(args, "unknown_limit", bool(args.unknown),
-          "limits the --unknown recordings; add --unknown PATH (or drop it)")
+                  "limits the --unknown recordings; add --unknown PATH (or drop it)")
     model = ModelDir.open(args.model_dir)
-    if args.save and model.reject.active and not args.force:     # before the clips are scored
-        raise MicromelError(f"{model.path}: already has a rejection rule "
-                            f"({model.reject.describe()}); add --force to replace it")
+    if args.save:       # before the clips are scored
+        reject_run.check_replaceable(model, args.force)
     hold = args.hold_out_source
     if hold is None:        # the source the model was trained without: never choose on it
         hold = (TrainConfig.of_model(model) or TrainConfig()).hold_out_source

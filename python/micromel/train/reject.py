@@ -183,14 +183,18 @@ def card_section(r: dict) -> list[str]:
     return L
 
 
-def save_rule(model, r: dict, force: bool):
-    """Store the rule in config.json and the numbers in metrics.json; an existing different
-    rule is replaced only with `force`."""
-    rule = reject.RejectConfig.from_dict(r["rule"])
-    if model.reject.active and model.reject != rule and not force:
+def check_replaceable(model, force: bool) -> None:
+    """A model's rule is replaced only with `force` (asked before any clip is scored)."""
+    if model.reject.active and not force:
         raise MicromelError(f"{model.path}: already has a rejection rule ({model.reject.describe()}); "
                             "add --force to replace it")
-    saved = model.replace(reject=rule).save()
+
+
+def save_rule(model, r: dict, force: bool):
+    """Store the rule in config.json and the numbers in metrics.json; a rule the model holds
+    is replaced only with `force` (check_replaceable)."""
+    check_replaceable(model, force)
+    saved = model.replace(reject=reject.RejectConfig.from_dict(r["rule"])).save()
     try:
         metrics = saved.metrics()
     except MicromelError:
