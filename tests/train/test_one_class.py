@@ -3,7 +3,7 @@ card (a short run on small data gave a model that answered one class, and nothin
 
 import numpy as np
 
-from micromel.train.evaluate import clip_metrics, one_answer
+from micromel.train.evaluate import clip_metrics, voted_answers
 from micromel.train.run import one_class_note
 
 LABELS = ["a", "b", "c"]
@@ -13,15 +13,13 @@ def metrics(true, pred):
     return clip_metrics(np.array(true), np.array(pred), LABELS)
 
 
-def test_one_answer_names_the_only_class_answered():
-    assert one_answer(metrics([0, 0, 1, 2], [1, 1, 1, 1])) == ("b", 4, 3)
-    assert one_answer(metrics([0, 1, 2, 2], [2, -1, 2, 2])) == ("c", 3, 2)   # silent clips aside
-    assert one_answer(metrics([0, 1, 2, 2], [2, 0, 2, 2])) is None      # two classes answered
-    assert one_answer(metrics([1, 1, 1], [1, 1, 1])) is None            # a split of one class
+def test_the_voted_clips_their_answers_and_classes():
+    assert voted_answers(metrics([0, 0, 1, 2], [1, 1, 1, 1])) == (4, ["b"], 3)
+    assert voted_answers(metrics([0, 1, 2, 2], [2, -1, 2, 2])) == (3, ["c"], 2)   # silent aside
+    assert voted_answers(metrics([0, 1, 2, 2], [2, 0, 2, 2])) == (4, ["a", "c"], 3)
     # right on every clip it voted: the others were silent, so its voted clips hold one class
-    assert one_answer(metrics([0, 1, 1], [0, -1, -1])) is None
-    assert one_answer(metrics([0, 1], [-1, -1])) is None                # nothing voted
-    assert one_answer(None) is None
+    assert voted_answers(metrics([0, 1, 1], [0, -1, -1])) == (1, ["a"], 1)
+    assert voted_answers(metrics([0, 1], [-1, -1])) == (0, [], 0)
 
 
 def test_the_note_reads_val_first_then_test(capsys):
@@ -38,6 +36,9 @@ def test_the_note_reads_val_first_then_test(capsys):
     assert one_class_note({"val_int8": one_kind, "test_int8": stuck})["split"] == "test"
     assert one_class_note({"val_int8": one_kind, "test_int8": fine}) is None
     assert one_class_note({"val_int8": fine, "test_int8": stuck}) is None
+    # a split of one class, or right on every clip it voted: nothing to say
+    assert one_class_note({"val_int8": metrics([1, 1, 1], [1, 1, 1])}) is None
+    assert one_class_note({"val_int8": metrics([0, 1, 1], [0, -1, -1])}) is None
     capsys.readouterr()
     assert one_class_note({}) is None
     assert capsys.readouterr().err == ""

@@ -69,28 +69,13 @@ def clip_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> d
     }
 
 
-def one_answer(m: dict | None) -> tuple[str, int, int] | None:
-    """(class, voted clips, their classes) when a model answers one class for every voted
-    clip of a split whose voted clips hold two or more classes (a fit that learned one
-    class: too few epochs, or data it cannot tell apart), else None. From clip_metrics'
-    confusion (rows true, columns predicted); silent clips (column n) are left aside."""
-    if not m or voted_classes(m) < 2:
-        return None
-    voted = _voted(m)
-    answered = np.flatnonzero(voted.sum(axis=0))
-    if len(answered) != 1:
-        return None
-    return m["confusion_labels"][int(answered[0])], int(voted.sum()), voted_classes(m)
-
-
-def _voted(m: dict) -> np.ndarray:
-    """The confusion of the voted clips: rows true, columns the classes (silence aside)."""
-    return np.asarray(m["confusion"])[:, :len(m["per_class"])]
-
-
-def voted_classes(m: dict) -> int:
-    """How many classes the split's voted clips hold."""
-    return int(np.count_nonzero(_voted(m).sum(axis=1)))
+def voted_answers(m: dict) -> tuple[int, list[str], int]:
+    """(voted clips, the classes answered, how many classes those clips hold) of a split,
+    from clip_metrics' confusion (rows true, columns predicted; silent clips, column n,
+    aside): a model that learned one class answers one class for clips of several."""
+    voted = np.asarray(m["confusion"])[:, :len(m["per_class"])]
+    answered = [m["confusion_labels"][int(c)] for c in np.flatnonzero(voted.sum(axis=0))]
+    return int(voted.sum()), answered, int(np.count_nonzero(voted.sum(axis=1)))
 
 
 def predict_float(model, x: np.ndarray) -> np.ndarray:

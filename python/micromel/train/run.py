@@ -290,13 +290,14 @@ def one_class_note(main: dict) -> dict | None:
     although they hold several: said on stderr now and at the top of the card, since its
     accuracy alone can look like a model (a short run on small data did this)."""
     for split in ("val", "test"):
-        m = main.get(f"{split}_int8")
-        if not m or evaluate.voted_classes(m) < 2:
-            continue        # no split, or its voted clips hold one class: the next can tell
-        found = evaluate.one_answer(m)
-        if found is None:
+        if not main.get(f"{split}_int8"):
+            continue
+        clips, answered, classes = evaluate.voted_answers(main[f"{split}_int8"])
+        if classes < 2:
+            continue        # its voted clips hold one class: the next split can tell
+        if len(answered) != 1:
             return None
-        cls, clips, classes = found
+        cls = answered[0]
         print(f"note: the model answers {cls!r} for all {clips} voted {split} clips, of "
               f"{classes} classes: it has learned one class; train longer (--epochs) or on "
               "more data before using it", file=sys.stderr)
