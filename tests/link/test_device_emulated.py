@@ -115,7 +115,20 @@ def test_cli_device_info_json(repo_root):
                          env={**__import__("os").environ, "PYTHONPATH": str(repo_root / "python")})
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
-    assert info["target"] == "emulate" and info["protocol"] == "1"
+    # numbers are JSON numbers; names, versions and hashes strings
+    assert info["target"] == "emulate" and info["protocol"] == 1
+    assert info["max_payload"] == 4096 and info["fe_out_zero_db"] < 0
+    assert info["fe_out_step_db"] == 0.5 and isinstance(info["fe_hash"], str)
+    assert isinstance(info["firmware"], str) and isinstance(info["compiler"], str)
+
+
+def test_info_json_keeps_hashes_and_versions_as_text():
+    from micromel.link.protocol import info_as_json, parse_info
+    info = parse_info(b"protocol=1\nfirmware=1.2\nmodel_hash=12345678\nfe_hash=0badf00d\n"
+                      b"fe_out_zero_db=-32\nfe_out_step_db=0.5\nlisten_sources=file,mic\n")
+    assert info_as_json(info) == {"protocol": 1, "firmware": "1.2", "model_hash": "12345678",
+                                  "fe_hash": "0badf00d", "fe_out_zero_db": -32,
+                                  "fe_out_step_db": 0.5, "listen_sources": "file,mic"}
 
 
 def test_cli_bad_device_is_one_line_error(repo_root):

@@ -25,7 +25,7 @@ def cmd_device_info(args) -> int:
     with open_device(args.device) as dev:
         info = dev.info()
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps(protocol.info_as_json(info), indent=2))
     else:
         width = max(len(k) for k in info)
         for k, v in info.items():

@@ -18,6 +18,7 @@ Frame layout (all integers little-endian):
 """
 from __future__ import annotations
 
+import re
 import struct
 from collections import deque
 from dataclasses import dataclass
@@ -209,6 +210,24 @@ def parse_info(payload: bytes) -> dict[str, str]:
             k, v = line.split("=", 1)
             info[k.strip()] = v.strip()
     return info
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
+_TEXT_KEYS = ("firmware", "compiler")      # versions: "1.2" is not a number
+
+
+def info_as_json(info: dict[str, str]) -> dict:
+    """INFO with its numbers as JSON numbers (`device info --json`): a whole number an int,
+    a decimal fraction a float; hashes (`*_hash`, hex that may be all digits) and version
+    strings stay strings, as does everything else."""
+    def value(k: str, v: str):
+        if k in _TEXT_KEYS or k.endswith("hash"):
+            return v
+        if _WHOLE.fullmatch(v):
+            return int(v)
+        return float(v) if _DECIMAL.fullmatch(v) else v
+    return {k: value(k, v) for k, v in info.items()}
 
 
 def c_header() -> str:
