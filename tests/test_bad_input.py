@@ -310,7 +310,8 @@ def test_an_emulated_board_that_is_none_is_named(wav, env, monkeypatch):
 
 @pytest.mark.parametrize("argv,says", [
     (["segment", "--activity-only", "{wav}", "--format", "json"], "--format: chooses the files written into --out"),
-    (["evaluate-segments", "models/speech", "{dir}", "--write"], "--write: writes what --tune chose"),
+    (["evaluate-segments", "models/speech", "{dir}", "--save"], "--save: saves what --tune chose"),
+    (["evaluate-segments", "models/speech", "{dir}", "--write"], "--save: saves what --tune chose"),
     (["evaluate-segments", "models/speech", "{dir}", "--class", "nonspeech"],
      "--class nonspeech: a background label of the model, which makes no events; give one of speech"),
     (["export", "models/drums", "--lib", "{new}", "--name", ""], "--name '': use a letter"),
@@ -536,8 +537,9 @@ def test_evaluate_segments_checks_class_json_and_tuned_settings_first(tmp_path, 
     tuned = tmp_path / "speech"
     shutil.copytree(speech, tuned)
     before = (tuned / "config.json").read_text()
-    one_line_error(cli("evaluate-segments", tuned, wav.parent, "--tune", "--write"),
-                   "own segment settings", "--force")
+    for save in ("--save", "--write"):          # --write: the option's first name
+        one_line_error(cli("evaluate-segments", tuned, wav.parent, "--tune", save),
+                       "own segment settings", "--force")
     # tune --save: the same rule, also before any stream is scored (no labelled stream here)
     one_line_error(cli("tune", tuned, wav.parent, "--target-fa-per-hour", "1", "--save"),
                    "own segment settings", "--force")

@@ -28,7 +28,7 @@ class DeviceWindowResults:
         if p != model.segment_params():
             raise MicromelError("--device: the segmentation options differ from the model's "
                                 "config.json['segment'] that the firmware was built with; drop the "
-                                "options or write them into the model (evaluate-segments --tune --write)")
+                                "options or write them into the model (evaluate-segments --tune --save)")
         self.model = model
         if isinstance(device, str):
             self.dev = open_model_device(device, model)

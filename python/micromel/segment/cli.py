@@ -194,12 +194,12 @@ def cmd_evaluate_segments(args) -> int:
         raise MicromelError(f"--class {args.class_name}: a background label of the model, which "
                             "makes no events; give one of "
                             + ", ".join(lab for lab in model.labels if lab not in cfg.background_labels))
-    if args.write and not args.tune:
-        raise MicromelError("--write: writes what --tune chose; add --tune")
+    if args.save and not args.tune:
+        raise MicromelError("--save: saves what --tune chose; add --tune")
     if args.json:
         cliargs.new_file(args.json, "--json", bool(args.force))
     tuned_keys = (*evaluate.TUNE_GRID, "refine")
-    if args.tune and args.write:
+    if args.tune and args.save:
         refuse_replacing_own(model, tuned_keys, bool(args.force))
     if args.tune:
         def show(f, kw):
@@ -211,7 +211,7 @@ def cmd_evaluate_segments(args) -> int:
                                    jobs=args.jobs)
         print(f"best segment F1 on {n} streams: {f:.4f} with "
               + json.dumps({k: getattr(best, k) for k in tuned_keys}))
-        if args.write:
+        if args.save:
             model.replace(segment=best).save()
             print(f"wrote the segment config into {model.path / 'config.json'}")
         return 0
@@ -300,10 +300,11 @@ def register(sub) -> None:
                         "ground truth's source column, the stream's bed)")
     e.add_argument("--tune", action="store_true",
                    help="instead: grid-search the segment config on these (validation) streams")
-    e.add_argument("--write", action="store_true",
+    # --save as `tune` and `reject` name it; --write, its first name, still works
+    e.add_argument("--save", "--write", dest="save", action="store_true",
                    help="with --tune: save the best config into MODEL_DIR/config.json")
     e.add_argument("--force", action="store_true",
-                   help="replace --json, or with --tune --write the model's own tuned settings")
+                   help="replace --json, or with --tune --save the model's own tuned settings")
     e.add_argument("--quiet", action="store_true", help="no progress lines")
     gridmap.add_jobs_option(e, " with --tune")
     _add_seg_options(e)

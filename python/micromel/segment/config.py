@@ -95,7 +95,7 @@ class SegmentConfig:
 
 
 def refuse_replacing_own(model, keys, force: bool) -> None:
-    """`tune --save` and `evaluate-segments --tune --write`: a model folder whose segment
+    """`tune --save` and `evaluate-segments --tune --save`: a model folder whose segment
     settings already differ from the defaults in one of `keys` (tuned before, or set by hand)
     keeps them unless `force`. Checked before the tuning runs, whatever it will choose."""
     default = SegmentConfig()
