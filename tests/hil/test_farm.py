@@ -526,3 +526,61 @@ def test_an_unreachable_coordinator_is_one_line_without_labgrids_own(tmp_path):
             "logging.warning('from elsewhere')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stderr == "from elsewhere\n", r.stderr
+
+
+def test_emulators_start_beside_a_farm_session(farm):
+    """A process with a labgrid session (gRPC's threads busy) forked emulators whose child
+    crashed (SIGSEGV) before exec about one start in three when Python code ran between fork
+    and exec (the pdeathsig preexec_fn): `bench model` on a farm board starts a local QEMU for
+    its cycle estimate and failed with an empty reason. Twelve starts must all boot."""
+    from micromel.boards import firmware
+    from micromel.link.emulator import Emulator, qemu_config
+
+    elf = firmware.build("emulate")
+    s = farm.session()
+    try:
+        s.sync()
+        for _ in range(12):
+            emu = Emulator(elf, **qemu_config("emulate"))
+            try:
+                emu.start()
+                assert emu.alive()
+            finally:
+                emu.stop()
+            s.sync()            # gRPC in flight between the starts
+    finally:
+        s.close()
+
+
+def test_farm_board_checks_env_and_elf_and_exits_130_on_ctrl_c(tmp_path):
+    """--env names itself (it said --device) and is checked before any build; --elf must be an
+    ELF (QEMU restarted a text file in a loop); Ctrl-C stops QEMU and exits 130 like every
+    other command (it exited 0)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    ports = ["--uart-port", str(free_port()), "--ctl-port", str(free_port())]
+
+    def refused(*args, says):
+        r = subprocess.run([sys.executable, "-m", "micromel", "farm", "board", *ports, *args],
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and r.stderr.startswith(f"micromel: error: {says}"), r.stderr
+        assert r.stderr.count("\n") == 1, r.stderr
+
+    refused("--env", "xc_stm32l476", says="--env xc_stm32l476: not an emulated board; give one such as emulate")
+    text = tmp_path / "notes.txt"
+    text.write_text("not firmware\n")
+    refused("--elf", str(text), says=f"--elf {text}: not an ELF file")
+    refused("--elf", str(tmp_path / "gone.elf"), says=f"--elf {tmp_path / 'gone.elf'}: cannot read it")
+    board = Proc([sys.executable, "-m", "micromel", "farm", "board", *ports], env)
+    try:
+        board.wait_for("board up", 300)
+        qemu = subprocess.run(["pgrep", "-P", str(board.p.pid), "qemu-system"],
+                              capture_output=True, text=True).stdout.split()
+        assert len(qemu) == 1
+        board.p.send_signal(signal.SIGINT)
+        assert board.finish(60) == 130, board.text
+        assert "Traceback" not in board.text
+        time.sleep(0.5)
+        still = subprocess.run(["ps", "-p", qemu[0], "-o", "comm="], capture_output=True, text=True)
+        assert "qemu" not in still.stdout, "QEMU outlived its farm board"
+    finally:
+        board.stop()

@@ -236,3 +236,18 @@ def test_verify_on_every_other_emulated_core(model, dataset, tmp_path, env_name)
     s = run_verify(model, str(dataset), [f"emulate:{env_name}"], mode="audio", report_dir=tmp_path,
                    progress=False, limit=3)
     assert s["clips_verified"] == 3 and s["clips_bit_exact"] == 3, (tmp_path / "report.md").read_text()
+
+
+def test_stream_check_prints_json_alone_and_the_seconds_it_streamed(model_dir, tmp_path):
+    """A CI job reads stream-check's stdout as JSON: the verdict line went after it (json
+    would not parse), `seconds` said 100 for a 2.5 s file given --seconds 100, and a mismatch
+    named no file."""
+    rng = np.random.default_rng(8)
+    wav = tmp_path / "short.wav"
+    sf.write(wav, (rng.standard_normal(40000) * 3000).astype(np.int16), 16000, subtype="PCM_16")
+    r = _run_cli("stream-check", model_dir, wav, "--device", "native", "--seconds", "100", "--quiet")
+    assert r.returncode == 0, r.stderr
+    t = json.loads(r.stdout)
+    assert t["seconds"] == 2.5 and t["files"] == 1 and t["windows"] > 0
+    assert t["mismatch_files"] == [] and t["window_mismatches"] == 0
+    assert r.stderr == "device == twin: every window and every event\n", r.stderr

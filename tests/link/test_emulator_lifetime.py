@@ -46,3 +46,38 @@ def test_qemu_dies_with_its_parent(sig):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_the_tied_child_runs_only_while_its_parent_is_there(monkeypatch):
+    """The wrapper that replaced the preexec_fn (no Python between fork and exec): setpriv sets
+    the death signal, then the shell execs the command only if its parent is still the process
+    that asked (a parent gone before the signal was set would leave the child to nobody);
+    a program not on PATH is FileNotFoundError as from Popen, so `QEMU not found` keeps its hint."""
+    from micromel.link import emulator
+
+    if emulator._SETPRIV is None:
+        pytest.skip("no setpriv here: the preexec_fn path is used")
+    # the command is exec'ed in place: its parent is this process, not a shell between
+    r = subprocess.run(emulator._tied_args(["sh", "-c", 'echo "$PPID" ran']),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.split() == [str(os.getpid()), "ran"], r
+    monkeypatch.setattr(emulator.os, "getpid", lambda: 1)     # as if the parent had gone
+    r = subprocess.run(emulator._tied_args(["sh", "-c", "echo ran"]), capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1 and "ran" not in r.stdout
+    with pytest.raises(FileNotFoundError):
+        emulator._tied_args(["qemu-system-none-such"])
+
+
+def test_qemu_reason_is_its_own_message_not_the_register_dump():
+    """A firmware that locks up: QEMU's reason (`qemu: fatal: Lockup ...`) comes before a
+    register dump, and the error showed the dump's last three lines instead."""
+    from micromel.link.emulator import Emulator
+
+    emu = Emulator(Path("x.elf"), machine="mps2-an386")
+    emu.stderr_lines = ["qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)",
+                        "", "R00=00000000 R01=00000000", "s28=00000000 s29=00000000",
+                        "FPSCR: 00000000"]
+    assert emu.said() == "qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)"
+    emu.stderr_lines = ["line 1", "line 2", "line 3", "line 4"]
+    assert emu.said() == "line 2 | line 3 | line 4"

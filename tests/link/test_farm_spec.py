@@ -57,3 +57,29 @@ def test_cli_reports_a_bad_spec_in_one_line(capsys):
     assert main(["device", "info", "--device", "labgrid:Board=x"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("micromel: error: --device labgrid:Board=x:") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"MICROMEL_FARM_WAIT": "abc"}, "MICROMEL_FARM_WAIT=abc: not a number of seconds >= 0"),
+    ({"MICROMEL_FARM_WAIT": "-5"}, "MICROMEL_FARM_WAIT=-5: not a number of seconds >= 0"),
+    ({"MICROMEL_FARM_WAIT": "inf"}, "MICROMEL_FARM_WAIT=inf: not a number of seconds >= 0"),
+    ({"LG_COORDINATOR": "127.0.0.1:notaport"}, "coordinator 127.0.0.1:notaport ($LG_COORDINATOR "
+                                               "or micromel --coordinator): 'notaport' is not a port"),
+    ({"LG_COORDINATOR": "127.0.0.1:70000"}, "'70000' is not a port number"),
+])
+def test_farm_settings_from_the_environment_are_one_line_errors(env, says, monkeypatch, capsys):
+    """They were a ValueError traceback (exit 1), or accepted (a wait of -5 s); the checks
+    come before any coordinator is asked."""
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["device", "info", "--device", "labgrid:board=mps2-an386"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("micromel: error: ") and says in err and err.count("\n") == 1, err
+
+
+def test_coordinator_option_with_a_bad_port_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("LG_COORDINATOR", "127.0.0.1:1")   # restored after main() sets it
+    assert main(["--coordinator", "127.0.0.1:notaport", "device", "info", "--device",
+                 "labgrid:x"]) == 2
+    err = capsys.readouterr().err
+    assert "'notaport' is not a port number" in err and err.count("\n") == 1, err

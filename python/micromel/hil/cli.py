@@ -113,9 +113,10 @@ def cmd_flash(args) -> int:
 def cmd_stream_check(args) -> int:
     t = check_against_twin(ModelDir.open(args.model_dir), [Path(a) for a in args.audio],
                            args.device, seconds=args.seconds, progress=not args.quiet)
-    print(json.dumps(t, indent=1))
+    print(json.dumps(t, indent=1))     # stdout: the JSON alone, for a CI job to read
     ok = t["window_mismatches"] == 0 and t["event_mismatch_files"] == 0
-    print("device == twin: every window and every event" if ok else "MISMATCH between device and twin")
+    print("device == twin: every window and every event" if ok else
+          "MISMATCH between device and twin in " + ", ".join(t["mismatch_files"]), file=sys.stderr)
     return 0 if ok else 1
 
 

@@ -16,11 +16,12 @@ from ..segment.run import host_window_results
 def check_against_twin(model, paths: list[Path], device: str = "emulate",
                        seconds: float | None = None, progress: bool = True) -> dict:
     """Stream each file through a device and through the twin (a ModelDir's segmenter);
-    compare every window's result and every event. Returns counts; raises nothing on a
-    mismatch (the caller decides)."""
+    compare every window's result and every event. Returns counts and the files that
+    differ (`mismatch_files`); raises nothing on a mismatch (the caller decides)."""
     p = model.segment_params()
     totals = {"files": 0, "seconds": 0.0, "windows": 0, "window_mismatches": 0,
-              "events_device": 0, "events_twin": 0, "event_mismatch_files": 0}
+              "events_device": 0, "events_twin": 0, "event_mismatch_files": 0,
+              "mismatch_files": []}
     for path in paths:
         audio = open_audio(path, p.sample_rate)
         limit = int(seconds * p.sample_rate) if seconds else None
@@ -53,10 +54,13 @@ def check_against_twin(model, paths: list[Path], device: str = "emulate",
         twin_events = [(e.onset, e.offset, e.label, e.confidence) for e in segment_windows(twin, p)]
         dev_events = [tuple(int(v) for v in e) for e in dev.device_events]
         totals["files"] += 1
-        totals["seconds"] += (limit or audio.n_samples) / p.sample_rate
+        # the audio streamed: --seconds caps it, a shorter file is all of itself
+        totals["seconds"] += min(limit or audio.n_samples, audio.n_samples) / p.sample_rate
         totals["windows"] += len(twin)
         totals["window_mismatches"] += mism
         totals["events_device"] += len(dev_events)
         totals["events_twin"] += len(twin_events)
         totals["event_mismatch_files"] += dev_events != twin_events
+        if mism or dev_events != twin_events:
+            totals["mismatch_files"].append(str(path))
     return totals

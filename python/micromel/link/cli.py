@@ -10,11 +10,12 @@ from pathlib import Path
 
 from .. import cliargs
 from ..boards import firmware
+from ..boards.catalogue import emulated_envs
 from ..errors import MicromelError
 from ..modeldir import ModelDir
 from . import protocol
 from .device import open_device
-from .emulator import Emulator
+from .emulator import Emulator, qemu_config
 from .farm_board import EmulatedFarmBoard
 from .farm_leases import SignalGuard
 from .model_device import prepare_firmware
@@ -67,17 +68,37 @@ def cmd_farm_board(args) -> int:
         raise MicromelError(f"--uart-port and --ctl-port: both {args.ctl_port}; give two ports "
                             "(QEMU's UART and the control port each listen on their own)")
     _check_listen(args.bind, ((args.uart_port, "--uart-port"), (args.ctl_port, "--ctl-port")))
-    elf = Path(args.elf) if args.elf else firmware.build(args.env)
+    try:
+        qemu_config(args.env)       # before any build: a real board's image would build for nothing
+    except MicromelError:
+        raise MicromelError(f"--env {args.env}: not an emulated board; give one such as "
+                            f"{', '.join(emulated_envs())}") from None
+    elf = _elf_file(args.elf) if args.elf else firmware.build(args.env)
     board = EmulatedFarmBoard(args.env, elf, args.uart_port, args.bind)
     guard = SignalGuard()   # SIGTERM from a supervisor stops QEMU too
     guard.install()
-    try:
+    try:   # Ctrl-C: QEMU stops (serve's finally) and micromel exits 130, as every command does
         board.serve(args.ctl_port, args.bind, say=lambda t: print(f"micromel farm board: {t}", flush=True))
-    except KeyboardInterrupt:
-        pass
     finally:
         guard.restore()
     return 0
+
+
+def _elf_file(path: str) -> Path:
+    """--elf: a readable ELF file, checked before QEMU boots it (QEMU would restart it in a
+    loop and report a register dump)."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except IsADirectoryError:
+        raise MicromelError(f"--elf {path}: a folder, not an ELF file") from None
+    except OSError as e:
+        raise MicromelError(f"--elf {path}: cannot read it ({e.strerror}); give the firmware's "
+                            "ELF (micromel build prints where it is)") from None
+    if magic != b"\x7fELF":
+        raise MicromelError(f"--elf {path}: not an ELF file; give the firmware's .elf "
+                            "(micromel build prints where it is)")
+    return Path(path)
 
 
 def _upstream(args):

@@ -110,7 +110,7 @@ class Device:
                 self.pending.extend(self.parser.feed(data))
             elif self.emulator and not self.emulator.alive():
                 raise DeviceError(f"{self.name}: emulator exited ({self.emulator.proc.returncode}): "
-                                  + " | ".join(self.emulator.stderr_lines[-3:]))
+                                  + self.emulator.said())
         return self.pending.pop(0)
 
     def request(self, msg_type: int, payload: bytes = b"", timeout: float = DEFAULT_TIMEOUT,

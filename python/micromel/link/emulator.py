@@ -6,8 +6,12 @@ QEMU dies with the micromel process that started it, however that process ends (
 exception, Ctrl-C, SIGTERM, SIGKILL, the OOM killer): on Linux the emulator is started with
 PR_SET_PDEATHSIG = SIGKILL. The kernel sends that signal when the *thread* that forked the
 child exits, so every emulator is forked by one long-lived spawner thread (`popen_tied`),
-never by a worker thread that may end before the device is closed. Elsewhere only the
-interpreter's exit handler stops emulators."""
+never by a worker thread that may end before the device is closed. The child sets that
+signal with util-linux's `setpriv --pdeathsig` and a shell that checks its parent is still
+there, not with Python code between fork and exec: in a process with gRPC's threads (a farm
+session) the forked child crashed there (SIGSEGV) about one start in three. Where setpriv is
+missing, a preexec_fn does the same. Elsewhere only the interpreter's exit handler stops
+emulators."""
 from __future__ import annotations
 
 import atexit
@@ -15,6 +19,7 @@ import ctypes
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +36,10 @@ from ..errors import DeviceError, MicromelError
 
 PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_SETPRIV = shutil.which("setpriv") if _LIBC is not None else None
+# run by `setpriv --pdeathsig KILL` as `sh -c TIED PARENT_PID COMMAND...`: exec the command
+# unless the parent died before the signal was set (then nobody would stop the child)
+_TIED = 'test "$PPID" = "$0" && exec "$@"'
 
 
 def die_with_parent(parent: int):
@@ -69,7 +78,10 @@ class _Spawner:
                                                daemon=True)
                 self.thread.start()
         done: queue.Queue = queue.Queue(maxsize=1)
-        self.jobs.put((args, {**kwargs, "preexec_fn": die_with_parent(os.getpid())}, done))
+        if _SETPRIV:
+            self.jobs.put((_tied_args(list(args)), kwargs, done))
+        else:
+            self.jobs.put((args, {**kwargs, "preexec_fn": die_with_parent(os.getpid())}, done))
         ok, value = done.get()
         if not ok:
             raise value
@@ -77,6 +89,15 @@ class _Spawner:
 
 
 _SPAWNER = _Spawner()
+
+
+def _tied_args(args: list) -> list:
+    """args wrapped in setpriv and the parent check (no Python runs in the child). A program
+    that is not on PATH raises FileNotFoundError here, as Popen would, instead of the shell's
+    exit 127."""
+    if shutil.which(args[0]) is None:
+        raise FileNotFoundError(2, "No such file or directory", args[0])
+    return [_SETPRIV, "--pdeathsig", "KILL", "--", "sh", "-c", _TIED, str(os.getpid()), *args]
 
 
 def popen_tied(args, **kwargs) -> subprocess.Popen:
@@ -201,7 +222,7 @@ class Emulator:
             deadline = time.monotonic() + timeout
             while not listening(self.port):
                 if not self.alive():
-                    raise DeviceError("QEMU exited at start: " + " | ".join(self.stderr_lines[-3:]))
+                    raise DeviceError("QEMU exited at start: " + self.said())
                 if time.monotonic() > deadline:
                     self.stop()
                     raise DeviceError(f"QEMU did not open its serial port {self.port}")
@@ -209,8 +230,14 @@ class Emulator:
             return self.port
         if not found.wait(timeout) or self.port is None:
             self.stop()
-            raise DeviceError("QEMU did not open its serial port: " + " | ".join(self.stderr_lines[-3:]))
+            raise DeviceError("QEMU did not open its serial port: " + (self.said() or "it wrote nothing"))
         return self.port
+
+    def said(self) -> str:
+        """What QEMU wrote that says why it stopped: its own messages (`qemu: fatal: Lockup
+        ...`, `qemu-system-arm: ...`), not the register dump after them; else its last lines."""
+        own = [ln for ln in self.stderr_lines if ln.startswith("qemu")]
+        return " | ".join(own[-3:] or self.stderr_lines[-3:])
 
     def __enter__(self) -> "Emulator":
         if self.proc is None:

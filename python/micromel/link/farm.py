@@ -130,7 +130,17 @@ def held_board(spec: str) -> FarmBoard:
 
 
 def wait_seconds() -> float:
-    return float(os.environ.get("MICROMEL_FARM_WAIT") or DEFAULT_WAIT)
+    """How long to wait for a held place: $MICROMEL_FARM_WAIT (micromel --farm-wait sets it),
+    checked as the option is."""
+    text = os.environ.get("MICROMEL_FARM_WAIT") or str(DEFAULT_WAIT)
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise MicromelError(f"MICROMEL_FARM_WAIT={text}: not a number of seconds >= 0; set it to "
+                            "one, or give micromel --farm-wait SECONDS")
+    return seconds
 
 
 def _say(text: str) -> None:

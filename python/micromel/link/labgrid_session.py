@@ -24,8 +24,14 @@ DEFAULT_PORT = 20408   # labgrid's coordinator port
 
 def coordinator_address() -> str:
     """labgrid's convention: $LG_COORDINATOR (micromel --coordinator sets it), else the
-    default port on this host."""
-    return os.environ.get("LG_COORDINATOR") or f"127.0.0.1:{DEFAULT_PORT}"
+    default port on this host. A port that is not a number is refused here, in one line
+    (labgrid's own parser raises deep inside its proxy code)."""
+    address = os.environ.get("LG_COORDINATOR") or f"127.0.0.1:{DEFAULT_PORT}"
+    _host, colon, port = address.rpartition(":")
+    if colon and address.count(":") == 1 and not (port.isdigit() and 0 < int(port) < 65536):
+        raise MicromelError(f"coordinator {address} ($LG_COORDINATOR or micromel --coordinator): "
+                            f"{port!r} is not a port number; give HOST or HOST:PORT")
+    return address
 
 
 def require_labgrid(what: str) -> None:
