@@ -242,13 +242,18 @@ class ModelDir:
     def hash(self) -> str:
         """What a device must run: the .tflite and the settings it was exported with (the
         same bytes format 1 hashed: labels, front end with its window length, window; and
-        the rejection rule when there is one, so a folder without one keeps its hash)."""
+        the rejection rule when there is one, so a folder without one keeps its hash; and
+        the segment settings when they are not the defaults, since the firmware's segmenter
+        is built with them: after `tune --save` a device with the old ones is refused, not
+        found different window by window)."""
         h = hashlib.sha256()
         h.update(self.tflite_bytes)
         settings = {"labels": list(self.labels), "frontend": self.frontend.to_dict(),
                     "window": self.window.to_dict()}
         if self.reject.active:
             settings["reject"] = self.reject.to_dict()
+        if self.segment != SegmentConfig():
+            settings["segment"] = self.segment.to_dict()
         h.update(json.dumps(settings, sort_keys=True).encode())
         return h.hexdigest()[:16]
 

@@ -179,6 +179,31 @@ def test_save_never_replaces_own_settings_silently(tmp_path, model):
     assert tune.save_config(m, cfg.replace(median=5), force=True).segment.median == 5
 
 
+def test_segment_settings_are_part_of_what_a_device_must_run(tmp_path):
+    """The firmware's segmenter is built with the folder's segment settings, so they are in
+    the model hash INFO reports: a board flashed before `tune --save` is refused up front (it
+    was accepted, then every window differed). Default settings leave the hash as it was."""
+    from micromel.link.model_device import check_device_runs
+
+    shutil.copytree(MODELS_DIR / "drums", tmp_path / "m")
+    m = ModelDir.open(tmp_path / "m")          # models/drums: the default segment settings
+    assert m.segment == SegmentConfig()
+    other = m.replace(segment=m.segment.replace(median=m.segment.median + 2))
+    assert other.hash != m.hash
+    assert other.replace(segment=SegmentConfig()).hash == m.hash
+
+    class Board:        # INFO of a board flashed with the folder before the change
+        name = "socket://127.0.0.1:5000"
+
+        def info(self, refresh=False):
+            return {"model": "drums", "model_hash": m.hash}
+
+    check_device_runs(Board(), m)
+    with pytest.raises(MicromelError, match=f"runs model drums \\(hash {m.hash}\\), not .* "
+                                            f"\\(hash {other.hash}\\); flash the right firmware"):
+        check_device_runs(Board(), other)
+
+
 def _cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "python")}
     return subprocess.run([sys.executable, "-m", "micromel", *args], capture_output=True,

@@ -61,8 +61,8 @@ def check_device_runs(dev: Device, model) -> None:
     info = dev.info(refresh=True)
     have = info.get("model_hash")
     if have is None:
-        raise MicromelError(f"--device {dev.name}: the firmware runs no model; build it with "
-                            f"'micromel build {model.path} --board BOARD' and flash it")
+        raise MicromelError(f"--device {dev.name}: the firmware runs no model; flash it with "
+                            f"'micromel flash {model.path} --board BOARD'")
     if have != model.hash:
         raise MicromelError(f"--device {dev.name}: runs model {info.get('model', '?')} (hash {have}), "
                             f"not {model.path} (hash {model.hash}); flash the right firmware")
