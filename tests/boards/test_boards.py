@@ -237,13 +237,22 @@ def test_build_check_fails_where_the_image_does_not_fit(monkeypatch, tmp_path, c
                 for b in real()]
 
     monkeypatch.setattr(cat_mod, "load_catalogue", tiny)
-    md = tmp_path / "sizes.md"
-    assert cli.main(["build", "none", "--board", "rp2040", "--check", "--md", str(md)]) == 1
-    out = capsys.readouterr().out
-    assert "does not fit rp2040" in out and "RAM" in out
+    md, js = tmp_path / "sizes.md", tmp_path / "sizes.json"
+    assert cli.main(["build", "none", "--board", "rp2040", "--check", "--md", str(md),
+                     "--json", str(js)]) == 1
+    err = capsys.readouterr().err       # the verdict on stderr, the table on stdout
+    assert "micromel: check failed: firmware without a model does not fit rp2040" in err and "RAM" in err
     assert "| rp2040 | cortex-m0plus |" in md.read_text()
+    data = json.loads(js.read_text())   # and in the file, for a CI job that reads only it
+    assert data["check"]["asked"] and not data["check"]["passed"]
+    assert [r["board"] for r in data["reports"] if r["target"]] == ["rp2040"]
+    assert len(data["check"]["failures"]) == 1 and "does not fit rp2040" in data["check"]["failures"][0]
     monkeypatch.setattr(cat_mod, "load_catalogue", real)
-    assert cli.main(["build", "none", "--board", "rp2040", "--check"]) == 0
+    assert cli.main(["build", "none", "--board", "rp2040", "--check", "--json", str(js),
+                     "--force"]) == 0
+    data = json.loads(js.read_text())
+    assert data["check"] == {"asked": True, "passed": True, "failures": [], "warnings": []}
+    assert "fits every target board: 1 of the 1 built" in capsys.readouterr().out
 
 
 def test_build_rejects_a_non_model_folder(tmp_path, capsys):

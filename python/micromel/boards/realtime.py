@@ -72,7 +72,9 @@ class Budget:
                 "frontend_per_second": self.cost.frontend_per_second if self.cost else None,
                 "model_per_inference": self.cost.model_per_inference if self.cost else None,
                 "windows_per_second": self.windows_per_second, "per_second": self.per_second,
-                "load": self.load, "verdict": self.verdict}
+                "load": self.load, "verdict": self.verdict,
+                # an emulated core's clock is no real board's: its FAIL never fails --check
+                "emulated": self.board.emulated, "fails": self.fails}
 
 
 def _code(build: dict, mm: dict) -> tuple:
