@@ -310,8 +310,8 @@ def test_an_emulated_board_that_is_none_is_named(wav, env, monkeypatch):
 
 @pytest.mark.parametrize("argv,says", [
     (["segment", "--activity-only", "{wav}", "--format", "json"], "--format: chooses the files written into --out"),
-    (["evaluate-segments", "models/speech", "{dir}", "--save"], "--save: saves what --tune chose"),
-    (["evaluate-segments", "models/speech", "{dir}", "--write"], "--save: saves what --tune chose"),
+    (["evaluate-segments", "models/speech", "{dir}", "--save"], "--save (or --write): saves what --tune chose"),
+    (["evaluate-segments", "models/speech", "{dir}", "--write"], "--save (or --write): saves what --tune chose"),
     (["evaluate-segments", "models/speech", "{dir}", "--class", "nonspeech"],
      "--class nonspeech: a background label of the model, which makes no events; give one of speech"),
     (["export", "models/drums", "--lib", "{new}", "--name", ""], "--name '': use a letter"),

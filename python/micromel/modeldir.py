@@ -27,14 +27,16 @@ Format 1 (the folders micromel wrote before) stored the window length four times
 numbers (input_shape, gate_threshold, window_samples, member_seeds) beside the settings;
 `open` reads it (checking that the copies agree) and `save` writes format 2. The model hash
 (what INFO reports and verify checks) covers the .tflite, the labels and the front-end and
-window settings exactly as before, so migrating a folder does not change its hash.
+window settings exactly as before, so migrating a folder does not change its hash; the
+rejection rule and the segmenter's integers join it only where the folder has its own
+(ModelDir.hash).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -243,17 +245,19 @@ class ModelDir:
         """What a device must run: the .tflite and the settings it was exported with (the
         same bytes format 1 hashed: labels, front end with its window length, window; and
         the rejection rule when there is one, so a folder without one keeps its hash; and
-        the segment settings when they are not the defaults, since the firmware's segmenter
-        is built with them: after `tune --save` a device with the old ones is refused, not
-        found different window by window)."""
+        the segmenter's integers, the ones mm_segment_config.h is built from, when they are
+        not the defaults'. After `tune --save` a device with the old ones is refused, not
+        found different window by window; a setting the firmware never reads, such as
+        --activity-only's, changes nothing)."""
         h = hashlib.sha256()
         h.update(self.tflite_bytes)
         settings = {"labels": list(self.labels), "frontend": self.frontend.to_dict(),
                     "window": self.window.to_dict()}
         if self.reject.active:
             settings["reject"] = self.reject.to_dict()
-        if self.segment != SegmentConfig():
-            settings["segment"] = self.segment.to_dict()
+        params = self.segment_params()
+        if params != self.segment_params(SegmentConfig()):
+            settings["segment"] = asdict(params)
         h.update(json.dumps(settings, sort_keys=True).encode())
         return h.hexdigest()[:16]
 

@@ -565,11 +565,13 @@ def test_farm_board_checks_env_and_elf_and_exits_130_on_ctrl_c(tmp_path):
         assert r.returncode == 2 and r.stderr.startswith(f"micromel: error: {says}"), r.stderr
         assert r.stderr.count("\n") == 1, r.stderr
 
-    refused("--env", "xc_stm32l476", says="--env xc_stm32l476: not an emulated board; give one such as emulate")
+    refused("--env", "xc_stm32l476", says="--env xc_stm32l476: 'xc_stm32l476' is not an emulated board; give "
+                                          "one such as emulate")
     text = tmp_path / "notes.txt"
     text.write_text("not firmware\n")
     refused("--elf", str(text), says=f"--elf {text}: not an ELF file")
     refused("--elf", str(tmp_path / "gone.elf"), says=f"--elf {tmp_path / 'gone.elf'}: cannot read it")
+    refused("--elf", str(tmp_path), says=f"--elf {tmp_path}: a folder, not an ELF file; give")
     board = Proc([sys.executable, "-m", "micromel", "farm", "board", *ports], env)
     try:
         board.wait_for("board up", 300)

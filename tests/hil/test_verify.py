@@ -251,3 +251,31 @@ def test_stream_check_prints_json_alone_and_the_seconds_it_streamed(model_dir, t
     assert t["seconds"] == 2.5 and t["files"] == 1 and t["windows"] > 0
     assert t["mismatch_files"] == [] and t["window_mismatches"] == 0
     assert r.stderr == "device == twin: every window and every event\n", r.stderr
+
+
+def test_stream_check_names_the_files_that_differ(model, model_dir, tmp_path, monkeypatch):
+    """The mismatch path: the file whose windows differ is named (in the JSON's
+    mismatch_files), the one that agrees is not. The twin is made to differ on the second
+    file (one window's first score off by one), the device is the real host build."""
+    from micromel import codegen
+    from micromel.hil import stream_check
+
+    gen = tmp_path / "gen"
+    codegen.export(ModelDir.open(model_dir), gen)
+    rng = np.random.default_rng(9)
+    wavs = [tmp_path / "same.wav", tmp_path / "off.wav"]
+    for w in wavs:
+        sf.write(w, (rng.standard_normal(32000) * 3000).astype(np.int16), 16000, subtype="PCM_16")
+    real, calls = stream_check.host_window_results, []
+
+    def twin(chunks, model, p):
+        calls.append(1)
+        for i, (scores, silent, energies) in enumerate(real(chunks, model, p)):
+            if len(calls) == 2 and i == 0 and scores is not None:
+                scores = scores.copy()
+                scores[0] += 1 if scores[0] < 127 else -1
+            yield scores, silent, energies
+
+    monkeypatch.setattr(stream_check, "host_window_results", twin)
+    t = stream_check.check_against_twin(model, wavs, native.host_device(gen, model_dir), progress=False)
+    assert t["mismatch_files"] == [str(wavs[1])] and t["window_mismatches"] == 1, t

@@ -125,10 +125,12 @@ def test_cli_device_info_json(repo_root):
 def test_info_json_keeps_hashes_and_versions_as_text():
     from micromel.link.protocol import info_as_json, parse_info
     info = parse_info(b"protocol=1\nfirmware=1.2\nmodel_hash=12345678\nfe_hash=0badf00d\n"
-                      b"fe_out_zero_db=-32\nfe_out_step_db=0.5\nlisten_sources=file,mic\n")
+                      b"fe_out_zero_db=-32\nfe_out_step_db=0.5\nlisten_sources=file,mic\n"
+                      b"model=2024\nlabels=007\nfe_tiny=1e-05\n")
     assert info_as_json(info) == {"protocol": 1, "firmware": "1.2", "model_hash": "12345678",
                                   "fe_hash": "0badf00d", "fe_out_zero_db": -32,
-                                  "fe_out_step_db": 0.5, "listen_sources": "file,mic"}
+                                  "fe_out_step_db": 0.5, "listen_sources": "file,mic",
+                                  "model": "2024", "labels": "007", "fe_tiny": 1e-05}
 
 
 def test_cli_bad_device_is_one_line_error(repo_root):

@@ -55,13 +55,13 @@ def test_the_tied_child_runs_only_while_its_parent_is_there(monkeypatch):
     a program not on PATH is FileNotFoundError as from Popen, so `QEMU not found` keeps its hint."""
     from micromel.link import emulator
 
-    if emulator._SETPRIV is None:
-        pytest.skip("no setpriv here: the preexec_fn path is used")
+    if emulator.setpriv() is None:
+        pytest.skip("no setpriv with --pdeathsig here: the preexec_fn path is used")
     # the command is exec'ed in place: its parent is this process, not a shell between
     r = subprocess.run(emulator._tied_args(["sh", "-c", 'echo "$PPID" ran']),
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and r.stdout.split() == [str(os.getpid()), "ran"], r
-    monkeypatch.setattr(emulator.os, "getpid", lambda: 1)     # as if the parent had gone
+    monkeypatch.setattr(emulator.os, "getpid", lambda: 0)     # as if the parent had gone
     r = subprocess.run(emulator._tied_args(["sh", "-c", "echo ran"]), capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 1 and "ran" not in r.stdout
@@ -75,7 +75,9 @@ def test_qemu_reason_is_its_own_message_not_the_register_dump():
     from micromel.link.emulator import Emulator
 
     emu = Emulator(Path("x.elf"), machine="mps2-an386")
-    emu.stderr_lines = ["qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)",
+    emu.stderr_lines = ["qemu-system-arm: -serial tcp:127.0.0.1:0,server=on,wait=on: info: QEMU "
+                        "waiting for connection on: disconnected:tcp:127.0.0.1:41231,server=on",
+                        "qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)",
                         "", "R00=00000000 R01=00000000", "s28=00000000 s29=00000000",
                         "FPSCR: 00000000"]
     assert emu.said() == "qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)"

@@ -60,16 +60,21 @@ def test_cli_reports_a_bad_spec_in_one_line(capsys):
 
 
 @pytest.mark.parametrize("env, says", [
-    ({"MICROMEL_FARM_WAIT": "abc"}, "MICROMEL_FARM_WAIT=abc: not a number of seconds >= 0"),
-    ({"MICROMEL_FARM_WAIT": "-5"}, "MICROMEL_FARM_WAIT=-5: not a number of seconds >= 0"),
-    ({"MICROMEL_FARM_WAIT": "inf"}, "MICROMEL_FARM_WAIT=inf: not a number of seconds >= 0"),
+    # the option's own check (cliargs.non_negative_float), then what to do
+    ({"MICROMEL_FARM_WAIT": "abc"}, "MICROMEL_FARM_WAIT=abc: 'abc' is not a number; set it to a "
+                                    "number of seconds >= 0, or give micromel --farm-wait SECONDS"),
+    ({"MICROMEL_FARM_WAIT": "-5"}, "MICROMEL_FARM_WAIT=-5: -5.0: must be at least 0.0; set it"),
+    ({"MICROMEL_FARM_WAIT": "inf"}, "MICROMEL_FARM_WAIT=inf: 'inf': give a finite number; set it"),
     ({"LG_COORDINATOR": "127.0.0.1:notaport"}, "coordinator 127.0.0.1:notaport ($LG_COORDINATOR "
-                                               "or micromel --coordinator): 'notaport' is not a port"),
-    ({"LG_COORDINATOR": "127.0.0.1:70000"}, "'70000' is not a port number"),
+                                               "or micromel --coordinator): Port could not be cast"),
+    ({"LG_COORDINATOR": "127.0.0.1:70000"}, "Port out of range 0-65535; give HOST, HOST:PORT or "
+                                            "[IPv6]:PORT"),
+    ({"LG_COORDINATOR": "[::1]:abc"}, "coordinator [::1]:abc ($LG_COORDINATOR"),
+    ({"LG_COORDINATOR": "::1"}, "coordinator ::1 ($LG_COORDINATOR"),     # IPv6 needs [::1]
 ])
 def test_farm_settings_from_the_environment_are_one_line_errors(env, says, monkeypatch, capsys):
     """They were a ValueError traceback (exit 1), or accepted (a wait of -5 s); the checks
-    come before any coordinator is asked."""
+    come before any coordinator is asked, and before labgrid is needed."""
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert main(["device", "info", "--device", "labgrid:board=mps2-an386"]) == 2
@@ -82,4 +87,18 @@ def test_coordinator_option_with_a_bad_port_is_one_line(monkeypatch, capsys):
     assert main(["--coordinator", "127.0.0.1:notaport", "device", "info", "--device",
                  "labgrid:x"]) == 2
     err = capsys.readouterr().err
-    assert "'notaport' is not a port number" in err and err.count("\n") == 1, err
+    assert "Port could not be cast to integer value as 'notaport'" in err, err
+    assert err.count("\n") == 1, err
+
+
+def test_good_coordinator_addresses_pass():
+    import os
+
+    from micromel.link.labgrid_session import coordinator_address
+
+    for address in ("127.0.0.1:20408", "[::1]:20408", "farm.example", "farm.example:5000"):
+        os.environ["LG_COORDINATOR"] = address
+        try:
+            assert coordinator_address() == address
+        finally:
+            del os.environ["LG_COORDINATOR"]

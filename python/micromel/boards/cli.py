@@ -102,8 +102,10 @@ def cmd_build(args) -> int:
             {"model": title,
              "reports": [{**r.to_dict(), "target": is_target(r)} for r in reports],
              "realtime": [{**b.to_dict(), "target": is_target(b)} for b in budgets],
-             "check": {"asked": bool(args.check), "passed": not failures, "failures": failures,
-                       "warnings": warnings}}, indent=2) + "\n")
+             # passed: null without --check (only a link failure fails then)
+             "check": {"asked": bool(args.check),
+                       "passed": not failures if args.check else None,
+                       "failures": failures, "warnings": warnings}}, indent=2) + "\n")
         print(f"JSON: {args.json}")
     for line in warnings:
         print(f"micromel: warning: {line}", file=sys.stderr)

@@ -10,12 +10,11 @@ from pathlib import Path
 
 from .. import cliargs
 from ..boards import firmware
-from ..boards.catalogue import emulated_envs
 from ..errors import MicromelError
 from ..modeldir import ModelDir
 from . import protocol
 from .device import open_device
-from .emulator import Emulator, qemu_config
+from .emulator import Emulator, check_emulated
 from .farm_board import EmulatedFarmBoard
 from .farm_leases import SignalGuard
 from .model_device import prepare_firmware
@@ -68,11 +67,7 @@ def cmd_farm_board(args) -> int:
         raise MicromelError(f"--uart-port and --ctl-port: both {args.ctl_port}; give two ports "
                             "(QEMU's UART and the control port each listen on their own)")
     _check_listen(args.bind, ((args.uart_port, "--uart-port"), (args.ctl_port, "--ctl-port")))
-    try:
-        qemu_config(args.env)       # before any build: a real board's image would build for nothing
-    except MicromelError:
-        raise MicromelError(f"--env {args.env}: not an emulated board; give one such as "
-                            f"{', '.join(emulated_envs())}") from None
+    check_emulated(args.env, f"--env {args.env}")   # before a build: a real board's would be for nothing
     elf = _elf_file(args.elf) if args.elf else firmware.build(args.env)
     board = EmulatedFarmBoard(args.env, elf, args.uart_port, args.bind)
     guard = SignalGuard()   # SIGTERM from a supervisor stops QEMU too
@@ -91,7 +86,8 @@ def _elf_file(path: str) -> Path:
         with open(path, "rb") as f:
             magic = f.read(4)
     except IsADirectoryError:
-        raise MicromelError(f"--elf {path}: a folder, not an ELF file") from None
+        raise MicromelError(f"--elf {path}: a folder, not an ELF file; give the firmware's .elf "
+                            "(micromel build prints where it is)") from None
     except OSError as e:
         raise MicromelError(f"--elf {path}: cannot read it ({e.strerror}); give the firmware's "
                             "ELF (micromel build prints where it is)") from None

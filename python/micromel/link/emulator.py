@@ -10,7 +10,8 @@ never by a worker thread that may end before the device is closed. The child set
 signal with util-linux's `setpriv --pdeathsig` and a shell that checks its parent is still
 there, not with Python code between fork and exec: in a process with gRPC's threads (a farm
 session) the forked child crashed there (SIGSEGV) about one start in three. Where setpriv is
-missing, a preexec_fn does the same. Elsewhere only the interpreter's exit handler stops
+missing or has no --pdeathsig (util-linux before 2.33, busybox), a preexec_fn does the same,
+with that crash back beside gRPC. Elsewhere only the interpreter's exit handler stops
 emulators."""
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ from ..errors import DeviceError, MicromelError
 
 PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-_SETPRIV = shutil.which("setpriv") if _LIBC is not None else None
 # run by `setpriv --pdeathsig KILL` as `sh -c TIED PARENT_PID COMMAND...`: exec the command
 # unless the parent died before the signal was set (then nobody would stop the child)
 _TIED = 'test "$PPID" = "$0" && exec "$@"'
@@ -78,7 +78,7 @@ class _Spawner:
                                                daemon=True)
                 self.thread.start()
         done: queue.Queue = queue.Queue(maxsize=1)
-        if _SETPRIV:
+        if setpriv():
             self.jobs.put((_tied_args(list(args)), kwargs, done))
         else:
             self.jobs.put((args, {**kwargs, "preexec_fn": die_with_parent(os.getpid())}, done))
@@ -91,13 +91,30 @@ class _Spawner:
 _SPAWNER = _Spawner()
 
 
+_setpriv: list = []      # the answer of setpriv(), once asked
+
+
+def setpriv() -> str | None:
+    """util-linux's setpriv if it has --pdeathsig (asked once: it runs `true` with it), else
+    None."""
+    if not _setpriv:
+        path = shutil.which("setpriv") if _LIBC is not None else None
+        try:
+            works = path and subprocess.run([path, "--pdeathsig", "KILL", "--", "true"],
+                                            capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            works = False
+        _setpriv.append(path if works else None)
+    return _setpriv[0]
+
+
 def _tied_args(args: list) -> list:
     """args wrapped in setpriv and the parent check (no Python runs in the child). A program
     that is not on PATH raises FileNotFoundError here, as Popen would, instead of the shell's
     exit 127."""
     if shutil.which(args[0]) is None:
         raise FileNotFoundError(2, "No such file or directory", args[0])
-    return [_SETPRIV, "--pdeathsig", "KILL", "--", "sh", "-c", _TIED, str(os.getpid()), *args]
+    return [setpriv(), "--pdeathsig", "KILL", "--", "sh", "-c", _TIED, str(os.getpid()), *args]
 
 
 def popen_tied(args, **kwargs) -> subprocess.Popen:
@@ -154,12 +171,18 @@ def emulated_env(spec: str) -> str:
     board JSON names a QEMU machine (the one test of "emulated", qemu_config): not a real
     board's environment, nor a name platformio.ini does not have."""
     env_name = spec.split(":", 1)[1] if ":" in spec else "emulate"
+    check_emulated(env_name, f"--device {spec}", "emulate or emulate:ENV, ENV")
+    return env_name
+
+
+def check_emulated(env_name: str, named: str, give: str = "one") -> None:
+    """Refuse, in one line naming the option (`named`), an environment that is not an
+    emulated board (qemu_config's test)."""
     try:
         qemu_config(env_name)
     except MicromelError:
-        raise MicromelError(f"--device {spec}: {env_name!r} is not an emulated board; give "
-                            f"emulate or emulate:ENV, ENV such as {', '.join(emulated_envs())}") from None
-    return env_name
+        raise MicromelError(f"{named}: {env_name!r} is not an emulated board; give {give} such "
+                            f"as {', '.join(emulated_envs())}") from None
 
 
 class Emulator:
@@ -235,8 +258,10 @@ class Emulator:
 
     def said(self) -> str:
         """What QEMU wrote that says why it stopped: its own messages (`qemu: fatal: Lockup
-        ...`, `qemu-system-arm: ...`), not the register dump after them; else its last lines."""
-        own = [ln for ln in self.stderr_lines if ln.startswith("qemu")]
+        ...`, `qemu-system-arm: ...`), not the register dump after them nor its `info:` lines
+        (`... info: QEMU waiting for connection on: ...`, at every start that waits); else its
+        last lines."""
+        own = [ln for ln in self.stderr_lines if ln.startswith("qemu") and ": info: " not in ln]
         return " | ".join(own[-3:] or self.stderr_lines[-3:])
 
     def __enter__(self) -> "Emulator":

@@ -26,6 +26,7 @@ How labgrid is used, and why (measured in the issue-19 prototype; docs/farm.md):
   queue)."""
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import socket
@@ -35,9 +36,10 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from .. import cliargs
 from ..errors import MicromelError
 from . import farm_leases
-from .labgrid_session import FarmRPCError, LabgridSession
+from .labgrid_session import FarmRPCError, LabgridSession, coordinator_address
 
 PREFIX = "labgrid:"
 DEFAULT_WAIT = 300.0          # seconds to wait for busy places (micromel --farm-wait)
@@ -134,13 +136,10 @@ def wait_seconds() -> float:
     checked as the option is."""
     text = os.environ.get("MICROMEL_FARM_WAIT") or str(DEFAULT_WAIT)
     try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0 or seconds == float("inf"):
-        raise MicromelError(f"MICROMEL_FARM_WAIT={text}: not a number of seconds >= 0; set it to "
-                            "one, or give micromel --farm-wait SECONDS")
-    return seconds
+        return cliargs.non_negative_float(text)
+    except argparse.ArgumentTypeError as e:
+        raise MicromelError(f"MICROMEL_FARM_WAIT={text}: {e}; set it to a number of seconds "
+                            ">= 0, or give micromel --farm-wait SECONDS") from None
 
 
 def _say(text: str) -> None:
@@ -159,6 +158,7 @@ class FarmLease:
     def __init__(self, specs: list[FarmSpec], wait: float | None = None, say=_say):
         self.specs = specs
         self.wait = wait_seconds() if wait is None else wait
+        coordinator_address()      # checked here, before labgrid is needed or asked
         self.say = say
         self.session: LabgridSession | None = None
         self.tokens: list[str] = []

@@ -78,7 +78,9 @@ class EmulatedFarmBoard:
             with self.lock:
                 if self.stopping or self.emu.alive():
                     continue
-                say(f"QEMU exited ({self.emu.proc.returncode if self.emu.proc else '?'}); restarting")
+                said = self.emu.said()
+                say(f"QEMU exited ({self.emu.proc.returncode if self.emu.proc else '?'}"
+                    f"{': ' + said if said else ''}); restarting")
                 self.restarts += 1
                 try:
                     self.start()

@@ -16,6 +16,7 @@ import importlib.util
 import logging
 import os
 import threading
+from urllib.parse import urlsplit
 
 from ..errors import MicromelError
 
@@ -24,13 +25,20 @@ DEFAULT_PORT = 20408   # labgrid's coordinator port
 
 def coordinator_address() -> str:
     """labgrid's convention: $LG_COORDINATOR (micromel --coordinator sets it), else the
-    default port on this host. A port that is not a number is refused here, in one line
-    (labgrid's own parser raises deep inside its proxy code)."""
+    default port on this host. Parsed here as labgrid parses it (urlsplit), so a bad port
+    or host is one line before any session, not a traceback from labgrid's proxy code."""
     address = os.environ.get("LG_COORDINATOR") or f"127.0.0.1:{DEFAULT_PORT}"
-    _host, colon, port = address.rpartition(":")
-    if colon and address.count(":") == 1 and not (port.isdigit() and 0 < int(port) < 65536):
+    try:
+        parts = urlsplit("//" + address)
+        parts.port          # raises ValueError for a port that is not a number 0-65535
+        ok = bool(parts.hostname)
+    except ValueError as e:
+        ok, why = False, str(e)
+    else:
+        why = "no host"
+    if not ok:
         raise MicromelError(f"coordinator {address} ($LG_COORDINATOR or micromel --coordinator): "
-                            f"{port!r} is not a port number; give HOST or HOST:PORT")
+                            f"{why}; give HOST, HOST:PORT or [IPv6]:PORT")
     return address
 
 

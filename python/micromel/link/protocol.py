@@ -213,14 +213,16 @@ def parse_info(payload: bytes) -> dict[str, str]:
 
 
 _WHOLE = re.compile(r"-?[0-9]+")
-_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
-_TEXT_KEYS = ("firmware", "compiler")      # versions: "1.2" is not a number
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+# names, versions and lists, whatever they look like: a model named "2024" stays "2024"
+_TEXT_KEYS = ("firmware", "compiler", "model", "labels", "target", "core", "kernels",
+              "counter_unit", "listen_sources", "input_shape")
 
 
 def info_as_json(info: dict[str, str]) -> dict:
     """INFO with its numbers as JSON numbers (`device info --json`): a whole number an int,
-    a decimal fraction a float; hashes (`*_hash`, hex that may be all digits) and version
-    strings stay strings, as does everything else."""
+    a decimal fraction or exponent a float; hashes (`*_hash`, hex that may be all digits) and
+    the keys whose values are names (_TEXT_KEYS) stay strings, as does everything else."""
     def value(k: str, v: str):
         if k in _TEXT_KEYS or k.endswith("hash"):
             return v

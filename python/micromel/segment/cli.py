@@ -195,7 +195,7 @@ def cmd_evaluate_segments(args) -> int:
                             "makes no events; give one of "
                             + ", ".join(lab for lab in model.labels if lab not in cfg.background_labels))
     if args.save and not args.tune:
-        raise MicromelError("--save: saves what --tune chose; add --tune")
+        raise MicromelError("--save (or --write): saves what --tune chose; add --tune")
     if args.json:
         cliargs.new_file(args.json, "--json", bool(args.force))
     tuned_keys = (*evaluate.TUNE_GRID, "refine")
