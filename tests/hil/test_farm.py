@@ -503,6 +503,9 @@ def test_the_farm_board_control_port(farm, monkeypatch):
     with pytest.raises(DeviceError, match="ERR unknown command 'FLY'"):
         farm_board._request(farm.ctl_ports[0], b"FLY\n")
     assert farm_board._request(farm.ctl_ports[0], b"RESET\n") == s["elf"]
+    # the board's log names what clients did (it said nothing of uploads and resets)
+    farm.boards[0].wait_for(r"control LOAD from 127\.0\.0\.1:\d+: ERR not an ELF file", 10)
+    farm.boards[0].wait_for(rf"control RESET from 127\.0\.0\.1:\d+: OK {s['elf']}", 10)
     monkeypatch.setenv("LG_COORDINATOR", farm.address)
     with farm_mod.hold(["labgrid:emulate-0"]) as specs, open_device(specs[0]) as dev:
         assert dev.info()["target"] == "emulate"   # answers again after the reset

@@ -47,6 +47,7 @@ class EmulatedFarmBoard:
         self.stopping = False
         self.failed: str | None = None    # why the watchdog gave up (serve then ends with it)
         self.workdir = Path(tempfile.mkdtemp(prefix="micromel-farm-board-"))
+        self.say = lambda text: None      # serve's, once it serves
 
     def start(self) -> None:
         with self.lock:
@@ -116,6 +117,12 @@ class EmulatedFarmBoard:
                 reply = f"ERR unknown command {verb!r}"
         except (ValueError, OSError, MicromelError) as e:
             reply = f"ERR {e}"
+        if verb != "STATUS":      # the board's log says who changed or reset it, and the refusals
+            try:
+                peer = "%s:%s" % conn.getpeername()[:2]
+            except OSError:
+                peer = "?"
+            self.say(f"control {verb or '(empty)'} from {peer}: {reply}")
         try:
             f.write(reply.encode() + b"\n")
             f.flush()
@@ -127,6 +134,7 @@ class EmulatedFarmBoard:
 
     def serve(self, ctl_port: int, bind: str, say) -> None:
         """Boot, then answer the control port until interrupted; QEMU stops with us."""
+        self.say = say
         srv = socket.create_server((bind, ctl_port))
         try:
             self.start()
