@@ -252,6 +252,9 @@ def test_build_check_fails_where_the_image_does_not_fit(monkeypatch, tmp_path, c
                      "--force"]) == 0
     data = json.loads(js.read_text())
     assert data["check"] == {"asked": True, "passed": True, "failures": [], "warnings": []}
+    assert cli.main(["build", "none", "--board", "rp2040", "--json", str(js), "--force"]) == 0
+    assert json.loads(js.read_text())["check"] == {"asked": False, "passed": None, "failures": [],
+                                                   "warnings": []}
     assert "fits every target board: 1 of the 1 built" in capsys.readouterr().out
 
 

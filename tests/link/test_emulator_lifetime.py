@@ -3,6 +3,7 @@ QEMU is forked with PR_SET_PDEATHSIG by a spawner thread that lives as long as t
 so a device opened from a worker thread that has since ended stays up, and SIGTERM or
 SIGKILL of the parent (verify, flash) leaves no QEMU behind holding its port and memory."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,3 +84,22 @@ def test_qemu_reason_is_its_own_message_not_the_register_dump():
     assert emu.said() == "qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)"
     emu.stderr_lines = ["line 1", "line 2", "line 3", "line 4"]
     assert emu.said() == "line 2 | line 3 | line 4"
+
+
+def test_setpriv_is_used_where_it_has_pdeathsig_and_not_elsewhere(monkeypatch, tmp_path):
+    """The probe: here (util-linux with --pdeathsig) it must find setpriv, so the skip above
+    cannot hide a broken probe; a setpriv without the option (util-linux < 2.33, busybox)
+    gives None, and emulators fall back to the preexec_fn."""
+    from micromel.link import emulator
+
+    real = shutil.which("setpriv")
+    has = real and "--pdeathsig" in subprocess.run([real, "--help"], capture_output=True,
+                                                   text=True).stdout
+    monkeypatch.setattr(emulator, "_setpriv", [])
+    assert emulator.setpriv() == (real if has else None)
+    fake = tmp_path / "setpriv"
+    fake.write_text('#!/bin/sh\necho "setpriv: unrecognized option \'--pdeathsig\'" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(emulator, "_setpriv", [])
+    assert emulator.setpriv() is None

@@ -91,14 +91,9 @@ def test_coordinator_option_with_a_bad_port_is_one_line(monkeypatch, capsys):
     assert err.count("\n") == 1, err
 
 
-def test_good_coordinator_addresses_pass():
-    import os
-
+def test_good_coordinator_addresses_pass(monkeypatch):
     from micromel.link.labgrid_session import coordinator_address
 
     for address in ("127.0.0.1:20408", "[::1]:20408", "farm.example", "farm.example:5000"):
-        os.environ["LG_COORDINATOR"] = address
-        try:
-            assert coordinator_address() == address
-        finally:
-            del os.environ["LG_COORDINATOR"]
+        monkeypatch.setenv("LG_COORDINATOR", address)
+        assert coordinator_address() == address

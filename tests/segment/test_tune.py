@@ -191,6 +191,9 @@ def test_segment_settings_are_part_of_what_a_device_must_run(tmp_path):
     other = m.replace(segment=m.segment.replace(median=m.segment.median + 2))
     assert other.hash != m.hash
     assert other.replace(segment=SegmentConfig()).hash == m.hash
+    # a setting the firmware's segmenter never reads (--activity-only's) changes nothing
+    quiet = m.replace(segment=m.segment.replace(activity_threshold_dbfs=-30.0))
+    assert quiet.segment != m.segment and quiet.hash == m.hash
 
     class Board:        # INFO of a board flashed with the folder before the change
         name = "socket://127.0.0.1:5000"

@@ -102,9 +102,9 @@ def cmd_build(args) -> int:
             {"model": title,
              "reports": [{**r.to_dict(), "target": is_target(r)} for r in reports],
              "realtime": [{**b.to_dict(), "target": is_target(b)} for b in budgets],
-             # passed: null without --check (only a link failure fails then)
+             # passed: null without --check unless a link failure failed the build anyway
              "check": {"asked": bool(args.check),
-                       "passed": not failures if args.check else None,
+                       "passed": not failures if args.check or failures else None,
                        "failures": failures, "warnings": warnings}}, indent=2) + "\n")
         print(f"JSON: {args.json}")
     for line in warnings:

@@ -91,20 +91,24 @@ class _Spawner:
 _SPAWNER = _Spawner()
 
 
-_setpriv: list = []      # the answer of setpriv(), once asked
+_setpriv: list = []      # the answer of setpriv(), once it was clear
 
 
 def setpriv() -> str | None:
-    """util-linux's setpriv if it has --pdeathsig (asked once: it runs `true` with it), else
-    None."""
+    """util-linux's setpriv if it has --pdeathsig (it runs `true` with it), else None. A clear
+    answer is kept; a probe that could not run (a timeout, a failed fork) is asked again next
+    time, and meanwhile the preexec_fn serves."""
     if not _setpriv:
         path = shutil.which("setpriv") if _LIBC is not None else None
-        try:
-            works = path and subprocess.run([path, "--pdeathsig", "KILL", "--", "true"],
-                                            capture_output=True, timeout=10).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            works = False
-        _setpriv.append(path if works else None)
+        if path is None:
+            _setpriv.append(None)
+        else:
+            try:
+                rc = subprocess.run([path, "--pdeathsig", "KILL", "--", "true"],
+                                    capture_output=True, timeout=10).returncode
+            except (OSError, subprocess.SubprocessError):
+                return None
+            _setpriv.append(path if rc == 0 else None)
     return _setpriv[0]
 
 
@@ -228,17 +232,22 @@ class Emulator:
             raise DeviceError(f"{self.system} not found: {missing_tool_hint(self.system)}") from None
         atexit.register(self.stop)
         found = threading.Event()
+        # this run's lines only (a farm board restarts QEMU: an old run's "terminating on
+        # signal" is no reason for the next one's exit); the old reader keeps its own list
+        lines = self.stderr_lines = []
+        proc = self.proc
 
         def pump():
-            for line in self.proc.stderr:
-                self.stderr_lines.append(line.rstrip())
+            for line in proc.stderr:
+                lines.append(line.rstrip())
                 m = re.search(r"(?:waiting for connection on|listening on): disconnected:tcp:[^:]+:(\d+)", line)
                 if m and self.port is None:
                     self.port = int(m.group(1))
                     found.set()
             found.set()
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._reader = threading.Thread(target=pump, daemon=True)
+        self._reader.start()
         if not self.wait:
             # QEMU announces nothing when it does not wait; the port is the one we chose.
             self.port = int(cmd[cmd.index("-serial") + 1].split(":")[2].split(",")[0])
@@ -256,11 +265,13 @@ class Emulator:
             raise DeviceError("QEMU did not open its serial port: " + (self.said() or "it wrote nothing"))
         return self.port
 
-    def said(self) -> str:
+    def said(self, wait: float = 0.0) -> str:
         """What QEMU wrote that says why it stopped: its own messages (`qemu: fatal: Lockup
         ...`, `qemu-system-arm: ...`), not the register dump after them nor its `info:` lines
         (`... info: QEMU waiting for connection on: ...`, at every start that waits); else its
-        last lines."""
+        last lines. `wait`: seconds to let the reader take the lines of a QEMU that just exited."""
+        if wait and getattr(self, "_reader", None) is not None:
+            self._reader.join(wait)
         own = [ln for ln in self.stderr_lines if ln.startswith("qemu") and ": info: " not in ln]
         return " | ".join(own[-3:] or self.stderr_lines[-3:])
 

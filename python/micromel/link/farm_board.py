@@ -79,7 +79,7 @@ class EmulatedFarmBoard:
             with self.lock:
                 if self.stopping or self.emu.alive():
                     continue
-                said = self.emu.said()
+                said = self.emu.said(wait=1.0)
                 say(f"QEMU exited ({self.emu.proc.returncode if self.emu.proc else '?'}"
                     f"{': ' + said if said else ''}); restarting")
                 self.restarts += 1
@@ -96,6 +96,7 @@ class EmulatedFarmBoard:
 
     def handle(self, conn: socket.socket) -> None:
         f = conn.makefile("rwb")
+        verb = ""       # a client that hangs up before its first line is still answered and logged
         try:
             verb, _, arg = f.readline(200).decode(errors="replace").strip().partition(" ")
             if verb == "LOAD":
