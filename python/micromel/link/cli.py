@@ -15,7 +15,7 @@ from ..modeldir import ModelDir
 from . import protocol
 from .device import open_device
 from .emulator import Emulator, check_emulated
-from .farm_board import EmulatedFarmBoard
+from .farm_board import EmulatedFarmBoard, is_elf
 from .farm_leases import SignalGuard
 from .model_device import prepare_firmware
 from .proxy import Impairment, LossyProxy, parse_socket_url
@@ -91,7 +91,7 @@ def _elf_file(path: str) -> Path:
     except OSError as e:
         raise MicromelError(f"--elf {path}: cannot read it ({e.strerror}); give the firmware's "
                             "ELF (micromel build prints where it is)") from None
-    if magic != b"\x7fELF":
+    if not is_elf(magic):
         raise MicromelError(f"--elf {path}: not an ELF file; give the firmware's .elf "
                             "(micromel build prints where it is)")
     return Path(path)

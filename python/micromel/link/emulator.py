@@ -208,6 +208,7 @@ class Emulator:
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.stderr_lines: list[str] = []
+        self._reader: threading.Thread | None = None     # the current run's stderr reader
 
     def start(self, timeout: float = 20.0) -> int:
         cmd = [
@@ -270,7 +271,7 @@ class Emulator:
         ...`, `qemu-system-arm: ...`), not the register dump after them nor its `info:` lines
         (`... info: QEMU waiting for connection on: ...`, at every start that waits); else its
         last lines. `wait`: seconds to let the reader take the lines of a QEMU that just exited."""
-        if wait and getattr(self, "_reader", None) is not None:
+        if wait and self._reader is not None:
             self._reader.join(wait)
         own = [ln for ln in self.stderr_lines if ln.startswith("qemu") and ": info: " not in ln]
         return " | ".join(own[-3:] or self.stderr_lines[-3:])

@@ -30,6 +30,11 @@ from .emulator import Emulator, qemu_config
 MAX_ELF = 64 << 20
 
 
+def is_elf(head: bytes) -> bool:
+    """An ELF file's first bytes (what LOAD and `farm board --elf` accept)."""
+    return head[:4] == b"\x7fELF"
+
+
 def elf_sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
@@ -55,7 +60,7 @@ class EmulatedFarmBoard:
             self.emu.start()
 
     def load(self, data: bytes) -> None:
-        if data[:4] != b"\x7fELF":
+        if not is_elf(data):
             raise ValueError("not an ELF file")
         sha = elf_sha(data)
         path = self.workdir / f"{sha}.elf"
