@@ -86,7 +86,7 @@ def test_short_soak_through_the_emulated_board(tmp_path, monkeypatch):
     m = ModelDir.open(model)
     m.replace(segment=m.segment.replace(background_labels=[])).save()
     out = tmp_path / "soak.json"
-    rc = main(["soak", str(model), "--minutes", "0.5", "--every", "3",
+    rc = main(["soak", str(model), "--minutes", "0.25", "--every", "2.5",
                "--json", str(out), "--quiet"])
     r = json.loads(out.read_text())
     # the exit code follows the verdicts; host memory is this pytest process's (whatever
