@@ -182,7 +182,11 @@ def test_parts_are_attributed(synthetic_link):
     assert r.flash["libc"] > 500  # snprintf
     assert 2048 <= r.ram["stack"] < 2048 + 8
     assert r.ram["weights"] == 0 and r.ram["frontend"] == 32 * 4  # app_frontend.c's buffer
-    assert {s for s, _ in r.symbols["weights"]} == {"mm_test_model_weights", "mm_test_model_bias"}
+    assert {s for s, _, _ in r.symbols["weights"]} == {"mm_test_model_weights", "mm_test_model_bias"}
+    # where each lives: the weights in flash, the arena in RAM alone, app data in both
+    assert {m for _, _, m in r.symbols["weights"]} == {"flash"}
+    assert dict((s, m) for s, _, m in r.symbols["engine"])["arena"] == "ram"
+    assert r.to_dict()["largest"]["weights"][0].keys() == {"symbol", "bytes", "memory"}
 
 
 def test_parts_add_up_to_the_elf(synthetic_link):
@@ -221,6 +225,12 @@ def test_generated_array_names():
 
 
 # --- the command ----------------------------------------------------------------
+def test_boards_command_shows_an_emulated_budget_as_all(capsys):
+    assert cli.main(["boards"]) == 0
+    rows = {ln.split()[0]: ln.split() for ln in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["mps2-an386"][5] == "all" and rows["rp2040"][5] == "1024/192"
+
+
 def test_boards_command_lists_json(capsys):
     assert cli.main(["boards", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -282,3 +292,21 @@ def test_a_region_overflow_is_reported_not_raised(monkeypatch, tmp_path, catalog
     log.write_text("src/app.c:3: error: expected ';'\n")
     with pytest.raises(MicromelError, match="failed"):
         sizes.build_board(board, None)
+
+
+def test_build_check_refuses_to_check_no_target_board(tmp_path, capsys, monkeypatch):
+    """--check on boards none of which the model is meant for would pass having checked
+    nothing: refused in one line before any build."""
+    import shutil as sh
+    from micromel.modeldir import ModelDir
+    from micromel.paths import MODELS_DIR
+    model = tmp_path / "drums"
+    sh.copytree(MODELS_DIR / "drums", model)
+    ModelDir.open(model).replace(boards=("rp2040",)).save()
+    # main sets MICROMEL_BUILD_DIR for the builders it runs; monkeypatch puts it back after
+    monkeypatch.setenv("MICROMEL_BUILD_DIR", str(tmp_path / "build"))
+    assert cli.main(["--build-dir", str(tmp_path / "build"), "build", str(model),
+                     "--board", "esp32c3", "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("micromel: error: --check: drums is meant for rp2040") and "\n" not in err
+    assert not (tmp_path / "build").exists()      # refused before anything was written

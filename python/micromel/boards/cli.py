@@ -28,8 +28,11 @@ def cmd_boards(args) -> int:
     rows = [["board", "core", "MHz", "flash KB", "RAM KB", "budget flash/RAM KB", "DSP",
              "offline env", "flash with / runs on"]]
     for b in cat:
+        # an emulated machine's budget is all of its memories (docs/boards.md)
+        whole = (b.flash_budget, b.ram_budget) == (b.flash_bytes, b.ram_bytes)
         rows.append([b.name, b.core, f"{b.clock_hz / 1e6:g}", f"{b.flash_bytes // 1024}",
-                     f"{b.ram_bytes // 1024}", f"{b.flash_budget // 1024}/{b.ram_budget // 1024}",
+                     f"{b.ram_bytes // 1024}",
+                     "all" if whole else f"{b.flash_budget // 1024}/{b.ram_budget // 1024}",
                      "yes" if b.dsp else "no", b.offline_env,
                      f"pio -e {b.real_env}" if b.real_env else f"qemu {b.qemu_machine}"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -62,9 +65,17 @@ def _boot_source_boards(args, picked: list) -> list:
 def cmd_build(args) -> int:
     model = open_model(args.model_dir, allow_none=True)
     picked = _boot_source_boards(args, catalogue.find_boards(args.board))
-    outs = cliargs.table_outputs(args)
+    if not picked:
+        raise MicromelError(f"--listen-at-boot {args.listen_at_boot} suits none of the boards of "
+                            f"--board {args.board}: nothing to build")
     targets = set(model.boards) if model and model.boards else None
     title = model.path.resolve().name if model else "firmware without a model"
+    if args.check and targets is not None and not any(b.name in targets for b in picked):
+        # a check of no target board would pass having checked nothing
+        raise MicromelError(f"--check: {title} is meant for {', '.join(sorted(targets))} "
+                            f"(its config.json's boards), and --board {args.board} builds none of "
+                            "them; name one of them, or --board all")
+    outs = cliargs.table_outputs(args)
     reports = []
     t_all = time.monotonic()
     gen_dir = compiled = None

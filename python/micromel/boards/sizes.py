@@ -94,7 +94,9 @@ class SizeReport:
     elf: Path
     flash: dict[str, int]
     ram: dict[str, int]
-    symbols: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # part -> biggest
+    # part -> its biggest symbols: (name, bytes, "flash", "ram" or "flash+ram" for data that
+    # is copied from flash to RAM at reset)
+    symbols: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
 
     @property
     def flash_total(self) -> int:
@@ -115,7 +117,8 @@ class SizeReport:
             "flash_total": self.flash_total, "ram_total": self.ram_total,
             "flash_budget": self.board.flash_budget, "ram_budget": self.board.ram_budget,
             "fits": self.fits,
-            "largest": {p: [{"symbol": s, "bytes": n} for s, n in v] for p, v in self.symbols.items()},
+            "largest": {p: [{"symbol": s, "bytes": n, "memory": m} for s, n, m in v]
+                        for p, v in self.symbols.items()},
         }
 
 
@@ -140,7 +143,7 @@ def size_report(board: Board, elf: Path, map_path: Path, gen_dirs: list[Path],
 
     flash = dict.fromkeys(parts, 0)
     ram = dict.fromkeys(parts, 0)
-    per_symbol: dict[tuple[str, str], int] = {}
+    per_symbol: dict[tuple[str, str, str], int] = {}
     by_output: dict[str, list[InputSection]] = {}
     for sec in lmap.inputs:
         by_output.setdefault(sec.output, []).append(sec)
@@ -148,6 +151,7 @@ def size_report(board: Board, elf: Path, map_path: Path, gen_dirs: list[Path],
         to_flash, to_ram = not es.nobits, in_ram(es.address)
         if not (to_flash or to_ram):
             continue
+        memory = "flash+ram" if to_flash and to_ram else "flash" if to_flash else "ram"
         counted = 0
         part = "stack" if es.name in (".stack", ".heap") else "app"
         for sec in sorted(by_output.get(es.name, []), key=lambda s: s.address):
@@ -156,7 +160,7 @@ def size_report(board: Board, elf: Path, map_path: Path, gen_dirs: list[Path],
             if sec.origin != "*fill*":
                 sym = _symbol_of(sec.name)
                 part = part_of(sec.origin, sym)
-                key = (part, sym or f"{_member_of(sec.origin)}:{sec.name}")
+                key = (part, sym or f"{_member_of(sec.origin)}:{sec.name}", memory)
                 per_symbol[key] = per_symbol.get(key, 0) + sec.size
             if to_flash:
                 flash[part] += sec.size
@@ -170,10 +174,10 @@ def size_report(board: Board, elf: Path, map_path: Path, gen_dirs: list[Path],
                 flash[rest_part] += rest
             if to_ram:
                 ram[rest_part] += rest
-    symbols: dict[str, list[tuple[str, int]]] = {}
-    for (part, sym), n in sorted(per_symbol.items(), key=lambda kv: -kv[1]):
+    symbols: dict[str, list[tuple[str, int, str]]] = {}
+    for (part, sym, memory), n in sorted(per_symbol.items(), key=lambda kv: -kv[1]):
         if len(symbols.setdefault(part, [])) < 5:
-            symbols[part].append((sym, n))
+            symbols[part].append((sym, n, memory))
     return SizeReport(board, Path(elf), flash, ram, symbols)
 
 
