@@ -103,3 +103,26 @@ def test_setpriv_is_used_where_it_has_pdeathsig_and_not_elsewhere(monkeypatch, t
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     monkeypatch.setattr(emulator, "_setpriv", [])
     assert emulator.setpriv() is None
+
+
+def test_tied_children_are_posix_spawned_in_their_own_session(monkeypatch):
+    """Emulators are started by the C library's posix_spawn (no code of this process runs in
+    the child: Popen's fork path crashed beside a farm session's gRPC threads), and still get
+    their own session, from util-linux's setsid, with this process as their parent."""
+    from micromel.link import emulator
+
+    if emulator.setpriv() is None or shutil.which("setsid") is None:
+        pytest.skip("no setpriv with --pdeathsig or no setsid here: Popen's fork path is used")
+    spawned = []
+    real = subprocess.Popen._posix_spawn
+
+    def spy(self, args, *rest, **kw):
+        spawned.append(args)
+        return real(self, args, *rest, **kw)
+    monkeypatch.setattr(subprocess.Popen, "_posix_spawn", spy)
+    # the shell's parent and its session (the 6th field of /proc/PID/stat; "sh" has no space)
+    p = emulator.popen_tied(["sh", "-c", 'echo "$PPID $(cut -d" " -f6 /proc/$$/stat)"'],
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    out, _ = p.communicate(timeout=30)
+    assert p.returncode == 0 and spawned and spawned[0][0] == shutil.which("setsid"), spawned
+    assert out.split() == [str(os.getpid()), str(p.pid)], out

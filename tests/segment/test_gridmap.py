@@ -19,10 +19,21 @@ ROOT = Path(__file__).resolve().parents[2]
 FORK = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
 
 
+@pytest.fixture(autouse=True)
+def _children_before():
+    """The processes this one had before the test (a training pool that another test file left
+    in the same pytest worker is kept on purpose: train/members.py) are not the grid's."""
+    _BEFORE[:] = [p.pid for p in mp.active_children()]
+    yield
+
+
+_BEFORE: list = []
+
+
 def alive_children() -> list:
-    """Worker processes still running (a stopped one may show in active_children a moment
-    while the pool's own thread reaps it too)."""
-    return [p for p in mp.active_children() if p.is_alive()]
+    """The grid's worker processes still running (a stopped one may show in active_children a
+    moment while the pool's own thread reaps it too)."""
+    return [p for p in mp.active_children() if p.is_alive() and p.pid not in _BEFORE]
 
 
 def square_with_pid(state, x):

@@ -49,8 +49,8 @@ first = pool.submit(members._worker_pid).result()   # worker 1 up (a pool starts
 busy = pool.submit(time.sleep, 600)                  # worker 1 takes it: no worker is idle,
 second = pool.submit(members._worker_pid).result()   # so this starts worker 2, then it waits
 assert first != second
-print(first, second, flush=True)
-try:
+try:                        # Ctrl-C may come as soon as the line is out
+    print(first, second, flush=True)
     busy.result()
 except KeyboardInterrupt:
     print("interrupted", flush=True)

@@ -9,10 +9,13 @@ child exits, so every emulator is forked by one long-lived spawner thread (`pope
 never by a worker thread that may end before the device is closed. The child sets that
 signal with util-linux's `setpriv --pdeathsig` and a shell that checks its parent is still
 there, not with Python code between fork and exec: in a process with gRPC's threads (a farm
-session) the forked child crashed there (SIGSEGV) about one start in three. Where setpriv is
-missing or has no --pdeathsig (util-linux before 2.33, busybox), a preexec_fn does the same,
-with that crash back beside gRPC. Elsewhere only the interpreter's exit handler stops
-emulators."""
+session) the forked child crashed there (SIGSEGV) about one start in three. Its own session
+comes from util-linux's `setsid`, not from Popen, so that Popen can use the C library's
+posix_spawn, in which nothing of this process runs in the child: Popen's own fork path still
+crashed once beside a farm session, in a CI worker with TensorFlow loaded and both cores busy.
+Where setpriv is missing or has no --pdeathsig (util-linux before 2.33, busybox), a preexec_fn
+does the same, with that crash back beside gRPC. Elsewhere only the interpreter's exit handler
+stops emulators."""
 from __future__ import annotations
 
 import atexit
@@ -79,7 +82,15 @@ class _Spawner:
                 self.thread.start()
         done: queue.Queue = queue.Queue(maxsize=1)
         if setpriv():
-            self.jobs.put((_tied_args(list(args)), kwargs, done))
+            args = _tied_args(list(args))
+            setsid = shutil.which("setsid")
+            if kwargs.get("start_new_session") and setsid:
+                # util-linux's setsid execs the rest in a new session (it forks only a group
+                # leader, which a spawned child is not)
+                args = [setsid, *args]
+                kwargs = {**kwargs, "start_new_session": False}
+            # an absolute program, inherited descriptors, no new session: posix_spawn
+            self.jobs.put((args, {**kwargs, "close_fds": False}, done))
         else:
             self.jobs.put((args, {**kwargs, "preexec_fn": die_with_parent(os.getpid())}, done))
         ok, value = done.get()
