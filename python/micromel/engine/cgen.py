@@ -164,8 +164,12 @@ def data_header(meta: dict, plan: Plan, sched: Schedule, kdata: dict, stream=Non
                      f".row_k = {kdata[lay.index].extra['row_k']},\n"
                      f"  .kh = 1, .kw = 1, .sh = 1, .sw = 1, .pad_l = 0, "
                      f".zp_in = {int(lay.params['zp_in'])}, .w16 = {int(kdata[lay.index].w16)}}};\n\n")
-    for tid in rings:
-        o.append(f"static int mm_model_done{tid}; /* rows of tensor {tid} computed */\n")
+    # rows computed per ring, in one array: one memset per inference clears them all (a
+    # store per ring cost 8 bytes of code each)
+    done = {tid: f"mm_model_done[{k}]" for k, tid in enumerate(rings)}
+    if rings:
+        o.append(f"static int mm_model_done[{len(rings)}]; /* rows computed of tensors "
+                 f"{', '.join(map(str, rings))} */\n")
     o.append("\n")
     streaming = sched.stream is not None and sched.stream.caches
     if streaming:
@@ -181,15 +185,15 @@ def data_header(meta: dict, plan: Plan, sched: Schedule, kdata: dict, stream=Non
             # rows of an earlier window starts further on), unless a tap wants them all
             lo = "lo & ~1" if lay.index in sched.pairs else "lo"     # pairs start even
             o.append(f"static void mm_model_need{t}(int lo, int hi) {{\n"
-                     f"  if (!MM_NN_TAPPING() && mm_model_done{t} < lo) mm_model_done{t} = {lo};\n"
-                     f"  while (mm_model_done{t} <= hi) {{\n"
-                     f"    mm_model_row{lay.index}(mm_model_done{t});\n"
-                     f"    mm_model_done{t}++;\n  }}\n}}\n\n")
+                     f"  if (!MM_NN_TAPPING() && {done[t]} < lo) {done[t]} = {lo};\n"
+                     f"  while ({done[t]} <= hi) {{\n"
+                     f"    mm_model_row{lay.index}({done[t]});\n"
+                     f"    {done[t]}++;\n  }}\n}}\n\n")
     o.append("static void mm_model_layers(void) {\n")
     if streaming:
         o.append("  mm_model_stream_begin();\n")
-    for tid in rings:
-        o.append(f"  mm_model_done{tid} = 0;\n")
+    if rings:
+        o.append("  memset(mm_model_done, 0, sizeof mm_model_done);\n")
     for s, li in enumerate(sched.steps):
         o.append(f"  mm_model_step{li}(); /* {plan.layers[li].op} -> {plan.layers[li].name[:60]} */\n")
         # Rows no reader needs (a stride skipping the last rows) are left out,
