@@ -3,6 +3,7 @@ so an interrupted run never leaves a half-written output. Outputs are ordinary f
 not mkstemp's private 0600."""
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from contextlib import contextmanager
@@ -73,3 +74,17 @@ def save_npy_atomic(path, array) -> Path:
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, array)
     return Path(path)
+
+
+@contextmanager
+def locked(path: Path):
+    """An exclusive lock on the file `path` (made if missing) while the block runs: processes
+    that make the same thing (two test workers, two builds) take turns."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -111,8 +111,8 @@ def test_tied_children_are_posix_spawned_in_their_own_session(monkeypatch):
     their own session, from util-linux's setsid, with this process as their parent."""
     from micromel.link import emulator
 
-    if emulator.setpriv() is None or shutil.which("setsid") is None:
-        pytest.skip("no setpriv with --pdeathsig or no setsid here: Popen's fork path is used")
+    if emulator.setpriv() is None or shutil.which("setsid") is None or not subprocess._USE_POSIX_SPAWN:
+        pytest.skip("no setpriv with --pdeathsig, setsid or posix_spawn here: Popen forks")
     spawned = []
     real = subprocess.Popen._posix_spawn
 
@@ -120,9 +120,11 @@ def test_tied_children_are_posix_spawned_in_their_own_session(monkeypatch):
         spawned.append(args)
         return real(self, args, *rest, **kw)
     monkeypatch.setattr(subprocess.Popen, "_posix_spawn", spy)
-    # the shell's parent and its session (the 6th field of /proc/PID/stat; "sh" has no space)
-    p = emulator.popen_tied(["sh", "-c", 'echo "$PPID $(cut -d" " -f6 /proc/$$/stat)"'],
-                            stdout=subprocess.PIPE, text=True, start_new_session=True)
-    out, _ = p.communicate(timeout=30)
+    # the shell's parent and its session (the 6th field of /proc/PID/stat; "sh" has no space),
+    # with the arguments Emulator.start gives
+    p = emulator.popen_tied(["sh", "-c", 'echo "$PPID $(cut -d" " -f6 /proc/$$/stat)" >&2'],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _, out = p.communicate(timeout=30)
     assert p.returncode == 0 and spawned and spawned[0][0] == shutil.which("setsid"), spawned
     assert out.split() == [str(os.getpid()), str(p.pid)], out

@@ -72,9 +72,11 @@ def cmd_build(args) -> int:
     title = model.path.resolve().name if model else "firmware without a model"
     if args.check and targets is not None and not any(b.name in targets for b in picked):
         # a check of no target board would pass having checked nothing
+        left = (f" that --listen-at-boot {args.listen_at_boot} leaves" if args.listen_at_boot
+                else "")
         raise MicromelError(f"--check: {title} is meant for {', '.join(sorted(targets))} "
-                            f"(its config.json's boards), and --board {args.board} builds none of "
-                            "them; name one of them, or --board all")
+                            f"(its config.json's boards), and the boards of --board {args.board}"
+                            f"{left} are none of them: there is nothing to check")
     outs = cliargs.table_outputs(args)
     reports = []
     t_all = time.monotonic()

@@ -6,16 +6,15 @@ headers of one model (or the defaults), keeps one build folder per
 same folder with a file lock so parallel tests and devices do not collide."""
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MicromelError
+from ..fileio import locked
 from ..paths import BOARDS_DIR, FIRMWARE_DIR, build_dir, installation_tag
 from . import pio_core
 
@@ -24,17 +23,6 @@ OFFLINE_ENVS = ("emulate", "native")
 
 def pio_environ(extra: dict | None = None) -> dict:
     return pio_core.environ(extra)
-
-
-@contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 SKIPPED = (".pio",)     # a checkout's own PlatformIO outputs: never the project's
@@ -58,7 +46,7 @@ def project_dir() -> Path:
              **{root / "firmware" / e.name: e for e in FIRMWARE_DIR.iterdir()
                 if e.name not in SKIPPED}}
     (root / "firmware").mkdir(parents=True, exist_ok=True)
-    with _locked(root / ".lock"):        # parallel builds make the same links
+    with locked(root / ".lock"):        # parallel builds make the same links
         for old in (root / "firmware").iterdir():
             if old.is_symlink() and old not in links:   # gone from a newer micromel
                 old.unlink()
@@ -117,7 +105,7 @@ def build(env_name: str = "emulate", gen_dir: Path | None = None, model_dir: Pat
         extra["MICROMEL_MODEL_DIR"] = str(model_dir)
     extra.update(defines_environ(defines))
     cmd = [sys.executable, "-m", "platformio", "run", "-d", str(project_dir()), "-e", env_name]
-    with _locked(build_root / f".{env_name}.lock"):
+    with locked(build_root / f".{env_name}.lock"):
         env = pio_environ(extra)
         env["PLATFORMIO_BUILD_DIR"] = str(build_root)
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..clip.rules import WindowConfig
+from ..fileio import locked
 from ..frontend.config import FrontendConfig
 from ..modeldir import ModelDir
 from ..paths import build_dir
@@ -201,14 +202,18 @@ def cached(kind: str, seed: int, root: Path | None = None) -> Path:
     tfv = importlib.metadata.version("tensorflow-cpu")
     key = hashlib.sha256(Path(__file__).read_bytes() + tfv.encode()).hexdigest()[:10]
     path = Path(root or build_dir() / "test-models") / f"{kind}{seed}-{key}"
-    if not (path / "config.json").exists():
-        for old in path.parent.glob(f"{kind}{seed}-*"):   # other versions of this file
-            shutil.rmtree(old, ignore_errors=True)
-        tmp = path.with_name(path.name + ".tmp")
-        make(kind, tmp, seed=seed)
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
+    # one maker at a time (two test workers ask for the same models at once)
+    with locked(path.parent / f".{kind}{seed}.lock"):
+        if not (path / "config.json").exists():
+            for old in path.parent.glob(f"{kind}{seed}-*"):   # other versions of this file
+                if not old.name.startswith(path.name):
+                    shutil.rmtree(old, ignore_errors=True)
+            tmp = path.with_name(path.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)           # a maker killed midway
+            make(kind, tmp, seed=seed)
+            if path.exists():
+                shutil.rmtree(path)
+            tmp.rename(path)
     return path
 
 
@@ -345,10 +350,12 @@ def test_models(root: Path | None = None) -> list:
     dirs = [cached(kind, seed, root) for kind, seed in TEST_SET]
     sink0 = dirs[0]
     edited = sink0.with_name(sink0.name + "-edited")
-    if not (edited / "model.tflite").exists():
-        # layer 0: output scale / 16 -> multipliers above 0.5 (the exact path);
-        # layer 10 (a RELU dense layer): zero point -90 -> a clamped range
-        edit_quantization(sink0, edited.with_name(edited.name + ".tmp"), {0: 1 / 16.0},
-                          {10: -90})
-        (edited.with_name(edited.name + ".tmp")).rename(edited)
+    with locked(edited.parent / ".edited.lock"):
+        if not (edited / "model.tflite").exists():
+            # layer 0: output scale / 16 -> multipliers above 0.5 (the exact path);
+            # layer 10 (a RELU dense layer): zero point -90 -> a clamped range
+            edit_quantization(sink0, edited.with_name(edited.name + ".tmp"), {0: 1 / 16.0},
+                              {10: -90})
+            shutil.rmtree(edited, ignore_errors=True)
+            (edited.with_name(edited.name + ".tmp")).rename(edited)
     return dirs + [edited]

@@ -89,8 +89,12 @@ class _Spawner:
                 # leader, which a spawned child is not)
                 args = [setsid, *args]
                 kwargs = {**kwargs, "start_new_session": False}
-            # an absolute program, inherited descriptors, no new session: posix_spawn
-            self.jobs.put((args, {**kwargs, "close_fds": False}, done))
+            if not kwargs.get("start_new_session"):
+                # an absolute program, no new session, descriptors left as they are: Popen
+                # takes posix_spawn. QEMU then inherits the descriptors this process holds
+                # without close-on-exec (Python makes none such: PEP 446)
+                kwargs = {**kwargs, "close_fds": False}
+            self.jobs.put((args, kwargs, done))
         else:
             self.jobs.put((args, {**kwargs, "preexec_fn": die_with_parent(os.getpid())}, done))
         ok, value = done.get()
@@ -115,8 +119,9 @@ def setpriv() -> str | None:
             _setpriv.append(None)
         else:
             try:
+                # close_fds=False: posix_spawn, as for the emulators (this may run beside gRPC)
                 rc = subprocess.run([path, "--pdeathsig", "KILL", "--", "true"],
-                                    capture_output=True, timeout=10).returncode
+                                    capture_output=True, timeout=10, close_fds=False).returncode
             except (OSError, subprocess.SubprocessError):
                 return None
             _setpriv.append(path if rc == 0 else None)
