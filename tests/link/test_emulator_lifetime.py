@@ -95,13 +95,13 @@ def test_setpriv_is_used_where_it_has_pdeathsig_and_not_elsewhere(monkeypatch, t
     real = shutil.which("setpriv")
     has = real and "--pdeathsig" in subprocess.run([real, "--help"], capture_output=True,
                                                    text=True).stdout
-    monkeypatch.setattr(emulator, "_setpriv", [])
+    monkeypatch.setattr(emulator, "_setpriv", {})
     assert emulator.setpriv() == (real if has else None)
     fake = tmp_path / "setpriv"
     fake.write_text('#!/bin/sh\necho "setpriv: unrecognized option \'--pdeathsig\'" >&2\nexit 1\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
-    monkeypatch.setattr(emulator, "_setpriv", [])
+    monkeypatch.setattr(emulator, "_setpriv", {})
     assert emulator.setpriv() is None
 
 
@@ -128,3 +128,31 @@ def test_tied_children_are_posix_spawned_in_their_own_session(monkeypatch):
     _, out = p.communicate(timeout=30)
     assert p.returncode == 0 and spawned and spawned[0][0] == shutil.which("setsid"), spawned
     assert out.split() == [str(os.getpid()), str(p.pid)], out
+
+
+def test_a_path_without_setpriv_is_not_remembered(monkeypatch, tmp_path):
+    """A start under a PATH without setpriv (tests/link/test_emulated_or_not.py's missing QEMU)
+    left the answer None for the whole process: every later emulator fell back to Popen's fork
+    and the preexec_fn, and crashed beside a farm session's gRPC threads (a CI worker that ran
+    that test first). Back on the real PATH, emulators are posix_spawned through setpriv."""
+    from micromel.errors import DeviceError
+    from micromel.link import emulator
+
+    if emulator.setpriv() is None or shutil.which("setsid") is None or not subprocess._USE_POSIX_SPAWN:
+        pytest.skip("no setpriv with --pdeathsig, setsid or posix_spawn here: Popen forks")
+    monkeypatch.setattr(emulator, "_setpriv", {})
+    with monkeypatch.context() as m:
+        m.setenv("PATH", str(tmp_path))
+        with pytest.raises(DeviceError, match="not found"):
+            emulator.Emulator(tmp_path / "program.elf", **emulator.qemu_config("emulate"),
+                              wait=False).start()
+    spawned = []
+    real = subprocess.Popen._posix_spawn
+    monkeypatch.setattr(subprocess.Popen, "_posix_spawn",
+                        lambda self, args, *rest, **kw: (spawned.append(args[0]),
+                                                         real(self, args, *rest, **kw))[1])
+    p = emulator.popen_tied(["true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    p.communicate(timeout=30)
+    # the probe of setpriv (asked again), then the child through setsid
+    assert spawned[-1] == shutil.which("setsid") and emulator.setpriv() == shutil.which("setpriv")

@@ -11,8 +11,7 @@ signal with util-linux's `setpriv --pdeathsig` and a shell that checks its paren
 there, not with Python code between fork and exec: in a process with gRPC's threads (a farm
 session) the forked child crashed there (SIGSEGV) about one start in three. Its own session
 comes from util-linux's `setsid`, not from Popen, so that Popen can use the C library's
-posix_spawn, in which nothing of this process runs in the child: Popen's own fork path still
-crashed once beside a farm session, in a CI worker with TensorFlow loaded and both cores busy.
+posix_spawn, in which nothing of this process runs in the child.
 Where setpriv is missing or has no --pdeathsig (util-linux before 2.33, busybox), a preexec_fn
 does the same, with that crash back beside gRPC. Elsewhere only the interpreter's exit handler
 stops emulators."""
@@ -106,26 +105,27 @@ class _Spawner:
 _SPAWNER = _Spawner()
 
 
-_setpriv: list = []      # the answer of setpriv(), once it was clear
+_setpriv: dict = {}      # setpriv's path -> the probe's clear answer
 
 
 def setpriv() -> str | None:
-    """util-linux's setpriv if it has --pdeathsig (it runs `true` with it), else None. A clear
-    answer is kept; a probe that could not run (a timeout, a failed fork) is asked again next
-    time, and meanwhile the preexec_fn serves."""
-    if not _setpriv:
-        path = shutil.which("setpriv") if _LIBC is not None else None
-        if path is None:
-            _setpriv.append(None)
-        else:
-            try:
-                # close_fds=False: posix_spawn, as for the emulators (this may run beside gRPC)
-                rc = subprocess.run([path, "--pdeathsig", "KILL", "--", "true"],
-                                    capture_output=True, timeout=10, close_fds=False).returncode
-            except (OSError, subprocess.SubprocessError):
-                return None
-            _setpriv.append(path if rc == 0 else None)
-    return _setpriv[0]
+    """util-linux's setpriv if it has --pdeathsig (it runs `true` with it), else None. The
+    answer is kept per path; a PATH without setpriv is not remembered (a PATH of the moment,
+    such as a test's without QEMU, made every later emulator of the process fall back to the
+    preexec_fn, which crashed beside a farm session), nor is a probe that could not run (a
+    timeout, a failed spawn): meanwhile the preexec_fn serves."""
+    path = shutil.which("setpriv") if _LIBC is not None else None
+    if path is None:
+        return None
+    if path not in _setpriv:
+        try:
+            # close_fds=False: posix_spawn, as for the emulators (this may run beside gRPC)
+            rc = subprocess.run([path, "--pdeathsig", "KILL", "--", "true"],
+                                capture_output=True, timeout=10, close_fds=False).returncode
+        except (OSError, subprocess.SubprocessError):
+            return None
+        _setpriv[path] = path if rc == 0 else None
+    return _setpriv[path]
 
 
 def _tied_args(args: list) -> list:
