@@ -284,22 +284,16 @@ def test_unsupported_ops_and_options_are_refused_in_one_line(tmp_path):
 
 
 def test_input_contract_is_enforced(test_models, tmp_path):
-    from ai_edge_litert import schema_py_generated as S  # noqa: F401
-    from micromel.engine import zoo
+    from micromel.engine import tflite, zoo
 
     src = test_models[0]
     bad = tmp_path / "bad-input"
     zoo.edit_quantization(src, bad, {})
     # rewrite the input tensor's scale to 0.5
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as S
-
-    m = S.ModelT.InitFromObj(S.Model.GetRootAsModel((bad / "model.tflite").read_bytes(), 0))
+    m = tflite.model_object((bad / "model.tflite").read_bytes())
     g = m.subgraphs[0]
     g.tensors[g.inputs[0]].quantization.scale = [0.5]
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    (bad / "model.tflite").write_bytes(bytes(b.Output()))
+    (bad / "model.tflite").write_bytes(tflite.model_bytes(m))
     msg = _refusal(bad)
     assert "scale 1.0" in msg and "zero point 0" in msg
 

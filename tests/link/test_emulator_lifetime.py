@@ -105,10 +105,10 @@ def test_setpriv_is_used_where_it_has_pdeathsig_and_not_elsewhere(monkeypatch, t
     assert emulator.setpriv() is None
 
 
-def test_tied_children_are_posix_spawned_in_their_own_session(monkeypatch):
-    """Emulators are started by the C library's posix_spawn (no code of this process runs in
-    the child: Popen's fork path crashed beside a farm session's gRPC threads), and still get
-    their own session, from util-linux's setsid, with this process as their parent."""
+@pytest.fixture
+def posix_spawned(monkeypatch):
+    """The programs Popen starts by posix_spawn from now on, in order (skips where emulators
+    cannot be started so: no setpriv with --pdeathsig, no setsid, no posix_spawn)."""
     from micromel.link import emulator
 
     if emulator.setpriv() is None or shutil.which("setsid") is None or not subprocess._USE_POSIX_SPAWN:
@@ -117,20 +117,29 @@ def test_tied_children_are_posix_spawned_in_their_own_session(monkeypatch):
     real = subprocess.Popen._posix_spawn
 
     def spy(self, args, *rest, **kw):
-        spawned.append(args)
+        spawned.append(args[0])
         return real(self, args, *rest, **kw)
     monkeypatch.setattr(subprocess.Popen, "_posix_spawn", spy)
+    return spawned
+
+
+def test_tied_children_are_posix_spawned_in_their_own_session(posix_spawned):
+    """Emulators are started by the C library's posix_spawn (no code of this process runs in
+    the child: Popen's fork path crashed beside a farm session's gRPC threads), and still get
+    their own session, from util-linux's setsid, with this process as their parent."""
+    from micromel.link import emulator
+
     # the shell's parent and its session (the 6th field of /proc/PID/stat; "sh" has no space),
     # with the arguments Emulator.start gives
     p = emulator.popen_tied(["sh", "-c", 'echo "$PPID $(cut -d" " -f6 /proc/$$/stat)" >&2'],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     _, out = p.communicate(timeout=30)
-    assert p.returncode == 0 and spawned and spawned[0][0] == shutil.which("setsid"), spawned
+    assert p.returncode == 0 and posix_spawned == [shutil.which("setsid")], posix_spawned
     assert out.split() == [str(os.getpid()), str(p.pid)], out
 
 
-def test_a_path_without_setpriv_is_not_remembered(monkeypatch, tmp_path):
+def test_a_path_without_setpriv_is_not_remembered(monkeypatch, tmp_path, posix_spawned):
     """A start under a PATH without setpriv (tests/link/test_emulated_or_not.py's missing QEMU)
     left the answer None for the whole process: every later emulator fell back to Popen's fork
     and the preexec_fn, and crashed beside a farm session's gRPC threads (a CI worker that ran
@@ -138,21 +147,14 @@ def test_a_path_without_setpriv_is_not_remembered(monkeypatch, tmp_path):
     from micromel.errors import DeviceError
     from micromel.link import emulator
 
-    if emulator.setpriv() is None or shutil.which("setsid") is None or not subprocess._USE_POSIX_SPAWN:
-        pytest.skip("no setpriv with --pdeathsig, setsid or posix_spawn here: Popen forks")
     monkeypatch.setattr(emulator, "_setpriv", {})
     with monkeypatch.context() as m:
         m.setenv("PATH", str(tmp_path))
         with pytest.raises(DeviceError, match="not found"):
             emulator.Emulator(tmp_path / "program.elf", **emulator.qemu_config("emulate"),
                               wait=False).start()
-    spawned = []
-    real = subprocess.Popen._posix_spawn
-    monkeypatch.setattr(subprocess.Popen, "_posix_spawn",
-                        lambda self, args, *rest, **kw: (spawned.append(args[0]),
-                                                         real(self, args, *rest, **kw))[1])
     p = emulator.popen_tied(["true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     p.communicate(timeout=30)
     # the probe of setpriv (asked again), then the child through setsid
-    assert spawned[-1] == shutil.which("setsid") and emulator.setpriv() == shutil.which("setpriv")
+    assert posix_spawned[-1] == shutil.which("setsid") and emulator.setpriv() == shutil.which("setpriv")

@@ -54,7 +54,7 @@ def test_pinned_stack_reproduces_committed_model_bytes(tmp_path):
         return
     # the converter measures activation ranges with float math whose last bits follow the
     # CPU's vector code (AVX-512 or not): scales a few float32 steps apart are the machine,
-    # anything else (a weight, an op, a zero point, a layout) is the stack
+    # anything else (a weight or bias, an op, a shape, a zero point) is the stack
     apart, made_rest, committed_rest = _scales_apart(made, committed)
     assert made_rest == committed_rest, \
         "the stack converts to other bytes: a changed TensorFlow/Keras/numpy (see constraints.txt)"
@@ -69,6 +69,7 @@ SCALE_ROUND_OFF = 2e-6
 def test_scales_apart_sees_every_other_change(tmp_path):
     """The comparison above: the same model with one scale a few float32 steps off is the
     machine; a scale further off, or one int8 weight changed, is not."""
+    from micromel.engine.tflite import model_bytes, model_object
     from micromel.engine.zoo import edit_quantization
     committed = ROOT / "firmware/fuzz/model"
     data = committed.joinpath("model.tflite").read_bytes()
@@ -80,43 +81,34 @@ def test_scales_apart_sees_every_other_change(tmp_path):
     apart, a, b = _scales_apart(nudged(1 + 3e-7), data)
     assert a == b and 0 < apart <= SCALE_ROUND_OFF
     assert _scales_apart(nudged(1.001), data)[0] > SCALE_ROUND_OFF
-    m = _parse(data)
+    m = model_object(data)
     weights = next(t for t in m.subgraphs[0].tensors if t.type == 9 and m.buffers[t.buffer].data is not None)
     w = m.buffers[weights.buffer].data.copy()
     w[0] ^= 1
     m.buffers[weights.buffer].data = w
-    _, a, b = _scales_apart(_pack(m), data)
+    _, a, b = _scales_apart(model_bytes(m), data)
     assert a != b
-
-
-def _parse(data: bytes):
-    from ai_edge_litert import schema_py_generated as S
-    return S.ModelT.InitFromObj(S.Model.GetRootAsModel(data, 0))
-
-
-def _pack(m) -> bytes:
-    import flatbuffers
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
 
 
 def _scales_apart(a: bytes, b: bytes) -> tuple:
     """(largest relative difference of two models' quantization scales, each model packed
     again without its scales): equal packings and a small difference are the same model."""
     import numpy as np
-    ma, mb = _parse(a), _parse(b)
+    from micromel.engine.tflite import model_bytes, model_object
+
+    def take_scales(q):             # the scales, removed from the tree
+        s = np.asarray(q.scale if q is not None and q.scale is not None else [], np.float64)
+        if q is not None:
+            q.scale = None
+        return s
+
+    ma, mb = model_object(a), model_object(b)
     apart = 0.0
     for ga, gb in zip(ma.subgraphs, mb.subgraphs):
         for ta, tb in zip(ga.tensors, gb.tensors):
-            qa, qb = ta.quantization, tb.quantization
-            sa = np.asarray(qa.scale if qa is not None and qa.scale is not None else [], np.float64)
-            sb = np.asarray(qb.scale if qb is not None and qb.scale is not None else [], np.float64)
+            sa, sb = take_scales(ta.quantization), take_scales(tb.quantization)
             if sa.shape != sb.shape:
                 return float("inf"), a, b
             if sa.size:
                 apart = max(apart, float(np.max(np.abs(sa - sb) / np.maximum(np.abs(sb), 1e-30))))
-            for q in (qa, qb):
-                if q is not None:
-                    q.scale = None
-    return apart, _pack(ma), _pack(mb)
+    return apart, model_bytes(ma), model_bytes(mb)

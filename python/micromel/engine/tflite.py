@@ -88,9 +88,8 @@ def read(path) -> Graph:
 
 def parse(raw: bytes, path) -> Graph:
     """The graph of a .tflite's bytes (`path` names it in errors)."""
-    from ai_edge_litert import schema_py_generated as S    # lazy: LiteRT is heavy to import
     try:
-        model = S.ModelT.InitFromObj(S.Model.GetRootAsModel(raw, 0))
+        model = model_object(raw)
     except Exception as e:  # noqa: BLE001 - any flatbuffer decoding failure
         what = str(e).splitlines()[0][:80] if str(e) else e.__class__.__name__
         raise MicromelError(f"{path}: not a TFLite model: the file is damaged or of another kind "
@@ -170,3 +169,17 @@ def activation(op: Op, graph: Graph) -> str:
 
 def padding(op: Op, graph: Graph) -> str:
     return _PADDING[op.options.get("padding", 0)]
+
+
+def model_object(raw: bytes):
+    """A .tflite's bytes as LiteRT's editable object tree (schema_py_generated.ModelT)."""
+    from ai_edge_litert import schema_py_generated as S    # lazy: LiteRT is heavy to import
+    return S.ModelT.InitFromObj(S.Model.GetRootAsModel(raw, 0))
+
+
+def model_bytes(m) -> bytes:
+    """The .tflite bytes of a ModelT (model_object's tree, edited or not)."""
+    import flatbuffers
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())

@@ -20,6 +20,7 @@ from ..frontend.config import FrontendConfig
 from ..modeldir import ModelDir
 from ..paths import build_dir
 from ..train.quantize import convert_int8
+from .tflite import model_bytes, model_object
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -322,15 +323,12 @@ def edit_quantization(model_dir: Path, out_dir: Path, scale_factor: dict,
     replaced (zero_point: op index -> zp). TFLite Micro runs such a model as
     any other; it exercises requantization paths training rarely produces
     (multipliers of 0.5 and more, activation ranges narrower than int8)."""
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as S
-
     src = Path(model_dir)
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(src, out)
-    m = S.ModelT.InitFromObj(S.Model.GetRootAsModel((src / "model.tflite").read_bytes(), 0))
+    m = model_object((src / "model.tflite").read_bytes())
     g = m.subgraphs[0]
     for op_index, f in scale_factor.items():
         q = g.tensors[g.operators[op_index].outputs[0]].quantization
@@ -338,10 +336,9 @@ def edit_quantization(model_dir: Path, out_dir: Path, scale_factor: dict,
     for op_index, zp in (zero_point or {}).items():
         q = g.tensors[g.operators[op_index].outputs[0]].quantization
         q.zeroPoint = [int(zp) for _ in q.zeroPoint]
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    (out / "model.tflite").write_bytes(bytes(b.Output()))
+    (out / "model.tflite").write_bytes(model_bytes(m))
     return out
+
 
 
 def test_models(root: Path | None = None) -> list:
