@@ -195,6 +195,7 @@ REQUIRED = {
     "AVERAGE_POOL_2D VALID", "AVERAGE_POOL_2D global", "MAX_POOL_2D SAME", "MAX_POOL_2D VALID",
     "MEAN", "MEAN keep_dims", "RESHAPE", "SOFTMAX", "ADD", "ADD RELU", "exact requantization",
     "clamped activation range", "streamed tensor",
+    "CONV_2D window, full range", "CONV_2D window, clamped or exact", "CONV_2D window odd channels",
 }
 
 
@@ -212,6 +213,12 @@ def _features(c):
                 f.add("CONV_2D 1x1" + (" stride 2" if p["stride"][0] == 2 else ""))
             if lay.kind == "conv" and lay.out_shape[2] % 2:
                 f.add("CONV_2D odd channels")
+            kd = c.kdata[lay.index]
+            if kd.extra.get("window"):      # mm_nn_conv_window.c: its assembly, or its C
+                full = not kd.exact and (p["act_min"], p["act_max"]) == (-128, 127)
+                f.add("CONV_2D window, " + ("full range" if full else "clamped or exact"))
+                if lay.out_shape[2] % 2:
+                    f.add("CONV_2D window odd channels")
             if lay.kind == "dwconv" and lay.out_shape[2] % 4:
                 f.add("DEPTHWISE_CONV_2D channels % 4 != 0")
         if lay.kind == "fc":

@@ -141,6 +141,39 @@ def test_dwconv_dsp_layout():
     assert list(g1[22:25]) == [104, 204, 7] and list(g1[31:34]) == [107, 207, 7]
 
 
+@pytest.mark.parametrize("kw,cin", [(3, 1), (1, 3), (1, 1), (2, 1)])
+def test_window_conv_pairs_give_the_window_sum(kw, cin):
+    """mm_nn_conv_window.c's pairs, made from each kernel row read as one word, times the
+    stream's weight pairs: twice the window's sum plus the doubled bias, whatever the byte
+    past the window holds."""
+    rng = np.random.default_rng(kw * 10 + cin)
+    cout = 5
+    w = rng.integers(-128, 128, (cout, 3, kw, cin)).astype(np.int8)
+    rq = np.stack([rng.integers(-1000, 1000, cout) * 2, rng.integers(1, 1 << 30, cout),
+                   rng.integers(0, 100, cout), rng.integers(1, 20, cout)], axis=1).astype(np.int32)
+    s = kernels.window_stream(w, rq).astype(np.int64).reshape(cout, 9)
+    assert (s[:, 0] == rq[:, 0]).all() and (s[:, 6:] == rq[:, 1:]).all()
+    for _ in range(20):
+        rows = rng.integers(-128, 128, (3, 4))        # the words' bytes; past kw * cin: anything
+        a, b, c = rows
+        pairs = [(a[0], a[2]), (b[0], b[2]), (c[0], c[2]), (a[1], b[1]), (c[1], c[3])]
+        lo, hi = _lanes(s[:, 1:6].reshape(-1))
+        lo, hi = lo.reshape(cout, 5), hi.reshape(cout, 5)
+        acc = s[:, 0] + sum(lo[:, j] * x0 + hi[:, j] * x1 for j, (x0, x1) in enumerate(pairs))
+        n = kw * cin
+        want = rq[:, 0] + 2 * (w.reshape(cout, 3, n).astype(np.int64) * rows[None, :, :n]).sum((1, 2))
+        assert np.array_equal(acc, want)
+    assert kernels.window_conv(_conv_layer(w)) and not kernels.window_conv(
+        _conv_layer(np.zeros((2, 3, 2, 2), np.int8)))
+
+
+def _conv_layer(w):
+    from micromel.engine.plan import Layer
+
+    return Layer(index=0, op="CONV_2D", kind="conv", inputs=[0], output=1, in_shape=(8, 8, 1),
+                 out_shape=(8, 8, w.shape[0]), params={}, weights=w, bias=None, name="x")
+
+
 def test_device_random_inputs_twin():
     xs, state = runner.random_inputs(1, 2, 6)
     x = 1

@@ -70,6 +70,12 @@ typedef struct {
  * is padding. scratch: the bytes the exporter computed (kernels.py). */
 void mm_nn_conv_row(const mm_nn_conv_params *p, const int8_t *const *rows, int8_t *out,
                     void *scratch);
+/* The same for a conv of three kernel rows of at most three values each
+ * (kw * in_c <= 3; the exporter's choice, kernels.py window_conv): on the DSP
+ * path each window is gathered once and the stream holds int16 pairs
+ * (mm_nn_conv_window.c); the portable path is mm_nn_conv_row's. */
+void mm_nn_conv_window_row(const mm_nn_conv_params *p, const int8_t *const *rows, int8_t *out,
+                           void *scratch);
 /* 1x1, no padding: one input row in (stride sw). */
 void mm_nn_conv_1x1_row(const mm_nn_conv_params *p, const int8_t *in, int8_t *out,
                         void *scratch);

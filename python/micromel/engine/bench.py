@@ -24,10 +24,13 @@ _FAMILIES = {
     "matmul": ("mm_nn_mm", "mm_nn_pack", "mm_nn_matmul2", "stream_c", "mm_nn_conv_1x1_row",
                "mm_nn_conv_row", "sources", "mm_nn_fc", "pack_"),
     "dwconv": ("mm_nn_dw", "pixel_stream", "pixel_ref"),
+    "window": ("mm_nn_conv_window", "channels", "edge_word"),
 }
 
 
-def _family(kind: str) -> str:
+def _family(kind: str, window: bool = False) -> str:
+    if window:      # a window convolution (kernels.window_conv), not the matrix engine
+        return "window"
     return {"conv": "matmul", "fc": "matmul", "dwconv": "dwconv"}.get(kind, "other")
 
 
@@ -165,11 +168,12 @@ def run(model, device: str = "emulate", kernels: str = "auto",
     # (run again on a local emulator of the board: a farm board's env too); no estimate where
     # no counted instruction maps to the image's disassembled code (so on the emulated M33)
     est = estimate_cycles(elf, qemu, plan, x[0]) if qemu and cycles.runs_arm(qemu) else None
+    windows = {i for i, kd in c.kdata.items() if kd.extra.get("window")}
     if est is not None and est["cpi_all"]:
         out["functions"] = est.pop("functions")
         out["cycles_model"] = est
         for lay in layers:
-            c = est["cpi"].get(_family(lay["kind"])) or est["cpi_all"]
+            c = est["cpi"].get(_family(lay["kind"], lay["index"] in windows)) or est["cpi_all"]
             lay["cycles_est"] = round(lay["cost"] * c) if c else None
         out["cycles_est"] = round(out["total"] * est["cpi_all"]) if est["cpi_all"] else None
     peer = peers.match(plan)

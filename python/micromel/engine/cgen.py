@@ -56,6 +56,7 @@ def config_header(meta: dict, plan: Plan | None = None, sched: Schedule | None =
     # the DSP kernels a model uses (the others are not linked)
     for kinds, tag in ((("conv", "fc"), "MM"), (("dwconv",), "DW")):
         used = [kd.w16 for kd in kdata.values() if kd.layer.kind in kinds
+                and not kd.extra.get("window")
                 and (kinds != ("dwconv",) or kd.extra.get("dsp_stream"))]
         lines[f"MM_MODEL_USES_{tag}_W16"] = str(int(any(used)))
         lines[f"MM_MODEL_USES_{tag}_W8"] = str(int(not all(used)) if used else "0")

@@ -192,14 +192,16 @@ def layer_code(lay, kd: KernelData, sched: Schedule) -> str:
                 o.append(f"  const int8_t *in = {_row_expr(sched, src, 'iy0')};\n")
                 call = f"mm_nn_conv_1x1_row(&mm_model_p{i}, in, dst, {_scratch(sched, i)})"
             else:
-                pad = ("(const int8_t *)0" if lay.kind != "dwconv"
-                       else pad_name(int(p["zp_in"])))
+                # padding rows: NULL, or (depthwise, window conv) a row of zero points
+                pad = (pad_name(int(p["zp_in"])) if lay.kind == "dwconv" or kd.extra.get("window")
+                       else "(const int8_t *)0")
                 o.append(f"  const int8_t *rows[{kh}];\n")
                 for k in range(kh):
                     o.append(f"  rows[{k}] = (unsigned)(iy0 + {k}) < {h_in}u ? "
                              f"{_row_expr(sched, src, f'iy0 + {k}')} : {pad};\n")
                 if lay.kind == "conv":
-                    call = f"mm_nn_conv_row(&mm_model_p{i}, rows, dst, {_scratch(sched, i)})"
+                    fn = "mm_nn_conv_window_row" if kd.extra.get("window") else "mm_nn_conv_row"
+                    call = f"{fn}(&mm_model_p{i}, rows, dst, {_scratch(sched, i)})"
                 elif lay.kind == "dwconv":
                     call = f"mm_nn_dwconv_row(&mm_model_p{i}, rows, dst)"
                 elif lay.kind == "avgpool":

@@ -41,6 +41,8 @@ class KernelData:
     @property
     def weight_bytes_dsp(self) -> int:
         """Flash of the weights in a DSP build (records and biases excluded)."""
+        if self.extra.get("window"):
+            return 4 * WINDOW_PAIRS * len(self.rq)
         if self.layer.kind in ("conv", "fc"):
             g = self.extra["groups"]
             return int((len(self.rq) + len(self.rq) % 2) * g * (8 if self.w16 else 4))
@@ -55,6 +57,8 @@ class KernelData:
             if not self.extra.get("dsp_stream"):
                 return None
             return dwconv_stream(self.w8.reshape(self.layer.weights.shape[1:]), self.rq, self.w16)
+        if self.extra.get("window"):
+            return window_stream(self.layer.weights, self.rq)
         if self.layer.kind not in ("conv", "fc"):
             return None
         return matmul_stream(self.w8, self.rq, self.extra["groups"], self.w16)
@@ -159,6 +163,35 @@ def dwconv_stream(w: np.ndarray, rq: np.ndarray, w16: bool = True) -> np.ndarray
     return np.concatenate(out).astype(np.int32)
 
 
+WINDOW_PAIRS = 5
+
+
+def window_conv(lay: Layer) -> bool:
+    """A CONV_2D of three kernel rows of at most three values each (a 3x3 or 3x1 first
+    convolution on one channel): on the DSP path mm_nn_conv_window.c gathers each window
+    once into five int16 pairs, and every output channel costs five SMLAD."""
+    if lay.kind != "conv":
+        return False
+    _, kh, kw, cin = lay.weights.shape
+    return kh == 3 and kw * cin <= 3
+
+
+def window_stream(w: np.ndarray, rq: np.ndarray) -> np.ndarray:
+    """(cout, 3, kw, cin) int8 weights, kw * cin <= 3 -> the stream
+    mm_nn_conv_window.c reads: per output channel twice its bias (rq[:, 0]), the
+    doubled weights as int16 pairs in the order of the window's pairs (kernel rows a,
+    b, c, each read as one word of bytes 0-3 and split by SXTB16): (a0, a2) (b0, b2)
+    (c0, c2) (a1, b1) (c1, c3), then (mult, add, shift). Bytes past a kernel row's
+    kw * cin values meet zero weights."""
+    cout = w.shape[0]
+    r = np.zeros((cout, 3, 4), np.int64)
+    r[:, :, :w.shape[2] * w.shape[3]] = 2 * w.reshape(cout, 3, -1).astype(np.int64)
+    pairs = np.stack([_pair(r[:, 0, 0], r[:, 0, 2]), _pair(r[:, 1, 0], r[:, 1, 2]),
+                      _pair(r[:, 2, 0], r[:, 2, 2]), _pair(r[:, 0, 1], r[:, 1, 1]),
+                      _pair(r[:, 2, 1], r[:, 2, 3])], axis=1)
+    return np.concatenate([rq[:, :1], pairs, rq[:, 1:4]], axis=1).astype(np.int32).reshape(-1)
+
+
 def requant_records(lay: Layer, w_rows: np.ndarray) -> tuple[np.ndarray, bool]:
     """Per output channel (bias, mult, add, shift) and whether the layer must
     use TFLite's exact int64 arithmetic. w_rows: (cout, k) int8."""
@@ -214,8 +247,9 @@ def choose_weight_layouts(kdata: dict, policy: str = "auto") -> None:
     gain most per extra byte first while the DSP build's weights stay within
     (1 + FLASH_ALLOWANCE) x the int8 weights; "int8" and "int16" force one
     layout (int16 also where the int8 layout cannot hold a weight)."""
-    cand = [kd for kd in kdata.values()
-            if kd.layer.kind in ("conv", "fc") or kd.extra.get("dsp_stream")]
+    # (a window convolution has one layout, int16 pairs: it is no candidate)
+    cand = [kd for kd in kdata.values() if not kd.extra.get("window")
+            and (kd.layer.kind in ("conv", "fc") or kd.extra.get("dsp_stream"))]
     for kd in cand:
         forced = kd.layer.kind in ("conv", "fc") and not int8_layout_ok(kd.w8)
         kd.w16 = policy == "int16" or forced
@@ -263,6 +297,7 @@ def prepare(lay: Layer) -> KernelData:
         kd.w8 = w_rows.astype(np.int8)
         kd.w16 = not int8_layout_ok(kd.w8)
         kd.extra["pointwise"] = not general
+        kd.extra["window"] = window_conv(lay)
         kd.scratch = conv_scratch(kd.k, kd.extra["groups"], general, kh * row_k)
     elif lay.kind == "fc":
         w_rows = lay.weights
