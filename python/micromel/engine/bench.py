@@ -168,7 +168,9 @@ def run(model, device: str = "emulate", kernels: str = "auto",
     # (run again on a local emulator of the board: a farm board's env too); no estimate where
     # no counted instruction maps to the image's disassembled code (so on the emulated M33)
     est = estimate_cycles(elf, qemu, plan, x[0]) if qemu and cycles.runs_arm(qemu) else None
-    windows = {i for i, kd in c.kdata.items() if kd.extra.get("window")}
+    # window convolutions run their own kernel on the DSP path only (portable: mm_nn_conv_row)
+    windows = ({i for i, kd in c.kdata.items() if kd.extra.get("window")}
+               if info.get("kernels") == "dsp" else set())
     if est is not None and est["cpi_all"]:
         out["functions"] = est.pop("functions")
         out["cycles_model"] = est

@@ -112,7 +112,8 @@ KERNELS_HELP = ("kernel path: auto (DSP on cores that have it), portable, or dsp
                 "DSP layout run on C emulations of the intrinsics)")
 WEIGHTS_HELP = ("DSP builds: layout of the convolution and dense weights in flash: int8 (the "
                 ".tflite's bytes), int16 (twice the flash, fewer instructions) or auto (int16 for "
-                "the layers that gain most, within 1.1x the int8 weight bytes)")
+                "the layers that gain most, within 1.1x the int8 weight bytes); a 3x3 first "
+                "convolution on one channel keeps its int16 pairs under each")
 STREAM_HELP = ("streaming inference: windows that slide by the model's hop (config.json "
                "segment.hop_frames) reuse the rows they share with the windows before (row "
                "caches in RAM; bit for bit the same results)")

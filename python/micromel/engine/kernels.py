@@ -167,9 +167,10 @@ WINDOW_PAIRS = 5
 
 
 def window_conv(lay: Layer) -> bool:
-    """A CONV_2D of three kernel rows of at most three values each (a 3x3 or 3x1 first
-    convolution on one channel): on the DSP path mm_nn_conv_window.c gathers each window
-    once into five int16 pairs, and every output channel costs five SMLAD."""
+    """A CONV_2D of three kernel rows of at most three values each (kw * in_c <= 3: a 3x3
+    convolution on one channel, as a first layer is): on the DSP path mm_nn_conv_window.c
+    gathers each window once into five int16 pairs, and every output channel costs five
+    SMLAD."""
     if lay.kind != "conv":
         return False
     _, kh, kw, cin = lay.weights.shape
