@@ -24,7 +24,8 @@ void mm_nn_conv_window_m4(const int8_t *const *rows, int n, const int32_t *strea
 #endif
 
 /* One pixel's output channels, any requantization mode: the assembly's twin. */
-static void channels(const mm_nn_conv_params *p, const int32_t *x, int8_t *out, int mode) {
+static void mm_nn_conv_window_channels(const mm_nn_conv_params *p, const int32_t *x, int8_t *out,
+                                       int mode) {
   const int32_t *s = p->stream;
   int oc, j;
   for (oc = 0; oc < p->out_c; oc++, s += 9) {
@@ -38,7 +39,7 @@ static void channels(const mm_nn_conv_params *p, const int32_t *x, int8_t *out, 
 
 /* The word of kernel row `row` at input column ix0 (NULL: a row of padding):
  * its first kw * in_c bytes, the input zero point where they leave the row. */
-static int32_t edge_word(const mm_nn_conv_params *p, const int8_t *row, int ix0) {
+static int32_t mm_nn_conv_window_edge(const mm_nn_conv_params *p, const int8_t *row, int ix0) {
   const int c = p->in_c;
   int8_t v[4];
   int kx, ci, j = 0;
@@ -80,7 +81,7 @@ void mm_nn_conv_window_row(const mm_nn_conv_params *p, const int8_t *const *rows
         int32_t w[3];
         const int8_t *win[3];
         for (ky = 0; ky < 3; ky++) {
-          w[ky] = edge_word(p, rows[ky], ox * p->sw - p->pad_l);
+          w[ky] = mm_nn_conv_window_edge(p, rows[ky], ox * p->sw - p->pad_l);
           win[ky] = (const int8_t *)&w[ky];
         }
         mm_nn_conv_window_m4(win, 1, p->stream, out, p->out_c, 0);
@@ -96,7 +97,7 @@ void mm_nn_conv_window_row(const mm_nn_conv_params *p, const int8_t *const *rows
     if (all_rows && ix0 >= 0 && ix0 + p->kw <= p->in_w) {
       for (ky = 0; ky < 3; ky++) r[ky] = mm_read32(rows[ky] + ix0 * c);
     } else {
-      for (ky = 0; ky < 3; ky++) r[ky] = edge_word(p, rows[ky], ix0);
+      for (ky = 0; ky < 3; ky++) r[ky] = mm_nn_conv_window_edge(p, rows[ky], ix0);
     }
     x[0] = mm_sxtb16(r[0]);
     x[1] = mm_sxtb16(r[1]);
@@ -104,7 +105,7 @@ void mm_nn_conv_window_row(const mm_nn_conv_params *p, const int8_t *const *rows
     x[3] = (int32_t)(((uint32_t)mm_sxtb16_ror8(r[0]) & 0xFFFFu) |
                      ((uint32_t)mm_sxtb16_ror8(r[1]) << 16));
     x[4] = mm_sxtb16_ror8(r[2]);
-    channels(p, x, out, mode);
+    mm_nn_conv_window_channels(p, x, out, mode);
   }
 #else
   mm_nn_conv_row(p, rows, out, scratch);

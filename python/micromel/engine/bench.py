@@ -24,7 +24,7 @@ _FAMILIES = {
     "matmul": ("mm_nn_mm", "mm_nn_pack", "mm_nn_matmul2", "stream_c", "mm_nn_conv_1x1_row",
                "mm_nn_conv_row", "sources", "mm_nn_fc", "pack_"),
     "dwconv": ("mm_nn_dw", "pixel_stream", "pixel_ref"),
-    "window": ("mm_nn_conv_window", "channels", "edge_word"),
+    "window": ("mm_nn_conv_window",),
 }
 
 

@@ -192,9 +192,8 @@ def layer_code(lay, kd: KernelData, sched: Schedule) -> str:
                 o.append(f"  const int8_t *in = {_row_expr(sched, src, 'iy0')};\n")
                 call = f"mm_nn_conv_1x1_row(&mm_model_p{i}, in, dst, {_scratch(sched, i)})"
             else:
-                # padding rows: NULL, or (depthwise, window conv) a row of zero points
-                pad = (pad_name(int(p["zp_in"])) if lay.kind == "dwconv" or kd.extra.get("window")
-                       else "(const int8_t *)0")
+                # padding rows: a row of zero points where the kernel reads one, else NULL
+                pad = pad_name(int(p["zp_in"])) if kd.pad_row_bytes else "(const int8_t *)0"
                 o.append(f"  const int8_t *rows[{kh}];\n")
                 for k in range(kh):
                     o.append(f"  rows[{k}] = (unsigned)(iy0 + {k}) < {h_in}u ? "

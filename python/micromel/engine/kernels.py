@@ -51,6 +51,16 @@ class KernelData:
         return self.weight_bytes_portable
 
     @property
+    def pad_row_bytes(self) -> int:
+        """The row of input zero points this layer reads for a row of vertical padding, in
+        bytes (0: its kernel takes NULL): a depthwise layer reads input width x channels, a
+        window convolution each kernel row as a word (3 bytes more)."""
+        if self.layer.kind == "dwconv" or self.extra.get("window"):
+            _, w, c = self.layer.in_shape
+            return w * c + (3 if self.extra.get("window") else 0)
+        return 0
+
+    @property
     def stream(self) -> np.ndarray | None:
         """The DSP build's stream (matrix engine, depthwise) in the chosen weight layout."""
         if self.layer.kind == "dwconv":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .kernels import window_conv
 from .plan import Layer, Plan
 
 ALIGN = 8
@@ -239,13 +238,13 @@ def build(plan: Plan, kdata: dict, persistent: dict | None = None,
     # + ALIGN: kernels may read up to 3 bytes past a tensor (into zero weights)
     arena = max((b.offset + b.size for b in buffers), default=0) + ALIGN
 
-    # rows of input zero points for the vertical padding of depthwise and window
-    # convolutions (the latter read each kernel row as a word: 3 bytes more)
+    # rows of input zero points for vertical padding, one per zero point, as long as the
+    # longest reader needs (kernels.KernelData.pad_row_bytes)
     pad_rows: dict[int, int] = {}
     for lay in plan.layers:
-        if lay.kind == "dwconv" or window_conv(lay):
+        n = kdata[lay.index].pad_row_bytes
+        if n:
             zp = int(lay.params["zp_in"])
-            n = lay.in_shape[1] * lay.in_shape[2] + (3 if lay.kind == "conv" else 0)
             pad_rows[zp] = max(pad_rows.get(zp, 0), n)
     return Schedule(plan, steps, step_of, places, buffers, scratch, sums, max(arena, ALIGN),
                     pad_rows, keep, pairs=pairs)

@@ -340,7 +340,6 @@ def edit_quantization(model_dir: Path, out_dir: Path, scale_factor: dict,
     return out
 
 
-
 def test_models(root: Path | None = None) -> list:
     """The test set's model folders (converted once per machine), plus the
     edited sink."""
