@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from micromel.cli import main
-from micromel.data.datasets import load_dataset
+from micromel.data.datasets import background_labels, load_dataset
 
 
 def _dataset(root: Path, rows: list[tuple[str, str, str, str]]) -> Path:
@@ -61,6 +61,8 @@ def test_other_class_by_source_with_held_out_sources_apart(pair, tmp_path, capsy
     kept = {(Path(p).name, lab, s) for p, lab, s in ds.items if lab != "other"}
     assert kept == {(Path(p).name, lab, s) for p, lab, s in base_ds.items}
     assert f"{out / 'unknown'}" in capsys.readouterr().out
+    # `other` is nothing to report: a model trained on it segments no `other` events
+    assert background_labels(out) == ("other",)
     # nothing is overwritten, a second run into the same folder is refused in one line
     assert main(["dataset", "add-other", str(base), "--from", str(other), "--out", str(out)]) == 2
     assert "exists" in capsys.readouterr().err

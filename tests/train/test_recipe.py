@@ -439,3 +439,76 @@ def test_the_converters_held_log_is_shown_only_when_it_fails(capfd):
             os.write(2, b"the converter's reason\n")
             raise RuntimeError("conversion failed")
     assert "the converter's reason" in capfd.readouterr().err
+
+
+def test_zero_columns_hold_a_logit_at_zero():
+    """models.build(zero_logits=...): those classes' kernel columns and biases start at 0 and
+    stay 0 while the network trains; the other columns train."""
+    import keras
+
+    from micromel.train import models
+
+    m = models.build("dscnn-m0", (32, 40, 1), 4, zero_logits=(0, 2))
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 32, 40, 1)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 64)]
+    before = m.get_layer("classes").get_weights()
+    m.fit(x, y, epochs=2, verbose=0)
+    k, b = m.get_layer("classes").get_weights()
+    assert not before[0][:, [0, 2]].any() and not k[:, [0, 2]].any() and not b[[0, 2]].any()
+    assert np.abs(k[:, [1, 3]] - before[0][:, [1, 3]]).max() > 0 and b[[1, 3]].any()
+
+
+def test_gate_network_alone_gives_the_gate_class(tmp_path, monkeypatch):
+    """--gate LABEL: in the shipped int8 model the classifiers' class layers give LABEL a
+    logit of exactly 0 (weights and bias), the gate's every other class; the classifiers never
+    trained on LABEL; the card and config say so; bad uses are one-line errors before work."""
+    from micromel.engine import tflite
+    from micromel.train import gate, run as train
+    from micromel.train.config import TrainConfig
+
+    man = _two_source_manifest(tmp_path, monkeypatch)
+    lines = man.read_text().splitlines()    # the even source's hi-hats become "other"
+    man.write_text("\n".join([lines[0]] + [ln.replace(",hihat,", ",other,") if "even/" in ln else ln
+                                           for ln in lines[1:]]) + "\n")
+    base = dict(arch="dscnn-m0+dscnn-m0", epochs=2, epoch_windows=128, patience=5,
+                augment=AugmentConfig(variants=1, reverb_p=0.0), forest=False)
+    with pytest.raises(MicromelError, match="--gate other: needs an ensemble of at least two"):
+        TrainConfig(**{**base, "arch": "dscnn-m0"}, gate="other")
+    with pytest.raises(MicromelError, match="--gate other: not with --specialist"):
+        TrainConfig(**base, gate="other", specialist="odd")
+    with pytest.raises(MicromelError, match="--gate snare: not a class of"):
+        train.run(man, tmp_path / "m", TrainConfig(**base, gate="snare"), quiet=True)
+    assert not (tmp_path / "m").exists()
+    m = train.run(man, tmp_path / "m", TrainConfig(**base, gate="other"), command="pytest", quiet=True)
+    assert [x["role"] for x in m["members"]] == ["classifier", "gate"]
+    labels = json.loads((tmp_path / "m" / "config.json").read_text())["labels"]
+    g = labels.index("other")
+    graph = tflite.read(tmp_path / "m" / "model.tflite")
+    fcs = [op for op in graph.ops if op.kind == "FULLY_CONNECTED"]
+    assert len(fcs) == 2
+    (w_c, b_c), (w_g, b_g) = [(graph.tensor(op.inputs[1]).data, graph.tensor(op.inputs[2]).data)
+                              for op in fcs]
+    others = [k for k in range(len(labels)) if k != g]
+    assert not w_c[g].any() and not b_c[g] and w_c[others].any()
+    assert not w_g[others].any() and not b_g[others].any() and w_g[g].any()
+    assert m["gate"]["bias"] in gate.BIAS_GRID and 0 <= m["gate"]["val_gate_recall"] <= 1
+    card = (tmp_path / "m" / "card.md").read_text()
+    assert "**Gate: `other`.**" in card and f"moved by {m['gate']['bias']:g}" in card
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["train"]["gate"] == "other"
+
+
+def test_gate_bias_moves_the_vote():
+    """gate.vote_gate: a clip votes the gate class once its logit, moved by the bias, wins the
+    summed window probabilities; the classes' order among themselves does not matter."""
+    from micromel.train import gate
+
+    # clip 0: two windows where the gate class (1) is 3 and 4 nats below the top class;
+    # clip 1: one window where it is 10 below
+    logp = np.log(np.array([[0.7, 0.7 * np.exp(-3), 0.3], [0.9, 0.9 * np.exp(-4), 0.1],
+                            [0.99, 0.99 * np.exp(-10), 0.01]]))
+    own = np.array([0, 0, 1])
+    assert gate.vote_gate(logp, own, 2, 1, 0.0).tolist() == [False, False]
+    assert gate.vote_gate(logp, own, 2, 1, 5.0).tolist() == [True, False]
+    assert gate.vote_gate(logp, own, 2, 1, 12.0).tolist() == [True, True]

@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import cliargs
 from ..errors import MicromelError
 from ..fileio import write_text_atomic
-from .datasets import load_dataset, write_manifest
+from .datasets import background_labels, load_dataset, write_background_labels, write_manifest
 from .labels import check_new_class
 
 UNKNOWN_DIR = "unknown"
@@ -62,6 +62,8 @@ def add_other(data, other, out: Path, label: str = "other", per_source: int = 8,
         raise MicromelError(f"{tmp}: exists (left by an interrupted run?); remove it first")
     try:
         counts = _write(base, groups, tmp, label, per_source, unknown_per_source, seed)
+        # a sound of no known class is nothing to report: the segmenter makes no event of it
+        write_background_labels(tmp, background_labels(base.root) + (label,))
         held = sorted({n for (s, n) in groups if s == "test"})
         write_text_atomic(tmp / "README.txt",
                           f"Built by micromel dataset add-other: {data} plus the class '{label}' "

@@ -212,6 +212,19 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
                  "trained only on that source's training clips, the others on every training "
                  "source's; the model sums their logits (a product of generalists and "
                  f"specialists). {who}.")
+    if tcfg.gate:
+        n = len(metrics.get("members", []))
+        cal = metrics.get("gate") or {}
+        moved = (f" Its logit is moved by {cal['bias']:g}, chosen on the validation clips: "
+                 f"{100 * cal['val_gate_recall']:.1f} % of their `{tcfg.gate}` clips vote it, "
+                 f"{100 * cal['val_known_passed']:.1f} % of the others do not."
+                 if "val_gate_recall" in cal else " Its logit is not moved (" + cal.get("note", "") + ").")
+        L.append("")
+        L.append(f"**Gate: `{tcfg.gate}`.** Networks 1-{n - 1} are the classifiers: they never saw "
+                 f"a `{tcfg.gate}` clip and hold its logit at 0; network {n}, the gate, learned "
+                 f"every class and holds every logit but `{tcfg.gate}`'s at 0. The summed "
+                 "logits tell the known classes apart as the classifiers do, and the gate alone "
+                 f"says `{tcfg.gate}` (`micromel reject ... --other-class {tcfg.gate}`).{moved}")
     if tcfg.teacher:
         L.append("")
         L.append(f"**Student of `{tcfg.teacher}`.** Each training window's target was "

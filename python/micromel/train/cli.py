@@ -73,6 +73,7 @@ def cmd_train(args) -> int:
                       hold_out_source=args.hold_out_source or "",
                       specialist=args.specialist or "",
                       specialist_networks=args.specialist_networks or d.specialist_networks,
+                      gate=args.gate or "",
                       teacher=args.teacher or "",
                       distill=d.distill if args.distill is None else args.distill,
                       distill_temperature=d.distill_temperature if args.distill_temperature is None
@@ -203,6 +204,11 @@ def register(sub) -> None:
     t.add_argument("--specialist-networks", type=cliargs.positive_int, metavar="K",
                    help="with --specialist: how many of the ensemble's networks (the last K) "
                         "are specialists (default 1)")
+    t.add_argument("--gate", metavar="LABEL",
+                   help="a class of sounds of none of the others (e.g. 'other', from dataset "
+                        "add-other): only the ensemble's last network (the gate) learns it and "
+                        "gives its logit; the others never see it, so it does not change how "
+                        "they tell the known classes apart (reject --other-class LABEL)")
     t.add_argument("--teacher", metavar="DIR",
                    help="a model folder trained on the same data (same splits and held-out "
                         "source), e.g. a large ensemble: its float probabilities make up "

@@ -153,6 +153,10 @@ class TrainConfig:
     # docs/training.md
     specialist: str = ""
     specialist_networks: int = 1
+    # a class (e.g. "other": sounds of none of the others) that only the ensemble's last
+    # network, the gate, learns: the others never see it and hold its logit at 0, the gate
+    # holds every other logit at 0 (gate.member_roles); "" = none
+    gate: str = ""
     # knowledge distillation (train/teacher.py): a model folder trained on the same view of
     # the same data whose float probabilities, softened by distill_temperature, make up
     # `distill` of each training window's target; "" = none
@@ -175,6 +179,14 @@ class TrainConfig:
                                 f"one network besides the {self.specialist_networks} specialist "
                                 f"network(s) (--arch {self.arch} names {n}), e.g. "
                                 "--arch dscnn-m4+dscnn-m4")
+        if self.gate and n < 2:
+            raise MicromelError(f"--gate {self.gate}: needs an ensemble of at least two networks "
+                                f"(the classifiers and the gate; --arch {self.arch} names one), "
+                                "e.g. --arch dscnn-m4+dscnn-m4+dscnn-m0")
+        if self.gate and (self.specialist or self.teacher):
+            raise MicromelError(f"--gate {self.gate}: not with "
+                                f"{'--specialist' if self.specialist else '--teacher'} (one role "
+                                "per network: train the gate model without it)")
         if not 0.0 < self.distill <= 1.0:
             raise MicromelError(f"--distill {shown(self.distill)}: give the teacher's share of the "
                                 "targets, 0 < a <= 1")

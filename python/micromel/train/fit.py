@@ -65,6 +65,13 @@ class EpochSampler:
         y[np.arange(n), cls] = 1.0
         return (x, y) if soft is None else (x, teacher_mod.targets(y, soft, self.distill))
 
+    def leave_out(self, classes) -> None:
+        """Never draw windows of these classes (a network that must not learn them)."""
+        for c in classes:
+            self.by_class[c] = self.by_class[c][:0]
+            if self.by_source is not None:
+                self.by_source[c] = []
+
     def use_teacher(self, probabilities, temperature: float, distill: float) -> None:
         """The teacher's softened probabilities of every window sample() can draw, in one
         pass (`probabilities`: int8 windows (n, frames, mels) -> (n, classes))."""
@@ -97,16 +104,19 @@ def quiet_tf() -> None:
 
 def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int, cfg: TrainConfig,
             fr: win.Framing, quiet: bool = False, watch=None, sources: list | None = None,
-            position: int = 0):
+            position: int = 0, zero_logits: tuple[int, ...] = (), skip_classes: tuple[int, ...] = ()):
     """Train the CNN; returns (keras model, history list of dicts, best epoch). `position`:
-    the progress bar's line, when several networks train at once (train.members)."""
+    the progress bar's line, when several networks train at once (train.members).
+    `zero_logits`: classes whose logit the network holds at 0 (models.ZeroColumns);
+    `skip_classes`: classes it never trains or validates on (TrainConfig.gate)."""
     quiet_tf()
     import keras                # lazy: TensorFlow
     from tqdm import tqdm
 
     _set_seeds(cfg.seed)
     n_mels = train_cf.feats[0].shape[1]
-    model = models.build(cfg.arch, (cfg.window.frames, n_mels, 1), n_classes)
+    model = models.build(cfg.arch, (cfg.window.frames, n_mels, 1), n_classes,
+                         zero_logits=zero_logits)
     steps = max(1, cfg.epoch_windows // cfg.batch_size)
     sched = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps * cfg.epochs,
                                                    alpha=0.05)
@@ -114,6 +124,7 @@ def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing))
     sampler = EpochSampler(train_cf, cfg.window, fr, n_classes,
                            sources if cfg.balance == "source" else None)
+    sampler.leave_out(skip_classes)
     if cfg.teacher:
         flat = ModelDir.open(cfg.teacher).float_tflite_bytes()
         sampler.use_teacher(lambda x: predict_float(flat, x), temperature=cfg.distill_temperature,
@@ -121,8 +132,9 @@ def fit_cnn(train_cf: ClipFeatures, val_cf: ClipFeatures | None, n_classes: int,
     rng = np.random.default_rng([cfg.seed, 1])
     if val_cf is not None and len(val_cf):
         vx, vns, vown = eval_windows(val_cf, cfg.window, fr)
-        vx = vx[vns].astype(np.float32)[..., None]
         vy = val_cf.label[vown[vns]]
+        keep = ~np.isin(vy, skip_classes)
+        vx, vy = vx[vns][keep].astype(np.float32)[..., None], vy[keep]
     else:
         vx = None
     best = (np.inf, None, 0)

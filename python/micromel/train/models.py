@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import MicromelError
 
 SUPPORTED_OPS = frozenset({
@@ -63,8 +65,11 @@ ARCHS: dict[str, CnnSpec] = {
 }
 
 
-def _branch(spec: CnnSpec, x, n_classes: int, prefix: str = "", activation: str | None = "softmax"):
-    """The layers of one network from its input tensor to its class layer."""
+def _branch(spec: CnnSpec, x, n_classes: int, prefix: str = "", activation: str | None = "softmax",
+            zero_logits: tuple[int, ...] = ()):
+    """The layers of one network from its input tensor to its class layer. `zero_logits`:
+    classes whose logit the class layer holds at exactly 0 while it trains (their kernel
+    columns and biases are zeroed after every update: ZeroColumns)."""
     from keras import layers
 
     x = layers.Conv2D(spec.first_channels, spec.first_kernel, strides=2, padding="same",
@@ -85,18 +90,44 @@ def _branch(spec: CnnSpec, x, n_classes: int, prefix: str = "", activation: str 
     x = layers.Flatten(name=f"{prefix}flatten")(x)
     if spec.dropout:
         x = layers.Dropout(spec.dropout, name=f"{prefix}dropout")(x)
-    return layers.Dense(n_classes, activation=activation, name=f"{prefix}classes")(x)
+    held = {"kernel_constraint": ZeroColumns(zero_logits, n_classes),
+            "bias_constraint": ZeroColumns(zero_logits, n_classes)} if zero_logits else {}
+    return layers.Dense(n_classes, activation=activation, name=f"{prefix}classes", **held)(x)
 
 
-def build(arch: str, input_shape: tuple, n_classes: int, batch_size: int | None = None):
+class ZeroColumns:
+    """A Keras weight constraint: the columns (last axis) `cols` of a kernel or bias are 0.
+    A class whose logit is held at 0 in every network of an ensemble but one gets its
+    logit from that one alone (TrainConfig.gate); a logit held at 0 is also a fixed
+    reference the others are learned against."""
+
+    def __init__(self, cols, n: int):
+        self.mask = np.ones(n, np.float32)
+        self.mask[list(cols)] = 0.0
+
+    def __call__(self, w):
+        return w * self.mask
+
+    def get_config(self) -> dict:
+        return {"cols": [int(i) for i in np.flatnonzero(self.mask == 0)], "n": len(self.mask)}
+
+
+def build(arch: str, input_shape: tuple, n_classes: int, batch_size: int | None = None,
+          zero_logits: tuple[int, ...] = ()):
     """A Keras model of the named architecture (softmax output). Conversion uses
-    batch_size=1 so that Flatten becomes one static RESHAPE (no SHAPE/PACK ops)."""
+    batch_size=1 so that Flatten becomes one static RESHAPE (no SHAPE/PACK ops).
+    `zero_logits`: classes whose logit stays exactly 0 (_branch); their columns start at 0."""
     import keras    # lazy: TensorFlow
 
     spec = _spec(arch)
     inp = keras.Input(shape=tuple(input_shape), batch_size=batch_size, name="features")
-    out = _branch(spec, inp, n_classes)
-    return keras.Model(inp, out, name=arch.replace("-", "_"))
+    out = _branch(spec, inp, n_classes, zero_logits=tuple(zero_logits))
+    model = keras.Model(inp, out, name=arch.replace("-", "_"))
+    if zero_logits:
+        dense = model.get_layer("classes")
+        zero = ZeroColumns(zero_logits, n_classes)
+        dense.set_weights([zero(w) for w in dense.get_weights()])
+    return model
 
 
 def member_archs(arch: str) -> list[str]:

@@ -39,7 +39,7 @@ from ..modeldir import ModelDir
 from ..paths import recorded_path
 from ..clip.rules import window_samples
 from ..segment.config import SegmentConfig
-from . import card, evaluate, forest as forest_mod, members, models, quantize, teacher
+from . import card, evaluate, forest as forest_mod, gate, members, models, quantize, teacher
 from .config import TrainConfig
 from .features import ClipFeatures, eval_windows, extract, framing, training_features
 from .fit import quiet_tf
@@ -75,6 +75,7 @@ def prepare_data(data: str | Path, fcfg, cfg: TrainConfig, quiet: bool = False):
         raise MicromelError(f"{ds.source}: needs at least two classes, found {ds.labels}")
     for d in member_datasets(ds, cfg)[1:]:    # a specialist must see every class too
         require_classes(d, "train")
+    gate.member_roles(ds.labels, cfg)         # --gate: a class of the data
     fr = framing(fcfg)
     note = short_clips_note(ds.split("train"), fcfg.sample_rate,
                             window_samples(cfg.window, fr) / fcfg.sample_rate, cfg.window.frames)
@@ -105,14 +106,20 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
     watch_cf = test_cf if os.environ.get("MICROMEL_WATCH_TEST") else None   # development only
     archs = models.member_archs(cfg.arch)
     # one network each (the specialist's clips are in its dataset, member_ds)
-    cfgs = [replace(cfg, seed=seed, arch=archs[k], specialist="")
+    cfgs = [replace(cfg, seed=seed, arch=archs[k], specialist="", gate="")
             for k, seed in enumerate(cfg.member_seeds())]
     member_ds = member_datasets(ds, cfg)
+    roles = gate.member_roles(ds.labels, cfg)
     fitted = members.fit_members(ds, fr, fcfg, train_cf, val_cf, cfgs, quiet=quiet,
-                                 watch_cf=watch_cf, member_ds=member_ds)
+                                 watch_cf=watch_cf, member_ds=member_ds, roles=roles)
     nets = [f[0] for f in fitted]
     histories = [f[1] for f in fitted]
     best_epochs = [f[2] for f in fitted]
+    gate_cal = None
+    if cfg.gate:            # the gate's logit moved to where it tells its class apart (gate.py)
+        g = ds.labels.index(cfg.gate)
+        gate_cal = gate.calibrate(models.ensemble(cfg.arch, nets), val_cf, cfg.window, fr, g)
+        gate.move_bias(nets[-1], g, gate_cal["bias"])
     model = models.ensemble(cfg.arch, nets)
     t_fit = time.time() - t0
     # representative set: training windows at the configured hop (clean and augmented)
@@ -121,8 +128,10 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
     res = {"model": model, "flat": flat, "histories": histories, "best_epochs": best_epochs,
            "epochs_run": [len(h) for h in histories], "fit_seconds": t_fit,
            "members": [{"arch": c.arch, "seed": c.seed, "train_clips": len(d.split("train")),
-                        "train_sources": sorted(set(d.source_names(d.split("train"))))}
-                       for c, d in zip(cfgs, member_ds)]}
+                        "train_sources": sorted(set(d.source_names(d.split("train")))),
+                        **({"role": "gate" if r[1] == () else "classifier"} if cfg.gate else {})}
+                       for c, d, r in zip(cfgs, member_ds, roles)],
+           **({"gate": gate_cal} if gate_cal is not None else {})}
     if test_cf is not None:
         res["test_float"] = evaluate.evaluate_float(model, test_cf, cfg.window, fr, ds.labels)
         pred = evaluate.int8_clip_predictions(flat, test_cf, cfg.window, fr)
@@ -246,6 +255,7 @@ def run(data: str | Path, out: str | Path, cfg: TrainConfig, spread_seeds=(), co
         "test_int8": main.get("test_int8"),
         "train_sources": sorted(set(ds.source_names(ds.split("train")))),
         "members": main["members"],
+        **({"gate": main["gate"]} if "gate" in main else {}),
         "loso": loso_runs,
         "val_int8": _short(main.get("val_int8")),
         "forest_test": forest_res.get("test") if forest_res else None,

@@ -1,0 +1,81 @@
+"""A gate for sounds of none of the known classes (TrainConfig.gate): one class, e.g.
+"other" (data/other.py), that only the ensemble's last network learns.
+
+- The classifiers (every network but the last) never train on the gate's class and hold its
+  logit at exactly 0 (models.ZeroColumns); the gate (the last network) trains on every class
+  and holds every logit but the gate class's at 0. The model's summed logits are then the
+  classifiers' for the known classes and the gate's for its class: the gate can answer "none
+  of these" without changing how the known classes are told apart.
+- The gate's logit was learned against logits of 0, the classifiers' summed logits are
+  larger, so on its own it would seldom win. `calibrate` moves it by a bias chosen on the
+  validation clips: the one of a grid whose clip votes tell the gate class from the known
+  classes best (balanced accuracy), the smallest among equals. It lands in the gate's
+  class-layer bias, so the shipped model (and the device) computes it like any weight."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import MicromelError
+from . import models
+from .features import eval_windows
+
+BIAS_GRID = tuple(np.arange(0.0, 16.01, 0.5))
+
+
+def member_roles(labels, cfg) -> list[tuple]:
+    """(classes whose logit the network holds at 0, classes it never trains on) per network
+    of the ensemble `cfg.arch` names (module doc); no gate: nothing held, nothing skipped."""
+    n = len(models.member_archs(cfg.arch))
+    if not cfg.gate:
+        return [((), ())] * n
+    labels = list(labels)
+    if cfg.gate not in labels:
+        raise MicromelError(f"--gate {cfg.gate}: not a class of the data (its classes: "
+                            f"{', '.join(labels)})")
+    g = labels.index(cfg.gate)
+    others = tuple(k for k in range(len(labels)) if k != g)
+    return [((g,), (g,))] * (n - 1) + [(others, ())]
+
+
+def vote_gate(logp: np.ndarray, own: np.ndarray, n_clips: int, g: int, bias: float) -> np.ndarray:
+    """Which clips vote the gate class when its logit is moved by `bias`: per window the
+    softmax of (log-probabilities + bias on g), summed per clip (the soft vote), argmax."""
+    z = logp.copy()
+    z[:, g] += bias
+    z -= z.max(axis=1, keepdims=True)
+    q = np.exp(z)
+    q /= q.sum(axis=1, keepdims=True)
+    votes = np.zeros((n_clips, logp.shape[1]))
+    np.add.at(votes, own, q)
+    return votes.argmax(axis=1) == g
+
+
+def calibrate(model, val_cf, window, fr, g: int) -> dict:
+    """The bias for the gate class's logit (module doc), from the float ensemble's window
+    probabilities of the validation clips. {"bias", "val_gate_recall", "val_known_passed"}."""
+    y = np.asarray(val_cf.label) if val_cf is not None else np.zeros(0, np.int64)
+    if not (y == g).any() or not (y != g).any():
+        return {"bias": 0.0, "note": "no validation clips of both the gate class and the others"}
+    x, ns, own = eval_windows(val_cf, window, fr)
+    p = model.predict(x[ns].astype(np.float32)[..., None], batch_size=512, verbose=0)
+    logp = np.log(np.clip(p.astype(np.float64), 1e-300, 1.0))
+    voiced = np.zeros(len(y), bool)
+    voiced[own[ns]] = True
+    best = None
+    for b in BIAS_GRID:
+        said = vote_gate(logp, own[ns], len(y), g, b)[voiced]
+        yy = y[voiced]
+        recall, passed = float(said[yy == g].mean()), float((~said[yy != g]).mean())
+        score = (recall + passed) / 2
+        if best is None or score > best[0] + 1e-12:
+            best = (score, float(b), recall, passed)
+    return {"bias": best[1], "val_gate_recall": round(best[2], 4), "val_known_passed": round(best[3], 4)}
+
+
+def move_bias(net, g: int, bias: float) -> None:
+    """Add `bias` to the gate network's logit of class g (its class layer's bias)."""
+    dense = net.get_layer("classes")
+    kernel, b = dense.get_weights()
+    b = b.copy()
+    b[g] += bias
+    dense.set_weights([kernel, b])
