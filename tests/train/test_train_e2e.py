@@ -159,6 +159,49 @@ def test_evaluate_reproduces_training_metrics(trained, tiny_manifest, capsys):
     assert "accuracy" in capsys.readouterr().out
 
 
+def test_evaluate_scores_the_models_rejection_rule(trained, tiny_manifest, tmp_path, capsys):
+    """A model with a rejection rule: evaluate reports what the device answers with it
+    (accuracy on accepted clips, fraction unknown), overall and per source, equal to the
+    scalar rule (clip.reject.decide, the C's twin) applied clip by clip; the vote's own
+    accuracy is unchanged."""
+    from micromel.cli import main
+    from micromel.clip import reject
+    from micromel.data.datasets import load_dataset
+    from micromel.modeldir import ModelDir
+    from micromel.train import features as train_features
+    from micromel.train.evaluate import evaluate_model, int8_clip_votes
+
+    out, _ = trained
+    model = ModelDir.open(out)
+    labels = list(model.labels)
+    items = load_dataset(tiny_manifest, labels=labels).select("all")
+    cf = train_features.extract(items, labels, model.frontend, model.window, None, 0, "t", quiet=True)
+    accs, ns = int8_clip_votes(model.tflite_bytes, cf, model.window, train_features.framing(model.frontend))
+    tops = sorted(int(a.max()) // int(n) for a, n in zip(accs, ns) if n > 0)
+    rule = reject.RejectConfig(min_top=tops[len(tops) // 2])     # about half the clips rejected
+    shutil.copytree(out, tmp_path / "ruled")
+    ModelDir.open(tmp_path / "ruled").replace(reject=rule).save()
+
+    answers = np.array([reject.decide(a, int(n), rule) for a, n in zip(accs, ns)])
+    y = np.asarray(cf.label)
+    accepted = answers >= 0
+    assert 0 < accepted.sum() < len(y)          # the rule rejects some clips, not all
+    plain, _ = evaluate_model(model, tiny_manifest, split="all", quiet=True)
+    m, _ = evaluate_model(ModelDir.open(tmp_path / "ruled"), tiny_manifest, split="all",
+                          quiet=True, by_source=True)
+    assert "with_rule" not in plain and m["accuracy"] == plain["accuracy"]
+    want = {"clips": len(y), "rejected": float(np.mean(answers == reject.UNKNOWN)),
+            "accuracy_accepted": float(np.mean(answers[accepted] == y[accepted]))}
+    assert m["with_rule"] == pytest.approx(want)
+    # the manifest has no source column: one row holds every clip
+    assert m["by_source"]["(no source)"]["with_rule"] == pytest.approx(want)
+    assert main(["evaluate", str(tmp_path / "ruled"), str(tiny_manifest), "--split", "all",
+                 "--by", "source", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert f"rejected (unknown) {100 * want['rejected']:.1f}%" in text
+    assert "accepted" in text[text.index("by source:"):]
+
+
 def test_evaluate_errors_are_one_line(trained, tiny_manifest, tmp_path, capsys):
     from micromel.cli import main
 

@@ -11,7 +11,10 @@ own column in the confusion matrix).
 Reported: accuracy, macro-F1 over the classes the clips hold (`held_macro_f1`: a class with
 no clip has no F1 to average; clips of one class have none, their accuracy says it all),
 per-class precision/recall/F1 and
-the confusion matrix (rows = true class, columns = predicted).
+the confusion matrix (rows = true class, columns = predicted). An int8 model that holds a
+rejection rule (`micromel reject --save`) is also scored as the device answers with it:
+accuracy on the clips it accepts and the fraction it rejects (`unknown`), overall and, with
+`--by source`, per source; the accuracy above stays the vote's without the rule.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..clip import reject
 from ..clip import rules as win
 from ..clip.reference import check_model_file
 from ..engine import tflite
@@ -30,6 +34,7 @@ from .features import eval_windows, extract, framing
 from .forest import clip_vote, window_stats
 
 SILENCE_LABEL = "(silence)"
+NO_SOURCE = "(no source)"    # the by-source row of clips without a source
 
 
 def held_macro_f1(f1, support) -> float | None:
@@ -123,10 +128,21 @@ def int8_clip_votes(flat: bytes, cf, w, fr) -> tuple[np.ndarray, np.ndarray]:
     return accs, counts
 
 
-def int8_clip_predictions(flat: bytes, cf, w, fr) -> np.ndarray:
-    accs, counts = int8_clip_votes(flat, cf, w, fr)
+def voted_classes(accs, counts) -> np.ndarray:
+    """The soft vote's class of each clip (lowest index wins ties; silence: SILENCE)."""
     return np.array([int(np.argmax(a)) if n else win.SILENCE for a, n in zip(accs, counts)],
                     dtype=np.int64)
+
+
+def int8_clip_predictions(flat: bytes, cf, w, fr) -> np.ndarray:
+    return voted_classes(*int8_clip_votes(flat, cf, w, fr))
+
+
+def with_rule(accs, counts, y, rule: reject.RejectConfig) -> dict:
+    """What the device answers with the model's rejection rule: {"clips", "rejected" (non-silent
+    clips answered unknown, a fraction of all), "accuracy_accepted"}."""
+    point = reject.operating_point(*reject.clip_stats(accs, counts), np.asarray(y), rule)
+    return {k: point[k] for k in ("clips", "rejected", "accuracy_accepted")}
 
 
 def evaluate_int8(flat: bytes, cf, w, fr, labels) -> dict:
@@ -165,14 +181,24 @@ def evaluate_model(model, data: str | Path, split: str | None = None, impl: str 
     if impl == "int8":
         flat = model.tflite_bytes
         quantize.check_int8_contract(flat)
-        pred = int8_clip_predictions(flat, cf, w, fr)
+        accs, counts = int8_clip_votes(flat, cf, w, fr)
+        pred = voted_classes(accs, counts)
     elif impl == "float":
         pred = float_clip_predictions(model.float_tflite_bytes(), cf, w, fr)
     else:
         raise MicromelError(f"--impl {impl}: choose float or int8")
     m = clip_metrics(cf.label, pred, labels)
+    rule = model.reject if impl == "int8" and model.reject.active else None
+    if rule:
+        m["rule"] = rule.to_dict()
+        m["with_rule"] = with_rule(accs, counts, cf.label, rule)
     if by_source:
-        m["by_source"] = metrics_by_source(cf.label, pred, ds.source_names(items), labels)
+        names = np.asarray(ds.source_names(items))
+        m["by_source"] = metrics_by_source(cf.label, pred, names, labels)
+        if rule:
+            for name, r in m["by_source"].items():
+                sel = names == ("" if name == NO_SOURCE else name)
+                r["with_rule"] = with_rule(accs[sel], counts[sel], np.asarray(cf.label)[sel], rule)
     return m, split
 
 
@@ -182,19 +208,25 @@ def metrics_by_source(y_true, y_pred, names, labels) -> dict:
     names, y_true, y_pred = np.asarray(names), np.asarray(y_true), np.asarray(y_pred)
     out = {}
     for name in sorted(set(names.tolist())):
-        out[name or "(no source)"] = clip_metrics(y_true[names == name], y_pred[names == name],
+        out[name or NO_SOURCE] = clip_metrics(y_true[names == name], y_pred[names == name],
                                                   labels)
     return out
 
 
 def format_by_source(m: dict) -> str:
-    """The per-source table: clips, accuracy, macro-F1 of each source."""
+    """The per-source table: clips, accuracy, macro-F1 of each source (and, for a model with a
+    rejection rule, accuracy on the accepted clips and the fraction rejected)."""
     rows = m["by_source"]
     width = max([len(n) for n in rows] + [6])
-    lines = [f"{'source':<{width}} {'clips':>6} {'accuracy':>9} {'macro-F1':>9}"]
+    ruled = "with_rule" in m
+    lines = [f"{'source':<{width}} {'clips':>6} {'accuracy':>9} {'macro-F1':>9}"
+             + (f" {'accepted':>9} {'rejected':>9}" if ruled else "")]
     for name, r in rows.items():
-        lines.append(f"{name:<{width}} {r['clips']:>6} {100 * r['accuracy']:>8.1f}% "
-                     f"{pct(r['macro_f1']):>9}")
+        line = f"{name:<{width}} {r['clips']:>6} {100 * r['accuracy']:>8.1f}% {pct(r['macro_f1']):>9}"
+        if ruled:
+            q = r["with_rule"]
+            line += f" {100 * q['accuracy_accepted']:>8.1f}% {100 * q['rejected']:>8.1f}%"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -224,6 +256,11 @@ def format_metrics(m: dict, labels: list[str]) -> str:
     lines = [f"clips {m['clips']}   accuracy {100 * m['accuracy']:.1f}%   "
              f"macro-F1 {pct(m['macro_f1'])}"
              + (f"   all-silent clips {m['silent_clips']}" if m["silent_clips"] else "")]
+    if "with_rule" in m:
+        q = m["with_rule"]
+        lines.append(f"with its rejection rule ({reject.RejectConfig.from_dict(m['rule']).describe(labels)}): "
+                     f"accuracy on accepted clips {100 * q['accuracy_accepted']:.1f}%, "
+                     f"rejected (unknown) {100 * q['rejected']:.1f}%")
     lines.append(f"{'class':<12}{'prec':>7}{'recall':>8}{'F1':>7}{'clips':>7}")
     for lab in labels:
         c = m["per_class"][lab]
