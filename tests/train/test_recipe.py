@@ -462,29 +462,42 @@ def test_zero_columns_hold_a_logit_at_zero():
 
 def test_gate_network_alone_gives_the_gate_class(tmp_path, monkeypatch):
     """--gate LABEL: in the shipped int8 model the classifiers' class layers give LABEL a
-    logit of exactly 0 (weights and bias), the gate's every other class; the classifiers never
-    trained on LABEL; the card and config say so; bad uses are one-line errors before work."""
+    logit of exactly 0 (weights and bias), the gate's every other class, and the gate's bias
+    for LABEL is the float one moved by the calibrated amount; the classifiers never trained
+    on LABEL; the card and config say so; bad uses are one-line errors before work. LABEL
+    ("foreign") sorts first, so its index is not the last."""
     from micromel.engine import tflite
     from micromel.train import gate, run as train
     from micromel.train.config import TrainConfig
 
     man = _two_source_manifest(tmp_path, monkeypatch)
-    lines = man.read_text().splitlines()    # the even source's hi-hats become "other"
-    man.write_text("\n".join([lines[0]] + [ln.replace(",hihat,", ",other,") if "even/" in ln else ln
+    lines = man.read_text().splitlines()    # the even source's hi-hats become "foreign"
+    man.write_text("\n".join([lines[0]] + [ln.replace(",hihat,", ",foreign,") if "even/" in ln else ln
                                            for ln in lines[1:]]) + "\n")
     base = dict(arch="dscnn-m0+dscnn-m0", epochs=2, epoch_windows=128, patience=5,
                 augment=AugmentConfig(variants=1, reverb_p=0.0), forest=False)
-    with pytest.raises(MicromelError, match="--gate other: needs an ensemble of at least two"):
-        TrainConfig(**{**base, "arch": "dscnn-m0"}, gate="other")
-    with pytest.raises(MicromelError, match="--gate other: not with --specialist"):
-        TrainConfig(**base, gate="other", specialist="odd")
+    with pytest.raises(MicromelError, match="--gate foreign: needs an ensemble of at least two"):
+        TrainConfig(**{**base, "arch": "dscnn-m0"}, gate="foreign")
+    with pytest.raises(MicromelError, match="--gate foreign: not with --specialist"):
+        TrainConfig(**base, gate="foreign", specialist="odd")
     with pytest.raises(MicromelError, match="--gate snare: not a class of"):
         train.run(man, tmp_path / "m", TrainConfig(**base, gate="snare"), quiet=True)
     assert not (tmp_path / "m").exists()
-    m = train.run(man, tmp_path / "m", TrainConfig(**base, gate="other"), command="pytest", quiet=True)
+    # the calibration runs as it is, but its bias is set to 5 (a tiny model's may be 0)
+    calibrate, move_bias, moved = gate.calibrate, gate.move_bias, []
+    monkeypatch.setattr(gate, "calibrate", lambda *a: {**calibrate(*a), "bias": 5.0})
+
+    def spy(net, g, bias):
+        before = float(net.get_layer("classes").get_weights()[1][g])
+        move_bias(net, g, bias)
+        moved.append((before, float(net.get_layer("classes").get_weights()[1][g])))
+
+    monkeypatch.setattr(gate, "move_bias", spy)
+    m = train.run(man, tmp_path / "m", TrainConfig(**base, gate="foreign"), command="pytest", quiet=True)
     assert [x["role"] for x in m["members"]] == ["classifier", "gate"]
     labels = json.loads((tmp_path / "m" / "config.json").read_text())["labels"]
-    g = labels.index("other")
+    g = labels.index("foreign")
+    assert g == 0
     graph = tflite.read(tmp_path / "m" / "model.tflite")
     fcs = [op for op in graph.ops if op.kind == "FULLY_CONNECTED"]
     assert len(fcs) == 2
@@ -493,10 +506,47 @@ def test_gate_network_alone_gives_the_gate_class(tmp_path, monkeypatch):
     others = [k for k in range(len(labels)) if k != g]
     assert not w_c[g].any() and not b_c[g] and w_c[others].any()
     assert not w_g[others].any() and not b_g[others].any() and w_g[g].any()
-    assert m["gate"]["bias"] in gate.BIAS_GRID and 0 <= m["gate"]["val_gate_recall"] <= 1
+    # the int8 gate's bias for LABEL (int32, scale = input scale x the row's weight scale)
+    # is the float bias after the move, 5 above the trained one
+    (before, after), = moved
+    assert after == pytest.approx(before + 5.0, abs=1e-5)
+    fc = fcs[1]
+    wscale = graph.tensor(fc.inputs[1]).scale
+    step = graph.tensor(fc.inputs[0]).scale[0] * wscale[g if len(wscale) > 1 else 0]
+    assert abs(float(b_g[g]) * step - after) <= step
+    assert m["gate"]["bias"] == 5.0 and 0 <= m["gate"]["val_gate_recall"] <= 1
     card = (tmp_path / "m" / "card.md").read_text()
-    assert "**Gate: `other`.**" in card and f"moved by {m['gate']['bias']:g}" in card
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["train"]["gate"] == "other"
+    assert "**Gate: `foreign`.** Network 1 is the classifier" in card and "moved by 5" in card
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["train"]["gate"] == "foreign"
+
+
+def test_gate_calibration_chooses_by_balanced_accuracy(monkeypatch):
+    """gate.calibrate: the bias of the grid that best tells the gate class's validation clips
+    from the others' (balanced accuracy of their votes), the smallest among equals; clips
+    whose windows are all silent do not count, and without clips of both kinds no bias."""
+    from types import SimpleNamespace
+
+    from micromel.train import gate
+
+    # one window per clip; classes 0 and 1 known, 2 the gate. The gate class is ln 60 and
+    # ln 10 below the top in its two clips, ln 95 and ln 94 in the known ones: only a bias
+    # in (ln 60, ln 94) = (4.09, 4.54) gets all four right, of the grid 4.5
+    p = np.array([[0.6, 0.39, 0.01], [0.5, 0.45, 0.05], [0.95, 0.04, 0.01], [0.05, 0.94, 0.01],
+                  [0.2, 0.2, 0.6]])
+    ns = np.array([True, True, True, True, False])    # the last clip is silent
+    model = SimpleNamespace(predict=lambda x, **_: p[ns][: len(x)])
+    monkeypatch.setattr(gate, "eval_windows", lambda cf, w, fr: (np.zeros((5, 2, 2)), ns, np.arange(5)))
+    cal = gate.calibrate(model, SimpleNamespace(label=np.array([2, 2, 0, 1, 2])), None, None, 2)
+    assert cal == {"bias": 4.5, "val_gate_recall": 1.0, "val_known_passed": 1.0}
+    # the gate clips silent but one: recall 1 from 2.5 up (ln 10 = 2.30), the known clips
+    # pass up to 4.5: the smallest of the equals, 2.5
+    ns[0] = False
+    cal = gate.calibrate(model, SimpleNamespace(label=np.array([2, 2, 0, 1, 2])), None, None, 2)
+    assert cal["bias"] == 2.5 and cal["val_gate_recall"] == 1.0
+    # every gate clip silent: no bias, a note (no NaN)
+    ns[1] = False
+    cal = gate.calibrate(model, SimpleNamespace(label=np.array([2, 2, 0, 1, 2])), None, None, 2)
+    assert cal["bias"] == 0.0 and "not all silent" in cal["note"]
 
 
 def test_gate_bias_moves_the_vote():

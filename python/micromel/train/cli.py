@@ -207,7 +207,7 @@ def register(sub) -> None:
     t.add_argument("--gate", metavar="LABEL",
                    help="a class of sounds of none of the others (e.g. 'other', from dataset "
                         "add-other): only the ensemble's last network (the gate) learns it and "
-                        "gives its logit; the others never see it, so it does not change how "
+                        "gives its logit; the others never see it, so it barely changes how "
                         "they tell the known classes apart (reject --other-class LABEL)")
     t.add_argument("--teacher", metavar="DIR",
                    help="a model folder trained on the same data (same splits and held-out "

@@ -5,7 +5,8 @@
   logit at exactly 0 (models.ZeroColumns); the gate (the last network) trains on every class
   and holds every logit but the gate class's at 0. The model's summed logits are then the
   classifiers' for the known classes and the gate's for its class: the gate can answer "none
-  of these" without changing how the known classes are told apart.
+  of these" without changing how the known classes are told apart (but for label smoothing,
+  whose small target on the gate class meets the classifiers' logit held at 0).
 - The gate's logit was learned against logits of 0, the classifiers' summed logits are
   larger, so on its own it would seldom win. `calibrate` moves it by a bias chosen on the
   validation clips: the one of a grid whose clip votes tell the gate class from the known
@@ -52,24 +53,33 @@ def vote_gate(logp: np.ndarray, own: np.ndarray, n_clips: int, g: int, bias: flo
 
 def calibrate(model, val_cf, window, fr, g: int) -> dict:
     """The bias for the gate class's logit (module doc), from the float ensemble's window
-    probabilities of the validation clips. {"bias", "val_gate_recall", "val_known_passed"}."""
+    probabilities of the validation clips that are not all silent (the vote's clips).
+    {"bias", "val_gate_recall", "val_known_passed"} (and "note" when the bias is the grid's
+    largest: a larger one might tell them apart better); no such clips of both the gate
+    class and the others: {"bias": 0.0, "note"}."""
     y = np.asarray(val_cf.label) if val_cf is not None else np.zeros(0, np.int64)
-    if not (y == g).any() or not (y != g).any():
-        return {"bias": 0.0, "note": "no validation clips of both the gate class and the others"}
-    x, ns, own = eval_windows(val_cf, window, fr)
+    if len(y):
+        x, ns, own = eval_windows(val_cf, window, fr)
+        voiced = np.zeros(len(y), bool)
+        voiced[own[ns]] = True
+    yy = y[voiced] if len(y) else y
+    if not (yy == g).any() or not (yy != g).any():
+        return {"bias": 0.0, "note": "no validation clips (not all silent) of both the gate "
+                                     "class and the others"}
     p = model.predict(x[ns].astype(np.float32)[..., None], batch_size=512, verbose=0)
     logp = np.log(np.clip(p.astype(np.float64), 1e-300, 1.0))
-    voiced = np.zeros(len(y), bool)
-    voiced[own[ns]] = True
     best = None
     for b in BIAS_GRID:
         said = vote_gate(logp, own[ns], len(y), g, b)[voiced]
-        yy = y[voiced]
         recall, passed = float(said[yy == g].mean()), float((~said[yy != g]).mean())
         score = (recall + passed) / 2
         if best is None or score > best[0] + 1e-12:
             best = (score, float(b), recall, passed)
-    return {"bias": best[1], "val_gate_recall": round(best[2], 4), "val_known_passed": round(best[3], 4)}
+    out = {"bias": best[1], "val_gate_recall": round(best[2], 4),
+           "val_known_passed": round(best[3], 4)}
+    if best[1] >= BIAS_GRID[-1]:
+        out["note"] = f"the largest bias tried ({BIAS_GRID[-1]:g}); a larger one might do better"
+    return out
 
 
 def move_bias(net, g: int, bias: float) -> None:
