@@ -8,6 +8,7 @@ import numpy as np
 
 from ..modeldir import ModelDir
 from ..paths import CHECKOUT, recorded_path
+from . import gate
 from .config import TrainConfig
 from .evaluate import loso_table
 from .models import ARCHS
@@ -213,22 +214,7 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
                  "source's; the model sums their logits (a product of generalists and "
                  f"specialists). {who}.")
     if tcfg.gate:
-        n = len(metrics.get("members", []))
-        cal = metrics.get("gate") or {}
-        moved = (f" Its logit is moved by {cal['bias']:g}, chosen on the validation clips (float "
-                 f"model): {100 * cal['val_gate_recall']:.1f} % of their `{tcfg.gate}` clips vote it, "
-                 f"{100 * cal['val_known_passed']:.1f} % of the others do not"
-                 + (f" ({cal['note']})." if cal.get("note") else ".")
-                 if "val_gate_recall" in cal else " Its logit is not moved (" + cal.get("note", "") + ").")
-        who = ("Network 1 is the classifier: it never saw a `{g}` clip and holds" if n == 2 else
-               f"Networks 1-{n - 1} are the classifiers: they never saw a `{{g}}` clip and hold")
-        L.append("")
-        L.append(f"**Gate: `{tcfg.gate}`.** {who.format(g=tcfg.gate)} its logit at 0; network {n}, "
-                 f"the gate, learned every class and holds every logit but `{tcfg.gate}`'s at 0. "
-                 "The summed logits tell the known classes apart as the classifiers do, and the "
-                 f"gate alone says `{tcfg.gate}` (`micromel reject ... --other-class {tcfg.gate}`; "
-                 f"the random forest, forest.h, learns `{tcfg.gate}` as a class like any other)."
-                 f"{moved}")
+        L += ["", gate.card_paragraph(tcfg.gate, len(metrics.get("members", [])), metrics.get("gate") or {})]
     if tcfg.teacher:
         L.append("")
         L.append(f"**Student of `{tcfg.teacher}`.** Each training window's target was "

@@ -89,3 +89,20 @@ def move_bias(net, g: int, bias: float) -> None:
     b = b.copy()
     b[g] += bias
     dense.set_weights([kernel, b])
+
+
+def card_paragraph(label: str, n: int, cal: dict) -> str:
+    """The model card's paragraph on the gate of an ensemble of n networks (cal: calibrate's
+    result, as metrics.json holds it)."""
+    moved = (f" Its logit is moved by {cal['bias']:g}, chosen on the validation clips (float "
+             f"model): {100 * cal['val_gate_recall']:.1f} % of their `{label}` clips vote it, "
+             f"{100 * cal['val_known_passed']:.1f} % of the others do not"
+             + (f" ({cal['note']})." if cal.get("note") else ".")
+             if "val_gate_recall" in cal else " Its logit is not moved (" + cal.get("note", "") + ").")
+    who = ("Network 1 is the classifier: it never saw a `{g}` clip and holds" if n == 2 else
+           f"Networks 1-{n - 1} are the classifiers: they never saw a `{{g}}` clip and hold")
+    return (f"**Gate: `{label}`.** {who.format(g=label)} its logit at 0; network {n}, the gate, "
+            f"learned every class and holds every logit but `{label}`'s at 0. The summed logits "
+            f"tell the known classes apart as the classifiers do, and the gate alone says `{label}` "
+            f"(`micromel reject ... --other-class {label}`; the random forest, forest.h, learns "
+            f"`{label}` as a class like any other).{moved}")
