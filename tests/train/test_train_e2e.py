@@ -186,6 +186,7 @@ def test_evaluate_scores_the_models_rejection_rule(trained, tiny_manifest, tmp_p
     y = np.asarray(cf.label)
     accepted = answers >= 0
     assert 0 < accepted.sum() < len(y)          # the rule rejects some clips, not all
+    assert (answers == reject.UNKNOWN).any()
     plain, _ = evaluate_model(model, tiny_manifest, split="all", quiet=True)
     m, _ = evaluate_model(ModelDir.open(tmp_path / "ruled"), tiny_manifest, split="all",
                           quiet=True, by_source=True)
@@ -199,7 +200,8 @@ def test_evaluate_scores_the_models_rejection_rule(trained, tiny_manifest, tmp_p
                  "--by", "source", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert f"rejected (unknown) {100 * want['rejected']:.1f}%" in text
-    assert "accepted" in text[text.index("by source:"):]
+    row = next(ln for ln in text[text.index("by source:"):].splitlines() if ln.startswith("(no source)"))
+    assert row.split()[-2:] == [f"{100 * want['accuracy_accepted']:.1f}%", f"{100 * want['rejected']:.1f}%"]
 
 
 def test_evaluate_errors_are_one_line(trained, tiny_manifest, tmp_path, capsys):

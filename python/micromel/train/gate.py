@@ -99,9 +99,9 @@ def card_paragraph(label: str, n: int, cal: dict) -> str:
              f"{100 * cal['val_known_passed']:.1f} % of the others do not"
              + (f" ({cal['note']})." if cal.get("note") else ".")
              if "val_gate_recall" in cal else " Its logit is not moved (" + cal.get("note", "") + ").")
-    who = ("Network 1 is the classifier: it never saw a `{g}` clip and holds" if n == 2 else
-           f"Networks 1-{n - 1} are the classifiers: they never saw a `{{g}}` clip and hold")
-    return (f"**Gate: `{label}`.** {who.format(g=label)} its logit at 0; network {n}, the gate, "
+    who = (f"Network 1 is the classifier: it never saw a `{label}` clip and holds" if n == 2 else
+           f"Networks 1-{n - 1} are the classifiers: they never saw a `{label}` clip and hold")
+    return (f"**Gate: `{label}`.** {who} its logit at 0; network {n}, the gate, "
             f"learned every class and holds every logit but `{label}`'s at 0. The summed logits "
             f"tell the known classes apart as the classifiers do, and the gate alone says `{label}` "
             f"(`micromel reject ... --other-class {label}`; the random forest, forest.h, learns "
