@@ -214,7 +214,8 @@ def render(model, metrics: dict, notes: str | None = None) -> str:
                  "source's; the model sums their logits (a product of generalists and "
                  f"specialists). {who}.")
     if tcfg.gate:
-        L += ["", gate.card_paragraph(tcfg.gate, len(metrics.get("members", [])), metrics.get("gate") or {})]
+        L += ["", gate.card_paragraph(tcfg.gate, len(metrics.get("members", [])),
+                                      metrics.get("gate") or {})]
     if tcfg.teacher:
         L.append("")
         L.append(f"**Student of `{tcfg.teacher}`.** Each training window's target was "

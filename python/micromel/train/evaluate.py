@@ -193,24 +193,27 @@ def evaluate_model(model, data: str | Path, split: str | None = None, impl: str 
         m["rule"] = rule.to_dict()
         m["with_rule"] = with_rule(accs, counts, cf.label, rule)
     if by_source:
-        names = np.asarray(ds.source_names(items))
+        names = ds.source_names(items)
         m["by_source"] = metrics_by_source(cf.label, pred, names, labels)
         if rule:
-            for name, r in m["by_source"].items():
-                sel = names == ("" if name == NO_SOURCE else name)
-                r["with_rule"] = with_rule(accs[sel], counts[sel], np.asarray(cf.label)[sel], rule)
+            y = np.asarray(cf.label)
+            for name, sel in source_groups(names):
+                m["by_source"][name]["with_rule"] = with_rule(accs[sel], counts[sel], y[sel], rule)
     return m, split
+
+
+def source_groups(names):
+    """(row name, clip mask) per source in name order; "(no source)" for clips without one."""
+    names = np.asarray(names)
+    return [(name or NO_SOURCE, names == name) for name in sorted(set(names.tolist()))]
 
 
 def metrics_by_source(y_true, y_pred, names, labels) -> dict:
     """clip_metrics of each source's clips ({source: metrics}; "(no source)" for clips
     without one), macro-F1 over the classes each holds, as everywhere (`held_macro_f1`)."""
-    names, y_true, y_pred = np.asarray(names), np.asarray(y_true), np.asarray(y_pred)
-    out = {}
-    for name in sorted(set(names.tolist())):
-        out[name or NO_SOURCE] = clip_metrics(y_true[names == name], y_pred[names == name],
-                                                  labels)
-    return out
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return {name: clip_metrics(y_true[sel], y_pred[sel], labels)
+            for name, sel in source_groups(names)}
 
 
 def format_by_source(m: dict) -> str:
@@ -258,7 +261,8 @@ def format_metrics(m: dict, labels: list[str]) -> str:
              + (f"   all-silent clips {m['silent_clips']}" if m["silent_clips"] else "")]
     if "with_rule" in m:
         q = m["with_rule"]
-        lines.append(f"with its rejection rule ({reject.RejectConfig.from_dict(m['rule']).describe(labels)}): "
+        rule = reject.RejectConfig.from_dict(m["rule"]).describe(labels)
+        lines.append(f"with its rejection rule ({rule}): "
                      f"accuracy on accepted clips {100 * q['accuracy_accepted']:.1f}%, "
                      f"rejected (unknown) {100 * q['rejected']:.1f}%")
     lines.append(f"{'class':<12}{'prec':>7}{'recall':>8}{'F1':>7}{'clips':>7}")

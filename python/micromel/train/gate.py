@@ -14,6 +14,8 @@
   class-layer bias, so the shipped model (and the device) computes it like any weight."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import MicromelError
@@ -21,21 +23,30 @@ from . import models
 from .features import eval_windows
 
 BIAS_GRID = tuple(np.arange(0.0, 16.01, 0.5))
+NO_CLIPS = "no validation clips (not all silent) of both the gate class and the others"
 
 
-def member_roles(labels, cfg) -> list[tuple]:
-    """(classes whose logit the network holds at 0, classes it never trains on) per network
-    of the ensemble `cfg.arch` names (module doc); no gate: nothing held, nothing skipped."""
+@dataclass(frozen=True)
+class Role:
+    """What one network of an ensemble does with the classes (member_roles)."""
+    name: str = ""                       # "classifier" or "gate"; "" without a gate
+    zero_logits: tuple[int, ...] = ()    # classes whose logit it holds at 0
+    skip_classes: tuple[int, ...] = ()   # classes it never trains or validates on
+
+
+def member_roles(labels, cfg) -> list[Role]:
+    """The role of each network of the ensemble `cfg.arch` names (module doc); no gate:
+    nothing held, nothing skipped."""
     n = len(models.member_archs(cfg.arch))
     if not cfg.gate:
-        return [((), ())] * n
+        return [Role()] * n
     labels = list(labels)
     if cfg.gate not in labels:
         raise MicromelError(f"--gate {cfg.gate}: not a class of the data (its classes: "
                             f"{', '.join(labels)})")
     g = labels.index(cfg.gate)
     others = tuple(k for k in range(len(labels)) if k != g)
-    return [((g,), (g,))] * (n - 1) + [(others, ())]
+    return [Role("classifier", (g,), (g,))] * (n - 1) + [Role("gate", others)]
 
 
 def vote_gate(logp: np.ndarray, own: np.ndarray, n_clips: int, g: int, bias: float) -> np.ndarray:
@@ -58,14 +69,14 @@ def calibrate(model, val_cf, window, fr, g: int) -> dict:
     largest: a larger one might tell them apart better); no such clips of both the gate
     class and the others: {"bias": 0.0, "note"}."""
     y = np.asarray(val_cf.label) if val_cf is not None else np.zeros(0, np.int64)
-    if len(y):
-        x, ns, own = eval_windows(val_cf, window, fr)
-        voiced = np.zeros(len(y), bool)
-        voiced[own[ns]] = True
-    yy = y[voiced] if len(y) else y
+    if not len(y):
+        return {"bias": 0.0, "note": NO_CLIPS}
+    x, ns, own = eval_windows(val_cf, window, fr)
+    voiced = np.zeros(len(y), bool)
+    voiced[own[ns]] = True
+    yy = y[voiced]
     if not (yy == g).any() or not (yy != g).any():
-        return {"bias": 0.0, "note": "no validation clips (not all silent) of both the gate "
-                                     "class and the others"}
+        return {"bias": 0.0, "note": NO_CLIPS}
     p = model.predict(x[ns].astype(np.float32)[..., None], batch_size=512, verbose=0)
     logp = np.log(np.clip(p.astype(np.float64), 1e-300, 1.0))
     best = None

@@ -25,6 +25,7 @@ from ..link.emulator import die_with_parent
 from . import evaluate, models
 from .features import training_features
 from .fit import fit_cnn, quiet_tf
+from .gate import Role
 
 _POOL: dict = {}
 
@@ -80,26 +81,28 @@ def _fit_member(job: dict):
         ds, fr, w = job["ds"], job["fr"], job["cfg"].window
         watch = lambda m: evaluate.evaluate_float(  # noqa: E731
             m, job["watch_cf"], w, fr, ds.labels)["accuracy"]
-    zero, skip = job["role"]
+    role = job["role"]
     net, history, best_epoch = fit_cnn(cf_, job["val_cf"], len(job["ds"].labels), job["cfg"],
                                        job["fr"], quiet=job["quiet"], watch=watch,
                                        sources=job["sources"], position=job["position"],
-                                       zero_logits=zero, skip_classes=skip)
+                                       zero_logits=role.zero_logits,
+                                       skip_classes=role.skip_classes)
     return net.get_weights(), history, best_epoch
 
 
 def fit_members(ds, fr, fcfg, train_cf, val_cf, cfgs: list, quiet: bool = False,
-                watch_cf=None, member_ds: list | None = None, roles: list | None = None) -> list[tuple]:
+                watch_cf=None, member_ds: list | None = None,
+                roles: list | None = None) -> list[tuple]:
     """Train one network per config in `cfgs` (member k draws its own augmented copies with
     its own seed; member 0 uses `train_cf`, which must be drawn from `ds`), in parallel
     workers. `member_ds[k]`: the dataset member k trains on (default `ds` for all; a
-    specialist's is Dataset.train_only). `roles[k]`: (classes whose logit member k holds at
-    0, classes it never trains on), default none (gate.member_roles). Returns (keras model,
+    specialist's is Dataset.train_only). `roles[k]`: member k's gate.Role (classes whose
+    logit it holds at 0, classes it never trains on), default none. Returns (keras model,
     history, best epoch) per member, in order."""
     workers = max(1, min(len(cfgs), os.cpu_count() or 1))
     threads = max(1, (os.cpu_count() or 1) // workers)
     member_ds = member_ds or [ds] * len(cfgs)
-    roles = roles or [((), ())] * len(cfgs)
+    roles = roles or [Role()] * len(cfgs)
     jobs = [{"ds": d, "fr": fr, "fcfg": fcfg, "cfg": c, "val_cf": val_cf,
              "train_cf": train_cf if k == 0 else None,
              "sources": d.source_names(d.split("train")), "quiet": quiet,

@@ -129,7 +129,7 @@ def train_one(ds: Dataset, fr, fcfg, train_cf, val_cf, test_cf, cfg: TrainConfig
            "epochs_run": [len(h) for h in histories], "fit_seconds": t_fit,
            "members": [{"arch": c.arch, "seed": c.seed, "train_clips": len(d.split("train")),
                         "train_sources": sorted(set(d.source_names(d.split("train")))),
-                        **({"role": "gate" if r[1] == () else "classifier"} if cfg.gate else {})}
+                        **({"role": r.name} if r.name else {})}
                        for c, d, r in zip(cfgs, member_ds, roles)],
            **({"gate": gate_cal} if gate_cal is not None else {})}
     if test_cf is not None:
